@@ -1,0 +1,202 @@
+"""The WhatsApp transport port: what the daemon needs from a linked-device connection.
+
+Two adapters implement it: `NeonizeTransport` (real WhatsApp through neonize/whatsmeow) and
+`SimulatedTransport` (a phone network in memory, for tests and demos). Everything that crosses the
+port is a plain dataclass below: no neonize types leak into the daemon.
+
+Acknowledgement: a transport delivers every event by calling the session's `EventSink`. When that
+call returns, the daemon has the event durably (journalled); the transport may then acknowledge it
+to WhatsApp. The sink is thread-safe and may be called from any thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+MessageType = Literal[
+    "text", "image", "video", "audio", "document", "sticker", "location", "contact", "reaction",
+    "other",
+]
+MediaType = Literal["image", "video", "audio", "document"]
+ReceiptStatus = Literal["delivered", "read", "played"]
+
+
+@dataclass(frozen=True)
+class Media:
+    type: MediaType
+    mimetype: str | None = None
+    filename: str | None = None
+    url: str | None = None
+    thumb_base64: str | None = None
+
+
+@dataclass(frozen=True)
+class WireMessage:
+    """One WhatsApp message as the transport saw it, before any store mapping.
+
+    `chat_jid` is the chat as addressed (may be `@lid`); `chat_pn_jid` is its phone-number JID when
+    the transport knows it (SenderAlt/RecipientAlt, LID store, history-sync mapping), else None.
+    `timestamp` is timezone-aware UTC whatever unit the wire used.
+    """
+
+    id: str
+    chat_jid: str
+    sender_jid: str
+    from_me: bool
+    timestamp: datetime
+    text: str = ""
+    message_type: MessageType = "text"
+    chat_pn_jid: str | None = None
+    sender_pn_jid: str | None = None
+    is_group: bool = False
+    push_name: str | None = None
+    media: Media | None = None
+
+
+# ---- events a session emits ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QrCode:
+    account_id: str
+    code: str  # the raw QR payload to render
+
+
+@dataclass(frozen=True)
+class PairingCode:
+    account_id: str
+    code: str  # the 8-character phone pairing code
+
+
+@dataclass(frozen=True)
+class Paired:
+    account_id: str
+    own_jid: str  # the linked phone's JID (`4072...@s.whatsapp.net`)
+    push_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PairFailed:
+    account_id: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Connected:
+    account_id: str
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    account_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LoggedOut:
+    account_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StreamReplaced:
+    account_id: str
+
+
+@dataclass(frozen=True)
+class TemporaryBan:
+    account_id: str
+    code: int
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class QrTimeout:
+    account_id: str
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    account_id: str
+    message: WireMessage
+
+
+@dataclass(frozen=True)
+class HistorySyncChunk:
+    account_id: str
+    messages: tuple[WireMessage, ...]
+    lid_to_pn: dict[str, str] = field(default_factory=dict)  # "123@lid" -> "4072...@s.whatsapp.net"
+    push_names: dict[str, str] = field(default_factory=dict)  # jid -> name
+    chunk_order: int = 0
+    progress: int | None = None
+
+
+@dataclass(frozen=True)
+class ReceiptReceived:
+    account_id: str
+    message_ids: tuple[str, ...]
+    chat_jid: str
+    status: ReceiptStatus
+    timestamp: datetime
+    chat_pn_jid: str | None = None
+
+
+TransportEvent = (
+    QrCode | PairingCode | Paired | PairFailed | Connected | Disconnected | LoggedOut
+    | StreamReplaced | TemporaryBan | QrTimeout | MessageReceived | HistorySyncChunk
+    | ReceiptReceived
+)
+
+EventSink = Callable[[TransportEvent], None]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: str
+    timestamp: datetime
+
+
+class TransportError(Exception):
+    """A send or session operation failed; `retryable` says whether trying later can help."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class NotConnected(TransportError):
+    pass
+
+
+class WhatsAppTransport(Protocol):
+    """One object serves every account; sessions are started and stopped one at a time."""
+
+    async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+        """Open (or resume) the session stored in `session_db` and connect. A paired session
+        resumes without a QR; an unpaired one emits `QrCode` events until paired or timed out."""
+
+    async def stop_session(self, account_id: str, *, logout: bool = False) -> None:
+        """Disconnect; with `logout` also unlink the device (the session db is then useless)."""
+
+    async def request_pairing_code(self, account_id: str, phone_e164: str) -> str:
+        """Phone-code pairing for a session currently showing QR codes."""
+
+    async def send_text(self, account_id: str, to_jid: str, text: str) -> SendResult:
+        """Send; raises NotConnected / TransportError. The transport chooses the message id."""
+
+    async def send_presence(self, account_id: str, to_jid: str, composing: bool) -> None:
+        """Typing indicator (best effort)."""
+
+    async def request_history(self, account_id: str, chat_jid: str, count: int) -> None:
+        """Ask the phone for older messages of one chat (arrive as HistorySyncChunk)."""
+
+    def is_connected(self, account_id: str) -> bool: ...
+
+    def pn_for_lid(self, account_id: str, lid_jid: str) -> str | None:
+        """The phone JID behind a LID, when this session knows it."""
+
+    async def close(self) -> None: ...
