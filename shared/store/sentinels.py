@@ -45,6 +45,8 @@ class ArrayRemove:
 
 
 def is_sentinel(value: Any) -> bool:
-    return value is SERVER_TIMESTAMP or value is DELETE_FIELD or isinstance(
-        value, Increment | ArrayUnion | ArrayRemove
+    return (
+        value is SERVER_TIMESTAMP
+        or value is DELETE_FIELD
+        or isinstance(value, Increment | ArrayUnion | ArrayRemove)
     )

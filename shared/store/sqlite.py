@@ -12,7 +12,9 @@ be invalidated by another writer: there is nothing to retry except a busy timeou
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -106,7 +108,7 @@ def _loads(text: str) -> dict[str, Any]:
     data = json.loads(text)
     if _TS_ESCAPED in text or _TS_PREFIX in text:
         data = _decode_value(data)
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 def _sql_param(value: Any) -> Any:
@@ -125,6 +127,10 @@ def _json_path(field: str) -> str:
 def _field_sql(field: str) -> str:
     # The path is embedded as a literal (not a parameter) so expression indexes can match.
     return "json_extract(data, '" + _json_path(field).replace("'", "''") + "')"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _type_sql(field: str) -> str:
@@ -240,9 +246,12 @@ class SqliteStore:
         return conn
 
     def _ensure_index(self, conn: sqlite3.Connection, coll: str, fields: Sequence[str]) -> None:
-        name = "ix_" + "_".join([coll, *fields]).replace(".", "_")
+        # Partial: only that collection's rows pay for the index (queries name `coll` literally).
+        name = "ix_" + "_".join([coll, *fields]).replace(".", "_").replace('"', "")
         cols = ", ".join(_field_sql(f) for f in fields)
-        conn.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON docs(coll, {cols})')
+        conn.execute(
+            f'CREATE INDEX IF NOT EXISTS "{name}" ON docs({cols}) WHERE coll = {_literal(coll)}'
+        )
 
     # -- reads
 
@@ -403,7 +412,9 @@ class SqliteStore:
         row = self._conn().execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
         return int(row[0])
 
-    def watch(self, collection: str, callback: Callable[[list[Change]], None]) -> Callable[[], None]:
+    def watch(
+        self, collection: str, callback: Callable[[list[Change]], None]
+    ) -> Callable[[], None]:
         """Calls `callback` with the documents of `collection` written after this call, in write
         order. Local writes wake it at once; other processes' writes within `watch_interval_s`."""
         if len(collection.split("/")) % 2 != 1:
@@ -433,8 +444,6 @@ class SqliteStore:
                     try:
                         callback([Change(p, _loads(d)) for p, d, _ in rows])
                     except Exception:  # a watcher's bug must not kill the stream
-                        import logging
-
                         logging.getLogger(__name__).exception("watch callback failed")
                 with self._written:
                     if not stop.is_set():
@@ -471,10 +480,8 @@ class SqliteStore:
                 thread.join(timeout=5)
         with self._conns_lock:
             for conn in self._conns:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._conns.clear()
 
 
@@ -528,13 +535,12 @@ def _compile_query(q: Query) -> tuple[str, list[Any]]:
     if q.group:
         if "/" in q.collection:
             raise InvalidPath("a collection group is named by its id alone")
-        clauses = ["coll = ?"]
-        params.append(q.collection)
+        clauses = [f"coll = {_literal(q.collection)}"]
     else:
         if len(q.collection.split("/")) % 2 != 1:
             raise InvalidPath(f"not a collection path: {q.collection!r}")
-        clauses = ["coll = ?", "parent = ?"]
-        params.extend([q.collection.rsplit("/", 1)[-1], q.collection])
+        clauses = [f"coll = {_literal(q.collection.rsplit('/', 1)[-1])}", "parent = ?"]
+        params.append(q.collection)
     for f in q.where:
         clauses.append(_compile_filter(f, params))
     for o in q.order_by:
@@ -553,7 +559,9 @@ def _compile_query(q: Query) -> tuple[str, list[Any]]:
             params.append(_sql_param(cursor_value))
             ors.append("(" + " AND ".join(ands) + ")")
         clauses.append("(" + " OR ".join(ors) + ")")
-    order = [f"{_field_sql(o.field)} {'DESC' if o.direction == 'desc' else 'ASC'}" for o in q.order_by]
+    order = [
+        f"{_field_sql(o.field)} {'DESC' if o.direction == 'desc' else 'ASC'}" for o in q.order_by
+    ]
     order.append("path ASC")
     sql = f"SELECT path, data FROM docs WHERE {' AND '.join(clauses)} ORDER BY {', '.join(order)}"
     if q.limit is not None:

@@ -65,9 +65,7 @@ def resolve(value: Any, old: Any, now: datetime) -> Any:
         current = list(old) if isinstance(old, list) else []
         return [item for item in current if item not in value.values]
     if isinstance(value, Mapping):
-        return {
-            k: resolve(v, None, now) for k, v in value.items() if v is not DELETE_FIELD
-        }
+        return {k: resolve(v, None, now) for k, v in value.items() if v is not DELETE_FIELD}
     if isinstance(value, tuple):
         return list(value)
     return value
