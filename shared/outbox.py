@@ -1,0 +1,364 @@
+"""Outbound sends: the idempotent enqueue shared by `whatsappProxySend` and the daemon's
+`POST /api/whatsapp/send`, plus the pure document shapes and status rules the worker uses.
+
+Stable API (the functions and the daemon both depend on it):
+
+- `validate_send_request(body) -> SendRequest` raises `SendRejected("invalid_request", ...)` for
+  a body that lacks or mistypes `threadId`, `accountId`, `toJid`, `text`, `clientMessageId`.
+- `check_send_allowed(thread_doc, *, account_id, to_jid, uid, privileged=False) -> str | None`:
+  pure; None when allowed, else one of the codes in `SEND_ERROR_STATUS`:
+  `thread_not_found` (404), `account_mismatch` (403), `to_jid_mismatch` (403: our code for the
+  contract's "toJid equals the thread's clientJid" fix), `not_owner_or_cowriter` (403).
+  `privileged=True` (the daemon's service token) skips the owner policy only.
+- `enqueue_send(store, *, thread_id, account_id, to_jid, text, uid, client_message_id, now=None,
+  privileged=False) -> EnqueueResult(request_id, duplicate, message_doc)`: ONE transaction:
+  `outbox/{requestId}` exists → `duplicate=True` and the stored message; else the thread checks
+  (raises `SendRejected`), then create the outbox item and the optimistic message
+  `threads/{threadId}/messages/{requestId}`, set `ownerUid` on the thread if unset and move the
+  thread summary (`lastMessage*`) forward. The caller then wakes the daemon.
+- `SendRejected.code`, `.message`, `.http_status`: map to the contract's error body.
+
+`requestId = shared.ids.send_request_id(threadId, uid, clientMessageId)`. Every timestamp
+written is a timezone-aware `datetime` (a Firestore Timestamp), never a string, and each has an
+`...Ms` twin where the contract names one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from shared.ids import send_request_id
+from shared.jids import chat_jid
+from shared.store.port import DocumentStore, Transaction
+from shared.timeutil import ensure_utc, to_ms, utc_now
+
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "OUTBOX",
+    "SEND_ERROR_STATUS",
+    "EnqueueResult",
+    "SendRejected",
+    "SendRequest",
+    "check_send_allowed",
+    "enqueue_send",
+    "message_path",
+    "new_message_doc",
+    "new_outbox_doc",
+    "outbox_path",
+    "preview",
+    "status_rank",
+    "thread_path",
+    "thread_summary_patch",
+    "validate_send_request",
+]
+
+OUTBOX: Final = "outbox"
+MAX_TEXT_CHARS: Final = 65_536  # WhatsApp's own limit for one text message
+MAX_ID_CHARS: Final = 256
+PREVIEW_CHARS: Final = 100
+
+SEND_ERROR_STATUS: Final[dict[str, int]] = {
+    "invalid_request": 400,
+    "thread_not_found": 404,
+    "account_mismatch": 403,
+    "to_jid_mismatch": 403,
+    "not_owner_or_cowriter": 403,
+}
+
+_MESSAGES: Final[dict[str, str]] = {
+    "thread_not_found": "This conversation does not exist.",
+    "account_mismatch": "The conversation belongs to another WhatsApp account.",
+    "to_jid_mismatch": "The recipient does not match this conversation.",
+    "not_owner_or_cowriter": "Only the conversation's owner or a co-writer may send here.",
+}
+
+# Message statuses in the order they may advance; `played` receipts count as `read`.
+_RANK: Final[dict[str, int]] = {"failed": -1, "queued": 0, "sent": 1, "delivered": 2, "read": 3}
+
+
+class SendRejected(Exception):
+    """A send the contract refuses; `code` is the stable error code of the HTTP body."""
+
+    def __init__(self, code: str, message: str | None = None) -> None:
+        super().__init__(message or _MESSAGES.get(code, code))
+        self.code = code
+        self.message = message or _MESSAGES.get(code, code)
+
+    @property
+    def http_status(self) -> int:
+        return SEND_ERROR_STATUS.get(self.code, 400)
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    thread_id: str
+    account_id: str
+    to_jid: str
+    text: str
+    client_message_id: str
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    request_id: str
+    duplicate: bool
+    message_doc: dict[str, Any]  # the message as stored (data only; its id is `request_id`)
+
+
+# ---- paths -------------------------------------------------------------------------------------
+
+
+def outbox_path(request_id: str) -> str:
+    return f"{OUTBOX}/{request_id}"
+
+
+def thread_path(thread_id: str) -> str:
+    return f"threads/{thread_id}"
+
+
+def message_path(thread_id: str, message_id: str) -> str:
+    return f"threads/{thread_id}/messages/{message_id}"
+
+
+# ---- pure rules --------------------------------------------------------------------------------
+
+
+def _required_text(body: Mapping[str, Any], key: str, limit: int) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SendRejected(
+            "invalid_request", f"'{key}' is required and must be a non-empty string."
+        )
+    if len(value) > limit:
+        raise SendRejected("invalid_request", f"'{key}' is longer than {limit} characters.")
+    return value
+
+
+def validate_send_request(body: Mapping[str, Any]) -> SendRequest:
+    """The five required fields of a send, checked; raises SendRejected("invalid_request")."""
+    if not isinstance(body, Mapping):
+        raise SendRejected("invalid_request", "The body must be a JSON object.")
+    thread_id = _required_text(body, "threadId", 400)
+    if "/" in thread_id:
+        raise SendRejected("invalid_request", "'threadId' is not a thread id.")
+    return SendRequest(
+        thread_id=thread_id,
+        account_id=_required_text(body, "accountId", MAX_ID_CHARS),
+        to_jid=_required_text(body, "toJid", MAX_ID_CHARS),
+        text=_required_text(body, "text", MAX_TEXT_CHARS),
+        client_message_id=_required_text(body, "clientMessageId", MAX_ID_CHARS),
+    )
+
+
+def check_send_allowed(
+    thread_doc: Mapping[str, Any] | None,
+    *,
+    account_id: str,
+    to_jid: str,
+    uid: str,
+    privileged: bool = False,
+) -> str | None:
+    """None when `uid` may send `to_jid` in this thread, else the contract's error code.
+
+    The recipient must be the thread's `clientJid` (compared as chat JIDs: a device suffix or
+    the legacy `c.us` server do not matter). Owner policy: anyone may send in a thread without
+    an `ownerUid` (and becomes its owner); otherwise only the owner or a uid in `coWriterUids`.
+    """
+    if thread_doc is None:
+        return "thread_not_found"
+    if thread_doc.get("accountId") != account_id:
+        return "account_mismatch"
+    thread_jid = chat_jid(thread_doc.get("clientJid"))
+    if thread_jid is None or chat_jid(to_jid) != thread_jid:
+        return "to_jid_mismatch"
+    if privileged:
+        return None
+    owner = thread_doc.get("ownerUid")
+    co_writers = thread_doc.get("coWriterUids") or []
+    if owner and owner != uid and uid not in co_writers:
+        return "not_owner_or_cowriter"
+    return None
+
+
+def status_rank(status: object) -> int:
+    """Order of message statuses for forward-only moves (`played` = `read`; unknown = -2)."""
+    if status == "played":
+        status = "read"
+    return _RANK.get(status, -2) if isinstance(status, str) else -2
+
+
+def preview(text: str) -> str:
+    return text[:PREVIEW_CHARS]
+
+
+def new_outbox_doc(
+    *,
+    request_id: str,
+    thread_id: str,
+    account_id: str,
+    to_jid: str,
+    text: str,
+    uid: str,
+    client_message_id: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """`outbox/{requestId}` as CONTRACT.md section 4 lists it, plus the worker's own fields
+    (`attemptId`, `sendStartedAt`: the no-blind-resend marker; `updatedAt`)."""
+    return {
+        "requestId": request_id,
+        "threadId": thread_id,
+        "accountId": account_id,
+        "toJid": to_jid,
+        "body": text,
+        "payload": {"text": text},
+        "status": "queued",
+        "attemptCount": 0,
+        "nextAttemptAt": now,
+        "createdAt": now,
+        "createdAtMs": to_ms(now),
+        "createdByUid": uid,
+        "clientMessageId": client_message_id,
+        "claimedBy": None,
+        "leaseUntil": None,
+        "attemptId": None,
+        "sendStartedAt": None,
+        "lastError": None,
+        "providerMessageId": None,
+        "sentAt": None,
+        "failedAt": None,
+        "updatedAt": now,
+    }
+
+
+def new_message_doc(
+    *,
+    request_id: str,
+    account_id: str,
+    client_jid: str,
+    text: str,
+    uid: str,
+    client_message_id: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The optimistic outbound message (`threads/{threadId}/messages/{requestId}`)."""
+    return {
+        "accountId": account_id,
+        "clientJid": client_jid,
+        "direction": "outbound",
+        "body": text,
+        "status": "queued",
+        "tsClient": now,
+        "tsClientMs": to_ms(now),
+        "tsServer": None,
+        "createdAt": now,
+        "createdAtMs": to_ms(now),
+        "messageType": "text",
+        "clientMessageId": client_message_id,
+        "requestId": request_id,
+        "createdByUid": uid,
+        "fromApp": True,
+        "waMessageId": None,
+        "providerMessageId": None,
+    }
+
+
+def thread_summary_patch(
+    thread_doc: Mapping[str, Any], *, message_id: str, text: str, at: datetime, status: str
+) -> dict[str, Any]:
+    """`lastMessage*` fields for an outbound message at `at`; {} when the thread already shows a
+    newer message (the summary only moves forward)."""
+    current = thread_doc.get("lastMessageAt")
+    if isinstance(current, datetime) and ensure_utc(current) > at:
+        return {}
+    return {
+        "lastMessageAt": at,
+        "lastMessageAtMs": to_ms(at),
+        "lastMessageText": preview(text),
+        "lastMessagePreview": preview(text),
+        "lastMessageDirection": "outbound",
+        "lastMessageId": message_id,
+        "lastMessageStatus": status,
+        "updatedAt": at,
+    }
+
+
+# ---- the enqueue transaction ------------------------------------------------------------------
+
+
+def enqueue_send(
+    store: DocumentStore,
+    *,
+    thread_id: str,
+    account_id: str,
+    to_jid: str,
+    text: str,
+    uid: str,
+    client_message_id: str,
+    now: datetime | None = None,
+    privileged: bool = False,
+) -> EnqueueResult:
+    """Write the outbox item and the optimistic message once per (thread, uid, clientMessageId).
+
+    Raises SendRejected when the thread checks fail (re-checked inside the transaction so two
+    first senders cannot both become the owner) and ValueError for empty ids.
+    """
+    request_id = send_request_id(thread_id, uid, client_message_id)
+    at = ensure_utc(now) if now is not None else utc_now()
+    item_path = outbox_path(request_id)
+    msg_path = message_path(thread_id, request_id)
+    t_path = thread_path(thread_id)
+
+    def run(tx: Transaction) -> EnqueueResult:
+        existing = tx.get(item_path)
+        message = tx.get(msg_path)
+        thread = tx.get(t_path)
+        if existing is not None:
+            return EnqueueResult(request_id, True, dict(message.data) if message else {})
+        thread_data = thread.data if thread is not None else None
+        code = check_send_allowed(
+            thread_data, account_id=account_id, to_jid=to_jid, uid=uid, privileged=privileged
+        )
+        if code is not None:
+            raise SendRejected(code)
+        assert thread_data is not None  # check_send_allowed returned thread_not_found otherwise
+        client_jid = str(thread_data["clientJid"])
+        tx.create(
+            item_path,
+            new_outbox_doc(
+                request_id=request_id,
+                thread_id=thread_id,
+                account_id=account_id,
+                to_jid=client_jid,
+                text=text,
+                uid=uid,
+                client_message_id=client_message_id,
+                now=at,
+            ),
+        )
+        doc = new_message_doc(
+            request_id=request_id,
+            account_id=account_id,
+            client_jid=client_jid,
+            text=text,
+            uid=uid,
+            client_message_id=client_message_id,
+            now=at,
+        )
+        if message is None:
+            tx.create(msg_path, doc)
+        else:  # a message without its outbox item cannot come from us: keep it, fill the gaps
+            doc = {**doc, **message.data}
+            tx.set(msg_path, doc)
+        patch = thread_summary_patch(
+            thread_data, message_id=request_id, text=text, at=at, status="queued"
+        )
+        if not thread_data.get("ownerUid") and not privileged:
+            patch["ownerUid"] = uid
+        if patch:
+            tx.update(t_path, patch)
+        return EnqueueResult(request_id, False, doc)
+
+    return store.transaction(run)
