@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +10,7 @@ import pytest
 
 from shared.ids import send_request_id, thread_id
 from shared.outbox import (
+    EnqueueResult,
     SendRejected,
     check_send_allowed,
     enqueue_send,
@@ -32,7 +33,7 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     s.close()
 
 
-def _send(store: SqliteStore, uid: str = "u1", cmid: str = "c1", **kw: object):  # type: ignore[no-untyped-def]
+def _send(store: SqliteStore, uid: str = "u1", cmid: str = "c1", **kw: object) -> EnqueueResult:
     args: dict[str, object] = {
         "thread_id": THREAD,
         "account_id": ACCOUNT,
@@ -111,12 +112,18 @@ def test_thread_checks(store: SqliteStore) -> None:
 
 def test_check_send_allowed_is_pure_and_tolerates_device_suffix() -> None:
     thread = {"accountId": ACCOUNT, "clientJid": CLIENT, "ownerUid": "a", "coWriterUids": ["b"]}
-    kw = {"account_id": ACCOUNT, "to_jid": "40722123456:3@s.whatsapp.net"}
-    assert check_send_allowed(thread, uid="a", **kw) is None
-    assert check_send_allowed(thread, uid="b", **kw) is None
-    assert check_send_allowed(thread, uid="c", **kw) == "not_owner_or_cowriter"
-    assert check_send_allowed(thread, uid="c", privileged=True, **kw) is None
-    assert check_send_allowed(None, uid="a", **kw) == "thread_not_found"
+    to = "40722123456:3@s.whatsapp.net"
+
+    def check(doc: Mapping[str, object] | None, uid: str, privileged: bool = False) -> str | None:
+        return check_send_allowed(
+            doc, account_id=ACCOUNT, to_jid=to, uid=uid, privileged=privileged
+        )
+
+    assert check(thread, "a") is None
+    assert check(thread, "b") is None
+    assert check(thread, "c") == "not_owner_or_cowriter"
+    assert check(thread, "c", privileged=True) is None
+    assert check(None, "a") == "thread_not_found"
 
 
 def test_summary_never_moves_back(store: SqliteStore) -> None:
