@@ -1,0 +1,169 @@
+"""Wiring: settings -> store, transport, inbound pipeline, session manager, outbox, HTTP server.
+
+Start order: sessions folder check, store, transport, inbound pipeline (replays its journal),
+HTTP server (so /health answers during restore), outbox worker, then the session manager restores
+every paired session. Stop order is the reverse, so no event is lost between components.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import web
+
+from session_daemon.config import Settings, check_sessions_dir, ensure_service_token
+from session_daemon.http.app import build_app
+from session_daemon.http.auth import Authenticator, firebase_resolver
+from session_daemon.http.context import DaemonContext
+from session_daemon.sessions.manager import SessionManager
+from session_daemon.transport.port import WhatsAppTransport
+from shared.store.port import DocumentStore
+
+log = logging.getLogger(__name__)
+
+# Each neonize session holds one default-executor thread for its lifetime (see notes/neonize.md):
+# 30 accounts plus sends and store calls need far more than min(32, cpu+4).
+DEFAULT_EXECUTOR_THREADS = 128
+
+
+def open_store(url: str) -> DocumentStore:
+    from shared.store.factory import open_store as factory_open
+
+    store: DocumentStore = factory_open(url)
+    return store
+
+
+def make_transport(settings: Settings) -> WhatsAppTransport:
+    if settings.transport == "simulated":
+        from session_daemon.transport.simulated import SimulatedTransport
+
+        return SimulatedTransport()  # type: ignore[return-value]
+    from session_daemon.transport.neonize_transport import NeonizeTransport
+
+    return NeonizeTransport()  # type: ignore[return-value]
+
+
+class Daemon:
+    """One running daemon. `await start()`, then `await stop()` (idempotent)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = ensure_service_token(settings)
+        self.store: DocumentStore | None = None
+        self.transport: WhatsAppTransport | None = None
+        self.pipeline: Any = None
+        self.manager: SessionManager | None = None
+        self.outbox: Any = None
+        self.app: web.Application | None = None
+        self._runner: web.AppRunner | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        settings = self.settings
+        check_sessions_dir(settings.sessions_path)  # ConfigError with a clear message
+        self.store = await asyncio.to_thread(open_store, settings.store_url)
+        self.transport = make_transport(settings)
+        from session_daemon.inbound.pipeline import InboundPipeline
+
+        self.pipeline = InboundPipeline(self.store, settings.journal_dir)
+        await self.pipeline.start()
+        self.manager = SessionManager(self.store, self.transport, settings, self.pipeline)
+        assert settings.service_token is not None
+        ctx = DaemonContext(
+            settings=settings,
+            store=self.store,
+            transport=self.transport,
+            manager=self.manager,
+            authenticator=Authenticator(settings.service_token, firebase_resolver(self.store)),
+            inbound=self.pipeline,
+        )
+        ctx.diag_sources["inbound"] = self.pipeline.stats
+        self.app = build_app(ctx)
+        if settings.transport == "simulated":
+            from session_daemon.http.routing import add_routes
+            from session_daemon.http.simulator import SIMULATOR_ROUTES
+
+            add_routes(self.app, SIMULATOR_ROUTES)
+        self.outbox = attach_outbox(self.app, ctx)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, settings.host, settings.port)
+        await site.start()
+        log.info(
+            "listening on http://%s:%d (transport %s, store %s)",
+            settings.host,
+            settings.port,
+            settings.transport,
+            settings.store_url.split(":", 1)[0],
+        )
+        if self.outbox is not None:
+            await self.outbox.start()
+        await self.manager.start()
+        log.info("sessions restored: %s", self.manager.summary()["byStatus"])
+
+    async def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        steps: list[tuple[str, Callable[[], Any]]] = []
+        if self._runner is not None:
+            steps.append(("http", self._runner.cleanup))
+        if self.outbox is not None:
+            steps.append(("outbox", self.outbox.stop))
+        if self.manager is not None:
+            steps.append(("sessions", self.manager.stop))
+        if self.pipeline is not None:
+            steps.append(("inbound", self.pipeline.stop))
+        if self.transport is not None:
+            steps.append(("transport", self.transport.close))
+        for name, step in steps:
+            try:
+                await step()
+            except Exception:
+                log.exception("error while stopping %s", name)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+
+
+def attach_outbox(app: web.Application, ctx: DaemonContext) -> Any:
+    """Hook for the outbox engineer's module: `session_daemon.outbox.attach(app, ctx)` registers
+    its routes (send, wake) on `app` with `session_daemon.http.routing.add_routes` and returns
+    a worker with `async start()` / `async stop()` (and optionally `stats()` for /diag)."""
+    try:
+        module = importlib.import_module("session_daemon.outbox")
+    except ImportError:
+        log.info("no outbox module: outbound sending disabled")
+        return None
+    attach = getattr(module, "attach", None)
+    if attach is None:
+        log.warning("session_daemon.outbox has no attach(app, ctx): outbound sending disabled")
+        return None
+    worker = attach(app, ctx)
+    if worker is not None and hasattr(worker, "stats"):
+        ctx.diag_sources["outbox"] = worker.stats
+    return worker
+
+
+async def run(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(
+        ThreadPoolExecutor(max_workers=DEFAULT_EXECUTOR_THREADS, thread_name_prefix="daemon")
+    )
+    daemon = Daemon(settings)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await daemon.start()
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await daemon.stop()

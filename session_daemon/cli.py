@@ -1,0 +1,132 @@
+"""`superparty-daemon serve` runs the daemon; `superparty-daemon qr ACCOUNT` prints the current QR
+of an account in the terminal by asking the running daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from session_daemon.config import DEFAULT_TOKEN_FILE, ConfigError, settings_from_env
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def _configure_logging(level: str) -> None:
+    # neonize calls logging.basicConfig at import: import it first, then take over (force=True).
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+
+
+@cli.command()
+def serve(
+    store: Annotated[
+        str | None, typer.Option(help="sqlite:///path or firestore://PROJECT [env STORE_URL]")
+    ] = None,
+    transport: Annotated[
+        str | None, typer.Option(help="neonize | simulated [env WHATSAPP_TRANSPORT]")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="bind address [env HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="port [env PORT]")] = None,
+    sessions_path: Annotated[
+        Path | None, typer.Option(help="session databases folder [env SESSIONS_PATH]")
+    ] = None,
+    log_level: Annotated[str, typer.Option(envvar="LOG_LEVEL")] = "INFO",
+) -> None:
+    """Run the session daemon until SIGINT/SIGTERM."""
+    from session_daemon.app import run
+
+    try:
+        settings = settings_from_env(
+            store_url=store,
+            transport=transport,
+            host=host,
+            port=port,
+            sessions_path=sessions_path,
+        )
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if settings.transport == "neonize":
+        os.environ.setdefault("NEONIZE_BOT_TAG", "off")
+        try:
+            importlib.import_module("neonize")
+        except Exception as exc:  # missing libmagic and similar
+            typer.echo(f"cannot load neonize: {exc}", err=True)
+            raise typer.Exit(2) from None
+    _configure_logging(log_level)
+    try:
+        asyncio.run(run(settings))
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+def _token(explicit: str | None) -> str | None:
+    if explicit:
+        return explicit
+    if os.environ.get("WHATSAPP_DAEMON_TOKEN"):
+        return os.environ["WHATSAPP_DAEMON_TOKEN"]
+    path = Path(os.environ.get("WHATSAPP_DAEMON_TOKEN_FILE") or DEFAULT_TOKEN_FILE)
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
+@cli.command()
+def qr(
+    account: Annotated[str, typer.Argument(help="account id")],
+    url: Annotated[str, typer.Option(envvar="WHATSAPP_DAEMON_URL")] = "http://127.0.0.1:8080",
+    token: Annotated[
+        str | None,
+        typer.Option(help="service token [env WHATSAPP_DAEMON_TOKEN, else ./data/admin-token]"),
+    ] = None,
+) -> None:
+    """Print the account's current QR code in the terminal."""
+    from session_daemon.http.qr_image import qr_terminal
+
+    bearer = _token(token)
+    if not bearer:
+        typer.echo("no token: set WHATSAPP_DAEMON_TOKEN or pass --token", err=True)
+        raise typer.Exit(2)
+    target = f"{url.rstrip('/')}/api/whatsapp/qr/{urllib.parse.quote(account, safe='')}"
+    request = urllib.request.Request(target, headers={"Authorization": f"Bearer {bearer}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("message", exc.reason)
+        except ValueError:
+            message = exc.reason
+        typer.echo(f"daemon answered {exc.code}: {message}", err=True)
+        raise typer.Exit(1) from None
+    except (urllib.error.URLError, OSError) as exc:
+        typer.echo(f"cannot reach the daemon at {url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    code = body.get("qr")
+    if not code:
+        typer.echo(
+            f"no QR right now (status {body.get('status')}); run regenerate-qr first", err=True
+        )
+        raise typer.Exit(1)
+    sys.stdout.write(qr_terminal(code))
+    if body.get("pairingCode"):
+        typer.echo(f"pairing code: {body['pairingCode']}")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,176 @@
+"""Daemon settings: one frozen object built from flags and environment, checked once at start-up.
+
+Precedence: explicit CLI flag > environment variable > default. Nothing else reads `os.environ`
+for these values, so tests can build a `Settings` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+TransportKind = Literal["neonize", "simulated"]
+
+DEFAULT_STORE_URL = "sqlite:///./data/superparty.db"
+DEFAULT_SESSIONS_PATH = "./data/sessions"
+DEFAULT_TOKEN_FILE = "./data/admin-token"
+
+
+class ConfigError(Exception):
+    """A setting that makes the daemon unable to run; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    store_url: str = DEFAULT_STORE_URL
+    transport: TransportKind = "neonize"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    sessions_path: Path = Path(DEFAULT_SESSIONS_PATH)
+    service_token: str | None = None
+    token_file: Path = Path(DEFAULT_TOKEN_FILE)
+    instance_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+    )
+    journal_path: Path | None = None  # default: <sessions_path>/../inbound-journal
+    max_concurrent_pairings: int = 3
+    pairing_timeout_seconds: float = 170.0  # whatsmeow's QR codes last ~160 s in all
+    regenerate_cooldown_seconds: float = 10.0
+    connect_backoff_initial: float = 1.0
+    connect_backoff_max: float = 300.0
+    max_body_bytes: int = 64 * 1024
+    backfill_count: int = 50
+    backfill_threads: int = 20
+    sync_full_history: bool = False
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.journal_path or self.sessions_path.parent / "inbound-journal"
+
+    def session_db(self, account_id: str) -> Path:
+        return self.sessions_path / f"{account_id}.db"
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from the environment; `overrides` (CLI flags) win when not None."""
+    env = os.environ if env is None else env
+    transport = env.get("WHATSAPP_TRANSPORT", "neonize")
+    values: dict[str, object] = {
+        "store_url": env.get("STORE_URL") or DEFAULT_STORE_URL,
+        "transport": transport,
+        "host": env.get("HOST") or "127.0.0.1",
+        "port": _env_int(env, "PORT", 8080),
+        "sessions_path": Path(env.get("SESSIONS_PATH") or DEFAULT_SESSIONS_PATH),
+        "service_token": env.get("WHATSAPP_DAEMON_TOKEN") or None,
+        "token_file": Path(env.get("WHATSAPP_DAEMON_TOKEN_FILE") or DEFAULT_TOKEN_FILE),
+        "max_concurrent_pairings": _env_int(env, "WHATSAPP_MAX_CONCURRENT_PAIRINGS", 3),
+        "pairing_timeout_seconds": _env_float(env, "WHATSAPP_PAIRING_TIMEOUT_SECONDS", 170.0),
+        "max_body_bytes": _env_int(env, "WHATSAPP_MAX_BODY_BYTES", 64 * 1024),
+        "backfill_count": _env_int(env, "WHATSAPP_BACKFILL_COUNT", 50),
+        "backfill_threads": _env_int(env, "WHATSAPP_BACKFILL_THREADS", 20),
+        "sync_full_history": _env_bool(env, "WHATSAPP_SYNC_FULL_HISTORY", False),
+    }
+    if env.get("WHATSAPP_INSTANCE_ID"):
+        values["instance_id"] = env["WHATSAPP_INSTANCE_ID"]
+    if env.get("INBOUND_JOURNAL_PATH"):
+        values["journal_path"] = Path(env["INBOUND_JOURNAL_PATH"])
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = Path(str(value)) if key in {"sessions_path", "token_file"} else value
+    settings = Settings(**values)  # type: ignore[arg-type]
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    if settings.transport not in ("neonize", "simulated"):
+        raise ConfigError(f"transport must be 'neonize' or 'simulated', got {settings.transport!r}")
+    if not (0 <= settings.port <= 65535):
+        raise ConfigError(f"port out of range: {settings.port}")
+    if settings.max_concurrent_pairings < 1:
+        raise ConfigError("WHATSAPP_MAX_CONCURRENT_PAIRINGS must be at least 1")
+    if settings.max_body_bytes < 1024:
+        raise ConfigError("WHATSAPP_MAX_BODY_BYTES must be at least 1024")
+
+
+def check_sessions_dir(path: Path) -> None:
+    """Create the sessions folder if needed and prove it is writable, else raise ConfigError."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"sessions folder {path} is not writable ({exc.strerror or exc}); set SESSIONS_PATH "
+            "or --sessions-path to a folder this user can write"
+        ) from exc
+
+
+def sessions_dir_writable(path: Path) -> bool:
+    try:
+        check_sessions_dir(path)
+    except ConfigError:
+        return False
+    return True
+
+
+def ensure_service_token(settings: Settings) -> Settings:
+    """Use the configured token, else the one saved in the token file, else generate and save one
+    (mode 0600). Logs the file location, never the token."""
+    if settings.service_token:
+        return settings
+    token_file = settings.token_file
+    if token_file.exists():
+        token = token_file.read_text(encoding="utf-8").strip()
+        if token:
+            log.info("using the service token stored in %s", token_file.resolve())
+            return replace(settings, service_token=token)
+    token = secrets.token_urlsafe(32)
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    os.chmod(token_file, 0o600)
+    log.warning(
+        "no WHATSAPP_DAEMON_TOKEN configured: generated a service token and saved it to %s "
+        "(mode 0600); send it as 'Authorization: Bearer <token>'",
+        token_file.resolve(),
+    )
+    return replace(settings, service_token=token)

@@ -1,0 +1,31 @@
+"""Build the aiohttp application from a `DaemonContext`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from session_daemon.http.context import CONTEXT, DaemonContext
+from session_daemon.http.errors import MAX_BODY, error_middleware
+from session_daemon.http.metrics import HttpMetrics
+from session_daemon.http.page import PAGE_ROUTES
+from session_daemon.http.routes_accounts import ACCOUNT_ROUTES
+from session_daemon.http.routes_data import DATA_ROUTES
+from session_daemon.http.routes_ops import METRICS, OPS_ROUTES
+from session_daemon.http.routing import add_routes
+
+
+def build_app(ctx: DaemonContext) -> web.Application:
+    """The API without simulator or outbox routes (the daemon wiring adds those)."""
+    metrics = HttpMetrics(ctx)
+    app = web.Application(
+        client_max_size=ctx.settings.max_body_bytes,
+        middlewares=[metrics.middleware(), error_middleware],
+    )
+    app[CONTEXT] = ctx
+    app[MAX_BODY] = ctx.settings.max_body_bytes
+    app[METRICS] = metrics
+    add_routes(app, OPS_ROUTES)
+    add_routes(app, PAGE_ROUTES)
+    add_routes(app, ACCOUNT_ROUTES)
+    add_routes(app, DATA_ROUTES)
+    return app

@@ -1,0 +1,68 @@
+"""JSON error bodies with stable codes, and the middleware that guarantees them.
+
+Every response of the API is a JSON object; errors are `{success: false, error, message}`.
+Unexpected exceptions become 500 `internal_error` without their text (it is logged instead).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MAX_BODY: web.AppKey[int] = web.AppKey("max_body_bytes", int)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> web.Response:
+    body: dict[str, Any] = {"success": False, "error": code, "message": message, **extra}
+    return web.json_response(body, status=status, headers=headers)
+
+
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("invalid_request", "The request is not valid."),
+    401: ("unauthorized", "Authentication failed."),
+    403: ("forbidden", "Not allowed."),
+    404: ("not_found", "No such route."),
+    405: ("method_not_allowed", "This method is not allowed on this route."),
+    413: ("payload_too_large", "The request body is too large."),
+    415: ("invalid_request", "Send the body as application/json."),
+}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        headers = {}
+        if "retryAfterSeconds" in exc.extra:
+            headers["Retry-After"] = str(exc.extra["retryAfterSeconds"])
+        return error_response(exc.status, exc.code, exc.message, headers=headers, **exc.extra)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise  # redirects
+        code, message = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
+        if exc.status == 413:
+            message = f"The request body is larger than {request.app[MAX_BODY]} bytes."
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return error_response(exc.status, code, message, headers=allow)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "Internal error; see the daemon log.")

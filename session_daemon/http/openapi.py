@@ -1,0 +1,131 @@
+"""`/openapi.json`, built by walking the app's router: every registered route appears, described
+by its `RouteSpec` when it has one (routes added without a spec get a generic entry)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from session_daemon.http.routing import ROUTE_SPECS, RouteSpec
+
+_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["success", "error", "message"],
+    "properties": {
+        "success": {"type": "boolean", "const": False},
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+    },
+}
+
+_STANDARD_ERRORS = {
+    "400": "invalid_request",
+    "401": "missing_auth_token / unauthorized",
+    "403": "employee_only / super_admin_only",
+    "404": "not found",
+    "413": "payload_too_large",
+    "500": "internal_error",
+}
+
+
+def router_routes(app: web.Application) -> list[tuple[str, str]]:
+    """(METHOD, path template) of every route the router serves, HEAD and OPTIONS excluded."""
+    found = []
+    for resource in app.router.resources():
+        info = resource.get_info()
+        path = info.get("path") or info.get("formatter")
+        if not path:
+            continue
+        for route in resource:
+            if route.method in ("HEAD", "OPTIONS"):
+                continue
+            found.append((route.method, _PARAM.sub(r"{\1}", path)))
+    return found
+
+
+def _operation(spec: RouteSpec | None, method: str, path: str) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PARAM.findall(path)
+    ]
+    if spec is None:
+        return {
+            "summary": f"{method} {path}",
+            "parameters": params,
+            "security": [{"bearer": []}],
+            "responses": {"200": {"description": "Success"}},
+        }
+    for q in spec.query:
+        params.append(
+            {
+                "name": q.name,
+                "in": "query",
+                "required": q.required,
+                "schema": q.schema,
+                "description": q.description,
+            }
+        )
+    responses: dict[str, Any] = {}
+    for status, description in spec.responses.items():
+        content_type = spec.content_type if status < 300 else "application/json"
+        responses[str(status)] = {
+            "description": description,
+            "content": {
+                content_type: {"schema": {"type": "object"}}
+                if content_type == "application/json"
+                else {}
+            },
+        }
+    for code, text in _STANDARD_ERRORS.items():
+        if spec.access == "public" and code in ("401", "403"):
+            continue
+        responses.setdefault(
+            code,
+            {
+                "description": text,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        )
+    operation: dict[str, Any] = {
+        "operationId": f"{method.lower()}_{spec.handler.__name__}",
+        "summary": spec.summary,
+        "tags": [spec.tag],
+        "parameters": params,
+        "responses": responses,
+        "x-access": spec.access,
+    }
+    operation["security"] = [] if spec.access == "public" else [{"bearer": []}]
+    if spec.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": spec.body.model_json_schema()}},
+        }
+    return operation
+
+
+def openapi_document(app: web.Application, version: str) -> dict[str, Any]:
+    specs = {(s.method, _PARAM.sub(r"{\1}", s.path)): s for s in app.get(ROUTE_SPECS, [])}
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path in router_routes(app):
+        paths.setdefault(path, {})[method.lower()] = _operation(
+            specs.get((method, path)), method, path
+        )
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Superparty WhatsApp session daemon", "version": version},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The daemon service token or a Firebase ID token",
+                }
+            },
+            "schemas": {"Error": ERROR_SCHEMA},
+        },
+    }

@@ -1,0 +1,323 @@
+"""Account control: list, add, QR, regenerate QR, phone pairing code, delete, backfill."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from session_daemon.http.context import CONTEXT, DaemonContext
+from session_daemon.http.errors import ApiError
+from session_daemon.http.qr_image import qr_data_url, qr_png
+from session_daemon.http.routing import QueryParam, RouteSpec, principal, read_body
+from session_daemon.sessions.accounts import account_view, is_valid_account_id
+from session_daemon.sessions.manager import (
+    AccountNotFound,
+    AlreadyConnected,
+    NotConnectedError,
+    PairingUnavailable,
+)
+from shared.phones import to_e164
+from shared.store.port import query
+
+ADMIN_ONLY_CONFIG = "config/whatsapp_inbox"
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
+
+
+class AddAccountRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    name: Name
+    phone: Phone
+
+
+class PairingCodeRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    phone: Phone | None = None
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def account_id_param(request: web.Request) -> str:
+    account_id = request.match_info["accountId"]
+    if not is_valid_account_id(account_id):
+        raise ApiError(404, "account_not_found", "No such account.")
+    return account_id
+
+
+async def load_account(ctx: DaemonContext, account_id: str) -> dict[str, Any]:
+    try:
+        return await ctx.manager.get_account(account_id)
+    except AccountNotFound:
+        raise ApiError(404, "account_not_found", "No such account.") from None
+
+
+async def admin_only_account_ids(ctx: DaemonContext) -> set[str]:
+    snap = await asyncio.to_thread(ctx.store.get, ADMIN_ONLY_CONFIG)
+    ids = snap.data.get("adminOnlyAccountIds") if snap else None
+    return {str(i) for i in ids} if isinstance(ids, list) else set()
+
+
+async def require_account_access(request: web.Request, account_id: str) -> dict[str, Any]:
+    """The account, or 404; staff get 403 on accounts marked admin-only."""
+    ctx = request.app[CONTEXT]
+    data = await load_account(ctx, account_id)
+    who = principal(request)
+    if (
+        who is not None
+        and not who.is_super_admin
+        and account_id in await admin_only_account_ids(ctx)
+    ):
+        raise ApiError(403, "super_admin_only", "This account is visible to admins only.")
+    return data
+
+
+def _with_secrets(ctx: DaemonContext, account_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    secrets = ctx.manager.secrets.get(account_id)
+    pairing = ctx.manager.is_pairing(account_id)
+    return account_view(
+        account_id,
+        data,
+        qr_code=qr_data_url(secrets.qr_code) if pairing and secrets.qr_code else None,
+        pairing_code=secrets.pairing_code if pairing else None,
+    )
+
+
+def _rate_limited(exc: PairingUnavailable) -> ApiError:
+    return ApiError(
+        429,
+        "rate_limited",
+        f"{exc}; try again in {exc.retry_after} s.",
+        retryAfterSeconds=exc.retry_after,
+    )
+
+
+# ---- handlers --------------------------------------------------------------------------------
+
+
+async def list_accounts(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    who = principal(request)
+    is_admin = who is None or who.is_super_admin
+    docs = await asyncio.to_thread(ctx.store.query, query("accounts"))
+    hidden = set() if is_admin else await admin_only_account_ids(ctx)
+    accounts = []
+    for snap in docs:
+        if snap.data.get("status") == "deleted" or snap.id in hidden:
+            continue
+        view = (
+            _with_secrets(ctx, snap.id, snap.data) if is_admin else account_view(snap.id, snap.data)
+        )
+        accounts.append(view)
+    accounts.sort(key=lambda a: (a["name"] or "", a["id"] or ""))
+    return web.json_response({"success": True, "accounts": accounts})
+
+
+async def add_account(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    body = await read_body(request, AddAccountRequest)
+    e164 = to_e164(body.phone)
+    if e164 is None:
+        raise ApiError(400, "invalid_request", "Invalid request: phone is not a valid number.")
+    result = await ctx.manager.add_account(body.name, body.phone, e164)
+    return web.json_response(
+        {
+            "success": True,
+            "accountId": result.account_id,
+            "created": result.created,
+            "message": "Account added; scan the QR to pair."
+            if result.created
+            else "An account with this phone already exists.",
+            "account": _with_secrets(ctx, result.account_id, result.data),
+        }
+    )
+
+
+async def get_qr(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    account_id = account_id_param(request)
+    data = await load_account(ctx, account_id)
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "png"):
+        raise ApiError(400, "invalid_request", "'format' must be 'json' or 'png'.")
+    secrets = ctx.manager.secrets.get(account_id)
+    pairing = ctx.manager.is_pairing(account_id)
+    qr = secrets.qr_code if pairing else None
+    if fmt == "png":
+        if qr is None:
+            raise ApiError(404, "qr_not_available", "No QR code right now; regenerate the QR.")
+        png = await asyncio.to_thread(qr_png, qr)
+        return web.Response(
+            body=png, content_type="image/png", headers={"Cache-Control": "no-store"}
+        )
+    return web.json_response(
+        {
+            "success": True,
+            "accountId": account_id,
+            "status": ctx.manager.status_of(account_id) or data.get("status"),
+            "qr": qr,
+            "qrCode": qr_data_url(qr) if qr else None,
+            "pairingCode": secrets.pairing_code if pairing else None,
+            "qrUpdatedAt": secrets.qr_updated_at.isoformat()
+            if qr and secrets.qr_updated_at
+            else None,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def regenerate_qr(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    account_id = account_id_param(request)
+    try:
+        result = await ctx.manager.regenerate_qr(account_id)
+    except AccountNotFound:
+        raise ApiError(404, "account_not_found", "No such account.") from None
+    except AlreadyConnected:
+        raise ApiError(409, "already_connected", "This account is connected.") from None
+    except PairingUnavailable as exc:
+        raise _rate_limited(exc) from None
+    if result.kind == "already_in_progress":
+        return web.json_response(
+            {
+                "success": True,
+                "status": "already_in_progress",
+                "requestId": result.request_id,
+                "message": "A QR pairing is already in progress.",
+            },
+            status=202,
+        )
+    message = (
+        "Reconnecting the stored session."
+        if result.kind == "reconnecting"
+        else "A new QR code is being generated."
+    )
+    return web.json_response(
+        {"success": True, "status": result.kind, "requestId": result.request_id, "message": message}
+    )
+
+
+async def pairing_code(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    account_id = account_id_param(request)
+    body = await read_body(request, PairingCodeRequest)
+    phone = None
+    if body.phone is not None:
+        phone = to_e164(body.phone)
+        if phone is None:
+            raise ApiError(400, "invalid_request", "Invalid request: phone is not a valid number.")
+    try:
+        code = await ctx.manager.request_pairing_code(account_id, phone)
+    except AccountNotFound:
+        raise ApiError(404, "account_not_found", "No such account.") from None
+    except AlreadyConnected:
+        raise ApiError(409, "already_connected", "This account is connected.") from None
+    except PairingUnavailable as exc:
+        raise _rate_limited(exc) from None
+    except NotConnectedError as exc:
+        raise ApiError(503, "pairing_unavailable", str(exc)) from None
+    return web.json_response(
+        {
+            "success": True,
+            "accountId": account_id,
+            "pairingCode": code,
+            "message": "Enter this code on the phone: Linked devices > Link with phone number.",
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def delete_account(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    account_id = account_id_param(request)
+    try:
+        changed = await ctx.manager.delete_account(account_id)
+    except AccountNotFound:
+        raise ApiError(404, "account_not_found", "No such account.") from None
+    message = (
+        "Account deleted; its threads and messages are kept."
+        if changed
+        else ("Account was already deleted.")
+    )
+    return web.json_response({"success": True, "message": message})
+
+
+async def backfill(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    account_id = account_id_param(request)
+    await require_account_access(request, account_id)
+    try:
+        request_id, running = await ctx.manager.backfill(account_id)
+    except AccountNotFound:
+        raise ApiError(404, "account_not_found", "No such account.") from None
+    except NotConnectedError:
+        raise ApiError(409, "not_connected", "The account is not connected.") from None
+    message = "A backfill is already running." if running else "Backfill started."
+    return web.json_response({"success": True, "message": message, "requestId": request_id})
+
+
+ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
+    RouteSpec(
+        "GET",
+        "/api/whatsapp/accounts",
+        list_accounts,
+        "employee",
+        "Accounts with status (QR/pairing codes for super-admins only)",
+    ),
+    RouteSpec(
+        "POST",
+        "/api/whatsapp/add-account",
+        add_account,
+        "super_admin",
+        "Add an account (idempotent by phone) and start QR pairing",
+        body=AddAccountRequest,
+    ),
+    RouteSpec(
+        "GET",
+        "/api/whatsapp/qr/{accountId}",
+        get_qr,
+        "super_admin",
+        "Current QR code as JSON, or as a PNG image with ?format=png",
+        query=(QueryParam("format", {"type": "string", "enum": ["json", "png"]}),),
+        responses={200: "QR data or image", 404: "No QR right now"},
+    ),
+    RouteSpec(
+        "POST",
+        "/api/whatsapp/regenerate-qr/{accountId}",
+        regenerate_qr,
+        "super_admin",
+        "Start a new QR pairing (or reconnect a paired account)",
+        responses={
+            200: "Started",
+            202: "Already in progress",
+            409: "Connected",
+            429: "Too many pairings / too soon",
+        },
+    ),
+    RouteSpec(
+        "POST",
+        "/api/whatsapp/pairing-code/{accountId}",
+        pairing_code,
+        "super_admin",
+        "Phone-number pairing code (8 characters)",
+        body=PairingCodeRequest,
+    ),
+    RouteSpec(
+        "DELETE",
+        "/api/whatsapp/accounts/{accountId}",
+        delete_account,
+        "super_admin",
+        "Stop and unlink the session, wipe its session db; threads and messages are kept",
+    ),
+    RouteSpec(
+        "POST",
+        "/api/whatsapp/backfill/{accountId}",
+        backfill,
+        "employee",
+        "Ask the phone for older messages of recent threads (asynchronous)",
+    ),
+)

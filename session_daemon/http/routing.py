@@ -1,0 +1,118 @@
+"""Declarative routes: one `RouteSpec` both registers an aiohttp route (with its access check)
+and describes it in `/openapi.json`, so the two cannot drift apart.
+
+Other modules (the outbox worker's send/wake routes) add theirs with `add_routes(app, [...])`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from session_daemon.http.auth import Access, Principal
+from session_daemon.http.context import CONTEXT
+from session_daemon.http.errors import ApiError
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    handler: Handler
+    access: Access
+    summary: str
+    tag: str = "whatsapp"
+    query: tuple[QueryParam, ...] = ()
+    body: type[BaseModel] | None = None
+    responses: dict[int, str] = field(default_factory=lambda: {200: "Success"})
+    content_type: str = "application/json"
+
+
+ROUTE_SPECS: web.AppKey[list[RouteSpec]] = web.AppKey("route_specs", list)
+PRINCIPAL = "principal"
+
+
+def _guarded(spec: RouteSpec) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        who = await request.app[CONTEXT].authenticator.authorize(request, spec.access)
+        request[PRINCIPAL] = who
+        return await spec.handler(request)
+
+    handler.__name__ = spec.handler.__name__
+    return handler
+
+
+def add_routes(app: web.Application, specs: Iterable[RouteSpec]) -> None:
+    if ROUTE_SPECS not in app:
+        app[ROUTE_SPECS] = []
+    for spec in specs:
+        app.router.add_route(spec.method, spec.path, _guarded(spec))
+        app[ROUTE_SPECS].append(spec)
+
+
+def principal(request: web.Request) -> Principal | None:
+    who: Principal | None = request.get(PRINCIPAL)
+    return who
+
+
+# ---- input helpers ---------------------------------------------------------------------------
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object ({} when empty). 400 for anything else, 413 when too large."""
+    raw = await request.read()  # aiohttp raises 413 beyond client_max_size
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_request", "The body is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_request", "The body must be a JSON object.")
+    return value
+
+
+def validate(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]}
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        raise ApiError(
+            400, "invalid_request", f"Invalid request: {summary}", details=problems
+        ) from None
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    return validate(model, await read_json_object(request))
+
+
+def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter, clamped to [low, high]; 400 when it is not an integer."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_request", f"'{name}' must be an integer.") from None
+    return max(low, min(high, value))

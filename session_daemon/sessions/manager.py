@@ -1,0 +1,657 @@
+"""The session manager: one WhatsApp session per account, started and stopped one at a time.
+
+- Status events from the transport go through one ordered queue consumed on the event loop;
+  message, history and receipt events go straight to the inbound pipeline from the transport's
+  thread (its `submit` returns once the event is journalled, which is the acknowledgement).
+- Every session start gets a new generation number; events and stop requests of an older
+  generation are ignored, so a late QR of a cancelled pairing cannot overwrite a newer state.
+- Store calls are synchronous: they run in worker threads (`asyncio.to_thread`).
+
+Per-account state lives here only (not in the HTTP layer), so a future lease-based multi-instance
+ownership can be added in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from session_daemon.config import Settings
+from session_daemon.sessions.accounts import (
+    account_id_for_phone,
+    account_path,
+    new_account_doc,
+)
+from session_daemon.sessions.backoff import backoff_delay
+from session_daemon.sessions.secrets import SecretsStore
+from session_daemon.sessions.status import NO_AUTO_RETRY, Transition, should_restore, transition_for
+from session_daemon.transport.port import (
+    Connected,
+    EventSink,
+    HistorySyncChunk,
+    MessageReceived,
+    PairingCode,
+    QrCode,
+    QrTimeout,
+    ReceiptReceived,
+    TransportEvent,
+    WhatsAppTransport,
+)
+from shared.store.port import AlreadyExists, DocumentStore, NotFound, query
+from shared.store.sentinels import DELETE_FIELD, SERVER_TIMESTAMP
+
+log = logging.getLogger(__name__)
+
+INBOUND_EVENTS = (MessageReceived, HistorySyncChunk, ReceiptReceived)
+PAIRING_START_ATTEMPTS = 3
+
+
+class InboundSink(Protocol):
+    """What the manager needs from the inbound pipeline."""
+
+    def submit(self, event: TransportEvent) -> None: ...
+
+
+class AccountNotFound(Exception):
+    pass
+
+
+class NotConnectedError(Exception):
+    pass
+
+
+class PairingUnavailable(Exception):
+    """No pairing can start now; `retry_after` seconds is a good time to try again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class SessionState:
+    account_id: str
+    generation: int = 0
+    status: str = "disconnected"
+    running: bool = False
+    pairing: bool = False
+    pairing_started_at: datetime | None = None
+    pairing_request_id: str | None = None
+    last_regenerate_at: datetime | None = None
+    first_qr: asyncio.Event = field(default_factory=asyncio.Event)
+    start_task: asyncio.Task[None] | None = None
+    timer_task: asyncio.Task[None] | None = None
+    backfill_task: asyncio.Task[None] | None = None
+    backfill_request_id: str | None = None
+    connect_attempts: int = 0
+
+
+RegenerateKind = Literal["started", "reconnecting", "already_in_progress"]
+
+
+@dataclass(frozen=True)
+class RegenerateResult:
+    kind: RegenerateKind
+    request_id: str
+
+
+@dataclass(frozen=True)
+class AddResult:
+    account_id: str
+    data: dict[str, Any]
+    created: bool
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SessionManager:
+    def __init__(
+        self,
+        store: DocumentStore,
+        transport: WhatsAppTransport,
+        settings: Settings,
+        inbound: InboundSink,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.settings = settings
+        self.inbound = inbound
+        self.secrets = SecretsStore(store)
+        self._clock = clock
+        self._rand = rand
+        self._states: dict[str, SessionState] = {}
+        self._ops = asyncio.Lock()  # the Go side is not safe for concurrent start/stop
+        self._events: asyncio.Queue[tuple[int, TransportEvent]] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._consumer: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.started = False
+        self.event_counts: dict[str, int] = {}
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._consumer = asyncio.create_task(self._consume(), name="session-status-events")
+        await self._restore()
+        self.started = True
+
+    async def stop(self) -> None:
+        """Stop every session, one at a time; threads and account documents stay as they are."""
+        self.started = False
+        for state in list(self._states.values()):
+            self._cancel_tasks(state)
+        for task in list(self._tasks):
+            task.cancel()
+        for state in list(self._states.values()):
+            if state.running:
+                async with self._ops:
+                    await self._transport_stop(state.account_id, logout=False)
+                state.running = False
+        if self._consumer is not None:
+            # let already-queued status events land before leaving
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._events.join(), timeout=5)
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consumer
+
+    async def _restore(self) -> None:
+        docs = await asyncio.to_thread(self.store.query, query("accounts"))
+        now = self._clock()
+        for snap in docs:
+            account_id, data = snap.id, snap.data
+            status = data.get("status")
+            if status == "deleted":
+                continue
+            await asyncio.to_thread(self.secrets.clear, account_id)
+            state = self._state(account_id)
+            state.status = str(status)
+            if should_restore(data, now, self.settings.session_db(account_id).exists()):
+                log.info("restoring session of %s", account_id)
+                self._launch_start(state, paired=True)
+            elif not data.get("paired") and status in ("connecting", "qr_ready"):
+                await self._write_status(
+                    account_id, "needs_qr", "the daemon restarted during pairing; regenerate the QR"
+                )
+                state.status = "needs_qr"
+
+    # ---- transport events ---------------------------------------------------------------------
+
+    def sink_for(self, account_id: str, generation: int) -> EventSink:
+        """The sink one session start hands to the transport (thread-safe)."""
+
+        def sink(event: TransportEvent) -> None:
+            name = type(event).__name__
+            self.event_counts[name] = self.event_counts.get(name, 0) + 1
+            if isinstance(event, INBOUND_EVENTS):
+                self.inbound.submit(event)  # returns once journalled: the acknowledgement
+                return
+            loop = self._loop
+            if loop is None or loop.is_closed():
+                return
+            loop.call_soon_threadsafe(self._events.put_nowait, (generation, event))
+
+        return sink
+
+    async def _consume(self) -> None:
+        while True:
+            generation, event = await self._events.get()
+            try:
+                await self._apply(generation, event)
+            except Exception:
+                log.exception("failed to apply %s", type(event).__name__)
+            finally:
+                self._events.task_done()
+
+    async def _apply(self, generation: int, event: TransportEvent) -> None:
+        account_id = event.account_id
+        state = self._states.get(account_id)
+        if state is None or state.generation != generation:
+            return  # a deleted account, or an older session of this account
+        transition = transition_for(event)
+        if transition is None:
+            return
+        now = self._clock()
+        if isinstance(event, QrCode):
+            await asyncio.to_thread(self.secrets.set_qr, account_id, event.code, now)
+            state.first_qr.set()
+        elif isinstance(event, PairingCode):
+            await asyncio.to_thread(self.secrets.set_pairing_code, account_id, event.code, now)
+        elif transition.secrets == "clear":
+            await asyncio.to_thread(self.secrets.clear, account_id)
+        if isinstance(event, Connected):
+            state.connect_attempts = 0
+            if state.pairing or state.status != "connected":
+                transition = Transition(
+                    status="connected",
+                    last_error=None,
+                    set_last_error=True,
+                    pairing_finished=state.pairing,
+                    fields={"paired": True, "lastConnectedAt": now},
+                )
+        if transition.pairing_finished:
+            self._finish_pairing(state)
+        if transition.status is not None and not (
+            transition.status == state.status
+            and not transition.fields
+            and transition.status == "qr_ready"
+        ):
+            await self._write_transition(account_id, transition)
+            state.status = transition.status
+        if transition.stop_session:
+            self._spawn(self._stop_session(state, generation))
+
+    async def _write_transition(self, account_id: str, transition: Transition) -> None:
+        data: dict[str, Any] = {"status": transition.status, "updatedAt": SERVER_TIMESTAMP}
+        if transition.set_last_error:
+            data["lastError"] = transition.last_error
+        data.update(transition.fields)
+        await self._update_account(account_id, data)
+
+    async def _write_status(self, account_id: str, status: str, last_error: str | None) -> None:
+        await self._update_account(
+            account_id, {"status": status, "lastError": last_error, "updatedAt": SERVER_TIMESTAMP}
+        )
+
+    async def _update_account(self, account_id: str, data: dict[str, Any]) -> None:
+        def write() -> None:
+            snap = self.store.get(account_path(account_id))
+            if snap is None or snap.data.get("status") == "deleted":
+                return
+            self.store.update(account_path(account_id), data)
+
+        with contextlib.suppress(NotFound):
+            await asyncio.to_thread(write)
+
+    # ---- starting and stopping ----------------------------------------------------------------
+
+    def _state(self, account_id: str) -> SessionState:
+        state = self._states.get(account_id)
+        if state is None:
+            state = self._states[account_id] = SessionState(account_id)
+        return state
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _launch_start(self, state: SessionState, *, paired: bool) -> None:
+        self._cancel_tasks(state)
+        state.generation += 1
+        state.connect_attempts = 0
+        state.start_task = self._spawn(self._start_with_retry(state, state.generation, paired))
+
+    def _cancel_tasks(self, state: SessionState) -> None:
+        for task in (state.start_task, state.timer_task):
+            if task is not None and not task.done():
+                task.cancel()
+        state.start_task = state.timer_task = None
+
+    async def _start_with_retry(self, state: SessionState, generation: int, paired: bool) -> None:
+        account_id = state.account_id
+        db = self.settings.session_db(account_id)
+        while True:
+            state.connect_attempts += 1
+            try:
+                async with self._ops:
+                    if state.generation != generation:
+                        return
+                    if state.running:
+                        await self._transport_stop(account_id, logout=False)
+                        state.running = False
+                    await self.transport.start_session(
+                        account_id, db, self.sink_for(account_id, generation)
+                    )
+                    state.running = True
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt = state.connect_attempts
+                delay = backoff_delay(
+                    attempt,
+                    initial=self.settings.connect_backoff_initial,
+                    maximum=self.settings.connect_backoff_max,
+                    rand=self._rand,
+                )
+                log.warning("%s: connect attempt %d failed: %s", account_id, attempt, exc)
+                if state.generation != generation:
+                    return
+                message = f"connect failed (attempt {attempt}): {_short(exc)}"
+                if not paired and attempt >= PAIRING_START_ATTEMPTS:
+                    self._finish_pairing(state)
+                    await self._write_status(account_id, "error", message)
+                    state.status = "error"
+                    return
+                retry_at = self._clock() + timedelta(seconds=delay)
+                await self._update_account(
+                    account_id,
+                    {
+                        "status": "error",
+                        "lastError": message,
+                        "nextRetryAt": retry_at,
+                        "updatedAt": SERVER_TIMESTAMP,
+                    },
+                )
+                state.status = "error"
+                await asyncio.sleep(delay)
+
+    async def _stop_session(
+        self, state: SessionState, generation: int | None, *, logout: bool = False
+    ) -> None:
+        async with self._ops:
+            if generation is not None and state.generation != generation:
+                return
+            if state.running:
+                await self._transport_stop(state.account_id, logout=logout)
+                state.running = False
+
+    async def _transport_stop(self, account_id: str, *, logout: bool) -> None:
+        try:
+            await self.transport.stop_session(account_id, logout=logout)
+        except Exception as exc:
+            log.warning("%s: stop_session failed: %s", account_id, exc)
+
+    # ---- pairing -------------------------------------------------------------------------------
+
+    def pairings_in_progress(self) -> int:
+        return sum(1 for s in self._states.values() if s.pairing)
+
+    def _finish_pairing(self, state: SessionState) -> None:
+        state.pairing = False
+        if state.timer_task is not None and state.timer_task is not asyncio.current_task():
+            state.timer_task.cancel()
+        state.timer_task = None
+
+    def _retry_after_for_pairing_slot(self) -> int:
+        now = self._clock()
+        remaining = [
+            self.settings.pairing_timeout_seconds - (now - s.pairing_started_at).total_seconds()
+            for s in self._states.values()
+            if s.pairing and s.pairing_started_at is not None
+        ]
+        return max(1, int(min(remaining, default=30)) + 1)
+
+    async def _begin_pairing(self, state: SessionState) -> str:
+        """Fresh session db, new generation, QR timer. Caller checked the pairing limit."""
+        account_id = state.account_id
+        self._cancel_tasks(state)
+        async with self._ops:
+            if state.running:
+                await self._transport_stop(account_id, logout=False)
+                state.running = False
+            await asyncio.to_thread(wipe_session_db, self.settings.session_db(account_id))
+        await asyncio.to_thread(self.secrets.clear, account_id)
+        now = self._clock()
+        request_id = uuid.uuid4().hex
+        state.pairing = True
+        state.pairing_started_at = now
+        state.pairing_request_id = request_id
+        state.last_regenerate_at = now
+        state.first_qr = asyncio.Event()
+        await self._update_account(
+            account_id,
+            {
+                "status": "connecting",
+                "lastError": None,
+                "paired": False,
+                "pairingRequestId": request_id,
+                "updatedAt": SERVER_TIMESTAMP,
+            },
+        )
+        state.status = "connecting"
+        self._launch_start(state, paired=False)
+        state.timer_task = self._spawn(self._pairing_timer(state, state.generation))
+        return request_id
+
+    async def _pairing_timer(self, state: SessionState, generation: int) -> None:
+        """whatsmeow never reports a QR timeout to Python: our own timer ends the pairing."""
+        await asyncio.sleep(self.settings.pairing_timeout_seconds)
+        if state.generation == generation and state.pairing:
+            self._events.put_nowait((generation, QrTimeout(state.account_id)))
+
+    def _check_pairing_slot(self, state: SessionState) -> None:
+        if state.pairing:
+            return
+        if self.pairings_in_progress() >= self.settings.max_concurrent_pairings:
+            raise PairingUnavailable(
+                f"{self.settings.max_concurrent_pairings} pairings already in progress",
+                self._retry_after_for_pairing_slot(),
+            )
+
+    # ---- operations for the HTTP API -----------------------------------------------------------
+
+    async def get_account(self, account_id: str) -> dict[str, Any]:
+        snap = await asyncio.to_thread(self.store.get, account_path(account_id))
+        if snap is None or snap.data.get("status") == "deleted":
+            raise AccountNotFound(account_id)
+        return snap.data
+
+    async def add_account(self, name: str, phone_raw: str, phone_e164: str) -> AddResult:
+        """Idempotent by phone: the same number returns the existing account."""
+        existing = await asyncio.to_thread(
+            self.store.query, query("accounts", where=[("phoneE164", "==", phone_e164)])
+        )
+        live = [s for s in existing if s.data.get("status") != "deleted"]
+        if live:
+            return AddResult(live[0].id, live[0].data, created=False)
+        if existing:
+            account_id = existing[0].id
+            revive = {
+                "name": name,
+                "phone": phone_raw,
+                "status": "connecting",
+                "lastError": None,
+                "paired": False,
+                "deletedAt": DELETE_FIELD,
+                "updatedAt": SERVER_TIMESTAMP,
+            }
+            await asyncio.to_thread(self.store.update, account_path(account_id), revive)
+        else:
+            account_id = account_id_for_phone(phone_e164)
+            try:
+                await asyncio.to_thread(
+                    self.store.create,
+                    account_path(account_id),
+                    new_account_doc(name, phone_raw, phone_e164),
+                )
+            except AlreadyExists:
+                data = await self.get_account(account_id)
+                return AddResult(account_id, data, created=False)
+        state = self._state(account_id)
+        try:
+            self._check_pairing_slot(state)
+        except PairingUnavailable as exc:
+            await self._write_status(
+                account_id, "needs_qr", f"{exc}; regenerate the QR in {exc.retry_after} s"
+            )
+            state.status = "needs_qr"
+        else:
+            await self._begin_pairing(state)
+        data = await self.get_account(account_id)
+        return AddResult(account_id, data, created=True)
+
+    async def regenerate_qr(self, account_id: str) -> RegenerateResult:
+        """New pairing (fresh session db), or a reconnect for a paired account that dropped.
+
+        Raises AccountNotFound, PairingUnavailable (429), AlreadyConnected."""
+        data = await self.get_account(account_id)
+        state = self._state(account_id)
+        now = self._clock()
+        if state.pairing and state.pairing_request_id:
+            return RegenerateResult("already_in_progress", state.pairing_request_id)
+        if state.status == "connected" or (state.running and data.get("status") == "connected"):
+            raise AlreadyConnected(account_id)
+        if state.last_regenerate_at is not None:
+            elapsed = (now - state.last_regenerate_at).total_seconds()
+            if elapsed < self.settings.regenerate_cooldown_seconds:
+                raise PairingUnavailable(
+                    "a QR was requested moments ago",
+                    max(1, int(self.settings.regenerate_cooldown_seconds - elapsed) + 1),
+                )
+        resumable = data.get("paired") and data.get("status") not in ("logged_out", "needs_qr")
+        if resumable and self.settings.session_db(account_id).exists():
+            state.last_regenerate_at = now
+            request_id = uuid.uuid4().hex
+            await self._write_status(account_id, "connecting", None)
+            state.status = "connecting"
+            self._launch_start(state, paired=True)
+            return RegenerateResult("reconnecting", request_id)
+        self._check_pairing_slot(state)
+        request_id = await self._begin_pairing(state)
+        return RegenerateResult("started", request_id)
+
+    async def request_pairing_code(self, account_id: str, phone_e164: str | None) -> str:
+        data = await self.get_account(account_id)
+        state = self._state(account_id)
+        if state.status == "connected":
+            raise AlreadyConnected(account_id)
+        if not state.pairing:
+            self._check_pairing_slot(state)
+            await self._begin_pairing(state)
+        try:
+            await asyncio.wait_for(state.first_qr.wait(), timeout=20)
+        except TimeoutError as exc:
+            raise NotConnectedError("the session did not reach the pairing step in time") from exc
+        phone = phone_e164 or str(data.get("phoneE164") or "")
+        code = await self.transport.request_pairing_code(account_id, phone)
+        await asyncio.to_thread(self.secrets.set_pairing_code, account_id, code, self._clock())
+        return code
+
+    async def delete_account(self, account_id: str) -> bool:
+        """Stop and unlink the session, wipe its session db, mark the account `deleted`.
+        Threads and messages are never touched. Returns False when it was already deleted."""
+        snap = await asyncio.to_thread(self.store.get, account_path(account_id))
+        if snap is None:
+            raise AccountNotFound(account_id)
+        state = self._states.pop(account_id, None)
+        if state is not None:
+            self._cancel_tasks(state)
+            state.generation += 1  # drop any late event of this session
+            if state.backfill_task is not None:
+                state.backfill_task.cancel()
+            async with self._ops:
+                if state.running:
+                    await self._transport_stop(account_id, logout=True)
+        async with self._ops:
+            await asyncio.to_thread(wipe_session_db, self.settings.session_db(account_id))
+        await asyncio.to_thread(self.secrets.clear, account_id)
+        if snap.data.get("status") == "deleted":
+            return False
+        await asyncio.to_thread(
+            self.store.update,
+            account_path(account_id),
+            {
+                "status": "deleted",
+                "paired": False,
+                "lastError": None,
+                "deletedAt": SERVER_TIMESTAMP,
+                "updatedAt": SERVER_TIMESTAMP,
+            },
+        )
+        return True
+
+    async def backfill(self, account_id: str) -> tuple[str, bool]:
+        """Ask the phone for older messages of the most recent threads (they arrive as history
+        sync and take the inbound path). Returns (requestId, already_running)."""
+        await self.get_account(account_id)
+        state = self._state(account_id)
+        if not self.transport.is_connected(account_id):
+            raise NotConnectedError(f"account {account_id} is not connected")
+        if state.backfill_task is not None and not state.backfill_task.done():
+            return state.backfill_request_id or "", True
+        request_id = uuid.uuid4().hex
+        state.backfill_request_id = request_id
+        state.backfill_task = self._spawn(self._run_backfill(account_id, request_id))
+        return request_id, False
+
+    async def _run_backfill(self, account_id: str, request_id: str) -> None:
+        threads = await asyncio.to_thread(
+            self.store.query,
+            query(
+                "threads",
+                where=[("accountId", "==", account_id)],
+                order_by=[("lastMessageAt", "desc")],
+                limit=self.settings.backfill_threads * 2,
+            ),
+        )
+        asked = 0
+        for snap in threads:
+            if asked >= self.settings.backfill_threads:
+                break
+            jid = snap.data.get("clientJid")
+            if (
+                not isinstance(jid, str)
+                or snap.data.get("redirectTo")
+                or "@s.whatsapp.net" not in jid
+            ):
+                continue
+            try:
+                await self.transport.request_history(account_id, jid, self.settings.backfill_count)
+                asked += 1
+            except Exception as exc:
+                log.warning("%s: backfill of %s failed: %s", account_id, jid, exc)
+        await self._update_account(
+            account_id,
+            {
+                "lastBackfillAt": SERVER_TIMESTAMP,
+                "lastBackfillRequestId": request_id,
+                "lastBackfillThreads": asked,
+            },
+        )
+
+    # ---- views -----------------------------------------------------------------------------------
+
+    def status_of(self, account_id: str) -> str | None:
+        state = self._states.get(account_id)
+        return state.status if state else None
+
+    def is_pairing(self, account_id: str) -> bool:
+        state = self._states.get(account_id)
+        return bool(state and state.pairing)
+
+    def summary(self) -> dict[str, Any]:
+        by_status: dict[str, int] = {}
+        for state in self._states.values():
+            by_status[state.status] = by_status.get(state.status, 0) + 1
+        return {
+            "sessions": len(self._states),
+            "running": sum(1 for s in self._states.values() if s.running),
+            "pairingsInProgress": self.pairings_in_progress(),
+            "maxConcurrentPairings": self.settings.max_concurrent_pairings,
+            "byStatus": by_status,
+            "transportEvents": dict(self.event_counts),
+            "noAutoRetryStatuses": sorted(NO_AUTO_RETRY),
+        }
+
+
+class AlreadyConnected(Exception):
+    pass
+
+
+def wipe_session_db(db: Path) -> None:
+    """Remove one account's whatsmeow session database (and its WAL/SHM side files)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{db}{suffix}").unlink()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
