@@ -7,9 +7,12 @@ helpers convert between the three without ever producing a naive datetime.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["UTC", "ensure_utc", "from_ms", "from_seconds", "parse_iso", "to_ms", "utc_now"]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utc_now() -> datetime:
@@ -26,7 +29,7 @@ def ensure_utc(dt: datetime) -> datetime:
 
 def to_ms(dt: datetime) -> int:
     """Milliseconds since the Unix epoch (what ``*Ms`` fields hold). Exact, no float rounding."""
-    delta = ensure_utc(dt) - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = ensure_utc(dt) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
@@ -34,7 +37,8 @@ def from_ms(ms: int | float) -> datetime:
     """Aware UTC datetime from milliseconds since the epoch."""
     if isinstance(ms, bool):
         raise TypeError("from_ms expects a number of milliseconds, not a bool")
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    # timedelta arithmetic is exact; ms / 1000 through a float is not (to_ms must round-trip).
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def from_seconds(s: int | float) -> datetime:
