@@ -45,7 +45,7 @@ class RouteSpec:
 
 
 ROUTE_SPECS: web.AppKey[list[RouteSpec]] = web.AppKey("route_specs", list)
-PRINCIPAL = "principal"
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal", Principal)
 
 
 def _guarded(spec: RouteSpec) -> Handler:
@@ -67,8 +67,7 @@ def add_routes(app: web.Application, specs: Iterable[RouteSpec]) -> None:
 
 
 def principal(request: web.Request) -> Principal | None:
-    who: Principal | None = request.get(PRINCIPAL)
-    return who
+    return request.get(PRINCIPAL)
 
 
 # ---- input helpers ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import uuid
@@ -133,6 +134,7 @@ class SessionManager:
         self._clock = clock
         self._rand = rand
         self._states: dict[str, SessionState] = {}
+        self._generations = itertools.count(1)  # global: a re-added account never reuses one
         self._ops = asyncio.Lock()  # the Go side is not safe for concurrent start/stop
         self._events: asyncio.Queue[tuple[int, TransportEvent]] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -182,6 +184,8 @@ class SessionManager:
             state.status = str(status)
             if should_restore(data, now, self.settings.session_db(account_id).exists()):
                 log.info("restoring session of %s", account_id)
+                await self._write_status(account_id, "connecting", None)
+                state.status = "connecting"
                 self._launch_start(state, paired=True)
             elif not data.get("paired") and status in ("connecting", "qr_ready"):
                 await self._write_status(
@@ -293,7 +297,7 @@ class SessionManager:
 
     def _launch_start(self, state: SessionState, *, paired: bool) -> None:
         self._cancel_tasks(state)
-        state.generation += 1
+        state.generation = next(self._generations)
         state.connect_attempts = 0
         state.start_task = self._spawn(self._start_with_retry(state, state.generation, paired))
 
@@ -543,7 +547,7 @@ class SessionManager:
         state = self._states.pop(account_id, None)
         if state is not None:
             self._cancel_tasks(state)
-            state.generation += 1  # drop any late event of this session
+            state.generation = next(self._generations)  # drop late events of this session
             if state.backfill_task is not None:
                 state.backfill_task.cancel()
             async with self._ops:
