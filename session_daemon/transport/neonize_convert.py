@@ -1,0 +1,446 @@
+"""Pure conversion of neonize (whatsmeow) protobuf events into the transport port's dataclasses.
+
+No client, no network, no clock: callers pass `now` where an event carries a relative time. The
+units differ on the wire and are easy to mix up, so they are named here once:
+
+- `MessageEv.Info.Timestamp`: **milliseconds** (neonize encodes `time.UnixMilli()`);
+- `ReceiptEv.Timestamp`, `SendResponse.Timestamp`, `WebMessageInfo.messageTimestamp` (history
+  sync): **seconds**;
+- `TemporaryBanEv.Expire`: a **duration** in seconds, not a date.
+
+Only content a person wrote becomes a `WireMessage`: protocol messages (history-sync
+notifications, app-state keys, revokes, edits), bare sender-key distributions, poll votes and
+system stubs convert to None.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import datetime, timedelta
+
+# neonize loads its Go library on first import and Go reads the environment only then: the
+# "AI" badge on outgoing 1:1 messages must be switched off before any neonize import.
+os.environ["NEONIZE_BOT_TAG"] = "off"
+
+from google.protobuf.message import Message as ProtoMessage
+from neonize.proto import Neonize_pb2 as nz
+from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
+from neonize.proto.waHistorySync import WAWebProtobufsHistorySync_pb2 as hs
+from neonize.proto.waWeb import WAWebProtobufsWeb_pb2 as web
+
+from session_daemon.transport.port import (
+    Connected,
+    Disconnected,
+    HistorySyncChunk,
+    LoggedOut,
+    Media,
+    MessageReceived,
+    MessageType,
+    Paired,
+    PairFailed,
+    QrCode,
+    ReceiptReceived,
+    ReceiptStatus,
+    StreamReplaced,
+    TemporaryBan,
+    TransportEvent,
+    WireMessage,
+)
+from shared.jids import GROUP_SERVER, LID_SERVER, PHONE_SERVER, normalize_jid
+from shared.timeutil import from_ms, from_seconds
+
+__all__ = [
+    "convert_event",
+    "convert_history_sync",
+    "convert_message",
+    "convert_qr",
+    "convert_receipt",
+    "convert_web_message",
+    "jid_proto",
+    "jid_str",
+    "message_content",
+]
+
+# ---- JIDs ----------------------------------------------------------------------------------------
+
+
+def jid_str(jid: nz.JID) -> str | None:
+    """`user@server` with device and agent stripped; None for an empty JID."""
+    if jid.IsEmpty or not jid.Server or not jid.User:
+        return None
+    raw = f"{jid.User}@{jid.Server}"
+    # Unknown servers (newer WhatsApp address kinds) are kept as written rather than dropped.
+    return normalize_jid(raw) or raw.lower()
+
+
+def jid_proto(jid: str) -> nz.JID | None:
+    """The neonize JID of a `user@server` string (device part dropped); None if malformed."""
+    normalized = normalize_jid(jid)
+    if normalized is None:
+        return None
+    user, _, server = normalized.partition("@")
+    return nz.JID(User=user, Server=server, Device=0, RawAgent=0, Integrator=0, IsEmpty=False)
+
+
+def _server(jid: str | None) -> str | None:
+    return jid.rpartition("@")[2] if jid else None
+
+
+def _phone_or_none(jid: str | None) -> str | None:
+    return jid if _server(jid) == PHONE_SERVER else None
+
+
+def _norm(raw: str) -> str | None:
+    if not raw:
+        return None
+    return normalize_jid(raw) or (raw.lower() if "@" in raw else None)
+
+
+# ---- message content -----------------------------------------------------------------------------
+
+# Containers whose `.message` holds the real content (whatsmeow unwraps some of them for live
+# messages, never for history sync).
+_WRAPPERS = (
+    "ephemeralMessage",
+    "viewOnceMessage",
+    "viewOnceMessageV2",
+    "viewOnceMessageV2Extension",
+    "documentWithCaptionMessage",
+    "groupMentionedMessage",
+    "botInvokeMessage",
+    "lottieStickerMessage",
+    "associatedChildMessage",
+    "spoilerMessage",
+)
+# Fields that ride along with content but are not content themselves.
+_CARRIERS = frozenset(
+    {
+        "messageContextInfo",
+        "senderKeyDistributionMessage",
+        "fastRatchetKeySenderKeyDistributionMessage",
+    }
+)
+# Present without user-visible content: never a message of a thread.
+_NOT_CONTENT = frozenset(
+    {
+        "protocolMessage",
+        "editedMessage",
+        "pollUpdateMessage",
+        "encReactionMessage",
+        "keepInChatMessage",
+        "pinInChatMessage",
+        "encEventResponseMessage",
+        "secretEncryptedMessage",
+        "placeholderMessage",
+        "stickerSyncRmrMessage",
+        "messageHistoryBundle",
+        "messageHistoryNotice",
+    }
+)
+_POLLS = (
+    "pollCreationMessage",
+    "pollCreationMessageV2",
+    "pollCreationMessageV3",
+    "pollCreationMessageV4",
+    "pollCreationMessageV5",
+    "pollCreationMessageV6",
+)
+_MAX_UNWRAP = 5
+
+
+def _unwrap(msg: e2e.Message) -> e2e.Message:
+    for _ in range(_MAX_UNWRAP):
+        for name in _WRAPPERS:
+            if msg.HasField(name):
+                inner = getattr(msg, name)
+                if inner.HasField("message"):
+                    msg = inner.message
+                    break
+        else:
+            return msg
+    return msg
+
+
+def _thumb(data: bytes) -> str | None:
+    return base64.b64encode(data).decode("ascii") if data else None
+
+
+def _opt(text: str) -> str | None:
+    return text or None
+
+
+def message_content(message: e2e.Message) -> tuple[MessageType, str, Media | None] | None:
+    """(message_type, text, media) of a WhatsApp message, or None when it is not content.
+
+    Text covers `conversation`, `extendedTextMessage` and image/video/document captions (the
+    same fields as `neonize.utils.extract_text`), after unwrapping ephemeral/view-once/
+    document-with-caption containers. Media carries metadata only: nothing is downloaded.
+    """
+    msg = _unwrap(message)
+    present = {field.name for field, _ in msg.ListFields()} - _CARRIERS
+    if not present or present & _NOT_CONTENT:
+        return None
+    if msg.HasField("imageMessage"):
+        img = msg.imageMessage
+        media = Media("image", _opt(img.mimetype), None, None, _thumb(img.JPEGThumbnail))
+        return "image", img.caption, media
+    if msg.HasField("videoMessage") or msg.HasField("ptvMessage"):
+        vid = msg.videoMessage if msg.HasField("videoMessage") else msg.ptvMessage
+        media = Media("video", _opt(vid.mimetype), None, None, _thumb(vid.JPEGThumbnail))
+        return "video", vid.caption, media
+    if msg.HasField("documentMessage"):
+        doc = msg.documentMessage
+        name = doc.fileName or doc.title or None
+        media = Media("document", _opt(doc.mimetype), name, None, _thumb(doc.JPEGThumbnail))
+        return "document", doc.caption, media
+    if msg.HasField("audioMessage"):
+        return "audio", "", Media("audio", _opt(msg.audioMessage.mimetype))
+    if msg.HasField("extendedTextMessage"):
+        return "text", msg.extendedTextMessage.text, None
+    if msg.HasField("conversation"):
+        return "text", msg.conversation, None
+    if msg.HasField("stickerMessage"):
+        return "sticker", "", None
+    if msg.HasField("reactionMessage"):
+        return "reaction", msg.reactionMessage.text, None
+    if msg.HasField("locationMessage"):
+        return "location", msg.locationMessage.name or msg.locationMessage.address, None
+    if msg.HasField("liveLocationMessage"):
+        return "location", msg.liveLocationMessage.caption, None
+    if msg.HasField("contactMessage"):
+        return "contact", msg.contactMessage.displayName, None
+    if msg.HasField("contactsArrayMessage"):
+        return "contact", msg.contactsArrayMessage.displayName, None
+    for poll in _POLLS:
+        if msg.HasField(poll):
+            return "other", getattr(msg, poll).name, None
+    return "other", "", None
+
+
+# ---- messages ------------------------------------------------------------------------------------
+
+
+def convert_message(ev: nz.Message) -> WireMessage | None:
+    """A live MessageEv → WireMessage (timestamp in milliseconds); None when not content.
+
+    `chat_pn_jid` is the chat's phone JID: the chat itself when phone-addressed; for a LID chat
+    the sender's alternative address (incoming) or the recipient's (typed on the linked phone).
+    """
+    info = ev.Info
+    src = info.MessageSource
+    chat = jid_str(src.Chat)
+    if not info.ID or chat is None:
+        return None
+    content = message_content(ev.Message)
+    if content is None:
+        return None
+    message_type, text, media = content
+    sender = jid_str(src.Sender) or chat
+    sender_alt = jid_str(src.SenderAlt)
+    is_group = src.IsGroup or _server(chat) == GROUP_SERVER
+    chat_pn: str | None = None
+    if not is_group:
+        if _server(chat) == PHONE_SERVER:
+            chat_pn = chat
+        elif _server(chat) == LID_SERVER:
+            alt = jid_str(src.RecipientAlt) if src.IsFromMe else sender_alt
+            chat_pn = _phone_or_none(alt)
+    sender_pn = _phone_or_none(sender) or _phone_or_none(sender_alt)
+    return WireMessage(
+        id=info.ID,
+        chat_jid=chat,
+        sender_jid=sender,
+        from_me=src.IsFromMe,
+        timestamp=from_ms(info.Timestamp),
+        text=text,
+        message_type=message_type,
+        chat_pn_jid=chat_pn,
+        sender_pn_jid=sender_pn,
+        is_group=is_group,
+        push_name=info.Pushname or None,
+        media=media,
+    )
+
+
+def convert_web_message(
+    info: web.WebMessageInfo,
+    *,
+    chat_pn_jid: str | None = None,
+    own_jid: str | None = None,
+    fallback_time: datetime | None = None,
+) -> WireMessage | None:
+    """A history-sync WebMessageInfo → WireMessage (timestamp in **seconds**); None if not
+    content. `chat_pn_jid` comes from the conversation (pnJID) or the chunk's LID mappings."""
+    key = info.key
+    chat = _norm(key.remoteJID)
+    if not key.ID or chat is None or not info.HasField("message"):
+        return None
+    content = message_content(info.message)
+    if content is None:
+        return None
+    message_type, text, media = content
+    is_group = _server(chat) == GROUP_SERVER
+    if key.fromMe:
+        sender = own_jid or ""
+    elif is_group:
+        sender = _norm(key.participant) or _norm(info.participant) or chat
+    else:
+        sender = chat
+    if info.messageTimestamp:
+        timestamp = from_seconds(info.messageTimestamp)
+    elif fallback_time is not None:
+        timestamp = fallback_time
+    else:
+        return None
+    chat_pn = None if is_group else (_phone_or_none(chat) or _phone_or_none(chat_pn_jid))
+    sender_pn = _phone_or_none(sender) or (chat_pn if not is_group and not key.fromMe else None)
+    return WireMessage(
+        id=key.ID,
+        chat_jid=chat,
+        sender_jid=sender,
+        from_me=key.fromMe,
+        timestamp=timestamp,
+        text=text,
+        message_type=message_type,
+        chat_pn_jid=chat_pn,
+        sender_pn_jid=sender_pn,
+        is_group=is_group,
+        push_name=info.pushName or None,
+        media=media,
+    )
+
+
+# ---- history sync --------------------------------------------------------------------------------
+
+
+def _lid_mappings(data: hs.HistorySync) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for entry in data.phoneNumberToLidMappings:
+        lid, pn = _norm(entry.lidJID), _norm(entry.pnJID)
+        if lid and pn and _server(lid) == LID_SERVER and _server(pn) == PHONE_SERVER:
+            mapping[lid] = pn
+    for conv in data.conversations:
+        chat = _norm(conv.ID)
+        lid = _norm(conv.lidJID) if conv.lidJID else (chat if _server(chat) == LID_SERVER else None)
+        pn = _norm(conv.pnJID) if conv.pnJID else (chat if _server(chat) == PHONE_SERVER else None)
+        if lid and pn and _server(lid) == LID_SERVER and _server(pn) == PHONE_SERVER:
+            mapping[lid] = pn
+    return mapping
+
+
+def convert_history_sync(
+    account_id: str, ev: nz.HistorySync, *, own_jid: str | None = None
+) -> HistorySyncChunk:
+    """One history-sync blob → HistorySyncChunk, messages oldest first.
+
+    LID → phone mappings come from `phoneNumberToLidMappings` and from conversations that name
+    both addresses (`lidJID`/`pnJID`); LID-addressed messages get `chat_pn_jid` from them.
+    """
+    data = ev.Data
+    lid_to_pn = _lid_mappings(data)
+    messages: list[WireMessage] = []
+    for conv in data.conversations:
+        chat = _norm(conv.ID)
+        conv_pn = _phone_or_none(_norm(conv.pnJID)) if conv.pnJID else None
+        chat_pn = conv_pn or (lid_to_pn.get(chat) if chat else None)
+        for item in conv.messages:
+            wire = convert_web_message(item.message, chat_pn_jid=chat_pn, own_jid=own_jid)
+            if wire is not None:
+                messages.append(wire)
+    messages.sort(key=lambda m: m.timestamp)
+    push_names: dict[str, str] = {}
+    for entry in data.pushnames:
+        jid = _norm(entry.ID)
+        if jid and entry.pushname:
+            push_names[jid] = entry.pushname
+    return HistorySyncChunk(
+        account_id=account_id,
+        messages=tuple(messages),
+        lid_to_pn=lid_to_pn,
+        push_names=push_names,
+        chunk_order=data.chunkOrder,
+        progress=data.progress if data.HasField("progress") else None,
+    )
+
+
+# ---- receipts, pairing, connection ---------------------------------------------------------------
+
+_RECEIPT_STATUS: dict[int, ReceiptStatus] = {
+    nz.Receipt.DELIVERED: "delivered",
+    nz.Receipt.READ: "read",
+    nz.Receipt.PLAYED: "played",
+}
+
+
+def convert_receipt(account_id: str, ev: nz.Receipt) -> ReceiptReceived | None:
+    """Delivered/read/played receipts of messages we sent (timestamp in seconds); other receipt
+    kinds (retry, self-read, server error, ...) → None."""
+    status = _RECEIPT_STATUS.get(ev.Type)
+    src = ev.MessageSource
+    chat = jid_str(src.Chat)
+    if status is None or chat is None or not ev.MessageIDs:
+        return None
+    chat_pn: str | None = None
+    if _server(chat) == PHONE_SERVER:
+        chat_pn = chat
+    elif _server(chat) == LID_SERVER and not src.IsFromMe:
+        chat_pn = _phone_or_none(jid_str(src.SenderAlt))
+    return ReceiptReceived(
+        account_id=account_id,
+        message_ids=tuple(ev.MessageIDs),
+        chat_jid=chat,
+        status=status,
+        timestamp=from_seconds(ev.Timestamp),
+        chat_pn_jid=chat_pn,
+    )
+
+
+def convert_qr(account_id: str, data: bytes) -> QrCode:
+    """The QR callback hands over the raw code (`2@...,...`) as bytes."""
+    return QrCode(account_id=account_id, code=data.decode("utf-8", errors="replace").strip())
+
+
+def _enum_name(enum_type: object, value: int, default: str) -> str:
+    try:
+        return str(enum_type.Name(value)).lower()  # type: ignore[attr-defined]
+    except ValueError:
+        return default
+
+
+def convert_event(
+    account_id: str, ev: ProtoMessage, *, now: datetime, own_jid: str | None = None
+) -> TransportEvent | None:
+    """Any subscribed neonize event → port event; None for what the daemon does not use."""
+    if isinstance(ev, nz.Message):
+        wire = convert_message(ev)
+        return MessageReceived(account_id, wire) if wire is not None else None
+    if isinstance(ev, nz.HistorySync):
+        return convert_history_sync(account_id, ev, own_jid=own_jid)
+    if isinstance(ev, nz.Receipt):
+        return convert_receipt(account_id, ev)
+    if isinstance(ev, nz.PairStatus):
+        if ev.Status == nz.PairStatus.SUCCESS:
+            own = jid_str(ev.ID)
+            if own is None:
+                return PairFailed(account_id, "pairing succeeded without a device JID")
+            return Paired(account_id, own_jid=own)
+        return PairFailed(account_id, ev.Error or "pairing failed")
+    if isinstance(ev, nz.Connected):
+        return Connected(account_id)
+    if isinstance(ev, nz.Disconnected):
+        return Disconnected(account_id)
+    if isinstance(ev, nz.LoggedOut):
+        reason = _enum_name(nz.ConnectFailureReason, ev.Reason, "unknown")
+        return LoggedOut(account_id, reason=reason if ev.HasField("Reason") else "logged_out")
+    if isinstance(ev, nz.StreamReplaced):
+        return StreamReplaced(account_id)
+    if isinstance(ev, nz.TemporaryBan):
+        expires = now + timedelta(seconds=ev.Expire) if ev.Expire > 0 else None
+        return TemporaryBan(account_id, code=int(ev.Code), expires_at=expires)
+    if isinstance(ev, nz.ConnectFailure):
+        reason = _enum_name(nz.ConnectFailureReason, ev.Reason, "unknown")
+        return Disconnected(account_id, reason=f"connect_failure:{reason}")
+    if isinstance(ev, nz.ClientOutdated):
+        return Disconnected(account_id, reason="client_outdated")
+    return None
