@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import phonenumbers
+
 from shared.phones import to_e164_lenient
 
 __all__ = [
@@ -48,6 +50,7 @@ _USER_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 _SERVER_ALIASES = {LEGACY_USER_SERVER: PHONE_SERVER}
 _NUMBER_RE = re.compile(r"^\d{1,5}$")
+_E164_SHAPE = re.compile(r"^\+[1-9]\d{6,14}$")
 _MAX_JID_LEN = 128
 
 
@@ -164,17 +167,38 @@ def normalize_jid(raw: object) -> str | None:
 def phone_jid(e164: str) -> str:
     """``+40722123456`` → ``40722123456@s.whatsapp.net``. Raises ValueError on a non-number."""
     normalized = to_e164_lenient(e164)
+    if normalized is None and isinstance(e164, str) and _E164_SHAPE.match(e164.strip()):
+        # What jid_to_e164 returned for a legacy form phonenumbers rejects: keep its digits.
+        digits = e164.strip()[1:]
+        normalized = "+" + digits if _known_country_code(digits) else None
     if normalized is None:
         raise ValueError(f"not a phone number: {e164!r}")
     return f"{normalized[1:]}@{PHONE_SERVER}"
 
 
 def jid_to_e164(raw: object) -> str | None:
-    """E.164 of a phone JID (any device), else None (LID, group, broadcast, junk)."""
+    """E.164 of a phone JID (any device), else None (LID, group, broadcast, junk).
+
+    The digits are WhatsApp's own, kept as they are (``phone_jid`` of the result gives the JID
+    back). A user part ``phonenumbers`` finds impossible still counts when it has an E.164
+    length and a known country code: WhatsApp keeps legacy forms (Mexico's ``521…``) that the
+    metadata no longer allows, and that client must still get a phone number.
+    """
     jid = parse_jid(raw)
     if jid is None or not jid.is_phone:
         return None
-    return to_e164_lenient("+" + jid.user)
+    candidate = "+" + jid.user
+    if to_e164_lenient(candidate) is not None or _known_country_code(jid.user):
+        return candidate if 8 <= len(candidate) <= 16 else None
+    return None
+
+
+def _known_country_code(digits: str) -> bool:
+    if not 7 <= len(digits) <= 15:
+        return False
+    return any(
+        phonenumbers.region_code_for_country_code(int(digits[:size])) != "ZZ" for size in (1, 2, 3)
+    )
 
 
 def is_phone_jid(raw: object) -> bool:

@@ -157,3 +157,20 @@ def test_parse_never_raises(raw: str) -> None:
     jid = parse_jid(raw)
     if jid is not None:
         assert normalize_jid(str(jid)) == str(jid.to_non_device())
+
+
+def test_legacy_forms_whatsapp_keeps_still_get_a_phone() -> None:
+    # Mexico's old mobile prefix "1" after 52: phonenumbers rejects it, WhatsApp still uses it.
+    jid = "5215512345678@s.whatsapp.net"
+    assert jid_to_e164(jid) == "+5215512345678"
+    assert phone_jid("+5215512345678") == jid
+    assert jid_to_e164("99912345678@s.whatsapp.net") is None  # no such country code
+
+
+@given(st.from_regex(r"407[2-9][0-9]{7}", fullmatch=True))
+def test_phone_jid_and_e164_round_trip(user: str) -> None:
+    jid = f"{user}@s.whatsapp.net"
+    e164 = jid_to_e164(jid)
+    if e164 is not None:
+        assert e164 == "+" + user
+        assert phone_jid(e164) == jid
