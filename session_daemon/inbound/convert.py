@@ -1,0 +1,318 @@
+"""Pure conversion: transport messages → journal records → message documents and thread patches.
+
+No I/O here. The pipeline calls `record_from_wire` when an event arrives (the result is what the
+journal stores), and `message_document` / `thread_patch` when it writes to the store, once the
+client's phone JID is known (a LID-addressed message may wait for its mapping in between).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from session_daemon.transport.port import WireMessage
+from shared.ids import thread_id as make_thread_id
+from shared.jids import jid_to_e164, parse_jid
+from shared.store.sentinels import SERVER_TIMESTAMP, Increment
+from shared.timeutil import from_ms, to_ms
+
+__all__ = [
+    "PREVIEW_CHARS",
+    "InboundRecord",
+    "SkipReason",
+    "message_doc_id",
+    "message_document",
+    "message_path",
+    "record_from_wire",
+    "thread_id_for",
+    "thread_patch",
+    "thread_path",
+]
+
+PREVIEW_CHARS: Final = 100
+Source = Literal["live", "history"]
+SkipReason = Literal["group", "status", "broadcast", "newsletter", "invalid", "empty", "reaction"]
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_PLACEHOLDERS: Final[dict[str, str]] = {
+    "image": "[Imagine]",
+    "video": "[Video]",
+    "audio": "[Audio]",
+    "document": "[Document]",
+    "sticker": "[Sticker]",
+    "location": "[Locație]",
+    "contact": "[Contact]",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    """One message as the journal keeps it: enough to build its documents later.
+
+    `addr_jid` is the chat as WhatsApp addressed it (device stripped; a phone JID or a LID);
+    `pn_jid` is the chat's phone JID when the message itself told us. Times are epoch ms.
+    """
+
+    account_id: str
+    wa_id: str
+    addr_jid: str
+    pn_jid: str | None
+    from_me: bool
+    ts_ms: int
+    text: str
+    message_type: str
+    push_name: str | None
+    media: dict[str, Any] | None
+    source: Source
+    received_ms: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a": self.account_id,
+            "i": self.wa_id,
+            "c": self.addr_jid,
+            "p": self.pn_jid,
+            "f": self.from_me,
+            "t": self.ts_ms,
+            "x": self.text,
+            "y": self.message_type,
+            "n": self.push_name,
+            "m": self.media,
+            "s": self.source,
+            "r": self.received_ms,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> InboundRecord:
+        return cls(
+            account_id=raw["a"],
+            wa_id=raw["i"],
+            addr_jid=raw["c"],
+            pn_jid=raw["p"],
+            from_me=bool(raw["f"]),
+            ts_ms=int(raw["t"]),
+            text=raw["x"],
+            message_type=raw["y"],
+            push_name=raw["n"],
+            media=raw["m"],
+            source=raw["s"],
+            received_ms=int(raw["r"]),
+        )
+
+    @property
+    def is_lid(self) -> bool:
+        return self.addr_jid.endswith("@lid")
+
+
+def _skip_reason_for_chat(raw_chat: str, is_group: bool) -> tuple[str | None, SkipReason | None]:
+    jid = parse_jid(raw_chat)
+    if jid is None:
+        return None, "invalid"
+    if is_group or jid.is_group:
+        return None, "group"
+    if jid.is_status:
+        return None, "status"
+    if jid.is_broadcast:
+        return None, "broadcast"
+    if jid.is_newsletter:
+        return None, "newsletter"
+    if not jid.is_user:
+        return None, "invalid"
+    return str(jid.to_non_device()), None
+
+
+def _phone_jid_or_none(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    jid = parse_jid(raw)
+    return str(jid.to_non_device()) if jid is not None and jid.is_phone else None
+
+
+def record_from_wire(
+    account_id: str,
+    wire: WireMessage,
+    *,
+    source: Source,
+    received_ms: int,
+    push_names: Mapping[str, str] | None = None,
+) -> InboundRecord | SkipReason:
+    """The journal record of a message, or why it is not mirrored as a client message.
+
+    Groups, status updates, broadcast lists and newsletters are not client threads; reactions
+    and empty protocol messages are not messages the app can show.
+    """
+    addr, reason = _skip_reason_for_chat(wire.chat_jid, wire.is_group)
+    if reason is not None or addr is None:
+        return reason or "invalid"
+    if wire.message_type == "reaction":
+        return "reaction"
+    if not wire.text and wire.media is None and wire.message_type in ("text", "other"):
+        return "empty"
+    if not wire.id:
+        return "invalid"
+    pn = addr if addr.endswith("@s.whatsapp.net") else _phone_jid_or_none(wire.chat_pn_jid)
+    if pn is None and not wire.from_me:
+        pn = _phone_jid_or_none(wire.sender_pn_jid)
+    name = wire.push_name
+    if not name and push_names and not wire.from_me:
+        name = push_names.get(addr) or (push_names.get(pn) if pn else None)
+    media = None
+    if wire.media is not None:
+        media = {
+            "type": wire.media.type,
+            "url": wire.media.url,
+            "mimetype": wire.media.mimetype,
+            "filename": wire.media.filename,
+            "thumbBase64": wire.media.thumb_base64,
+        }
+    return InboundRecord(
+        account_id=account_id,
+        wa_id=wire.id,
+        addr_jid=addr,
+        pn_jid=pn,
+        from_me=wire.from_me,
+        ts_ms=to_ms(wire.timestamp),
+        text=wire.text or "",
+        message_type=wire.message_type,
+        push_name=name or None,
+        media=media,
+        source=source,
+        received_ms=received_ms,
+    )
+
+
+# ---- documents ----------------------------------------------------------------------------------
+
+
+def message_doc_id(wa_id: str) -> str:
+    """A document id for a WhatsApp message id: itself when it is plain (the usual `3EB0…` hex),
+    else a stable hash, so any id is a valid, unique path segment."""
+    if _SAFE_ID.match(wa_id) and not (wa_id.startswith("__") and wa_id.endswith("__")):
+        return wa_id
+    return "wa-" + hashlib.sha256(wa_id.encode("utf-8")).hexdigest()[:40]
+
+
+def thread_path(thread_id: str) -> str:
+    return f"threads/{thread_id}"
+
+
+def message_path(thread_id: str, wa_id: str) -> str:
+    return f"threads/{thread_id}/messages/{message_doc_id(wa_id)}"
+
+
+def thread_id_for(account_id: str, client_jid: str) -> str:
+    return make_thread_id(account_id, client_jid)
+
+
+def _shown_text(record: InboundRecord) -> str:
+    if record.text:
+        return record.text
+    kind = record.media["type"] if record.media else record.message_type
+    return _PLACEHOLDERS.get(kind, "[Mesaj]")
+
+
+def message_document(record: InboundRecord, client_jid: str) -> dict[str, Any]:
+    """`threads/{threadId}/messages/{id}` exactly as CONTRACT.md section 4 lists it.
+
+    `createdAt` is the message's own time (the app sorts by `createdAtMs`, so a history message
+    must sort where it was written, not where it was synced); `tsServer` is when we received it.
+    """
+    ts = from_ms(record.ts_ms)
+    doc: dict[str, Any] = {
+        "accountId": record.account_id,
+        "clientJid": client_jid,
+        "direction": "outbound" if record.from_me else "inbound",
+        "body": record.text,
+        "status": "sent" if record.from_me else "delivered",
+        "tsClient": ts,
+        "tsClientMs": record.ts_ms,
+        "createdAt": ts,
+        "createdAtMs": record.ts_ms,
+        "tsServer": from_ms(record.received_ms),
+        "messageType": record.message_type,
+        "waMessageId": record.wa_id,
+        "providerMessageId": record.wa_id,
+        "senderName": record.push_name,
+    }
+    if record.media is not None:
+        doc["media"] = dict(record.media)
+    return doc
+
+
+def _newest(records: Sequence[InboundRecord]) -> InboundRecord:
+    return max(records, key=lambda r: r.ts_ms)
+
+
+def thread_patch(
+    existing: Mapping[str, Any] | None,
+    account_id: str,
+    client_jid: str,
+    new_records: Sequence[InboundRecord],
+) -> dict[str, Any] | None:
+    """The one `set(merge=True)` for a thread after a flush created `new_records` in it; None
+    when nothing would change.
+
+    The summary only moves forward: an older (history) message never replaces a newer last
+    message. `unreadCount` grows by the live inbound messages; a live message typed by the owner
+    that becomes the last message means the chat was read on the phone (reset). `displayName` is
+    the client's push name (never message text); a new thread without one shows the number.
+    """
+    if not new_records:
+        return None
+    patch: dict[str, Any] = {}
+    phone = jid_to_e164(client_jid)
+    current = existing or {}
+    if existing is None:
+        patch.update(
+            {
+                "accountId": account_id,
+                "clientJid": client_jid,
+                "normalizedPhone": phone,
+                "phoneE164": phone,
+                "createdAt": SERVER_TIMESTAMP,
+            }
+        )
+    names = [r for r in sorted(new_records, key=lambda r: r.ts_ms) if not r.from_me and r.push_name]
+    name = names[-1].push_name if names else None
+    if name and name != current.get("displayName"):
+        patch["displayName"] = name
+    elif existing is None or not current.get("displayName"):
+        patch["displayName"] = phone or client_jid
+
+    newest = _newest(new_records)
+    current_ms = current.get("lastMessageAtMs")
+    moves = not isinstance(current_ms, int) or newest.ts_ms >= current_ms
+    live_inbound = [r for r in new_records if r.source == "live" and not r.from_me]
+    if moves:
+        shown = _shown_text(newest)
+        patch.update(
+            {
+                "lastMessageAt": from_ms(newest.ts_ms),
+                "lastMessageAtMs": newest.ts_ms,
+                "lastMessageText": shown[:PREVIEW_CHARS],
+                "lastMessagePreview": shown[:PREVIEW_CHARS],
+                "lastMessageDirection": "outbound" if newest.from_me else "inbound",
+                "lastMessageSenderName": newest.push_name,
+                "lastMessageId": message_doc_id(newest.wa_id),
+                "lastMessageStatus": "sent" if newest.from_me else "delivered",
+            }
+        )
+    if moves and newest.from_me and newest.source == "live":
+        patch["unreadCount"] = sum(1 for r in live_inbound if r.ts_ms > newest.ts_ms)
+    elif live_inbound:
+        patch["unreadCount"] = Increment(len(live_inbound))
+    elif existing is None:
+        patch["unreadCount"] = 0
+    if not patch:
+        return None
+    for key, value in (("accountId", account_id), ("clientJid", client_jid)):
+        if current.get(key) != value:
+            patch[key] = value
+    if phone and current.get("normalizedPhone") != phone:
+        patch["normalizedPhone"] = phone
+        patch["phoneE164"] = phone
+    patch["updatedAt"] = SERVER_TIMESTAMP
+    return patch

@@ -1,0 +1,720 @@
+"""The inbound pipeline: transport events → journal (durable ack) → batched, deduplicated writes.
+
+    transport thread ── submit(event) ──► convert (pure) ──► group-commit queue
+                                                                  │ journal thread: one fsync'd
+                                                                  ▼ transaction per group
+                        submit returns  ◄── acknowledged ── journal (SQLite, WAL, FULL)
+                                                                  │
+                                                                  ▼ in memory, in order
+                            flusher thread: every `flush_interval` or `max_batch` entries
+                            get_many (dedup pre-check) → one atomic batch: `create` each new
+                            message + one `set(merge)` per thread → remove journal entries
+
+Guarantee: when `submit` returns, the event is in the journal on disk. Journal entries are removed
+only after the store write they describe committed. On start, whatever is left is replayed; a
+message written before the crash but not yet removed from the journal is found by the pre-check
+(or by `create`'s AlreadyExists) and skipped, so each WhatsApp message id is stored exactly once.
+
+LID-addressed messages are resolved to the client's phone JID (the message's own alt JID, the
+mappings learned from earlier messages and history sync, then `lid_resolver`, normally the
+transport's `pn_for_lid`). Until one is known the message is *parked*: it stays in the journal,
+counted in `pendingLid`, and moves into the phone thread as soon as a mapping arrives. Groups,
+status updates, broadcast lists and newsletters are counted and not mirrored.
+
+Receipts are journalled too and then applied with the outbox's `apply_receipts` (forward-only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from session_daemon.inbound.convert import (
+    InboundRecord,
+    message_document,
+    message_path,
+    record_from_wire,
+    thread_id_for,
+    thread_patch,
+    thread_path,
+)
+from session_daemon.inbound.journal import Journal
+from session_daemon.transport.port import (
+    HistorySyncChunk,
+    MessageReceived,
+    ReceiptReceived,
+    TransportEvent,
+)
+from shared.jids import normalize_jid
+from shared.store.port import AlreadyExists, DocumentStore, Snapshot, query
+from shared.timeutil import from_ms, to_ms, utc_now
+
+__all__ = ["InboundPipeline", "PipelineClosed"]
+
+log = logging.getLogger(__name__)
+
+LidResolver = Callable[[str, str], "str | None"]
+Kind = Literal["m", "r"]
+_IN_QUERY_LIMIT = 30  # Firestore's limit for `in` filters
+
+
+class PipelineClosed(RuntimeError):
+    """`submit` before `start()` or after `stop()`: the event was NOT acknowledged."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    seq: int
+    kind: Kind
+    record: InboundRecord | None = None
+    receipt: ReceiptReceived | None = None
+
+
+@dataclass(slots=True)
+class _Append:
+    rows: list[tuple[Kind, str]]
+    entries: list[_Entry]
+    mappings: list[tuple[str, str, str]]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+def _receipt_json(event: ReceiptReceived) -> str:
+    return json.dumps(
+        {
+            "a": event.account_id,
+            "ids": list(event.message_ids),
+            "c": event.chat_jid,
+            "p": event.chat_pn_jid,
+            "s": event.status,
+            "t": to_ms(event.timestamp),
+        },
+        separators=(",", ":"),
+    )
+
+
+def _receipt_from_json(text: str) -> ReceiptReceived:
+    raw = json.loads(text)
+    return ReceiptReceived(
+        account_id=raw["a"],
+        message_ids=tuple(raw["ids"]),
+        chat_jid=raw["c"],
+        status=raw["s"],
+        timestamp=from_ms(raw["t"]),
+        chat_pn_jid=raw["p"],
+    )
+
+
+def _load_apply_receipts() -> Callable[[DocumentStore, ReceiptReceived], Any]:
+    try:
+        module = importlib.import_module("session_daemon.outbox.receipts")
+        fn: Callable[[DocumentStore, ReceiptReceived], Any] = module.apply_receipts
+        return fn
+    except (ImportError, AttributeError):
+        return _apply_receipts_minimal
+
+
+def _apply_receipts_minimal(store: DocumentStore, event: ReceiptReceived) -> None:
+    """Fallback when the outbox module is absent: forward-only status of the messages found."""
+    from shared.outbox import status_rank
+
+    status = "read" if event.status == "played" else event.status
+    chat = normalize_jid(event.chat_pn_jid or event.chat_jid)
+    if chat is None:
+        return
+    coll = f"threads/{thread_id_for(event.account_id, chat)}/messages"
+    for wa_id in event.message_ids:
+        for snap in store.query(query(coll, where=[("waMessageId", "==", wa_id)], limit=1)):
+            if status_rank(status) > status_rank(snap.data.get("status")):
+                store.update(snap.path, {"status": status})
+
+
+class InboundPipeline:
+    """See the module docstring. `submit` is thread-safe and blocks until journalled."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        journal_path: str | Path,
+        *,
+        max_batch: int = 500,
+        flush_interval: float = 0.05,
+        max_backlog: int = 20_000,
+        lid_resolver: LidResolver | None = None,
+        retry_initial: float = 0.2,
+        retry_max: float = 30.0,
+        pending_recheck_interval: float = 5.0,
+        stop_timeout: float = 30.0,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.store = store
+        self.journal_path = Path(journal_path)
+        self.max_batch = max_batch
+        self.flush_interval = flush_interval
+        self.max_backlog = max_backlog
+        self.lid_resolver = lid_resolver
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.pending_recheck_interval = pending_recheck_interval
+        self.stop_timeout = stop_timeout
+        self._journal: Journal | None = None
+        self._apply_receipts = _load_apply_receipts()
+        # group commit
+        self._append_cv = threading.Condition()
+        self._appends: deque[_Append] = deque()
+        # routing and flushing (guarded by _cv)
+        self._cv = threading.Condition()
+        self._ready: deque[_Entry] = deque()
+        self._parked: dict[tuple[str, str], list[_Entry]] = {}
+        self._lid_map: dict[tuple[str, str], str] = {}
+        self._inflight = 0
+        self._accepting = False
+        self._stopping = False  # the flusher's flag
+        self._journal_stopping = False
+        self._threads: list[threading.Thread] = []
+        self._counters: dict[str, int] = {
+            "eventsSubmitted": 0,
+            "messagesJournalled": 0,
+            "messagesStored": 0,
+            "duplicatesSkipped": 0,
+            "rehomed": 0,
+            "receiptsApplied": 0,
+            "receiptErrors": 0,
+            "storeWrites": 0,
+            "threadWrites": 0,
+            "flushes": 0,
+            "storeErrors": 0,
+            "replayed": 0,
+            "lidMappings": 0,
+        }
+        self._skipped: dict[str, int] = {}
+        self._last_error: str | None = None
+        self._last_flush_ms: float | None = None
+        self._sources: dict[str, int] = {"live": 0, "history": 0}
+
+    # ==== lifecycle ==============================================================================
+
+    async def start(self) -> None:
+        """Open the journal, replay what a previous run left in it, start the worker threads."""
+        await asyncio.to_thread(self._open_and_replay)
+        for name, target in (
+            ("inbound-journal", self._journal_loop),
+            ("inbound-flush", self._flush_loop),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        with self._cv:
+            self._accepting = True
+
+    async def stop(self) -> None:
+        """Stop accepting, journal what was submitted, write everything that can be written.
+        Parked LID messages (and anything the store refused) stay in the journal for next time."""
+        with self._cv:
+            self._accepting = False
+            self._cv.notify_all()
+        with self._append_cv:
+            self._journal_stopping = True
+            self._append_cv.notify_all()
+        if self._threads:  # the journal thread first: what it still commits gets flushed too
+            await asyncio.to_thread(self._threads[0].join, self.stop_timeout + 5)
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
+        for thread in self._threads[1:]:
+            await asyncio.to_thread(thread.join, self.stop_timeout + 5)
+        self._threads.clear()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    def _open_and_replay(self) -> None:
+        journal = Journal(self.journal_path)
+        self._journal = journal
+        self._lid_map = journal.mappings()
+        replay: list[_Entry] = []
+        for seq, kind, payload in journal.entries():
+            if kind == "m":
+                record = InboundRecord.from_json(json.loads(payload))
+                replay.append(_Entry(seq, "m", record=record))
+            elif kind == "r":
+                replay.append(_Entry(seq, "r", receipt=_receipt_from_json(payload)))
+        with self._cv:
+            self._counters["replayed"] += len(replay)
+            self._route(replay)
+        if replay:
+            log.info("inbound journal: replaying %d entries", len(replay))
+
+    # ==== submit (any thread) ====================================================================
+
+    def submit(self, event: TransportEvent) -> None:
+        """Journal a MessageReceived, HistorySyncChunk or ReceiptReceived; return once it is on
+        disk (that is the acknowledgement). Other events are ignored. Raises PipelineClosed when
+        not running and the journal's error if the disk write failed (then nothing is acked)."""
+        rows: list[tuple[Kind, str]] = []
+        entries: list[_Entry] = []
+        mappings: list[tuple[str, str, str]] = []
+        received_ms = to_ms(utc_now())
+        if isinstance(event, MessageReceived):
+            self._add_message(
+                event.account_id, event.message, "live", received_ms, None, rows, entries, mappings
+            )
+        elif isinstance(event, HistorySyncChunk):
+            for lid, pn in event.lid_to_pn.items():
+                lid_jid, pn_jid = normalize_jid(lid), normalize_jid(pn)
+                if (
+                    lid_jid
+                    and pn_jid
+                    and lid_jid.endswith("@lid")
+                    and pn_jid.endswith("@s.whatsapp.net")
+                ):
+                    mappings.append((event.account_id, lid_jid, pn_jid))
+            for wire in event.messages:
+                self._add_message(
+                    event.account_id,
+                    wire,
+                    "history",
+                    received_ms,
+                    event.push_names,
+                    rows,
+                    entries,
+                    mappings,
+                )
+        elif isinstance(event, ReceiptReceived):
+            rows.append(("r", _receipt_json(event)))
+            entries.append(_Entry(0, "r", receipt=event))
+        else:
+            return
+        with self._cv:
+            if not self._accepting:
+                raise PipelineClosed("the inbound pipeline is not running")
+            self._counters["eventsSubmitted"] += 1
+            while self._backlog() > self.max_backlog and self._accepting:
+                self._cv.wait(0.1)  # backpressure: the store is behind; slow the transport down
+        if not rows and not mappings:
+            return
+        request = _Append(rows, entries, mappings)
+        with self._append_cv:
+            if self._journal_stopping:
+                raise PipelineClosed("the inbound pipeline is stopping")
+            self._appends.append(request)
+            self._append_cv.notify()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+
+    def _add_message(
+        self,
+        account_id: str,
+        wire: Any,
+        source: Literal["live", "history"],
+        received_ms: int,
+        push_names: dict[str, str] | None,
+        rows: list[tuple[Kind, str]],
+        entries: list[_Entry],
+        mappings: list[tuple[str, str, str]],
+    ) -> None:
+        result = record_from_wire(
+            account_id, wire, source=source, received_ms=received_ms, push_names=push_names
+        )
+        if isinstance(result, str):
+            with self._cv:
+                self._skipped[result] = self._skipped.get(result, 0) + 1
+            return
+        if result.is_lid and result.pn_jid is not None:
+            mappings.append((account_id, result.addr_jid, result.pn_jid))
+        rows.append(("m", json.dumps(result.to_json(), separators=(",", ":"), ensure_ascii=False)))
+        entries.append(_Entry(0, "m", record=result))
+
+    # ==== journal thread: group commit ===========================================================
+
+    def _journal_loop(self) -> None:
+        while True:
+            with self._append_cv:
+                while not self._appends and not self._journal_stopping:
+                    self._append_cv.wait()
+                if not self._appends:
+                    return
+                group = list(self._appends)
+                self._appends.clear()
+            rows = [row for req in group for row in req.rows]
+            mappings = [m for req in group for m in req.mappings]
+            try:
+                assert self._journal is not None
+                seqs = self._journal.append(rows, mappings)
+            except BaseException as exc:  # the disk said no: nobody is acknowledged
+                log.exception("inbound journal append failed")
+                for req in group:
+                    req.error = exc
+                    req.done.set()
+                continue
+            entries = [e for req in group for e in req.entries]
+            for entry, seq in zip(entries, seqs, strict=True):
+                entry.seq = seq
+            with self._cv:
+                for account, lid, pn in mappings:
+                    self._learn(account, lid, pn)
+                self._counters["messagesJournalled"] += sum(1 for e in entries if e.kind == "m")
+                self._route(entries)
+                self._cv.notify_all()
+            for req in group:
+                req.done.set()
+
+    # ==== routing (holding _cv) ==================================================================
+
+    def _backlog(self) -> int:
+        return len(self._ready) + self._inflight
+
+    def _learn(self, account: str, lid: str, pn: str) -> None:
+        if self._lid_map.get((account, lid)) != pn:
+            self._lid_map[(account, lid)] = pn
+            self._counters["lidMappings"] += 1
+        parked = self._parked.pop((account, lid), None)
+        if parked:
+            self._counters["rehomed"] += len(parked)
+            self._ready.extend(parked)
+
+    def _route(self, entries: Sequence[_Entry]) -> None:
+        self._ready.extend(entries)
+
+    def _park(self, entry: _Entry) -> None:
+        assert entry.record is not None
+        key = (entry.record.account_id, entry.record.addr_jid)
+        if key in self._lid_map:  # learned while this batch was being written
+            self._ready.append(entry)
+            return
+        self._parked.setdefault(key, []).append(entry)
+
+    # ==== flusher thread =========================================================================
+
+    def _flush_loop(self) -> None:
+        delay = self.retry_initial
+        stop_deadline: float | None = None
+        last_recheck = time.monotonic()
+        while True:
+            with self._cv:
+                while not self._ready and not self._stopping:
+                    self._cv.wait(self.pending_recheck_interval)
+                    if time.monotonic() - last_recheck >= self.pending_recheck_interval:
+                        break
+                if self._stopping and stop_deadline is None:
+                    stop_deadline = time.monotonic() + self.stop_timeout
+                if not self._ready:
+                    if self._stopping:
+                        return
+                    batch: list[_Entry] = []
+                else:
+                    deadline = time.monotonic() + self.flush_interval
+                    while len(self._ready) < self.max_batch and not self._stopping:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._cv.wait(left)
+                    batch = [
+                        self._ready.popleft() for _ in range(min(self.max_batch, len(self._ready)))
+                    ]
+                    self._inflight = len(batch)
+            if time.monotonic() - last_recheck >= self.pending_recheck_interval:
+                last_recheck = time.monotonic()
+                self.recheck_pending()
+            if not batch:
+                continue
+            started = time.perf_counter()
+            try:
+                self._write(batch)
+            except Exception as exc:
+                log.exception("inbound flush of %d entries failed; will retry", len(batch))
+                with self._cv:
+                    self._counters["storeErrors"] += 1
+                    self._last_error = f"{type(exc).__name__}: {exc}"[:300]
+                    self._ready.extendleft(reversed(batch))
+                    self._inflight = 0
+                    self._cv.notify_all()
+                if stop_deadline is not None and time.monotonic() > stop_deadline:
+                    log.error(
+                        "inbound pipeline stopping with %d entries left in the journal",
+                        len(self._ready),
+                    )
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
+                continue
+            delay = self.retry_initial
+            with self._cv:
+                self._inflight = 0
+                self._counters["flushes"] += 1
+                self._last_flush_ms = round((time.perf_counter() - started) * 1000, 2)
+                self._cv.notify_all()
+
+    def _write(self, batch: list[_Entry]) -> None:
+        messages = [e for e in batch if e.kind == "m"]
+        receipts = [e for e in batch if e.kind == "r"]
+        if messages:
+            self._write_messages(messages)
+        done: list[int] = []
+        for entry in receipts:
+            assert entry.receipt is not None
+            self._apply_receipts(self.store, entry.receipt)
+            done.append(entry.seq)
+            with self._cv:
+                self._counters["receiptsApplied"] += 1
+        if done:
+            assert self._journal is not None
+            self._journal.remove(done)
+
+    def _client_jid(self, record: InboundRecord, learned: list[tuple[str, str, str]]) -> str | None:
+        if record.pn_jid is not None:
+            return record.pn_jid
+        key = (record.account_id, record.addr_jid)
+        with self._cv:
+            known = self._lid_map.get(key)
+        if known is not None:
+            return known
+        resolver = self.lid_resolver
+        if resolver is None:
+            return None
+        try:
+            found = normalize_jid(resolver(record.account_id, record.addr_jid) or "")
+        except Exception:
+            log.exception("lid_resolver failed for %s", record.addr_jid)
+            return None
+        if found is None or not found.endswith("@s.whatsapp.net"):
+            return None
+        learned.append((record.account_id, record.addr_jid, found))
+        with self._cv:
+            self._lid_map[key] = found
+            self._counters["lidMappings"] += 1
+        return found
+
+    def _write_messages(self, entries: list[_Entry]) -> None:
+        learned: list[tuple[str, str, str]] = []
+        placed: list[tuple[_Entry, str, str]] = []  # entry, thread id, message path
+        parked: list[_Entry] = []
+        for entry in entries:
+            record = entry.record
+            assert record is not None
+            client = self._client_jid(record, learned)
+            if client is None:
+                parked.append(entry)
+                continue
+            tid = thread_id_for(record.account_id, client)
+            placed.append((entry, tid, message_path(tid, record.wa_id)))
+        assert self._journal is not None
+        if learned:
+            self._journal.append([], learned)
+        if parked:
+            with self._cv:
+                for entry in parked:
+                    self._park(entry)
+        if not placed:
+            return
+
+        # Dedup: within the batch, then against the store (one read for messages and threads).
+        unique: dict[str, tuple[_Entry, str, str]] = {}
+        in_batch_dups = 0
+        for item in placed:
+            if item[2] in unique:
+                in_batch_dups += 1
+            else:
+                unique[item[2]] = item
+        thread_ids = list(dict.fromkeys(tid for _, tid, _ in unique.values()))
+        msg_paths = list(unique)
+        snaps = self.store.get_many(msg_paths + [thread_path(t) for t in thread_ids])
+        existing_msgs = {p for p, s in zip(msg_paths, snaps[: len(msg_paths)], strict=True) if s}
+        threads: dict[str, Snapshot | None] = dict(
+            zip(thread_ids, snaps[len(msg_paths) :], strict=True)
+        )
+        fresh = [item for path, item in unique.items() if path not in existing_msgs]
+        fresh = self._drop_sent_by_daemon(fresh)
+        duplicates = len(placed) - len(fresh)
+
+        created = self._commit(fresh, threads)
+        duplicates += len(fresh) - created
+        self._journal.remove([e.seq for e, _, _ in placed])
+        with self._cv:
+            self._counters["messagesStored"] += created
+            self._counters["duplicatesSkipped"] += duplicates
+            for entry, _, _ in fresh:
+                assert entry.record is not None
+                self._sources[entry.record.source] += 1
+
+    def _drop_sent_by_daemon(
+        self, items: list[tuple[_Entry, str, str]]
+    ) -> list[tuple[_Entry, str, str]]:
+        """A from-me message may be one the daemon sent for the app: it is already stored under
+        its send requestId with this `waMessageId`. Look those up (one query per thread)."""
+        by_thread: dict[str, list[str]] = {}
+        for entry, tid, _ in items:
+            assert entry.record is not None
+            if entry.record.from_me:
+                by_thread.setdefault(tid, []).append(entry.record.wa_id)
+        if not by_thread:
+            return items
+        known: set[tuple[str, str]] = set()
+        for tid, wa_ids in by_thread.items():
+            for i in range(0, len(wa_ids), _IN_QUERY_LIMIT):
+                chunk = wa_ids[i : i + _IN_QUERY_LIMIT]
+                hits = self.store.query(
+                    query(f"threads/{tid}/messages", where=[("waMessageId", "in", chunk)])
+                )
+                known.update((tid, str(s.data.get("waMessageId"))) for s in hits)
+        return [
+            item
+            for item in items
+            if not (
+                item[0].record
+                and item[0].record.from_me
+                and (item[1], item[0].record.wa_id) in known
+            )
+        ]
+
+    def _commit(
+        self, fresh: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
+    ) -> int:
+        """Create the new messages and move their threads, in one atomic batch. Returns how many
+        messages were created (a concurrent writer may have won a few: then one by one)."""
+        if not fresh:
+            return 0
+        batch = self.store.batch()
+        for entry, tid, path in fresh:
+            assert entry.record is not None
+            batch.create(path, message_document(entry.record, tid.rsplit("__", 1)[1]))
+        thread_writes = self._add_thread_writes(batch, fresh, threads)
+        try:
+            batch.commit()
+        except AlreadyExists:
+            return self._commit_one_by_one(fresh, threads)
+        with self._cv:
+            self._counters["storeWrites"] += len(fresh) + thread_writes
+            self._counters["threadWrites"] += thread_writes
+        return len(fresh)
+
+    def _add_thread_writes(
+        self, batch: Any, items: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
+    ) -> int:
+        grouped: dict[str, list[InboundRecord]] = {}
+        for entry, tid, _ in items:
+            assert entry.record is not None
+            grouped.setdefault(tid, []).append(entry.record)
+        writes = 0
+        for tid, records in grouped.items():
+            snap = threads.get(tid)
+            account, client = records[0].account_id, tid.rsplit("__", 1)[1]
+            patch = thread_patch(snap.data if snap else None, account, client, records)
+            if patch is not None:
+                batch.set(thread_path(tid), patch, merge=True)
+                writes += 1
+        return writes
+
+    def _commit_one_by_one(
+        self, fresh: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
+    ) -> int:
+        won: list[tuple[_Entry, str, str]] = []
+        for entry, tid, path in fresh:
+            assert entry.record is not None
+            try:
+                self.store.create(path, message_document(entry.record, tid.rsplit("__", 1)[1]))
+                won.append((entry, tid, path))
+            except AlreadyExists:
+                continue
+        # Re-read the threads: the concurrent writer may have moved them.
+        tids = list(dict.fromkeys(t for _, t, _ in won))
+        current = dict(zip(tids, self.store.get_many([thread_path(t) for t in tids]), strict=True))
+        batch = self.store.batch()
+        thread_writes = self._add_thread_writes(batch, won, current)
+        batch.commit()
+        with self._cv:
+            self._counters["storeWrites"] += len(won) + thread_writes
+            self._counters["threadWrites"] += thread_writes
+        return len(won)
+
+    # ==== control and introspection ==============================================================
+
+    def set_lid_resolver(self, resolver: LidResolver | None) -> None:
+        self.lid_resolver = resolver
+
+    def recheck_pending(self) -> int:
+        """Ask `lid_resolver` again about parked LIDs; returns how many messages were unparked."""
+        resolver = self.lid_resolver
+        if resolver is None:
+            return 0
+        with self._cv:
+            keys = list(self._parked)
+        learned: list[tuple[str, str, str]] = []
+        for account, lid in keys:
+            try:
+                pn = normalize_jid(resolver(account, lid) or "")
+            except Exception:
+                continue
+            if pn is not None and pn.endswith("@s.whatsapp.net"):
+                learned.append((account, lid, pn))
+        if not learned:
+            return 0
+        if self._journal is not None:
+            self._journal.append([], learned)
+        with self._cv:
+            before = self._counters["rehomed"]
+            for account, lid, pn in learned:
+                self._learn(account, lid, pn)
+            self._cv.notify_all()
+            return self._counters["rehomed"] - before
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until nothing is queued or being written (parked LID messages excepted)."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while self._ready or self._inflight or self._appends:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(min(left, 0.05))
+            return True
+
+    async def drain(self, timeout: float = 10.0) -> bool:
+        """`wait_idle` for async callers."""
+        return await asyncio.to_thread(self.wait_idle, timeout)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for /diag and metrics (JSON-able)."""
+        with self._cv:
+            parked = sum(len(v) for v in self._parked.values())
+            stats: dict[str, Any] = dict(self._counters)
+            stats.update(
+                {
+                    "running": self._accepting,
+                    "pendingLid": parked,
+                    "pendingLidChats": len(self._parked),
+                    "journalBacklog": len(self._ready) + self._inflight + parked,
+                    "queued": len(self._ready),
+                    "inflight": self._inflight,
+                    "groupsSkipped": self._skipped.get("group", 0),
+                    "statusSkipped": self._skipped.get("status", 0),
+                    "broadcastSkipped": self._skipped.get("broadcast", 0),
+                    "newsletterSkipped": self._skipped.get("newsletter", 0),
+                    "otherSkipped": sum(
+                        v
+                        for k, v in self._skipped.items()
+                        if k not in ("group", "status", "broadcast", "newsletter")
+                    ),
+                    "skippedByReason": dict(self._skipped),
+                    "storedBySource": dict(self._sources),
+                    "lastFlushMs": self._last_flush_ms,
+                    "lastError": self._last_error,
+                }
+            )
+        if self._journal is not None:
+            stats["journalCommits"] = self._journal.commits
+        with contextlib.suppress(Exception):
+            stats["journalPath"] = str(self._journal.path) if self._journal else None
+        return stats
