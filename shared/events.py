@@ -686,16 +686,38 @@ def normalize_event(raw: Mapping[str, Any]) -> dict[str, Any]:
     event["payment"] = normalize_payment(event.get("payment"))
 
     roles_source = event.get("rolesBySlot")
-    list_roles = event.pop("roles", None)
-    if not roles_source and list_roles:
-        roles_source = list_roles
+    if not roles_source and isinstance(event.get("roles"), list | tuple):
+        roles_source = event.pop("roles")  # a draft's list becomes slots
     event["rolesBySlot"] = _normalize_roles_map(roles_source, short_id)
+    _apply_event_defaults_to_roles(event)
 
     event["isArchived"] = _as_bool(event.get("isArchived", False))
     for field in _TIMESTAMP_FIELDS:
         if field in event:
             event[field] = _to_timestamp(event[field])
     return event
+
+
+_EVENT_START_FIELDS: Final = ("startTime", "oraStart", "ora", "oraInceput")
+
+
+def _apply_event_defaults_to_roles(event: dict[str, Any]) -> None:
+    """Fill what a role lacks from the event: the start time a draft gives once for the whole
+    party, and an animator's child (name, age, number of children). Never overwrites."""
+    start_raw = _first(event, *_EVENT_START_FIELDS)
+    start = normalize_time(start_raw) if start_raw is not None else None
+    if start is not None:
+        for name in _EVENT_START_FIELDS[1:]:
+            event.pop(name, None)
+        event["startTime"] = start
+    for role in event["rolesBySlot"].values():
+        if start is not None and role.get("startTime") is None:
+            role["startTime"] = start
+        if role.get("roleType") == "ANIMATOR":
+            details = role["details"]
+            for field in ("childName", "childAge", "numChildren"):
+                if details.get(field) is None and event.get(field) is not None:
+                    details[field] = event[field]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -180,7 +180,7 @@ def test_full_legacy_document() -> None:
     }
     assert out["rolesBySlot"]["07B"]["roleType"] == "DRY_ICE"
     assert out["rolesBySlot"]["07B"]["durationMin"] is None
-    assert out["rolesBySlot"]["07C"]["details"] == {"character": "Elsa"}
+    assert out["rolesBySlot"]["07C"]["details"] == {"character": "Elsa", "childName": "Matei"}
     assert out["rolesBySlot"]["07C"]["status"] == "PENDING"
     assert normalize_event(out) == out, "normalizing twice changes nothing"
 
@@ -192,6 +192,40 @@ def test_roles_list_gets_slot_keys_and_draft_keys_move_to_real_id() -> None:
     saved = normalize_event({**draft, "eventShortId": 123})
     assert list(saved["rolesBySlot"]) == ["123A", "123B"]
     assert saved["rolesBySlot"]["123B"]["slot"] == "123B"
+
+
+def test_draft_start_time_and_child_flow_into_roles() -> None:
+    draft = {
+        "date": "07-02-2026",
+        "startTime": "16",
+        "childName": "Sofia",
+        "childAge": 5,
+        "numChildren": 12,
+        "roles": [
+            {"roleType": "ANIMATOR", "character": "Elsa", "count": 1},
+            {"roleType": "POPCORN", "startTime": "17:00"},
+        ],
+    }
+    out = normalize_event(draft)
+    animator, popcorn = out["rolesBySlot"]["00A"], out["rolesBySlot"]["00B"]
+    assert out["startTime"] == "16:00"
+    assert animator["startTime"] == "16:00"
+    assert popcorn["startTime"] == "17:00", "a role's own start time wins"
+    assert animator["details"] == {
+        "character": "Elsa",
+        "childName": "Sofia",
+        "childAge": 5,
+        "numChildren": 12,
+    }
+    assert animator["count"] == 1, "unknown role fields are kept"
+    assert "childName" not in popcorn["details"]
+    assert normalize_event(out) == out
+
+
+def test_roles_list_beside_slots_is_kept() -> None:
+    out = normalize_event({"rolesBySlot": {"01A": {"roleType": "POPCORN"}}, "roles": [{"x": 1}]})
+    assert out["roles"] == [{"x": 1}]
+    assert list(out["rolesBySlot"]) == ["01A"]
 
 
 def test_non_slot_role_keys_are_kept() -> None:
