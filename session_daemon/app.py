@@ -44,10 +44,12 @@ def make_transport(settings: Settings) -> WhatsAppTransport:
     if settings.transport == "simulated":
         from session_daemon.transport.simulated import SimulatedTransport
 
-        return SimulatedTransport()  # type: ignore[return-value]
+        return SimulatedTransport(
+            qr_interval=settings.simulator_qr_interval, qr_timeout=settings.simulator_qr_timeout
+        )
     from session_daemon.transport.neonize_transport import NeonizeTransport
 
-    return NeonizeTransport()  # type: ignore[return-value]
+    return NeonizeTransport(full_history=settings.sync_full_history)
 
 
 class Daemon:
@@ -71,7 +73,9 @@ class Daemon:
         self.transport = make_transport(settings)
         from session_daemon.inbound.pipeline import InboundPipeline
 
-        self.pipeline = InboundPipeline(self.store, settings.journal_dir)
+        self.pipeline = InboundPipeline(
+            self.store, settings.journal_dir, lid_resolver=self.transport.pn_for_lid
+        )
         await self.pipeline.start()
         self.manager = SessionManager(self.store, self.transport, settings, self.pipeline)
         assert settings.service_token is not None

@@ -41,7 +41,7 @@ class Settings:
     instance_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
     )
-    journal_path: Path | None = None  # default: <sessions_path>/../inbound-journal
+    journal_path: Path | None = None  # default: <sessions_path>/../inbound-journal.db
     max_concurrent_pairings: int = 3
     pairing_timeout_seconds: float = 170.0  # whatsmeow's QR codes last ~160 s in all
     regenerate_cooldown_seconds: float = 10.0
@@ -51,10 +51,12 @@ class Settings:
     backfill_count: int = 50
     backfill_threads: int = 20
     sync_full_history: bool = False
+    simulator_qr_interval: float = 20.0
+    simulator_qr_timeout: float = 160.0
 
     @property
     def journal_dir(self) -> Path:
-        return self.journal_path or self.sessions_path.parent / "inbound-journal"
+        return self.journal_path or self.sessions_path.parent / "inbound-journal.db"
 
     def session_db(self, account_id: str) -> Path:
         return self.sessions_path / f"{account_id}.db"
@@ -105,6 +107,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         "backfill_count": _env_int(env, "WHATSAPP_BACKFILL_COUNT", 50),
         "backfill_threads": _env_int(env, "WHATSAPP_BACKFILL_THREADS", 20),
         "sync_full_history": _env_bool(env, "WHATSAPP_SYNC_FULL_HISTORY", False),
+        "simulator_qr_interval": _env_float(env, "SIMULATOR_QR_INTERVAL", 20.0),
+        "simulator_qr_timeout": _env_float(env, "SIMULATOR_QR_TIMEOUT", 160.0),
     }
     if env.get("WHATSAPP_INSTANCE_ID"):
         values["instance_id"] = env["WHATSAPP_INSTANCE_ID"]

@@ -1,0 +1,390 @@
+"""`/api/simulator/*`: play the phones of a daemon running `--transport simulated`.
+
+Only registered with the simulated transport; service token (or super-admin) only. Each route
+wraps one control method of `SimulatedTransport`, run in a worker thread: a delivered message is
+acknowledged (journalled by the daemon) when the call returns.
+
+    curl -H "Authorization: Bearer $TOKEN" -X POST localhost:8080/api/simulator/pair/wa_4072...
+    curl ... -d '{"from": "+40711111111", "text": "Bună!"}' .../api/simulator/messages/wa_4072...
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from session_daemon.http.context import CONTEXT
+from session_daemon.http.errors import ApiError
+from session_daemon.http.routes_accounts import account_id_param
+from session_daemon.http.routing import RouteSpec, read_body
+from session_daemon.transport.port import TransportError
+from session_daemon.transport.simulated import SimulatedTransport, SimulatorError, lid_for_phone
+
+T = TypeVar("T")
+Text = Annotated[str, StringConstraints(max_length=65536)]
+Short = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Timestamp = int | float | str | None
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", populate_by_name=True)
+
+
+class PairBody(_Body):
+    phone: Short | None = None
+    push_name: Short | None = Field(None, alias="pushName")
+
+
+class PairWithCodeBody(_Body):
+    code: Short
+    push_name: Short | None = Field(None, alias="pushName")
+
+
+class MediaBody(_Body):
+    type: Literal["image", "video", "audio", "document"]
+    mimetype: Short | None = None
+    filename: Short | None = None
+    url: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    thumb_base64: Text | None = Field(None, alias="thumbBase64")
+
+
+class MessageBody(_Body):
+    sender: Short = Field(alias="from")
+    text: Text = ""
+    id: Short | None = None
+    timestamp: Timestamp = None
+    via_lid: bool = Field(False, alias="viaLid")
+    lid: Short | None = None
+    push_name: Short | None = Field(None, alias="pushName")
+    media: MediaBody | None = None
+
+
+class TypeOnPhoneBody(_Body):
+    to: Short
+    text: Text
+    id: Short | None = None
+    timestamp: Timestamp = None
+    via_lid: bool = Field(False, alias="viaLid")
+
+
+class HistorySyncBody(_Body):
+    messages: Annotated[list[dict[str, Any]], Field(max_length=5000)] = []
+    lid_mappings: dict[str, str] = Field(default_factory=dict, alias="lidMappings")
+    push_names: dict[str, str] = Field(default_factory=dict, alias="pushNames")
+    chunk_order: int = Field(0, alias="chunkOrder")
+    progress: int | None = None
+
+
+class ReceiptBody(_Body):
+    chat: Short
+    message_ids: Annotated[list[Short], Field(min_length=1, max_length=1000)] = Field(
+        alias="messageIds"
+    )
+    status: Literal["delivered", "read", "played"] = "delivered"
+
+
+class ReadBody(_Body):
+    phone: Short
+    message_ids: list[Short] | None = Field(None, alias="messageIds")
+
+
+class ReasonBody(_Body):
+    reason: Short | None = None
+
+
+class BanBody(_Body):
+    seconds: float = Field(3600.0, gt=0, le=10**7)
+    code: int = 101
+
+
+class FailSendsBody(_Body):
+    mode: Literal["retryable", "permanent"] | None
+    count: int | None = Field(None, ge=1)
+
+
+class FailConnectsBody(_Body):
+    times: int = Field(ge=0, le=1000)
+
+
+class LearnLidBody(_Body):
+    lid: Short
+    phone: Short
+
+
+def _sim(request: web.Request) -> SimulatedTransport:
+    transport = request.app[CONTEXT].transport
+    if not isinstance(transport, SimulatedTransport):
+        raise ApiError(404, "not_found", "The simulator runs only with --transport simulated.")
+    return transport
+
+
+_STATE_ERRORS = {"not_pairing", "not_connected", "logged_out", "bad_pairing_code"}
+
+
+async def _run(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    try:
+        return await asyncio.to_thread(fn, *args, **kw)
+    except SimulatorError as exc:
+        if exc.code == "unknown_account":
+            raise ApiError(404, "unknown_account", str(exc)) from None
+        if exc.code in _STATE_ERRORS:
+            raise ApiError(409, exc.code, str(exc)) from None
+        raise ApiError(400, "invalid_request", str(exc)) from None
+    except TransportError as exc:
+        raise ApiError(409, "transport_error", str(exc)) from None
+
+
+def _ok(**fields: Any) -> web.Response:
+    return web.json_response({"success": True, **fields})
+
+
+async def pair(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, PairBody)
+    own = await _run(sim.pair, account, body.phone, body.push_name)
+    return _ok(accountId=account, ownJid=own)
+
+
+async def pair_with_code(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, PairWithCodeBody)
+    own = await _run(sim.pair_with_code, account, body.code, body.push_name)
+    return _ok(accountId=account, ownJid=own)
+
+
+async def deliver(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, MessageBody)
+    media = body.media.model_dump(by_alias=True) if body.media else None
+    message_id = await _run(
+        sim.deliver_message, account, body.sender, body.text, media=media,
+        push_name=body.push_name, msg_id=body.id, timestamp=body.timestamp,
+        via_lid=body.via_lid, lid=body.lid,
+    )  # fmt: skip
+    return _ok(messageId=message_id)
+
+
+async def type_on_phone(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, TypeOnPhoneBody)
+    message_id = await _run(
+        sim.type_on_phone, account, body.to, body.text, msg_id=body.id,
+        timestamp=body.timestamp, via_lid=body.via_lid,
+    )  # fmt: skip
+    return _ok(messageId=message_id)
+
+
+async def history_sync(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, HistorySyncBody)
+    count = await _run(
+        sim.history_sync, account, body.messages, body.lid_mappings, body.push_names,
+        chunk_order=body.chunk_order, progress=body.progress,
+    )  # fmt: skip
+    return _ok(count=count)
+
+
+async def receipt(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, ReceiptBody)
+    await _run(sim.receipt, account, body.chat, body.message_ids, body.status)
+    return _ok()
+
+
+async def read(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, ReadBody)
+    ids = await _run(sim.read, account, body.phone, body.message_ids)
+    return _ok(messageIds=ids)
+
+
+async def disconnect(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, ReasonBody)
+    await _run(sim.disconnect, account, body.reason or "simulated network loss")
+    return _ok()
+
+
+async def reconnect(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    await _run(sim.reconnect, account)
+    return _ok()
+
+
+async def logout(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, ReasonBody)
+    await _run(sim.logout, account, body.reason or "device removed from the phone")
+    return _ok()
+
+
+async def ban(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, BanBody)
+    await _run(sim.ban, account, body.seconds, body.code)
+    return _ok()
+
+
+async def stream_replace(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    await _run(sim.stream_replace, account)
+    return _ok()
+
+
+async def fail_sends(request: web.Request) -> web.Response:
+    sim = _sim(request)
+    body = await read_body(request, FailSendsBody)
+    sim.fail_sends(body.mode, count=body.count)
+    return _ok()
+
+
+async def fail_connects(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, FailConnectsBody)
+    sim.fail_connects(account, body.times)
+    return _ok()
+
+
+async def learn_lid(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, LearnLidBody)
+    await _run(sim.learn_lid, account, body.lid, body.phone)
+    return _ok()
+
+
+async def state(request: web.Request) -> web.Response:
+    sim = _sim(request)
+    return _ok(sessions=sim.accounts(), sentCount=sim.sent_count)
+
+
+async def received(request: web.Request) -> web.Response:
+    sim = _sim(request)
+    phone = request.match_info["phone"]
+    items = [
+        {"accountId": r.account_id, "text": r.text, "messageId": r.message_id}
+        for r in sim.received_by(phone)
+    ]
+    return _ok(phone=phone, messages=items)
+
+
+async def lid(request: web.Request) -> web.Response:
+    _sim(request)
+    phone = request.match_info["phone"]
+    return _ok(phone=phone, lid=lid_for_phone(phone))
+
+
+async def drain(request: web.Request) -> web.Response:
+    """Wait until the inbound pipeline wrote everything it acknowledged (tests read the store
+    right after)."""
+    _sim(request)
+    inbound = request.app[CONTEXT].inbound
+    waiter = getattr(inbound, "drain", None)
+    idle = bool(await waiter(10.0)) if waiter is not None else True
+    return _ok(idle=idle)
+
+
+def _route(method: str, path: str, handler: Any, summary: str, body: Any = None) -> RouteSpec:
+    return RouteSpec(method, path, handler, "super_admin", summary, tag="simulator", body=body)
+
+
+_A = "/api/simulator/{action}/{accountId}"
+SIMULATOR_ROUTES: tuple[RouteSpec, ...] = (
+    _route(
+        "POST",
+        _A.format(action="pair", accountId="{accountId}"),
+        pair,
+        "The phone scans the QR",
+        PairBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="pair-with-code", accountId="{accountId}"),
+        pair_with_code,
+        "The phone enters the pairing code",
+        PairWithCodeBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="messages", accountId="{accountId}"),
+        deliver,
+        "A client writes to the account (phone or LID addressed)",
+        MessageBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="type-on-phone", accountId="{accountId}"),
+        type_on_phone,
+        "The owner types on the linked phone (from-me message)",
+        TypeOnPhoneBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="history-sync", accountId="{accountId}"),
+        history_sync,
+        "The linked phone sends a history-sync chunk",
+        HistorySyncBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="receipts", accountId="{accountId}"),
+        receipt,
+        "Emit a delivery/read receipt",
+        ReceiptBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="read", accountId="{accountId}"),
+        read,
+        "A client reads what the account sent",
+        ReadBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="disconnect", accountId="{accountId}"),
+        disconnect,
+        "Network loss",
+        ReasonBody,
+    ),
+    _route(
+        "POST", _A.format(action="reconnect", accountId="{accountId}"), reconnect, "Network back"
+    ),
+    _route(
+        "POST",
+        _A.format(action="logout", accountId="{accountId}"),
+        logout,
+        "The owner unlinks the device on the phone",
+        ReasonBody,
+    ),
+    _route(
+        "POST", _A.format(action="ban", accountId="{accountId}"), ban, "A temporary ban", BanBody
+    ),
+    _route(
+        "POST",
+        _A.format(action="stream-replace", accountId="{accountId}"),
+        stream_replace,
+        "Another client takes over the session",
+    ),
+    _route(
+        "POST",
+        _A.format(action="fail-connects", accountId="{accountId}"),
+        fail_connects,
+        "Make the next connects fail",
+        FailConnectsBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="learn-lid", accountId="{accountId}"),
+        learn_lid,
+        "The session's LID store learns a mapping (no event)",
+        LearnLidBody,
+    ),
+    _route("POST", "/api/simulator/fail-sends", fail_sends, "Make sends fail", FailSendsBody),
+    _route("POST", "/api/simulator/drain", drain, "Wait until inbound messages are stored"),
+    _route("GET", "/api/simulator/state", state, "Simulated session states"),
+    _route("GET", "/api/simulator/received/{phone}", received, "What a client phone received"),
+    _route("GET", "/api/simulator/lid/{phone}", lid, "The simulated LID of a phone"),
+)
