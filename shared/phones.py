@@ -1,8 +1,10 @@
 """Phone numbers to E.164 with ``phonenumbers`` (Romania is the default region).
 
 Accepted: Romanian national (``0722 123 456``), ``0040…``, ``40…`` without a plus, ``+40 …`` with
-any punctuation, and foreign numbers written with ``+`` or ``00``. Anything that is not a valid
-number for its country returns None: callers treat None as "no phone", never as an error.
+any punctuation, and foreign numbers written with ``+`` or ``00``. A number must be valid for
+its country, or have a possible length and sit in a numbering block the metadata knows (see
+:func:`_in_known_block`); anything else returns None: callers treat None as "no phone", never
+as an error.
 """
 
 from __future__ import annotations
@@ -65,10 +67,36 @@ def _format(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _in_known_block(number: phonenumbers.PhoneNumber) -> bool:
+    """A possible number whose block (first two national digits) has valid numbers nearby.
+
+    ``phonenumbers`` marks sub-ranges it has no allocation data for as invalid (Romanian
+    ``0789 …`` today), yet operators hand them out; refusing a real client's number would split
+    or lose their history. Varying the third digit finds whether the block is a real one
+    (``078x`` is mobile) while ``0123 …`` or ``0612 …`` stay junk.
+    """
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    national = str(number.national_number)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE or len(national) < 6:
+        return False
+    for digit in "0123456789":
+        variant = phonenumbers.PhoneNumber(
+            country_code=number.country_code,
+            national_number=int(national[:2] + digit + national[3:]),
+        )
+        if phonenumbers.is_valid_number(variant):
+            return True
+    return False
+
+
 def to_e164(raw: object, default_region: str = "RO") -> str | None:
-    """E.164 (``+40722123456``) for a valid number, else None (junk, too short, invalid range)."""
-    for number in _candidates(raw, default_region):
+    """E.164 (``+40722123456``) for a real number, else None (junk, too short, no such range)."""
+    candidates = _candidates(raw, default_region)
+    for number in candidates:
         if phonenumbers.is_valid_number(number):
+            return _format(number)
+    for number in candidates:
+        if _in_known_block(number):
             return _format(number)
     return None
 
