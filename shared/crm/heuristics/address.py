@@ -1,0 +1,254 @@
+"""Party address from a Romanian chat: a street (`Str.`, `Bd.`, `Șos.`, `Calea`, `Aleea`, …) with
+its number, block, staircase, flat, sector, village, commune, county and city, plus the venue
+named just before it (`Restaurant Casa Viilor`, `locul de joacă Arca lui Noe`). A venue with no
+street counts too. The last address said wins (the client moved the party); a later, shorter
+repetition of the same street (a staff recap) keeps the fuller version."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shared.crm.heuristics.text import fold, sentences, title_word
+from shared.crm.types import ChatMessage
+
+_STREET = re.compile(
+    r"\b(?P<kind>str|strada|bd|bld|b-dul|bdul|bulevardul|sos|soseaua|calea|aleea|al(?=\.)|piata|"
+    r"pta|intrarea|splaiul|drumul|prelungirea|prel|fundatura|str-la|ulita)\b\.?\s*(?=\w)"
+)
+_WEAK_STREET = {"calea", "aleea", "piata", "intrarea", "drumul", "ulita", "splaiul", "fundatura"}
+_VENUE = re.compile(
+    r"\b(?:restaurant(?:ul)?|salon(?:ul)?|sala|sal[ai]\s+de\s+evenimente|loc(?:ul)?\s+de\s+joaca|"
+    r"club(?:ul)?|trampoline\s+park|park|parc(?:ul)?|hotel(?:ul)?|pensiunea|vila|conac(?:ul)?|"
+    r"gradinita|scoala|centrul|complex(?:ul)?|ferma|cafeneaua|cafenea|terasa|"
+    r"casa\s+de\s+evenimente|ballroom|palatul|castelul|cabana|hanul|crama|bistro|pub|"
+    r"locatia|la\s+(?:locul|loc)\s+de\s+joaca)\b"
+)
+_ADDRESS_PART = re.compile(
+    r"^\s*(?:nr|numarul|bl|bloc|blocul|sc|scara|et|etaj|etajul|ap|apartament\w*|sector\w*|sect|s\d|"
+    r"jud|judetul|sat|satul|comuna|com|orasul|oras|mun|municipiul|cod|loc|localitatea|cartier\w*|"
+    r"zona|intrarea|buc|bucuresti|ilfov)\b"
+)
+_NOT_ADDRESS = re.compile(
+    r"^\s*(?:ora|orele|la\s+ora|la\s+\d|pe\s+\d|pe\s+la|de\s+la|\d+\s*(?:de\s+)?(?:copii|ani|lei|"
+    r"ron|euro|ore|persoane|invitati)|vor|vin|va\s|e\s|este|face|pentru|si\s|dar|te\s+rog|"
+    r"va\s+rog|multumesc|multumim|ok\b|data|cand|copii|avem|suntem|facem|ne\s|noi\s|eu\s|"
+    r"tel|telefon|mersi|pt\s)"
+)
+_CAPITALIZED = re.compile(r"^[A-ZĂÂÎȘȚŞŢ][\w'’.-]*$")
+_CONNECTORS = {"de", "cu", "lui", "din", "la", "si", "și", "cel", "cea", "mare", "noe"}
+_NOT_VENUE_WORDS = {
+    "adresa",
+    "acasa",
+    "locatia",
+    "locația",
+    "la",
+    "in",
+    "în",
+    "pe",
+    "bine",
+    "ok",
+    "da",
+    "deci",
+    "noi",
+    "notat",
+}
+_ABBREVIATIONS = {
+    "str": "Str.",
+    "strada": "Str.",
+    "bd": "Bd.",
+    "bld": "Bd.",
+    "b-dul": "Bd.",
+    "bdul": "Bd.",
+    "sos": "Șos.",
+    "nr": "nr.",
+    "bl": "bl.",
+    "sc": "sc.",
+    "ap": "ap.",
+    "et": "et.",
+    "jud": "jud.",
+    "com": "com.",
+    "sect": "Sector",
+    "sectorul": "Sector",
+    "buc": "București",
+    "bucuresti": "București",
+}
+_LOWER_KEEP = {
+    "nr.",
+    "bl.",
+    "sc.",
+    "ap.",
+    "et.",
+    "jud.",
+    "com.",
+    "sat",
+    "comuna",
+    "de",
+    "cu",
+    "lui",
+    "din",
+    "la",
+    "cel",
+    "cea",
+    "și",
+    "si",
+}
+
+
+@dataclass(frozen=True)
+class AddressMention:
+    text: str
+    pos: int
+
+
+def _segments(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Comma/colon separated pieces of text[start:end] as (start, end) offsets."""
+    out = []
+    cursor = start
+    for m in re.finditer(r"[,:;]", text[start:end]):
+        out.append((cursor, start + m.start()))
+        cursor = start + m.end()
+    out.append((cursor, end))
+    return out
+
+
+def _looks_like_place(piece: str) -> bool:
+    """'Cluj-Napoca', 'Alba Iulia', 'Mamaia Nord': 1-3 capitalized words."""
+    words = piece.split()
+    if not 1 <= len(words) <= 4:
+        return False
+    caps = [w for w in words if _CAPITALIZED.match(w)]
+    return len(caps) >= 1 and all(_CAPITALIZED.match(w) or fold(w) in _CONNECTORS for w in words)
+
+
+def _is_venue(piece: str) -> bool:
+    folded = fold(piece).strip()
+    words = piece.split()
+    if not words or fold(words[0]).strip(".:") in _NOT_VENUE_WORDS:
+        return False
+    if _VENUE.match(folded):
+        return any(_CAPITALIZED.match(w.strip(",.:;()")) for w in words[1:])
+    return _looks_like_place(piece) and len(words) >= 2
+
+
+def _forward(text: str, folded: str, start: int, end: int) -> int:
+    """End of the address that starts at `start` (a street) within the sentence [.., end)."""
+    pieces = _segments(text, start, end)
+    stop = pieces[0][1]
+    for s, e in pieces[1:]:
+        piece = text[s:e].strip()
+        fpiece = folded[s:e]
+        if not piece:
+            break
+        if _NOT_ADDRESS.match(fpiece):
+            break
+        if _ADDRESS_PART.match(fpiece) or _looks_like_place(piece):
+            stop = e
+            continue
+        break
+    # Strip a trailing "ora 21:00" glued without a comma, and sentence punctuation.
+    tail = re.search(r"\s+(?:ora|la\s+ora|pe\s+\d)\b.*$", folded[start:stop])
+    if tail:
+        stop = start + tail.start()
+    return stop
+
+
+def _backward(text: str, folded: str, sent_start: int, start: int) -> int:
+    """Start of the address: include a venue or village named just before the street."""
+    head = folded[sent_start:start]
+    venue = None
+    for m in _VENUE.finditer(head):
+        venue = m
+    if venue is not None and start - (sent_start + venue.start()) <= 70:
+        phrase = text[sent_start + venue.start() : start]
+        if any(_CAPITALIZED.match(w.strip(",.:;()")) for w in phrase.split()[1:]):
+            begin = sent_start + venue.start()
+            if fold(text[begin : begin + 3]) == "la ":
+                begin += 3
+            return begin
+    begin = start
+    pieces = _segments(text, sent_start, start)
+    for s, e in reversed(pieces[:-1] if not text[pieces[-1][0] : pieces[-1][1]].strip() else pieces):
+        piece = text[s:e].strip()
+        if not piece:
+            continue
+        if _ADDRESS_PART.match(folded[s:e]) or _is_venue(piece):
+            begin = s
+            continue
+        break
+    return begin
+
+
+def _clean(raw: str) -> str:
+    raw = raw.strip(" ,.:;-–")
+    tokens = re.findall(r"[\w'’-]+\.?|[,]", raw)
+    out: list[str] = []
+    all_lower = raw == raw.lower()
+    for i, token in enumerate(tokens):
+        if token == ",":
+            if out and out[-1] != ",":
+                out.append(",")
+            continue
+        bare = fold(token.rstrip("."))
+        if bare in _ABBREVIATIONS and (bare not in ("buc", "bucuresti") or i == len(tokens) - 1):
+            token = _ABBREVIATIONS[bare]
+        elif bare == "s" and i + 1 < len(tokens) and tokens[i + 1].isdigit():
+            token = "Sector"
+        elif all_lower and token.isalpha() and token not in _LOWER_KEEP:
+            token = title_word(token)
+        elif token.isalpha() and token[:1].islower() and i > 0 and fold(tokens[i - 1]) in (
+            "str.",
+            "str",
+            "strada",
+        ):
+            token = title_word(token)
+        out.append(token)
+    text = " ".join(out).replace(" ,", ",")
+    # Put commas between glued parts: "nr. 5 bl. A2" -> "nr. 5, bl. A2".
+    text = re.sub(r"(\w) (bl\.|sc\.|ap\.|et\.|Sector|jud\.|sat|comuna)(?=\s|$)", r"\1, \2", text)
+    text = re.sub(r"(\d\w*) (București)\b", r"\1, \2", text)
+    return text.strip(" ,")
+
+
+def mentions_in(message: ChatMessage) -> list[AddressMention]:
+    text = message.text
+    folded = fold(text)
+    found: list[AddressMention] = []
+    for sentence in sentences(text):
+        streets = [
+            m
+            for m in _STREET.finditer(folded, sentence.start, sentence.end)
+            if m.group("kind") not in _WEAK_STREET or _CAPITALIZED.match(text[m.end() :].split(" ")[0] or "")
+        ]
+        streets = [m for m in streets if re.search(r"\d|[A-ZĂÂÎȘȚ]", text[m.end() : m.end() + 40])]
+        if streets:
+            street = streets[0]
+            stop = _forward(text, folded, street.start(), sentence.end)
+            begin = _backward(text, folded, sentence.start, street.start())
+            found.append(AddressMention(_clean(text[begin:stop]), begin))
+            continue
+        for venue in _VENUE.finditer(folded, sentence.start, sentence.end):
+            after = text[venue.end() : sentence.end]
+            name = re.match(r"\s+((?:[A-ZĂÂÎȘȚ][\w-]*|de|lui|cu|din)(?:\s+(?:[A-ZĂÂÎȘȚ][\w-]*|de|lui|cu|din))*)", after)
+            if not name or not any(_CAPITALIZED.match(w) for w in name.group(1).split()):
+                continue
+            stop = venue.end() + name.end()
+            stop = _forward(text, folded, venue.start(), sentence.end) if stop else stop
+            stop = max(stop, venue.end() + name.end())
+            found.append(AddressMention(_clean(text[venue.start() : stop]), venue.start()))
+            break
+    return found
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", fold(text)))
+
+
+def resolve_address(messages: list[ChatMessage]) -> str | None:
+    current: str | None = None
+    for message in messages:
+        for mention in mentions_in(message):
+            if current is not None and _words(mention.text) <= _words(current):
+                continue  # a shorter repetition (recap): keep the fuller version
+            current = mention.text
+    return current

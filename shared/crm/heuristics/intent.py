@@ -1,0 +1,105 @@
+"""Is this chat a party booking? Evidence for (a fixed date or place plus booking details) against
+signs of something else (a cancellation, a complaint, a job application, a wrong number,
+thanks for a past party, an inquiry the client will come back to)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shared.crm.heuristics.text import fold
+from shared.crm.types import ChatMessage
+
+_NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
+    (
+        "cancellation",
+        re.compile(r"\banul(?:ez|am|ati|eaza|are|area|at|ata)\b|\bnu\s+mai\s+facem\b"),
+        3,
+    ),
+    (
+        "job application",
+        re.compile(
+            r"\b(?:cv-ul|cv|sa\s+lucrez|angaj\w*|post\s+de\s+animator|colabor\w*|"
+            r"costume\s+proprii|experienta\s+la)\b"
+        ),
+        3,
+    ),
+    (
+        "complaint",
+        re.compile(
+            r"\b(?:dezamagit\w*|nemultumit\w*|reclamati\w*|ne\s+cerem\s+scuze|returna\w*|"
+            r"rambursa\w*|a\s+intarziat|inacceptabil|iban-ul)\b"
+        ),
+        3,
+    ),
+    (
+        "wrong number",
+        re.compile(r"\bgresit\w*\s+numarul|\bnumar\s+gresit|\bincurcat\s+numarul"),
+        4,
+    ),
+    (
+        "thanks for a past party",
+        re.compile(
+            r"\bmultum\w+[^.!?]{0,30}\bpentru\s+petrecerea\s+de\s+(?:azi|ieri|aseara|sambata|"
+            r"duminica|weekend)|\bpetrecerea\s+de\s+(?:azi|ieri)\b[^.!?]{0,40}\ba\s+fost\b"
+        ),
+        3,
+    ),
+    (
+        "undecided inquiry",
+        re.compile(
+            r"\bma\s+mai\s+gandesc|\brevin\b|\brevenim\b|\bnu\s+avem\s+(?:inca\s+)?data|"
+            r"\binca\s+nu\s+avem\s+data"
+        ),
+        2,
+    ),
+)
+_BOOKING_WORDS = re.compile(
+    r"\b(?:rezerv\w*|vreau|vrem|as\s+dori|am\s+dori|am\s+vrea|as\s+vrea|confirm\w*|"
+    r"facem\s+(?:ziua|petrecerea)|dorim)\b"
+)
+_STAFF_BOOKED = re.compile(
+    r"\b(?:v-am\s+notat|am\s+notat|notat|v-am\s+trecut|rezervarea|confirmat[ae]?|rezervat|"
+    r"am\s+blocat|am\s+modificat|am\s+actualizat|am\s+mutat)\b"
+)
+
+
+@dataclass(frozen=True)
+class IntentEvidence:
+    explicit_date: bool
+    address: bool
+    time: bool
+    roles: bool
+    amount: bool
+    child: bool
+
+
+@dataclass(frozen=True)
+class IntentDecision:
+    booking: bool
+    score: int
+    reasons: list[str]
+
+
+def decide_intent(messages: list[ChatMessage], evidence: IntentEvidence) -> IntentDecision:
+    score = 2 * evidence.explicit_date + 2 * evidence.address
+    score += evidence.time + evidence.roles + evidence.amount + evidence.child
+    reasons: list[str] = []
+    client_text = " ".join(fold(m.text) for m in messages if m.from_client)
+    staff_text = " ".join(fold(m.text) for m in messages if not m.from_client)
+    if _BOOKING_WORDS.search(client_text):
+        score += 1
+    if _STAFF_BOOKED.search(staff_text):
+        score += 1
+    everything = client_text + " " + staff_text
+    for name, pattern, weight in _NEGATIVE:
+        if pattern.search(everything):
+            score -= weight
+            reasons.append(f"looks like: {name}")
+    booking = (evidence.explicit_date or evidence.address) and score >= 4
+    if not booking and not reasons:
+        if not (evidence.explicit_date or evidence.address):
+            reasons.append("no party date or address in the conversation")
+        else:
+            reasons.append("not enough booking details")
+    return IntentDecision(bool(booking), score, reasons)

@@ -1,0 +1,230 @@
+"""Price, currency and payment status from a Romanian chat, from both sides (staff usually
+quote the price). Per message: amounts with a currency (`1.200 RON`, `650 lei`, `150 de euro`,
+`1050ron`) and, in a confirmation, a bare number (`Rămâne 900.`). Deposits (`avans`, `restul`),
+refunds, unit prices (`15 lei/buc.`), corrected values (`în loc de 1.350`) are not the price.
+A total wins within a message; listed components are summed; offered alternatives are skipped
+unless the other side picks one by its label. The last message with a price wins."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shared.crm.heuristics.text import clause_at, fold, labelled_segments
+from shared.crm.types import ChatMessage
+
+_NUM = r"(?P<n>\d{1,3}(?:[.,\u202f\u00a0]\d{3})+|\d{1,3}\s\d{3}(?=\s*(?:de\s+)?(?:lei|ron|euro|eur))|\d+(?:,\d{1,2})?)"
+_CURRENCY = r"(?P<c>lei|leu|ron|euro|eur|€)"
+_AFTER = re.compile(rf"(?<![\d.,]){_NUM}\s*(?:de\s+)?{_CURRENCY}(?![a-z])")
+_BEFORE = re.compile(rf"(?<![a-z])(?P<c>ron|eur|€)\s*{_NUM}(?![\d])")
+_BARE = re.compile(r"(?<![\d.,:/])(?P<n>\d{1,2}\.\d{3}|\d{3,5})(?![\d.,:/]\d|\d)")
+_PER_UNIT = re.compile(
+    r"^\s*(?:/|pe\s+|per\s+|de\s+(?:persoana|copil))\s*(?:buc|bucata|bucati|personaj|ora|h\b|copil|"
+    r"persoana|cap|zi|animator|balon|aparat|ursitoare)"
+)
+_DEPOSIT = re.compile(r"\b(?:avans\w*|aconto|arvun\w*|garantie|restul|rest\s+de|diferent\w*)")
+_REFUND = re.compile(r"\b(?:returna\w*|inapoi|rambursa\w*|despagub\w*|returnare\w*)")
+_REJECTED_BEFORE = re.compile(r"(?:in\s+loc\s+de|\bnu)\s*$")
+_TOTAL = re.compile(r"\b(?:total\w*|in\s+total|pentru\s+tot|cu\s+totul|suma\s+totala|toata\s+suma)\b|=")
+_OPTIONS = re.compile(r"\b(?:sau|daca|ori|intre|varianta|optiun\w*)\b")
+_UNIT_WORDS = re.compile(
+    r"^\s*(?:de\s+)?(?:ani|copii|copiii|ore|minute|min|km|baloane|persoane|invitati|buc|m\b|metri|"
+    r"zile|luni|%)"
+)
+_ADDRESS_BEFORE = re.compile(
+    r"(?:\bnr|\bnumarul|\bbl|\bap|\bsc|\bet|\bsector|\bsect|\bcod|\bkm|\bcam|\bvreo|\baprox\w*)\.?\s*$"
+)
+_CONFIRM = re.compile(
+    r"\b(?:ramane|ramanem|e\s+bine|e\s+ok|ok|bine|bun|perfect|deci|total|confirm\w*|corect|"
+    r"de\s+acord|ar\s+fi|asa|bn|exact|super|pret\w*|costa|suma|platim|da)\b"
+)
+_PAID = re.compile(
+    r"\b(?:am|a|au|s-a|ati|am\s+si)\s+(?:platit|achitat|virat|transferat|dat|trimis|facut\s+plata)\b"
+    r"[^.!?]{0,40}?\b(?:integral\w*|toata\s+suma|toata\s+plata|tot\b|toti\s+banii|intreaga\s+suma|"
+    r"suma\s+intreaga|complet\w*|restul|diferenta|suma\s+totala)"
+    r"|\bplat\w*\s+integral\w*\b(?![^.!?]{0,10}\b(?:acum|maine|azi|la\s+final))"
+    r"|\b(?:achitat\w*|platit\w*)\s+(?:integral|complet|in\s+totalitate)"
+    r"|\bam\s+primit\s+(?:plata|banii|suma|restul|toata\s+suma|toti\s+banii)"
+    r"|\bgata\s+am\s+(?:dat|platit|achitat|virat|trimis)\s+(?:toti\s+)?banii"
+)
+_PAID_VERB = re.compile(
+    r"\b(?:am|a|au|s-a|ati)\s+(?:platit|achitat|virat|transferat|dat|trimis)\b"
+)
+_FUTURE = re.compile(r"\b(?:voi|vom|o\s+sa|urmeaza|fac|facem|platim)\b")
+_METHODS = (
+    ("CASH", re.compile(r"\b(?:cash|numerar|cu\s+bani\s+gheata)\b")),
+    ("CARD", re.compile(r"\bcu\s+cardul\b|\bcard\b")),
+    ("TRANSFER", re.compile(r"\b(?:transfer|virament|iban|in\s+cont|am\s+virat|op\b)")),
+)
+
+
+@dataclass(frozen=True)
+class Amount:
+    value: float
+    currency: str | None
+    pos: int
+    is_total: bool
+
+
+def _parse_number(raw: str) -> float | None:
+    raw = raw.replace("\u202f", "").replace("\u00a0", "").replace(" ", "")
+    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", raw):
+        raw = re.sub(r"[.,]", "", raw)
+    else:
+        raw = raw.replace(",", ".")
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if 0 < value < 1_000_000 else None
+
+
+def _currency(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    return "EUR" if raw in ("euro", "eur", "€") else "RON"
+
+
+def _excluded(folded: str, start: int, end: int) -> bool:
+    clause = clause_at(folded, start)
+    previous = clause_at(folded, max(0, clause.start - 2)) if clause.start else clause
+    text = folded[clause.start : clause.end]
+    before = folded[previous.start : clause.start]
+    if _DEPOSIT.search(text) or _REFUND.search(text) or _DEPOSIT.search(before):
+        return True
+    if _REJECTED_BEFORE.search(folded[max(0, start - 14) : start]):
+        return True
+    return bool(_PER_UNIT.match(folded[end:]))
+
+
+def amounts_in(message: ChatMessage, previous: ChatMessage | None) -> list[Amount]:
+    folded = fold(message.text)
+    if previous is not None and previous.direction != message.direction:
+        asked = fold(previous.text)
+        if _DEPOSIT.search(asked) and "?" in asked and len(folded) < 80:
+            return []  # the answer to "how much is the deposit?"
+    found: list[Amount] = []
+    taken: list[tuple[int, int]] = []
+    for pattern in (_AFTER, _BEFORE):
+        for m in pattern.finditer(folded):
+            taken.append(m.span())
+            if _excluded(folded, m.start(), m.end()):
+                continue
+            value = _parse_number(m.group("n"))
+            if value is None:
+                continue
+            clause = clause_at(folded, m.start())
+            is_total = bool(_TOTAL.search(folded[clause.start : clause.end]))
+            found.append(Amount(value, _currency(m.group("c")), m.start(), is_total))
+    if not found and _CONFIRM.search(folded):
+        for m in _BARE.finditer(folded):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            before = folded[max(0, m.start() - 10) : m.start()]
+            if _ADDRESS_BEFORE.search(before) or _UNIT_WORDS.match(folded[m.end() :]):
+                continue
+            value = _parse_number(m.group("n"))
+            if value is None or value < 100 or 2020 <= value <= 2035:
+                continue
+            if _excluded(folded, m.start(), m.end()):
+                continue
+            clause = clause_at(folded, m.start())
+            is_total = bool(_TOTAL.search(folded[clause.start : clause.end]))
+            found.append(Amount(value, None, m.start(), is_total))
+    found.sort(key=lambda a: a.pos)
+    return found
+
+
+def _menu(message: ChatMessage) -> dict[str, float]:
+    """Labelled options in one message ("Mini: … 400 lei. Standard: … 600 lei.") → label: price."""
+    menu: dict[str, float] = {}
+    for label, start, end in labelled_segments(message.text):
+        segment = ChatMessage(message.id, message.direction, message.text[start:end], message.ts)
+        amounts = amounts_in(segment, None)
+        if amounts:
+            menu[label] = amounts[-1].value
+    return menu if len(menu) >= 2 else {}
+
+
+@dataclass(frozen=True)
+class PriceDecision:
+    amount: float | None
+    currency: str | None
+    reason: str
+
+
+def _message_price(
+    message: ChatMessage, previous: ChatMessage | None, reply: ChatMessage | None
+) -> tuple[float, str | None] | None:
+    menu = _menu(message)
+    if menu:
+        if reply is not None:
+            words = set(re.findall(r"[\w-]+", fold(reply.text)))
+            picked = [label for label in menu if label in words]
+            if len(picked) == 1:
+                return menu[picked[0]], None
+        return None
+    amounts = amounts_in(message, previous)
+    if not amounts:
+        return None
+    totals = [a for a in amounts if a.is_total]
+    if totals:
+        return totals[-1].value, totals[-1].currency
+    if len(amounts) == 1:
+        return amounts[0].value, amounts[0].currency
+    folded = fold(message.text)
+    if _OPTIONS.search(folded[amounts[0].pos : amounts[-1].pos]):
+        return None  # alternatives offered: wait for the choice
+    return sum(a.value for a in amounts), amounts[-1].currency
+
+
+def resolve_price(messages: list[ChatMessage]) -> PriceDecision:
+    amount: float | None = None
+    currency: str | None = None
+    seen_currency: str | None = None
+    for index, message in enumerate(messages):
+        previous = messages[index - 1] if index else None
+        reply = next((m for m in messages[index + 1 :] if m.direction != message.direction), None)
+        price = _message_price(message, previous, reply)
+        for a in amounts_in(message, previous):
+            seen_currency = a.currency or seen_currency
+        if price is not None:
+            amount, currency = price
+    if amount is None:
+        return PriceDecision(None, None, "price: not found")
+    value = int(amount) if float(amount).is_integer() else amount
+    return PriceDecision(value, currency or seen_currency or "RON", "price: last quoted total")
+
+
+def resolve_payment_status(messages: list[ChatMessage], amount: float | None) -> str:
+    for message in messages:
+        folded = fold(message.text)
+        for m in _PAID.finditer(folded):
+            clause = folded[clause_at(folded, m.start()).start : m.end() + 20]
+            if re.search(r"\bavans", clause):
+                continue
+            return "PAID"
+        if amount is None:
+            continue
+        for m in _PAID_VERB.finditer(folded):
+            sentence = folded[m.start() : m.start() + 60]
+            if re.search(r"\bavans", sentence) or _FUTURE.search(folded[max(0, m.start() - 10):m.start()]):
+                continue
+            values = [a.value for a in amounts_in(
+                ChatMessage(message.id, message.direction, message.text[m.start():m.start() + 60],
+                            message.ts), None)]
+            if values and max(values) >= amount:
+                return "PAID"
+    return "UNPAID"
+
+
+def resolve_method(messages: list[ChatMessage]) -> str | None:
+    method = None
+    for message in messages:
+        folded = fold(message.text)
+        if not re.search(r"\b(?:plat\w*|achit\w*|vira\w*|transfer\w*|cash|card\w*|numerar)", folded):
+            continue
+        for name, pattern in _METHODS:
+            if pattern.search(folded):
+                method = name
+    return method

@@ -1,0 +1,377 @@
+"""The celebrated child (name, age) and the number of children, from a Romanian chat.
+
+Names come from phrases that introduce the child: `ziua lui X`, `petrecerea Mariei` (genitive),
+`fetița mea, X`, `bunica lui X`, `tatăl Anei`, `X face 7 ani`, `pentru X, 5 ani`, `se numește X`,
+a staff question (`Cum o cheamă pe sărbătorită?`) answered by the next client message, and staff
+questions naming the child (`Câți ani face Ana?`). Each phrase scores; the best-scored name wins.
+Ages come from `face/împlinește N (ani)`, `X, N ani`, `de N ani`, and answers to `câți ani`;
+the last one wins (corrections). Other people's ages (`am 22 de ani`, `fratele are 4 ani`) are
+ignored unless nothing else is said."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from shared.crm.heuristics.text import fold, title_word
+from shared.crm.types import ChatMessage
+
+_U = "A-ZĂÂÎȘȚŞŢ"
+_L = "a-zăâîșțşţ"
+NAME = rf"[{_U}][{_L}]+(?:-[{_U}][{_L}]+)?"
+_ANY_NAME = rf"[{_U}{_L}][{_L}]+(?:-[{_U}{_L}][{_L}]+)?"
+
+_STOP_NAMES = {
+    "mos",
+    "craciun",
+    "paste",
+    "dumnezeu",
+    "doamne",
+    "de",
+    "la",
+    "pe",
+    "cu",
+    "si",
+    "sau",
+    "e",
+    "este",
+    "va",
+    "nostru",
+    "noastre",
+    "mele",
+    "meu",
+    "mea",
+    "lor",
+    "ei",
+    "lui",
+    "care",
+    "face",
+    "implineste",
+    "are",
+    "in",
+    "din",
+    "pentru",
+    "fetitei",
+    "baiatului",
+    "copilului",
+    "nasterii",
+    "nastere",
+    "cade",
+    "copiii",
+    "copii",
+    "bebelusul",
+    "bebelusa",
+    "sarbatoritul",
+    "sarbatorita",
+    "vineri",
+    "sambata",
+    "duminica",
+    "luni",
+    "marti",
+    "miercuri",
+    "joi",
+    "animator",
+    "animatorul",
+    "animatoare",
+    "petrecere",
+    "petrecerea",
+    "botez",
+    "botezul",
+    "ziua",
+    "buna",
+    "salut",
+    "multumesc",
+    "multumim",
+    "perfect",
+    "super",
+    "da",
+    "nu",
+    "ok",
+    "bine",
+    "ea",
+    "el",
+    "noi",
+    "eu",
+    "ce",
+    "cand",
+    "cum",
+    "cat",
+    "cati",
+    "cate",
+    "aveti",
+    "vrem",
+    "vreau",
+    "frozen",
+    "paw",
+    "patrol",
+    "restaurant",
+    "str",
+    "strada",
+    "sector",
+    "adresa",
+    "tot",
+    "toti",
+    "totul",
+    "puțini",
+    "putini",
+    "vreo",
+    "cam",
+    "aprox",
+    "inca",
+    "gata",
+    "atunci",
+    "notat",
+    "confirm",
+    "mersi",
+    "acasa",
+    "fiica",
+    "fiul",
+    "fetita",
+    "baiatul",
+}
+
+_KIN = (
+    r"(?:fetitei\s+mele|fetita\s+mea|fetita\s+noastra|fiica\s+mea|fiicei\s+mele|fiica\s+noastra|"
+    r"baiatul\s+meu|baiatului\s+meu|baiatul\s+nostru|fiul\s+meu|fiului\s+meu|fiul\s+nostru|"
+    r"copilul\s+meu|copilului\s+meu|copilul\s+nostru|nepotelul\s+meu|nepotelului\s+meu|"
+    r"nepotul\s+meu|nepotului\s+meu|nepoata\s+mea|nepoatei\s+mele|nepotica\s+mea|nepotelul|"
+    r"nepoata|gemenii\s+nostri|gemenele\s+noastre|gemenii|sarbatoritul|sarbatorita|"
+    r"bebelusul|bebelusa|printesa\s+noastra|printul\s+nostru|fetita|baietelul|baiatul|fetitei|"
+    r"baiatului|baietelului|fiica|fiul|fiicei|fiului)"
+)
+_ADULT_KIN = r"(?:bunica|bunicul|bunicii|mama|mamica|tatal|tata|tatic|nasa|nasul|nasii|matusa|unchiul|parintii)"
+_EVENT = r"(?:ziua(?:\s+de\s+nastere)?|petrecerea|aniversarea|botezul|serbarea|party-ul|zilei)"
+_AGE_VERB = r"(?:face|implineste|fac|implinesc|va\s+face|va\s+implini|a\s+facut|a\s+implinit|o\s+sa\s+faca|implineste)"
+_AGE_UNIT = r"(?:\s*(?:de\s+)?(?:ani|anisori|anisor|an|anul)\b)"
+
+
+@dataclass(frozen=True)
+class NameMention:
+    name: str
+    pos: int
+    weight: int
+
+
+def _name_at(text: str, start: int, *, allow_lower: bool, pair: bool = True) -> str | None:
+    """The name (or 'X și Y') starting at `start`, or None when it is not a plausible name."""
+    pattern = (_ANY_NAME if allow_lower else NAME) + (
+        rf"(?:\s+(?:și|si)\s+{NAME})?" if pair else ""
+    )
+    m = re.match(pattern, text[start:])
+    if not m:
+        return None
+    words = re.split(r"\s+(?:și|si)\s+", m.group(0))
+    if any(fold(w) in _STOP_NAMES or len(w) < 2 for w in words):
+        if fold(words[0]) in _STOP_NAMES or len(words[0]) < 2:
+            return None
+        words = words[:1]
+    from shared.crm.heuristics.services import is_character_name
+
+    if any(is_character_name(w) for w in words):
+        return None
+    words = [title_word(w) for w in words]
+    return " și ".join(words)
+
+
+def _genitive(name: str) -> str:
+    """'Mariei' → 'Maria', 'Anei' → 'Ana' (feminine genitive-dative)."""
+    if name.endswith("ei") and len(name) > 3:
+        return name[:-2] + "a"
+    return name
+
+
+def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[NameMention]:
+    text = message.text
+    folded = fold(text)
+    out: list[NameMention] = []
+
+    def add(match_end: int, weight: int, *, allow_lower: bool = False, genitive: bool = False,
+            pair: bool = True) -> None:
+        start = match_end
+        while start < len(text) and text[start] in " ,(":
+            start += 1
+        name = _name_at(text, start, allow_lower=allow_lower, pair=pair)
+        if not name:
+            return
+        if genitive:
+            if not name.endswith("ei"):
+                return
+            name = _genitive(name)
+        out.append(NameMention(name, start, weight))
+
+    for m in re.finditer(rf"\b{_EVENT}\s+(?:lui|lu)\s+", folded):
+        add(m.end(), 3, allow_lower=True)
+    for m in re.finditer(rf"\b{_EVENT}\s+(?=[a-z]+ei\b)", folded):
+        add(m.end(), 3, genitive=True, pair=False)
+    for m in re.finditer(rf"\b{_KIN}\s*,?\s+(?:(?:pe\s+care\s+)?o\s+cheama\s+|il\s+cheama\s+)?", folded):
+        add(m.end(), 3)
+    for m in re.finditer(rf"\b{_ADULT_KIN}\s+(?:lui|lu)\s+", folded):
+        add(m.end(), 2, allow_lower=True)
+    for m in re.finditer(rf"\b{_ADULT_KIN}\s+(?=[a-z]+ei\b)", folded):
+        add(m.end(), 2, genitive=True, pair=False)
+    for m in re.finditer(
+        r"\b(?:se\s+numeste|se\s+cheama|o\s+cheama|il\s+cheama|pe\s+nume|numele\s+(?:ei|lui|"
+        r"fetitei|baiatului|copilului|sarbatoritului|sarbatoritei)\s+(?:e|este))\s+",
+        folded,
+    ):
+        if not re.search(r"\b(?:ma|te)\s+$", folded[max(0, m.start() - 4) : m.start() + 1]):
+            add(m.end(), 3, allow_lower=True)
+    for m in re.finditer(rf"\b(?:cati\s+ani|ce\s+varsta)\s+(?:face|implineste|are|va\s+avea)\s+", folded):
+        add(m.end(), 2)
+    lower_name = r"[a-z]+(?:-[a-z]+)?"
+    for m in re.finditer(rf"\bpentru\s+(?={lower_name}\s*(?:,|\()\s*(?:care\s+)?(?:{_AGE_VERB}\s+)?\d)", folded):
+        add(m.end(), 3)
+    for m in re.finditer(rf"\bpentru\s+(?={lower_name}\s*,\s*care\s+)", folded):
+        if not re.match(rf"{lower_name}\s*,\s*care\s+(?:{_AGE_VERB}\s+)?\d", folded[m.end():]):
+            add(m.end(), 2)
+    # "Tudor împlinește 7 ani", "Miruna face 7 ani", "Sara și Victor fac 2 anișori".
+    pair_name = rf"{lower_name}(?:\s+si\s+{lower_name})?"
+    for m in re.finditer(rf"(?<![\w-])(?={pair_name}\s*,?\s*(?:care\s+)?{_AGE_VERB}\s+\d)", folded):
+        if text[m.start()].isupper():
+            add(m.start(), 3)
+    # "Ștefan, 9 ani", "Vlad (7 ani)", "Carla 7 ani".
+    for m in re.finditer(rf"(?<![\w-])(?={lower_name}\s*(?:,|\()?\s*\d{{1,2}}{_AGE_UNIT})", folded):
+        if text[m.start()].isupper():
+            add(m.start(), 2)
+    # Answer to the staff's "Cum o cheamă / Cum se numește …?" in the client's next message.
+    if previous is not None and message.from_client and not previous.from_client:
+        asked = fold(previous.text)
+        if re.search(r"\b(?:cum\s+(?:o|il|se)\s+(?:cheama|numeste)|numele\s+(?:copilului|"
+                     r"sarbatorit\w*|fetitei|baiatului|bebelus\w*))", asked):
+            m = re.match(rf"\s*({NAME}(?:\s+{NAME})?)", text)
+            if m:
+                name = m.group(1)
+                if fold(name.split()[0]) not in _STOP_NAMES:
+                    out.append(NameMention(name, m.start(1), 3))
+            else:
+                add(0, 3, allow_lower=True, pair=False)
+    return out
+
+
+def _sentence_word_ambiguous(fragment: str) -> bool:
+    first = fold(fragment.split()[0]) if fragment.split() else ""
+    return first in _STOP_NAMES
+
+
+def resolve_child_name(messages: list[ChatMessage]) -> str | None:
+    scores: dict[str, int] = defaultdict(int)
+    first_pos: dict[str, tuple[int, int]] = {}
+    display: dict[str, str] = {}
+    for index, message in enumerate(messages):
+        previous = messages[index - 1] if index else None
+        for mention in name_mentions(message, previous):
+            key = fold(mention.name)
+            scores[key] += mention.weight
+            first_pos.setdefault(key, (index, mention.pos))
+            display.setdefault(key, mention.name)
+    if not scores:
+        return None
+    # A single name is also credited when it appears inside a pair ("Sara și Victor").
+    best = max(scores, key=lambda k: (scores[k], -first_pos[k][0], -first_pos[k][1]))
+    return display[best]
+
+
+# ---- age -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgeMention:
+    value: int
+    strong: bool
+
+
+_AGE_PATTERNS = (
+    re.compile(rf"\b{_AGE_VERB}\s+(\d{{1,2}}){_AGE_UNIT}?(?!\s*(?:de\s+)?(?:ore|lei|ron|copii|minute|euro|\d|[.:/]\d))"),
+    re.compile(rf"(?<![\w-])[a-z]{{2,}}\s*(?:,|\()?\s*(\d{{1,2}}){_AGE_UNIT}"),
+    re.compile(rf"\bde\s+(\d{{1,2}}){_AGE_UNIT}"),
+)
+_WEAK_AGE = re.compile(rf"\b(?:are|avea|va\s+avea)\s+(\d{{1,2}}){_AGE_UNIT}")
+_OTHER_PERSON = re.compile(
+    r"\b(?:eu|fratele|fratiorul|frate|sora|surioara|verisor\w*|verisoar\w*|mama|tata|bunica|"
+    r"bunicul|sotul|sotia|prietenul|prietena|colegul|colega)"
+    r"(?:\s+(?:lui|ei|mea|meu|nostru|noastra|mai\s+mic|mai\s+mare))?\s*$"
+)
+
+
+def age_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[AgeMention]:
+    text = message.text
+    folded = fold(text)
+    out: list[tuple[int, AgeMention]] = []
+    for i, pattern in enumerate(_AGE_PATTERNS):
+        for m in pattern.finditer(folded):
+            if i == 1 and not text[m.start()].isupper():
+                continue
+            value = int(m.group(1))
+            if value > 18:
+                continue
+            if i == 0 and _OTHER_PERSON.search(folded[max(0, m.start() - 25) : m.start()]):
+                continue
+            out.append((m.start(1), AgeMention(value, True)))
+    for m in _WEAK_AGE.finditer(folded):
+        value = int(m.group(1))
+        if value <= 18 and not _OTHER_PERSON.search(folded[max(0, m.start() - 25) : m.start()]):
+            out.append((m.start(1), AgeMention(value, False)))
+    if previous is not None and message.from_client and not previous.from_client:
+        asked = fold(previous.text)
+        if re.search(r"\b(?:cati\s+ani|ce\s+varsta|ce\s+varsta\s+are)\b", asked):
+            m = re.match(rf"\s*(?:\w+\s*,\s*)?(\d{{1,2}}){_AGE_UNIT}?(?!\s*(?:copii|lei|de\s+copii))", folded)
+            if m and int(m.group(1)) <= 18:
+                out.append((m.start(1), AgeMention(int(m.group(1)), True)))
+    out.sort(key=lambda p: p[0])
+    return [a for _, a in out]
+
+
+def resolve_child_age(messages: list[ChatMessage]) -> int | None:
+    strong: int | None = None
+    weak: int | None = None
+    for index, message in enumerate(messages):
+        previous = messages[index - 1] if index else None
+        for mention in age_mentions(message, previous):
+            if mention.strong:
+                strong = mention.value
+            elif weak is None:
+                weak = mention.value
+    return strong if strong is not None else weak
+
+
+# ---- number of children ---------------------------------------------------------------------
+
+_KIDS_AFTER = re.compile(
+    r"(?<![\d.,])(\d{1,3})\s*(?:de\s+|d\s+)?(?:copii|copiii|copilasi|invitati|colegi|prieteni|"
+    r"pitici|copchii)\b"
+)
+_KIDS_BEFORE = re.compile(
+    r"\b(?:copii|copiii)\b[^.!\d]{0,40}?(?<![\w])(?:vreo|cam|aprox\w*|in\s+jur\s+de|circa|maxim)?\s*"
+    r"(\d{1,3})\b(?!\s*(?:de\s+)?(?:ani|lei|ron|ore|euro|minute|[:.]\d))"
+)
+_CAPACITY = re.compile(r"(?:pana\s+la|maxim(?:um)?|peste|sub|intre)\s*$")
+
+
+def kids_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[int]:
+    folded = fold(message.text)
+    out: list[tuple[int, int]] = []
+    for pattern in (_KIDS_AFTER, _KIDS_BEFORE):
+        for m in pattern.finditer(folded):
+            if _CAPACITY.search(folded[max(0, m.start(1) - 12) : m.start(1)]):
+                continue
+            value = int(m.group(1))
+            if 1 <= value <= 300:
+                out.append((m.start(1), value))
+    if not out and previous is not None and message.from_client and not previous.from_client:
+        if re.search(r"\bcati\s+copii\b", fold(previous.text)):
+            m = re.search(r"(?<![\d.,:])(\d{1,3})\b(?!\s*(?:de\s+)?(?:ani|lei|ron|ore|euro|[:.]\d))", folded)
+            if m and 1 <= int(m.group(1)) <= 300:
+                out.append((m.start(1), int(m.group(1))))
+    out.sort()
+    return [v for _, v in out]
+
+
+def resolve_num_children(messages: list[ChatMessage]) -> int | None:
+    value: int | None = None
+    for index, message in enumerate(messages):
+        previous = messages[index - 1] if index else None
+        found = kids_mentions(message, previous)
+        if found:
+            value = found[-1]
+    return value

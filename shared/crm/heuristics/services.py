@@ -1,0 +1,339 @@
+"""Services and characters booked in a Romanian chat → roles `{roleType, character, count}`.
+
+The client's own messages (requests, questions, preferences) add items; a staff message adds its
+items when it is a confirmation/recap, or when the client's next message accepts it and it is
+not a list of alternatives. `fără vată`, `nu vrem animator`, `renunțăm la X` remove; `doar X`
+keeps only X among characters. Counts: `3 ursitoare`, `ursitoarea rea` (the fourth), `25 de
+baloane cu heliu`, `ambele aparate`, `2 animatori`. Each named character is one animator."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from shared.crm.heuristics.text import (
+    NUMBER_WORD_RE,
+    clause_at,
+    fold,
+    labelled_segments,
+    to_int,
+)
+from shared.crm.types import ChatMessage, RoleDraft
+
+# Character display name → folded aliases. Common children's-party characters; franchises map
+# to no specific character.
+CHARACTERS: dict[str, tuple[str, ...]] = {
+    "Elsa": ("elsa",),
+    "Anna": ("anna",),
+    "Olaf": ("olaf",),
+    "Spider-Man": ("spider-man", "spiderman", "spider man", "omul paianjen", "omul-paianjen"),
+    "Spider-Gwen": ("spider-gwen", "spider gwen"),
+    "Batman": ("batman",),
+    "Superman": ("superman",),
+    "Iron Man": ("iron man", "ironman", "iron-man"),
+    "Hulk": ("hulk",),
+    "Captain America": ("captain america", "capitanul america"),
+    "Thor": ("thor",),
+    "Black Panther": ("black panther",),
+    "Wonder Woman": ("wonder woman",),
+    "Supergirl": ("supergirl",),
+    "Batgirl": ("batgirl",),
+    "Sonic": ("sonic",),
+    "Tails": ("tails",),
+    "Knuckles": ("knuckles",),
+    "Mickey": ("mickey", "mickey mouse"),
+    "Minnie": ("minnie", "minnie mouse"),
+    "Ladybug": ("ladybug", "buburuza"),
+    "Cat Noir": ("cat noir", "motanul negru"),
+    "Rapunzel": ("rapunzel",),
+    "Ariel": ("ariel", "mica sirena"),
+    "Cenușăreasa": ("cenusareasa", "cinderella"),
+    "Belle": ("belle",),
+    "Jasmine": ("jasmine",),
+    "Aurora": ("aurora",),
+    "Albă ca Zăpada": ("alba ca zapada", "snow white"),
+    "Moana": ("moana",),
+    "Mulan": ("mulan",),
+    "Tinker Bell": ("tinker bell", "clopotel"),
+    "Stitch": ("stitch",),
+    "Peppa Pig": ("peppa pig", "peppa"),
+    "George Pig": ("george pig",),
+    "Barbie": ("barbie",),
+    "Wednesday": ("wednesday",),
+    "Harry Potter": ("harry potter",),
+    "Hermione": ("hermione",),
+    "Pikachu": ("pikachu",),
+    "Mario": ("super mario", "mario"),
+    "Luigi": ("luigi",),
+    "Buzz Lightyear": ("buzz lightyear", "buzz"),
+    "Woody": ("woody",),
+    "Chase": ("chase",),
+    "Skye": ("skye",),
+    "Marshall": ("marshall",),
+    "Rubble": ("rubble",),
+    "Rocky": ("rocky",),
+    "Zuma": ("zuma",),
+    "Everest": ("everest",),
+    "Ryder": ("ryder",),
+    "Bluey": ("bluey",),
+    "Masha": ("masha", "masa si ursul"),
+    "Catboy": ("catboy",),
+    "Owlette": ("owlette",),
+    "Gekko": ("gekko",),
+    "Shrek": ("shrek",),
+    "Minion": ("minion", "minioni", "minionii"),
+    "Hello Kitty": ("hello kitty",),
+    "Unicorn": ("unicorn",),
+    "Jack Sparrow": ("jack sparrow",),
+    "Pirat": ("pirat", "piratul"),
+    "Clovn": ("clovn", "clovnul"),
+    "Vrăjitor": ("vrajitor", "magician"),
+    "Zâna": ("zana", "zanuta"),
+    "Prințesa": ("printesa", "printesa sofia"),
+    "Bumblebee": ("bumblebee",),
+    "Optimus Prime": ("optimus prime",),
+    "Lightning McQueen": ("fulger mcqueen", "lightning mcqueen", "mcqueen"),
+    "Steve Minecraft": ("minecraft", "steve"),
+    "Squid Game": ("squid game",),
+    "Among Us": ("among us",),
+    "Ninja": ("ninja", "ninjago"),
+    "Sponge Bob": ("sponge bob", "spongebob"),
+    "Deadpool": ("deadpool",),
+    "Venom": ("venom",),
+    "Miles Morales": ("miles morales",),
+    "Pinocchio": ("pinocchio", "pinochio"),
+    "Scufița Roșie": ("scufita rosie",),
+}
+# Franchises and generic personas: an animator whose character is not yet fixed.
+GENERIC_ANIMATOR = (
+    "paw patrol",
+    "frozen",
+    "avengers",
+    "supererou",
+    "super-erou",
+    "supereroi",
+    "printese",
+    "orice printesa",
+    "personaj",
+    "personaje",
+    "mascota",
+)
+
+_ALIAS_TO_NAME = {alias: name for name, aliases in CHARACTERS.items() for alias in aliases}
+_CHARACTER_RE = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(a) for a in sorted(_ALIAS_TO_NAME, key=len, reverse=True)) + r")(?![\w-])"
+)
+# Words that are characters only in context; as a lone capitalized word they may be names.
+_AMBIGUOUS = {"aurora", "rocky", "everest", "steve", "zana", "belle", "chase", "buzz", "pirat"}
+
+_N = rf"(\d{{1,3}}|{NUMBER_WORD_RE})"
+SERVICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("HELIUM_BALLOONS", re.compile(r"\bbalo(?:ane|anele|n|nase|anelor)\w*\s+(?:cu\s+|umplute\s+cu\s+)?heliu\b|\bheliu\b")),
+    ("BALLOONS", re.compile(r"\b(?:balo(?:ane|anele|nase|n)|arcad[ae]\s+(?:de|din)\s+baloane|ghirland\w+\s+de\s+baloane)\b(?!\s+(?:cu\s+|umplute\s+cu\s+)?heliu)")),
+    ("URSITOARE", re.compile(r"\bursitoar\w*")),
+    ("DRY_ICE", re.compile(r"\bfum\w*\s+greu\b|\bgheata\s+carbonica\b|\bdry\s+ice\b|\bfum\s+de\s+gheata\b")),
+    ("COTTON_CANDY", re.compile(r"\bvat[aaei]\w*(?:\s+de\s+zahar)?\b|\bcotton\s+candy\b")),
+    ("POPCORN", re.compile(r"\bpop-?corn\w*\b|\bfloricele\w*\b")),
+    ("DECORATIONS", re.compile(r"\bdecor(?:ul|uri|urile|atiuni\w*|area|ati)?\b|\bdecoratiun\w+")),
+    ("ARCADE", re.compile(r"\barcade\b|\bjocuri\s+arcade\b|\bair\s+hockey\b")),
+    ("SANTA_CLAUS", re.compile(r"\bmos(?:ul|ului)?\s+craciun\w*|\bmosul\b|\bsanta(?:\s+claus)?\b")),
+    ("ANIMATOR", re.compile(r"\banimat(?:or|oare|oarea|oarei|orul|orului|ori|orii|orilor|oarele|oare)\b")),
+)
+SERVICE_ORDER = [kind for kind, _ in SERVICE_PATTERNS]
+_ARCADE_MACHINE = re.compile(r"\baparat(?:e|ele|ul)?\b(?!\s+(?:de\s+)?(?:vata|popcorn|floricele|foto|fum))")
+
+_NEGATION = re.compile(
+    r"(?:\bfara|\bnu\s+(?:mai\s+)?(?:vrem|vreau|dorim|doresc|luam|mai|trebuie|e\s+nevoie\s+de)|"
+    r"\brenunt\w*\s+la|\bscoa\w*|\banul(?:am|ati|ez|eaza|at|ati|ati)\b|\bnu)\s+(?:\w+\s+){0,2}$"
+)
+_ONLY = re.compile(r"\b(?:doar|numai|decat)\s+(?:pe\s+)?(?:\w+\s+)?$")
+_ACCEPT = re.compile(
+    r"^\W*(?:da\b|ok\b|okay|bine|bun\b|perfect|super|sigur|confirm\w*|de\s+acord|suna\s+bine|"
+    r"mergem|luam|o\s+luam|il\s+luam|le\s+luam|rezerva\w*|e\s+bine|excelent|minunat|corect|"
+    r"mersi|multumesc|multumim|sa\s+fie|asa\s+ramane|ramane|facem|hai)"
+)
+_STAFF_CONFIRMS = re.compile(
+    r"\b(?:confirmat[ae]?|am\s+notat|v-am\s+notat|notat|v-am\s+trecut|am\s+trecut|rezervat\w*|"
+    r"am\s+modificat|am\s+actualizat|recapitul\w*|rezervarea\s+e\s+confirmata|ramane|am\s+blocat|"
+    r"v-am\s+rezervat|am\s+mutat)\b"
+)
+_ALTERNATIVES = re.compile(r"\bsau\b|\bdaca\b|\bori\b")
+
+
+def is_character_name(word: str) -> bool:
+    key = fold(word)
+    return key in _ALIAS_TO_NAME and key not in _AMBIGUOUS
+
+
+@dataclass
+class _Item:
+    kind: str
+    character: str | None = None
+    count: int | None = None
+    pos: int = 0
+    negated: bool = False
+    only: bool = False
+
+
+def _count_before(folded: str, start: int, kind: str) -> int | None:
+    before = folded[max(0, start - 30) : start]
+    m = re.search(rf"{_N}\s*(?:de\s+)?(?:\w+\s+)?$", before)
+    if m and kind in ("URSITOARE", "HELIUM_BALLOONS", "BALLOONS", "ARCADE", "ANIMATOR"):
+        words_between = before[m.end(1) :].split()
+        if len(words_between) <= 2:
+            value = to_int(m.group(1))
+            if value and value <= 200:
+                return value
+    return None
+
+
+_COUNTED = ("URSITOARE", "HELIUM_BALLOONS", "BALLOONS", "ARCADE")
+
+
+def _count_after(folded: str, pos: int) -> int | None:
+    """'baloane cu heliu vrem 25, nu 15' → 25."""
+    clause = clause_at(folded, pos)
+    rest = folded[pos : clause.end]
+    m = re.search(
+        r"^\S+(?:\s+(?:cu|de)\s+\S+)?\s+(?:vrem|dorim|sa\s+fie|ar\s+fi|in\s+total)?\s*(\d{1,3})\b"
+        r"(?!\s*(?:de\s+)?(?:lei|ron|euro|eur|ani|ore|minute|min|copii|%|[.:]\d))",
+        rest,
+    )
+    return int(m.group(1)) if m and 0 < int(m.group(1)) <= 200 else None
+
+
+def items_in(
+    message: ChatMessage, conversation_mentions_arcade: bool, helium: bool = False
+) -> list[_Item]:
+    text = message.text
+    folded = fold(text)
+    items: list[_Item] = []
+    taken: list[tuple[int, int]] = []
+    for m in _CHARACTER_RE.finditer(folded):
+        alias = m.group(1)
+        if alias in _AMBIGUOUS and not text[m.start()].isupper():
+            continue
+        taken.append(m.span())
+        items.append(_Item("ANIMATOR", _ALIAS_TO_NAME[alias], 1, m.start()))
+    for generic in GENERIC_ANIMATOR:
+        for m in re.finditer(rf"(?<![\w-]){re.escape(generic)}(?![\w-])", folded):
+            if not any(s <= m.start() < e for s, e in taken):
+                items.append(_Item("ANIMATOR", None, None, m.start()))
+    for kind, pattern in SERVICE_PATTERNS:
+        for m in pattern.finditer(folded):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            taken.append(m.span())
+            if kind == "BALLOONS" and helium:
+                kind = "HELIUM_BALLOONS"
+            count = _count_before(folded, m.start(), kind)
+            if kind == "URSITOARE":
+                clause = folded[clause_at(folded, m.start()).start : m.end() + 25]
+                if re.search(r"\b(?:rea|cea\s+rea|a\s+patra)\b", clause) and not count:
+                    count = 4
+            items.append(_Item(kind, None, count, m.start()))
+    if conversation_mentions_arcade:
+        for m in _ARCADE_MACHINE.finditer(folded):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            count = _count_before(folded, m.start(), "ARCADE")
+            items.append(_Item("ARCADE", None, count, m.start()))
+    for item in items:
+        before = folded[clause_at(folded, item.pos).start : item.pos]
+        item.negated = bool(_NEGATION.search(before))
+        item.only = bool(_ONLY.search(folded[max(0, item.pos - 20) : item.pos]))
+        if item.count is None and item.kind in _COUNTED:
+            item.count = _count_after(folded, item.pos)
+    items.sort(key=lambda i: i.pos)
+    return items
+
+
+@dataclass
+class _Booking:
+    characters: dict[str, None] = field(default_factory=dict)
+    services: dict[str, int | None] = field(default_factory=dict)
+    animator_count: int | None = None
+    generic_animator: bool = False
+
+    def apply(self, items: list[_Item]) -> None:
+        only_chars = [i.character for i in items if i.only and i.character and not i.negated]
+        if only_chars:
+            self.characters = {}
+        for item in items:
+            if item.kind == "ANIMATOR":
+                if item.negated:
+                    if item.character:
+                        self.characters.pop(item.character, None)
+                    else:
+                        self.characters.clear()
+                        self.generic_animator = False
+                        self.animator_count = None
+                        self.services.pop("ANIMATOR", None)
+                    continue
+                if item.character:
+                    self.characters[item.character] = None
+                else:
+                    self.generic_animator = True
+                    if item.count:
+                        self.animator_count = item.count
+                continue
+            if item.negated:
+                self.services.pop(item.kind, None)
+                continue
+            if item.count is not None or item.kind not in self.services:
+                self.services[item.kind] = item.count or self.services.get(item.kind)
+
+    def roles(self) -> list[RoleDraft]:
+        roles = [RoleDraft("ANIMATOR", name, 1) for name in self.characters]
+        wanted = self.animator_count or (1 if self.generic_animator else 0)
+        for _ in range(max(0, wanted - len(roles))):
+            roles.append(RoleDraft("ANIMATOR", None, 1))
+        for kind in SERVICE_ORDER:
+            if kind in self.services and kind != "ANIMATOR":
+                count = self.services[kind]
+                if count is None:
+                    count = 3 if kind == "URSITOARE" else 1
+                roles.append(RoleDraft(kind, None, count))
+        return roles
+
+
+def resolve_roles(messages: list[ChatMessage]) -> list[RoleDraft]:
+    arcade = any(re.search(r"\barcade\b|air\s+hockey", fold(m.text)) for m in messages)
+    helium = any(re.search(r"\bheliu\b", fold(m.text)) for m in messages)
+    booking = _Booking()
+    for index, message in enumerate(messages):
+        items = items_in(message, arcade, helium)
+        if not items:
+            continue
+        if message.from_client:
+            booking.apply(items)
+            continue
+        folded = fold(message.text)
+        reply = next((m for m in messages[index + 1 :] if m.from_client), None)
+        confirms = bool(_STAFF_CONFIRMS.search(folded))
+        accepted = reply is not None and bool(_ACCEPT.search(fold(reply.text)))
+        segments = labelled_segments(message.text)
+        if segments:
+            # A menu of labelled options: only the option the client names counts.
+            picked = _picked_segment(segments, reply)
+            if picked is not None:
+                start, end = picked
+                booking.apply([i for i in items if start <= i.pos < end and not i.negated])
+            continue
+        offers_alternatives = bool(_ALTERNATIVES.search(folded))
+        if confirms or (accepted and not offers_alternatives):
+            booking.apply([i for i in items if not i.negated or confirms])
+        else:
+            # Staff removals still count ("am scos vata").
+            booking.apply([i for i in items if i.negated])
+    return booking.roles()
+
+
+def _picked_segment(
+    segments: list[tuple[str, int, int]], reply: ChatMessage | None
+) -> tuple[int, int] | None:
+    if reply is None:
+        return None
+    words = set(re.findall(r"[\w-]+", fold(reply.text)))
+    picked = [(start, end) for label, start, end in segments if label in words]
+    return picked[0] if len(picked) == 1 else None

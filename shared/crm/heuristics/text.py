@@ -1,0 +1,175 @@
+"""Text helpers for Romanian chat: diacritic folding that keeps character offsets, sentence and
+clause splitting that knows address abbreviations, and number words."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip diacritics, one output character per input character, so a match on
+    the folded text can be sliced from the original."""
+    out = []
+    for ch in text:
+        base = unicodedata.normalize("NFD", ch)[0]
+        low = base.lower()
+        out.append(low[0] if low else base)
+    return "".join(out)
+
+
+def strip_diacritics(text: str) -> str:
+    return "".join(
+        c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"
+    )
+
+
+# Abbreviations after which a period does not end a sentence (folded).
+ABBREVIATIONS = frozenset(
+    {
+        "str",
+        "nr",
+        "bl",
+        "sc",
+        "ap",
+        "et",
+        "bd",
+        "bld",
+        "b-dul",
+        "bdul",
+        "sos",
+        "jud",
+        "com",
+        "al",
+        "sect",
+        "dr",
+        "sf",
+        "prel",
+        "loc",
+        "buc",
+        "ds",
+        "dl",
+        "dna",
+        "pt",
+        "aprox",
+        "tel",
+        "mun",
+        "or",
+        "cart",
+        "int",
+        "calea",
+    }
+)
+
+_SENTENCE_END = re.compile(r"[.!?…]+(?=\s|$)|\n+")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+def sentences(text: str) -> list[Span]:
+    """Sentence spans; a period right after an abbreviation or a single letter does not split."""
+    folded = fold(text)
+    spans: list[Span] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(folded):
+        if m.group().startswith("."):
+            word = re.search(r"([\w-]+)$", folded[start : m.start()])
+            if word and (word.group(1) in ABBREVIATIONS or len(word.group(1)) == 1):
+                continue
+        if folded[start : m.start()].strip():
+            spans.append(Span(start, m.end()))
+        start = m.end()
+    if folded[start:].strip():
+        spans.append(Span(start, len(text)))
+    return spans
+
+
+def sentence_at(text: str, pos: int) -> Span:
+    for span in sentences(text):
+        if span.start <= pos < span.end:
+            return span
+    return Span(0, len(text))
+
+
+_CLAUSE_SPLIT = re.compile(r"[,;:!?()\n]|\.(?=\s)|\s(?:dar|insa|doar|ci|iar)\s|\s[-–—]\s")
+
+
+def clause_at(folded: str, pos: int) -> Span:
+    """The clause (between commas, semicolons, sentence ends, 'dar', 'doar', dashes) around pos."""
+    start = 0
+    for m in _CLAUSE_SPLIT.finditer(folded):
+        if m.end() <= pos:
+            start = m.end()
+        elif m.start() >= pos:
+            return Span(start, m.start())
+    return Span(start, len(folded))
+
+
+NUMBER_WORDS = {
+    "un": 1,
+    "unu": 1,
+    "o": 1,
+    "una": 1,
+    "doi": 2,
+    "doua": 2,
+    "trei": 3,
+    "patru": 4,
+    "cinci": 5,
+    "sase": 6,
+    "sapte": 7,
+    "opt": 8,
+    "noua": 9,
+    "zece": 10,
+    "unsprezece": 11,
+    "doisprezece": 12,
+    "douasprezece": 12,
+    "cincisprezece": 15,
+    "douazeci": 20,
+    "ambele": 2,
+    "amandoua": 2,
+    "amandoi": 2,
+}
+
+NUMBER_WORD_RE = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+
+
+def to_int(token: str) -> int | None:
+    token = token.strip().lower()
+    if token.isdigit():
+        return int(token)
+    return NUMBER_WORDS.get(fold(token))
+
+
+def title_word(word: str) -> str:
+    """'andrei' → 'Andrei', 'cluj-napoca' → 'Cluj-Napoca'."""
+    return "-".join(p[:1].upper() + p[1:] for p in word.split("-"))
+
+
+def iter_matches(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    yield from pattern.finditer(text)
+
+
+_LABEL = re.compile(r"(?:^|(?<=[.!?\n]))\s*([A-ZĂÂÎȘȚ][\w-]{2,})\s*:")
+
+
+_PRICE_HINT = re.compile(r"\d\s*(?:de\s+)?(?:lei|ron|euro|eur|€)")
+
+
+def labelled_segments(text: str) -> list[tuple[str, int, int]]:
+    """Options written as 'Mini: … Standard: … Maxi: …' → [(folded label, start, end)], or []
+    when the message has fewer than two such labels."""
+    labels = list(_LABEL.finditer(text))
+    if len(labels) < 2:
+        return []
+    out = []
+    for i, label in enumerate(labels):
+        end = labels[i + 1].start() if i + 1 < len(labels) else len(text)
+        out.append((fold(label.group(1)), label.end(), end))
+    priced = [o for o in out if _PRICE_HINT.search(fold(text[o[1] : o[2]]))]
+    return out if len(priced) >= 2 else []

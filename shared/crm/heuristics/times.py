@@ -1,0 +1,102 @@
+"""Start time from a Romanian chat: `ora 16`, `16:30`, `pe la 21:30`, `de la 5 după-amiaza`,
+`pe la 7 seara`, `la 17 și 30`. End times (`până la`), constraints (`după ora 12`), durations
+(`2 ore`) and corrected values (`nu la 14`) are not start times. The last mention wins."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shared.crm.heuristics.dates import MONTH_RE
+from shared.crm.heuristics.text import fold
+from shared.crm.types import ChatMessage
+
+_EVENING = r"(?:seara|de\s+seara|dupa[-\s]?amiaza|dupa[-\s]?amiaz|dupa[-\s]?masa|pm|noaptea)"
+_MORNING = r"(?:dimineata|de\s+dimineata)"
+_QUALIFIER = rf"(?:\s+(?P<q>{_EVENING}|{_MORNING}|la\s+pranz|pranzul))?"
+_MINUTES = r"(?:\s*[:.h]\s*(?P<m>\d{2})|\s+(?:si|și)\s+(?P<m2>\d{2}|jumatate|un\s+sfert|sfert))?"
+_UNIT_AFTER = re.compile(
+    rf"^\s*(?:de\s+)?(?:ani|anisori|ore|ora\b|minute|min\b|copii|copiii|lei|ron|euro|eur|"
+    rf"buc|bucati|baloane|persoane|invitati|zile|km|%|\d|(?:{MONTH_RE})\b|[./-]\d|luni\b)"
+)
+_WITH_WORD = re.compile(
+    rf"\b(?P<kw>ora|orele|pe\s+la|de\s+la\s+ora|de\s+la|la\s+ora|incepand\s+cu\s+ora|la|in\s+jur\s+de)"
+    rf"\s+(?P<h>\d{{1,2}}){_MINUTES}{_QUALIFIER}\b"
+)
+_CLOCK = re.compile(r"(?<![\d.,/:])(?P<h>\d{1,2}):(?P<m>\d{2})(?![\d:])" + _QUALIFIER)
+_EXCLUDED_BEFORE = re.compile(
+    r"(?:pana\s+(?:la\s+)?(?:ora\s+)?|dupa\s+|inainte\s+de\s+|nu\s+(?:la\s+)?|in\s+loc\s+de\s+|"
+    r"tine\s+|dureaza\s+|pana\s+pe\s+la\s+|intre\s+)$"
+)
+
+
+@dataclass(frozen=True)
+class TimeMention:
+    value: str
+    pos: int
+
+
+def _to_hhmm(hour: int, minute: int, qualifier: str | None, explicit_clock: bool) -> str | None:
+    if qualifier:
+        if re.fullmatch(_EVENING, qualifier) and hour < 12:
+            hour += 12
+        elif "pranz" in qualifier and hour < 12:
+            hour = 12 if hour == 0 else hour
+    elif not explicit_clock and 1 <= hour <= 7:
+        hour += 12  # "la 5": parties are not at 5 am
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        return None
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _minute(match: re.Match[str]) -> int:
+    raw = match.group("m") or (match.groupdict().get("m2") or "")
+    if not raw:
+        return 0
+    if raw.startswith("jumatate"):
+        return 30
+    if "sfert" in raw:
+        return 15
+    return int(raw)
+
+
+def mentions_in(message: ChatMessage) -> list[TimeMention]:
+    text = fold(message.text)
+    found: list[TimeMention] = []
+    taken: list[tuple[int, int]] = []
+    for m in _WITH_WORD.finditer(text):
+        hour = int(m.group("h"))
+        has_minutes = bool(m.group("m") or m.group("m2"))
+        keyword = re.sub(r"\s+", " ", m.group("kw"))
+        if not has_minutes and not m.group("q") and _UNIT_AFTER.match(text[m.end("h") :]):
+            continue  # "la 25 de copii", "ora 2 ore"
+        if re.search(r"\d\s*$", text[: m.start()]):
+            continue  # "1 oră 30" is a duration
+        if keyword == "la" and not has_minutes and not m.group("q") and hour > 23:
+            continue
+        before = text[max(0, m.start() - 20) : m.start()]
+        taken.append(m.span())
+        if _EXCLUDED_BEFORE.search(before):
+            continue
+        value = _to_hhmm(hour, _minute(m), m.group("q"), explicit_clock=has_minutes)
+        if value:
+            found.append(TimeMention(value, m.start()))
+    for m in _CLOCK.finditer(text):
+        if any(s <= m.start() < e for s, e in taken):
+            continue
+        before = text[max(0, m.start() - 20) : m.start()]
+        if _EXCLUDED_BEFORE.search(before):
+            continue
+        value = _to_hhmm(int(m.group("h")), int(m.group("m")), m.group("q"), explicit_clock=True)
+        if value:
+            found.append(TimeMention(value, m.start()))
+    found.sort(key=lambda t: t.pos)
+    return found
+
+
+def resolve_time(messages: list[ChatMessage]) -> str | None:
+    last: str | None = None
+    for message in messages:
+        for mention in mentions_in(message):
+            last = mention.value
+    return last
