@@ -36,6 +36,7 @@ __all__ = [
     "event_sort_key",
     "event_start_datetime",
     "event_status",
+    "fold",
     "format_event_date",
     "is_archived",
     "normalize_event",

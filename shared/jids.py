@@ -48,7 +48,13 @@ _USER_PATTERNS: dict[str, re.Pattern[str]] = {
     BROADCAST_SERVER: re.compile(r"^(status|\d{1,25})$"),
     NEWSLETTER_SERVER: re.compile(r"^\d{1,25}$"),
 }
-_SERVER_ALIASES = {LEGACY_USER_SERVER: PHONE_SERVER}
+# ``c.us`` is the old user server; ``hosted``/``hosted.lid`` address a business account's
+# hosted (Cloud API) device of the same user, whose chat is the user's own.
+_SERVER_ALIASES = {
+    LEGACY_USER_SERVER: PHONE_SERVER,
+    "hosted": PHONE_SERVER,
+    "hosted.lid": LID_SERVER,
+}
 _NUMBER_RE = re.compile(r"^\d{1,5}$")
 _E164_SHAPE = re.compile(r"^\+[1-9]\d{6,14}$")
 _MAX_JID_LEN = 128

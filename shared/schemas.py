@@ -537,7 +537,10 @@ class ExtractRequest(Payload):
     thread_id: NonEmptyStr
     account_id: NonEmptyStr
     phone_e164: PhoneE164 | None = None
-    last_n_messages: int = Field(default=50, ge=1, le=500, alias="lastNMessages")
+    # More than 500 is read as 500 (the app may ask for "everything"); less than 1 is an error.
+    last_n_messages: Annotated[int, AfterValidator(lambda n: min(n, 500))] = Field(
+        default=50, ge=1, alias="lastNMessages"
+    )
     dry_run: bool = True
 
 

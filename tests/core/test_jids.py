@@ -26,6 +26,8 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("40722123456.1:2@s.whatsapp.net", "40722123456@s.whatsapp.net", "phone", "+40722123456"),
     ("40722123456:2.1@s.whatsapp.net", "40722123456@s.whatsapp.net", "phone", "+40722123456"),
     ("40722123456@c.us", "40722123456@s.whatsapp.net", "phone", "+40722123456"),
+    ("40722123456:99@hosted", "40722123456@s.whatsapp.net", "phone", "+40722123456"),
+    ("123456789012345:99@hosted.lid", "123456789012345@lid", "lid", None),
     ("40722123456@S.WhatsApp.Net", "40722123456@s.whatsapp.net", "phone", "+40722123456"),
     (" 40722123456@s.whatsapp.net ", "40722123456@s.whatsapp.net", "phone", "+40722123456"),
     ("447911123456@s.whatsapp.net", "447911123456@s.whatsapp.net", "phone", "+447911123456"),

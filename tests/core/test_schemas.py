@@ -324,6 +324,10 @@ def test_good_payloads() -> None:
     assert send.client_message_id == "cm-1"
     extract = validate_payload(ExtractRequest, {"threadId": "t", "accountId": "a"})
     assert (extract.last_n_messages, extract.dry_run, extract.phone_e164) == (50, True, None)
+    many = validate_payload(
+        ExtractRequest, {"threadId": "t", "accountId": "a", "lastNMessages": 900}
+    )
+    assert many.last_n_messages == 500
     ask = validate_payload(AskRequest, {"phoneE164": "0722123456", "question": "Total?"})
     assert ask.phone_e164 == "+40722123456"
 
