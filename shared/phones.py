@@ -10,6 +10,8 @@ as an error.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import TypeGuard
 
 import phonenumbers
 
@@ -89,8 +91,13 @@ def _in_known_block(number: phonenumbers.PhoneNumber) -> bool:
     return False
 
 
-def to_e164(raw: object, default_region: str = "RO") -> str | None:
-    """E.164 (``+40722123456``) for a real number, else None (junk, too short, no such range)."""
+def _cacheable(raw: object) -> TypeGuard[str | int]:
+    return isinstance(raw, str | int) and not isinstance(raw, bool)
+
+
+# The same few thousand client numbers come back on every message; parsing costs ~50 µs.
+@lru_cache(maxsize=8192)
+def _strict_cached(raw: str | int, default_region: str) -> str | None:
     candidates = _candidates(raw, default_region)
     for number in candidates:
         if phonenumbers.is_valid_number(number):
@@ -101,19 +108,33 @@ def to_e164(raw: object, default_region: str = "RO") -> str | None:
     return None
 
 
-def to_e164_lenient(raw: object, default_region: str = "RO") -> str | None:
-    """Like :func:`to_e164`, but accepts numbers that are only *possible* for their country.
-
-    For numbers WhatsApp itself vouches for (a JID's user part): the metadata of ``phonenumbers``
-    can lag behind newly opened ranges, and refusing a real client's number would lose a thread.
-    """
-    strict = to_e164(raw, default_region)
+@lru_cache(maxsize=8192)
+def _lenient_cached(raw: str | int, default_region: str) -> str | None:
+    strict = _strict_cached(raw, default_region)
     if strict is not None:
         return strict
     for number in _candidates(raw, default_region):
         if phonenumbers.is_possible_number(number):
             return _format(number)
     return None
+
+
+def to_e164(raw: object, default_region: str = "RO") -> str | None:
+    """E.164 (``+40722123456``) for a real number, else None (junk, too short, no such range)."""
+    if not _cacheable(raw) or not isinstance(default_region, str):
+        return None
+    return _strict_cached(raw, default_region)
+
+
+def to_e164_lenient(raw: object, default_region: str = "RO") -> str | None:
+    """Like :func:`to_e164`, but accepts numbers that are only *possible* for their country.
+
+    For numbers WhatsApp itself vouches for (a JID's user part): the metadata of ``phonenumbers``
+    can lag behind newly opened ranges, and refusing a real client's number would lose a thread.
+    """
+    if not _cacheable(raw) or not isinstance(default_region, str):
+        return None
+    return _lenient_cached(raw, default_region)
 
 
 def is_valid_e164(value: object) -> bool:
