@@ -1,0 +1,395 @@
+"""InboundPipeline on a real SqliteStore and journal, fed by SimulatedTransport."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from session_daemon.inbound.convert import message_doc_id
+from session_daemon.inbound.journal import Journal
+from session_daemon.inbound.pipeline import InboundPipeline, PipelineClosed
+from session_daemon.transport.port import (
+    HistorySyncChunk,
+    MessageReceived,
+    ReceiptReceived,
+    WireMessage,
+)
+from session_daemon.transport.simulated import SimulatedTransport, lid_for_phone
+from shared.schemas import Message, Thread
+from shared.store.port import DocumentStore, Snapshot, StoreError, WriteBatch, query
+from shared.store.sqlite import SqliteStore
+
+ACC = "acc1"
+CLIENT = "+40733111222"
+CLIENT_JID = "40733111222@s.whatsapp.net"
+TID = f"{ACC}__{CLIENT_JID}"
+T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+class CountingStore:
+    """SqliteStore with a write counter and a switch that makes batch commits fail."""
+
+    def __init__(self, inner: SqliteStore) -> None:
+        self.inner = inner
+        self.writes = 0
+        self.fail_commits = 0
+
+    def batch(self) -> WriteBatch:
+        return _Batch(self)
+
+    def get_many(self, paths: Any) -> list[Snapshot | None]:
+        return self.inner.get_many(paths)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class _Batch:
+    def __init__(self, owner: CountingStore) -> None:
+        self.owner = owner
+        self.inner = owner.inner.batch()
+        self.n = 0
+
+    def create(self, path: str, data: dict[str, Any]) -> None:
+        self.n += 1
+        self.inner.create(path, data)
+
+    def set(self, path: str, data: dict[str, Any], *, merge: bool = False) -> None:
+        self.n += 1
+        self.inner.set(path, data, merge=merge)
+
+    def update(self, path: str, data: dict[str, Any]) -> None:
+        self.n += 1
+        self.inner.update(path, data)
+
+    def commit(self) -> None:
+        if self.owner.fail_commits:
+            self.owner.fail_commits -= 1
+            raise StoreError("simulated outage")
+        self.inner.commit()
+        self.owner.writes += self.n
+
+
+@dataclass
+class Rig:
+    store: CountingStore
+    pipeline: InboundPipeline
+    sim: SimulatedTransport
+    tmp: Path
+
+    def messages(self, thread_id: str = TID) -> list[Snapshot]:
+        return self.store.query(query(f"threads/{thread_id}/messages", order_by=["tsClient"]))
+
+    def thread(self, thread_id: str = TID) -> dict[str, Any]:
+        snap = self.store.get(f"threads/{thread_id}")
+        assert snap is not None, f"no thread {thread_id}"
+        return snap.data
+
+    async def drain(self) -> None:
+        assert await self.pipeline.drain(5)
+
+
+def make_pipeline(
+    store: DocumentStore, tmp: Path, sim: SimulatedTransport | None = None
+) -> InboundPipeline:
+    return InboundPipeline(
+        store,
+        tmp / "journal",
+        flush_interval=0.01,
+        retry_initial=0.01,
+        lid_resolver=sim.pn_for_lid if sim else None,
+    )
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    store = CountingStore(SqliteStore(tmp_path / "store.db"))
+    sim = SimulatedTransport(qr_interval=0.05, auto_delivered=False)
+    pipeline = make_pipeline(store, tmp_path, sim)
+    await pipeline.start()
+    await sim.start_session(ACC, tmp_path / "acc1.session", pipeline.submit)
+    await sim.arun(sim.pair, ACC, "+40722000111", "Superparty")
+    yield Rig(store, pipeline, sim, tmp_path)
+    await pipeline.stop()
+    await sim.close()
+    store.inner.close()
+
+
+def wire(i: int, *, chat: str = CLIENT_JID, from_me: bool = False, at: datetime | None = None,
+         text: str | None = None, name: str | None = "Ion Pop") -> WireMessage:  # fmt: skip
+    return WireMessage(
+        id=f"3EB0{i:016X}",
+        chat_jid=chat,
+        sender_jid="40722000111@s.whatsapp.net" if from_me else chat,
+        from_me=from_me,
+        timestamp=at or T0 + timedelta(minutes=i),
+        text=f"mesaj {i}" if text is None else text,
+        push_name=None if from_me else name,
+    )
+
+
+async def test_live_messages_become_contract_documents(rig: Rig) -> None:
+    ids = [
+        await rig.sim.adeliver_message(
+            ACC, CLIENT, f"Bună ziua {i}", push_name="Ion Pop", timestamp=T0 + timedelta(seconds=i)
+        )
+        for i in range(3)
+    ]
+    await rig.drain()
+    msgs = rig.messages()
+    assert [m.id for m in msgs] == [message_doc_id(i) for i in ids]
+    doc = msgs[0].data
+    Message.model_validate(doc)
+    assert doc["direction"] == "inbound" and doc["body"] == "Bună ziua 0"
+    assert doc["tsClient"] == T0 and doc["tsClientMs"] == int(T0.timestamp() * 1000)
+    assert doc["createdAt"] == T0 and doc["createdAtMs"] == doc["tsClientMs"]
+    assert doc["waMessageId"] == doc["providerMessageId"] == ids[0]
+    assert doc["clientJid"] == CLIENT_JID and doc["accountId"] == ACC
+    assert doc["senderName"] == "Ion Pop" and doc["status"] == "delivered"
+
+    thread = rig.thread()
+    Thread.model_validate(thread)
+    assert thread["lastMessageAt"] == T0 + timedelta(seconds=2)
+    assert thread["lastMessageText"] == thread["lastMessagePreview"] == "Bună ziua 2"
+    assert thread["lastMessageDirection"] == "inbound"
+    assert thread["displayName"] == "Ion Pop"
+    assert thread["normalizedPhone"] == thread["phoneE164"] == CLIENT
+    assert thread["unreadCount"] == 3
+
+
+async def test_redelivery_is_stored_once_and_counted_once(rig: Rig) -> None:
+    for _ in range(3):
+        await rig.sim.adeliver_message(ACC, CLIENT, "dublu", msg_id="DUP1", push_name="Ion")
+        await rig.drain()
+    assert len(rig.messages()) == 1
+    assert rig.thread()["unreadCount"] == 1
+    assert rig.pipeline.stats()["duplicatesSkipped"] == 2
+
+
+async def test_history_overlap_keeps_one_document_and_the_newest_summary(rig: Rig) -> None:
+    live = [wire(i) for i in range(100, 105)]
+    for w in live:
+        rig.pipeline.submit(MessageReceived(ACC, w))
+    await rig.drain()
+    writes_before = rig.store.writes
+    older = [wire(i) for i in range(0, 95)]  # older messages, then an overlap with live ones
+    chunk = HistorySyncChunk(ACC, tuple(older + live), push_names={CLIENT_JID: "Ion Pop"})
+    await asyncio.to_thread(rig.pipeline.submit, chunk)
+    await rig.drain()
+    msgs = rig.messages()
+    assert len(msgs) == 100 and len({m.id for m in msgs}) == 100
+    thread = rig.thread()
+    assert thread["lastMessageAtMs"] == live[-1].timestamp.timestamp() * 1000
+    assert thread["lastMessageText"] == "mesaj 104"
+    assert thread["unreadCount"] == 5  # history is not unread
+    written = rig.store.writes - writes_before
+    assert written / 95 <= 1.05, f"{written} writes for 95 new history messages"
+    assert msgs[0].data["createdAt"] == T0  # sorts where it was written, not when synced
+
+
+async def test_older_history_never_rewinds_the_summary(rig: Rig) -> None:
+    rig.pipeline.submit(MessageReceived(ACC, wire(50)))
+    await rig.drain()
+    before = rig.thread()
+    writes = rig.store.writes
+    rig.pipeline.submit(HistorySyncChunk(ACC, (wire(1), wire(2))))
+    await rig.drain()
+    after = rig.thread()
+    for key in ("lastMessageAt", "lastMessageText", "lastMessageDirection", "unreadCount"):
+        assert after[key] == before[key]
+    assert rig.store.writes - writes == 2  # the two messages; the thread did not need a write
+
+
+async def test_lid_messages_land_in_the_phone_thread(rig: Rig) -> None:
+    await rig.sim.adeliver_message(ACC, CLIENT, "via LID", via_lid=True, push_name="Ion")
+    await rig.drain()
+    assert [m.data["body"] for m in rig.messages()] == ["via LID"]
+    assert rig.store.get(f"threads/{ACC}__{lid_for_phone(CLIENT)}") is None
+
+    # The LID is known now (learned from that message): a bare-LID message joins the thread too.
+    await rig.sim.adeliver_message(ACC, lid_for_phone(CLIENT), "doar LID")
+    await rig.drain()
+    assert [m.data["body"] for m in rig.messages()] == ["via LID", "doar LID"]
+
+
+async def test_unknown_lid_is_parked_then_rehomed_by_history_mapping(rig: Rig) -> None:
+    lid = "987654321@lid"
+    rig.pipeline.submit(MessageReceived(ACC, wire(1, chat=lid, name="Maria")))
+    rig.pipeline.submit(MessageReceived(ACC, wire(2, chat=lid, name="Maria")))
+    await rig.drain()
+    stats = rig.pipeline.stats()
+    assert stats["pendingLid"] == 2 and stats["messagesStored"] == 0
+    assert rig.store.query(query("threads")) == []
+
+    rig.pipeline.submit(HistorySyncChunk(ACC, (), lid_to_pn={lid: "40744555666@s.whatsapp.net"}))
+    await rig.drain()
+    tid = f"{ACC}__40744555666@s.whatsapp.net"
+    assert [m.data["body"] for m in rig.messages(tid)] == ["mesaj 1", "mesaj 2"]
+    assert rig.thread(tid)["displayName"] == "Maria"
+    stats = rig.pipeline.stats()
+    assert stats["pendingLid"] == 0 and stats["rehomed"] == 2
+
+
+async def test_parked_lid_is_resolved_through_the_transport_lid_store(rig: Rig) -> None:
+    await rig.sim.adeliver_message(ACC, "111222333@lid", "cine sunt?")
+    await rig.drain()
+    assert rig.pipeline.stats()["pendingLid"] == 1
+    rig.sim.learn_lid(ACC, "111222333@lid", "+40755000111")  # no event: only the LID store knows
+    assert rig.pipeline.recheck_pending() == 1
+    await rig.drain()
+    assert len(rig.messages(f"{ACC}__40755000111@s.whatsapp.net")) == 1
+
+
+async def test_parked_lid_messages_survive_a_restart(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "store.db")
+    first = make_pipeline(store, tmp_path)
+    await first.start()
+    first.submit(MessageReceived(ACC, wire(7, chat="444@lid")))
+    await first.drain()
+    await first.stop()
+    second = make_pipeline(store, tmp_path)
+    await second.start()
+    await second.drain()
+    assert second.stats()["pendingLid"] == 1
+    second.submit(HistorySyncChunk(ACC, (), lid_to_pn={"444@lid": "40766000000@s.whatsapp.net"}))
+    await second.drain()
+    await second.stop()
+    assert store.get(f"threads/{ACC}__40766000000@s.whatsapp.net/messages/{wire(7).id}")
+    assert Journal(tmp_path / "journal").count() == 0
+    store.close()
+
+
+async def test_groups_status_and_newsletters_are_counted_not_mirrored(rig: Rig) -> None:
+    for i, chat in enumerate(
+        ("120363000000000001@g.us", "status@broadcast", "120363000000000002@newsletter")
+    ):
+        rig.pipeline.submit(MessageReceived(ACC, wire(i, chat=chat)))
+    rig.pipeline.submit(MessageReceived(ACC, wire(9, text="")))  # empty protocol message
+    await rig.drain()
+    assert rig.store.query(query("threads")) == []
+    stats = rig.pipeline.stats()
+    assert (stats["groupsSkipped"], stats["statusSkipped"], stats["newsletterSkipped"]) == (1, 1, 1)
+    assert stats["otherSkipped"] == 1 and stats["messagesStored"] == 0
+
+
+async def test_messages_typed_on_the_phone_are_outbound_and_reset_unread(rig: Rig) -> None:
+    await rig.sim.adeliver_message(ACC, CLIENT, "întrebare", push_name="Ion")
+    await rig.drain()
+    await rig.sim.atype_on_phone(ACC, CLIENT, "răspuns de pe telefon")
+    await rig.drain()
+    msgs = rig.messages()
+    assert [m.data["direction"] for m in msgs] == ["inbound", "outbound"]
+    assert msgs[1].data["status"] == "sent"
+    thread = rig.thread()
+    assert thread["unreadCount"] == 0 and thread["lastMessageDirection"] == "outbound"
+    assert thread["displayName"] == "Ion"  # the owner's own name never becomes the client's
+
+
+async def test_display_name_is_never_message_text(rig: Rig) -> None:
+    await rig.sim.adeliver_message(ACC, CLIENT, "Vreau un animator pentru sâmbătă")
+    await rig.drain()
+    assert rig.thread()["displayName"] == CLIENT
+
+
+async def test_a_sent_message_coming_back_from_the_phone_is_not_duplicated(rig: Rig) -> None:
+    # The outbox stored the app's message under its requestId with the WhatsApp id it got.
+    rig.store.set(f"threads/{TID}", {"accountId": ACC, "clientJid": CLIENT_JID,
+                                     "lastMessageAt": T0, "lastMessageAtMs": 0})  # fmt: skip
+    rig.store.create(
+        f"threads/{TID}/messages/req123",
+        {"accountId": ACC, "clientJid": CLIENT_JID, "direction": "outbound", "body": "hi",
+         "status": "sent", "tsClient": T0, "waMessageId": "3EB0SENTBYAPP"},
+    )  # fmt: skip
+    echo = WireMessage("3EB0SENTBYAPP", CLIENT_JID, "40722000111@s.whatsapp.net", True, T0, "hi")
+    rig.pipeline.submit(HistorySyncChunk(ACC, (echo,)))
+    await rig.drain()
+    assert [m.id for m in rig.messages()] == ["req123"]
+    assert rig.pipeline.stats()["duplicatesSkipped"] == 1
+
+
+async def test_receipts_move_outbound_status_forward_only(rig: Rig) -> None:
+    sent = await rig.sim.send_text(ACC, CLIENT_JID, "confirmare")
+    rig.store.set(
+        f"threads/{TID}", {"accountId": ACC, "clientJid": CLIENT_JID, "lastMessageAt": T0}
+    )
+    rig.store.create(
+        f"threads/{TID}/messages/req1",
+        {"accountId": ACC, "clientJid": CLIENT_JID, "direction": "outbound", "body": "confirmare",
+         "status": "sent", "tsClient": T0, "waMessageId": sent.message_id},
+    )  # fmt: skip
+    await rig.sim.arun(rig.sim.read, ACC, CLIENT)
+    await rig.sim.areceipt(ACC, CLIENT, [sent.message_id], "delivered")  # late, reordered
+    await rig.drain()
+    doc = rig.store.get(f"threads/{TID}/messages/req1")
+    assert doc is not None and doc.data["status"] == "read"
+    assert rig.pipeline.stats()["receiptsApplied"] == 2
+
+
+async def test_store_outage_is_retried_without_loss(rig: Rig) -> None:
+    rig.store.fail_commits = 3
+    for i in range(20):
+        rig.pipeline.submit(MessageReceived(ACC, wire(i)))
+    await rig.drain()
+    assert len(rig.messages()) == 20
+    stats = rig.pipeline.stats()
+    assert stats["storeErrors"] == 3 and stats["lastError"].startswith("StoreError")
+    assert rig.thread()["unreadCount"] == 20
+
+
+async def test_unwritten_entries_are_replayed_after_restart(tmp_path: Path) -> None:
+    store = CountingStore(SqliteStore(tmp_path / "store.db"))
+    store.fail_commits = 10**6  # the store is down for this whole run
+    first = InboundPipeline(store, tmp_path / "journal", flush_interval=0.01, retry_initial=0.01,
+                            stop_timeout=0.2)  # fmt: skip
+    await first.start()
+    for i in range(30):
+        first.submit(MessageReceived(ACC, wire(i)))
+    first.submit(ReceiptReceived(ACC, ("X",), CLIENT_JID, "read", T0))
+    await first.stop()
+    assert Journal(tmp_path / "journal").count() == 31
+
+    store.fail_commits = 0
+    second = make_pipeline(store, tmp_path)
+    await second.start()
+    await second.drain()
+    assert second.stats()["replayed"] == 31
+    await second.stop()
+    assert len(store.query(query(f"threads/{TID}/messages"))) == 30
+    assert Journal(tmp_path / "journal").count() == 0
+    store.inner.close()
+
+
+async def test_concurrent_submitters_are_group_committed(rig: Rig) -> None:
+    def produce(worker: int) -> None:
+        for i in range(worker, 400, 8):
+            rig.sim.deliver_message(ACC, f"+4072{i % 10:07d}", f"m{i}", msg_id=f"C{i:05d}")
+
+    threads = [threading.Thread(target=produce, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    await rig.drain()
+    stats = rig.pipeline.stats()
+    assert stats["messagesStored"] == 400
+    assert stats["journalCommits"] < 400  # several events shared an fsync
+    assert len(rig.store.query(query("messages", group=True))) == 400
+
+
+async def test_submit_outside_the_running_window_is_refused(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "store.db")
+    pipeline = make_pipeline(store, tmp_path)
+    with pytest.raises(PipelineClosed):
+        pipeline.submit(MessageReceived(ACC, wire(1)))
+    await pipeline.start()
+    await pipeline.stop()
+    with pytest.raises(PipelineClosed):
+        pipeline.submit(MessageReceived(ACC, wire(1)))
+    store.close()
