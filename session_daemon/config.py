@@ -103,6 +103,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         "token_file": Path(env.get("WHATSAPP_DAEMON_TOKEN_FILE") or DEFAULT_TOKEN_FILE),
         "max_concurrent_pairings": _env_int(env, "WHATSAPP_MAX_CONCURRENT_PAIRINGS", 3),
         "pairing_timeout_seconds": _env_float(env, "WHATSAPP_PAIRING_TIMEOUT_SECONDS", 170.0),
+        "regenerate_cooldown_seconds": _env_float(
+            env, "WHATSAPP_REGENERATE_COOLDOWN_SECONDS", 10.0
+        ),
         "max_body_bytes": _env_int(env, "WHATSAPP_MAX_BODY_BYTES", 64 * 1024),
         "backfill_count": _env_int(env, "WHATSAPP_BACKFILL_COUNT", 50),
         "backfill_threads": _env_int(env, "WHATSAPP_BACKFILL_THREADS", 20),

@@ -230,6 +230,23 @@ class SessionManager:
         if transition is None:
             return
         now = self._clock()
+        if isinstance(event, Connected):
+            state.connect_attempts = 0
+            state.last_regenerate_at = None  # the cooldown only damps repeated failed pairings
+            transition = Transition(
+                status="connected",
+                last_error=None,
+                set_last_error=True,
+                pairing_finished=state.pairing,
+                fields={"paired": True, "lastConnectedAt": now},
+            )
+        if transition.pairing_finished:
+            self._finish_pairing(state)
+        # status first, then the QR: whoever sees a QR also sees `qr_ready`
+        repeated_qr = transition.status == "qr_ready" == state.status
+        if transition.status is not None and not repeated_qr:
+            await self._write_transition(account_id, transition)
+            state.status = transition.status
         if isinstance(event, QrCode):
             await asyncio.to_thread(self.secrets.set_qr, account_id, event.code, now)
             state.first_qr.set()
@@ -237,25 +254,6 @@ class SessionManager:
             await asyncio.to_thread(self.secrets.set_pairing_code, account_id, event.code, now)
         elif transition.secrets == "clear":
             await asyncio.to_thread(self.secrets.clear, account_id)
-        if isinstance(event, Connected):
-            state.connect_attempts = 0
-            if state.pairing or state.status != "connected":
-                transition = Transition(
-                    status="connected",
-                    last_error=None,
-                    set_last_error=True,
-                    pairing_finished=state.pairing,
-                    fields={"paired": True, "lastConnectedAt": now},
-                )
-        if transition.pairing_finished:
-            self._finish_pairing(state)
-        if transition.status is not None and not (
-            transition.status == state.status
-            and not transition.fields
-            and transition.status == "qr_ready"
-        ):
-            await self._write_transition(account_id, transition)
-            state.status = transition.status
         if transition.stop_session:
             self._spawn(self._stop_session(state, generation))
 

@@ -88,11 +88,11 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     store = SqliteStore(tmp_path / "store.db")
     transport = ScriptedTransport()
     inbound = CollectingInbound()
-    manager = SessionManager(store, transport, settings, inbound)  # type: ignore[arg-type]
+    manager = SessionManager(store, transport, settings, inbound)
     ctx = DaemonContext(
         settings=settings,
         store=store,
-        transport=transport,  # type: ignore[arg-type]
+        transport=transport,
         manager=manager,
         authenticator=Authenticator(TOKEN, resolve),
         inbound=inbound,
@@ -210,7 +210,7 @@ async def test_oversized_body_is_413(api: Api) -> None:
 async def test_unknown_routes_methods_and_accounts(api: Api) -> None:
     status, body, _ = await api.call("GET", "/nope")
     assert (status, body["error"]) == (404, "not_found")
-    status, body, resp = await api.call("PUT", "/api/whatsapp/add-account")
+    status, body, _ = await api.call("PUT", "/api/whatsapp/add-account")
     assert (status, body["error"]) == (405, "method_not_allowed")
     for method, path in [
         ("GET", "/api/whatsapp/qr/wa_missing"),
@@ -371,7 +371,7 @@ async def test_health_ready_diag_dashboard_metrics(api: Api) -> None:
     status, body, _ = await api.call("GET", "/api/status/dashboard", token="staff-id-token")
     assert status == 200 and body["accounts"][0]["status"] == "qr_ready"
     assert "qrCode" not in body or body["accounts"][0]["qrCode"] is None
-    status, text, resp = await api.call("GET", "/metrics")
+    status, text, _ = await api.call("GET", "/metrics")
     assert status == 200 and b'whatsapp_sessions{status="qr_ready"} 1.0' in text
     status, body, _ = await api.call("GET", "/metrics", token=None)
     assert status == 401
@@ -397,7 +397,9 @@ async def test_openapi_matches_router_exactly(api: Api) -> None:
     status, doc, _ = await api.call("GET", "/openapi.json")
     assert status == 200
     documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
-    served = set(router_routes(api.client.server.app))  # type: ignore[union-attr]
+    app = api.client.app
+    assert app is not None
+    served = set(router_routes(app))
     assert documented == served
     assert ("POST", "/api/whatsapp/add-account") in served
     add = doc["paths"]["/api/whatsapp/add-account"]["post"]

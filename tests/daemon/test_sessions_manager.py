@@ -56,7 +56,7 @@ class Env:
         self.manager = self.new_manager()
 
     def new_manager(self) -> SessionManager:
-        return SessionManager(self.store, self.transport, self.settings, self.inbound)  # type: ignore[arg-type]
+        return SessionManager(self.store, self.transport, self.settings, self.inbound)
 
     def account(self, account_id: str) -> dict[str, Any]:
         snap = self.store.get(f"accounts/{account_id}")
