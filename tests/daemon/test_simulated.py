@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -35,6 +36,8 @@ from session_daemon.transport.simulated import (
     wire_message_from_spec,
 )
 
+E = TypeVar("E")
+
 
 class Sink:
     """Collects events from any thread; `wait_for` polls until a predicate holds."""
@@ -47,13 +50,11 @@ class Sink:
         with self._lock:
             self.events.append(event)
 
-    def of(self, kind: type) -> list[TransportEvent]:
+    def of(self, kind: type[E]) -> list[E]:
         with self._lock:
             return [e for e in self.events if isinstance(e, kind)]
 
-    async def wait_for(
-        self, kind: type, count: int = 1, timeout: float = 3.0
-    ) -> list[TransportEvent]:
+    async def wait_for(self, kind: type[E], count: int = 1, timeout: float = 3.0) -> list[E]:
         deadline = time.monotonic() + timeout
         while len(self.of(kind)) < count:
             assert time.monotonic() < deadline, (
@@ -64,9 +65,9 @@ class Sink:
 
 
 async def paired(
-    tmp_path: Path, account: str = "acc1", **kw: float
+    tmp_path: Path, account: str = "acc1", receipt_delay: float = 0.02
 ) -> tuple[SimulatedTransport, Sink]:
-    sim = SimulatedTransport(qr_interval=0.05, **kw)
+    sim = SimulatedTransport(qr_interval=0.05, receipt_delay=receipt_delay)
     sink = Sink()
     await sim.start_session(account, tmp_path / f"{account}.session", sink)
     await sink.wait_for(QrCode)
@@ -79,7 +80,7 @@ async def test_qr_codes_repeat_until_timeout(tmp_path: Path) -> None:
     sink = Sink()
     await sim.start_session("acc1", tmp_path / "acc1.session", sink)
     await sink.wait_for(QrTimeout)
-    codes = [e.code for e in sink.of(QrCode)]  # type: ignore[attr-defined]
+    codes = [e.code for e in sink.of(QrCode)]
     assert len(codes) >= 3 and len(set(codes)) == len(codes)
     assert all(c.count(",") == 3 for c in codes)
     assert isinstance(sink.events[-1], QrTimeout)
@@ -93,7 +94,7 @@ async def test_pairing_persists_and_a_new_instance_resumes_without_qr(tmp_path: 
     sim, sink = await paired(tmp_path)
     kinds = [type(e) for e in sink.events if not isinstance(e, QrCode)]
     assert kinds == [Paired, Connected]
-    assert sink.of(Paired)[0].own_jid == "40722000111@s.whatsapp.net"  # type: ignore[attr-defined]
+    assert sink.of(Paired)[0].own_jid == "40722000111@s.whatsapp.net"
     assert sim.is_connected("acc1")
     await sim.close()
     assert json.loads((tmp_path / "acc1.session").read_text())["paired"] is True
@@ -112,7 +113,7 @@ async def test_phone_code_pairing(tmp_path: Path) -> None:
     sink = Sink()
     await sim.start_session("acc1", tmp_path / "acc1.session", sink)
     code = await sim.request_pairing_code("acc1", "+40722000111")
-    assert len(code) == 8 and sink.of(PairingCode)[0].code == code  # type: ignore[attr-defined]
+    assert len(code) == 8 and sink.of(PairingCode)[0].code == code
     with pytest.raises(SimulatorError) as err:
         sim.pair_with_code("acc1", "WRONGCOD")
     assert err.value.code == "bad_pairing_code"
@@ -126,7 +127,7 @@ async def test_phone_code_pairing(tmp_path: Path) -> None:
 async def test_messages_from_phone_and_lid_addresses(tmp_path: Path) -> None:
     sim, sink = await paired(tmp_path)
     mid = await sim.adeliver_message("acc1", "0733 111 222", "Bună", push_name="Ion")
-    msg = sink.of(MessageReceived)[-1].message  # type: ignore[attr-defined]
+    msg = sink.of(MessageReceived)[-1].message
     assert (msg.id, msg.chat_jid, msg.from_me, msg.push_name) == (
         mid,
         "40733111222@s.whatsapp.net",
@@ -136,24 +137,25 @@ async def test_messages_from_phone_and_lid_addresses(tmp_path: Path) -> None:
     assert msg.timestamp.tzinfo is not None
 
     await sim.adeliver_message("acc1", "+40733111222", "prin LID", via_lid=True)
-    msg = sink.of(MessageReceived)[-1].message  # type: ignore[attr-defined]
+    msg = sink.of(MessageReceived)[-1].message
     lid = lid_for_phone("+40733111222")
     assert msg.chat_jid == lid and msg.chat_pn_jid == "40733111222@s.whatsapp.net"
     assert sim.pn_for_lid("acc1", lid) == "40733111222@s.whatsapp.net"
 
     await sim.adeliver_message("acc1", "999888777@lid", "necunoscut")
-    msg = sink.of(MessageReceived)[-1].message  # type: ignore[attr-defined]
+    msg = sink.of(MessageReceived)[-1].message
     assert msg.chat_jid == "999888777@lid" and msg.chat_pn_jid is None
     sim.learn_lid("acc1", "999888777@lid", "+40744000000")
     assert sim.pn_for_lid("acc1", "999888777@lid") == "40744000000@s.whatsapp.net"
 
     media = {"type": "image", "mimetype": "image/jpeg"}
     await sim.adeliver_message("acc1", "+40733111222", "poza", media=media)
-    msg = sink.of(MessageReceived)[-1].message  # type: ignore[attr-defined]
-    assert msg.message_type == "image" and msg.media.mimetype == "image/jpeg"
+    msg = sink.of(MessageReceived)[-1].message
+    assert msg.message_type == "image" and msg.media is not None
+    assert msg.media.mimetype == "image/jpeg"
 
     typed = await sim.atype_on_phone("acc1", "+40733111222", "Vă sun imediat")
-    msg = sink.of(MessageReceived)[-1].message  # type: ignore[attr-defined]
+    msg = sink.of(MessageReceived)[-1].message
     assert msg.from_me and msg.id == typed and msg.sender_jid == "40722000111@s.whatsapp.net"
     assert [r.text for r in sim.received_by("+40733111222")] == ["Vă sun imediat"]
     await sim.close()
@@ -163,13 +165,13 @@ async def test_sends_receipts_and_failure_switches(tmp_path: Path) -> None:
     sim, sink = await paired(tmp_path, receipt_delay=0.01)
     result = await sim.send_text("acc1", "40733111222@s.whatsapp.net", "Salut")
     receipts = await sink.wait_for(ReceiptReceived)
-    assert receipts[0].message_ids == (result.message_id,)  # type: ignore[attr-defined]
-    assert receipts[0].status == "delivered"  # type: ignore[attr-defined]
+    assert receipts[0].message_ids == (result.message_id,)
+    assert receipts[0].status == "delivered"
     assert sim.received_by("0733111222")[0].message_id == result.message_id
 
     assert sim.read("acc1", "+40733111222") == [result.message_id]
     read = await sink.wait_for(ReceiptReceived, 2)
-    assert read[-1].status == "read"  # type: ignore[attr-defined]
+    assert read[-1].status == "read"
     sim.receipt("acc1", "+40733111222", [result.message_id], "delivered")  # late duplicate
     assert len(sink.of(ReceiptReceived)) == 3
 
@@ -197,7 +199,7 @@ async def test_offline_messages_arrive_on_reconnect(tmp_path: Path) -> None:
     mid = sim.deliver_message("acc1", "+40733111222", "cât timp erai offline")
     assert not sink.of(MessageReceived)
     sim.reconnect("acc1")
-    assert sink.of(MessageReceived)[0].message.id == mid  # type: ignore[attr-defined]
+    assert sink.of(MessageReceived)[0].message.id == mid
     assert isinstance(sink.events[-2], Connected)
     await sim.close()
 
@@ -212,7 +214,8 @@ async def test_logout_ban_and_stream_replaced(tmp_path: Path) -> None:
     sink2 = Sink()
     await sim.start_session("acc1", tmp_path / "acc1.session", sink2)
     assert [type(e) for e in sink2.events] == [TemporaryBan]
-    assert sink2.events[0].expires_at > datetime.now(UTC)  # type: ignore[attr-defined]
+    expires = sink2.of(TemporaryBan)[0].expires_at
+    assert expires is not None and expires > datetime.now(UTC)
 
     sim2, sink3 = await paired(tmp_path, account="acc2")
     sim2.logout("acc2")
@@ -239,13 +242,13 @@ async def test_history_sync_and_on_demand_history(tmp_path: Path) -> None:
     )
     assert n == 1
     chunk = sink.of(HistorySyncChunk)[0]
-    assert chunk.lid_to_pn == {"555@lid": "40744000000@s.whatsapp.net"}  # type: ignore[attr-defined]
-    assert chunk.push_names == {"40733111222@s.whatsapp.net": "Ion"}  # type: ignore[attr-defined]
+    assert chunk.lid_to_pn == {"555@lid": "40744000000@s.whatsapp.net"}
+    assert chunk.push_names == {"40733111222@s.whatsapp.net": "Ion"}
     assert sim.pn_for_lid("acc1", "555@lid") == "40744000000@s.whatsapp.net"
 
     await sim.request_history("acc1", "40733111222@s.whatsapp.net", 10)
     chunks = await sink.wait_for(HistorySyncChunk, 2)
-    ids = [m.id for m in chunks[1].messages]  # type: ignore[attr-defined]
+    ids = [m.id for m in chunks[1].messages]
     assert ids == ["OLD1", first]  # oldest first, overlapping what was delivered live
     await sim.close()
 
