@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Installs everything the project needs to run and to test, idempotently:
+#   Debian packages, .venv (Python 3.11, requirements.lock + the project, editable),
+#   node_modules (npm ci of package-lock.json), functions/venv (functions/requirements.txt).
+# Each step records a stamp keyed by a hash of its inputs and is skipped while the stamp matches,
+# so a second run takes about a second. Safe to run concurrently (one run at a time, via flock).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+DEB_PACKAGES=(libmagic1)
+PYTHON_VERSION="3.11"
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# One bootstrap at a time per checkout: engineers and CI may start the scripts concurrently.
+LOCK_FILE="${TMPDIR:-/tmp}/superparty-bootstrap-$(printf '%s' "$ROOT" | sha256sum | cut -c1-16).lock"
+exec 9>"$LOCK_FILE"
+flock 9
+
+hash_files() {
+    # Hash of the named files' contents (a missing file hashes as "missing").
+    local f
+    for f in "$@"; do
+        if [[ -f "$f" ]]; then sha256sum "$f"; else echo "missing $f"; fi
+    done | sha256sum | cut -c1-32
+}
+
+stamp_matches() { [[ -f "$1" ]] && [[ "$(cat "$1")" == "$2" ]]; }
+
+# ---- Debian packages --------------------------------------------------------------------------
+missing_debs=()
+for pkg in "${DEB_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing_debs+=("$pkg")
+    fi
+done
+if ((${#missing_debs[@]})); then
+    log "installing Debian packages: ${missing_debs[*]}"
+    SUDO=()
+    [[ "$(id -u)" == 0 ]] || SUDO=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing_debs[@]}" >/dev/null
+fi
+
+# ---- Python 3.11 ------------------------------------------------------------------------------
+find_python() {
+    local candidate
+    for candidate in "python$PYTHON_VERSION" python3 python; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            [[ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" == "$PYTHON_VERSION" ]]; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+venv_is_usable() {
+    [[ -x "$1/bin/python" ]] &&
+        [[ "$("$1/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" == "$PYTHON_VERSION" ]]
+}
+
+ensure_venv() {
+    # ensure_venv DIR: a Python 3.11 virtual environment at DIR (recreated if broken).
+    local dir="$1" python
+    if venv_is_usable "$dir"; then
+        return 0
+    fi
+    python="$(find_python)" || die "Python $PYTHON_VERSION not found on PATH"
+    log "creating $dir with $python"
+    rm -rf "$dir"
+    "$python" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --upgrade pip
+}
+
+ensure_venv .venv
+PY_STAMP=.venv/.superparty-stamp
+py_hash="$(hash_files requirements.lock pyproject.toml)"
+if ! stamp_matches "$PY_STAMP" "$py_hash" || ! .venv/bin/python -c 'import shared' 2>/dev/null; then
+    log "installing Python dependencies into .venv"
+    .venv/bin/python -m pip install -q -r requirements.lock
+    .venv/bin/python -m pip install -q --no-deps -e .
+    echo "$py_hash" >"$PY_STAMP"
+fi
+
+# ---- npm packages (Firebase emulators, Firestore emulator) ------------------------------------
+command -v node >/dev/null 2>&1 || die "node (>= 20) not found on PATH"
+command -v npm >/dev/null 2>&1 || die "npm not found on PATH"
+NPM_STAMP=node_modules/.superparty-stamp
+npm_hash="$(hash_files package.json package-lock.json)"
+if ! stamp_matches "$NPM_STAMP" "$npm_hash"; then
+    log "installing npm packages (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$npm_hash" >"$NPM_STAMP"
+fi
+
+# ---- functions/venv (the Firebase CLI runs our Python functions from it) ----------------------
+if [[ -f functions/requirements.txt ]]; then
+    ensure_venv functions/venv
+    FN_STAMP=functions/venv/.superparty-stamp
+    fn_hash="$(hash_files functions/requirements.txt)"
+    if ! stamp_matches "$FN_STAMP" "$fn_hash"; then
+        log "installing functions/requirements.txt into functions/venv"
+        (cd functions && venv/bin/python -m pip install -q -r requirements.txt)
+        echo "$fn_hash" >"$FN_STAMP"
+    fi
+fi
+
+log "ready"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything (scripts/bootstrap.sh), then runs the whole check: ruff lint, ruff format
+# check, mypy, and the full pytest suite. Every step runs; the exit code is non-zero if any failed.
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/store -x`).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/bootstrap.sh || exit 1
+# shellcheck disable=SC1091
+source .venv/bin/activate
+
+failed=()
+step() {
+    local name="$1"
+    shift
+    printf '\n==> %s\n' "$name"
+    local started=$SECONDS
+    "$@"
+    local rc=$?
+    printf '==> %s: exit %d in %ds\n' "$name" "$rc" "$((SECONDS - started))"
+    if [[ $rc -ne 0 ]]; then failed+=("$name"); fi
+    return 0
+}
+
+# mypy targets: our Python code only (pyproject's exclude drops functions/venv, functions/shared).
+mypy_targets=()
+for dir in shared session_daemon functions tests bench; do
+    [[ -d "$dir" ]] && mypy_targets+=("$dir")
+done
+while IFS= read -r -d '' file; do mypy_targets+=("$file"); done \
+    < <(find scripts -maxdepth 2 -name '*.py' -print0 2>/dev/null)
+
+run_pytest() {
+    pytest "$@"
+    local rc=$?
+    if [[ $rc -eq 5 ]]; then
+        echo "pytest collected no tests: treated as a failure" >&2
+    fi
+    return $rc
+}
+
+step "ruff check" ruff check .
+step "ruff format --check" ruff format --check .
+step "mypy" mypy "${mypy_targets[@]}"
+step "pytest" run_pytest "$@"
+
+if ((${#failed[@]})); then
+    printf '\nFAILED: %s\n' "${failed[*]}" >&2
+    exit 1
+fi
+printf '\nall checks passed\n'
