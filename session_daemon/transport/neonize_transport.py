@@ -403,7 +403,11 @@ class NeonizeTransport:
 
     def _handle_login_status(self, session: _Session, status: str) -> None:
         """whatsmeow's QR channel outcome: success, timeout, or err-*."""
-        if status in ("", "code", "success") or session.stopping:
+        if status in ("", "code") or session.stopping:
+            return
+        if status == "success":  # the device events follow; no QR timeout from now on
+            with contextlib.suppress(RuntimeError):
+                session.loop.call_soon_threadsafe(_pairing_succeeded, session)
             return
         event: TransportEvent = (
             QrTimeout(session.account_id)
@@ -602,6 +606,11 @@ class NeonizeTransport:
 def _cancel_timer(session: _Session) -> None:
     if session.qr_timer is not None:
         session.qr_timer.cancel()
+
+
+def _pairing_succeeded(session: _Session) -> None:
+    session.pairing_over = True
+    _cancel_timer(session)
 
 
 def _log_task_failure(task: asyncio.Task[None]) -> None:

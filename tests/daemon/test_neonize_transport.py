@@ -299,6 +299,17 @@ async def test_whatsmeow_qr_timeout_is_reported(tmp_path: Path) -> None:
     assert session.qr_timer is not None and session.qr_timer.cancelled()
 
 
+async def test_success_status_closes_the_qr_window(tmp_path: Path) -> None:
+    transport = NeonizeTransport(executor_workers=4, qr_timeout_seconds=0.2)
+    sink = Recorder()
+    session = attach(transport, tmp_path, sink)
+    await asyncio.to_thread(go_qr, session, b"2@only,k1,k2,k3")
+    await asyncio.to_thread(go_login_status, session, b"success")  # before the device event
+    await asyncio.sleep(0.4)
+    assert sink.of(QrTimeout) == []
+    assert transport.session_ids() == [ACC]
+
+
 async def test_pairing_error_status_is_pair_failed(tmp_path: Path) -> None:
     sink = Recorder()
     session = attach(NeonizeTransport(executor_workers=4), tmp_path, sink)
