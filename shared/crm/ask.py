@@ -36,9 +36,7 @@ CAPABILITIES = (
     "la ce adrese, ce vârstă avea copilul, ce petreceri au fost anulate și detaliile unei "
     "petreceri (după numele copilului, lună sau an)."
 )
-NO_MODEL = (
-    "Nu am un model de limbaj configurat pentru întrebări libere. " + CAPABILITIES
-)
+NO_MODEL = "Nu am un model de limbaj configurat pentru întrebări libere. " + CAPABILITIES
 
 
 @dataclass
@@ -55,7 +53,9 @@ class FreeTextModel(Protocol):
     """Answers a free-text question from the client JSON and events JSON; returns the answer and
     the eventShortIds it cites. Raises on any failure."""
 
-    def answer(self, client: Mapping[str, Any], events: list[dict[str, Any]], question: str) -> tuple[str, list[Any]]: ...
+    def answer(
+        self, client: Mapping[str, Any], events: list[dict[str, Any]], question: str
+    ) -> tuple[str, list[Any]]: ...
 
 
 # ---- event helpers -----------------------------------------------------------------------------
@@ -140,28 +140,37 @@ def describe(event: Mapping[str, Any]) -> str:
     parts = [_date_text(event)]
     if event.get("childName"):
         age = event.get("childAge")
-        shown_age = isinstance(age, int | float) and not isinstance(age, bool) and age > 0
-        parts.append(f"{event['childName']}" + (f" ({_fmt_money(age)} ani)" if shown_age else ""))
+        shown = isinstance(age, int | float) and not isinstance(age, bool) and age > 0
+        parts.append(
+            f"{event['childName']}" + (f" ({_fmt_money(float(age or 0))} ani)" if shown else "")
+        )
     if event.get("address"):
         parts.append(str(event["address"]))
     roles = [_role_text(r) for r in _roles(event)]
     if roles:
         parts.append(", ".join(roles))
-    parts.append(f"{_fmt_money(event_amount(event))} {_currency(event)}, {_STATUS_WORDS[event_status(event)]}")
+    parts.append(
+        f"{_fmt_money(event_amount(event))} {_currency(event)}, "
+        f"{_STATUS_WORDS[event_status(event)]}"
+    )
     if is_archived(event):
         parts.append("arhivată")
     return "; ".join(parts)
 
 
 def source(event: Mapping[str, Any]) -> dict[str, Any]:
-    return {"eventShortId": event_short_id(event), "date": _date_text(event), "details": describe(event)}
+    return {
+        "eventShortId": event_short_id(event),
+        "date": _date_text(event),
+        "details": describe(event),
+    }
 
 
 def _party_word(n: int, singular_suffix: str = "", plural_suffix: str = "") -> str:
     """'o petrecere neplătită' / '2 petreceri neplătite' / '20 de petreceri'."""
     if n == 1:
         return "o petrecere" + (f" {singular_suffix}" if singular_suffix else "")
-    of = "de " if n % 100 >= 20 or n % 100 == 0 and n else ""
+    of = "de " if n % 100 >= 20 or (n % 100 == 0 and n) else ""
     return f"{n} {of}petreceri" + (f" {plural_suffix}" if plural_suffix else "")
 
 
@@ -178,14 +187,14 @@ class _Question:
         return re.search(pattern, self.text) is not None
 
 
-def _filters(question: _Question, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+def _filters(
+    question: _Question, events: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Narrow events by a child's name, a year, a month or a kind of party named in the question."""
     applied: list[str] = []
     words = set(re.findall(r"\w+", question.text))
     names = {
-        fold(str(e.get("childName") or "")).split(" ")[0]
-        for e in events
-        if e.get("childName")
+        fold(str(e.get("childName") or "")).split(" ")[0] for e in events if e.get("childName")
     }
     named = [n for n in names if n and n in words]
     if named:
@@ -195,7 +204,10 @@ def _filters(question: _Question, events: list[dict[str, Any]]) -> tuple[list[di
     if year:
         events = [e for e in events if (d := event_date(e)) and d.year == int(year.group(1))]
         applied.append("an")
-    month = re.search(r"\b(?:din|in|pe|luna)\s+(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\b", question.text)
+    month = re.search(
+        r"\b(?:din|in|pe|luna)\s+(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\b",
+        question.text,
+    )
     if month:
         number = MONTHS[month.group(1)]
         events = [e for e in events if (d := event_date(e)) and d.month == number]
@@ -233,50 +245,87 @@ def _data_answer(q: _Question) -> AskAnswer | None:
         count = _party_word(len(cancelled), "anulată", "anulate")
         return _answer(f"{count[0].upper()}{count[1:]}{scope}: {listing}.", cancelled)
 
-    if q.has(r"\b(?:cate|cati|numarul)\b") and q.has(r"platit\w*\s+integral|platite|achitat\w*|platit\w*\s+complet|integral"):
+    if q.has(r"\b(?:cate|cati|numarul)\b") and q.has(
+        r"platit\w*\s+integral|platite|achitat\w*|platit\w*\s+complet|integral"
+    ):
         paid = [e for e in active if event_status(e) == "PAID"]
-        return _answer(f"Clientul a plătit integral {_party_word(len(paid))}{scope}: {_sum_text(paid)} în total.", paid)
+        return _answer(
+            f"Clientul a plătit integral {_party_word(len(paid))}{scope}: "
+            f"{_sum_text(paid)} în total.",
+            paid,
+        )
 
-    if q.has(r"\bmai\s+(?:are|avem)\s+de\s+(?:platit|incasat)|\bde\s+plata\b|\bdatoreaz\w*|\brestant\w*|\bneplatit\w*|\bnu\s+a\s+platit|\brest\w*\s+de\s+plata|\bde\s+incasat|\bdatori"):
+    if q.has(
+        r"\bmai\s+(?:are|avem)\s+de\s+(?:platit|incasat)|\bde\s+plata\b|\bdatoreaz\w*|\brestant\w*|\bneplatit\w*|\bnu\s+a\s+platit|\brest\w*\s+de\s+plata|\bde\s+incasat|\bdatori"
+    ):
         unpaid = [e for e in active if event_status(e) == "UNPAID"]
-        return _answer(f"Clientul mai are de plătit {_sum_text(unpaid)}{scope} ({_party_word(len(unpaid), 'neplătită', 'neplătite')}).", unpaid)
+        return _answer(
+            f"Clientul mai are de plătit {_sum_text(unpaid)}{scope} "
+            f"({_party_word(len(unpaid), 'neplătită', 'neplătite')}).",
+            unpaid,
+        )
 
     if q.has(r"\bmedi[ea]\b|\bin\s+medie\b|\bmediu\b"):
         if not active:
             return AskAnswer(f"Nu există petreceri valide pentru o medie{scope}.", [])
         average = sum(float(event_amount(e)) for e in active) / len(active)
-        return _answer(f"O petrecere a costat în medie {_fmt_money(round(average, 2))} lei{scope} ({_party_word(len(active))}, total {_sum_text(active)}).", active)
+        return _answer(
+            f"O petrecere a costat în medie {_fmt_money(round(average, 2))} lei{scope} "
+            f"({_party_word(len(active))}, total {_sum_text(active)}).",
+            active,
+        )
 
-    if q.has(r"\b(?:a\s+platit|platit\s+deja|a\s+achitat|incasat|am\s+incasat|s-a\s+platit|a\s+dat)\b") and not q.has(r"\bcheltuit"):
+    if q.has(
+        r"\b(?:a\s+platit|platit\s+deja|a\s+achitat|incasat|am\s+incasat|s-a\s+platit|a\s+dat)\b"
+    ) and not q.has(r"\bcheltuit"):
         paid = [e for e in active if event_status(e) == "PAID"]
-        return _answer(f"Clientul a plătit {_sum_text(paid)}{scope} ({_party_word(len(paid), 'plătită', 'plătite')}).", paid)
+        return _answer(
+            f"Clientul a plătit {_sum_text(paid)}{scope} "
+            f"({_party_word(len(paid), 'plătită', 'plătite')}).",
+            paid,
+        )
 
-    if q.has(r"\bcheltuit\w*|\bcheltuieli|\bin\s+total\b|\bvaloare\w*|\bcat\s+a\s+costat\s+tot|\bsuma\s+totala|\bbani\b"):
+    if q.has(
+        r"\bcheltuit\w*|\bcheltuieli|\bin\s+total\b|\bvaloare\w*|\bcat\s+a\s+costat\s+tot|\bsuma\s+totala|\bbani\b"
+    ):
         paid = [e for e in active if event_status(e) == "PAID"]
         unpaid = [e for e in active if event_status(e) == "UNPAID"]
         return _answer(
-            f"Clientul a cheltuit în total {_sum_text(active)}{scope} pe {_party_word(len(active))} "
+            f"Clientul a cheltuit în total {_sum_text(active)}{scope} "
+            f"pe {_party_word(len(active))} "
             f"(plătit: {_sum_text(paid)}; de plătit: {_sum_text(unpaid)}).",
             active,
         )
 
-    if q.has(r"\b(?:cate|cati)\b.*\b(?:petreceri|evenimente|rezervari|botezuri|aniversari|ori)\b|\bde\s+cate\s+ori\b|\bnumarul\s+de\s+petreceri"):
+    if q.has(
+        r"\b(?:cate|cati)\b.*\b(?:petreceri|evenimente|rezervari|botezuri|aniversari|ori)\b|\bde\s+cate\s+ori\b|\bnumarul\s+de\s+petreceri"
+    ):
         cancelled = [e for e in filtered if event_status(e) == "CANCELLED" and not is_archived(e)]
         extra = f" (plus {len(cancelled)} anulate)" if cancelled else ""
         count = "o singură petrecere" if len(active) == 1 else _party_word(len(active))
         return _answer(f"Clientul a avut {count}{scope}{extra}.", active)
 
-    if q.has(r"\bcea\s+mai\s+scump\w*|\bcel\s+mai\s+scump\w*|\bcea\s+mai\s+mare\s+suma|\bcel\s+mai\s+mult\b"):
+    if q.has(
+        r"\bcea\s+mai\s+scump\w*|\bcel\s+mai\s+scump\w*|\bcea\s+mai\s+mare\s+suma|\bcel\s+mai\s+mult\b"
+    ):
         if not active:
             return AskAnswer(f"Nicio petrecere validă{scope}.", [])
         top = max(active, key=lambda e: float(event_amount(e)))
-        return _answer(f"Cea mai scumpă petrecere{scope}: {_fmt_money(event_amount(top))} {_currency(top)}, pe {_date_text(top)} ({describe(top)}).", [top])
+        return _answer(
+            f"Cea mai scumpă petrecere{scope}: {_fmt_money(event_amount(top))} "
+            f"{_currency(top)}, pe {_date_text(top)} ({describe(top)}).",
+            [top],
+        )
 
     if q.has(r"\bcea\s+mai\s+ieftin\w*|\bcel\s+mai\s+ieftin\w*|\bcel\s+mai\s+putin\b"):
         if not active:
             return AskAnswer(f"Nicio petrecere validă{scope}.", [])
         low = min(active, key=lambda e: float(event_amount(e)))
-        return _answer(f"Cea mai ieftină petrecere{scope}: {_fmt_money(event_amount(low))} {_currency(low)}, pe {_date_text(low)} ({describe(low)}).", [low])
+        return _answer(
+            f"Cea mai ieftină petrecere{scope}: {_fmt_money(event_amount(low))} "
+            f"{_currency(low)}, pe {_date_text(low)} ({describe(low)}).",
+            [low],
+        )
 
     selected = _pick_one(q, active)
 
@@ -303,13 +352,23 @@ def _data_answer(q: _Question) -> AskAnswer | None:
         event = selected or (active[-1] if active else None)
         if event is None or event.get("childAge") in (None, ""):
             return AskAnswer(f"Nu am vârsta copilului{scope}.", [event] if event else [])
-        return _answer(f"{event.get('childName') or 'Copilul'} avea {event['childAge']} ani la petrecerea din {_date_text(event)}.", [event])
+        return _answer(
+            f"{event.get('childName') or 'Copilul'} avea {event['childAge']} ani "
+            f"la petrecerea din {_date_text(event)}.",
+            [event],
+        )
 
-    if selected is not None and q.has(r"\b(?:prima|primul|ultima|ultimul|urmatoare\w*|cand|recent\w*|viitoare)\b"):
-        return _answer(f"{_when_label(q)}{scope}: {_date_text(selected)} ({describe(selected)}).", [selected])
+    if selected is not None and q.has(
+        r"\b(?:prima|primul|ultima|ultimul|urmatoare\w*|cand|recent\w*|viitoare)\b"
+    ):
+        return _answer(
+            f"{_when_label(q)}{scope}: {_date_text(selected)} ({describe(selected)}).", [selected]
+        )
 
     if applied and filtered:
-        return _answer(f"Detalii{scope}: " + " | ".join(describe(e) for e in filtered) + ".", filtered)
+        return _answer(
+            f"Detalii{scope}: " + " | ".join(describe(e) for e in filtered) + ".", filtered
+        )
     return None
 
 
@@ -360,20 +419,26 @@ def answer_question(
         if on_model_error is not None:
             on_model_error(exc)
         return AskAnswer("Modelul de limbaj nu a răspuns acum. " + CAPABILITIES, [])
-    return AskAnswer(text.strip() or CAPABILITIES, grounded_sources(cited, normalized), used_model=True)
+    return AskAnswer(
+        text.strip() or CAPABILITIES, grounded_sources(cited, normalized), used_model=True
+    )
 
 
-def grounded_sources(cited: Sequence[Any], events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def grounded_sources(
+    cited: Sequence[Any], events: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """Only sources that are real events of this client, each once; made-up ids are dropped."""
     by_id = {event_short_id(e): e for e in events if event_short_id(e) is not None}
     out: list[dict[str, Any]] = []
     seen: set[int] = set()
     for raw in cited:
         candidate = raw.get("eventShortId") if isinstance(raw, Mapping) else raw
-        try:
-            key = int(candidate) if not isinstance(candidate, bool) else None
-        except (TypeError, ValueError):
-            key = None
+        key: int | None = None
+        if isinstance(candidate, int | str) and not isinstance(candidate, bool):
+            try:
+                key = int(candidate)
+            except ValueError:
+                key = None
         if key is None or key not in by_id or key in seen:
             continue
         seen.add(key)
@@ -383,5 +448,15 @@ def grounded_sources(cited: Sequence[Any], events: Sequence[Mapping[str, Any]]) 
 
 def _public(event: Mapping[str, Any]) -> dict[str, Any]:
     """An event as the model sees it: JSON-safe, no audit fields."""
-    keep = ("eventShortId", "date", "address", "childName", "childAge", "numChildren", "payment", "rolesBySlot", "isArchived")
+    keep = (
+        "eventShortId",
+        "date",
+        "address",
+        "childName",
+        "childAge",
+        "numChildren",
+        "payment",
+        "rolesBySlot",
+        "isArchived",
+    )
     return json.loads(json.dumps({k: event.get(k) for k in keep}, default=str))

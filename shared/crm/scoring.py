@@ -16,7 +16,16 @@ from typing import Any
 
 from shared.crm.heuristics.text import strip_diacritics
 
-SCORED_FIELDS = ("date", "startTime", "address", "childName", "childAge", "amount", "status", "roles")
+SCORED_FIELDS = (
+    "date",
+    "startTime",
+    "address",
+    "childName",
+    "childAge",
+    "amount",
+    "status",
+    "roles",
+)
 
 _EXPANSIONS = {
     "str": "strada",
@@ -131,7 +140,9 @@ class ExtractionScore:
 
     def table(self) -> str:
         lines = [f"{'field':<12} {'accuracy':>8}  hits/total"]
-        lines.append(f"{'intent':<12} {self.intent_accuracy:>8.3f}  {self.intent_hits}/{self.records}")
+        lines.append(
+            f"{'intent':<12} {self.intent_accuracy:>8.3f}  {self.intent_hits}/{self.records}"
+        )
         for name in SCORED_FIELDS:
             lines.append(
                 f"{name:<12} {self.field_accuracy(name):>8.3f}  "
@@ -153,7 +164,9 @@ class AskScore:
     source_exact: int = 0
     misses: list[str] = field(default_factory=list)
 
-    def add(self, record_id: str, expected: Mapping[str, Any], answer: str, sources: list[Any]) -> None:
+    def add(
+        self, record_id: str, expected: Mapping[str, Any], answer: str, sources: list[Any]
+    ) -> None:
         self.records += 1
         if answer_hits(answer, list(expected.get("must_contain") or [])):
             self.answer_hits += 1

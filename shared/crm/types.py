@@ -1,3 +1,4 @@
+# ruff: noqa: N815  (field names mirror the JSON documents of the contract)
 """Plain data shared by the CRM extractors, the service and the CLI (no I/O)."""
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class DraftFields:
     roles: list[RoleDraft] = field(default_factory=list)
     confidence: float = 0.0
     reasons: list[str] = field(default_factory=list)
+    target_event_hint: str | None = None  # an event id the model believes this updates
 
     def event_dict(self) -> dict[str, Any]:
         return {

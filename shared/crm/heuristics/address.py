@@ -168,7 +168,9 @@ def _backward(text: str, folded: str, sent_start: int, start: int) -> int:
             return begin
     begin = start
     pieces = _segments(text, sent_start, start)
-    for s, e in reversed(pieces[:-1] if not text[pieces[-1][0] : pieces[-1][1]].strip() else pieces):
+    for s, e in reversed(
+        pieces[:-1] if not text[pieces[-1][0] : pieces[-1][1]].strip() else pieces
+    ):
         piece = text[s:e].strip()
         if not piece:
             continue
@@ -194,12 +196,16 @@ def _clean(raw: str) -> str:
             token = _ABBREVIATIONS[bare]
         elif bare == "s" and i + 1 < len(tokens) and tokens[i + 1].isdigit():
             token = "Sector"
-        elif all_lower and token.isalpha() and token not in _LOWER_KEEP:
-            token = title_word(token)
-        elif token.isalpha() and token[:1].islower() and i > 0 and fold(tokens[i - 1]) in (
-            "str.",
-            "str",
-            "strada",
+        elif (all_lower and token.isalpha() and token not in _LOWER_KEEP) or (
+            token.isalpha()
+            and token[:1].islower()
+            and i > 0
+            and fold(tokens[i - 1])
+            in (
+                "str.",
+                "str",
+                "strada",
+            )
         ):
             token = title_word(token)
         out.append(token)
@@ -218,7 +224,8 @@ def mentions_in(message: ChatMessage) -> list[AddressMention]:
         streets = [
             m
             for m in _STREET.finditer(folded, sentence.start, sentence.end)
-            if m.group("kind") not in _WEAK_STREET or _CAPITALIZED.match(text[m.end() :].split(" ")[0] or "")
+            if m.group("kind") not in _WEAK_STREET
+            or _CAPITALIZED.match(text[m.end() :].split(" ")[0] or "")
         ]
         streets = [m for m in streets if re.search(r"\d|[A-ZĂÂÎȘȚ]", text[m.end() : m.end() + 40])]
         if streets:
@@ -229,7 +236,10 @@ def mentions_in(message: ChatMessage) -> list[AddressMention]:
             continue
         for venue in _VENUE.finditer(folded, sentence.start, sentence.end):
             after = text[venue.end() : sentence.end]
-            name = re.match(r"\s+((?:[A-ZĂÂÎȘȚ][\w-]*|de|lui|cu|din)(?:\s+(?:[A-ZĂÂÎȘȚ][\w-]*|de|lui|cu|din))*)", after)
+            name = re.match(
+                r"\s+((?:[A-ZĂÂÎȘȚ][\w-]*|de|lui|cu|din)(?:\s+(?:[A-ZĂÂÎȘȚ][\w-]*|de|lui|cu|din))*)",
+                after,
+            )
             if not name or not any(_CAPITALIZED.match(w) for w in name.group(1).split()):
                 continue
             stop = venue.end() + name.end()

@@ -12,6 +12,7 @@ bare weekdays count only when nothing explicit was said, and `sâmbăta viitoare
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -71,13 +72,17 @@ WEEKDAYS: dict[str, int] = {
 WEEKDAY_RE = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
 
 # "mai" is also "more"/"still": a day + "mai" followed by these is not May.
-_NOT_MAY = r"(?!\s+(?:mult|multe|multi|putin|putine|bine|tarziu|devreme|avem|sunt|e\b|este|vrem|ales))"
+_NOT_MAY = (
+    r"(?!\s+(?:mult|multe|multi|putin|putine|bine|tarziu|devreme|avem|sunt|e\b|este|vrem|ales))"
+)
 _UNITS_AFTER_NUMBER = (
     r"(?:ani|anisori|an\b|ore|ora\b|oră|min|minute|copii|copiii|lei|ron|euro|eur|buc|bucati|"
     r"baloane|persoane|invitati|zile|saptamani|luni\b|km|%|de\s+(?:copii|lei|ani|persoane|ore))"
 )
 
-_NUMERIC = re.compile(r"(?<![\d.,/:])(\d{1,2})[./-](\d{1,2})(?:[./-](\d{4}|\d{2}))?(?![\d:]|[.,]\d)")
+_NUMERIC = re.compile(
+    r"(?<![\d.,/:])(\d{1,2})[./-](\d{1,2})(?:[./-](\d{4}|\d{2}))?(?![\d:]|[.,]\d)"
+)
 _DAY_MONTH = re.compile(
     rf"(?<![\d.,/:])(\d{{1,2}})(?:\s*-?\s*(?:a|lea))?\s+(?:{MONTH_RE})\b\.?(?:\s+(\d{{4}}))?"
 )
@@ -91,8 +96,8 @@ _WEEKDAY_DAY = re.compile(
     rf"(?!\s*{_UNITS_AFTER_NUMBER})(?!\s*,?\s*(?:{MONTH_RE})\b)"
 )
 _WEEKDAY = re.compile(
-    rf"(?<!\bnu )(?<!\bnu, )\b({WEEKDAY_RE})\b(?:\s+(asta|aceasta|ce vine|care vine|viitoare|viitor|"
-    rf"urmatoare|de dupa|cealalta))?"
+    rf"(?<!\bnu )(?<!\bnu, )\b({WEEKDAY_RE})\b(?:\s+(asta|aceasta|ce vine|care vine|viitoare|"
+    rf"viitor|urmatoare|de dupa|cealalta))?"
 )
 _TOMORROW = re.compile(r"\b(poimaine|maine)\b")
 _TODAY = re.compile(r"\b(azi|astazi|diseara|in seara asta)\b(?=[^.?!]{0,25}\b(?:ora|la)\s+\d)")
@@ -102,7 +107,9 @@ _IN_N = re.compile(
 _AMBIGUOUS_RELATIVE = re.compile(
     rf"\b(?:saptamana\s+viitoare|weekendul\s+(?:viitor|asta|acesta)|({WEEKDAY_RE})\s+viitoare)\b"
 )
-_EASTER = re.compile(r"\b(?:(a\s+doua\s+zi\s+de|lunea\s+de|a\s+treia\s+zi\s+de)\s+)?paste(?:lui)?\b")
+_EASTER = re.compile(
+    r"\b(?:(a\s+doua\s+zi\s+de|lunea\s+de|a\s+treia\s+zi\s+de)\s+)?paste(?:lui)?\b"
+)
 _CHRISTMAS = re.compile(r"(?<!\bmos )(?<!\bmosul )\b(?:de|ziua\s+de|in\s+ziua\s+de)\s+craciun\b")
 _PICK_FIRST = re.compile(r"\b(prima|primul|prima\s+varianta|cea\s+dintai|cea\s+de\s+acum|asta)\b")
 _PICK_SECOND = re.compile(
@@ -158,11 +165,7 @@ def _next_day_of_month(
         year, month = today.year, today.month
     for _ in range(14):
         candidate = _safe_date(year, month, day)
-        if (
-            candidate
-            and candidate >= today
-            and (weekday is None or candidate.weekday() == weekday)
-        ):
+        if candidate and candidate >= today and (weekday is None or candidate.weekday() == weekday):
             return candidate
         month += 1
         if month > 12:
@@ -237,9 +240,7 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
 
     def day_alone(day: int, weekday: int | None) -> date | None:
         for mention in reversed(recent + found):
-            if mention.value.day == day and (
-                weekday is None or mention.value.weekday() == weekday
-            ):
+            if mention.value.day == day and (weekday is None or mention.value.weekday() == weekday):
                 return mention.value
         return _next_day_of_month(day, today, weekday, month_hint)
 
@@ -292,7 +293,7 @@ def _mark_options(text: str, found: list[DateMention]) -> list[DateMention]:
     """Two strong mentions joined by 'sau' are alternatives offered, not facts."""
     strong = [f for f in found if f.strength == "strong"]
     out = list(found)
-    for a, b in zip(strong, strong[1:], strict=False):
+    for a, b in itertools.pairwise(strong):
         between = text[a.pos : b.pos]
         if re.search(r"\bsau\b", between):
             group = a.pos

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from shared.crm.heuristics.text import clause_at, fold, labelled_segments
 from shared.crm.types import ChatMessage
 
-_NUM = r"(?P<n>\d{1,3}(?:[.,\u202f\u00a0]\d{3})+|\d{1,3}\s\d{3}(?=\s*(?:de\s+)?(?:lei|ron|euro|eur))|\d+(?:,\d{1,2})?)"
+_NUM = (
+    r"(?P<n>\d{1,3}(?:[.,\u202f\u00a0]\d{3})+"
+    r"|\d{1,3}\s\d{3}(?=\s*(?:de\s+)?(?:lei|ron|euro|eur))"
+    r"|\d+(?:,\d{1,2})?)"
+)
 _CURRENCY = r"(?P<c>lei|leu|ron|euro|eur|€)"
 _AFTER = re.compile(rf"(?<![\d.,]){_NUM}\s*(?:de\s+)?{_CURRENCY}(?![a-z])")
 _BEFORE = re.compile(rf"(?<![a-z])(?P<c>ron|eur|€)\s*{_NUM}(?![\d])")
@@ -25,7 +29,9 @@ _PER_UNIT = re.compile(
 _DEPOSIT = re.compile(r"\b(?:avans\w*|aconto|arvun\w*|garantie|restul|rest\s+de|diferent\w*)")
 _REFUND = re.compile(r"\b(?:returna\w*|inapoi|rambursa\w*|despagub\w*|returnare\w*)")
 _REJECTED_BEFORE = re.compile(r"(?:in\s+loc\s+de|\bnu)\s*$")
-_TOTAL = re.compile(r"\b(?:total\w*|in\s+total|pentru\s+tot|cu\s+totul|suma\s+totala|toata\s+suma)\b|=")
+_TOTAL = re.compile(
+    r"\b(?:total\w*|in\s+total|pentru\s+tot|cu\s+totul|suma\s+totala|toata\s+suma)\b|="
+)
 _OPTIONS = re.compile(r"\b(?:sau|daca|ori|intre|varianta|optiun\w*)\b")
 _UNIT_WORDS = re.compile(
     r"^\s*(?:de\s+)?(?:ani|copii|copiii|ore|minute|min|km|baloane|persoane|invitati|buc|m\b|metri|"
@@ -47,9 +53,7 @@ _PAID = re.compile(
     r"|\bam\s+primit\s+(?:plata|banii|suma|restul|toata\s+suma|toti\s+banii)"
     r"|\bgata\s+am\s+(?:dat|platit|achitat|virat|trimis)\s+(?:toti\s+)?banii"
 )
-_PAID_VERB = re.compile(
-    r"\b(?:am|a|au|s-a|ati)\s+(?:platit|achitat|virat|transferat|dat|trimis)\b"
-)
+_PAID_VERB = re.compile(r"\b(?:am|a|au|s-a|ati)\s+(?:platit|achitat|virat|transferat|dat|trimis)\b")
 _FUTURE = re.compile(r"\b(?:voi|vom|o\s+sa|urmeaza|fac|facem|platim)\b")
 _METHODS = (
     ("CASH", re.compile(r"\b(?:cash|numerar|cu\s+bani\s+gheata)\b")),
@@ -208,11 +212,22 @@ def resolve_payment_status(messages: list[ChatMessage], amount: float | None) ->
             continue
         for m in _PAID_VERB.finditer(folded):
             sentence = folded[m.start() : m.start() + 60]
-            if re.search(r"\bavans", sentence) or _FUTURE.search(folded[max(0, m.start() - 10):m.start()]):
+            if re.search(r"\bavans", sentence) or _FUTURE.search(
+                folded[max(0, m.start() - 10) : m.start()]
+            ):
                 continue
-            values = [a.value for a in amounts_in(
-                ChatMessage(message.id, message.direction, message.text[m.start():m.start() + 60],
-                            message.ts), None)]
+            values = [
+                a.value
+                for a in amounts_in(
+                    ChatMessage(
+                        message.id,
+                        message.direction,
+                        message.text[m.start() : m.start() + 60],
+                        message.ts,
+                    ),
+                    None,
+                )
+            ]
             if values and max(values) >= amount:
                 return "PAID"
     return "UNPAID"
@@ -222,7 +237,9 @@ def resolve_method(messages: list[ChatMessage]) -> str | None:
     method = None
     for message in messages:
         folded = fold(message.text)
-        if not re.search(r"\b(?:plat\w*|achit\w*|vira\w*|transfer\w*|cash|card\w*|numerar)", folded):
+        if not re.search(
+            r"\b(?:plat\w*|achit\w*|vira\w*|transfer\w*|cash|card\w*|numerar)", folded
+        ):
             continue
         for name, pattern in _METHODS:
             if pattern.search(folded):

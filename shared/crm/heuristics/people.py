@@ -140,9 +140,15 @@ _KIN = (
     r"bebelusul|bebelusa|printesa\s+noastra|printul\s+nostru|fetita|baietelul|baiatul|fetitei|"
     r"baiatului|baietelului|fiica|fiul|fiicei|fiului)"
 )
-_ADULT_KIN = r"(?:bunica|bunicul|bunicii|mama|mamica|tatal|tata|tatic|nasa|nasul|nasii|matusa|unchiul|parintii)"
+_ADULT_KIN = (
+    r"(?:bunica|bunicul|bunicii|mama|mamica|tatal|tata|tatic|nasa|nasul|nasii|matusa|unchiul|"
+    r"parintii)"
+)
 _EVENT = r"(?:ziua(?:\s+de\s+nastere)?|petrecerea|aniversarea|botezul|serbarea|party-ul|zilei)"
-_AGE_VERB = r"(?:face|implineste|fac|implinesc|va\s+face|va\s+implini|a\s+facut|a\s+implinit|o\s+sa\s+faca|implineste)"
+_AGE_VERB = (
+    r"(?:face|implineste|fac|implinesc|va\s+face|va\s+implini|a\s+facut|a\s+implinit|"
+    r"o\s+sa\s+faca)"
+)
 _AGE_UNIT = r"(?:\s*(?:de\s+)?(?:ani|anisori|anisor|an|anul)\b)"
 
 
@@ -186,8 +192,14 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
     folded = fold(text)
     out: list[NameMention] = []
 
-    def add(match_end: int, weight: int, *, allow_lower: bool = False, genitive: bool = False,
-            pair: bool = True) -> None:
+    def add(
+        match_end: int,
+        weight: int,
+        *,
+        allow_lower: bool = False,
+        genitive: bool = False,
+        pair: bool = True,
+    ) -> None:
         start = match_end
         while start < len(text) and text[start] in " ,(":
             start += 1
@@ -204,7 +216,9 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
         add(m.end(), 3, allow_lower=True)
     for m in re.finditer(rf"\b{_EVENT}\s+(?=[a-z]+ei\b)", folded):
         add(m.end(), 3, genitive=True, pair=False)
-    for m in re.finditer(rf"\b{_KIN}\s*,?\s+(?:(?:pe\s+care\s+)?o\s+cheama\s+|il\s+cheama\s+)?", folded):
+    for m in re.finditer(
+        rf"\b{_KIN}\s*,?\s+(?:(?:pe\s+care\s+)?o\s+cheama\s+|il\s+cheama\s+)?", folded
+    ):
         add(m.end(), 3)
     for m in re.finditer(rf"\b{_ADULT_KIN}\s+(?:lui|lu)\s+", folded):
         add(m.end(), 2, allow_lower=True)
@@ -217,13 +231,17 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
     ):
         if not re.search(r"\b(?:ma|te)\s+$", folded[max(0, m.start() - 4) : m.start() + 1]):
             add(m.end(), 3, allow_lower=True)
-    for m in re.finditer(rf"\b(?:cati\s+ani|ce\s+varsta)\s+(?:face|implineste|are|va\s+avea)\s+", folded):
+    for m in re.finditer(
+        r"\b(?:cati\s+ani|ce\s+varsta)\s+(?:face|implineste|are|va\s+avea)\s+", folded
+    ):
         add(m.end(), 2)
     lower_name = r"[a-z]+(?:-[a-z]+)?"
-    for m in re.finditer(rf"\bpentru\s+(?={lower_name}\s*(?:,|\()\s*(?:care\s+)?(?:{_AGE_VERB}\s+)?\d)", folded):
+    for m in re.finditer(
+        rf"\bpentru\s+(?={lower_name}\s*(?:,|\()\s*(?:care\s+)?(?:{_AGE_VERB}\s+)?\d)", folded
+    ):
         add(m.end(), 3)
     for m in re.finditer(rf"\bpentru\s+(?={lower_name}\s*,\s*care\s+)", folded):
-        if not re.match(rf"{lower_name}\s*,\s*care\s+(?:{_AGE_VERB}\s+)?\d", folded[m.end():]):
+        if not re.match(rf"{lower_name}\s*,\s*care\s+(?:{_AGE_VERB}\s+)?\d", folded[m.end() :]):
             add(m.end(), 2)
     # "Tudor împlinește 7 ani", "Miruna face 7 ani", "Sara și Victor fac 2 anișori".
     pair_name = rf"{lower_name}(?:\s+si\s+{lower_name})?"
@@ -237,13 +255,16 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
     # Answer to the staff's "Cum o cheamă / Cum se numește …?" in the client's next message.
     if previous is not None and message.from_client and not previous.from_client:
         asked = fold(previous.text)
-        if re.search(r"\b(?:cum\s+(?:o|il|se)\s+(?:cheama|numeste)|numele\s+(?:copilului|"
-                     r"sarbatorit\w*|fetitei|baiatului|bebelus\w*))", asked):
-            m = re.match(rf"\s*({NAME}(?:\s+{NAME})?)", text)
-            if m:
-                name = m.group(1)
+        if re.search(
+            r"\b(?:cum\s+(?:o|il|se)\s+(?:cheama|numeste)|numele\s+(?:copilului|"
+            r"sarbatorit\w*|fetitei|baiatului|bebelus\w*))",
+            asked,
+        ):
+            answer = re.match(rf"\s*({NAME}(?:\s+{NAME})?)", text)
+            if answer:
+                name = answer.group(1)
                 if fold(name.split()[0]) not in _STOP_NAMES:
-                    out.append(NameMention(name, m.start(1), 3))
+                    out.append(NameMention(name, answer.start(1), 3))
             else:
                 add(0, 3, allow_lower=True, pair=False)
     return out
@@ -282,7 +303,9 @@ class AgeMention:
 
 
 _AGE_PATTERNS = (
-    re.compile(rf"\b{_AGE_VERB}\s+(\d{{1,2}}){_AGE_UNIT}?(?!\s*(?:de\s+)?(?:ore|lei|ron|copii|minute|euro|\d|[.:/]\d))"),
+    re.compile(
+        rf"\b{_AGE_VERB}\s+(\d{{1,2}}){_AGE_UNIT}?(?!\s*(?:de\s+)?(?:ore|lei|ron|copii|minute|euro|\d|[.:/]\d))"
+    ),
     re.compile(rf"(?<![\w-])[a-z]{{2,}}\s*(?:,|\()?\s*(\d{{1,2}}){_AGE_UNIT}"),
     re.compile(rf"\bde\s+(\d{{1,2}}){_AGE_UNIT}"),
 )
@@ -315,9 +338,11 @@ def age_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Age
     if previous is not None and message.from_client and not previous.from_client:
         asked = fold(previous.text)
         if re.search(r"\b(?:cati\s+ani|ce\s+varsta|ce\s+varsta\s+are)\b", asked):
-            m = re.match(rf"\s*(?:\w+\s*,\s*)?(\d{{1,2}}){_AGE_UNIT}?(?!\s*(?:copii|lei|de\s+copii))", folded)
-            if m and int(m.group(1)) <= 18:
-                out.append((m.start(1), AgeMention(int(m.group(1)), True)))
+            reply = re.match(
+                rf"\s*(?:\w+\s*,\s*)?(\d{{1,2}}){_AGE_UNIT}?(?!\s*(?:copii|lei|de\s+copii))", folded
+            )
+            if reply and int(reply.group(1)) <= 18:
+                out.append((reply.start(1), AgeMention(int(reply.group(1)), True)))
     out.sort(key=lambda p: p[0])
     return [a for _, a in out]
 
@@ -358,11 +383,18 @@ def kids_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[in
             value = int(m.group(1))
             if 1 <= value <= 300:
                 out.append((m.start(1), value))
-    if not out and previous is not None and message.from_client and not previous.from_client:
-        if re.search(r"\bcati\s+copii\b", fold(previous.text)):
-            m = re.search(r"(?<![\d.,:])(\d{1,3})\b(?!\s*(?:de\s+)?(?:ani|lei|ron|ore|euro|[:.]\d))", folded)
-            if m and 1 <= int(m.group(1)) <= 300:
-                out.append((m.start(1), int(m.group(1))))
+    asked_count = (
+        previous is not None
+        and message.from_client
+        and not previous.from_client
+        and re.search(r"\bcati\s+copii\b", fold(previous.text)) is not None
+    )
+    if not out and asked_count:
+        number = re.search(
+            r"(?<![\d.,:])(\d{1,3})\b(?!\s*(?:de\s+)?(?:ani|lei|ron|ore|euro|[:.]\d))", folded
+        )
+        if number and 1 <= int(number.group(1)) <= 300:
+            out.append((number.start(1), int(number.group(1))))
     out.sort()
     return [v for _, v in out]
 

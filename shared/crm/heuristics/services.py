@@ -121,26 +121,46 @@ GENERIC_ANIMATOR = (
 
 _ALIAS_TO_NAME = {alias: name for name, aliases in CHARACTERS.items() for alias in aliases}
 _CHARACTER_RE = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(a) for a in sorted(_ALIAS_TO_NAME, key=len, reverse=True)) + r")(?![\w-])"
+    r"(?<![\w-])("
+    + "|".join(re.escape(a) for a in sorted(_ALIAS_TO_NAME, key=len, reverse=True))
+    + r")(?![\w-])"
 )
 # Words that are characters only in context; as a lone capitalized word they may be names.
 _AMBIGUOUS = {"aurora", "rocky", "everest", "steve", "zana", "belle", "chase", "buzz", "pirat"}
 
 _N = rf"(\d{{1,3}}|{NUMBER_WORD_RE})"
 SERVICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("HELIUM_BALLOONS", re.compile(r"\bbalo(?:ane|anele|n|nase|anelor)\w*\s+(?:cu\s+|umplute\s+cu\s+)?heliu\b|\bheliu\b")),
-    ("BALLOONS", re.compile(r"\b(?:balo(?:ane|anele|nase|n)|arcad[ae]\s+(?:de|din)\s+baloane|ghirland\w+\s+de\s+baloane)\b(?!\s+(?:cu\s+|umplute\s+cu\s+)?heliu)")),
+    (
+        "HELIUM_BALLOONS",
+        re.compile(
+            r"\bbalo(?:ane|anele|n|nase|anelor)\w*\s+(?:cu\s+|umplute\s+cu\s+)?heliu\b|\bheliu\b"
+        ),
+    ),
+    (
+        "BALLOONS",
+        re.compile(
+            r"\b(?:balo(?:ane|anele|nase|n)|arcad[ae]\s+(?:de|din)\s+baloane|ghirland\w+\s+de\s+baloane)\b(?!\s+(?:cu\s+|umplute\s+cu\s+)?heliu)"
+        ),
+    ),
     ("URSITOARE", re.compile(r"\bursitoar\w*")),
-    ("DRY_ICE", re.compile(r"\bfum\w*\s+greu\b|\bgheata\s+carbonica\b|\bdry\s+ice\b|\bfum\s+de\s+gheata\b")),
+    (
+        "DRY_ICE",
+        re.compile(r"\bfum\w*\s+greu\b|\bgheata\s+carbonica\b|\bdry\s+ice\b|\bfum\s+de\s+gheata\b"),
+    ),
     ("COTTON_CANDY", re.compile(r"\bvat[aaei]\w*(?:\s+de\s+zahar)?\b|\bcotton\s+candy\b")),
     ("POPCORN", re.compile(r"\bpop-?corn\w*\b|\bfloricele\w*\b")),
     ("DECORATIONS", re.compile(r"\bdecor(?:ul|uri|urile|atiuni\w*|area|ati)?\b|\bdecoratiun\w+")),
     ("ARCADE", re.compile(r"\barcade\b|\bjocuri\s+arcade\b|\bair\s+hockey\b")),
     ("SANTA_CLAUS", re.compile(r"\bmos(?:ul|ului)?\s+craciun\w*|\bmosul\b|\bsanta(?:\s+claus)?\b")),
-    ("ANIMATOR", re.compile(r"\banimat(?:or|oare|oarea|oarei|orul|orului|ori|orii|orilor|oarele|oare)\b")),
+    (
+        "ANIMATOR",
+        re.compile(r"\banimat(?:or|oare|oarea|oarei|orul|orului|ori|orii|orilor|oarele|oare)\b"),
+    ),
 )
 SERVICE_ORDER = [kind for kind, _ in SERVICE_PATTERNS]
-_ARCADE_MACHINE = re.compile(r"\baparat(?:e|ele|ul)?\b(?!\s+(?:de\s+)?(?:vata|popcorn|floricele|foto|fum))")
+_ARCADE_MACHINE = re.compile(
+    r"\baparat(?:e|ele|ul)?\b(?!\s+(?:de\s+)?(?:vata|popcorn|floricele|foto|fum))"
+)
 
 _NEGATION = re.compile(
     r"(?:\bfara|\bnu\s+(?:mai\s+)?(?:vrem|vreau|dorim|doresc|luam|mai|trebuie|e\s+nevoie\s+de)|"

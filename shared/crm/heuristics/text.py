@@ -21,9 +21,7 @@ def fold(text: str) -> str:
 
 
 def strip_diacritics(text: str) -> str:
-    return "".join(
-        c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"
-    )
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
 # Abbreviations after which a period does not end a sentence (folded).

@@ -1,0 +1,533 @@
+"""`whatsappExtractEventFromThread`: a chat thread → a draft V3 event, CREATE or UPDATE, saved
+idempotently when asked.
+
+Flow: thread and account check → the last N messages of both directions, in real-time order →
+cache lookup (thread, newest message, extractor version, mode) → audit `running` → quick check →
+extractor (model or heuristics) → V3 normalization → CREATE vs UPDATE by comparing real dates
+with every open event of the client → with `dryRun=false`, save (create under an id derived
+from `clientRequestId`, `eventShortId` from the counter in the same transaction; or update the
+target once per `clientRequestId`) → audit `success`/`noop`, or `failed` on any error: the audit
+always ends with `finishedAt`."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from shared.crm.extractors import Extractor
+from shared.crm.heuristics import usable_messages
+from shared.crm.heuristics.dates import DateMention
+from shared.crm.heuristics.dates import mentions_in as date_mentions
+from shared.crm.heuristics.text import fold
+from shared.crm.types import ChatMessage, DraftFields
+from shared.events import (
+    event_date,
+    event_short_id,
+    is_archived,
+    normalize_event,
+    parse_event_date,
+    slot_key,
+)
+from shared.ids import extraction_client_request_id
+from shared.jids import jid_to_e164
+from shared.phones import to_e164
+from shared.store.port import DocumentStore, Snapshot, Transaction, query
+from shared.store.sentinels import SERVER_TIMESTAMP
+from shared.timeutil import ensure_utc, utc_now
+
+log = logging.getLogger(__name__)
+
+COUNTER_PATH = "counters/eventShortCode"
+ADMIN_ONLY_CONFIG = "config/whatsapp_inbox"
+MAX_MESSAGES = 500
+
+
+class ExtractionError(Exception):
+    """A refusal with a callable error code (`not-found`, `permission-denied`, …)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ExtractionRequest:
+    thread_id: str
+    account_id: str
+    caller_uid: str
+    phone_e164: str | None = None
+    last_n: int = 50
+    dry_run: bool = True
+    caller_is_admin: bool = False
+    trace_id: str = ""
+
+
+# ---- pure pieces -------------------------------------------------------------------------------
+
+_MOVED = re.compile(
+    r"\b(?:mut\w*|schimb\w*\s+data|aman\w*|reprogram\w*|in\s+loc\s+de|nu\s+mai\s+e\s+pe)\b"
+)
+
+
+def date_context(messages: Sequence[ChatMessage]) -> tuple[frozenset[date], bool]:
+    """Every date the chat mentions, and whether it talks about moving the party."""
+    dates: set[date] = set()
+    recent: list[DateMention] = []
+    for message in usable_messages(messages):
+        for mention in date_mentions(message, recent):
+            dates.add(mention.value)
+            if mention.strength == "strong":
+                recent.append(mention)
+    moved = any(_MOVED.search(fold(m.text)) for m in messages)
+    return frozenset(dates), moved
+
+
+_BOOKING_HINT = re.compile(
+    r"\d|\b(?:rezerv\w*|petrecer\w*|ziua|botez\w*|animator\w*|ursitoar\w*|mos\s+craciun|"
+    r"aniversar\w*|confirm\w*|pret\w*|cost\w*)"
+)
+
+
+def quick_check(messages: Sequence[ChatMessage]) -> str | None:
+    """Why the chat is not worth extracting, or None when it is."""
+    usable = usable_messages(messages)
+    if not usable:
+        return "conversația nu are mesaje cu text"
+    if not any(m.from_client for m in usable):
+        return "clientul nu a scris nimic"
+    text = " ".join(fold(m.text) for m in usable)
+    if len(text) < 12 or not _BOOKING_HINT.search(text):
+        return "conversația nu pomenește o dată, un preț sau o rezervare"
+    return None
+
+
+def draft_event(fields: DraftFields, *, phone_e164: str | None) -> dict[str, Any]:
+    """V3 draft (no eventShortId yet: slots keyed `00A`…) plus `roles` as a list."""
+    roles = [
+        {"roleType": r.roleType, "character": r.character, "details": {"count": r.count}}
+        for r in fields.roles
+    ]
+    raw: dict[str, Any] = {
+        "date": fields.date,
+        "startTime": fields.startTime,
+        "address": fields.address,
+        "phoneE164": phone_e164,
+        "childName": fields.childName,
+        "childAge": fields.childAge,
+        "numChildren": fields.numChildren,
+        "parentName": fields.parentName,
+        "payment": fields.payment.as_dict(),
+        "roles": roles,
+        "isArchived": False,
+    }
+    draft = normalize_event(raw)
+    draft["roles"] = [r.as_dict() for r in fields.roles]
+    return draft
+
+
+def _words(text: object) -> set[str]:
+    return set(re.findall(r"\w+", fold(str(text or ""))))
+
+
+def choose_target(
+    draft: Mapping[str, Any],
+    open_events: Sequence[Snapshot],
+    *,
+    client_request_id: str,
+    thread_id: str,
+    today: datetime,
+    hint: str | None = None,
+    mentioned_dates: frozenset[date] = frozenset(),
+    moved: bool = False,
+) -> tuple[Snapshot | None, str]:
+    """Which open event this chat updates, compared by real dates, or None (create)."""
+    for snap in open_events:
+        if snap.data.get("clientRequestId") == client_request_id or (
+            snap.data.get("lastExtractionRequestId") == client_request_id
+        ):
+            return snap, "acest mesaj a fost deja salvat în eveniment"
+    if hint:
+        for snap in open_events:
+            if snap.id == hint:
+                return snap, "evenimentul indicat de model"
+    day = parse_event_date(draft.get("date")) if draft.get("date") else None
+    if day is not None:
+        same_day = [s for s in open_events if event_date(s.data) == day]
+        if same_day:
+            name = _words(draft.get("childName"))
+            same_day.sort(
+                key=lambda s: (
+                    bool(name) and bool(name & _words(s.data.get("childName"))),
+                    s.data.get("threadId") == thread_id,
+                ),
+                reverse=True,
+            )
+            return same_day[0], f"clientul are deja un eveniment pe {draft.get('date')}"
+    # The party moved to another day in this same chat: the one upcoming event this thread
+    # created, when the chat names its old date and talks about moving it.
+    upcoming = [
+        s
+        for s in open_events
+        if s.data.get("threadId") == thread_id
+        and (old := event_date(s.data)) is not None
+        and old >= today.date()
+    ]
+    if moved and len(upcoming) == 1 and event_date(upcoming[0].data) in mentioned_dates:
+        return upcoming[0], "petrecerea din această conversație a fost mutată pe altă dată"
+    return None, "niciun eveniment deschis al clientului pe această dată"
+
+
+def merge_into(existing: Mapping[str, Any], draft: Mapping[str, Any]) -> dict[str, Any]:
+    """Fields to write on an UPDATE: what the chat fixed, never erasing what it did not say,
+    never downgrading a PAID payment, never dropping a role."""
+    patch: dict[str, Any] = {}
+    for name in ("date", "address", "childName", "childAge", "numChildren", "parentName"):
+        value = draft.get(name)
+        if value is not None and value != existing.get(name):
+            patch[name] = value
+    payment = dict(existing.get("payment") or {})
+    new_payment = draft.get("payment") or {}
+    changed = False
+    if new_payment.get("amount"):
+        changed |= payment.get("amount") != new_payment["amount"]
+        payment["amount"] = new_payment["amount"]
+    if new_payment.get("status") == "PAID" and payment.get("status") != "PAID":
+        payment["status"], changed = "PAID", True
+    for key in ("currency", "method"):
+        if new_payment.get(key) and payment.get(key) != new_payment[key]:
+            payment[key], changed = new_payment[key], True
+    if changed:
+        payment.setdefault("status", "UNPAID")
+        patch["payment"] = payment
+    roles = {k: dict(v) for k, v in (existing.get("rolesBySlot") or {}).items()}
+    short_id = event_short_id(existing) or 0
+    roles_changed = False
+    for role in (draft.get("rolesBySlot") or {}).values():
+        details = role.get("details") or {}
+        match = next(
+            (
+                key
+                for key, old in roles.items()
+                if old.get("roleType") == role.get("roleType")
+                and fold(str((old.get("details") or {}).get("character") or ""))
+                == fold(str(details.get("character") or ""))
+            ),
+            None,
+        )
+        if match is None:
+            used = {k[-1] for k in roles}
+            letter = next((c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used), None)
+            if letter is None:
+                continue
+            key = slot_key(short_id, ord(letter) - ord("A"))
+            roles[key] = {**role, "slot": key}
+            roles_changed = True
+            continue
+        old = roles[match]
+        if role.get("startTime") and old.get("startTime") != role.get("startTime"):
+            old["startTime"], roles_changed = role["startTime"], True
+        count = details.get("count")
+        old_details = dict(old.get("details") or {})
+        if count and old_details.get("count") != count:
+            old_details["count"] = count
+            old["details"], roles_changed = old_details, True
+    if roles_changed:
+        patch["rolesBySlot"] = roles
+    return patch
+
+
+def _cache_key(thread_id: str, newest_id: str, version: str, dry_run: bool) -> str:
+    mode = "dry" if dry_run else "save"
+    digest = hashlib.sha256(f"{thread_id}|{newest_id}|{version}|{mode}".encode()).hexdigest()
+    return f"{mode}_{digest[:32]}"
+
+
+def _message_from_doc(snap: Snapshot) -> ChatMessage | None:
+    data = snap.data
+    ts = data.get("tsClient") or data.get("createdAt")
+    if not isinstance(ts, datetime):
+        ms = data.get("tsClientMs") or data.get("createdAtMs")
+        if not isinstance(ms, int | float) or isinstance(ms, bool):
+            return None
+        from shared.timeutil import from_ms
+
+        ts = from_ms(ms)
+    direction = data.get("direction")
+    if direction not in ("inbound", "outbound"):
+        return None
+    body = data.get("body")
+    return ChatMessage(snap.id, direction, body if isinstance(body, str) else "", ensure_utc(ts))
+
+
+# ---- the service -------------------------------------------------------------------------------
+
+
+class ExtractionService:
+    def __init__(
+        self,
+        store: DocumentStore,
+        extractor: Extractor,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._extractor = extractor
+        self._clock = clock
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _thread(self, request: ExtractionRequest) -> Mapping[str, Any]:
+        snap = self._store.get(f"threads/{request.thread_id}")
+        if snap is None:
+            raise ExtractionError("not-found", "Conversația nu există.")
+        if snap.data.get("accountId") != request.account_id:
+            raise ExtractionError("permission-denied", "Conversația nu aparține acestui cont.")
+        if not request.caller_is_admin:
+            config = self._store.get(ADMIN_ONLY_CONFIG)
+            admin_only = (config.data.get("adminOnlyAccountIds") if config else None) or []
+            if request.account_id in admin_only:
+                raise ExtractionError("permission-denied", "Contul este doar pentru admini.")
+        return snap.data
+
+    def _messages(self, request: ExtractionRequest) -> list[ChatMessage]:
+        limit = max(1, min(int(request.last_n), MAX_MESSAGES))
+        snaps = self._store.query(
+            query(
+                f"threads/{request.thread_id}/messages",
+                order_by=[("tsClient", "desc")],
+                limit=limit,
+            )
+        )
+        messages = [m for m in (_message_from_doc(s) for s in snaps) if m is not None]
+        return sorted(messages, key=lambda m: m.ts)
+
+    def _open_events(self, phone: str | None) -> list[Snapshot]:
+        if not phone:
+            return []
+        snaps = self._store.query(query("evenimente", where=[("phoneE164", "==", phone)]))
+        return [s for s in snaps if not is_archived(s.data)]
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def run(self, request: ExtractionRequest) -> dict[str, Any]:
+        trace_id = request.trace_id or uuid.uuid4().hex
+        thread = self._thread(request)
+        phone = (
+            to_e164(request.phone_e164)
+            or to_e164(thread.get("normalizedPhone"))
+            or to_e164(thread.get("phoneE164"))
+            or jid_to_e164(str(thread.get("clientJid") or ""))
+        )
+        messages = self._messages(request)
+        newest_id = messages[-1].id if messages else "none"
+        client_request_id = extraction_client_request_id(request.thread_id, newest_id)
+        key = _cache_key(request.thread_id, newest_id, self._extractor.version, request.dry_run)
+        audit_path = f"threads/{request.thread_id}/extractions/{key}"
+
+        cached = self._store.get(audit_path)
+        if cached and cached.data.get("status") in ("success", "noop"):
+            result = cached.data.get("result")
+            if isinstance(result, dict):
+                return {**result, "cacheHit": True, "traceId": trace_id}
+
+        self._store.set(
+            audit_path,
+            {
+                "status": "running",
+                "createdAt": SERVER_TIMESTAMP,
+                "finishedAt": None,
+                "requestedBy": request.caller_uid,
+                "traceId": trace_id,
+                "lastMessageId": newest_id,
+                "extractorVersion": self._extractor.version,
+                "model": self._extractor.model_name,
+                "messageCount": len(messages),
+                "dryRun": request.dry_run,
+                "result": None,
+                "error": None,
+            },
+        )
+        try:
+            result = self._extract_and_save(request, messages, phone, client_request_id, trace_id)
+        except Exception as exc:
+            self._finish(audit_path, "failed", None, error=_short_error(exc))
+            raise
+        status = "noop" if result["action"] == "NOOP" else "success"
+        self._finish(audit_path, status, result)
+        return result
+
+    def _finish(
+        self, path: str, status: str, result: dict[str, Any] | None, *, error: str | None = None
+    ) -> None:
+        try:
+            self._store.set(
+                path,
+                {
+                    "status": status,
+                    "finishedAt": SERVER_TIMESTAMP,
+                    "result": result,
+                    "error": error,
+                },
+                merge=True,
+            )
+        except Exception:  # the audit must not hide the real outcome
+            log.exception("could not finish the extraction audit %s", path)
+
+    def _extract_and_save(
+        self,
+        request: ExtractionRequest,
+        messages: list[ChatMessage],
+        phone: str | None,
+        client_request_id: str,
+        trace_id: str,
+    ) -> dict[str, Any]:
+        def result(
+            action: str,
+            draft: dict[str, Any] | None,
+            target: str | None,
+            confidence: float,
+            reasons: list[str],
+            **extra: Any,
+        ) -> dict[str, Any]:
+            return {
+                "action": action,
+                "draftEvent": draft,
+                "targetEventId": target,
+                "confidence": round(max(0.0, min(1.0, confidence)), 2),
+                "reasons": [str(r) for r in reasons],
+                "clientRequestId": client_request_id,
+                "traceId": trace_id,
+                "cacheHit": False,
+                **extra,
+            }
+
+        skip = quick_check(messages)
+        if skip:
+            return result("NOOP", None, None, 0.9, [skip])
+        now = self._clock()
+        fields = self._extractor.extract(messages, phone_e164=phone, now=now)
+        if fields.intent != "BOOKING":
+            return result(
+                "NOOP", None, None, fields.confidence, fields.reasons or ["nu e o rezervare"]
+            )
+        draft = draft_event(fields, phone_e164=phone)
+        draft["threadId"] = request.thread_id
+        draft["accountId"] = request.account_id
+        open_events = self._open_events(phone)
+        reasons = list(fields.reasons)
+        mentioned, moved = date_context(messages)
+        hint = fields.target_event_hint
+        if hint and hint not in {s.id for s in open_events}:
+            reasons.append(f"evenimentul {hint!r} indicat de model nu este al clientului: ignorat")
+            hint = None
+        target, why = choose_target(
+            draft,
+            open_events,
+            client_request_id=client_request_id,
+            thread_id=request.thread_id,
+            today=now,
+            hint=hint,
+            mentioned_dates=mentioned,
+            moved=moved,
+        )
+        reasons.append(why)
+        action = "UPDATE_EVENT" if target is not None else "CREATE_EVENT"
+        if request.dry_run:
+            return result(action, draft, target.id if target else None, fields.confidence, reasons)
+        if target is None:
+            event_id, short_id, created = self._create(draft, request, client_request_id)
+            reasons.append("eveniment creat" if created else "evenimentul exista deja (idempotent)")
+        else:
+            event_id, short_id, changed = self._update(target.id, draft, request, client_request_id)
+            reasons.append("eveniment actualizat" if changed else "nimic nou de salvat")
+        return result(
+            action,
+            draft,
+            event_id,
+            fields.confidence,
+            reasons,
+            saved=True,
+            eventId=event_id,
+            eventShortId=short_id,
+        )
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _create(
+        self, draft: dict[str, Any], request: ExtractionRequest, client_request_id: str
+    ) -> tuple[str, int | None, bool]:
+        event_id = f"wa_{client_request_id}"
+        path = f"evenimente/{event_id}"
+
+        def create(tx: Transaction) -> tuple[str, int | None, bool]:
+            existing = tx.get(path)
+            if existing is not None:
+                return event_id, event_short_id(existing.data), False
+            counter = tx.get(COUNTER_PATH)
+            current = (counter.data.get("value") if counter else 0) or 0
+            short_id = int(current) + 1
+            raw = {k: v for k, v in draft.items() if k != "roles"}
+            raw["eventShortId"] = short_id
+            doc = normalize_event(raw)
+            doc.update(
+                {
+                    "clientRequestId": client_request_id,
+                    "createdBy": request.caller_uid,
+                    "createdAt": SERVER_TIMESTAMP,
+                    "updatedAt": SERVER_TIMESTAMP,
+                    "updatedBy": request.caller_uid,
+                    "isArchived": False,
+                    "source": "whatsappExtraction",
+                }
+            )
+            tx.set(COUNTER_PATH, {"value": short_id}, merge=True)
+            tx.create(path, doc)
+            return event_id, short_id, True
+
+        return self._store.transaction(create)
+
+    def _update(
+        self,
+        event_id: str,
+        draft: dict[str, Any],
+        request: ExtractionRequest,
+        client_request_id: str,
+    ) -> tuple[str, int | None, bool]:
+        path = f"evenimente/{event_id}"
+
+        def update(tx: Transaction) -> tuple[str, int | None, bool]:
+            snap = tx.get(path)
+            if snap is None:
+                raise ExtractionError("not-found", "Evenimentul de actualizat nu mai există.")
+            if snap.data.get("lastExtractionRequestId") == client_request_id or (
+                snap.data.get("clientRequestId") == client_request_id
+            ):
+                return event_id, event_short_id(snap.data), False
+            patch = merge_into(snap.data, draft)
+            patch.update(
+                {
+                    "lastExtractionRequestId": client_request_id,
+                    "updatedAt": SERVER_TIMESTAMP,
+                    "updatedBy": request.caller_uid,
+                }
+            )
+            for key in ("threadId", "accountId"):
+                if not snap.data.get(key):
+                    patch[key] = draft.get(key)
+            tx.update(path, patch)
+            return event_id, event_short_id(snap.data), True
+
+        return self._store.transaction(update)
+
+
+def _short_error(exc: BaseException) -> str:
+    if isinstance(exc, ExtractionError):
+        return f"{exc.code}: {exc.message}"
+    return type(exc).__name__
