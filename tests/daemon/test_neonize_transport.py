@@ -46,6 +46,8 @@ from tests.daemon.test_neonize_convert import (
     CLIENT_PN,
     EXPECTED_MS,
     OWN_PN,
+    TS_MS,
+    TS_S,
     go_complete,
     history_ev,
     jid,
@@ -364,3 +366,89 @@ async def test_start_session_offline_fails_cleanly_or_shows_a_qr(tmp_path: Path)
     assert transport.session_ids() == []
     with pytest.raises(NotConnected):
         await transport.send_text(ACC, PN_CHAT, "salut")
+
+
+# ---- documents produced --------------------------------------------------------------------------
+
+
+async def test_protobuf_events_become_store_documents(tmp_path: Path) -> None:
+    """Go's bytes → NeonizeTransport → the daemon's real inbound pipeline → SqliteStore: one
+    document per WhatsApp message id with the right times (live in ms, history in s), the LID
+    message in the phone thread, from-me messages outbound, groups not mirrored."""
+    from session_daemon.inbound.pipeline import InboundPipeline
+    from shared.store.port import query
+    from shared.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "store.db")
+    transport = NeonizeTransport(executor_workers=4)
+    pipeline = InboundPipeline(
+        store, tmp_path / "journal", flush_interval=0.01, lid_resolver=transport.pn_for_lid
+    )
+    await pipeline.start()
+    try:
+        session = attach(transport, tmp_path, pipeline.submit)
+
+        def go_delivery_thread() -> None:
+            go_event(session, device_ev())
+            go_event(session, nz.Connected(status=True))
+            live = e2e.Message(conversation="Bună, cât costă un animator?")
+            go_event(session, message_ev(live, chat=jid(CLIENT_PN), msg_id="3EB0LIVE01"))
+            go_event(  # the same client writing from its LID address
+                session,
+                message_ev(
+                    e2e.Message(conversation="și baloane?"),
+                    chat=jid(CLIENT_LID, "lid"),
+                    lid=True,
+                    sender_alt=jid(CLIENT_PN),
+                    msg_id="3EB0LID001",
+                    ts_ms=TS_MS + 5_000,
+                ),
+            )
+            go_event(  # typed on the linked phone
+                session,
+                message_ev(
+                    e2e.Message(conversation="Vă sun imediat"),
+                    chat=jid(CLIENT_PN),
+                    sender=jid(OWN_PN),
+                    from_me=True,
+                    msg_id="3EB0MINE01",
+                    ts_ms=TS_MS + 9_000,
+                ),
+            )
+            group = e2e.Message(conversation="grup")
+            go_event(
+                session,
+                message_ev(group, chat=jid("120363025246125486", "g.us"), is_group=True),
+            )
+            go_event(session, history_ev())  # P1 and P2 land in the same phone thread
+            go_event(  # a redelivery of the live message
+                session, message_ev(live, chat=jid(CLIENT_PN), msg_id="3EB0LIVE01")
+            )
+
+        thread = threading.Thread(target=go_delivery_thread, name="go-delivery")
+        thread.start()
+        await asyncio.to_thread(thread.join)
+        assert await pipeline.drain(10)
+
+        tid = f"{ACC}__{PN_CHAT}"
+        docs = {
+            s.path.rsplit("/", 1)[1]: s.data
+            for s in store.query(query(f"threads/{tid}/messages", order_by=["tsClientMs"]))
+        }
+        assert set(docs) == {"3EB0LIVE01", "3EB0LID001", "3EB0MINE01", "P1", "P2"}
+        assert docs["3EB0LIVE01"]["tsClientMs"] == TS_MS  # live: milliseconds
+        assert docs["3EB0LIVE01"]["tsClient"] == EXPECTED_MS
+        assert docs["P1"]["tsClientMs"] == TS_S * 1000  # history: seconds
+        assert docs["3EB0LIVE01"]["direction"] == "inbound"
+        assert docs["3EB0MINE01"]["direction"] == "outbound"
+        assert docs["3EB0LID001"]["body"] == "și baloane?"
+        thread_doc = store.get(f"threads/{tid}")
+        assert thread_doc is not None
+        assert thread_doc.data["clientJid"] == PN_CHAT
+        client_jids = {t.data["clientJid"] for t in store.query(query("threads"))}
+        assert PN_CHAT in client_jids
+        assert not [j for j in client_jids if not j.endswith("@s.whatsapp.net")]  # no group/LID
+        assert pipeline.stats()["messagesStored"] >= 5
+    finally:
+        await pipeline.stop()
+        store.close()
