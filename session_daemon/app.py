@@ -1,8 +1,8 @@
 """Wiring: settings -> store, transport, inbound pipeline, session manager, outbox, HTTP server.
 
 Start order: sessions folder check, store, transport, inbound pipeline (replays its journal),
-HTTP server (so /health answers during restore), outbox worker, then the session manager restores
-every paired session. Stop order is the reverse, so no event is lost between components.
+session manager (launches the restore of every paired session), outbox worker, HTTP server.
+Stop order is the reverse (HTTP first), so no event is lost between components.
 """
 
 from __future__ import annotations
@@ -95,6 +95,12 @@ class Daemon:
 
             add_routes(self.app, SIMULATOR_ROUTES)
         self.outbox = attach_outbox(self.app, ctx)
+        # restoring only launches the session tasks: it is quick, and the API must not accept
+        # account changes before the manager listens to transport events
+        await self.manager.start()
+        log.info("sessions being restored: %s", self.manager.summary()["byStatus"])
+        if self.outbox is not None:
+            await self.outbox.start()
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.host, settings.port)
@@ -106,10 +112,6 @@ class Daemon:
             settings.transport,
             settings.store_url.split(":", 1)[0],
         )
-        if self.outbox is not None:
-            await self.outbox.start()
-        await self.manager.start()
-        log.info("sessions restored: %s", self.manager.summary()["byStatus"])
 
     async def stop(self) -> None:
         if self._stopping:

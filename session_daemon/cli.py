@@ -73,6 +73,9 @@ def serve(
     except ConfigError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except OSError as exc:  # the port is taken, the store folder is read-only, ...
+        typer.echo(f"cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         pass
 

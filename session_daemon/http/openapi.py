@@ -47,7 +47,20 @@ def router_routes(app: web.Application) -> list[tuple[str, str]]:
     return found
 
 
-def _operation(spec: RouteSpec | None, method: str, path: str) -> dict[str, Any]:
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+def _body_schema(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
+    """The request model's JSON schema, its nested models hoisted into components."""
+    assert spec.body is not None
+    schema = spec.body.model_json_schema(ref_template=REF_TEMPLATE)
+    components.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _operation(
+    spec: RouteSpec | None, method: str, path: str, components: dict[str, Any]
+) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PARAM.findall(path)
@@ -102,7 +115,7 @@ def _operation(spec: RouteSpec | None, method: str, path: str) -> dict[str, Any]
     if spec.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": spec.body.model_json_schema()}},
+            "content": {"application/json": {"schema": _body_schema(spec, components)}},
         }
     return operation
 
@@ -110,9 +123,10 @@ def _operation(spec: RouteSpec | None, method: str, path: str) -> dict[str, Any]
 def openapi_document(app: web.Application, version: str) -> dict[str, Any]:
     specs = {(s.method, _PARAM.sub(r"{\1}", s.path)): s for s in app.get(ROUTE_SPECS, [])}
     paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
     for method, path in router_routes(app):
         paths.setdefault(path, {})[method.lower()] = _operation(
-            specs.get((method, path)), method, path
+            specs.get((method, path)), method, path, schemas
         )
     return {
         "openapi": "3.1.0",
@@ -126,6 +140,6 @@ def openapi_document(app: web.Application, version: str) -> dict[str, Any]:
                     "description": "The daemon service token or a Firebase ID token",
                 }
             },
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": schemas,
         },
     }

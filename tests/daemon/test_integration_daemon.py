@@ -216,3 +216,17 @@ def test_first_start_generates_a_token_file(daemon_factory: Callable[..., Daemon
     assert str(token_file) in d.log() and token not in d.log()
     assert d.get("/api/whatsapp/accounts", token=token).status == 200
     assert d.get("/api/whatsapp/accounts").status == 401  # the fixture's token is not it
+
+
+def test_cli_qr_prints_the_code_in_the_terminal(daemon: DaemonProcess) -> None:
+    d = daemon
+    account = ok(d.post("/api/whatsapp/add-account", {"name": "A", "phone": A_PHONE}))["accountId"]
+    d.wait_for(lambda: d.get(f"/api/whatsapp/qr/{account}").json().get("qr"), what="QR")
+    cmd = [sys.executable, "-m", "session_daemon", "qr", account, "--url", d.base_url]
+    env = {**os.environ, "WHATSAPP_DAEMON_TOKEN": d.token}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("\n") > 10 and "█" in proc.stdout
+    missing = subprocess.run([*cmd[:4], "wa_40700000000", *cmd[5:]], env=env,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert missing.returncode == 1 and "No such account" in missing.stderr
