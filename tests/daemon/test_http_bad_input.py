@@ -107,7 +107,7 @@ ANY_JSON = st.recursive(
     ),
     max_leaves=12,
 )
-WEIRD_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
+WEIRD_TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=30)
 
 
 def from_schema(schema: dict[str, Any], components: dict[str, Any], depth: int = 0) -> Any:
