@@ -80,6 +80,7 @@ from shared.timeutil import from_seconds, utc_now
 __all__ = ["SUBSCRIBED_EVENTS", "NeonizeTransport"]
 
 log = logging.getLogger(__name__)
+_NEONIZE_LOG = logging.getLogger("neonize.utils.log")  # its level is what whatsmeow logs at
 
 # Events the Go side forwards to us (the Device event, code 0, always comes first).
 SUBSCRIBED_EVENTS: tuple[type[Any], ...] = (
@@ -244,6 +245,7 @@ class NeonizeTransport:
         full_history: bool = False,
         qr_timeout_seconds: float = QR_TIMEOUT_SECONDS,
         register_timeout_seconds: float = REGISTER_TIMEOUT_SECONDS,
+        go_log_level: int = logging.INFO,
     ) -> None:
         self._workers = executor_workers
         self._executor: ThreadPoolExecutor | None = None
@@ -257,6 +259,10 @@ class NeonizeTransport:
         self._sessions: dict[str, _Session] = {}
         self._lock = asyncio.Lock()
         self.stuck_threads = 0  # session loops that never returned after stop (diagnostics)
+        # neonize passes its own logger's level to whatsmeow; unset means debug, which floods
+        # the log callback with every socket frame of every session.
+        if _NEONIZE_LOG.level == logging.NOTSET:
+            _NEONIZE_LOG.setLevel(go_log_level)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -430,12 +436,17 @@ class NeonizeTransport:
         )
 
     def _ensure_executor(self, loop: asyncio.AbstractEventLoop) -> None:
-        """A default executor large enough for every session's concurrent FFI calls."""
+        """A default executor large enough for every session's concurrent FFI calls (neonize
+        runs each of them through `asyncio.to_thread`). One the application already installed
+        is kept when it is at least as large."""
         if self._executor_loop is loop:
+            return
+        self._executor_loop = loop
+        current = getattr(loop, "_default_executor", None)  # CPython's attribute
+        if isinstance(current, ThreadPoolExecutor) and current._max_workers >= self._workers:
             return
         self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="neonize-ffi")
         loop.set_default_executor(self._executor)
-        self._executor_loop = loop
 
     async def _await_registration(self, session: _Session, task: asyncio.Future[Any]) -> None:
         assert session.registered is not None
