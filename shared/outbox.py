@@ -4,7 +4,8 @@
 Stable API (the functions and the daemon both depend on it):
 
 - `validate_send_request(body) -> SendRequest` raises `SendRejected("invalid_request", ...)` for
-  a body that lacks or mistypes `threadId`, `accountId`, `toJid`, `text`, `clientMessageId`.
+  a body that lacks or mistypes `threadId`, `accountId`, `toJid`, `text`, `clientMessageId`
+  (rules of `shared.schemas.SendRequest`).
 - `check_send_allowed(thread_doc, *, account_id, to_jid, uid, privileged=False) -> str | None`:
   pure; None when allowed, else one of the codes in `SEND_ERROR_STATUS`:
   `thread_not_found` (404), `account_mismatch` (403), `to_jid_mismatch` (403: our code for the
@@ -30,8 +31,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from shared import schemas
 from shared.ids import send_request_id
 from shared.jids import chat_jid
+from shared.schemas import InvalidPayload, validate_payload
 from shared.store.port import DocumentStore, Transaction
 from shared.timeutil import ensure_utc, to_ms, utc_now
 
@@ -126,30 +129,23 @@ def message_path(thread_id: str, message_id: str) -> str:
 # ---- pure rules --------------------------------------------------------------------------------
 
 
-def _required_text(body: Mapping[str, Any], key: str, limit: int) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise SendRejected(
-            "invalid_request", f"'{key}' is required and must be a non-empty string."
-        )
-    if len(value) > limit:
-        raise SendRejected("invalid_request", f"'{key}' is longer than {limit} characters.")
-    return value
-
-
-def validate_send_request(body: Mapping[str, Any]) -> SendRequest:
-    """The five required fields of a send, checked; raises SendRejected("invalid_request")."""
-    if not isinstance(body, Mapping):
-        raise SendRejected("invalid_request", "The body must be a JSON object.")
-    thread_id = _required_text(body, "threadId", 400)
-    if "/" in thread_id:
-        raise SendRejected("invalid_request", "'threadId' is not a thread id.")
+def validate_send_request(body: object) -> SendRequest:
+    """The five required fields of a send, checked by `shared.schemas.SendRequest` (the same
+    rules as `whatsappProxySend`); raises SendRejected("invalid_request") naming the fields."""
+    try:
+        parsed = validate_payload(schemas.SendRequest, body)
+    except InvalidPayload as exc:
+        raise SendRejected("invalid_request", f"Invalid request: {exc.message}") from None
+    if "/" in parsed.thread_id or len(parsed.thread_id) > 400:
+        raise SendRejected("invalid_request", "Invalid request: threadId: not a thread id")
+    if len(parsed.account_id) > MAX_ID_CHARS:
+        raise SendRejected("invalid_request", "Invalid request: accountId: too long")
     return SendRequest(
-        thread_id=thread_id,
-        account_id=_required_text(body, "accountId", MAX_ID_CHARS),
-        to_jid=_required_text(body, "toJid", MAX_ID_CHARS),
-        text=_required_text(body, "text", MAX_TEXT_CHARS),
-        client_message_id=_required_text(body, "clientMessageId", MAX_ID_CHARS),
+        thread_id=parsed.thread_id,
+        account_id=parsed.account_id,
+        to_jid=parsed.to_jid,
+        text=parsed.text,
+        client_message_id=parsed.client_message_id,
     )
 
 

@@ -1,0 +1,145 @@
+"""Delivery/read receipts: move outbound message statuses forward only.
+
+`apply_receipts(store, event)` is called by the inbound pipeline for every `ReceiptReceived`.
+Order and duplicates do not matter: `queued < sent < delivered < read` (`played` counts as
+`read`), and a status never moves back, so any permutation of receipts converges to the highest.
+
+Finding the message: receipts carry WhatsApp message ids. Messages sent by the app are stored
+under their send `requestId` with `waMessageId` set when the send is recorded; messages typed on
+the phone are stored by the inbound pipeline with `waMessageId` too. So the lookup is a query on
+`waMessageId` in the chat's thread (and, for a chat whose thread cannot be derived, a
+collection-group query filtered by account). A receipt that arrives before the message is
+recorded (the phone answers faster than our write) is kept in `pendingReceipts/{acc}__{waId}`,
+and `record_sent` applies it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from session_daemon.outbox.items import pending_receipt_path
+from session_daemon.transport.port import ReceiptReceived
+from shared.ids import thread_id as make_thread_id
+from shared.jids import normalize_jid
+from shared.outbox import status_rank
+from shared.store.port import DocumentStore, Snapshot, Transaction, query
+from shared.timeutil import ensure_utc, to_ms, utc_now
+
+log = logging.getLogger(__name__)
+
+_TIME_FIELD = {"delivered": "deliveredAt", "read": "readAt"}
+
+
+@dataclass(frozen=True)
+class ReceiptOutcome:
+    updated: int  # messages whose status moved forward
+    unchanged: int  # found, already at or past this status (or not outbound)
+    pending: int  # not found yet: kept for when the message is recorded
+
+
+def receipt_status(status: str) -> str:
+    return "read" if status == "played" else status
+
+
+def _thread_ids(event: ReceiptReceived) -> list[str]:
+    out: list[str] = []
+    for raw in (event.chat_pn_jid, event.chat_jid):
+        jid = normalize_jid(raw) if raw else None
+        if jid is None:
+            continue
+        try:
+            tid = make_thread_id(event.account_id, jid)
+        except ValueError:
+            continue
+        if tid not in out:
+            out.append(tid)
+    return out
+
+
+def _find(
+    tx: Transaction, event: ReceiptReceived, wa_id: str, threads: list[str]
+) -> Snapshot | None:
+    for tid in threads:
+        hits = tx.query(
+            query(f"threads/{tid}/messages", where=[("waMessageId", "==", wa_id)], limit=1)
+        )
+        if hits:
+            return hits[0]
+    # The chat could not be mapped to its thread (a LID without phone): search every thread.
+    hits = tx.query(query("messages", where=[("waMessageId", "==", wa_id)], group=True))
+    for snap in hits:
+        if snap.data.get("accountId") == event.account_id:
+            return snap
+    return None
+
+
+def _thread_of(message_path: str) -> str:
+    return message_path.rsplit("/", 2)[0]  # threads/{tid}/messages/{id} -> threads/{tid}
+
+
+def apply_receipts(
+    store: DocumentStore, event: ReceiptReceived, *, now: datetime | None = None
+) -> ReceiptOutcome:
+    """Apply one receipt event in one transaction (reads first, then writes)."""
+    status = receipt_status(event.status)
+    if status not in _TIME_FIELD:
+        return ReceiptOutcome(0, 0, 0)
+    at = ensure_utc(now) if now is not None else utc_now()
+    receipt_at = ensure_utc(event.timestamp)
+    wa_ids = list(dict.fromkeys(i for i in event.message_ids if i))
+    threads = _thread_ids(event)
+
+    def run(tx: Transaction) -> ReceiptOutcome:
+        found: dict[str, Snapshot | None] = {w: _find(tx, event, w, threads) for w in wa_ids}
+        summaries: dict[str, Snapshot | None] = {}
+        pendings: dict[str, Snapshot | None] = {}
+        for wa_id, snap in found.items():
+            if snap is None:
+                pendings[wa_id] = tx.get(pending_receipt_path(event.account_id, wa_id))
+            else:
+                tpath = _thread_of(snap.path)
+                if tpath not in summaries:
+                    summaries[tpath] = tx.get(tpath)
+        updated = unchanged = pending = 0
+        for wa_id, snap in found.items():
+            if snap is None:
+                pending += 1
+                old = pendings[wa_id]
+                if old is None or status_rank(status) > status_rank(old.data.get("status")):
+                    tx.set(
+                        pending_receipt_path(event.account_id, wa_id),
+                        {
+                            "accountId": event.account_id,
+                            "waMessageId": wa_id,
+                            "chatJid": event.chat_jid,
+                            "threadIds": threads,
+                            "status": status,
+                            "receiptAt": receipt_at,
+                            "updatedAt": at,
+                        },
+                        merge=True,
+                    )
+                continue
+            current = snap.data.get("status")
+            if snap.data.get("direction") != "outbound" or status_rank(status) <= status_rank(
+                current
+            ):
+                unchanged += 1
+                continue
+            patch: dict[str, Any] = {"status": status, "statusUpdatedAt": at}
+            for step in ("delivered", "read"):
+                field = _TIME_FIELD[step]
+                if status_rank(step) <= status_rank(status) and not snap.data.get(field):
+                    patch[field] = receipt_at
+                    patch[field + "Ms"] = to_ms(receipt_at)
+            tx.update(snap.path, patch)
+            updated += 1
+            thread = summaries.get(_thread_of(snap.path))
+            if thread is not None and thread.data.get("lastMessageId") == snap.id:
+                tx.update(thread.path, {"lastMessageStatus": status})
+        return ReceiptOutcome(updated, unchanged, pending)
+
+    return store.transaction(run)
