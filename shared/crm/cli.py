@@ -1,0 +1,259 @@
+"""`superparty-crm`: run the CRM extraction and ask logic on JSON-lines files.
+
+    superparty-crm extract FILE.jsonl   one JSON line per conversation: id, action, draftEvent,
+                                        confidence, reasons
+    superparty-crm ask FILE.jsonl       one JSON line per record: id, answer, sources
+    superparty-crm eval FILE.jsonl      scores extraction or ask records against `expected`
+
+`--extractor heuristic` (default) is deterministic; `model` uses OPENAI_API_KEY /
+OPENAI_BASE_URL / OPENAI_MODEL (and falls back to the heuristics on any model failure); `auto`
+uses the model when a key is set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from shared.crm.ask import FreeTextModel, answer_question
+from shared.crm.extraction import draft_event, quick_check
+from shared.crm.extractors import Extractor, HeuristicExtractor, ModelAsk, ModelExtractor
+from shared.crm.llm import ChatModel, model_config_from_env
+from shared.crm.scoring import AskScore, ExtractionScore
+from shared.crm.types import ChatMessage
+
+
+class InputError(ValueError):
+    pass
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(record, dict):
+                raise InputError(f"{path}:{number}: a record must be a JSON object")
+            yield number, record
+
+
+def _parse_ts(value: Any, where: str) -> datetime:
+    if not isinstance(value, str):
+        raise InputError(f"{where}: `ts` must be an ISO-8601 string")
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"{where}: `ts` {value!r} is not ISO-8601") from exc
+    if ts.tzinfo is None:
+        raise InputError(f"{where}: `ts` {value!r} needs a UTC offset")
+    return ts
+
+
+def messages_of(record: dict[str, Any], where: str) -> list[ChatMessage]:
+    raw = record.get("messages")
+    if not isinstance(raw, list):
+        raise InputError(f"{where}: `messages` must be a list")
+    out = []
+    for index, item in enumerate(raw):
+        spot = f"{where} message {index}"
+        if not isinstance(item, dict):
+            raise InputError(f"{spot}: must be an object")
+        direction = item.get("direction")
+        if direction not in ("inbound", "outbound"):
+            raise InputError(f"{spot}: `direction` must be inbound or outbound")
+        text = item.get("text")
+        out.append(
+            ChatMessage(
+                str(item.get("id") or index),
+                direction,
+                text if isinstance(text, str) else "",
+                _parse_ts(item.get("ts"), spot),
+            )
+        )
+    return out
+
+
+def _now_of(record: dict[str, Any], messages: Sequence[ChatMessage]) -> datetime:
+    raw = record.get("now")
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw)
+            if parsed.tzinfo is not None:
+                return parsed
+        except ValueError:
+            pass
+    return max((m.ts for m in messages), default=datetime.now().astimezone())
+
+
+def extract_record(record: dict[str, Any], extractor: Extractor, where: str) -> dict[str, Any]:
+    messages = messages_of(record, where)
+    phone = record.get("phoneE164") if isinstance(record.get("phoneE164"), str) else None
+    skip = quick_check(messages)
+    if skip:
+        return {
+            "id": record.get("id"),
+            "action": "NOOP",
+            "draftEvent": None,
+            "confidence": 0.9,
+            "reasons": [skip],
+        }
+    fields = extractor.extract(messages, phone_e164=phone, now=_now_of(record, messages))
+    booking = fields.intent == "BOOKING"
+    return {
+        "id": record.get("id"),
+        "action": "CREATE_EVENT" if booking else "NOOP",
+        "draftEvent": draft_event(fields, phone_e164=phone) if booking else None,
+        "confidence": fields.confidence,
+        "reasons": fields.reasons,
+    }
+
+
+def ask_record(
+    record: dict[str, Any], model: FreeTextModel | None, where: str, today: date | None = None
+) -> dict[str, Any]:
+    question = record.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise InputError(f"{where}: `question` must be a non-empty string")
+    events = record.get("events") or []
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise InputError(f"{where}: `events` must be a list of objects")
+    client = record.get("client") if isinstance(record.get("client"), dict) else {}
+    answer = answer_question(client, events, question, model=model, today=today)
+    return {"id": record.get("id"), "answer": answer.answer, "sources": answer.sources}
+
+
+def _chat_model(kind: str) -> ChatModel | None:
+    if kind == "heuristic":
+        return None
+    config = model_config_from_env()
+    if config is None:
+        if kind == "model":
+            raise InputError("--extractor model needs OPENAI_API_KEY")
+        return None
+    return ChatModel(config)
+
+
+def _emit(out: TextIO, payload: dict[str, Any]) -> None:
+    out.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
+
+
+def run(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    parser = argparse.ArgumentParser(prog="superparty-crm", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("extract", "ask", "eval"))
+    parser.add_argument("file", type=Path)
+    parser.add_argument(
+        "--extractor",
+        choices=("heuristic", "model", "auto"),
+        default="heuristic",
+        help="which extractor / free-text model to use (default: heuristic)",
+    )
+    parser.add_argument("--json", action="store_true", help="eval: print the summary as JSON")
+    parser.add_argument("--verbose", "-v", action="store_true", help="eval: list every miss")
+    args = parser.parse_args(argv)
+    if not args.file.is_file():
+        print(f"superparty-crm: no such file: {args.file}", file=sys.stderr)
+        return 2
+    try:
+        chat_model = _chat_model(args.extractor)
+        extractor: Extractor = (
+            ModelExtractor(chat_model) if chat_model is not None else HeuristicExtractor()
+        )
+        ask_model = ModelAsk(chat_model) if chat_model is not None else None
+        if args.command == "extract":
+            for number, record in _records(args.file):
+                _emit(out, extract_record(record, extractor, f"{args.file}:{number}"))
+        elif args.command == "ask":
+            for number, record in _records(args.file):
+                _emit(out, ask_record(record, ask_model, f"{args.file}:{number}"))
+        else:
+            _evaluate(args, extractor, ask_model, out)
+    except InputError as exc:
+        print(f"superparty-crm: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _evaluate(
+    args: argparse.Namespace, extractor: Extractor, ask_model: FreeTextModel | None, out: TextIO
+) -> None:
+    extraction = ExtractionScore()
+    ask = AskScore()
+    for number, record in _records(args.file):
+        where = f"{args.file}:{number}"
+        expected = record.get("expected")
+        if not isinstance(expected, dict):
+            raise InputError(f"{where}: eval needs an `expected` object")
+        record_id = str(record.get("id") or number)
+        if "messages" in record:
+            result = extract_record(record, extractor, where)
+            intent = "BOOKING" if result["action"] != "NOOP" else "OTHER"
+            event = dict(result["draftEvent"] or {})
+            extraction.add(record_id, expected, intent, event or None)
+        elif "question" in record:
+            answered = ask_record(record, ask_model, where)
+            ask.add(record_id, expected, answered["answer"], answered["sources"])
+        else:
+            raise InputError(f"{where}: neither a conversation nor an ask record")
+    summary: dict[str, Any] = {}
+    if extraction.records:
+        summary["extraction"] = {
+            "records": extraction.records,
+            "intent": round(extraction.intent_accuracy, 4),
+            "fields": {
+                name: round(extraction.field_accuracy(name), 4)
+                for name in extraction.field_hits or {}
+            },
+            "fieldAccuracy": round(extraction.overall_field_accuracy, 4),
+            "misses": extraction.misses,
+        }
+    if ask.records:
+        summary["ask"] = {
+            "records": ask.records,
+            "answerAccuracy": round(ask.accuracy, 4),
+            "sourcesExact": ask.source_exact,
+            "misses": ask.misses,
+        }
+    if args.json:
+        _emit(out, summary)
+        return
+    if extraction.records:
+        out.write(f"extraction: {extraction.records} records, {args.extractor} extractor\n")
+        out.write(extraction.table() + "\n")
+        out.write(
+            f"overall: intent {extraction.intent_accuracy:.3f}, "
+            f"fields {extraction.overall_field_accuracy:.3f}\n"
+        )
+        if args.verbose:
+            for record_id, name in extraction.misses:
+                out.write(f"  miss {record_id}: {name}\n")
+    if ask.records:
+        out.write(f"ask: {ask.records} records\n")
+        out.write(ask.table() + "\n")
+        out.write(f"overall: answers {ask.accuracy:.3f}\n")
+        if args.verbose:
+            for record_id in ask.misses:
+                out.write(f"  miss {record_id}\n")
+
+
+def main() -> None:
+    try:
+        code = run()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
