@@ -373,6 +373,16 @@ class NeonizeTransport:
     def session_ids(self) -> list[str]:
         return sorted(self._sessions)
 
+    def diagnostics(self) -> dict[str, Any]:
+        """For /diag: sessions by state and session threads Go never released."""
+        sessions = list(self._sessions.values())
+        return {
+            "sessions": len(sessions),
+            "connected": sum(1 for s in sessions if s.connected),
+            "pairing": sum(1 for s in sessions if s.qr_seen and not s.pairing_over),
+            "stuckSessionThreads": self.stuck_threads,
+        }
+
     # ---- Go callbacks (run on Go's threads) -----------------------------------------------------
 
     def _handle_event(self, session: _Session, code: int, raw: bytes) -> None:

@@ -56,6 +56,7 @@ from tests.daemon.test_neonize_convert import (
 )
 
 ACC = "acc-neo"
+OFFLINE_ACC = "acc-offline"
 PN_CHAT = f"{CLIENT_PN}@s.whatsapp.net"
 
 
@@ -205,6 +206,12 @@ async def test_events_reach_the_sink_in_order_on_the_delivery_thread(tmp_path: P
     assert len(chunk.messages) == 5
     assert chunk.messages[-1].sender_jid == f"{OWN_PN}@s.whatsapp.net"  # own JID from Device
     assert transport.is_connected(ACC) is True
+    assert transport.diagnostics() == {
+        "sessions": 1,
+        "connected": 1,
+        "pairing": 0,
+        "stuckSessionThreads": 0,
+    }
 
     await asyncio.to_thread(go_event, session, nz.Disconnected(status=True))
     assert isinstance(sink.events[-1], Disconnected)
@@ -345,27 +352,28 @@ async def test_start_session_offline_fails_cleanly_or_shows_a_qr(tmp_path: Path)
     """Without WhatsApp the first connect must fail fast with a retryable TransportError (the
     caller backs off), leave no session behind and keep the process alive. Where WhatsApp is
     reachable a fresh session shows a QR instead; both outcomes are correct."""
+    # Its own account id: clients of other tests stop their uuid when garbage-collected.
     transport = NeonizeTransport(executor_workers=4, register_timeout_seconds=45)
     sink = Recorder()
-    db = tmp_path / "sessions" / f"{ACC}.db"
+    db = tmp_path / "sessions" / f"{OFFLINE_ACC}.db"
     try:
-        await transport.start_session(ACC, db, sink)
+        await transport.start_session(OFFLINE_ACC, db, sink)
     except TransportError as exc:
         assert exc.retryable is True
         assert "connect" in str(exc)
         assert transport.session_ids() == []
-        assert transport.is_connected(ACC) is False
+        assert transport.is_connected(OFFLINE_ACC) is False
     else:
         assert sink.of(QrCode), "a started session without a stored device shows a QR"
-        assert transport.is_connected(ACC) is False
+        assert transport.is_connected(OFFLINE_ACC) is False
     assert db.parent.is_dir()
     thread_name = await asyncio.to_thread(lambda: threading.current_thread().name)
     assert thread_name.startswith("neonize-ffi")  # our large default executor
-    await transport.stop_session(ACC)
+    await transport.stop_session(OFFLINE_ACC)
     await transport.close()
     assert transport.session_ids() == []
     with pytest.raises(NotConnected):
-        await transport.send_text(ACC, PN_CHAT, "salut")
+        await transport.send_text(OFFLINE_ACC, PN_CHAT, "salut")
 
 
 # ---- documents produced --------------------------------------------------------------------------
