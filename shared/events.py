@@ -9,6 +9,7 @@ goes through :func:`normalize_event` or the accessors at the bottom (``event_dat
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -136,14 +137,17 @@ def _clean_number_token(token: str) -> float | None:
             return None
     try:
         return float(token)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
 def parse_number(value: object) -> int | float | None:
     """A non-negative amount or count from a number or text (``"1.200 RON"``, ``"12,5"``)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond any float: not an amount
+            return None
     elif isinstance(value, str):
         text = value.strip()
         if not text or text.startswith("-"):
@@ -221,7 +225,9 @@ def normalize_time(value: object) -> str | None:
     """``16``, ``16.30``, ``16:5``, ``ora 16``, ``16h30`` → ``HH:MM``; None if no real time."""
     if isinstance(value, time):
         return f"{value.hour:02d}:{value.minute:02d}"
-    if isinstance(value, int | float) and not isinstance(value, bool) and value == int(value):
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or value != int(value):
+            return None
         value = str(int(value))
     if not isinstance(value, str):
         return None
@@ -245,7 +251,10 @@ def _to_timestamp(value: object) -> object:
         return ensure_utc(value)
     # Numbers this large are milliseconds (seconds would be past the year 5000).
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 10**11:
-        return from_ms(value)
+        try:
+            return from_ms(value)
+        except (OverflowError, ValueError):  # past year 9999: not a timestamp, keep it
+            return value
     if isinstance(value, str):
         parsed = parse_iso(value)
         return parsed if parsed is not None else value

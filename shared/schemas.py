@@ -471,7 +471,8 @@ class Event(Document):
     def _slot_keys(cls, value: dict[str, Role]) -> dict[str, Role]:
         bad = [key for key in value if parse_slot_key(key) is None]
         if bad:
-            raise ValueError(f"slot keys must look like 01A: {', '.join(sorted(bad))}")
+            shown = ", ".join(repr(key) for key in sorted(bad)[:5])
+            raise ValueError(f"slot keys must look like 01A, got {shown}")
         return value
 
     @classmethod
@@ -612,11 +613,22 @@ _FRIENDLY: Final[dict[str, str]] = {
 }
 
 
+def _one_line(text: str, limit: int) -> str:
+    """Control characters and runs of blanks become one space; long input is cut (the message
+    goes back to the client and into logs)."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    return _one_line(".".join(str(part) for part in loc), 80) or "body"
+
+
 def error_fields(error: ValidationError) -> list[str]:
     """The dotted names (as sent: camelCase) of the fields that failed, in order, unique."""
     names: list[str] = []
     for item in error.errors():
-        name = ".".join(str(part) for part in item["loc"]) or "body"
+        name = _field_name(item["loc"])
         if name not in names:
             names.append(name)
     return names
@@ -626,14 +638,14 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line naming each bad field: ``"name: is required; phone: not a valid phone number"``."""
     parts: list[str] = []
     for item in error.errors():
-        name = ".".join(str(part) for part in item["loc"]) or "body"
+        name = _field_name(item["loc"])
         text = _FRIENDLY.get(item["type"]) if item["type"] == "missing" else None
         if text is None:
             text = str(item["msg"])
             text = text.removeprefix("Value error, ")
             if item["type"] == "string_too_short" and item.get("ctx", {}).get("min_length") == 1:
                 text = _FRIENDLY["string_too_short"]
-        parts.append(f"{name}: {text}")
+        parts.append(f"{name}: {_one_line(text, 200)}")
     return "; ".join(parts)
 
 

@@ -484,6 +484,9 @@ def test_same_day_sorts_by_start_time() -> None:
         ("ora 16", "16:00"),
         ("la ora 11:00", "11:00"),
         (16, "16:00"),
+        (16.0, "16:00"),
+        (16.5, None),
+        (float("inf"), None),
         ("23:59", "23:59"),
         ("24:00", None),
         ("16:60", None),
@@ -519,6 +522,8 @@ def test_normalize_time(raw: object, expected: str | None) -> None:
         (True, None),
         (None, None),
         (float("nan"), None),
+        (10**400, None),
+        ("9" * 400, None),
     ],
 )
 def test_parse_number(raw: object, expected: float | None) -> None:
@@ -621,4 +626,37 @@ def test_normalize_never_crashes_and_is_idempotent(raw: dict[str, Any]) -> None:
     assert out["schemaVersion"] == 3
     assert out["payment"]["status"] in ("PAID", "UNPAID", "CANCELLED")
     assert isinstance(out["isArchived"], bool)
+    assert normalize_event(out) == out
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_ROLE = st.dictionaries(
+    st.sampled_from(
+        ["rol", "roleType", "oraStart", "startTime", "durata", "stare", "detalii", "details", "x"]
+    ),
+    _JSON,
+    max_size=5,
+)
+
+
+@given(
+    roles=st.dictionaries(st.sampled_from(["01A", "01B", "7C", "zz", ""]), _ROLE, max_size=3),
+    top=st.dictionaries(
+        st.sampled_from(["startTime", "ora", "sarbatoritNume", "sarbatoritVarsta", "eventShortId"]),
+        _JSON,
+        max_size=4,
+    ),
+)
+def test_normalize_survives_any_json_in_roles(roles: dict[str, Any], top: dict[str, Any]) -> None:
+    out = normalize_event({**top, "roluriPeSlot": roles})
+    for role in out["rolesBySlot"].values():
+        assert role["roleType"] is None or role["roleType"] in ROLE_TYPES
+        assert role["status"] in ("PENDING", "PENDING_PERSONAJ", "ASSIGNED", "ARCHIVED")
+        assert isinstance(role["details"], dict)
     assert normalize_event(out) == out

@@ -368,3 +368,28 @@ def test_responses_dump_camel_case() -> None:
 def test_any_aware_timestamp_round_trips(ts: datetime) -> None:
     doc = {**MESSAGE, "tsClient": ts}
     assert Message.model_validate(doc).to_doc()["tsClient"] == ts
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_EVENT_KEYS = [
+    "data", "date", "adresa", "sarbatoritNume", "sarbatoritVarsta", "telefonClientE164",
+    "incasare", "payment", "roluriPeSlot", "rolesBySlot", "roles", "esteArhivat", "eventShortId",
+    "createdAt", "creatLa", "nrCopii", "startTime",
+]  # fmt: skip
+
+
+@given(st.dictionaries(st.sampled_from(_EVENT_KEYS), _JSON, max_size=8))
+def test_any_event_document_validates_or_fails_cleanly(raw: dict[str, Any]) -> None:
+    try:
+        event = Event.from_any(raw)
+    except ValidationError as exc:
+        message = describe_validation_error(exc)
+        assert message and "\n" not in message
+    else:
+        assert event.schema_version == 3
