@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -374,6 +375,33 @@ async def test_start_session_offline_fails_cleanly_or_shows_a_qr(tmp_path: Path)
     assert transport.session_ids() == []
     with pytest.raises(NotConnected):
         await transport.send_text(OFFLINE_ACC, PN_CHAT, "salut")
+
+
+@pytest.mark.timeout(120)
+async def test_concurrent_and_repeated_starts_are_serialised(tmp_path: Path) -> None:
+    """Five accounts started at once and one account retried three times (the session
+    manager's backoff path): Go sees one start at a time, every failed client is stopped, and
+    collecting the old Python clients does not stop a later session with the same uuid."""
+    transport = NeonizeTransport(executor_workers=8)
+    accounts = [f"acc-conc-{i}" for i in range(5)]
+
+    async def start(account: str) -> str:
+        try:
+            await transport.start_session(account, tmp_path / f"{account}.db", Recorder())
+        except TransportError:
+            return "failed"
+        return "started"
+
+    outcomes = await asyncio.gather(*(start(a) for a in accounts))
+    for _ in range(3):
+        outcomes.append(await start("acc-retry"))
+        gc.collect()
+    assert set(outcomes) <= {"failed", "started"}
+    labels = [*accounts, "acc-retry", "acc-retry", "acc-retry"]
+    started = {a for a, o in zip(labels, outcomes, strict=True) if o == "started"}
+    assert set(transport.session_ids()) == started
+    await transport.close()
+    assert transport.session_ids() == []
 
 
 # ---- documents produced --------------------------------------------------------------------------
