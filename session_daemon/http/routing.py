@@ -73,8 +73,11 @@ def principal(request: web.Request) -> Principal | None:
 # ---- input helpers ---------------------------------------------------------------------------
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object ({} when empty). 400 for anything else, 413 when too large."""
+async def read_json_object(request: web.Request, max_bytes: int | None = None) -> dict[str, Any]:
+    """The body as a JSON object ({} when empty). 400 for anything else, 413 when larger than
+    `max_bytes` (default: the app's limit)."""
+    if max_bytes is not None:
+        request = request.clone(client_max_size=max_bytes)
     raw = await request.read()  # aiohttp raises 413 beyond client_max_size
     if not raw.strip():
         return {}
@@ -101,8 +104,8 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
         ) from None
 
 
-async def read_body(request: web.Request, model: type[M]) -> M:
-    return validate(model, await read_json_object(request))
+async def read_body(request: web.Request, model: type[M], max_bytes: int | None = None) -> M:
+    return validate(model, await read_json_object(request, max_bytes))
 
 
 def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:

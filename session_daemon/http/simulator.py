@@ -25,6 +25,7 @@ from session_daemon.transport.port import TransportError
 from session_daemon.transport.simulated import SimulatedTransport, SimulatorError, lid_for_phone
 
 T = TypeVar("T")
+HISTORY_MAX_BYTES = 32 * 1024 * 1024  # history chunks are big; the rest keeps the app's limit
 Text = Annotated[str, StringConstraints(max_length=65536)]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Timestamp = int | float | str | None
@@ -180,7 +181,7 @@ async def type_on_phone(request: web.Request) -> web.Response:
 
 async def history_sync(request: web.Request) -> web.Response:
     sim, account = _sim(request), account_id_param(request)
-    body = await read_body(request, HistorySyncBody)
+    body = await read_body(request, HistorySyncBody, max_bytes=HISTORY_MAX_BYTES)
     count = await _run(
         sim.history_sync, account, body.messages, body.lid_mappings, body.push_names,
         chunk_order=body.chunk_order, progress=body.progress,

@@ -230,3 +230,20 @@ def test_cli_qr_prints_the_code_in_the_terminal(daemon: DaemonProcess) -> None:
     missing = subprocess.run([*cmd[:4], "wa_40700000000", *cmd[5:]], env=env,
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert missing.returncode == 1 and "No such account" in missing.stderr
+
+
+def test_large_history_chunk_over_http(daemon: DaemonProcess) -> None:
+    d = daemon
+    a = add_and_pair(d, "A", A_PHONE)
+    clients = [f"+4071100{n:04d}" for n in range(50)]
+    chunk = [
+        {"from": clients[n % 50], "id": f"H{n:05d}", "text": f"old {n}",
+         "timestamp": 1_600_000_000 + n, "fromMe": n % 7 == 0}
+        for n in range(2000)
+    ]  # fmt: skip
+    reply = d.post(f"/api/simulator/history-sync/{a}", {"messages": chunk})
+    assert reply.status == 200 and reply.json()["count"] == 2000
+    drain(d)
+    stored = messages_by_thread(d)
+    assert len(stored) == 50 and sum(len(v) for v in stored.values()) == 2000
+    assert ok(d.get(f"/api/whatsapp/threads/{a}?limit=500"))["count"] == 50
