@@ -1,0 +1,191 @@
+"""Callable handlers of the CRM: `whatsappExtractEventFromThread` and `clientCrmAsk`.
+
+`functions/main.py` wraps these with `@https_fn.on_call`. Each takes the CallableRequest and
+returns the result dict or raises `HttpsError`: unauthenticated without a signed-in user,
+permission-denied for a non-employee (or an admin-only account), invalid-argument for bad data,
+not-found for a missing thread, internal for anything unexpected (no raw exception text)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from firebase_functions import https_fn
+from pydantic import ValidationError
+
+from shared.crm.ask import answer_question
+from shared.crm.extraction import ExtractionError, ExtractionRequest, ExtractionService
+from shared.crm.extractors import Extractor, HeuristicExtractor, ModelAsk, ModelExtractor
+from shared.crm.llm import ChatModel, model_config_from_env
+from shared.crm.prompts import PROMPTS_DOC, Prompts, prompts_from_doc
+from shared.schemas import AskRequest, ExtractRequest
+from shared.store.port import DocumentStore, query
+
+log = logging.getLogger(__name__)
+
+Code = https_fn.FunctionsErrorCode
+_CODES = {
+    "not-found": Code.NOT_FOUND,
+    "permission-denied": Code.PERMISSION_DENIED,
+    "invalid-argument": Code.INVALID_ARGUMENT,
+    "failed-precondition": Code.FAILED_PRECONDITION,
+}
+
+_store: DocumentStore | None = None
+
+
+def store() -> DocumentStore:
+    """The process's store: `SUPERPARTY_STORE_URL`, else Firestore of this project (emulator
+    when FIRESTORE_EMULATOR_HOST is set)."""
+    global _store
+    if _store is None:
+        from shared.store.factory import open_store
+
+        url = os.environ.get("SUPERPARTY_STORE_URL")
+        if not url:
+            project = (
+                os.environ.get("GCLOUD_PROJECT")
+                or os.environ.get("GOOGLE_CLOUD_PROJECT")
+                or "demo-superparty"
+            )
+            url = f"firestore://{project}"
+        _store = open_store(url)
+    return _store
+
+
+@dataclass(frozen=True)
+class _Caller:
+    uid: str
+    is_admin: bool
+
+
+def _employee(req: https_fn.CallableRequest[Any], db: DocumentStore) -> _Caller:
+    """One definition of employee (shared.identity): super-admin or staffProfiles/{uid}."""
+    auth = req.auth
+    if auth is None or not auth.uid:
+        raise https_fn.HttpsError(Code.UNAUTHENTICATED, "Trebuie să fiți autentificat.")
+    token: Mapping[str, Any] = auth.token or {}
+    profile = db.get(f"staffProfiles/{auth.uid}")
+    email = token.get("email") if isinstance(token.get("email"), str) else None
+    try:
+        from shared.identity import classify_caller, super_admin_emails_from_env
+    except ImportError:  # pragma: no cover - identity module not deployed yet
+        admins = {
+            e.strip().lower() for e in os.environ.get("SUPER_ADMIN_EMAILS", "").split(",") if e
+        }
+        is_admin = token.get("admin") is True or (email or "").lower() in admins
+        is_employee = is_admin or profile is not None
+    else:
+        caller = classify_caller(
+            auth.uid,
+            email,
+            dict(token),
+            profile.data if profile else None,
+            super_admin_emails_from_env(),
+        )
+        is_admin, is_employee = caller.is_super_admin, caller.is_employee
+    if not is_employee:
+        raise https_fn.HttpsError(Code.PERMISSION_DENIED, "Doar angajații pot folosi CRM-ul.")
+    return _Caller(auth.uid, is_admin)
+
+
+def _data(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    if not isinstance(req.data, dict):
+        raise https_fn.HttpsError(Code.INVALID_ARGUMENT, "Datele trebuie să fie un obiect JSON.")
+    return req.data
+
+
+def _invalid(exc: ValidationError) -> https_fn.HttpsError:
+    fields = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+    return https_fn.HttpsError(
+        Code.INVALID_ARGUMENT, f"Date invalide: {', '.join(fields) or 'cerere'}."
+    )
+
+
+def _prompts(db: DocumentStore) -> Prompts:
+    try:
+        snap = db.get(PROMPTS_DOC)
+    except Exception:  # prompts are optional; the defaults always work
+        log.warning("could not read %s", PROMPTS_DOC, exc_info=True)
+        return Prompts()
+    return prompts_from_doc(snap.data if snap else None)
+
+
+def _extractor(db: DocumentStore) -> Extractor:
+    config = model_config_from_env()
+    if config is None:
+        return HeuristicExtractor()
+    return ModelExtractor(ChatModel(config), _prompts(db))
+
+
+def extract_event_from_thread(
+    req: https_fn.CallableRequest[Any],
+    *,
+    db: DocumentStore | None = None,
+    extractor: Extractor | None = None,
+) -> dict[str, Any]:
+    db = db or store()
+    caller = _employee(req, db)
+    try:
+        data = ExtractRequest.model_validate(_data(req))
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    trace_id = uuid.uuid4().hex
+    service = ExtractionService(db, extractor or _extractor(db))
+    try:
+        return service.run(
+            ExtractionRequest(
+                thread_id=data.thread_id,
+                account_id=data.account_id,
+                caller_uid=caller.uid,
+                phone_e164=data.phone_e164,
+                last_n=data.last_n_messages,
+                dry_run=data.dry_run,
+                caller_is_admin=caller.is_admin,
+                trace_id=trace_id,
+            )
+        )
+    except ExtractionError as exc:
+        raise https_fn.HttpsError(_CODES.get(exc.code, Code.INTERNAL), exc.message) from None
+    except https_fn.HttpsError:
+        raise
+    except Exception:
+        log.exception("extraction failed (trace %s)", trace_id)
+        raise https_fn.HttpsError(
+            Code.INTERNAL, f"Extragerea a eșuat (trace {trace_id})."
+        ) from None
+
+
+def client_crm_ask(
+    req: https_fn.CallableRequest[Any],
+    *,
+    db: DocumentStore | None = None,
+    model: ModelAsk | None = None,
+) -> dict[str, Any]:
+    db = db or store()
+    _employee(req, db)
+    try:
+        data = AskRequest.model_validate(_data(req))
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    try:
+        client = db.get(f"clients/{data.phone_e164}")
+        events = db.query(query("evenimente", where=[("phoneE164", "==", data.phone_e164)]))
+        if model is None:
+            config = model_config_from_env()
+            model = ModelAsk(ChatModel(config), _prompts(db)) if config else None
+        answer = answer_question(
+            client.data if client else None,
+            [e.data for e in events],
+            data.question,
+            model=model,
+            on_model_error=lambda exc: log.warning("ask model failed: %s", exc),
+        )
+    except Exception:
+        log.exception("clientCrmAsk failed")
+        raise https_fn.HttpsError(Code.INTERNAL, "Nu am putut răspunde acum.") from None
+    return answer.as_dict()
