@@ -3,6 +3,10 @@
 - `firestore_emulator`: "127.0.0.1:PORT" of a running `@firestore-emulator/server` (in memory,
   gRPC). It sets no environment variable: point a client at it yourself, and give each test its
   own project id (`unique_project_id()`): the emulator keeps one state per project id.
+- `firebase_emulators`: the Firebase CLI's Auth and Functions emulators (firebase-tools from
+  node_modules) running our `functions/` exactly as deployment would discover them, on free
+  loopback ports, project `demo-superparty`. Its `FirebaseEmulators` gives the hosts and a
+  `functions_url(name)`; it sets no environment variable either.
 - `get_free_port`: a function returning a free loopback TCP port.
 
 Outside CI a missing node_modules skips the tests that need an emulator (run
@@ -13,14 +17,17 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,7 +35,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
 FIRESTORE_EMULATOR_PACKAGE = NODE_MODULES / "@firestore-emulator" / "server"
+FIREBASE_CLI = NODE_MODULES / ".bin" / "firebase"
 EMULATOR_START_TIMEOUT_S = 30.0
+FIREBASE_EMULATORS_START_TIMEOUT_S = 180.0
+FIREBASE_DEMO_PROJECT = "demo-superparty"  # "demo-" ids run fully offline, no credentials
+FIREBASE_REGION = "us-central1"
 
 # Starts the emulator on 127.0.0.1 (its own start() binds every interface) on the port given
 # (0: any free one, which avoids a race), prints "READY <port>", and exits when stdin closes
@@ -78,22 +89,33 @@ def missing_tool(reason: str) -> None:
 
 
 class NodeServer:
-    """A Node.js child process that prints `READY <port>` once it listens. Its output is kept
-    (the last lines) for error messages and drained so the pipe never fills up."""
+    """A Node.js child process that prints a ready line once it listens (`READY <port>` by
+    default). Its output is kept (the last lines) for error messages and drained so the pipe
+    never fills up."""
 
-    def __init__(self, args: list[str], name: str, cwd: Path = ROOT) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        name: str,
+        cwd: Path = ROOT,
+        env: Mapping[str, str] | None = None,
+        ready_text: str | None = None,
+    ) -> None:
         self.name = name
-        self.output: collections.deque[str] = collections.deque(maxlen=200)
+        self.output: collections.deque[str] = collections.deque(maxlen=400)
         self._ready = threading.Event()
+        self._ready_text = ready_text
         self.port: int | None = None
         self.proc = subprocess.Popen(
             args,
             cwd=cwd,
+            env=dict(env) if env is not None else None,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            start_new_session=True,  # so stop() can end its children too (the CLI spawns some)
         )
         self._reader = threading.Thread(target=self._read, name=f"{name}-output", daemon=True)
         self._reader.start()
@@ -103,7 +125,13 @@ class NodeServer:
         for line in self.proc.stdout:
             line = line.rstrip("\n")
             self.output.append(line)
-            if self.port is None and line.startswith("READY "):
+            if self._ready.is_set():
+                continue
+            if self._ready_text is not None:
+                if self._ready_text in line:
+                    self.port = 0
+                    self._ready.set()
+            elif line.startswith("READY "):
                 self.port = int(line.split()[1])
                 self._ready.set()
 
@@ -125,12 +153,25 @@ class NodeServer:
             if self.proc.stdin is not None:
                 with contextlib.suppress(OSError):
                     self.proc.stdin.close()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        # End the whole process group (only ours: it was started in a new session).
+        for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            if self.proc.poll() is not None and not _group_alive(self.proc.pid):
+                break
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=wait_s)
         self._reader.join(timeout=5)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def start_firestore_emulator() -> NodeServer:
@@ -151,6 +192,114 @@ def firestore_emulator() -> Iterator[str]:
     server = start_firestore_emulator()
     try:
         yield f"127.0.0.1:{server.port}"
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class FirebaseEmulators:
+    project_id: str
+    region: str
+    auth_host: str  # host:port, for FIREBASE_AUTH_EMULATOR_HOST
+    functions_host: str  # host:port
+    hub_host: str
+
+    def functions_url(self, name: str) -> str:
+        """URL of an HTTP (on_request) or callable (on_call) function."""
+        return f"http://{self.functions_host}/{self.project_id}/{self.region}/{name}"
+
+
+def _functions_config(config_dir: Path) -> list[dict[str, object]]:
+    """The repository's `functions` section of firebase.json, with sources relative to
+    `config_dir` (the CLI joins them to the config's folder, even absolute ones)."""
+    default: list[dict[str, object]] = [
+        {
+            "source": "functions",
+            "codebase": "default",
+            "runtime": "python311",
+            "ignore": ["venv", "__pycache__"],
+        }
+    ]
+    config_file = ROOT / "firebase.json"
+    section: object = default
+    if config_file.is_file():
+        section = json.loads(config_file.read_text()).get("functions", default)
+    entries = section if isinstance(section, list) else [section]
+    resolved = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        entry = dict(entry)
+        source = ROOT / str(entry.get("source", "functions"))
+        entry["source"] = os.path.relpath(source, config_dir)
+        resolved.append(entry)
+    return resolved
+
+
+def start_firebase_emulators(
+    workdir: Path, extra_env: Mapping[str, str] | None = None
+) -> tuple[NodeServer, FirebaseEmulators]:
+    """Start the Auth and Functions emulators on free loopback ports, with a firebase.json
+    written to `workdir` (the repository's own keeps its fixed ports for manual use)."""
+    node = shutil.which("node")
+    if node is None or not FIREBASE_CLI.exists():
+        missing_tool("node or firebase-tools (node_modules) is not installed")
+    if not (ROOT / "functions" / "main.py").is_file():
+        pytest.skip("functions/main.py does not exist yet")
+    if not (ROOT / "functions" / "venv" / "bin" / "python").exists():
+        missing_tool("functions/venv is missing")
+    ports = {name: free_port() for name in ("auth", "functions", "hub", "logging")}
+    emulators: dict[str, object] = {
+        name: {"host": "127.0.0.1", "port": port} for name, port in ports.items()
+    }
+    emulators["ui"] = {"enabled": False}
+    emulators["singleProjectMode"] = True
+    config = {"functions": _functions_config(workdir), "emulators": emulators}
+    config_path = workdir / "firebase.json"
+    config_path.write_text(json.dumps(config, indent=2))
+    env = {**os.environ, **(extra_env or {})}
+    env.setdefault("FIREBASE_CLI_DISABLE_UPDATE_CHECK", "true")  # no network at start-up
+    env["CI"] = env.get("CI", "true")  # non-interactive, no prompts
+    server = NodeServer(
+        [
+            str(FIREBASE_CLI),
+            "emulators:start",
+            "--only",
+            "auth,functions",
+            "--project",
+            FIREBASE_DEMO_PROJECT,
+            "--config",
+            str(config_path),
+        ],
+        "firebase-emulators",
+        cwd=workdir,
+        env=env,
+        ready_text="All emulators ready",
+    )
+    server.wait_ready(FIREBASE_EMULATORS_START_TIMEOUT_S)
+    if any("Failed to load function" in line for line in server.output):
+        server.stop()
+        raise RuntimeError("functions/ did not load:\n" + "\n".join(server.output))
+    return server, FirebaseEmulators(
+        project_id=FIREBASE_DEMO_PROJECT,
+        region=FIREBASE_REGION,
+        auth_host=f"127.0.0.1:{ports['auth']}",
+        functions_host=f"127.0.0.1:{ports['functions']}",
+        hub_host=f"127.0.0.1:{ports['hub']}",
+    )
+
+
+@pytest.fixture(scope="session")
+def firebase_emulators(
+    tmp_path_factory: pytest.TempPathFactory, firestore_emulator: str
+) -> Iterator[FirebaseEmulators]:
+    """Auth + Functions emulators running `functions/`; the functions reach Firestore through
+    the session's `firestore_emulator` (FIRESTORE_EMULATOR_HOST in their environment)."""
+    server, info = start_firebase_emulators(
+        tmp_path_factory.mktemp("firebase"), {"FIRESTORE_EMULATOR_HOST": firestore_emulator}
+    )
+    try:
+        yield info
     finally:
         server.stop()
 
