@@ -247,3 +247,15 @@ def test_large_history_chunk_over_http(daemon: DaemonProcess) -> None:
     stored = messages_by_thread(d)
     assert len(stored) == 50 and sum(len(v) for v in stored.values()) == 2000
     assert ok(d.get(f"/api/whatsapp/threads/{a}?limit=500"))["count"] == 50
+
+
+def test_kill_9_after_acknowledged_messages_loses_nothing(daemon: DaemonProcess) -> None:
+    d = daemon
+    a = add_and_pair(d, "A", A_PHONE)
+    acked = [send(d, a, f"+407110{n % 20:05d}", f"m{n}", id=f"K{n:04d}") for n in range(150)]
+    d.kill()  # no drain, no graceful stop: only the journal has some of them
+    d.start()
+    d.wait_for(lambda: d.account_status(a) == "connected", what="resumed")
+    drain(d)
+    stored = [mid for ids in messages_by_thread(d).values() for mid in ids]
+    assert sorted(stored) == sorted(acked)
