@@ -393,3 +393,19 @@ def test_any_event_document_validates_or_fails_cleanly(raw: dict[str, Any]) -> N
         assert message and "\n" not in message
     else:
         assert event.schema_version == 3
+
+
+_REQUEST_KEYS = [
+    "name", "phone", "threadId", "accountId", "toJid", "text", "clientMessageId", "phoneE164",
+    "lastNMessages", "dryRun", "question",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("model", [AddAccountRequest, SendRequest, ExtractRequest, AskRequest])
+@given(body=st.dictionaries(st.sampled_from(_REQUEST_KEYS), _JSON, max_size=6) | _JSON)
+def test_any_request_body_is_accepted_or_invalid_payload(model: type[BaseModel], body: Any) -> None:
+    try:
+        validate_payload(model, body)
+    except InvalidPayload as exc:
+        assert exc.message and "\n" not in exc.message
+        assert exc.fields
