@@ -289,10 +289,14 @@ class AccountApi(Payload):
         return self.model_copy(update={"qr_code": None, "pairing_code": None})
 
 
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 class StaffProfile(Document):
     """``staffProfiles/{uid}``: its existence makes an employee."""
 
-    role: StaffRole = "staff"
+    role: Annotated[StaffRole, BeforeValidator(_lower)] = "staff"
     whats_app_account_ids: list[str] = Field(default_factory=list, alias="whatsAppAccountIds")
 
 
@@ -413,7 +417,7 @@ class Client(Document):
 class RoleDetails(Document):
     character: str | None = None
     child_name: str | None = None
-    child_age: int | None = Field(default=None, ge=0)
+    child_age: Amount | None = None  # a number: the app may write 2.5 for a toddler
     num_children: int | None = Field(default=None, ge=0)
 
 
@@ -446,7 +450,7 @@ class Event(Document):
     phone_e164: PhoneE164 | None = None
     phone_raw: str | None = None
     child_name: str | None = None
-    child_age: int | None = Field(default=None, ge=0)
+    child_age: Amount | None = None  # a number: the app may write 2.5 for a toddler
     child_dob: str | None = None
     parent_name: str | None = None
     parent_phone: str | None = None
@@ -457,7 +461,7 @@ class Event(Document):
     archived_at: Timestamp | None = None
     archived_by: str | None = None
     archive_reason: str | None = None
-    noted_by_code: str | None = None
+    noted_by_code: str | int | None = None
     created_at: Timestamp | None = None
     created_by: str | None = None
     updated_at: Timestamp | None = None

@@ -409,3 +409,9 @@ def test_any_request_body_is_accepted_or_invalid_payload(model: type[BaseModel],
     except InvalidPayload as exc:
         assert exc.message and "\n" not in exc.message
         assert exc.fields
+
+
+def test_lenient_reads_of_app_written_values() -> None:
+    assert StaffProfile.model_validate({"role": " Admin "}).role == "admin"
+    event = Event.model_validate({**EVENT, "childAge": 2.5, "notedByCode": 17})
+    assert (event.child_age, event.noted_by_code) == (2.5, 17)
