@@ -6,8 +6,10 @@
         daemon.restart()                          # SIGTERM, then the same data dirs again
         with daemon.open_store() as store: ...    # read the daemon's SQLite store directly
 
-    def test_other(daemon_factory):              # custom environment / flags
+    def test_other(daemon_factory):              # custom environment / flags / store
         d = daemon_factory(env={"WHATSAPP_MAX_CONCURRENT_PAIRINGS": "1"})
+        f = daemon_factory(store_url="firestore://demo-x",
+                           env={"FIRESTORE_EMULATOR_HOST": firestore_emulator})
 
 What runs: `python -m session_daemon serve --transport simulated --store sqlite:///<tmp>/store.db
 --sessions-path <tmp>/sessions --port <free port>` with `WHATSAPP_DAEMON_TOKEN=<random>`, and the
@@ -67,6 +69,7 @@ class DaemonProcess:
     token: str
     env: dict[str, str] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
+    store_url: str | None = None  # default: sqlite:///<workdir>/store.db
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -91,18 +94,17 @@ class DaemonProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         self.port = free_port()
-        env = {
-            **os.environ,
+        env = {k: v for k, v in os.environ.items() if k != "FIRESTORE_EMULATOR_HOST"}
+        env.update({
             "WHATSAPP_DAEMON_TOKEN": self.token,
             "WHATSAPP_INSTANCE_ID": "test-daemon",
             "PYTHONUNBUFFERED": "1",
             **self.env,
-        }
-        env.pop("FIRESTORE_EMULATOR_HOST", None)
+        })  # fmt: skip
         cmd = [
             sys.executable, "-m", "session_daemon", "serve",
             "--transport", "simulated",
-            "--store", f"sqlite:///{self.store_path}",
+            "--store", self.store_url or f"sqlite:///{self.store_path}",
             "--sessions-path", str(self.sessions_path),
             "--host", "127.0.0.1",
             "--port", str(self.port),
@@ -227,7 +229,10 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
     started: list[DaemonProcess] = []
 
     def make(
-        env: dict[str, str] | None = None, args: list[str] | None = None, start: bool = True
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        start: bool = True,
+        store_url: str | None = None,
     ) -> DaemonProcess:
         workdir = tmp_path / f"daemon{len(started)}"
         workdir.mkdir()
@@ -236,6 +241,7 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
             token=secrets.token_urlsafe(24),
             env=env or {},
             extra_args=args or [],
+            store_url=store_url,
         )
         started.append(proc)
         if start:
