@@ -280,12 +280,17 @@ class NeonizeTransport:
             self._sessions[account_id] = session
             try:
                 task = await session.client.connect()
-            except Exception as exc:
+                session.connect_task = task
+                task.add_done_callback(lambda t: self._on_loop_ended(session, t))
+                await self._await_registration(session, task)
+            except asyncio.CancelledError:
+                # The caller gave up (account deleted, daemon stopping): a session nobody
+                # tracks must not stay connected in Go.
+                await self._abandon_start(session)
+                raise
+            except NeonizeError as exc:
                 await self._abandon_start(session)
                 raise TransportError(f"connect failed: {exc}") from exc
-            session.connect_task = task
-            task.add_done_callback(lambda t: self._on_loop_ended(session, t))
-            await self._await_registration(session, task)
 
     async def stop_session(self, account_id: str, *, logout: bool = False) -> None:
         async with self._lock:

@@ -404,6 +404,28 @@ async def test_concurrent_and_repeated_starts_are_serialised(tmp_path: Path) -> 
     assert transport.session_ids() == []
 
 
+async def test_a_cancelled_start_leaves_no_session(tmp_path: Path) -> None:
+    transport = NeonizeTransport(executor_workers=4)
+    for delay in (0, 0.001, 0.005, 0.02):
+        start = asyncio.create_task(
+            transport.start_session("acc-cancel", tmp_path / "acc-cancel.db", Recorder())
+        )
+        await asyncio.sleep(delay)
+        start.cancel()
+        outcome = "cancelled"
+        try:
+            await start
+            outcome = "started"  # it registered before the cancel landed (WhatsApp reachable)
+        except asyncio.CancelledError:
+            pass
+        except TransportError:
+            outcome = "failed"
+        if outcome == "started":
+            await transport.stop_session("acc-cancel")
+        assert transport.session_ids() == [], outcome
+    await transport.close()
+
+
 # ---- documents produced --------------------------------------------------------------------------
 
 
