@@ -78,7 +78,10 @@ def sentences(text: str) -> list[Span]:
     for m in _SENTENCE_END.finditer(folded):
         if m.group().startswith("."):
             word = re.search(r"([\w-]+)$", folded[start : m.start()])
-            if word and (word.group(1) in ABBREVIATIONS or len(word.group(1)) == 1):
+            if word and (
+                word.group(1) in ABBREVIATIONS
+                or (len(word.group(1)) == 1 and word.group(1).isalpha())
+            ):
                 continue
         if folded[start : m.start()].strip():
             spans.append(Span(start, m.end()))

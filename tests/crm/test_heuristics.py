@@ -1,0 +1,341 @@
+"""The Romanian heuristic extractor, field by field, on phrasings written for these tests (not
+the corpus): each rule must hold for chats it has never seen."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from shared.crm.heuristics import extract
+from shared.crm.heuristics.address import resolve_address
+from shared.crm.heuristics.dates import orthodox_easter, resolve_date
+from shared.crm.heuristics.money import resolve_payment_status, resolve_price
+from shared.crm.heuristics.people import resolve_child_age, resolve_child_name
+from shared.crm.heuristics.services import resolve_roles
+from shared.crm.heuristics.times import resolve_time
+from shared.crm.heuristics.text import fold, sentences
+from shared.crm.types import ChatMessage
+
+MONDAY = "2026-03-02T10:00:00+02:00"  # a Monday
+
+
+def chat(*lines: str, start: str = MONDAY) -> list[ChatMessage]:
+    """Lines prefixed 'C:' (client) or 'S:' (staff), one minute apart."""
+    t0 = datetime.fromisoformat(start)
+    out = []
+    for i, line in enumerate(lines):
+        who, text = line.split(":", 1)
+        direction = "inbound" if who.strip() == "C" else "outbound"
+        out.append(ChatMessage(f"m{i}", direction, text.strip(), t0 + timedelta(minutes=i)))
+    return out
+
+
+def day(messages: list[ChatMessage]) -> str | None:
+    value = resolve_date(messages).value
+    return value.strftime("%d-%m-%Y") if value else None
+
+
+# ---- text ----------------------------------------------------------------------------------
+
+
+def test_fold_keeps_offsets_and_strips_diacritics() -> None:
+    text = "Șoseaua Ștefănești, sâmbătă"
+    assert fold(text) == "soseaua stefanesti, sambata"
+    assert len(fold(text)) == len(text)
+
+
+def test_sentences_do_not_split_after_address_abbreviations() -> None:
+    text = "Adresa e Str. Morii nr. 4, bl. 2. Venim la 5."
+    spans = sentences(text)
+    assert [text[s.start : s.end].strip() for s in spans] == [
+        "Adresa e Str. Morii nr. 4, bl. 2.",
+        "Venim la 5.",
+    ]
+
+
+# ---- dates ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Ne-ar trebui cineva pe 3 aprilie.", "03-04-2026"),
+        ("Ar fi pe 5.06, dacă se poate.", "05-06-2026"),
+        ("Data: 12/07/2026", "12-07-2026"),
+        ("pe 10 iun la noi", "10-06-2026"),
+        ("Sambata 17 octombrie facem ziua", "17-10-2026"),
+        ("Vrem pe 1 martie", "01-03-2027"),  # already past this year: next year
+        ("Pe 30 mai, vă rog.", "30-05-2026"),
+    ],
+)
+def test_explicit_dates(text: str, expected: str) -> None:
+    assert day(chat(f"C: {text}")) == expected
+
+
+def test_mai_as_an_adverb_is_not_may() -> None:
+    assert day(chat("C: Aveți 2 mai multe animatoare? Mai e loc de 3 copii?")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Se poate mâine?", "03-03-2026"),
+        ("Ar fi poimaine.", "04-03-2026"),
+        ("Vineri la 17 ar fi perfect.", "06-03-2026"),
+        ("Peste o săptămână, tot luni.", "09-03-2026"),
+        ("peste 10 zile", "12-03-2026"),
+    ],
+)
+def test_relative_dates_resolve_against_the_message_time(text: str, expected: str) -> None:
+    assert day(chat(f"C: {text}")) == expected
+
+
+def test_next_saturday_is_ambiguous_and_left_empty() -> None:
+    assert day(chat("C: Ar fi sâmbăta viitoare.", "S: Sâmbătă e liber.")) is None
+
+
+def test_day_alone_takes_the_month_of_an_earlier_mention() -> None:
+    messages = chat("C: Putem pe 14 aprilie?", "C: Pardon, pe 21, nu pe 14.")
+    assert day(messages) == "21-04-2026"
+
+
+def test_day_alone_without_context_is_the_next_such_day() -> None:
+    assert day(chat("C: Ne puteți face ziua pe 20?", start="2026-03-25T10:00:00+02:00")) == (
+        "20-04-2026"
+    )
+
+
+def test_weekday_with_day_number_picks_the_month_where_it_falls() -> None:
+    # 2026-05-10 is a Sunday; 10 April 2026 is a Friday.
+    assert day(chat("C: Duminică, pe 10, la prânz.", start="2026-04-01T10:00:00+03:00")) == (
+        "10-05-2026"
+    )
+
+
+def test_later_correction_wins_and_choice_between_offers() -> None:
+    assert day(chat("C: Pe 9 mai.", "C: Ne-am răzgândit, pe 16 mai.")) == "16-05-2026"
+    offers = chat("S: Avem 11 aprilie sau 18 aprilie. Care vă convine?", "C: A doua, vă rog.")
+    assert day(offers) == "18-04-2026"
+
+
+def test_orthodox_easter_and_the_day_after() -> None:
+    assert orthodox_easter(2025) == date(2025, 4, 20)
+    assert orthodox_easter(2027) == date(2027, 5, 2)
+    assert day(chat("C: Facem petrecerea lunea de Paște.", start="2027-01-10T10:00:00+02:00")) == (
+        "03-05-2027"
+    )
+
+
+# ---- times ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Începem la ora 15.", "15:00"),
+        ("pe la 6 seara", "18:00"),
+        ("de la 4 după-amiază", "16:00"),
+        ("la 10 dimineata", "10:00"),
+        ("la 14 și jumătate", "14:30"),
+        ("ora 16.45", "16:45"),
+        ("Venim la 3.", "15:00"),
+        ("Începe 18:15, durează 2 ore.", "18:15"),
+    ],
+)
+def test_start_times(text: str, expected: str) -> None:
+    assert resolve_time(chat(f"C: {text}")) == expected
+
+
+def test_durations_end_times_and_counts_are_not_start_times() -> None:
+    assert (
+        resolve_time(chat("C: Programul ține 2 ore, până la 19:00, cu până la 20 de copii."))
+        is None
+    )
+    assert resolve_time(chat("C: Ora 17.", "S: Sala e ocupată până la 16:30.")) == "17:00"
+
+
+# ---- money ---------------------------------------------------------------------------------
+
+
+def price(*lines: str) -> tuple[float | None, str | None]:
+    decision = resolve_price(chat(*lines))
+    return decision.amount, decision.currency
+
+
+def test_amounts_and_currencies() -> None:
+    assert price("S: Pachetul costă 800 de lei.") == (800, "RON")
+    assert price("S: Total: 2.500 RON") == (2500, "RON")
+    assert price("S: Sunt 200 € pentru tot.") == (200, "EUR")
+
+
+def test_deposits_unit_prices_and_replaced_prices_are_not_the_price() -> None:
+    assert price("S: Costă 900 lei. Avansul e 250 lei.") == (900, "RON")
+    assert price("S: Baloanele sunt 12 lei/bucată, iar animatorul 700 lei.")[0] == 700
+    assert price("S: Vă facem 1.000 lei în loc de 1.150.")[0] == 1000
+
+
+def test_total_wins_components_sum_and_confirmation_number() -> None:
+    assert price("S: Animator 600 lei, vată 250 lei, în total 850 lei.")[0] == 850
+    assert price("S: Animatorul e 600 lei, popcornul 200 lei.")[0] == 800
+    assert price("S: Ar fi 1.300 lei.", "C: Bine, 1250 și batem palma?", "S: Ok, 1250.")[0] == 1250
+
+
+def test_labelled_options_take_the_one_the_client_picks() -> None:
+    menu = "S: Basic: un personaj, 1 oră – 350 lei. Premium: două personaje, 2 ore – 900 lei."
+    assert price(menu, "C: Luăm Premium.")[0] == 900
+
+
+def test_payment_status() -> None:
+    assert resolve_payment_status(chat("C: Am achitat integral azi."), 700) == "PAID"
+    assert resolve_payment_status(chat("C: Am trimis avansul de 200 lei."), 700) == "UNPAID"
+    assert resolve_payment_status(chat("C: Am plătit 700 lei prin card."), 700) == "PAID"
+    assert resolve_payment_status(chat("C: Plătim la final."), 700) == "UNPAID"
+
+
+# ---- addresses -----------------------------------------------------------------------------
+
+
+def test_full_street_address_with_block_and_sector() -> None:
+    address = resolve_address(
+        chat("C: Ne găsiți pe Calea Victoriei nr. 12, bl. C, ap. 3, Sector 1, București. Mersi!")
+    )
+    assert address == "Calea Victoriei nr. 12, bl. C, ap. 3, Sector 1, București"
+
+
+def test_venue_before_the_street_is_kept() -> None:
+    address = resolve_address(chat("C: Sala e la Restaurant Lacul Verde, str. Pinului 4, Brașov."))
+    assert address is not None and address.startswith("Restaurant Lacul Verde")
+    assert "Pinului 4" in address and address.endswith("Brașov")
+
+
+def test_lowercase_abbreviated_address_is_expanded() -> None:
+    address = resolve_address(chat("C: adresa e b-dul unirii nr 20 sect 4 buc"))
+    assert address == "Bd. Unirii nr. 20, Sector 4, București"
+
+
+def test_the_last_address_wins_and_a_recap_does_not_shorten_it() -> None:
+    messages = chat(
+        "C: La Str. Florilor nr. 2, Arad.",
+        "C: Schimbare: facem la Club Sportiv Delta, Str. Zimbrului nr. 8, Arad.",
+        "S: Am notat Str. Zimbrului nr. 8, Arad.",
+    )
+    assert resolve_address(messages) == "Club Sportiv Delta, Str. Zimbrului nr. 8, Arad"
+
+
+# ---- child -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lines", "name", "age"),
+    [
+        (["C: E ziua lui Tudor, face 6 ani."], "Tudor", 6),
+        (["C: Organizăm petrecerea Ioanei, care împlinește 4 anișori."], "Ioana", 4),
+        (["C: Fiica noastră, Ilinca, împlinește 7 ani."], "Ilinca", 7),
+        (["C: pentru Radu, 5 ani, vă rog"], "Radu", 5),
+        (["S: Cum îl cheamă pe sărbătorit?", "C: Matei Andrei"], "Matei Andrei", None),
+        (["C: ziua lui victor de 9 ani"], "Victor", 9),
+    ],
+)
+def test_child_name_and_age(lines: list[str], name: str, age: int | None) -> None:
+    messages = chat(*lines)
+    assert resolve_child_name(messages) == name
+    assert resolve_child_age(messages) == age
+
+
+def test_other_peoples_ages_and_corrections() -> None:
+    messages = chat("C: Sofia face 5 ani, iar sora ei are 9 ani.")
+    assert resolve_child_age(messages) == 5
+    assert resolve_child_age(chat("C: Luca face 4 ani.", "C: Scuze, face 5, nu 4.")) == 5
+    assert resolve_child_age(chat("C: Eu am 30 de ani și vreau o petrecere.")) is None
+
+
+# ---- roles ---------------------------------------------------------------------------------
+
+
+def kinds(lines: list[str]) -> list[tuple[str, str | None, int]]:
+    return [(r.roleType, r.character, r.count) for r in resolve_roles(chat(*lines))]
+
+
+def test_characters_and_services() -> None:
+    assert kinds(["C: Vrem Spiderman și o mașină de floricele."]) == [
+        ("ANIMATOR", "Spider-Man", 1),
+        ("POPCORN", None, 1),
+    ]
+    assert kinds(["C: Doi animatori: Mickey și Minnie, plus 30 de baloane cu heliu."]) == [
+        ("ANIMATOR", "Mickey", 1),
+        ("ANIMATOR", "Minnie", 1),
+        ("HELIUM_BALLOONS", None, 30),
+    ]
+    assert kinds(["C: La botez vrem 3 ursitoare și fum greu."]) == [
+        ("URSITOARE", None, 3),
+        ("DRY_ICE", None, 1),
+    ]
+    assert kinds(["C: Ne trebuie Moș Crăciun pe 24."]) == [("SANTA_CLAUS", None, 1)]
+
+
+def test_removals_only_and_unnamed_animator() -> None:
+    assert kinds(["C: Vrem Batman și vată de zahăr.", "C: Fără vată, până la urmă."]) == [
+        ("ANIMATOR", "Batman", 1)
+    ]
+    assert kinds(["C: Aveți Elsa sau Anna?", "S: Da.", "C: Vrem doar Anna."]) == [
+        ("ANIMATOR", "Anna", 1)
+    ]
+    assert kinds(["C: Vrem un animator, orice supererou."]) == [("ANIMATOR", None, 1)]
+
+
+def test_staff_offers_count_only_when_accepted_or_confirmed() -> None:
+    assert kinds(["C: Vrem Sonic.", "S: Avem și popcorn, 200 lei.", "C: Nu, mersi."]) == [
+        ("ANIMATOR", "Sonic", 1)
+    ]
+    assert kinds(["C: Vrem Sonic.", "S: Sonic + popcorn, 800 lei?", "C: Da, perfect."]) == [
+        ("ANIMATOR", "Sonic", 1),
+        ("POPCORN", None, 1),
+    ]
+
+
+# ---- whole conversations -------------------------------------------------------------------
+
+
+def test_a_booking_end_to_end() -> None:
+    fields = extract(
+        chat(
+            "C: Bună! Aș vrea să rezerv Ladybug pentru ziua fetiței mele, Carina, face 6 ani.",
+            "S: Bună! Ce dată și unde?",
+            "C: Sâmbătă, 21 martie, ora 11, la Str. Teiului nr. 3, Cluj-Napoca. Vin vreo 14 copii.",
+            "S: Ladybug, 2 ore: 650 lei. V-am notat!",
+        )
+    )
+    assert fields.intent == "BOOKING"
+    assert (fields.date, fields.startTime, fields.childName, fields.childAge) == (
+        "21-03-2026",
+        "11:00",
+        "Carina",
+        6,
+    )
+    assert fields.address == "Str. Teiului nr. 3, Cluj-Napoca"
+    assert fields.numChildren == 14
+    assert (fields.payment.amount, fields.payment.status) == (650, "UNPAID")
+    assert [r.roleType for r in fields.roles] == ["ANIMATOR"]
+    assert 0 < fields.confidence <= 1
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["C: Cât costă un animator?", "S: 600 lei pentru 2 ore.", "C: Mulțumesc, vă mai scriu."],
+        ["C: Vreau să anulez petrecerea de pe 14 aprilie, ne pare rău."],
+        ["C: Am fost nemulțumiți, animatorul a întârziat o oră. Vrem banii înapoi."],
+        ["C: Bună, caut de lucru ca animator, vă pot trimite CV-ul?"],
+        ["C: Ai ajuns acasă?", "S: Cred că ați greșit numărul."],
+    ],
+)
+def test_not_bookings(lines: list[str]) -> None:
+    fields = extract(chat(*lines))
+    assert fields.intent == "OTHER"
+    assert fields.reasons
+
+
+def test_empty_and_media_only_chats_are_other() -> None:
+    assert extract([]).intent == "OTHER"
+    assert extract(chat("C: <media omisă>")).intent == "OTHER"
