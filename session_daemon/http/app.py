@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from session_daemon.http.context import CONTEXT, DaemonContext
-from session_daemon.http.errors import MAX_BODY, error_middleware
+from session_daemon.http.errors import MAX_BODY, error_middleware, request_id_middleware
 from session_daemon.http.metrics import HttpMetrics
 from session_daemon.http.page import PAGE_ROUTES
 from session_daemon.http.routes_accounts import ACCOUNT_ROUTES
@@ -19,7 +19,7 @@ def build_app(ctx: DaemonContext) -> web.Application:
     metrics = HttpMetrics(ctx)
     app = web.Application(
         client_max_size=ctx.settings.max_body_bytes,
-        middlewares=[metrics.middleware(), error_middleware],
+        middlewares=[request_id_middleware, metrics.middleware(), error_middleware],
     )
     app[CONTEXT] = ctx
     app[MAX_BODY] = ctx.settings.max_body_bytes

@@ -7,6 +7,8 @@ Unexpected exceptions become 500 `internal_error` without their text (it is logg
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -46,6 +48,19 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 }
 
 
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Echo the caller's `X-Request-ID` (or a new one) on every response, errors included."""
+    given = request.headers.get("X-Request-ID", "")
+    request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    response = await handler(request)
+    response.headers["X-Request-ID"] = request_id
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -64,5 +79,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(exc.status, code, message, headers=allow)
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception(
+            "unhandled error on %s %s (X-Request-ID %s)",
+            request.method,
+            request.path,
+            request.headers.get("X-Request-ID", "-"),
+        )
         return error_response(500, "internal_error", "Internal error; see the daemon log.")

@@ -205,9 +205,12 @@ class SessionManager:
                 self.inbound.submit(event)  # returns once journalled: the acknowledgement
                 return
             loop = self._loop
-            if loop is None or loop.is_closed():
+            if loop is None:
                 return
-            loop.call_soon_threadsafe(self._events.put_nowait, (generation, event))
+            try:
+                loop.call_soon_threadsafe(self._events.put_nowait, (generation, event))
+            except RuntimeError:  # the loop closed: the daemon is gone, so is the session
+                log.debug("dropped %s after shutdown", name)
 
         return sink
 

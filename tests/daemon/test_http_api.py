@@ -208,8 +208,9 @@ async def test_oversized_body_is_413(api: Api) -> None:
 
 
 async def test_unknown_routes_methods_and_accounts(api: Api) -> None:
-    status, body, _ = await api.call("GET", "/nope")
+    status, body, resp = await api.call("GET", "/nope", headers={"X-Request-ID": "abc-1"})
     assert (status, body["error"]) == (404, "not_found")
+    assert resp.headers["X-Request-ID"] == "abc-1"
     status, body, _ = await api.call("PUT", "/api/whatsapp/add-account")
     assert (status, body["error"]) == (405, "method_not_allowed")
     for method, path in [
