@@ -102,6 +102,7 @@ def _norm(raw: str) -> str | None:
 # Containers whose `.message` holds the real content (whatsmeow unwraps some of them for live
 # messages, never for history sync).
 _WRAPPERS = (
+    "deviceSentMessage",
     "ephemeralMessage",
     "viewOnceMessage",
     "viewOnceMessageV2",

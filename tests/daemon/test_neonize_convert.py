@@ -4,6 +4,7 @@ over) through the pure conversion to the transport port's dataclasses."""
 from __future__ import annotations
 
 import base64
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -274,6 +275,20 @@ def test_ephemeral_wrapper_is_unwrapped() -> None:
     msg = convert_message(ev)
     assert msg is not None
     assert msg.text == "dispare în 7 zile"
+
+
+def test_device_sent_wrapper_is_unwrapped() -> None:
+    inner = e2e.Message(conversation="scris pe telefon")
+    wrapped = e2e.Message(
+        deviceSentMessage=e2e.DeviceSentMessage(
+            destinationJID=f"{CLIENT_PN}@s.whatsapp.net", message=inner
+        )
+    )
+    assert message_content(wrapped) == ("text", "scris pe telefon", None)
+
+
+def test_bot_tag_is_switched_off_before_neonize_loads() -> None:
+    assert os.environ.get("NEONIZE_BOT_TAG") == "off"
 
 
 def test_group_message() -> None:
