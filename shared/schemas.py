@@ -165,7 +165,7 @@ PaymentStatus = Literal["PAID", "UNPAID", "CANCELLED"]
 PaymentMethod = Literal["CASH", "CARD", "TRANSFER"]
 StaffRole = Literal["gm", "admin", "staff"]
 ExtractAction = Literal["CREATE_EVENT", "UPDATE_EVENT", "NOOP"]
-ExtractionStatus = Literal["running", "done", "failed"]
+ExtractionStatus = Literal["running", "success", "noop", "failed"]
 
 # The contract's statuses plus the daemon's own (bans, errors, removed accounts). The field is
 # a plain string so a status added by the daemon later never makes an account unreadable.

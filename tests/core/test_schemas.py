@@ -125,7 +125,7 @@ EVENT = {
     "createdBy": "uid1",
 }
 AUDIT = {
-    "status": "done",
+    "status": "success",
     "createdAt": TS,
     "finishedAt": TS2,
     "requestedBy": "u1",
