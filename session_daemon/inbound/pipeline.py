@@ -65,7 +65,6 @@ log = logging.getLogger(__name__)
 
 LidResolver = Callable[[str, str], "str | None"]
 Kind = Literal["m", "r"]
-_IN_QUERY_LIMIT = 30  # Firestore's limit for `in` filters
 
 
 class PipelineClosed(RuntimeError):
@@ -536,7 +535,7 @@ class InboundPipeline:
             zip(thread_ids, snaps[len(msg_paths) :], strict=True)
         )
         fresh = [item for path, item in unique.items() if path not in existing_msgs]
-        fresh = self._drop_sent_by_daemon(fresh)
+        fresh = self._drop_sent_by_daemon(fresh, threads)
         duplicates = len(placed) - len(fresh)
 
         created = self._commit(fresh, threads)
@@ -550,33 +549,30 @@ class InboundPipeline:
                 self._sources[entry.record.source] += 1
 
     def _drop_sent_by_daemon(
-        self, items: list[tuple[_Entry, str, str]]
+        self, items: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
     ) -> list[tuple[_Entry, str, str]]:
         """A from-me message may be one the daemon sent for the app: it is already stored under
-        its send requestId with this `waMessageId`. Look those up (one query per thread)."""
-        by_thread: dict[str, list[str]] = {}
-        for entry, tid, _ in items:
-            assert entry.record is not None
-            if entry.record.from_me:
-                by_thread.setdefault(tid, []).append(entry.record.wa_id)
-        if not by_thread:
-            return items
+        its send requestId with this `waMessageId`. Only threads that existed before this flush
+        can hold one (a send needs the thread); each lookup is an indexed equality query."""
         known: set[tuple[str, str]] = set()
-        for tid, wa_ids in by_thread.items():
-            for i in range(0, len(wa_ids), _IN_QUERY_LIMIT):
-                chunk = wa_ids[i : i + _IN_QUERY_LIMIT]
-                hits = self.store.query(
-                    query(f"threads/{tid}/messages", where=[("waMessageId", "in", chunk)])
+        for entry, tid, _ in items:
+            record = entry.record
+            assert record is not None
+            if not record.from_me or threads.get(tid) is None:
+                continue
+            hits = self.store.query(
+                query(
+                    f"threads/{tid}/messages", where=[("waMessageId", "==", record.wa_id)], limit=1
                 )
-                known.update((tid, str(s.data.get("waMessageId"))) for s in hits)
+            )
+            if hits:
+                known.add((tid, record.wa_id))
+        if not known:
+            return items
         return [
             item
             for item in items
-            if not (
-                item[0].record
-                and item[0].record.from_me
-                and (item[1], item[0].record.wa_id) in known
-            )
+            if item[0].record is None or (item[1], item[0].record.wa_id) not in known
         ]
 
     def _commit(
