@@ -209,6 +209,7 @@ class _Session:
     connected: bool = False
     stopping: bool = False
     own_jid: str | None = None
+    push_name: str | None = None
     qr_seen: bool = False
     pairing_over: bool = False
     qr_timer: asyncio.TimerHandle | None = None
@@ -399,6 +400,7 @@ class NeonizeTransport:
             if session.client is not None:
                 session.client.me = ev
             session.own_jid = jid_str(ev.JID)
+            session.push_name = ev.PushName or None
             session.go_alive = True
             session.signal_registered()
             return
@@ -406,6 +408,8 @@ class NeonizeTransport:
         if event is None:
             return
         event = self._with_phone_jid(session, event)
+        if isinstance(event, Paired) and event.push_name is None and session.push_name:
+            event = dataclasses.replace(event, push_name=session.push_name)
         self._track(session, event)
         if session.stopping and not isinstance(event, _INBOUND):
             return

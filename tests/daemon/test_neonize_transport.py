@@ -335,10 +335,12 @@ async def test_pairing_success_cancels_the_qr_timer(tmp_path: Path) -> None:
     session = attach(transport, tmp_path, sink)
     await asyncio.to_thread(go_qr, session, b"2@only,k1,k2,k3")
     ok = nz.PairStatus(ID=jid(OWN_PN, device=30), Status=nz.PairStatus.SUCCESS)
-    await asyncio.to_thread(go_event, session, ok)
     await asyncio.to_thread(go_login_status, session, b"success")
+    await asyncio.to_thread(go_event, session, device_ev())  # Go's first word after the QR loop
+    await asyncio.to_thread(go_event, session, ok)
     await asyncio.sleep(0.4)
-    assert sink.of(Paired) == [Paired(ACC, own_jid=f"{OWN_PN}@s.whatsapp.net")]
+    own = f"{OWN_PN}@s.whatsapp.net"
+    assert sink.of(Paired) == [Paired(ACC, own_jid=own, push_name="SuperParty")]
     assert sink.of(QrTimeout) == []
     assert transport.session_ids() == [ACC]
     with pytest.raises(TransportError):  # paired: no pairing code any more
