@@ -20,18 +20,12 @@ from session_daemon.sessions.manager import (
     PairingUnavailable,
 )
 from shared.phones import to_e164
+from shared.schemas import AddAccountRequest
 from shared.store.port import query
 
 ADMIN_ONLY_CONFIG = "config/whatsapp_inbox"
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
-
-
-class AddAccountRequest(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
-    name: Name
-    phone: Phone
 
 
 class PairingCodeRequest(BaseModel):
@@ -119,11 +113,8 @@ async def list_accounts(request: web.Request) -> web.Response:
 
 async def add_account(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    body = await read_body(request, AddAccountRequest)
-    e164 = to_e164(body.phone)
-    if e164 is None:
-        raise ApiError(400, "invalid_request", "Invalid request: phone is not a valid number.")
-    result = await ctx.manager.add_account(body.name, body.phone, e164)
+    body = await read_body(request, AddAccountRequest)  # the proxy's rules: phone -> E.164
+    result = await ctx.manager.add_account(body.name, body.phone, body.phone)
     return web.json_response(
         {
             "success": True,

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from session_daemon.http.auth import Access, Principal
 from session_daemon.http.context import CONTEXT
 from session_daemon.http.errors import ApiError
+from shared.schemas import InvalidPayload, validate_payload
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
@@ -91,16 +92,12 @@ async def read_json_object(request: web.Request, max_bytes: int | None = None) -
 
 
 def validate(model: type[M], data: dict[str, Any]) -> M:
+    """Validate a body; 400 `invalid_request` naming the bad fields (never echoing values)."""
     try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        return validate_payload(model, data)
+    except InvalidPayload as exc:
         raise ApiError(
-            400, "invalid_request", f"Invalid request: {summary}", details=problems
+            400, "invalid_request", f"Invalid request: {exc.message}", fields=exc.fields
         ) from None
 
 

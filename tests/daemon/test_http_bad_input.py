@@ -46,7 +46,7 @@ def bad_requests(account: str) -> list[tuple[str, str, dict[str, Any], int, str]
         ("POST", add, {"raw": b"[]"}, 400, "invalid_request"),
         ("POST", add, {"raw": b"null"}, 400, "invalid_request"),
         ("POST", add, {"body": {"name": ["A"], "phone": PHONE}}, 400, "invalid_request"),
-        ("POST", add, {"body": {"name": "A", "phone": 40722000009}}, 400, "invalid_request"),
+        ("POST", add, {"body": {"name": "A", "phone": ["0722000009"]}}, 400, "invalid_request"),
         ("POST", add, {"body": {"name": "A", "phone": "abc"}}, 400, "invalid_request"),
         ("POST", add, {"body": {"phone": "0722000009"}}, 400, "invalid_request"),
         ("POST", add, {"raw": b'{"name":"' + b"A" * 70000 + b'"}'}, 413, "payload_too_large"),
