@@ -22,6 +22,15 @@ ERROR_SCHEMA = {
     },
 }
 
+DESCRIPTION = (
+    "Every route except /health and /ready needs `Authorization: Bearer <token>`: the daemon's "
+    "service token (WHATSAPP_DAEMON_TOKEN, or the generated ./data/admin-token) or a Firebase ID "
+    "token of an employee; `x-access: super_admin` routes need a super-admin (or the service "
+    "token). Every JSON error is `{success: false, error: <stable code>, message}`. "
+    "QR and pairing codes are only returned to super-admins. /api/simulator/* exists only with "
+    "`--transport simulated`."
+)
+
 _STANDARD_ERRORS = {
     "400": "invalid_request",
     "401": "missing_auth_token / unauthorized",
@@ -130,7 +139,11 @@ def openapi_document(app: web.Application, version: str) -> dict[str, Any]:
         )
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Superparty WhatsApp session daemon", "version": version},
+        "info": {
+            "title": "Superparty WhatsApp session daemon",
+            "version": version,
+            "description": DESCRIPTION,
+        },
         "paths": paths,
         "components": {
             "securitySchemes": {
