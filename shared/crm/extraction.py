@@ -243,9 +243,11 @@ def merge_into(existing: Mapping[str, Any], draft: Mapping[str, Any]) -> dict[st
     return patch
 
 
-def _cache_key(thread_id: str, newest_id: str, version: str, dry_run: bool) -> str:
+def _cache_key(thread_id: str, newest_id: str, version: str, dry_run: bool, window: int) -> str:
+    """Thread, newest message, extractor version and mode (and the window read)."""
     mode = "dry" if dry_run else "save"
-    digest = hashlib.sha256(f"{thread_id}|{newest_id}|{version}|{mode}".encode()).hexdigest()
+    text = f"{thread_id}|{newest_id}|{version}|{mode}|{window}"
+    digest = hashlib.sha256(text.encode()).hexdigest()
     return f"{mode}_{digest[:32]}"
 
 
@@ -328,7 +330,13 @@ class ExtractionService:
         messages = self._messages(request)
         newest_id = messages[-1].id if messages else "none"
         client_request_id = extraction_client_request_id(request.thread_id, newest_id)
-        key = _cache_key(request.thread_id, newest_id, self._extractor.version, request.dry_run)
+        key = _cache_key(
+            request.thread_id,
+            newest_id,
+            self._extractor.version,
+            request.dry_run,
+            len(messages),
+        )
         audit_path = f"threads/{request.thread_id}/extractions/{key}"
 
         cached = self._store.get(audit_path)

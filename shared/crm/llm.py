@@ -66,13 +66,21 @@ def _first_json_object(text: str) -> Any:
     if text.startswith("```"):
         text = text.strip("`")
         text = text[text.find("\n") + 1 :] if "\n" in text else text
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    else:
+        if not isinstance(whole, dict):
+            raise ModelOutputError("JSON-ul modelului nu e un obiect")
+        return whole
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:
-        raise ModelOutputError("the model's answer holds no JSON object")
+        raise ModelOutputError("răspunsul modelului nu conține JSON")
     try:
         return json.loads(text[start : end + 1])
     except json.JSONDecodeError as exc:
-        raise ModelOutputError(f"the model's answer is not valid JSON: {exc.msg}") from exc
+        raise ModelOutputError(f"răspunsul modelului nu e JSON valid ({exc.msg})") from exc
 
 
 class ChatModel:
@@ -119,7 +127,7 @@ class ChatModel:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
             )
-            raise ModelOutputError(f"the model's JSON has the wrong shape: {problems}") from exc
+            raise ModelOutputError(f"JSON-ul modelului are forma greșită: {problems}") from exc
 
     def _call(self, messages: list[Any], response_format: Any) -> str:
         try:
@@ -132,13 +140,13 @@ class ChatModel:
         except openai.BadRequestError:
             raise
         except openai.APITimeoutError as exc:
-            raise ModelError("the model did not answer in time") from exc
+            raise ModelError("modelul nu a răspuns la timp") from exc
         except openai.OpenAIError as exc:
-            raise ModelError(f"the model call failed: {type(exc).__name__}") from exc
+            raise ModelError(f"apelul modelului a eșuat ({type(exc).__name__})") from exc
         try:
             content = response.choices[0].message.content
         except (AttributeError, IndexError, TypeError) as exc:
-            raise ModelOutputError("the model's response has no message") from exc
+            raise ModelOutputError("răspunsul modelului nu are mesaj") from exc
         if not isinstance(content, str) or not content.strip():
-            raise ModelOutputError("the model's message is empty")
+            raise ModelOutputError("mesajul modelului e gol")
         return content

@@ -13,8 +13,8 @@ from shared.crm.heuristics.dates import orthodox_easter, resolve_date
 from shared.crm.heuristics.money import resolve_payment_status, resolve_price
 from shared.crm.heuristics.people import resolve_child_age, resolve_child_name
 from shared.crm.heuristics.services import resolve_roles
-from shared.crm.heuristics.times import resolve_time
 from shared.crm.heuristics.text import fold, sentences
+from shared.crm.heuristics.times import resolve_time
 from shared.crm.types import ChatMessage
 
 MONDAY = "2026-03-02T10:00:00+02:00"  # a Monday
