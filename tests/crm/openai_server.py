@@ -99,8 +99,8 @@ class OpenAIServer:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, "127.0.0.1", 0)
             loop.run_until_complete(site.start())
-            sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-            self.port = sockets[0].getsockname()[1]
+            server: Any = site._server
+            self.port = server.sockets[0].getsockname()[1]
             self._runner = runner
             ready.set()
             loop.run_forever()

@@ -15,7 +15,7 @@ from shared.crm.heuristics.people import resolve_child_age, resolve_child_name
 from shared.crm.heuristics.services import resolve_roles
 from shared.crm.heuristics.text import fold, sentences
 from shared.crm.heuristics.times import resolve_time
-from shared.crm.types import ChatMessage
+from shared.crm.types import ChatMessage, Direction
 
 MONDAY = "2026-03-02T10:00:00+02:00"  # a Monday
 
@@ -26,7 +26,7 @@ def chat(*lines: str, start: str = MONDAY) -> list[ChatMessage]:
     out = []
     for i, line in enumerate(lines):
         who, text = line.split(":", 1)
-        direction = "inbound" if who.strip() == "C" else "outbound"
+        direction: Direction = "inbound" if who.strip() == "C" else "outbound"
         out.append(ChatMessage(f"m{i}", direction, text.strip(), t0 + timedelta(minutes=i)))
     return out
 
