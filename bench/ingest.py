@@ -48,6 +48,7 @@ from shared.store.sqlite import SqliteStore  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ACCOUNT = "bench"
+MAX_BATCH = 2000  # the pipeline's max_batch in this bench
 
 
 def _load_store_bench() -> Any:
@@ -175,7 +176,9 @@ async def run_pipeline(
     tmp: Path, mode: str, messages: int, chats: int, producers: int, chunk: int, overlap: float
 ) -> dict[str, Any]:
     store = CountingStore(SqliteStore(tmp / f"{mode}.db"))
-    pipeline = InboundPipeline(store, tmp / f"{mode}-journal", max_batch=2000, flush_interval=0.05)
+    pipeline = InboundPipeline(
+        store, tmp / f"{mode}-journal", max_batch=MAX_BATCH, flush_interval=0.05
+    )
     sim = SimulatedTransport(auto_delivered=False)
     await pipeline.start()
     await sim.start_session(ACCOUNT, tmp / f"{mode}-session.json", pipeline.submit)
@@ -213,7 +216,6 @@ async def run_pipeline(
     await pipeline.stop()
     await sim.close()
     stored = stats["messagesStored"]
-    count = store.inner.query  # noqa: F841 - keep the store open until here
     store.inner.close()
     return {
         "mode": mode,
@@ -232,10 +234,35 @@ async def run_pipeline(
     }
 
 
+async def ack_latency(tmp: Path, messages: int) -> dict[str, float]:
+    """One sender, one message at a time: how long `submit` takes (the loss window)."""
+    store = SqliteStore(tmp / "latency.db")
+    pipeline = InboundPipeline(store, tmp / "latency-journal")
+    sim = SimulatedTransport(auto_delivered=False)
+    await pipeline.start()
+    await sim.start_session(ACCOUNT, tmp / "latency-session.json", pipeline.submit)
+    await sim.arun(sim.pair, ACCOUNT, "+40700000001", "Superparty")
+
+    def run() -> list[float]:
+        times = []
+        for i in range(messages):
+            t = time.perf_counter()
+            sim.deliver_message(ACCOUNT, chat_phone(i % 50), f"m{i}", msg_id=f"L{i:08d}")
+            times.append((time.perf_counter() - t) * 1000)
+        return sorted(times)
+
+    times = await asyncio.to_thread(run)
+    await pipeline.drain(timeout=60)
+    await pipeline.stop()
+    await sim.close()
+    store.close()
+    return {"p50": times[len(times) // 2], "p99": times[int(len(times) * 0.99)], "max": times[-1]}
+
+
 def raw_rate(tmp: Path, messages: int, chats: int, batch: int, store_bench: Any) -> float:
     """bench/store.py's raw executemany, on the very documents the pipeline wrote."""
     docs: list[tuple[str, dict[str, Any]]] = []
-    for chat, w in live_messages(messages, chats):
+    for _chat, w in live_messages(messages, chats):
         record = record_from_wire(ACCOUNT, w, source="live", received_ms=0)
         assert not isinstance(record, str)
         tid = thread_id_for(ACCOUNT, w.chat_jid)
@@ -245,16 +272,21 @@ def raw_rate(tmp: Path, messages: int, chats: int, batch: int, store_bench: Any)
 
 
 def report(result: dict[str, Any], raw: float, out: Callable[[str], None] = print) -> None:
-    out(f"[{result['mode']}] {result['events']:,} events -> {result['stored']:,} messages stored "
-        f"({result['duplicates']:,} duplicates skipped) in {result['elapsed']:.2f} s")  # fmt: skip
-    out(f"  pipeline: {result['rate']:,.0f} messages/s stored "
-        f"(acknowledged at {result['ack_rate']:,.0f}/s; {result['journal_commits']:,} journal commits)")  # fmt: skip
-    out(f"  raw sqlite3 executemany (bench/store.py, same docs): {raw:,.0f} docs/s; "
-        f"ratio pipeline/raw: {result['rate'] / raw:.2f}")  # fmt: skip
-    out(f"  store writes: {result['writes']:,} ({result['thread_writes']:,} thread writes) = "
-        f"{result['writes_per_message']:.3f} writes per message")  # fmt: skip
-    out(f"  peak RSS: {result['rss_after']:.0f} MiB (was {result['rss_before']:.0f} MiB before "
-        f"the run: +{result['rss_after'] - result['rss_before']:.0f} MiB)")  # fmt: skip
+    r = result
+    rss_growth = r["rss_after"] - r["rss_before"]
+    lines = [
+        f"[{r['mode']}] {r['events']:,} events -> {r['stored']:,} messages stored "
+        f"({r['duplicates']:,} duplicates skipped) in {r['elapsed']:.2f} s",
+        f"  pipeline: {r['rate']:,.0f} messages/s stored (acknowledged at {r['ack_rate']:,.0f}/s;"
+        f" {r['journal_commits']:,} journal commits)",
+        f"  ratio to raw sqlite3 executemany of the same documents: {r['rate'] / raw:.2f}",
+        f"  store writes: {r['writes']:,} ({r['thread_writes']:,} thread writes) = "
+        f"{r['writes_per_message']:.3f} writes per message",
+        f"  peak RSS: {r['rss_after']:.0f} MiB (before the run {r['rss_before']:.0f} MiB:"
+        f" +{rss_growth:.0f} MiB)",
+    ]
+    for line in lines:
+        out(line)
 
 
 def main() -> None:
@@ -265,7 +297,9 @@ def main() -> None:
     parser.add_argument("--producers", type=int, default=8, help="live mode: sender threads")
     parser.add_argument("--chunk", type=int, default=2000, help="history mode: messages/chunk")
     parser.add_argument("--overlap", type=float, default=0.05, help="history mode: resent share")
-    parser.add_argument("--batch", type=int, default=500, help="raw baseline batch size")
+    parser.add_argument(
+        "--batch", type=int, default=MAX_BATCH, help="raw baseline batch (default: the pipeline's)"
+    )
     args = parser.parse_args()
     modes = ("history", "live") if args.mode == "both" else (args.mode,)
     store_bench = _load_store_bench()
@@ -279,10 +313,18 @@ def main() -> None:
             )
             for m in modes
         ]
-        raw = raw_rate(tmp, args.messages, args.chats, args.batch, store_bench)
+        latency = asyncio.run(ack_latency(tmp, 2000))
+        # Twice, averaged: fsync-bound rates vary between runs on a shared disk.
+        raws = [raw_rate(tmp / f"r{r}", args.messages, args.chats, args.batch, store_bench)
+                for r in range(2)]  # fmt: skip
+        raw = sum(raws) / len(raws)
     print(f"messages={args.messages:,} chats={args.chats:,} python={sys.version.split()[0]}")
+    print(f"raw baseline: bench/store.py run_raw, batch {args.batch}, "
+          f"{' and '.join(f'{r:,.0f}' for r in raws)} docs/s")  # fmt: skip
     for result in results:
         report(result, raw)
+    print(f"acknowledgement latency, one sender (the loss window): p50 {latency['p50']:.2f} ms, "
+          f"p99 {latency['p99']:.2f} ms, max {latency['max']:.2f} ms")  # fmt: skip
     history = [r for r in results if r["mode"] == "history"]
     if history:
         ok = history[0]["writes_per_message"] <= 1.05
