@@ -1,0 +1,148 @@
+"""`superparty-crm` on the dev corpus (the issue's thresholds) and on bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.crm.cli import run
+from shared.crm.scoring import address_matches, field_hits
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+EXTRACTION_DEV = CORPUS / "extraction_dev.jsonl"
+ASK_DEV = CORPUS / "ask_dev.jsonl"
+
+
+def cli(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = run(list(args), out=out)
+    return code, out.getvalue()
+
+
+@pytest.mark.skipif(not EXTRACTION_DEV.is_file(), reason="dev corpus not present")
+def test_extraction_eval_meets_the_thresholds() -> None:
+    code, out = cli("eval", str(EXTRACTION_DEV), "--json")
+    assert code == 0
+    summary = json.loads(out)["extraction"]
+    assert summary["intent"] >= 0.95
+    assert summary["fieldAccuracy"] >= 0.85
+    assert all(value >= 0.75 for value in summary["fields"].values()), summary["fields"]
+
+
+@pytest.mark.skipif(not ASK_DEV.is_file(), reason="dev corpus not present")
+def test_ask_eval_answers_every_question_exactly_without_a_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    code, out = cli("eval", str(ASK_DEV), "--json", "--extractor", "auto")
+    assert code == 0
+    summary = json.loads(out)["ask"]
+    assert summary["answerAccuracy"] == 1.0
+    assert summary["sourcesExact"] == summary["records"]
+
+
+@pytest.mark.skipif(not EXTRACTION_DEV.is_file(), reason="dev corpus not present")
+def test_extract_prints_one_json_line_per_conversation() -> None:
+    code, out = cli("extract", str(EXTRACTION_DEV))
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == sum(1 for line in EXTRACTION_DEV.open() if line.strip())
+    for line in lines:
+        assert set(line) >= {"id", "action", "draftEvent", "confidence"}
+        assert line["action"] in ("CREATE_EVENT", "NOOP")
+        if line["draftEvent"] is not None:
+            roles = line["draftEvent"]["roles"]
+            assert all(set(r) == {"roleType", "character", "count"} for r in roles)
+            assert line["draftEvent"]["schemaVersion"] == 3
+
+
+def test_eval_table_output(tmp_path: Path) -> None:
+    record = {
+        "id": "x1",
+        "now": "2026-05-01T10:00:00+03:00",
+        "phoneE164": "+40722000111",
+        "messages": [
+            {
+                "id": "m1",
+                "direction": "inbound",
+                "text": "Vrem Sonic pe 9 mai, ora 12, pentru Dan, 6 ani, "
+                "la Str. Lungă nr. 2, Iași.",
+                "ts": "2026-05-01T09:00:00+03:00",
+            },
+            {
+                "id": "m2",
+                "direction": "outbound",
+                "text": "Sonic, 2 ore: 600 lei. Notat!",
+                "ts": "2026-05-01T09:05:00+03:00",
+            },
+        ],
+        "expected": {
+            "intent": "BOOKING",
+            "event": {
+                "date": "09-05-2026",
+                "startTime": "12:00",
+                "address": "Str. Lungă nr. 2, Iași",
+                "childName": "Dan",
+                "childAge": 6,
+                "numChildren": None,
+                "payment": {"amount": 600, "status": "UNPAID"},
+                "roles": [{"roleType": "ANIMATOR", "character": "Sonic", "count": 1}],
+            },
+        },
+    }
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(record, ensure_ascii=False) + "\n")
+    code, out = cli("eval", str(path))
+    assert code == 0
+    assert "intent          1.000  1/1" in out
+    assert "address         1.000  1/1" in out
+    assert "overall: intent 1.000, fields 1.000" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("{not json\n", "not valid JSON"),
+        ('{"id": 1, "messages": "hello"}\n', "`messages` must be a list"),
+        (
+            '{"id": 1, "messages": [{"direction": "sideways", "text": "x", '
+            '"ts": "2026-01-01T00:00:00+00:00"}]}\n',
+            "`direction`",
+        ),
+        (
+            '{"id": 1, "messages": [{"direction": "inbound", "text": "x", "ts": "ieri"}]}\n',
+            "ISO-8601",
+        ),
+        ('{"id": 1, "question": ""}\n', "`question`"),
+    ],
+)
+def test_bad_input_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, needle: str
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    command = "ask" if "question" in content else "extract"
+    code, _ = cli(command, str(path))
+    assert code == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("eval", "/nonexistent/file.jsonl")[0] == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_scoring_rules() -> None:
+    assert address_matches(
+        "Str. Lalelelor nr. 8, Sector 2, București", "strada lalelelor 8 sector 2 bucuresti"
+    )
+    assert not address_matches("Restaurant Casa Viilor, Șos. Pipera nr. 51", "Șos. Pipera nr. 51")
+    assert address_matches(None, None) and not address_matches("Str. A nr. 1", None)
+    hits = field_hits(
+        {"childName": "Ștefan", "roles": [{"roleType": "ANIMATOR"}, {"roleType": "ANIMATOR"}]},
+        {"childName": "stefan", "roles": [{"roleType": "ANIMATOR"}]},
+    )
+    assert hits["childName"] and not hits["roles"]
