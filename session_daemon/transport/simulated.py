@@ -173,7 +173,10 @@ def _to_datetime(value: datetime | int | float | str | None, default: datetime) 
     if isinstance(value, bool):
         raise SimulatorError("invalid_argument", "timestamp must be a number or ISO text")
     if isinstance(value, int | float):
-        return from_ms(value if value >= 1e11 else value * 1000)
+        try:
+            return from_ms(value if value >= 1e11 else value * 1000)
+        except (OverflowError, ValueError, OSError):
+            raise SimulatorError("invalid_argument", f"timestamp out of range: {value!r}") from None
     parsed = parse_iso(value) if isinstance(value, str) else None
     if parsed is None:
         raise SimulatorError("invalid_argument", f"not a timestamp: {value!r}")
@@ -535,6 +538,8 @@ class SimulatedTransport:
             mapping[lid_jid] = self._phone_jid_of(raw_pn)
         names: dict[str, str] = {}
         for raw_jid, name in (push_names or {}).items():
+            if not isinstance(raw_jid, str):
+                raise SimulatorError("invalid_argument", f"bad push name key {raw_jid!r}")
             jid = normalize_jid(raw_jid) if "@" in raw_jid else self._phone_jid_of(raw_jid)
             if jid is None or not isinstance(name, str):
                 raise SimulatorError("invalid_argument", f"bad push name entry for {raw_jid!r}")
@@ -572,6 +577,10 @@ class SimulatedTransport:
         timestamp: datetime | None = None,
     ) -> None:
         """Emit one receipt, as is: duplicates and any order are the caller's to choose."""
+        if status not in ("delivered", "read", "played"):
+            raise SimulatorError("invalid_argument", f"unknown receipt status {status!r}")
+        if not message_ids or not all(isinstance(m, str) and m for m in message_ids):
+            raise SimulatorError("invalid_argument", "message_ids must be non-empty strings")
         with self._lock:
             self._require(account_id)
         chat_jid, pn = _chat_and_pn(chat)
@@ -624,9 +633,13 @@ class SimulatedTransport:
 
     def ban(self, account_id: str, seconds: float = 3600.0, code: int = 101) -> None:
         """A temporary ban: `TemporaryBan`, disconnected; connects are refused until it ends."""
+        try:
+            ban_until = self._now() + timedelta(seconds=seconds)
+        except (OverflowError, ValueError):
+            raise SimulatorError("invalid_argument", f"ban too long: {seconds!r}") from None
         with self._lock:
             session = self._require(account_id)
-            session.banned_until = self._now() + timedelta(seconds=seconds)
+            session.banned_until = ban_until
             session.state = "banned"
             self._save(session)
             until = session.banned_until
@@ -733,7 +746,9 @@ class SimulatedTransport:
             raise NotConnected(f"{account_id} is not connected")
         return session
 
-    def _phone_jid_of(self, raw: str) -> str:
+    def _phone_jid_of(self, raw: object) -> str:
+        if not isinstance(raw, str):
+            raise SimulatorError("invalid_argument", f"not a phone number or JID: {raw!r}")
         if "@" in raw:
             jid = parse_jid(raw)
             if jid is None or not jid.is_phone:
