@@ -329,7 +329,10 @@ def _data_answer(q: _Question) -> AskAnswer | None:
 
     selected = _pick_one(q, active)
 
-    if q.has(r"\bpersonaj\w*|\banimator\w*|\bcine\s+a\s+venit|\bce\s+eroi"):
+    if q.has(
+        r"\b(?:ce|care|cine|ce\s+fel\s+de|cu)\b(?:\s+\w+){0,2}\s+(?:personaj\w*|animator\w*|"
+        r"erou\w*|eroi)\b|\bcine\s+a\s+venit|\bpersonajele\b"
+    ):
         chosen = [selected] if selected is not None else active
         with_chars = [e for e in chosen if _characters(e)]
         if not with_chars:

@@ -1,0 +1,186 @@
+"""The callable handlers called with real `CallableRequest` objects on a SQLite store: auth,
+argument validation, error codes, and the contract's result shapes. (The same handlers run
+behind the Functions emulator in test_callables_emulator.py.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from firebase_functions import https_fn
+from flask import Request
+
+from functions.crm_handlers import client_crm_ask, extract_event_from_thread
+from shared.crm.extractors import HeuristicExtractor
+from shared.store.port import query
+from shared.store.sqlite import SqliteStore
+from tests.crm.conftest import ACCOUNT, PHONE, THREAD, Chat
+
+Code = https_fn.FunctionsErrorCode
+
+
+def call(data: Any, uid: str | None = "staff-1", **claims: Any) -> https_fn.CallableRequest[Any]:
+    raw = Request.from_values(path="/", method="POST", json={"data": data})
+    auth = https_fn.AuthData(uid, {"uid": uid, **claims}) if uid else None
+    return https_fn.CallableRequest(data=data, raw_request=raw, auth=auth)
+
+
+@pytest.fixture
+def staff(db: SqliteStore) -> SqliteStore:
+    db.set("staffProfiles/staff-1", {"role": "staff", "whatsAppAccountIds": [ACCOUNT]})
+    return db
+
+
+def booking(chat: Chat) -> None:
+    chat.client(
+        "Bună! Vrem Batman pe 12 decembrie 2026, ora 17, pentru Radu, 6 ani, "
+        "la Str. Mare nr. 3, Sibiu.",
+        "2026-11-20T09:00:00+02:00",
+    )
+    chat.staff("Batman, 2 ore: 700 lei. V-am notat.", "2026-11-20T09:05:00+02:00")
+
+
+def extract(db: SqliteStore, data: Any, **kw: Any) -> dict[str, Any]:
+    return extract_event_from_thread(call(data, **kw), db=db, extractor=HeuristicExtractor())
+
+
+def error_of(fn: Any) -> https_fn.HttpsError:
+    with pytest.raises(https_fn.HttpsError) as caught:
+        fn()
+    return caught.value
+
+
+def test_extract_needs_a_signed_in_employee(staff: SqliteStore, chat: Chat) -> None:
+    booking(chat)
+    data = {"threadId": THREAD, "accountId": ACCOUNT}
+    assert error_of(lambda: extract(staff, data, uid=None)).code == Code.UNAUTHENTICATED
+    denied = error_of(lambda: extract(staff, data, uid="stranger"))
+    assert denied.code == Code.PERMISSION_DENIED
+    assert extract(staff, data)["action"] == "CREATE_EVENT"
+    assert extract(staff, data, uid="boss", admin=True)["action"] == "CREATE_EVENT"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "threadId",
+        {},
+        {"threadId": THREAD},
+        {"threadId": "", "accountId": ACCOUNT},
+        {"threadId": THREAD, "accountId": ACCOUNT, "lastNMessages": 0},
+        {"threadId": THREAD, "accountId": ACCOUNT, "lastNMessages": "many"},
+        {"threadId": THREAD, "accountId": ACCOUNT, "dryRun": "maybe"},
+        {"threadId": THREAD, "accountId": ACCOUNT, "phoneE164": "not a phone"},
+    ],
+)
+def test_extract_bad_arguments(staff: SqliteStore, data: Any) -> None:
+    error = error_of(lambda: extract(staff, data))
+    assert error.code == Code.INVALID_ARGUMENT
+    assert error.message
+
+
+def test_extract_contract_result_and_idempotent_save(staff: SqliteStore, chat: Chat) -> None:
+    booking(chat)
+    dry = extract(staff, {"threadId": THREAD, "accountId": ACCOUNT})
+    assert set(dry) >= {
+        "action",
+        "draftEvent",
+        "targetEventId",
+        "confidence",
+        "reasons",
+        "clientRequestId",
+        "traceId",
+        "cacheHit",
+    }
+    assert isinstance(dry["reasons"], list) and 0 <= dry["confidence"] <= 1
+    assert staff.query(query("evenimente")) == []
+    save = {"threadId": THREAD, "accountId": ACCOUNT, "dryRun": False}
+    first, second = extract(staff, save), extract(staff, save)
+    [event] = staff.query(query("evenimente"))
+    assert first["targetEventId"] == second["targetEventId"] == event.id
+    assert event.data["createdBy"] == "staff-1" and event.data["phoneE164"] == PHONE
+
+
+def test_extract_refusals_map_to_callable_codes(staff: SqliteStore, chat: Chat) -> None:
+    booking(chat)
+    missing = {"threadId": "acc1__40711111111@s.whatsapp.net", "accountId": ACCOUNT}
+    assert error_of(lambda: extract(staff, missing)).code == Code.NOT_FOUND
+    mismatch = {"threadId": THREAD, "accountId": "acc2"}
+    assert error_of(lambda: extract(staff, mismatch)).code == Code.PERMISSION_DENIED
+
+
+class Broken:
+    version = "broken"
+    model_name = None
+
+    def extract(self, *args: Any, **kwargs: Any) -> Any:
+        raise KeyError("secret-internal-detail")
+
+
+def test_unexpected_errors_are_internal_without_details(staff: SqliteStore, chat: Chat) -> None:
+    booking(chat)
+    request = call({"threadId": THREAD, "accountId": ACCOUNT})
+    error = error_of(lambda: extract_event_from_thread(request, db=staff, extractor=Broken()))
+    assert error.code == Code.INTERNAL
+    assert "secret" not in error.message and "trace" in error.message
+
+
+def seed_client(db: SqliteStore) -> None:
+    db.set(f"clients/{PHONE}", {"phoneE164": PHONE, "displayName": "Ana Pop"})
+    for short_id, day, amount, status in (
+        (5, "10-01-2026", 600, "PAID"),
+        (6, "10-10-2026", 800, "UNPAID"),
+    ):
+        db.set(
+            f"evenimente/e{short_id}",
+            {
+                "eventShortId": short_id,
+                "date": day,
+                "phoneE164": PHONE,
+                "childName": "Ioana",
+                "payment": {"amount": amount, "status": status},
+                "isArchived": False,
+            },
+        )
+    db.set(
+        "evenimente/other",
+        {
+            "eventShortId": 99,
+            "date": "01-02-2026",
+            "phoneE164": "+40733000999",
+            "payment": {"amount": 5000},
+        },
+    )
+
+
+def ask(db: SqliteStore, data: Any, **kw: Any) -> dict[str, Any]:
+    return client_crm_ask(call(data, **kw), db=db)
+
+
+def test_ask_answers_from_this_clients_events_only(
+    staff: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    seed_client(staff)
+    result = ask(staff, {"phoneE164": PHONE, "question": "Cât a cheltuit clientul în total?"})
+    assert "1400" in result["answer"]
+    assert sorted(s["eventShortId"] for s in result["sources"]) == [5, 6]
+    assert all(set(s) == {"eventShortId", "date", "details"} for s in result["sources"])
+    free = ask(staff, {"phoneE164": PHONE, "question": "Ce impresie i-a lăsat animatorul?"})
+    assert "Pot răspunde" in free["answer"] and free["sources"] == []
+
+
+def test_ask_auth_and_arguments(staff: SqliteStore) -> None:
+    good = {"phoneE164": PHONE, "question": "Câte petreceri?"}
+    assert error_of(lambda: ask(staff, good, uid=None)).code == Code.UNAUTHENTICATED
+    assert error_of(lambda: ask(staff, good, uid="stranger")).code == Code.PERMISSION_DENIED
+    for bad in (
+        {},
+        {"phoneE164": PHONE},
+        {"question": "x"},
+        {"phoneE164": "abc", "question": "x"},
+        {"phoneE164": PHONE, "question": "   "},
+        ["x"],
+    ):
+        assert error_of(lambda bad=bad: ask(staff, bad)).code == Code.INVALID_ARGUMENT
