@@ -220,7 +220,7 @@ def claim(
     attempt_id = attempt_id or uuid.uuid4().hex
 
     def run(tx: Transaction) -> ClaimOutcome:
-        item, message, thread = _read_context(tx, request_id)
+        item = tx.get(outbox_path(request_id))
         if item is None or item.data.get("status") != "queued":
             return Skipped("gone")
         due = item.data.get("nextAttemptAt")
@@ -231,6 +231,8 @@ def claim(
             when = blocker.data.get("nextAttemptAt") or blocker.data.get("leaseUntil")
             return Skipped("blocked", ensure_utc(when) if isinstance(when, datetime) else None)
         attempt = int(item.data.get("attemptCount") or 0) + 1
+        if verdict.kind != "ok":  # only a failure touches the message and the thread
+            _, message, thread = _read_context(tx, request_id)
         if verdict.kind == "fail":
             error = verdict.error or "cannot send"
             _write_failed(tx, item, message, thread, error, now, {"attemptCount": attempt})
