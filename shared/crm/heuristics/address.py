@@ -27,7 +27,8 @@ _VENUE = re.compile(
 _ADDRESS_PART = re.compile(
     r"^\s*(?:nr|numarul|bl|bloc|blocul|sc|scara|et|etaj|etajul|ap|apartament\w*|sector\w*|sect|s\d|"
     r"jud|judetul|sat|satul|comuna|com|orasul|oras|mun|municipiul|cod|loc|localitatea|cartier\w*|"
-    r"zona|intrarea|buc|bucuresti|ilfov)\b"
+    r"zona|intrarea|buc|bucuresti|ilfov|langa|vizavi|vis-a-vis|in\s+spatele|in\s+fata|"
+    r"colt\s+cu|intersectia)\b"
 )
 _NOT_ADDRESS = re.compile(
     r"^\s*(?:ora|orele|la\s+ora|la\s+\d|pe\s+\d|pe\s+la|de\s+la|\d+\s*(?:de\s+)?(?:copii|ani|lei|"
@@ -161,7 +162,8 @@ def _backward(text: str, folded: str, sent_start: int, start: int) -> int:
         venue = m
     if venue is not None and start - (sent_start + venue.start()) <= 70:
         phrase = text[sent_start + venue.start() : start]
-        if any(_CAPITALIZED.match(w.strip(",.:;()")) for w in phrase.split()[1:]):
+        named = any(_CAPITALIZED.match(w.strip(",.:;()")) for w in phrase.split()[1:])
+        if named or re.match(r"\S+\s+nr\.?\s*\d", fold(phrase)):
             begin = sent_start + venue.start()
             if fold(text[begin : begin + 3]) == "la ":
                 begin += 3
@@ -174,6 +176,10 @@ def _backward(text: str, folded: str, sent_start: int, start: int) -> int:
         piece = text[s:e].strip()
         if not piece:
             continue
+        lead = re.match(r"\s*(?:la|în|in|pe|din|de\s+la)\s+", folded[s:e])
+        if lead and _is_venue(text[s + lead.end() : e].strip()):
+            begin = s + lead.end()  # "la Kids Palace, Str. …": the venue without "la"
+            break
         if _ADDRESS_PART.match(folded[s:e]) or _is_venue(piece):
             begin = s
             continue

@@ -252,6 +252,12 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
     for m in re.finditer(rf"(?<![\w-])(?={lower_name}\s*(?:,|\()?\s*\d{{1,2}}{_AGE_UNIT})", folded):
         if text[m.start()].isupper():
             add(m.start(), 2)
+    # "… pentru Ilinca." alone: weak, counts only when nothing better names the child.
+    for m in re.finditer(r"(?<=[a-z,] )pentru\s+(?=[a-z]+\b)", folded):
+        if text[m.end()].isupper() and not re.match(
+            r"[\w-]+\s*(?:,\s*)?(?:str|strada|bd|nr|sos|calea)\b", folded[m.end() :]
+        ):
+            add(m.end(), 1, pair=False)
     # Answer to the staff's "Cum o cheamă / Cum se numește …?" in the client's next message.
     if previous is not None and message.from_client and not previous.from_client:
         asked = fold(previous.text)

@@ -8,6 +8,7 @@ baloane cu heliu`, `ambele aparate`, `2 animatori`. Each named character is one 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -193,6 +194,7 @@ class _Item:
     pos: int = 0
     negated: bool = False
     only: bool = False
+    option: bool = False  # one of "X sau Y": a choice not made yet
 
 
 def _count_before(folded: str, start: int, kind: str) -> int | None:
@@ -265,6 +267,12 @@ def items_in(
         if item.count is None and item.kind in _COUNTED:
             item.count = _count_after(folded, item.pos)
     items.sort(key=lambda i: i.pos)
+    characters = [i for i in items if i.character]
+    for a, b in itertools.pairwise(characters):
+        if re.fullmatch(
+            r"[\s,]*(?:sau|ori|or)[\s,]*(?:pe\s+)?", folded[a.pos + len(a.character or "") : b.pos]
+        ):
+            a.option = b.option = True
     return items
 
 
@@ -281,6 +289,9 @@ class _Booking:
             self.characters = {}
         for item in items:
             if item.kind == "ANIMATOR":
+                if item.option and not item.negated:
+                    self.generic_animator = True  # a character still to be chosen
+                    continue
                 if item.negated:
                     if item.character:
                         self.characters.pop(item.character, None)
