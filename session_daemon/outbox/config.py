@@ -14,7 +14,7 @@ class OutboxConfigError(ValueError):
 @dataclass(frozen=True)
 class OutboxConfig:
     # retries: attempt n waits backoff in [cap/2, cap], cap = min(max, initial * 2**(n-1))
-    max_attempts: int = 8
+    max_attempts: int = 12
     backoff_initial_s: float = 2.0
     backoff_max_s: float = 300.0
     # lease held on a claimed item, renewed every lease/3 while the transport call runs
