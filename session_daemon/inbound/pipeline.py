@@ -48,6 +48,7 @@ from session_daemon.inbound.convert import (
     thread_patch,
     thread_path,
 )
+from session_daemon.inbound.fair_queue import FairQueue
 from session_daemon.inbound.journal import Journal
 from session_daemon.transport.port import (
     HistorySyncChunk,
@@ -86,6 +87,13 @@ class _Append:
     mappings: list[tuple[str, str, str]]
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+
+
+def _account_of(entry: _Entry) -> str:
+    if entry.record is not None:
+        return entry.record.account_id
+    assert entry.receipt is not None
+    return entry.receipt.account_id
 
 
 def _receipt_json(event: ReceiptReceived) -> str:
@@ -174,7 +182,7 @@ class InboundPipeline:
         self._appends: deque[_Append] = deque()
         # routing and flushing (guarded by _cv)
         self._cv = threading.Condition()
-        self._ready: deque[_Entry] = deque()
+        self._ready: FairQueue[_Entry] = FairQueue(_account_of)
         self._parked: dict[tuple[str, str], list[_Entry]] = {}
         self._lid_map: dict[tuple[str, str], str] = {}
         self._inflight = 0
@@ -299,7 +307,7 @@ class InboundPipeline:
             if not self._accepting:
                 raise PipelineClosed("the inbound pipeline is not running")
             self._counters["eventsSubmitted"] += 1
-            while self._backlog() > self.max_backlog and self._accepting:
+            while self._ready.size_of(event.account_id) > self.max_backlog and self._accepting:
                 self._cv.wait(0.1)  # backpressure: the store is behind; slow the transport down
         if not rows and not mappings:
             return
@@ -372,9 +380,6 @@ class InboundPipeline:
 
     # ==== routing (holding _cv) ==================================================================
 
-    def _backlog(self) -> int:
-        return len(self._ready) + self._inflight
-
     def _learn(self, account: str, lid: str, pn: str) -> None:
         if self._lid_map.get((account, lid)) != pn:
             self._lid_map[(account, lid)] = pn
@@ -391,7 +396,7 @@ class InboundPipeline:
         assert entry.record is not None
         key = (entry.record.account_id, entry.record.addr_jid)
         if key in self._lid_map:  # learned while this batch was being written
-            self._ready.append(entry)
+            self._ready.extend([entry])
             return
         self._parked.setdefault(key, []).append(entry)
 
@@ -420,9 +425,7 @@ class InboundPipeline:
                         if left <= 0:
                             break
                         self._cv.wait(left)
-                    batch = [
-                        self._ready.popleft() for _ in range(min(self.max_batch, len(self._ready)))
-                    ]
+                    batch = self._ready.take(self.max_batch)
                     self._inflight = len(batch)
             if time.monotonic() - last_recheck >= self.pending_recheck_interval:
                 last_recheck = time.monotonic()
@@ -437,7 +440,7 @@ class InboundPipeline:
                 with self._cv:
                     self._counters["storeErrors"] += 1
                     self._last_error = f"{type(exc).__name__}: {exc}"[:300]
-                    self._ready.extendleft(reversed(batch))
+                    self._ready.push_front(batch)
                     self._inflight = 0
                     self._cv.notify_all()
                 if stop_deadline is not None and time.monotonic() > stop_deadline:
