@@ -65,12 +65,16 @@ def test_sentences_do_not_split_after_address_abbreviations() -> None:
         ("Data: 12/07/2026", "12-07-2026"),
         ("pe 10 iun la noi", "10-06-2026"),
         ("Sambata 17 octombrie facem ziua", "17-10-2026"),
-        ("Vrem pe 1 martie", "01-03-2027"),  # already past this year: next year
+        ("Vrem pe 10 ianuarie", "10-01-2027"),  # long past this year: next year
         ("Pe 30 mai, vă rog.", "30-05-2026"),
     ],
 )
 def test_explicit_dates(text: str, expected: str) -> None:
     assert day(chat(f"C: {text}")) == expected
+
+
+def test_a_date_a_few_days_back_is_a_past_party_not_next_year() -> None:
+    assert day(chat("C: Am avut petrecere cu voi pe 25 februarie, a fost super.")) is None
 
 
 def test_mai_as_an_adverb_is_not_may() -> None:

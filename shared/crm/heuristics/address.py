@@ -106,7 +106,7 @@ def _segments(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Comma/colon separated pieces of text[start:end] as (start, end) offsets."""
     out = []
     cursor = start
-    for m in re.finditer(r"[,:;]", text[start:end]):
+    for m in re.finditer(r"[,:;()]", text[start:end]):
         out.append((cursor, start + m.start()))
         cursor = start + m.end()
     out.append((cursor, end))

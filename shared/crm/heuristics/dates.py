@@ -142,12 +142,22 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
         return None
 
 
+RECENT_PAST_DAYS = 45
+
+
 def _roll_forward(day: int, month: int, today: date, year: int | None) -> date | None:
-    """Day and month without a year: the next such date on or after today."""
+    """Day and month without a year: the next such date on or after today, except a date a
+    few weeks back ("am avut petrecere pe 3 octombrie"), which stays in the past."""
     if year is not None:
         if year < 100:
             year += 2000
         return _safe_date(year, month, day)
+    this_year = _safe_date(today.year, month, day)
+    if this_year and timedelta(0) < today - this_year <= timedelta(days=RECENT_PAST_DAYS):
+        return this_year
+    last_year = _safe_date(today.year - 1, month, day)
+    if last_year and timedelta(0) < today - last_year <= timedelta(days=RECENT_PAST_DAYS):
+        return last_year
     for y in (today.year, today.year + 1):
         candidate = _safe_date(y, month, day)
         if candidate and candidate >= today:

@@ -46,6 +46,14 @@ _NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
         3,
     ),
     (
+        "after a past party",
+        re.compile(
+            r"\bam\s+avut\s+(?:o\s+)?petrecer\w*\s+(?:cu\s+voi|la\s+voi)|\ba\s+uitat\b|"
+            r"\bdupa\s+petrecerea\s+de\s+(?:ieri|aseara|sambata|duminica)"
+        ),
+        3,
+    ),
+    (
         "undecided inquiry",
         re.compile(
             r"\bma\s+mai\s+gandesc|\brevin\b|\brevenim\b|\bnu\s+avem\s+(?:inca\s+)?data|"

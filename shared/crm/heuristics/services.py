@@ -178,6 +178,9 @@ _STAFF_CONFIRMS = re.compile(
     r"am\s+modificat|am\s+actualizat|recapitul\w*|rezervarea\s+e\s+confirmata|ramane|am\s+blocat|"
     r"v-am\s+rezervat|am\s+mutat)\b"
 )
+_REPLACE = re.compile(
+    r"\b(?:schimb\w*|inlocu\w*|in\s+loc|mai\s+bine|in\s+schimb|am\s+trecut\s+pe|trecem\s+pe)\b"
+)
 _ALTERNATIVES = re.compile(r"\bsau\b|\bdaca\b|\bori\b")
 
 
@@ -264,6 +267,8 @@ def items_in(
         before = folded[clause_at(folded, item.pos).start : item.pos]
         item.negated = bool(_NEGATION.search(before))
         item.only = bool(_ONLY.search(folded[max(0, item.pos - 20) : item.pos]))
+        if item.character and _REPLACE.search(folded[clause_at(folded, item.pos).start : item.pos]):
+            item.only = True  # "putem schimba cu Elsa?": the new character replaces the old
         if item.count is None and item.kind in _COUNTED:
             item.count = _count_after(folded, item.pos)
     items.sort(key=lambda i: i.pos)
@@ -354,6 +359,12 @@ def resolve_roles(messages: list[ChatMessage]) -> list[RoleDraft]:
         offers_alternatives = bool(_ALTERNATIVES.search(folded))
         if confirms or (accepted and not offers_alternatives):
             booking.apply([i for i in items if not i.negated or confirms])
+            recap = confirms and re.search(r"\d", folded) is not None
+            if recap and not any(i.kind == "ANIMATOR" for i in items):
+                # A priced/dated staff recap without an animator: an unnamed one asked about
+                # earlier was not booked.
+                booking.generic_animator = False
+                booking.animator_count = None
         else:
             # Staff removals still count ("am scos vata").
             booking.apply([i for i in items if i.negated])

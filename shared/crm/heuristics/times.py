@@ -78,7 +78,12 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
         taken.append(m.span())
         if _EXCLUDED_BEFORE.search(before):
             continue
-        value = _to_hhmm(hour, _minute(m), m.group("q"), explicit_clock=has_minutes)
+        qualifier = m.group("q")
+        if not qualifier and hour < 12:
+            # "seara pe la 8", "după-amiază, la 5": the part of the day said first.
+            said_before = re.search(rf"\b({_EVENING})\s*,?\s*$", before)
+            qualifier = said_before.group(1) if said_before else None
+        value = _to_hhmm(hour, _minute(m), qualifier, explicit_clock=has_minutes)
         if value:
             found.append(TimeMention(value, m.start()))
     for m in _CLOCK.finditer(text):
