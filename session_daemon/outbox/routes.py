@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from session_daemon.http.context import CONTEXT
 from session_daemon.http.errors import ApiError
 from session_daemon.http.jsonable import jsonable
 from session_daemon.http.routes_accounts import admin_only_account_ids
@@ -43,17 +44,16 @@ async def send(request: web.Request) -> web.Response:
     privileged = who is None or who.kind == "service"
     if privileged:
         operator = body.get("uid")
-        uid = (
-            f"service:{operator}"
-            if isinstance(operator, str) and operator.strip()
-            else ("service:operator")
-        )
+        name = operator.strip() if isinstance(operator, str) else ""
+        uid = f"service:{name if 0 < len(name) <= 128 else 'operator'}"
     else:
         assert who is not None
         if not who.uid:
             raise ApiError(401, "unauthorized", "The token carries no user id.")
         uid = who.uid
-        if not who.is_super_admin and req.account_id in await admin_only_account_ids_for(request):
+        if not who.is_super_admin and req.account_id in await admin_only_account_ids(
+            request.app[CONTEXT]
+        ):
             raise ApiError(403, "super_admin_only", "This account is visible to admins only.")
     try:
         result = await asyncio.to_thread(
@@ -80,14 +80,6 @@ async def send(request: web.Request) -> web.Response:
             "messageDoc": {"id": result.request_id, **jsonable(result.message_doc)},
         }
     )
-
-
-async def admin_only_account_ids_for(request: web.Request) -> set[str]:
-    from session_daemon.http.context import CONTEXT
-
-    if CONTEXT not in request.app:
-        return set()
-    return await admin_only_account_ids(request.app[CONTEXT])
 
 
 async def wake(request: web.Request) -> web.Response:
