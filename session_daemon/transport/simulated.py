@@ -285,17 +285,18 @@ class SimulatedTransport:
         qr_timeout: float = 160.0,
         receipt_delay: float = 0.02,
         auto_delivered: bool = True,
+        history_limit: int = 5000,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.qr_interval = qr_interval
         self.qr_timeout = qr_timeout
         self.receipt_delay = receipt_delay
         self.auto_delivered = auto_delivered
+        self.history_limit = history_limit
         self._clock = clock
         self._lock = threading.RLock()
         self._sessions: dict[str, _Session] = {}
         self._received: dict[str, list[ReceivedMessage]] = {}
-        self._sent_to: dict[str, tuple[str, str]] = {}  # message id -> (account, chat jid)
         self._send_failure: SendFailure | None = None
         self._send_failures_left: int | None = None
         self._connect_failures: dict[str, int] = {}
@@ -715,14 +716,13 @@ class SimulatedTransport:
             now = self._now()
             target = session.lid_map.get(chat, chat)
             self._record_received_locked(account_id, target, text, msg_id)
-            self._sent_to[msg_id] = (account_id, chat)
             self.sent_count += 1
             assert session.own_jid is not None
-            session.history.append(WireMessage(
+            self._remember(session, [WireMessage(
                 id=msg_id, chat_jid=chat, sender_jid=session.own_jid, from_me=True,
                 timestamp=now, text=text, chat_pn_jid=target if target != chat else None,
                 push_name=session.push_name,
-            ))  # fmt: skip
+            )])  # fmt: skip
         if self.auto_delivered:
             receipt = ReceiptReceived(account_id, (msg_id,), chat, "delivered", now)
             self._later(self.receipt_delay, lambda: self._emit_if_connected(account_id, receipt))
@@ -771,6 +771,13 @@ class SimulatedTransport:
             return lid_jid, pn
         return chat, pn
 
+    def _remember(self, session: _Session, messages: list[WireMessage]) -> None:
+        """The linked phone keeps the latest `history_limit` messages (for `request_history`)."""
+        session.history.extend(messages)
+        overflow = len(session.history) - self.history_limit
+        if overflow > 0:
+            del session.history[:overflow]
+
     def _record_received(self, account_id: str, chat: str, text: str, msg_id: str) -> None:
         with self._lock:
             self._record_received_locked(account_id, chat, text, msg_id)
@@ -786,7 +793,7 @@ class SimulatedTransport:
             session = self._require(account_id)
             if session.state == "logged_out":
                 raise SimulatorError("logged_out", f"{account_id} is logged out")
-            session.history.extend(messages)
+            self._remember(session, messages)
             if session.state != "connected":
                 session.offline_queue.append(event)
                 return
