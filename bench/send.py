@@ -170,7 +170,7 @@ async def throughput(
         per_acc: dict[str, list[float]] = {}
         for rid, at in rig.done_at.items():
             per_acc.setdefault(owner[rid], []).append(at)
-        gaps = []
+        gaps: list[float] = []
         for times in per_acc.values():
             ordered = sorted(times)
             gaps.extend(b - a for a, b in itertools.pairwise(ordered))
