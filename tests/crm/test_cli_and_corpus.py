@@ -32,6 +32,19 @@ def test_extraction_eval_meets_the_thresholds() -> None:
     assert all(value >= 0.75 for value in summary["fields"].values()), summary["fields"]
 
 
+FRESH = Path(__file__).parent / "data" / "extraction_fresh.jsonl"
+
+
+def test_extraction_on_conversations_written_apart_from_the_corpus() -> None:
+    """33 chats written for these tests in other styles (typos, no diacritics, lowercase names,
+    staff-initiated, corrections, cancellations): the rules must generalize."""
+    code, out = cli("eval", str(FRESH), "--json")
+    assert code == 0
+    summary = json.loads(out)["extraction"]
+    assert summary["intent"] >= 0.95
+    assert summary["fieldAccuracy"] >= 0.9
+
+
 @pytest.mark.skipif(not ASK_DEV.is_file(), reason="dev corpus not present")
 def test_ask_eval_answers_every_question_exactly_without_a_model(
     monkeypatch: pytest.MonkeyPatch,

@@ -192,6 +192,9 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
     folded = fold(text)
     out: list[NameMention] = []
 
+    # A chat typed all in lowercase: names are lowercase too ("pt fetita mea ema").
+    all_lower = not any(c.isupper() for c in text)
+
     def add(
         match_end: int,
         weight: int,
@@ -203,7 +206,7 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
         start = match_end
         while start < len(text) and text[start] in " ,(":
             start += 1
-        name = _name_at(text, start, allow_lower=allow_lower, pair=pair)
+        name = _name_at(text, start, allow_lower=allow_lower or all_lower, pair=pair)
         if not name:
             return
         if genitive:
@@ -246,11 +249,11 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
     # "Tudor împlinește 7 ani", "Miruna face 7 ani", "Sara și Victor fac 2 anișori".
     pair_name = rf"{lower_name}(?:\s+si\s+{lower_name})?"
     for m in re.finditer(rf"(?<![\w-])(?={pair_name}\s*,?\s*(?:care\s+)?{_AGE_VERB}\s+\d)", folded):
-        if text[m.start()].isupper():
+        if text[m.start()].isupper() or all_lower:
             add(m.start(), 3)
     # "Ștefan, 9 ani", "Vlad (7 ani)", "Carla 7 ani".
     for m in re.finditer(rf"(?<![\w-])(?={lower_name}\s*(?:,|\()?\s*\d{{1,2}}{_AGE_UNIT})", folded):
-        if text[m.start()].isupper():
+        if text[m.start()].isupper() or all_lower:
             add(m.start(), 2)
     # "… pentru Ilinca." alone: weak, counts only when nothing better names the child.
     for m in re.finditer(r"(?<=[a-z,] )pentru\s+(?=[a-z]+\b)", folded):
