@@ -46,7 +46,7 @@ from session_daemon.transport.port import (
     TransportEvent,
     WhatsAppTransport,
 )
-from shared.store.port import AlreadyExists, DocumentStore, NotFound, query
+from shared.store.port import AlreadyExists, DocumentStore, NotFound, Transaction, query
 from shared.store.sentinels import DELETE_FIELD, SERVER_TIMESTAMP
 
 log = logging.getLogger(__name__)
@@ -273,14 +273,17 @@ class SessionManager:
         )
 
     async def _update_account(self, account_id: str, data: dict[str, Any]) -> None:
-        def write() -> None:
-            snap = self.store.get(account_path(account_id))
-            if snap is None or snap.data.get("status") == "deleted":
-                return
-            self.store.update(account_path(account_id), data)
+        """Update unless the account is gone or deleted (read and write in one transaction, so
+        a late session event cannot resurrect a deleted account's status)."""
+        path = account_path(account_id)
+
+        def write(tx: Transaction) -> None:
+            snap = tx.get(path)
+            if snap is not None and snap.data.get("status") != "deleted":
+                tx.update(path, data)
 
         with contextlib.suppress(NotFound):
-            await asyncio.to_thread(write)
+            await asyncio.to_thread(self.store.transaction, write)
 
     # ---- starting and stopping ----------------------------------------------------------------
 
