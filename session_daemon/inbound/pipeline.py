@@ -157,6 +157,7 @@ class InboundPipeline:
         max_batch: int = 500,
         flush_interval: float = 0.05,
         max_backlog: int = 20_000,
+        max_batch_writes: int = 500,
         lid_resolver: LidResolver | None = None,
         retry_initial: float = 0.2,
         retry_max: float = 30.0,
@@ -170,6 +171,7 @@ class InboundPipeline:
         self.max_batch = max_batch
         self.flush_interval = flush_interval
         self.max_backlog = max_backlog
+        self.max_batch_writes = max_batch_writes
         self.lid_resolver = lid_resolver
         self.retry_initial = retry_initial
         self.retry_max = retry_max
@@ -581,40 +583,79 @@ class InboundPipeline:
     def _commit(
         self, fresh: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
     ) -> int:
-        """Create the new messages and move their threads, in one atomic batch. Returns how many
-        messages were created (a concurrent writer may have won a few: then one by one)."""
-        if not fresh:
-            return 0
-        batch = self.store.batch()
-        for entry, tid, path in fresh:
-            assert entry.record is not None
-            batch.create(path, message_document(entry.record, tid.rsplit("__", 1)[1]))
-        thread_writes = self._add_thread_writes(batch, fresh, threads)
-        try:
-            batch.commit()
-        except AlreadyExists:
-            return self._commit_one_by_one(fresh, threads)
-        with self._cv:
-            self._counters["storeWrites"] += len(fresh) + thread_writes
-            self._counters["threadWrites"] += thread_writes
-        return len(fresh)
+        """Create the new messages and move their threads: each pack is one atomic batch holding
+        messages together with their threads' summary. Returns how many messages were created
+        (a concurrent writer may have won a few: that pack is then written one by one)."""
+        created = 0
+        for pack in self._packs(fresh):
+            batch = self.store.batch()
+            for entry, tid, path in pack:
+                assert entry.record is not None
+                batch.create(path, message_document(entry.record, tid.rsplit("__", 1)[1]))
+            patches = self._add_thread_writes(batch, pack, threads)
+            try:
+                batch.commit()
+            except AlreadyExists:
+                created += self._commit_one_by_one(pack, threads)
+                continue
+            self._remember_patches(threads, patches)
+            created += len(pack)
+            with self._cv:
+                self._counters["storeWrites"] += len(pack) + len(patches)
+                self._counters["threadWrites"] += len(patches)
+        return created
+
+    def _packs(self, fresh: list[tuple[_Entry, str, str]]) -> list[list[tuple[_Entry, str, str]]]:
+        """Split a flush into batches of at most `max_batch_writes` writes (messages plus one
+        thread write per thread), keeping each thread's messages in one batch when they fit."""
+        by_thread: dict[str, list[tuple[_Entry, str, str]]] = {}
+        for item in fresh:
+            by_thread.setdefault(item[1], []).append(item)
+        limit = max(2, self.max_batch_writes)
+        packs: list[list[tuple[_Entry, str, str]]] = []
+        current: list[tuple[_Entry, str, str]] = []
+        used = 0
+        for items in by_thread.values():
+            items.sort(key=lambda it: it[0].record.ts_ms if it[0].record else 0)
+            while items:
+                room = limit - used - 1  # one write for the thread
+                if current and room < len(items):
+                    packs.append(current)
+                    current, used = [], 0
+                    continue
+                current.extend(items[:room])
+                used += len(items[:room]) + 1
+                items = items[room:]
+        if current:
+            packs.append(current)
+        return packs
 
     def _add_thread_writes(
         self, batch: Any, items: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
-    ) -> int:
+    ) -> dict[str, dict[str, Any]]:
         grouped: dict[str, list[InboundRecord]] = {}
         for entry, tid, _ in items:
             assert entry.record is not None
             grouped.setdefault(tid, []).append(entry.record)
-        writes = 0
+        patches: dict[str, dict[str, Any]] = {}
         for tid, records in grouped.items():
             snap = threads.get(tid)
             account, client = records[0].account_id, tid.rsplit("__", 1)[1]
             patch = thread_patch(snap.data if snap else None, account, client, records)
             if patch is not None:
                 batch.set(thread_path(tid), patch, merge=True)
-                writes += 1
-        return writes
+                patches[tid] = patch
+        return patches
+
+    @staticmethod
+    def _remember_patches(
+        threads: dict[str, Snapshot | None], patches: dict[str, dict[str, Any]]
+    ) -> None:
+        """Keep the flush's view of a thread current after a pack moved it (the next pack of
+        the same thread must see it exists, its name, and its new last message time)."""
+        for tid, patch in patches.items():
+            old = threads.get(tid)
+            threads[tid] = Snapshot(thread_path(tid), {**(old.data if old else {}), **patch})
 
     def _commit_one_by_one(
         self, fresh: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
@@ -631,11 +672,12 @@ class InboundPipeline:
         tids = list(dict.fromkeys(t for _, t, _ in won))
         current = dict(zip(tids, self.store.get_many([thread_path(t) for t in tids]), strict=True))
         batch = self.store.batch()
-        thread_writes = self._add_thread_writes(batch, won, current)
+        patches = self._add_thread_writes(batch, won, current)
         batch.commit()
+        self._remember_patches(threads, patches)
         with self._cv:
-            self._counters["storeWrites"] += len(won) + thread_writes
-            self._counters["threadWrites"] += thread_writes
+            self._counters["storeWrites"] += len(won) + len(patches)
+            self._counters["threadWrites"] += len(patches)
         return len(won)
 
     # ==== control and introspection ==============================================================

@@ -40,6 +40,7 @@ class CountingStore:
         self.inner = inner
         self.writes = 0
         self.fail_commits = 0
+        self.largest_batch = 0
 
     def batch(self) -> WriteBatch:
         return _Batch(self)
@@ -75,6 +76,7 @@ class _Batch:
             raise StoreError("simulated outage")
         self.inner.commit()
         self.owner.writes += self.n
+        self.owner.largest_batch = max(self.owner.largest_batch, self.n)
 
 
 @dataclass
@@ -393,3 +395,31 @@ async def test_submit_outside_the_running_window_is_refused(tmp_path: Path) -> N
     with pytest.raises(PipelineClosed):
         pipeline.submit(MessageReceived(ACC, wire(1)))
     store.close()
+
+
+async def test_big_flushes_are_split_into_bounded_batches(tmp_path: Path) -> None:
+    store = CountingStore(SqliteStore(tmp_path / "store.db"))
+    pipeline = InboundPipeline(
+        store, tmp_path / "journal", flush_interval=0.05, max_batch_writes=10
+    )
+    await pipeline.start()
+    others = [f"4074400000{k}@s.whatsapp.net" for k in range(2)]
+    chunk = [wire(i, name=f"Ion {i}") for i in range(40)]
+    chunk += [wire(100 + i, chat=others[i % 2], name="Ana") for i in range(10)]
+    pipeline.submit(MessageReceived(ACC, wire(1000, at=T0 - timedelta(days=1))))
+    pipeline.submit(HistorySyncChunk(ACC, tuple(chunk)))
+    for i in range(40, 45):  # live, inbound: unread
+        pipeline.submit(MessageReceived(ACC, wire(i, name="Ion Pop")))
+    assert await pipeline.drain(5)
+    await pipeline.stop()
+    assert store.largest_batch <= 10
+    msgs = store.query(query(f"threads/{TID}/messages"))
+    assert len(msgs) == 46
+    thread = store.get(f"threads/{TID}")
+    assert thread is not None
+    assert thread.data["lastMessageText"] == "mesaj 44"
+    assert thread.data["displayName"] == "Ion Pop"
+    assert thread.data["unreadCount"] == 6  # the first live message and the five at the end
+    for other in others:
+        assert len(store.query(query(f"threads/{ACC}__{other}/messages"))) == 5
+    store.inner.close()
