@@ -32,6 +32,13 @@ from pathlib import Path
 
 import pytest
 
+# Tests talk to loopback only: google-auth must never probe the GCE metadata server
+# (169.254.169.254) when some code builds a Google client without an emulator. Set before any
+# test module imports google.auth, which reads these once.
+os.environ.setdefault("NO_GCE_CHECK", "true")
+os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.1:9")
+os.environ.setdefault("GCE_METADATA_IP", "127.0.0.1:9")
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
 FIRESTORE_EMULATOR_PACKAGE = NODE_MODULES / "@firestore-emulator" / "server"
@@ -258,7 +265,7 @@ def start_firebase_emulators(
     config_path = workdir / "firebase.json"
     config_path.write_text(json.dumps(config, indent=2))
     env = {**os.environ, **(extra_env or {})}
-    env.setdefault("FIREBASE_CLI_DISABLE_UPDATE_CHECK", "true")  # no network at start-up
+    env.setdefault("NO_UPDATE_NOTIFIER", "1")  # no registry look-up at start-up
     env["CI"] = env.get("CI", "true")  # non-interactive, no prompts
     server = NodeServer(
         [

@@ -39,7 +39,7 @@ def _open_sqlite(url: str, rest: str) -> DocumentStore:
 
 
 def _open_firestore(url: str, rest: str) -> DocumentStore:
-    parts = rest.strip("/").split("/")
+    parts = rest.rstrip("/").split("/")
     if not parts[0] or len(parts) > 2 or any(not p for p in parts):
         raise InvalidStoreUrl(f"store URL {url!r}: {_FORMS}")
     from shared.store.firestore import FirestoreStore

@@ -54,6 +54,7 @@ _OPS = {
 _MAX_IN_VALUES = 30
 _WATCH_START_TIMEOUT_S = 30.0
 _PING_PATH = "_health/ping"
+_PING_TIMEOUT_S = 5.0
 
 
 # ---- errors -------------------------------------------------------------------------------------
@@ -391,7 +392,8 @@ class FirestoreStore:
 
     def ping(self) -> bool:
         try:
-            self._doc(_PING_PATH).get(timeout=10)
+            # No retry: a health check must answer within its timeout, not back off for minutes.
+            self._doc(_PING_PATH).get(retry=None, timeout=_PING_TIMEOUT_S)
             return True
         except Exception:  # any failure means "not healthy"; the caller reports it
             log.warning("firestore ping failed", exc_info=True)
