@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import importlib.util
 import resource
+import subprocess
 import sys
 import tempfile
 import threading
@@ -48,7 +49,7 @@ from shared.store.sqlite import SqliteStore  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ACCOUNT = "bench"
-MAX_BATCH = 2000  # the pipeline's max_batch in this bench
+MAX_BATCH = 500  # the pipeline's default max_batch (and max_batch_writes)
 
 
 def _load_store_bench() -> Any:
@@ -289,6 +290,16 @@ def report(result: dict[str, Any], raw: float, out: Callable[[str], None] = prin
         out(line)
 
 
+def raw_in_child(tmp: Path, args: argparse.Namespace) -> float:
+    """The raw baseline in a child process, so its document list does not inflate our RSS."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--raw-only", str(tmp), "--messages", str(args.messages),
+         "--chats", str(args.chats), "--batch", str(args.batch)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
@@ -300,11 +311,21 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=MAX_BATCH, help="raw baseline batch (default: the pipeline's)"
     )
+    parser.add_argument("--raw-only", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.raw_only:
+        print(
+            raw_rate(
+                Path(args.raw_only), args.messages, args.chats, args.batch, _load_store_bench()
+            )
+        )
+        return
     modes = ("history", "live") if args.mode == "both" else (args.mode,)
-    store_bench = _load_store_bench()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        # Raw before and after the pipeline runs, averaged: fsync-bound rates drift on a shared
+        # disk, and this way both sides see the same drift.
+        raws = [raw_in_child(tmp / "raw-before", args)]
         results = [
             asyncio.run(
                 run_pipeline(
@@ -314,13 +335,11 @@ def main() -> None:
             for m in modes
         ]
         latency = asyncio.run(ack_latency(tmp, 2000))
-        # Twice, averaged: fsync-bound rates vary between runs on a shared disk.
-        raws = [raw_rate(tmp / f"r{r}", args.messages, args.chats, args.batch, store_bench)
-                for r in range(2)]  # fmt: skip
+        raws.append(raw_in_child(tmp / "raw-after", args))
         raw = sum(raws) / len(raws)
     print(f"messages={args.messages:,} chats={args.chats:,} python={sys.version.split()[0]}")
     print(f"raw baseline: bench/store.py run_raw, batch {args.batch}, "
-          f"{' and '.join(f'{r:,.0f}' for r in raws)} docs/s")  # fmt: skip
+          f"{' and '.join(f'{r:,.0f}' for r in raws)} docs/s (before/after)")  # fmt: skip
     for result in results:
         report(result, raw)
     print(f"acknowledgement latency, one sender (the loss window): p50 {latency['p50']:.2f} ms, "
