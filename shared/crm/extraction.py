@@ -358,8 +358,6 @@ class ExtractionService:
                 "model": self._extractor.model_name,
                 "messageCount": len(messages),
                 "dryRun": request.dry_run,
-                "result": None,
-                "error": None,
             },
         )
         try:
@@ -374,17 +372,15 @@ class ExtractionService:
     def _finish(
         self, path: str, status: str, result: dict[str, Any] | None, *, error: str | None = None
     ) -> None:
+        fields = {
+            "status": status,
+            "finishedAt": SERVER_TIMESTAMP,
+            "result": result,
+            "error": error,
+        }
         try:
-            self._store.set(
-                path,
-                {
-                    "status": status,
-                    "finishedAt": SERVER_TIMESTAMP,
-                    "result": result,
-                    "error": error,
-                },
-                merge=True,
-            )
+            # update() replaces `result` whole (a merge would blend it with an older one).
+            self._store.update(path, fields)
         except Exception:  # the audit must not hide the real outcome
             log.exception("could not finish the extraction audit %s", path)
 
