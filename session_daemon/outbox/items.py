@@ -34,6 +34,23 @@ UNKNOWN_STATE_ERROR = (
 )
 
 
+# Errors after which WhatsApp may have the message: whatsmeow's ErrMessageTimedOut (the node
+# was written, the server's ack did not come) and an expired context around the send.
+_AMBIGUOUS_SEND_ERRORS = (
+    "timed out waiting for message send response",
+    "context deadline exceeded",
+)
+
+
+def is_ambiguous_send_error(exc: BaseException) -> bool:
+    """Whether a failed send may nevertheless have reached WhatsApp (then it is never retried).
+    A transport can say so explicitly with an `ambiguous = True` attribute on the exception."""
+    if getattr(exc, "ambiguous", False):
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in _AMBIGUOUS_SEND_ERRORS)
+
+
 def pending_receipt_path(account_id: str, wa_message_id: str) -> str:
     return f"{PENDING_RECEIPTS}/{account_id}__{wa_message_id}"
 

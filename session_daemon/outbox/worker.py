@@ -551,6 +551,14 @@ class OutboxWorker:
             try:
                 result = await self.transport.send_text(lane.account_id, to_jid, text)
             except TransportError as exc:
+                if items.is_ambiguous_send_error(exc):
+                    error = f"{items.UNKNOWN_STATE_ERROR} ({exc})"
+                    await self._db(
+                        items.fail_unknown_state, self.store, rid, attempt_id, error,
+                        now=self._clock(),
+                    )  # fmt: skip
+                    self.counters.failed += 1
+                    return
                 retryable = exc.retryable or isinstance(exc, NotConnected)
                 await self._requeue(claimed, f"{type(exc).__name__}: {exc}", retryable)
                 return

@@ -16,7 +16,7 @@ from session_daemon.outbox.config import OutboxConfig
 from session_daemon.outbox.items import UNKNOWN_STATE_ERROR
 from session_daemon.outbox.receipts import apply_receipts
 from session_daemon.outbox.worker import OutboxWorker
-from session_daemon.transport.port import ReceiptReceived, TransportEvent
+from session_daemon.transport.port import ReceiptReceived, TransportError, TransportEvent
 from session_daemon.transport.simulated import SimulatedTransport
 from shared.ids import thread_id
 from shared.jids import phone_jid
@@ -318,3 +318,22 @@ async def test_stats_report_counters(rig: Rig) -> None:
     stats = worker.stats()
     assert stats["counters"]["sent"] == 1 and "acc1" in stats["lanes"]
     assert rig.store.query(query("outbox", where=[("status", "==", "processing")])) == []
+
+
+async def test_ambiguous_transport_error_is_never_retried(rig: Rig) -> None:
+    """WhatsApp got the message but the ack timed out (whatsmeow ErrMessageTimedOut)."""
+    await rig.connect("acc1", "+40700000001")
+    original = rig.transport.send_text
+
+    async def ack_lost(account_id: str, to_jid: str, text: str) -> Any:
+        await original(account_id, to_jid, text)
+        raise TransportError("send failed: timed out waiting for message send response")
+
+    rig.transport.send_text = ack_lost  # type: ignore[method-assign]
+    await rig.start_worker()
+    rid = rig.send("acc1", "+40722000001", "once only")
+    await wait_for(lambda: rig.item(rid)["status"] == "failed")
+    await asyncio.sleep(0.3)  # a retry would have happened by now
+    item = rig.item(rid)
+    assert item["attemptCount"] == 1 and item["lastError"].startswith(UNKNOWN_STATE_ERROR)
+    assert [m.text for m in rig.transport.received_by("+40722000001")] == ["once only"]
