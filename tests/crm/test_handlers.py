@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from firebase_functions import https_fn
 from flask import Request
+from werkzeug.test import EnvironBuilder
 
 from functions.crm_handlers import client_crm_ask, extract_event_from_thread
 from shared.crm.extractors import HeuristicExtractor
@@ -20,7 +21,7 @@ Code = https_fn.FunctionsErrorCode
 
 
 def call(data: Any, uid: str | None = "staff-1", **claims: Any) -> https_fn.CallableRequest[Any]:
-    raw = Request.from_values(path="/", method="POST", json={"data": data})
+    raw = Request(EnvironBuilder(path="/", method="POST", json={"data": data}).get_environ())
     auth = https_fn.AuthData(uid, {"uid": uid, **claims}) if uid else None
     return https_fn.CallableRequest(data=data, raw_request=raw, auth=auth)
 
