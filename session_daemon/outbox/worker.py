@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 DEAD_ACCOUNT_STATUSES = {"logged_out": "is logged out of WhatsApp", "deleted": "was deleted"}
 RECORD_RETRIES = 5
 FETCH_PAGES = 10
+PARK_MIN_S = 0.25
 
 
 T = TypeVar("T")
@@ -477,9 +478,13 @@ class OutboxWorker:
         )
 
     def _park(self, rid: str, thread_id: str, retry_at: datetime | None) -> None:
+        """Leave an item alone until `retry_at` (its blocker's retry or lease end), at least
+        PARK_MIN_S so a blocker that is due but held elsewhere cannot cause a hot loop, at most
+        one poll interval. The change stream unparks it as soon as its thread's blocker settles."""
         seconds = self.config.poll_interval_s
         if retry_at is not None:
-            seconds = min(seconds, max(0.0, (retry_at - self._clock()).total_seconds()))
+            until = (retry_at - self._clock()).total_seconds()
+            seconds = min(seconds, max(PARK_MIN_S, until))
         self._parked[rid] = (time.monotonic() + seconds, thread_id)
 
     async def _process(self, lane: _Lane, snap: Snapshot) -> None:
