@@ -64,6 +64,8 @@ __all__ = ["InboundPipeline", "PipelineClosed"]
 
 log = logging.getLogger(__name__)
 
+ISOLATE_AFTER = 3  # consecutive failures of one batch before looking for a poison entry
+
 LidResolver = Callable[[str, str], "str | None"]
 Kind = Literal["m", "r"]
 
@@ -78,6 +80,7 @@ class _Entry:
     kind: Kind
     record: InboundRecord | None = None
     receipt: ReceiptReceived | None = None
+    done: bool = False  # handled by a flush: written, a duplicate, applied, or parked
 
 
 @dataclass(slots=True)
@@ -163,6 +166,7 @@ class InboundPipeline:
         retry_max: float = 30.0,
         pending_recheck_interval: float = 5.0,
         stop_timeout: float = 30.0,
+        quarantine_retry_interval: float = 60.0,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -177,6 +181,7 @@ class InboundPipeline:
         self.retry_max = retry_max
         self.pending_recheck_interval = pending_recheck_interval
         self.stop_timeout = stop_timeout
+        self.quarantine_retry_interval = quarantine_retry_interval
         self._journal: Journal | None = None
         self._apply_receipts = _load_apply_receipts()
         # group commit
@@ -187,6 +192,7 @@ class InboundPipeline:
         self._ready: FairQueue[_Entry] = FairQueue(_account_of)
         self._parked: dict[tuple[str, str], list[_Entry]] = {}
         self._lid_map: dict[tuple[str, str], str] = {}
+        self._quarantined: list[_Entry] = []  # failed alone, again and again: retried slowly
         self._inflight = 0
         self._accepting = False
         self._stopping = False  # the flusher's flag
@@ -206,6 +212,8 @@ class InboundPipeline:
             "storeErrors": 0,
             "replayed": 0,
             "lidMappings": 0,
+            "quarantined": 0,
+            "corruptJournalEntries": 0,
         }
         self._skipped: dict[str, int] = {}
         self._last_error: str | None = None
@@ -253,13 +261,21 @@ class InboundPipeline:
         self._journal = journal
         self._lid_map = journal.mappings()
         replay: list[_Entry] = []
+        corrupt = 0
         for seq, kind, payload in journal.entries():
-            if kind == "m":
-                record = InboundRecord.from_json(json.loads(payload))
-                replay.append(_Entry(seq, "m", record=record))
-            elif kind == "r":
-                replay.append(_Entry(seq, "r", receipt=_receipt_from_json(payload)))
+            try:
+                if kind == "m":
+                    record = InboundRecord.from_json(json.loads(payload))
+                    replay.append(_Entry(seq, "m", record=record))
+                elif kind == "r":
+                    replay.append(_Entry(seq, "r", receipt=_receipt_from_json(payload)))
+                else:
+                    raise ValueError(f"unknown kind {kind!r}")
+            except (ValueError, KeyError, TypeError):
+                corrupt += 1  # kept in the file for a person to look at; never blocks start-up
+                log.error("inbound journal entry %d is unreadable; left in place", seq)
         with self._cv:
+            self._counters["corruptJournalEntries"] = corrupt
             self._counters["replayed"] += len(replay)
             self._route(replay)
         if replay:
@@ -406,8 +422,9 @@ class InboundPipeline:
 
     def _flush_loop(self) -> None:
         delay = self.retry_initial
+        failures = 0
         stop_deadline: float | None = None
-        last_recheck = time.monotonic()
+        last_recheck = last_retry = time.monotonic()
         while True:
             with self._cv:
                 while not self._ready and not self._stopping:
@@ -432,17 +449,32 @@ class InboundPipeline:
             if time.monotonic() - last_recheck >= self.pending_recheck_interval:
                 last_recheck = time.monotonic()
                 self.recheck_pending()
+            if (
+                self._quarantined
+                and time.monotonic() - last_retry >= self.quarantine_retry_interval
+            ):
+                last_retry = time.monotonic()
+                with self._cv:
+                    self._ready.extend(self._quarantined)
+                    self._quarantined.clear()
             if not batch:
                 continue
             started = time.perf_counter()
             try:
                 self._write(batch)
             except Exception as exc:
+                failures += 1
                 log.exception("inbound flush of %d entries failed; will retry", len(batch))
                 with self._cv:
                     self._counters["storeErrors"] += 1
                     self._last_error = f"{type(exc).__name__}: {exc}"[:300]
-                    self._ready.push_front(batch)
+                pending = [e for e in batch if not e.done]
+                if failures >= ISOLATE_AFTER and len(pending) > 1 and self._isolate(pending):
+                    failures = 0  # the rest was written; the poison entries are set aside
+                    self._flushed(started)
+                    continue
+                with self._cv:
+                    self._ready.push_front(pending)
                     self._inflight = 0
                     self._cv.notify_all()
                 if stop_deadline is not None and time.monotonic() > stop_deadline:
@@ -455,27 +487,55 @@ class InboundPipeline:
                 delay = min(delay * 2, self.retry_max)
                 continue
             delay = self.retry_initial
-            with self._cv:
-                self._inflight = 0
-                self._counters["flushes"] += 1
-                self._last_flush_ms = round((time.perf_counter() - started) * 1000, 2)
-                self._cv.notify_all()
+            failures = 0
+            self._flushed(started)
+
+    def _flushed(self, started: float) -> None:
+        with self._cv:
+            self._inflight = 0
+            self._counters["flushes"] += 1
+            self._last_flush_ms = round((time.perf_counter() - started) * 1000, 2)
+            self._cv.notify_all()
+
+    def _isolate(self, pending: list[_Entry]) -> bool:
+        """Write entries one at a time. If some succeed, the ones that fail are poison (bad data,
+        a bug): they are set aside (still in the journal, retried every
+        `quarantine_retry_interval` and at the next start) and counted, so they cannot block
+        everything behind them. If all fail, it is an outage: returns False."""
+        bad: list[_Entry] = []
+        for entry in pending:
+            try:
+                self._write([entry])
+            except Exception:
+                bad.append(entry)
+        if len(bad) == len(pending):
+            return False
+        if not bad:
+            return True
+        log.error(
+            "inbound: %d entries set aside after repeated failures (kept in the journal, retried "
+            "every %.0f s)",
+            len(bad),
+            self.quarantine_retry_interval,
+        )
+        with self._cv:
+            self._quarantined.extend(bad)
+            self._counters["quarantined"] += len(bad)
+        return True
 
     def _write(self, batch: list[_Entry]) -> None:
         messages = [e for e in batch if e.kind == "m"]
         receipts = [e for e in batch if e.kind == "r"]
         if messages:
             self._write_messages(messages)
-        done: list[int] = []
         for entry in receipts:
             assert entry.receipt is not None
             self._apply_receipts(self.store, entry.receipt)
-            done.append(entry.seq)
+            assert self._journal is not None
+            self._journal.remove([entry.seq])
+            entry.done = True
             with self._cv:
                 self._counters["receiptsApplied"] += 1
-        if done:
-            assert self._journal is not None
-            self._journal.remove(done)
 
     def _client_jid(self, record: InboundRecord, learned: list[tuple[str, str, str]]) -> str | None:
         if record.pn_jid is not None:
@@ -517,21 +577,20 @@ class InboundPipeline:
         assert self._journal is not None
         if learned:
             self._journal.append([], learned)
-        if parked:
+        if placed:
+            self._write_placed(placed)
+        if parked:  # only now: had the write failed, they would go back to the queue with it
             with self._cv:
                 for entry in parked:
+                    entry.done = True
                     self._park(entry)
-        if not placed:
-            return
 
+    def _write_placed(self, placed: list[tuple[_Entry, str, str]]) -> None:
+        assert self._journal is not None
         # Dedup: within the batch, then against the store (one read for messages and threads).
         unique: dict[str, tuple[_Entry, str, str]] = {}
-        in_batch_dups = 0
         for item in placed:
-            if item[2] in unique:
-                in_batch_dups += 1
-            else:
-                unique[item[2]] = item
+            unique.setdefault(item[2], item)
         thread_ids = list(dict.fromkeys(tid for _, tid, _ in unique.values()))
         msg_paths = list(unique)
         snaps = self.store.get_many(msg_paths + [thread_path(t) for t in thread_ids])
@@ -546,6 +605,8 @@ class InboundPipeline:
         created = self._commit(fresh, threads)
         duplicates += len(fresh) - created
         self._journal.remove([e.seq for e, _, _ in placed])
+        for entry, _, _ in placed:
+            entry.done = True
         with self._cv:
             self._counters["messagesStored"] += created
             self._counters["duplicatesSkipped"] += duplicates
@@ -736,6 +797,7 @@ class InboundPipeline:
                     "running": self._accepting,
                     "pendingLid": parked,
                     "pendingLidChats": len(self._parked),
+                    "setAside": len(self._quarantined),
                     "journalBacklog": len(self._ready) + self._inflight + parked,
                     "queued": len(self._ready),
                     "inflight": self._inflight,

@@ -41,6 +41,7 @@ class CountingStore:
         self.writes = 0
         self.fail_commits = 0
         self.largest_batch = 0
+        self.poison: set[str] = set()  # message ids whose write always fails
 
     def batch(self) -> WriteBatch:
         return _Batch(self)
@@ -60,6 +61,9 @@ class _Batch:
 
     def create(self, path: str, data: dict[str, Any]) -> None:
         self.n += 1
+        self.poisoned = (
+            getattr(self, "poisoned", False) or path.rsplit("/", 1)[1] in self.owner.poison
+        )
         self.inner.create(path, data)
 
     def set(self, path: str, data: dict[str, Any], *, merge: bool = False) -> None:
@@ -71,6 +75,8 @@ class _Batch:
         self.inner.update(path, data)
 
     def commit(self) -> None:
+        if getattr(self, "poisoned", False):
+            raise ValueError("this document cannot be written")
         if self.owner.fail_commits:
             self.owner.fail_commits -= 1
             raise StoreError("simulated outage")
@@ -355,13 +361,14 @@ async def test_unwritten_entries_are_replayed_after_restart(tmp_path: Path) -> N
         first.submit(MessageReceived(ACC, wire(i)))
     first.submit(ReceiptReceived(ACC, ("X",), CLIENT_JID, "read", T0))
     await first.stop()
-    assert Journal(tmp_path / "journal").count() == 31
+    # Batches fail; the receipt (a transaction) went through and left the journal.
+    assert Journal(tmp_path / "journal").count() == 30
 
     store.fail_commits = 0
     second = make_pipeline(store, tmp_path)
     await second.start()
     await second.drain()
-    assert second.stats()["replayed"] == 31
+    assert second.stats()["replayed"] == 30
     await second.stop()
     assert len(store.query(query(f"threads/{TID}/messages"))) == 30
     assert Journal(tmp_path / "journal").count() == 0
@@ -422,4 +429,31 @@ async def test_big_flushes_are_split_into_bounded_batches(tmp_path: Path) -> Non
     assert thread.data["unreadCount"] == 6  # the first live message and the five at the end
     for other in others:
         assert len(store.query(query(f"threads/{ACC}__{other}/messages"))) == 5
+    store.inner.close()
+
+
+async def test_a_poison_message_is_set_aside_and_does_not_block_the_rest(tmp_path: Path) -> None:
+    store = CountingStore(SqliteStore(tmp_path / "store.db"))
+    store.poison = {wire(3).id}
+    pipeline = make_pipeline(store, tmp_path)
+    await pipeline.start()
+    pipeline.submit(HistorySyncChunk(ACC, tuple(wire(i) for i in range(10))))
+    deadline = asyncio.get_running_loop().time() + 10
+    while pipeline.stats()["quarantined"] == 0:
+        assert asyncio.get_running_loop().time() < deadline, pipeline.stats()
+        await asyncio.sleep(0.02)
+    assert await pipeline.drain(5)
+    for i in range(10, 13):  # later messages flow normally
+        pipeline.submit(MessageReceived(ACC, wire(i)))
+    assert await pipeline.drain(5)
+    await pipeline.stop()
+    stored = {m.id for m in store.query(query(f"threads/{TID}/messages"))}
+    assert stored == {wire(i).id for i in range(13) if i != 3}
+    assert Journal(tmp_path / "journal").count() == 1  # kept for the next start
+    store.poison = set()
+    again = make_pipeline(store, tmp_path)
+    await again.start()
+    assert await again.drain(5)
+    await again.stop()
+    assert len(store.query(query(f"threads/{TID}/messages"))) == 13
     store.inner.close()
