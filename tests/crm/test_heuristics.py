@@ -343,3 +343,25 @@ def test_not_bookings(lines: list[str]) -> None:
 def test_empty_and_media_only_chats_are_other() -> None:
     assert extract([]).intent == "OTHER"
     assert extract(chat("C: <media omisă>")).intent == "OTHER"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Pe 15 luna viitoare, dacă se poate.", "15-04-2026"),
+        ("Sâmbăta asta la 12?", "07-03-2026"),
+        ("Facem ceva de Ziua Copilului.", "01-06-2026"),
+        ("Petrecerea e de Revelion.", "31-12-2026"),
+        ("Facem a doua zi de Rusalii.", "01-06-2026"),  # Orthodox Pentecost 2026: 31 May
+    ],
+)
+def test_more_relative_dates_and_holidays(text: str, expected: str) -> None:
+    assert day(chat(f"C: {text}")) == expected
+
+
+def test_age_in_words_and_time_ranges() -> None:
+    messages = chat("C: Matei face cinci ani, programul ar fi între orele 16-18.")
+    assert resolve_child_name(messages) == "Matei"
+    assert resolve_child_age(messages) == 5
+    assert resolve_time(messages) == "16:00"
+    assert resolve_child_age(chat("C: Ne face o petrecere frumoasă?")) is None

@@ -111,6 +111,32 @@ _EASTER = re.compile(
     r"\b(?:(a\s+doua\s+zi\s+de|lunea\s+de|a\s+treia\s+zi\s+de)\s+)?paste(?:lui)?\b"
 )
 _CHRISTMAS = re.compile(r"(?<!\bmos )(?<!\bmosul )\b(?:de|ziua\s+de|in\s+ziua\s+de)\s+craciun\b")
+_WHICH_MONTH = re.compile(
+    r"\s*,?\s*(?:din\s+|pe\s+)?luna\s+(viitoare|urmatoare|asta|aceasta|curenta)\b"
+)
+_FIXED_HOLIDAY_DATES = {
+    "ziua copilului": (1, 6),
+    "1 iunie": (1, 6),
+    "revelion": (31, 12),
+    "a doua zi de craciun": (26, 12),
+    "mos nicolae": (6, 12),
+    "sfantul nicolae": (6, 12),
+    "sf nicolae": (6, 12),
+    "dragobete": (24, 2),
+    "halloween": (31, 10),
+}
+_FIXED_HOLIDAYS = re.compile(
+    r"\b(?:de|la|pe|in\s+ziua\s+de)\s+(ziua\s+copilului|revelion\w*|a\s+doua\s+zi\s+de\s+craciun|"
+    r"mos\s+nicolae|sfantul\s+nicolae|sf\.?\s+nicolae|dragobete|halloween)\b"
+)
+_PENTECOST = re.compile(r"\b(?:(a\s+doua\s+zi\s+de|lunea\s+de)\s+)?rusalii(?:lor)?\b")
+
+
+def _holiday_key(raw: str) -> str:
+    key = re.sub(r"\s+", " ", raw).replace("sf.", "sf")
+    return "revelion" if key.startswith("revelion") else key
+
+
 _PICK_FIRST = re.compile(r"\b(prima|primul|prima\s+varianta|cea\s+dintai|cea\s+de\s+acum|asta)\b")
 _PICK_SECOND = re.compile(
     r"\b(a\s+doua|cea\s+de\s+dupa|cealalta|ultima|urmatoarea|cea\s+de-a\s+doua|al\s+doilea)\b"
@@ -248,7 +274,14 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
         last = recent[-1].value
         month_hint = (last.year, last.month)
 
-    def day_alone(day: int, weekday: int | None) -> date | None:
+    def day_alone(day: int, weekday: int | None, end: int) -> date | None:
+        which = _WHICH_MONTH.match(text, end)
+        if which:  # "pe 15 luna viitoare" / "pe 15 luna asta"
+            ahead = 1 if which.group(1) in ("viitoare", "urmatoare") else 0
+            year, month = today.year, today.month + ahead
+            if month > 12:
+                year, month = year + 1, 1
+            return _next_day_of_month(day, today, weekday, (year, month))
         for mention in reversed(recent + found):
             if mention.value.day == day and (weekday is None or mention.value.weekday() == weekday):
                 return mention.value
@@ -256,11 +289,11 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
 
     for m in _WEEKDAY_DAY.finditer(text):
         if 1 <= int(m.group(2)) <= 31:
-            value = day_alone(int(m.group(2)), WEEKDAYS[m.group(1)])
+            value = day_alone(int(m.group(2)), WEEKDAYS[m.group(1)], m.end())
             add(value, m.start(), m.end(), "strong")
     for m in _DAY_ONLY.finditer(text):
         if 1 <= int(m.group(1)) <= 31:
-            add(day_alone(int(m.group(1)), None), m.start(), m.end(), "strong")
+            add(day_alone(int(m.group(1)), None, m.end()), m.start(), m.end(), "strong")
 
     for m in _TOMORROW.finditer(text):
         add(today + timedelta(days=2 if m.group(1) == "poimaine" else 1), *m.span(), "strong")
@@ -285,6 +318,14 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
         add(easter + timedelta(days=offset.get(key, 0)), m.start(), m.end(), "holiday")
     for m in _CHRISTMAS.finditer(text):
         add(_roll_forward(25, 12, today, None), m.start(), m.end(), "holiday")
+    for m in _FIXED_HOLIDAYS.finditer(text):
+        holiday_day, holiday_month = _FIXED_HOLIDAY_DATES[_holiday_key(m.group(1))]
+        add(_roll_forward(holiday_day, holiday_month, today, None), *m.span(), "holiday")
+    for m in _PENTECOST.finditer(text):
+        pentecost = orthodox_easter(today.year) + timedelta(days=49)
+        if pentecost < today:
+            pentecost = orthodox_easter(today.year + 1) + timedelta(days=49)
+        add(pentecost + timedelta(days=1 if m.group(1) else 0), *m.span(), "holiday")
 
     for m in _AMBIGUOUS_RELATIVE.finditer(text):
         add(today, m.start(), m.end(), "ambiguous")
@@ -293,7 +334,9 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
         if qualifier in ("viitoare", "viitor", "urmatoare", "de dupa", "cealalta"):
             add(today, m.start(), m.end(), "ambiguous")
             continue
-        add(_next_weekday(today, WEEKDAYS[m.group(1)]), m.start(), m.end(), "weekday")
+        this_week = qualifier in ("asta", "aceasta", "ce vine", "care vine")
+        strength: Strength = "strong" if this_week else "weekday"
+        add(_next_weekday(today, WEEKDAYS[m.group(1)]), m.start(), m.end(), strength)
 
     found.sort(key=lambda x: x.pos)
     return _mark_options(text, found)

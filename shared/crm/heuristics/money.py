@@ -51,6 +51,8 @@ _PAID = re.compile(
     r"|\bplat\w*\s+integral\w*\b(?![^.!?]{0,10}\b(?:acum|maine|azi|la\s+final))"
     r"|\b(?:achitat\w*|platit\w*)\s+(?:integral|complet|in\s+totalitate)"
     r"|\bam\s+primit\s+(?:plata|banii|suma|restul|toata\s+suma|toti\s+banii)"
+    r"|\b(?:incasat\w*|achitat\w*|platit\w*)\s+(?:integral|tot\b|100\s*%)"
+    r"|\bplata\s+(?:integrala\s+)?(?:e|este|a\s+fost)\s+(?:facuta|efectuata|confirmata)\b(?!\s+partial)"
     r"|\bgata\s+am\s+(?:dat|platit|achitat|virat|trimis)\s+(?:toti\s+)?banii"
 )
 _PAID_VERB = re.compile(r"\b(?:am|a|au|s-a|ati)\s+(?:platit|achitat|virat|transferat|dat|trimis)\b")

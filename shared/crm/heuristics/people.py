@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from shared.crm.heuristics.text import fold, title_word
+from shared.crm.heuristics.text import fold, title_word, to_int
 from shared.crm.types import ChatMessage
 
 _U = "A-ZĂÂÎȘȚŞŢ"
@@ -150,6 +150,9 @@ _AGE_VERB = (
     r"o\s+sa\s+faca)"
 )
 _AGE_UNIT = r"(?:\s*(?:de\s+)?(?:ani|anisori|anisor|an|anul)\b)"
+_AGE_WORDS = (
+    r"(?:un|doi|trei|patru|cinci|sase|sapte|opt|noua|zece|unsprezece|doisprezece|douasprezece)"
+)
 
 
 @dataclass(frozen=True)
@@ -240,7 +243,9 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
         add(m.end(), 2)
     lower_name = r"[a-z]+(?:-[a-z]+)?"
     for m in re.finditer(
-        rf"\bpentru\s+(?={lower_name}\s*(?:,|\()\s*(?:care\s+)?(?:{_AGE_VERB}\s+)?\d)", folded
+        rf"\b(?:pentru|pt\.?)\s+(?={lower_name}\s*(?:,|\()\s*(?:care\s+)?(?:{_AGE_VERB}\s+)?"
+        rf"(?:\d|{_AGE_WORDS}\b))",
+        folded,
     ):
         add(m.end(), 3)
     for m in re.finditer(rf"\bpentru\s+(?={lower_name}\s*,\s*care\s+)", folded):
@@ -248,7 +253,9 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
             add(m.end(), 2)
     # "Tudor împlinește 7 ani", "Miruna face 7 ani", "Sara și Victor fac 2 anișori".
     pair_name = rf"{lower_name}(?:\s+si\s+{lower_name})?"
-    for m in re.finditer(rf"(?<![\w-])(?={pair_name}\s*,?\s*(?:care\s+)?{_AGE_VERB}\s+\d)", folded):
+    for m in re.finditer(
+        rf"(?<![\w-])(?={pair_name}\s*,?\s*(?:care\s+)?{_AGE_VERB}\s+(?:\d|{_AGE_WORDS}\b))", folded
+    ):
         if text[m.start()].isupper() or all_lower:
             add(m.start(), 3)
     # "Ștefan, 9 ani", "Vlad (7 ani)", "Carla 7 ani".
@@ -313,7 +320,8 @@ class AgeMention:
 
 _AGE_PATTERNS = (
     re.compile(
-        rf"\b{_AGE_VERB}\s+(\d{{1,2}}){_AGE_UNIT}?(?!\s*(?:de\s+)?(?:ore|lei|ron|copii|minute|euro|\d|[.:/]\d))"
+        rf"\b{_AGE_VERB}\s+(?:(\d{{1,2}}){_AGE_UNIT}?|({_AGE_WORDS}){_AGE_UNIT})"
+        r"(?!\s*(?:de\s+)?(?:ore|lei|ron|copii|minute|euro|\d|[.:/]\d))"
     ),
     re.compile(rf"(?<![\w-])[a-z]{{2,}}\s*(?:,|\()?\s*(\d{{1,2}}){_AGE_UNIT}"),
     re.compile(rf"\bde\s+(\d{{1,2}}){_AGE_UNIT}"),
@@ -334,12 +342,13 @@ def age_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Age
         for m in pattern.finditer(folded):
             if i == 1 and not text[m.start()].isupper():
                 continue
-            value = int(m.group(1))
-            if value > 18:
+            raw = next((g for g in m.groups() if g), "")
+            value = to_int(raw) or 0
+            if value > 18 or value < 1:
                 continue
             if i == 0 and _OTHER_PERSON.search(folded[max(0, m.start() - 25) : m.start()]):
                 continue
-            out.append((m.start(1), AgeMention(value, True)))
+            out.append((m.start(), AgeMention(value, True)))
     for m in _WEAK_AGE.finditer(folded):
         value = int(m.group(1))
         if value <= 18 and not _OTHER_PERSON.search(folded[max(0, m.start() - 25) : m.start()]):

@@ -26,7 +26,7 @@ _WITH_WORD = re.compile(
 _CLOCK = re.compile(r"(?<![\d.,/:])(?P<h>\d{1,2}):(?P<m>\d{2})(?![\d:])" + _QUALIFIER)
 _EXCLUDED_BEFORE = re.compile(
     r"(?:pana\s+(?:la\s+)?(?:ora\s+)?|dupa\s+|inainte\s+de\s+|nu\s+(?:la\s+)?|in\s+loc\s+de\s+|"
-    r"tine\s+|dureaza\s+|pana\s+pe\s+la\s+|intre\s+)$"
+    r"tine\s+|dureaza\s+|pana\s+pe\s+la\s+)$"
 )
 
 
@@ -68,7 +68,10 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
         hour = int(m.group("h"))
         has_minutes = bool(m.group("m") or m.group("m2"))
         keyword = re.sub(r"\s+", " ", m.group("kw"))
-        if not has_minutes and not m.group("q") and _UNIT_AFTER.match(text[m.end("h") :]):
+        after = text[m.end("h") :]
+        if keyword.startswith(("ora", "orele", "de la ora", "la ora")) and re.match(r"-\d", after):
+            after = after[1:]  # "ora 16-18": a range from 16
+        elif not has_minutes and not m.group("q") and _UNIT_AFTER.match(after):
             continue  # "la 25 de copii", "ora 2 ore"
         if re.search(r"\d\s*$", text[: m.start()]):
             continue  # "1 oră 30" is a duration
