@@ -124,6 +124,18 @@ def _skip_reason_for_chat(raw_chat: str, is_group: bool) -> tuple[str | None, Sk
     return str(jid.to_non_device()), None
 
 
+def _clean(text: str | None) -> str | None:
+    """Text that SQLite and Firestore accept: lone surrogates (broken UTF-16 from a client)
+    become U+FFFD instead of failing the journal write of every event committed with it."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _phone_jid_or_none(raw: str | None) -> str | None:
     if not raw:
         return None
@@ -156,28 +168,28 @@ def record_from_wire(
     pn = addr if addr.endswith("@s.whatsapp.net") else _phone_jid_or_none(wire.chat_pn_jid)
     if pn is None and not wire.from_me:
         pn = _phone_jid_or_none(wire.sender_pn_jid)
-    name = wire.push_name
+    name = _clean(wire.push_name)
     if not name and push_names and not wire.from_me:
         name = push_names.get(addr) or (push_names.get(pn) if pn else None)
     media = None
     if wire.media is not None:
         media = {
             "type": wire.media.type,
-            "url": wire.media.url,
-            "mimetype": wire.media.mimetype,
-            "filename": wire.media.filename,
-            "thumbBase64": wire.media.thumb_base64,
+            "url": _clean(wire.media.url),
+            "mimetype": _clean(wire.media.mimetype),
+            "filename": _clean(wire.media.filename),
+            "thumbBase64": _clean(wire.media.thumb_base64),
         }
     return InboundRecord(
         account_id=account_id,
-        wa_id=wire.id,
+        wa_id=_clean(wire.id) or "",
         addr_jid=addr,
         pn_jid=pn,
         from_me=wire.from_me,
         ts_ms=to_ms(wire.timestamp),
-        text=wire.text or "",
+        text=_clean(wire.text) or "",
         message_type=wire.message_type,
-        push_name=name or None,
+        push_name=_clean(name) or None,
         media=media,
         source=source,
         received_ms=received_ms,

@@ -140,3 +140,9 @@ def test_doc_ids_are_safe_and_stable(wa_id: str) -> None:
 def test_journal_record_round_trips() -> None:
     rec = record(media=Media(type="document", filename="oferta.pdf"), message_type="document")
     assert InboundRecord.from_json(rec.to_json()) == rec
+
+
+def test_broken_utf16_text_is_repaired_not_fatal() -> None:
+    got = record(text="ab\ud800cd", push_name="Io\udfffn")
+    assert got.text == "ab\ufffdcd" and got.push_name == "Io\ufffdn"
+    got.text.encode("utf-8")  # what SQLite and Firestore need
