@@ -454,6 +454,8 @@ def expired_claims(
     stuck = store.query(query("outbox", where=[("status", "==", "processing")]))
     out = []
     for snap in stuck:
+        if snap.data.get("attemptId") in in_flight:
+            continue  # ours, and the call is still running: not abandoned, whatever the lease
         lease = snap.data.get("leaseUntil")
         expired = not isinstance(lease, datetime) or ensure_utc(lease) <= now
         orphan = (
@@ -474,6 +476,8 @@ def resolve_expired(
     def run(tx: Transaction) -> str | None:
         item, message, thread = _read_context(tx, request_id)
         if item is None or item.data.get("status") != "processing":
+            return None
+        if item.data.get("attemptId") in in_flight:
             return None
         lease = item.data.get("leaseUntil")
         expired = not isinstance(lease, datetime) or ensure_utc(lease) <= now

@@ -337,3 +337,60 @@ async def test_ambiguous_transport_error_is_never_retried(rig: Rig) -> None:
     item = rig.item(rid)
     assert item["attemptCount"] == 1 and item["lastError"].startswith(UNKNOWN_STATE_ERROR)
     assert [m.text for m in rig.transport.received_by("+40722000001")] == ["once only"]
+
+
+def slow_sends(rig: Rig, seconds: float) -> None:
+    original = rig.transport.send_text
+
+    async def slow(account_id: str, to_jid: str, text: str) -> Any:
+        await asyncio.sleep(seconds)
+        return await original(account_id, to_jid, text)
+
+    rig.transport.send_text = slow  # type: ignore[method-assign]
+
+
+async def test_lease_is_renewed_during_a_long_send(rig: Rig) -> None:
+    """A send slower than the lease: the holder renews it, so a second worker's sweep never
+    takes the item for abandoned."""
+    await rig.connect("acc1", "+40700000001")
+    slow_sends(rig, 1.0)
+    config = OutboxConfig.unpaced(lease_s=0.3, poll_interval_s=0.1)
+    first = await rig.start_worker(config, name="w1")
+    rid = rig.send("acc1", "+40722000001", "slow")
+    await wait_for(lambda: rig.item(rid)["status"] == "processing")
+    second = await rig.start_worker(config, name="w2")
+    await wait_for(lambda: rig.item(rid)["status"] == "sent", timeout=5)
+    assert first.counters.sent == 1
+    assert first.counters.recovered_failed == second.counters.recovered_failed == 0
+    assert len(rig.transport.received_by("+40722000001")) == 1
+
+
+async def test_stop_lets_sends_in_flight_finish(rig: Rig) -> None:
+    await rig.connect("acc1", "+40700000001")
+    slow_sends(rig, 0.3)
+    worker = await rig.start_worker()
+    rid = rig.send("acc1", "+40722000001", "in flight at shutdown")
+    await wait_for(lambda: rig.item(rid)["status"] == "processing")
+    await worker.stop()
+    assert rig.item(rid)["status"] == "sent"
+
+
+async def test_restart_with_same_instance_id_settles_its_orphans_at_once(rig: Rig) -> None:
+    """After a kill -9 and restart under the same instance id, the claims of the previous life
+    are failed (unknown state) without waiting for their lease to lapse."""
+    await rig.connect("acc1", "+40700000001")
+    tid = rig.thread("acc1", "+40722000001")
+    now = utc_now()
+    doc = new_outbox_doc(
+        request_id="r-orphan", thread_id=tid, account_id="acc1",
+        to_jid=phone_jid("+40722000001"), text="x", uid="u", client_message_id="c", now=now,
+    )  # fmt: skip
+    doc.update(
+        status="processing", claimedBy="w1", attemptId="old-life", attemptCount=1,
+        sendStartedAt=now, leaseUntil=now + timedelta(minutes=5),
+    )  # fmt: skip
+    rig.store.create("outbox/r-orphan", doc)
+    await rig.start_worker(name="w1")
+    await wait_for(lambda: rig.item("r-orphan")["status"] == "failed", timeout=3)
+    assert rig.item("r-orphan")["lastError"] == UNKNOWN_STATE_ERROR
+    assert rig.transport.sent_count == 0
