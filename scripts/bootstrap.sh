@@ -90,6 +90,8 @@ fi
 # ---- npm packages (Firebase emulators, Firestore emulator) ------------------------------------
 command -v node >/dev/null 2>&1 || die "node (>= 20) not found on PATH"
 command -v npm >/dev/null 2>&1 || die "npm not found on PATH"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+((node_major >= 20)) || die "node $(node --version) is too old: firebase-tools needs 20 or newer"
 NPM_STAMP=node_modules/.superparty-stamp
 npm_hash="$(hash_files package.json package-lock.json)"
 if ! stamp_matches "$NPM_STAMP" "$npm_hash"; then
