@@ -200,3 +200,34 @@ def test_send_route_rejects_bad_requests_with_contract_codes(daemon: DaemonProce
     assert (unauth.status, unauth.json()["error"]) == (401, "missing_auth_token")
     assert d.post("/api/whatsapp/outbox/wake", token="nope").status == 401
     assert outbox(d) == {}
+
+
+def test_receipts_read_before_delivered_and_duplicates_end_read(
+    daemon_factory: Callable[..., DaemonProcess],
+) -> None:
+    """Through the daemon: the phone's receipts arrive as read, delivered, read, played (the
+    simulated network also sends its own automatic delivered): the message ends `read`."""
+    d = daemon_factory(env=FAST_OUTBOX)
+    account = add_and_pair(d, "+40722000007")
+    client = "+40711000003"
+    tid = make_thread(d, account, client)
+    typed = ok(d.post(f"/api/simulator/type-on-phone/{account}", {"to": client, "text": "phone"}))
+    rid = ok(send(d, account, client, "from the app"))["requestId"]
+    items = wait_settled(d, [rid])
+    wa_id = items[rid]["providerMessageId"]
+    ids = [wa_id, typed["messageId"]]
+    for status in ("read", "delivered", "read", "played", "delivered"):
+        body = {"chat": client, "messageIds": ids, "status": status}
+        ok(d.post(f"/api/simulator/receipts/{account}", body))
+    ok(d.post("/api/simulator/drain"))
+    with d.open_store() as store:
+        msg = store.get(f"threads/{tid}/messages/{rid}")
+        assert msg is not None and msg.data["status"] == "read"
+        assert msg.data["readAt"] is not None and msg.data["deliveredAt"] is not None
+        phone_typed = [
+            s for s in store.query(query(f"threads/{tid}/messages"))
+            if s.data.get("waMessageId") == typed["messageId"]
+        ]  # fmt: skip
+        assert len(phone_typed) == 1 and phone_typed[0].data["status"] == "read"
+        thread = store.get(f"threads/{tid}")
+        assert thread is not None and thread.data["lastMessageStatus"] == "read"
