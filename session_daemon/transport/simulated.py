@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar, cast
+from typing import Any, Literal, NamedTuple, ParamSpec, TypeVar, cast
 
 from session_daemon.transport.port import (
     Connected,
@@ -103,9 +103,8 @@ class SimulatorError(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True)
-class ReceivedMessage:
-    """One message a simulated client phone received."""
+class ReceivedMessage(NamedTuple):
+    """One message a simulated client phone received: `(account_id, text, message_id)`."""
 
     account_id: str
     text: str
