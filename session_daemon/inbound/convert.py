@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from session_daemon.transport.port import WireMessage
@@ -254,6 +255,15 @@ def message_document(record: InboundRecord, client_jid: str) -> dict[str, Any]:
     return doc
 
 
+def _last_message_ms(thread: Mapping[str, Any]) -> int | None:
+    """The thread's last-message time; older documents may carry only the Timestamp."""
+    ms = thread.get("lastMessageAtMs")
+    if isinstance(ms, int) and not isinstance(ms, bool):
+        return ms
+    at = thread.get("lastMessageAt")
+    return to_ms(at) if isinstance(at, datetime) else None
+
+
 def _newest(records: Sequence[InboundRecord]) -> InboundRecord:
     return max(records, key=lambda r: r.ts_ms)
 
@@ -295,8 +305,8 @@ def thread_patch(
         patch["displayName"] = phone or client_jid
 
     newest = _newest(new_records)
-    current_ms = current.get("lastMessageAtMs")
-    moves = not isinstance(current_ms, int) or newest.ts_ms >= current_ms
+    current_ms = _last_message_ms(current)
+    moves = current_ms is None or newest.ts_ms >= current_ms
     live_inbound = [r for r in new_records if r.source == "live" and not r.from_me]
     if moves:
         shown = _shown_text(newest)

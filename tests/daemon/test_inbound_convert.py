@@ -146,3 +146,11 @@ def test_broken_utf16_text_is_repaired_not_fatal() -> None:
     got = record(text="ab\ud800cd", push_name="Io\udfffn")
     assert got.text == "ab\ufffdcd" and got.push_name == "Io\ufffdn"
     got.text.encode("utf-8")  # what SQLite and Firestore need
+
+
+def test_a_summary_with_only_a_timestamp_is_respected() -> None:
+    existing = {"accountId": ACC, "clientJid": JID, "normalizedPhone": "+40733111222",
+                "displayName": "Ion", "lastMessageAt": T0 + timedelta(days=1)}  # fmt: skip
+    patch = thread_patch(existing, ACC, JID, [record()])  # older, but live: unread only
+    assert patch is not None and not any(k.startswith("lastMessage") for k in patch)
+    assert patch["unreadCount"] == Increment(1)
