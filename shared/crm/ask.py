@@ -144,8 +144,14 @@ def describe(event: Mapping[str, Any]) -> str:
         parts.append(
             f"{event['childName']}" + (f" ({_fmt_money(float(age or 0))} ani)" if shown else "")
         )
+    start = _start_time(event)
+    if start:
+        parts.append(f"ora {start}")
     if event.get("address"):
         parts.append(str(event["address"]))
+    kids = event.get("numChildren")
+    if isinstance(kids, int) and not isinstance(kids, bool) and kids > 0:
+        parts.append(f"{kids} copii")
     roles = [_role_text(r) for r in _roles(event)]
     if roles:
         parts.append(", ".join(roles))
@@ -156,6 +162,13 @@ def describe(event: Mapping[str, Any]) -> str:
     if is_archived(event):
         parts.append("arhivată")
     return "; ".join(parts)
+
+
+def _start_time(event: Mapping[str, Any]) -> str | None:
+    starts = [str(r["startTime"]) for r in _roles(event) if r.get("startTime")]
+    if isinstance(event.get("startTime"), str):
+        starts.append(event["startTime"])
+    return min(starts) if starts else None
 
 
 def source(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,13 +225,23 @@ def _filters(
         number = MONTHS[month.group(1)]
         events = [e for e in events if (d := event_date(e)) and d.month == number]
         applied.append("luna")
-    if question.has(r"\bbotez|\bursitoar"):
-        events = [e for e in events if any(r.get("roleType") == "URSITOARE" for r in _roles(e))]
-        applied.append("botez")
-    if question.has(r"\bmos\s+craciun|\bcraciun"):
-        events = [e for e in events if any(r.get("roleType") == "SANTA_CLAUS" for r in _roles(e))]
-        applied.append("craciun")
+    for pattern, role_type in _SERVICE_WORDS:
+        if question.has(pattern):
+            events = [e for e in events if any(r.get("roleType") == role_type for r in _roles(e))]
+            applied.append(role_type)
     return events, applied
+
+
+_SERVICE_WORDS = (
+    (r"\bbotez|\bursitoar", "URSITOARE"),
+    (r"\bmos\s+craciun|\bcraciun", "SANTA_CLAUS"),
+    (r"\bheliu", "HELIUM_BALLOONS"),
+    (r"\bvat[aei]\b|\bvata\s+de\s+zahar", "COTTON_CANDY"),
+    (r"\bpopcorn|\bfloricele", "POPCORN"),
+    (r"\barcade|\baparat", "ARCADE"),
+    (r"\bfum\s+greu", "DRY_ICE"),
+    (r"\bdecor", "DECORATIONS"),
+)
 
 
 def _active(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -350,6 +373,19 @@ def _data_answer(q: _Question) -> AskAnswer | None:
             return AskAnswer(f"Nu am adresă pentru petrecerile cerute{scope}.", [])
         detail = "; ".join(f"{_date_text(e)}: {e['address']}" for e in with_address)
         return _answer(f"Adresa{scope}: {detail}.", with_address)
+
+    if q.has(r"\bcum\s+(?:se\s+numeste|il\s+cheama|o\s+cheama)|\bnumele\s+(?:copil|sarbatorit)"):
+        chosen = [selected] if selected is not None else active
+        named = [e for e in chosen if e.get("childName")]
+        children: list[str] = []
+        for e in named:
+            if str(e["childName"]) not in children:
+                children.append(str(e["childName"]))
+        if not children:
+            return AskAnswer(f"Nu am numele copilului{scope}.", [])
+        detail = "; ".join(f"{_date_text(e)}: {e['childName']}" for e in named)
+        label = "Sărbătorit" if len(children) == 1 else "Sărbătoriți"
+        return _answer(f"{label}{scope}: {', '.join(children)} ({detail}).", named)
 
     if q.has(r"\bvarsta\b|\bcati\s+ani\b|\bce\s+varsta"):
         event = selected or (active[-1] if active else None)

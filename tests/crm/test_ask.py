@@ -1,0 +1,121 @@
+"""clientCrmAsk logic without a model: exact numbers from the events, real-date order, legacy
+documents, filters by child, year, month and service, and grounding of cited sources."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from shared.crm.ask import NO_MODEL, answer_question, grounded_sources
+
+TODAY = date(2026, 6, 1)
+
+
+def event(short_id: int, day: str, amount: float, status: str = "PAID", **extra: Any) -> dict:
+    return {
+        "eventShortId": short_id,
+        "date": day,
+        "payment": {"amount": amount, "status": status},
+        "isArchived": False,
+        **extra,
+    }
+
+
+EVENTS = [
+    # Day-of-month order would put 30-01 last; real-date order puts it first.
+    event(
+        1,
+        "30-01-2025",
+        500,
+        childName="Ana",
+        rolesBySlot={
+            "01A": {"roleType": "ANIMATOR", "details": {"character": "Elsa"}, "startTime": "11:00"}
+        },
+    ),
+    event(
+        2,
+        "02-03-2026",
+        900,
+        "UNPAID",
+        childName="Ana",
+        address="Str. Mare nr. 1, Iași",
+        rolesBySlot={"02A": {"roleType": "HELIUM_BALLOONS", "details": {"count": 25}}},
+    ),
+    event(3, "15-02-2026", 700, "CANCELLED", childName="Dan"),
+    event(4, "10-10-2026", 800, "UNPAID", childName="Dan", numChildren=14),
+    event(5, "01-01-2026", 5000, "PAID", isArchived=True),
+]
+
+
+def ask(question: str, events: list[dict] | None = None) -> tuple[str, list[int]]:
+    answer = answer_question({}, EVENTS if events is None else events, question, today=TODAY)
+    return answer.answer, [s["eventShortId"] for s in answer.sources]
+
+
+def test_money_questions_exclude_cancelled_and_archived() -> None:
+    assert ask("Cât a cheltuit clientul?") == (
+        "Clientul a cheltuit în total 2200 lei pe 3 petreceri "
+        "(plătit: 500 lei; de plătit: 1700 lei).",
+        [1, 2, 4],
+    )
+    assert "1700" in ask("Cât mai are de plătit?")[0]
+    assert "500" in ask("Cât a plătit deja?")[0]
+    text, sources = ask("Cât a costat în medie o petrecere?")
+    assert "733.33" in text and sources == [1, 2, 4]
+
+
+def test_first_last_next_use_real_dates() -> None:
+    assert ask("Când a fost prima petrecere?")[1] == [1]
+    text, sources = ask("Când a fost ultima petrecere?")
+    assert sources == [2] and "02-03-2026" in text
+    assert ask("Care e următoarea petrecere?")[1] == [4]
+
+
+def test_filters_by_child_year_month_and_service() -> None:
+    assert ask("Câte petreceri a avut Dan?") == (
+        "Clientul a avut o singură petrecere (pentru petrecerile cerute) (plus 1 anulate).",
+        [4],
+    )
+    assert ask("Câte petreceri au fost în 2025?")[1] == [1]
+    assert "Str. Mare nr. 1" in ask("La ce adresă a fost petrecerea din martie?")[0]
+    assert "25 baloane cu heliu" in ask("Câte baloane cu heliu au fost?")[0]
+    assert "Elsa" in ask("Ce personaje a avut Ana?")[0]
+    assert "14 copii" in ask("Câți copii vin la petrecerea din octombrie?")[0]
+
+
+def test_cancelled_and_legacy_documents() -> None:
+    assert ask("Care petrecere a fost anulată?")[1] == [3]
+    legacy = [
+        {"idScurt": 8, "data": "05-05-2025", "incasare": {"stare": "INCASAT", "suma": "1.200"}},
+        {
+            "idScurt": 9,
+            "data": "06-06-2026",
+            "incasare": {"stare": "NEINCASAT", "suma": 300},
+            "esteArhivat": False,
+        },
+    ]
+    text, sources = ask("Cât a cheltuit în total?", legacy)
+    assert "1500 lei" in text and sources == [8, 9]
+
+
+def test_currencies_are_not_added_together() -> None:
+    mixed = [
+        event(1, "01-01-2026", 600),
+        {
+            **event(2, "02-02-2026", 150),
+            "payment": {"amount": 150, "status": "PAID", "currency": "EUR"},
+        },
+    ]
+    assert "600 lei și 150 EUR" in ask("Cât a plătit clientul?", mixed)[0]
+
+
+def test_no_events_and_no_model() -> None:
+    assert ask("Cât a cheltuit?", [])[0] == "Clientul nu are nicio petrecere înregistrată."
+    text, sources = ask("Ce părere a avut despre animator?")
+    assert text == NO_MODEL and sources == []
+
+
+def test_grounding_drops_foreign_and_duplicate_sources() -> None:
+    kept = grounded_sources([2, "4", 99, {"eventShortId": 2}, None, True, "x"], EVENTS)
+    assert [s["eventShortId"] for s in kept] == [2, 4]
+    assert all(set(s) == {"eventShortId", "date", "details"} for s in kept)
