@@ -294,15 +294,18 @@ class OutboxWorker:
                 await asyncio.wait_for(self._wake_event.wait(), timeout=max(timeout, 0.001))
 
     def _fetch_queued(self) -> list[Snapshot]:
+        """Due queued items (oldest retry first, paged), plus the first one not yet due, whose
+        time sets the next pass. Not-due items are never read in bulk: an offline account's
+        backlog costs one indexed lookup per pass, not a scan."""
         batch = self.config.fetch_batch
+        now = self._clock()
         out: list[Snapshot] = []
         cursor: tuple[Any, ...] | None = None
-        now = self._clock()
         for _ in range(FETCH_PAGES):
             page = self.store.query(
                 query(
                     "outbox",
-                    where=[("status", "==", "queued")],
+                    where=[("status", "==", "queued"), ("nextAttemptAt", "<=", now)],
                     order_by=["nextAttemptAt"],
                     limit=batch,
                     start_after=cursor,
@@ -311,10 +314,17 @@ class OutboxWorker:
             out.extend(page)
             if len(page) < batch:
                 break
-            last = page[-1].data.get("nextAttemptAt")
-            if not isinstance(last, datetime) or ensure_utc(last) > now:
-                break
-            cursor = (last,)
+            cursor = (page[-1].data.get("nextAttemptAt"),)
+        out.extend(
+            self.store.query(
+                query(
+                    "outbox",
+                    where=[("status", "==", "queued"), ("nextAttemptAt", ">", now)],
+                    order_by=["nextAttemptAt"],
+                    limit=1,
+                )
+            )
+        )
         return out
 
     def _offer(self, snap: Snapshot, now: datetime, mono: float) -> float | None:
