@@ -265,6 +265,9 @@ def start_firebase_emulators(
     config_path = workdir / "firebase.json"
     config_path.write_text(json.dumps(config, indent=2))
     env = {**os.environ, **(extra_env or {})}
+    # The functions import `shared`: from functions/shared when a deploy build put it there,
+    # else (last on the path) from the repository itself.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)
     env.setdefault("NO_UPDATE_NOTIFIER", "1")  # no registry look-up at start-up
     env["CI"] = env.get("CI", "true")  # non-interactive, no prompts
     server = NodeServer(
@@ -301,7 +304,9 @@ def firebase_emulators(
     tmp_path_factory: pytest.TempPathFactory, firestore_emulator: str
 ) -> Iterator[FirebaseEmulators]:
     """Auth + Functions emulators running `functions/`; the functions reach Firestore through
-    the session's `firestore_emulator` (FIRESTORE_EMULATOR_HOST in their environment)."""
+    the session's `firestore_emulator` (FIRESTORE_EMULATOR_HOST in their environment, which
+    the functions inherit from the test process, as they do FIREBASE_AUTH_EMULATOR_HOST and
+    GCLOUD_PROJECT from the CLI), and find `shared` also through PYTHONPATH."""
     server, info = start_firebase_emulators(
         tmp_path_factory.mktemp("firebase"), {"FIRESTORE_EMULATOR_HOST": firestore_emulator}
     )
