@@ -90,6 +90,7 @@ _MESSAGE_TYPES: frozenset[str] = frozenset(
 _MEDIA_TYPES: frozenset[str] = frozenset(("image", "video", "audio", "document"))
 
 SendFailure = Literal["retryable", "permanent"]
+_SERVER_HELD = (MessageReceived, HistorySyncChunk, ReceiptReceived)
 SessionState = Literal["pairing", "connected", "disconnected", "logged_out", "banned", "stopped"]
 
 
@@ -401,7 +402,7 @@ class SimulatedTransport:
             if session.state != "pairing":
                 raise SimulatorError("not_pairing", f"{account_id} is not waiting for a QR scan")
             own, events = self._complete_pairing(session, phone, push_name)
-        self._emit_all(session.sink, events)
+        self._hand_over(session, events)
         return own
 
     def pair_with_code(self, account_id: str, code: str, push_name: str | None = None) -> str:
@@ -414,7 +415,7 @@ class SimulatedTransport:
                 raise SimulatorError("bad_pairing_code", "the pairing code does not match")
             assert session.pairing_phone is not None
             own, events = self._complete_pairing(session, session.pairing_phone, push_name)
-        self._emit_all(session.sink, events)
+        self._hand_over(session, events)
         return own
 
     def current_qr(self, account_id: str) -> str | None:
@@ -796,8 +797,7 @@ class SimulatedTransport:
             if session.state != "connected":
                 session.offline_queue.append(event)
                 return
-            sink = session.sink
-        sink(event)
+        self._hand_over(session, [event])
 
     def _emit_if_connected(self, account_id: str, event: TransportEvent) -> None:
         with self._lock:
@@ -807,8 +807,7 @@ class SimulatedTransport:
             if session.state != "connected":
                 session.offline_queue.append(event)
                 return
-            sink = session.sink
-        sink(event)
+        self._hand_over(session, [event])
 
     def _later(self, delay: float, fn: Callable[[], None]) -> None:
         def run() -> None:
@@ -846,10 +845,7 @@ class SimulatedTransport:
                     name=f"sim-qr-{session.account_id}",
                 ).start()  # fmt: skip
                 return
-            sink = session.sink
-        sink(event)
-        for queued in pending:
-            sink(queued)
+        self._hand_over(session, [event, *pending])
 
     def _qr_loop(self, session: _Session, stop: threading.Event) -> None:
         deadline = self._clock() + timedelta(seconds=self.qr_timeout)
@@ -897,10 +893,18 @@ class SimulatedTransport:
         ]
         return session.own_jid, events
 
-    @staticmethod
-    def _emit_all(sink: EventSink, events: list[TransportEvent]) -> None:
-        for event in events:
-            sink(event)
+    def _hand_over(self, session: _Session, events: list[TransportEvent]) -> None:
+        """Give events to the daemon in order. If the sink refuses one (the daemon is stopping),
+        that message and the ones after it stay on the server, to be delivered at the next
+        connect, as WhatsApp redelivers what was never acknowledged."""
+        for i, event in enumerate(events):
+            try:
+                session.sink(event)
+            except Exception:
+                held = [e for e in events[i:] if isinstance(e, _SERVER_HELD)]
+                with self._lock:
+                    session.offline_queue[:0] = held
+                raise
 
     def _unlink(self, session: _Session) -> None:
         session.paired = False

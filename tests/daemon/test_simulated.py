@@ -288,3 +288,21 @@ async def test_unknown_account_and_connect_failures(tmp_path: Path) -> None:
     await sim.start_session("acc1", tmp_path / "a.session", sink)
     await sink.wait_for(QrCode)
     await sim.close()
+
+
+async def test_a_refused_message_is_redelivered_at_the_next_connect(tmp_path: Path) -> None:
+    sim, sink = await paired(tmp_path)
+    refusing = True
+
+    def flaky(event: TransportEvent) -> None:
+        if refusing and isinstance(event, MessageReceived):
+            raise RuntimeError("daemon stopping")
+        sink(event)
+
+    await sim.start_session("acc1", tmp_path / "acc1.session", flaky)
+    with pytest.raises(RuntimeError):
+        sim.deliver_message("acc1", "+40733111222", "nu s-a confirmat", msg_id="UNACKED")
+    refusing = False
+    await sim.start_session("acc1", tmp_path / "acc1.session", flaky)  # the daemon restarted
+    assert [e.message.id for e in sink.of(MessageReceived)] == ["UNACKED"]
+    await sim.close()
