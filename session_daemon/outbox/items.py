@@ -95,7 +95,7 @@ ClaimOutcome = Claimed | Skipped | Deferred | Failed
 class AccountVerdict:
     """What the worker found about the item's account just before claiming it."""
 
-    kind: Literal["ok", "defer", "fail"]
+    kind: Literal["ok", "defer", "fail", "wait"]  # wait: decide later, touch nothing
     error: str | None = None
 
 
@@ -240,6 +240,8 @@ def claim(
         item = tx.get(outbox_path(request_id))
         if item is None or item.data.get("status") != "queued":
             return Skipped("gone")
+        if verdict.kind == "wait":
+            return Skipped("not_due")
         due = item.data.get("nextAttemptAt")
         if isinstance(due, datetime) and ensure_utc(due) > now:
             return Skipped("not_due", ensure_utc(due))

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from session_daemon.outbox import items
@@ -142,7 +142,11 @@ class OutboxWorker:
         self._loop = asyncio.get_running_loop()
         self._wake_event = asyncio.Event()
         self._stop_event = asyncio.Event()
-        self._unwatch = await asyncio.to_thread(self.store.watch, "outbox", self._on_changes)
+        try:
+            self._unwatch = await asyncio.to_thread(self.store.watch, "outbox", self._on_changes)
+        except Exception:  # polling (and the wake route) still deliver every item
+            log.exception("outbox change stream unavailable; polling every %ss",
+                          self.config.poll_interval_s)  # fmt: skip
         self._scheduler = asyncio.create_task(self._run_scheduler(), name="outbox-scheduler")
         log.info("outbox worker %s started", self.instance_id)
 
@@ -466,6 +470,8 @@ class OutboxWorker:
             return AccountVerdict("fail", "the outbox item has no accountId")
         if self.transport.is_connected(account_id):
             return ACCOUNT_OK
+        if self.accounts is not None and not getattr(self.accounts, "started", True):
+            return AccountVerdict("wait", "sessions are still being restored")
         doc = await self._db(self.store.get, f"accounts/{account_id}")
         if doc is None:
             return AccountVerdict("fail", f"unknown account {account_id}: no such WhatsApp account")
@@ -503,6 +509,9 @@ class OutboxWorker:
         to_jid = str(data.get("toJid") or "")
         text = str(data.get("body") or (data.get("payload") or {}).get("text") or "")
         verdict = await self._verdict(lane.account_id)
+        if verdict.kind == "wait":  # the daemon is starting: try again soon, no attempt used
+            self._park(rid, str(data.get("threadId")), self._clock() + timedelta(seconds=1))
+            return
         typing = lane.pacer.typing_seconds(text) if verdict.kind == "ok" else 0.0
         if typing > 0:
             await self._presence(lane.account_id, to_jid, True)

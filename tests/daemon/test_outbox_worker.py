@@ -394,3 +394,28 @@ async def test_restart_with_same_instance_id_settles_its_orphans_at_once(rig: Ri
     await wait_for(lambda: rig.item("r-orphan")["status"] == "failed", timeout=3)
     assert rig.item("r-orphan")["lastError"] == UNKNOWN_STATE_ERROR
     assert rig.transport.sent_count == 0
+
+
+class Directory:
+    """Stands in for the session manager: `started` turns true once sessions are restored."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def status_of(self, account_id: str) -> str | None:
+        return "connected"
+
+
+async def test_no_attempt_is_used_while_sessions_are_restored(rig: Rig) -> None:
+    directory = Directory()
+    worker = OutboxWorker(rig.store, rig.transport, instance_id="w1", config=FAST,
+                          accounts=directory)  # fmt: skip
+    await worker.start()
+    rig.workers.append(worker)
+    rid = rig.send("acc1", "+40722000001", "after restore")
+    await asyncio.sleep(0.5)
+    assert (rig.item(rid)["status"], rig.item(rid)["attemptCount"]) == ("queued", 0)
+    await rig.connect("acc1", "+40700000001")
+    directory.started = True
+    await wait_for(lambda: rig.item(rid)["status"] == "sent", timeout=5)
+    assert rig.item(rid)["attemptCount"] == 1
