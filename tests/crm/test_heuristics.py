@@ -365,3 +365,30 @@ def test_age_in_words_and_time_ranges() -> None:
     assert resolve_child_age(messages) == 5
     assert resolve_time(messages) == "16:00"
     assert resolve_child_age(chat("C: Ne face o petrecere frumoasă?")) is None
+
+
+def test_next_week_and_this_weekend_days() -> None:
+    assert day(chat("C: Vineri, săptămâna viitoare, se poate?")) == "13-03-2026"
+    assert day(chat("C: Weekendul ăsta, duminică, la 11.")) == "08-03-2026"
+
+
+def test_ursitoare_at_a_bare_hour_are_in_the_evening() -> None:
+    fields = extract(
+        chat("C: Vrem 3 ursitoare la botez pe 20 martie, pe la 10, Str. Mare 1, Iași.")
+    )
+    assert fields.startTime == "22:00"
+    assert extract(chat("C: Vrem Elsa pe 20 martie, pe la 10, Str. Mare 1, Iași.")).startTime == (
+        "10:00"
+    )
+
+
+def test_decimal_amounts_and_plain_payment_without_deposit() -> None:
+    assert price("S: Prețul final: 1.200,00 lei.")[0] == 1200
+    assert resolve_payment_status(chat("S: 700 lei.", "C: Am făcut plata."), 700) == "PAID"
+    deposit = chat("S: 700 lei, avans 200.", "C: Am făcut plata.")
+    assert resolve_payment_status(deposit, 700) == "UNPAID"
+
+
+def test_first_venue_word_before_the_street_starts_the_address() -> None:
+    address = resolve_address(chat("C: La Restaurant Grădina Verde, Str. Teilor nr. 9, Arad."))
+    assert address == "Restaurant Grădina Verde, Str. Teilor nr. 9, Arad"

@@ -35,13 +35,13 @@ def usable_messages(messages: Iterable[ChatMessage]) -> list[ChatMessage]:
 def extract(messages: Iterable[ChatMessage]) -> DraftFields:
     chat = usable_messages(messages)
     date_decision = resolve_date(chat)
-    start_time = resolve_time(chat)
+    roles = resolve_roles(chat)
+    start_time = resolve_time(chat, evening_event=any(r.roleType == "URSITOARE" for r in roles))
     address = resolve_address(chat)
     child_name = resolve_child_name(chat)
     child_age = resolve_child_age(chat)
     num_children = resolve_num_children(chat)
     price = resolve_price(chat)
-    roles = resolve_roles(chat)
     status = resolve_payment_status(chat, price.amount)
     evidence = IntentEvidence(
         explicit_date=date_decision.value is not None,

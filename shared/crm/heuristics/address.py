@@ -22,7 +22,8 @@ _VENUE = re.compile(
     r"club(?:ul)?|trampoline\s+park|park|parc(?:ul)?|hotel(?:ul)?|pensiunea|vila|conac(?:ul)?|"
     r"gradinita|scoala|centrul|complex(?:ul)?|ferma|cafeneaua|cafenea|terasa|"
     r"casa\s+de\s+evenimente|ballroom|palatul|castelul|cabana|hanul|crama|bistro|pub|"
-    r"locatia|la\s+(?:locul|loc)\s+de\s+joaca)\b"
+    r"locatia|la\s+(?:locul|loc)\s+de\s+joaca|mall(?:ul)?|cinema(?:ul)?|casa|domeniul|resort(?:ul)?|"
+    r"kids|play|gradina)\b"
 )
 _ADDRESS_PART = re.compile(
     r"^\s*(?:nr|numarul|bl|bloc|blocul|sc|scara|et|etaj|etajul|ap|apartament\w*|sector\w*|sect|s\d|"
@@ -157,10 +158,9 @@ def _forward(text: str, folded: str, start: int, end: int) -> int:
 def _backward(text: str, folded: str, sent_start: int, start: int) -> int:
     """Start of the address: include a venue or village named just before the street."""
     head = folded[sent_start:start]
-    venue = None
-    for m in _VENUE.finditer(head):
-        venue = m
-    if venue is not None and start - (sent_start + venue.start()) <= 70:
+    # The first venue word close enough before the street ("Restaurant Grădina cu Tei").
+    venue = next((m for m in _VENUE.finditer(head) if len(head) - m.start() <= 70), None)
+    if venue is not None:
         phrase = text[sent_start + venue.start() : start]
         named = any(_CAPITALIZED.match(w.strip(",.:;()")) for w in phrase.split()[1:])
         if named or re.match(r"\S+\s+nr\.?\s*\d", fold(phrase)):
@@ -219,7 +219,8 @@ def _clean(raw: str) -> str:
     # Put commas between glued parts: "nr. 5 bl. A2" -> "nr. 5, bl. A2".
     text = re.sub(r"(\w) (bl\.|sc\.|ap\.|et\.|Sector|jud\.|sat|comuna)(?=\s|$)", r"\1, \2", text)
     text = re.sub(r"(\d\w*) (București)\b", r"\1, \2", text)
-    return text.strip(" ,")
+    text = text.strip(" ,")
+    return text[:1].upper() + text[1:]
 
 
 def mentions_in(message: ChatMessage) -> list[AddressMention]:

@@ -105,7 +105,17 @@ _IN_N = re.compile(
     rf"\bpeste\s+(?:exact\s+|fix\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+(zile|zi|saptamani|saptamana)\b"
 )
 _AMBIGUOUS_RELATIVE = re.compile(
-    rf"\b(?:saptamana\s+viitoare|weekendul\s+(?:viitor|asta|acesta)|({WEEKDAY_RE})\s+viitoare)\b"
+    rf"\b(?:saptamana\s+viitoare|weekendul\s+viitor|({WEEKDAY_RE})\s+viitoare)\b"
+)
+# "vineri, săptămâna viitoare" / "săptămâna viitoare, vineri": the weekday of next week.
+_NEXT_WEEK_DAY = re.compile(
+    rf"\b({WEEKDAY_RE})\s*,?\s*(?:din\s+)?saptamana\s+(?:viitoare|urmatoare)\b"
+    rf"|\bsaptamana\s+(?:viitoare|urmatoare)\s*,?\s*(?:de\s+|pe\s+|in\s+|adica\s+)?({WEEKDAY_RE})\b"
+)
+# "weekendul ăsta, sâmbătă": this weekend's day.
+_THIS_WEEKEND_DAY = re.compile(
+    r"\bweekendul\s+(?:asta|acesta|care\s+vine)\s*,?\s*(?:adica\s+|pe\s+)?(sambata|duminica)\b"
+    r"|\b(sambata|duminica)\s*,?\s*(?:din\s+)?weekendul\s+(?:asta|acesta)\b"
 )
 _EASTER = re.compile(
     r"\b(?:(a\s+doua\s+zi\s+de|lunea\s+de|a\s+treia\s+zi\s+de)\s+)?paste(?:lui)?\b"
@@ -327,6 +337,13 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
             pentecost = orthodox_easter(today.year + 1) + timedelta(days=49)
         add(pentecost + timedelta(days=1 if m.group(1) else 0), *m.span(), "holiday")
 
+    for m in _NEXT_WEEK_DAY.finditer(text):
+        next_monday = today + timedelta(days=7 - today.weekday())
+        days_in = WEEKDAYS[m.group(1) or m.group(2)]
+        add(next_monday + timedelta(days=days_in), m.start(), m.end(), "strong")
+    for m in _THIS_WEEKEND_DAY.finditer(text):
+        weekend_day = WEEKDAYS[m.group(1) or m.group(2)]
+        add(_next_weekday(today, weekend_day, allow_today=True), m.start(), m.end(), "strong")
     for m in _AMBIGUOUS_RELATIVE.finditer(text):
         add(today, m.start(), m.end(), "ambiguous")
     for m in _WEEKDAY.finditer(text):

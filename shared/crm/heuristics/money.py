@@ -14,7 +14,7 @@ from shared.crm.heuristics.text import clause_at, fold, labelled_segments
 from shared.crm.types import ChatMessage
 
 _NUM = (
-    r"(?P<n>\d{1,3}(?:[.,\u202f\u00a0]\d{3})+"
+    r"(?P<n>\d{1,3}(?:[.,\u202f\u00a0]\d{3})+(?:,\d{2}(?!\d))?"
     r"|\d{1,3}\s\d{3}(?=\s*(?:de\s+)?(?:lei|ron|euro|eur))"
     r"|\d+(?:,\d{1,2})?)"
 )
@@ -56,6 +56,7 @@ _PAID = re.compile(
     r"|\bgata\s+am\s+(?:dat|platit|achitat|virat|trimis)\s+(?:toti\s+)?banii"
 )
 _PAID_VERB = re.compile(r"\b(?:am|a|au|s-a|ati)\s+(?:platit|achitat|virat|transferat|dat|trimis)\b")
+_FUTURE_PAY = re.compile(r"\b(?:cand|daca|dupa\s+ce|inainte\s+sa)\s+(?:am|a)\s+(?:platit|achitat)")
 _FUTURE = re.compile(r"\b(?:voi|vom|o\s+sa|urmeaza|fac|facem|platim)\b")
 _METHODS = (
     ("CASH", re.compile(r"\b(?:cash|numerar|cu\s+bani\s+gheata)\b")),
@@ -74,7 +75,9 @@ class Amount:
 
 def _parse_number(raw: str) -> float | None:
     raw = raw.replace("\u202f", "").replace("\u00a0", "").replace(" ", "")
-    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", raw):
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+,\d{2}", raw):  # 1.200,50
+        raw = raw.replace(".", "").replace(",", ".")
+    elif re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", raw):
         raw = re.sub(r"[.,]", "", raw)
     else:
         raw = raw.replace(",", ".")
@@ -202,7 +205,19 @@ def resolve_price(messages: list[ChatMessage]) -> PriceDecision:
     return PriceDecision(value, currency or seen_currency or "RON", "price: last quoted total")
 
 
+_PAID_PLAIN = re.compile(
+    r"\b(?:am|a|s-a|am\s+si)\s+(?:facut\s+plata|platit|achitat|virat\s+(?:banii|suma|plata))\b"
+    r"(?!\s+(?:avans|o\s+parte|partial|jumatate))"
+)
+
+
 def resolve_payment_status(messages: list[ChatMessage], amount: float | None) -> str:
+    everything = " ".join(fold(m.text) for m in messages)
+    if not _DEPOSIT.search(everything) and any(
+        m.from_client and _PAID_PLAIN.search(fold(m.text)) and not _FUTURE_PAY.search(fold(m.text))
+        for m in messages
+    ):
+        return "PAID"  # "am făcut plata" and no deposit was ever mentioned
     for message in messages:
         folded = fold(message.text)
         for m in _PAID.finditer(folded):

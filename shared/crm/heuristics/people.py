@@ -223,7 +223,9 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
     for m in re.finditer(rf"\b{_EVENT}\s+(?=[a-z]+ei\b)", folded):
         add(m.end(), 3, genitive=True, pair=False)
     for m in re.finditer(
-        rf"\b{_KIN}\s*,?\s+(?:(?:pe\s+care\s+)?o\s+cheama\s+|il\s+cheama\s+)?", folded
+        rf"\b(?:{_KIN}|micuta|micutul|micutei|micutului)\s*,?\s+"
+        r"(?:(?:pe\s+care\s+)?o\s+cheama\s+|il\s+cheama\s+|este\s+|e\s+|se\s+numeste\s+)?",
+        folded,
     ):
         add(m.end(), 3)
     for m in re.finditer(rf"\b{_ADULT_KIN}\s+(?:lui|lu)\s+", folded):

@@ -243,7 +243,10 @@ def items_in(
     for generic in GENERIC_ANIMATOR:
         for m in re.finditer(rf"(?<![\w-]){re.escape(generic)}(?![\w-])", folded):
             if not any(s <= m.start() < e for s, e in taken):
-                items.append(_Item("ANIMATOR", None, None, m.start()))
+                count = _count_before(folded, m.start(), "ANIMATOR")
+                items.append(
+                    _Item("ANIMATOR", None, count if count and count > 1 else None, m.start())
+                )
     for kind, pattern in SERVICE_PATTERNS:
         for m in pattern.finditer(folded):
             if any(s <= m.start() < e for s, e in taken):

@@ -34,6 +34,7 @@ _EXCLUDED_BEFORE = re.compile(
 class TimeMention:
     value: str
     pos: int
+    bare_hour: bool = False  # "pe la 10": no minutes, no part of the day
 
 
 def _to_hhmm(hour: int, minute: int, qualifier: str | None, explicit_clock: bool) -> str | None:
@@ -88,7 +89,7 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
             qualifier = said_before.group(1) if said_before else None
         value = _to_hhmm(hour, _minute(m), qualifier, explicit_clock=has_minutes)
         if value:
-            found.append(TimeMention(value, m.start()))
+            found.append(TimeMention(value, m.start(), not has_minutes and not qualifier))
     for m in _CLOCK.finditer(text):
         if any(s <= m.start() < e for s, e in taken):
             continue
@@ -102,9 +103,16 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
     return found
 
 
-def resolve_time(messages: list[ChatMessage]) -> str | None:
-    last: str | None = None
+def resolve_time(messages: list[ChatMessage], *, evening_event: bool = False) -> str | None:
+    """The last start time said. `evening_event` (ursitoare come late in the evening): a bare
+    "pe la 10" means 22:00."""
+    last: TimeMention | None = None
     for message in messages:
         for mention in mentions_in(message):
-            last = mention.value
-    return last
+            last = mention
+    if last is None:
+        return None
+    hour = int(last.value[:2])
+    if evening_event and last.bare_hour and 8 <= hour <= 11:
+        return f"{hour + 12:02d}{last.value[2:]}"
+    return last.value
