@@ -216,7 +216,7 @@ class FirebaseEmulators:
         return f"http://{self.functions_host}/{self.project_id}/{self.region}/{name}"
 
 
-def _functions_config(config_dir: Path) -> list[dict[str, object]]:
+def _functions_config(config_dir: Path, root: Path = ROOT) -> list[dict[str, object]]:
     """The repository's `functions` section of firebase.json, with sources relative to
     `config_dir` (the CLI joins them to the config's folder, even absolute ones)."""
     default: list[dict[str, object]] = [
@@ -227,7 +227,7 @@ def _functions_config(config_dir: Path) -> list[dict[str, object]]:
             "ignore": ["venv", "__pycache__"],
         }
     ]
-    config_file = ROOT / "firebase.json"
+    config_file = root / "firebase.json"
     section: object = default
     if config_file.is_file():
         section = json.loads(config_file.read_text()).get("functions", default)
@@ -237,23 +237,24 @@ def _functions_config(config_dir: Path) -> list[dict[str, object]]:
         if not isinstance(entry, dict):
             continue
         entry = dict(entry)
-        source = ROOT / str(entry.get("source", "functions"))
+        source = root / str(entry.get("source", "functions"))
         entry["source"] = os.path.relpath(source, config_dir)
         resolved.append(entry)
     return resolved
 
 
 def start_firebase_emulators(
-    workdir: Path, extra_env: Mapping[str, str] | None = None
+    workdir: Path, extra_env: Mapping[str, str] | None = None, root: Path = ROOT
 ) -> tuple[NodeServer, FirebaseEmulators]:
     """Start the Auth and Functions emulators on free loopback ports, with a firebase.json
-    written to `workdir` (the repository's own keeps its fixed ports for manual use)."""
+    written to `workdir` (the repository's own keeps its fixed ports for manual use), running
+    the functions of `root` (the repository)."""
     node = shutil.which("node")
     if node is None or not FIREBASE_CLI.exists():
         missing_tool("node or firebase-tools (node_modules) is not installed")
-    if not (ROOT / "functions" / "main.py").is_file():
+    if not (root / "functions" / "main.py").is_file():
         pytest.skip("functions/main.py does not exist yet")
-    if not (ROOT / "functions" / "venv" / "bin" / "python").exists():
+    if not (root / "functions" / "venv" / "bin" / "python").exists():
         missing_tool("functions/venv is missing")
     ports = {name: free_port() for name in ("auth", "functions", "hub", "logging")}
     emulators: dict[str, object] = {
@@ -261,7 +262,7 @@ def start_firebase_emulators(
     }
     emulators["ui"] = {"enabled": False}
     emulators["singleProjectMode"] = True
-    config = {"functions": _functions_config(workdir), "emulators": emulators}
+    config = {"functions": _functions_config(workdir, root), "emulators": emulators}
     config_path = workdir / "firebase.json"
     config_path.write_text(json.dumps(config, indent=2))
     env = {**os.environ, **(extra_env or {})}

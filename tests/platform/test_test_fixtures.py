@@ -3,13 +3,23 @@ free ports are free, and the test run cannot reach the GCE metadata server."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
+import urllib.request
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, in_ci, start_firestore_emulator
+from tests.conftest import (
+    ROOT,
+    free_port,
+    in_ci,
+    start_firebase_emulators,
+    start_firestore_emulator,
+)
 
 
 def _connects(host: str, port: int) -> bool:
@@ -59,3 +69,61 @@ def test_google_auth_never_probes_the_metadata_server() -> None:
         "assert _metadata._GCE_METADATA_HOST.startswith('127.0.0.1')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=None)
+
+
+_PROBE_FUNCTIONS = """
+import os
+
+from firebase_functions import https_fn
+
+
+@https_fn.on_request()
+def probe(req: https_fn.Request) -> https_fn.Response:
+    import shared.store.port  # the repository's package is importable
+
+    keys = ("FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST", "NO_GCE_CHECK", "PYTHONPATH")
+    body = json.dumps({k: os.environ.get(k) for k in keys} | {"port": shared.store.port.__name__})
+    return https_fn.Response(body, content_type="application/json")
+
+
+import json
+"""
+
+
+def test_firebase_emulators_run_a_functions_folder(tmp_path: Path) -> None:
+    """The Auth + Functions emulators start on free ports and serve a functions folder with the
+    environment the tests rely on; the Auth emulator issues ID tokens."""
+    root = tmp_path / "project"
+    (root / "functions").mkdir(parents=True)
+    (root / "functions" / "main.py").write_text(_PROBE_FUNCTIONS)
+    (root / "functions" / "requirements.txt").write_text("firebase-functions\n")
+    # The project's own venv has firebase-functions: no install needed for this probe.
+    (root / "functions" / "venv").symlink_to(Path(sys.prefix))
+    workdir = tmp_path / "emulators"
+    workdir.mkdir()
+    server, info = start_firebase_emulators(
+        workdir, {"FIRESTORE_EMULATOR_HOST": "127.0.0.1:1"}, root=root
+    )
+    try:
+        with urllib.request.urlopen(info.functions_url("probe"), timeout=60) as response:
+            seen = json.loads(response.read())
+        assert seen.pop("PYTHONPATH").split(os.pathsep)[-1] == str(ROOT)
+        assert seen == {
+            "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1",
+            "FIREBASE_AUTH_EMULATOR_HOST": info.auth_host,
+            "NO_GCE_CHECK": "true",
+            "port": "shared.store.port",
+        }
+        sign_up = urllib.request.Request(
+            f"http://{info.auth_host}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=k",
+            json.dumps(
+                {"email": "a@example.com", "password": "secret1", "returnSecureToken": True}
+            ).encode(),
+            {"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(sign_up, timeout=30) as response:
+            assert json.loads(response.read())["idToken"]
+    finally:
+        server.stop()
+    assert server.proc.poll() is not None
+    assert not _connects("127.0.0.1", int(info.functions_host.rsplit(":", 1)[1]))
