@@ -159,7 +159,15 @@ def _backward(text: str, folded: str, sent_start: int, start: int) -> int:
     """Start of the address: include a venue or village named just before the street."""
     head = folded[sent_start:start]
     # The first venue word close enough before the street ("Restaurant Grădina cu Tei").
-    venue = next((m for m in _VENUE.finditer(head) if len(head) - m.start() <= 70), None)
+    venue = next(
+        (
+            m
+            for m in _VENUE.finditer(head)
+            if len(head) - m.start() <= 70
+            and re.match(r"\s+(?:(?:de|din|cu|lui)\s+)?[A-ZĂÂÎȘȚ\d]", text[sent_start + m.end() :])
+        ),
+        None,
+    )
     if venue is not None:
         phrase = text[sent_start + venue.start() : start]
         named = any(_CAPITALIZED.match(w.strip(",.:;()")) for w in phrase.split()[1:])
