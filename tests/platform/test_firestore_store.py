@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from google.cloud import firestore
+from google.cloud.firestore_v1.types import StructuredQuery
 
 from shared.store import sentinels
 from shared.store.firestore import FirestoreStore, _from_firestore, _to_firestore
@@ -183,3 +184,43 @@ def test_ping_is_true_on_the_emulator_and_false_quickly_without_a_server(
         assert time.monotonic() - started < 6
     finally:
         dead.close()
+
+
+# The emulator ignores unary filters and cursors (see tests/store/conftest.py), so the requests
+# this store builds for them are checked here, on the client's own protobufs.
+
+
+def _structured(store: Any, q: Any) -> Any:
+    return store._build_query(q)._to_protobuf()
+
+
+def test_null_equality_becomes_an_is_null_filter(store: Any) -> None:
+    pb = _structured(store, query("outbox", where=[("claimedBy", "==", None)]))
+    assert pb.where.unary_filter.op == pb.where.unary_filter.Operator.IS_NULL
+    assert pb.where.unary_filter.field.field_path == "claimedBy"
+
+
+def test_start_after_becomes_an_exclusive_cursor_on_the_order_fields(store: Any) -> None:
+    q = query(
+        "threads",
+        order_by=[("lastMessageAt", "desc"), ("unreadCount", "asc")],
+        start_after=(T0, 3),
+        limit=4,
+    )
+    pb = _structured(store, q)
+    assert [o.field.field_path for o in pb.order_by] == ["lastMessageAt", "unreadCount"]
+    assert pb.order_by[0].direction == StructuredQuery.Direction.DESCENDING
+    assert pb.start_at.before is False  # start *after*: the cursor row itself is excluded
+    assert pb.start_at.values[0].timestamp_value == T0
+    assert pb.start_at.values[1].integer_value == 3
+    assert pb.limit == 4
+
+
+def test_field_paths_with_odd_characters_are_quoted(store: Any) -> None:
+    pb = _structured(store, query("clients", where=[("ledger.+40722.total", ">", 0)]))
+    assert pb.where.field_filter.field.field_path == "ledger.`+40722`.total"
+
+
+def test_collection_group_queries_span_all_descendants(store: Any) -> None:
+    pb = _structured(store, query("messages", where=[("waMessageId", "==", "W")], group=True))
+    assert pb.from_[0].collection_id == "messages" and pb.from_[0].all_descendants is True
