@@ -164,7 +164,10 @@ def _backward(text: str, folded: str, sent_start: int, start: int) -> int:
             m
             for m in _VENUE.finditer(head)
             if len(head) - m.start() <= 70
-            and re.match(r"\s+(?:(?:de|din|cu|lui)\s+)?[A-ZĂÂÎȘȚ\d]", text[sent_start + m.end() :])
+            and re.match(
+                r"\s+(?:(?:de|din|cu|lui)\s+)?(?:[A-ZĂÂÎȘȚ\d]|nr\.?\s*\d)",
+                text[sent_start + m.end() :],
+            )
         ),
         None,
     )
