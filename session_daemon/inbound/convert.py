@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 from session_daemon.transport.port import WireMessage
 from shared.ids import thread_id as make_thread_id
 from shared.jids import jid_to_e164, parse_jid
-from shared.store.sentinels import SERVER_TIMESTAMP, Increment
+from shared.store.sentinels import Increment
 from shared.timeutil import from_ms, to_ms
 
 __all__ = [
@@ -273,6 +273,7 @@ def thread_patch(
     account_id: str,
     client_jid: str,
     new_records: Sequence[InboundRecord],
+    now: datetime,
 ) -> dict[str, Any] | None:
     """The one `set(merge=True)` for a thread after a flush created `new_records` in it; None
     when nothing would change.
@@ -281,6 +282,10 @@ def thread_patch(
     message. `unreadCount` grows by the live inbound messages; a live message typed by the owner
     that becomes the last message means the chat was read on the phone (reset). `displayName` is
     the client's push name (never message text); a new thread without one shows the number.
+
+    `createdAt`/`updatedAt` are the flush time `now`, not server timestamps: at most one
+    transform (the `unreadCount` Increment) per write, which every Firestore backend applies
+    (the npm emulator keeps only the first transform of a write).
     """
     if not new_records:
         return None
@@ -294,7 +299,7 @@ def thread_patch(
                 "clientJid": client_jid,
                 "normalizedPhone": phone,
                 "phoneE164": phone,
-                "createdAt": SERVER_TIMESTAMP,
+                "createdAt": now,
             }
         )
     names = [r for r in sorted(new_records, key=lambda r: r.ts_ms) if not r.from_me and r.push_name]
@@ -336,5 +341,5 @@ def thread_patch(
     if phone and current.get("normalizedPhone") != phone:
         patch["normalizedPhone"] = phone
         patch["phoneE164"] = phone
-    patch["updatedAt"] = SERVER_TIMESTAMP
+    patch["updatedAt"] = now
     return patch

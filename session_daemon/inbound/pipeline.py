@@ -699,10 +699,11 @@ class InboundPipeline:
             assert entry.record is not None
             grouped.setdefault(tid, []).append(entry.record)
         patches: dict[str, dict[str, Any]] = {}
+        now = utc_now()
         for tid, records in grouped.items():
             snap = threads.get(tid)
             account, client = records[0].account_id, tid.rsplit("__", 1)[1]
-            patch = thread_patch(snap.data if snap else None, account, client, records)
+            patch = thread_patch(snap.data if snap else None, account, client, records, now)
             if patch is not None:
                 batch.set(thread_path(tid), patch, merge=True)
                 patches[tid] = patch

@@ -15,11 +15,12 @@ from session_daemon.inbound.convert import (
     thread_patch,
 )
 from session_daemon.transport.port import Media, WireMessage
-from shared.store.sentinels import SERVER_TIMESTAMP, Increment
+from shared.store.sentinels import Increment
 
 ACC = "acc1"
 JID = "40733111222@s.whatsapp.net"
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 def wire(**kw: object) -> WireMessage:
@@ -90,19 +91,19 @@ def test_message_document_fields_and_units() -> None:
 
 
 def test_new_thread_patch() -> None:
-    patch = thread_patch(None, ACC, JID, [record(push_name="Ion Pop", text="x" * 150)])
+    patch = thread_patch(None, ACC, JID, [record(push_name="Ion Pop", text="x" * 150)], NOW)
     assert patch is not None
     assert patch["accountId"] == ACC and patch["clientJid"] == JID
     assert patch["normalizedPhone"] == patch["phoneE164"] == "+40733111222"
     assert patch["displayName"] == "Ion Pop"
     assert patch["lastMessageAt"] == T0 and len(patch["lastMessagePreview"]) == 100
     assert patch["unreadCount"] == Increment(1)
-    assert patch["createdAt"] is SERVER_TIMESTAMP and patch["updatedAt"] is SERVER_TIMESTAMP
+    assert patch["createdAt"] == patch["updatedAt"] == NOW
 
 
 def test_media_without_caption_gets_a_placeholder_summary() -> None:
     media = Media(type="audio")
-    patch = thread_patch(None, ACC, JID, [record(text="", media=media, message_type="audio")])
+    patch = thread_patch(None, ACC, JID, [record(text="", media=media, message_type="audio")], NOW)
     assert patch is not None and patch["lastMessageText"] == "[Audio]"
 
 
@@ -116,7 +117,7 @@ def test_summary_only_moves_forward() -> None:
     }
     old = record_from_wire(ACC, wire(), source="history", received_ms=0)
     assert isinstance(old, InboundRecord)
-    assert thread_patch(existing, ACC, JID, [old]) is None  # nothing to change: no write
+    assert thread_patch(existing, ACC, JID, [old], NOW) is None  # nothing to change: no write
 
 
 @given(st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=20))
@@ -124,7 +125,7 @@ def test_summary_is_the_newest_message_in_any_order(offsets: list[int]) -> None:
     records = [
         record(id=f"M{i}", timestamp=T0 + timedelta(seconds=o)) for i, o in enumerate(offsets)
     ]
-    patch = thread_patch(None, ACC, JID, records)
+    patch = thread_patch(None, ACC, JID, records, NOW)
     assert patch is not None
     assert patch["lastMessageAt"] == T0 + timedelta(seconds=max(offsets))
 
@@ -151,6 +152,6 @@ def test_broken_utf16_text_is_repaired_not_fatal() -> None:
 def test_a_summary_with_only_a_timestamp_is_respected() -> None:
     existing = {"accountId": ACC, "clientJid": JID, "normalizedPhone": "+40733111222",
                 "displayName": "Ion", "lastMessageAt": T0 + timedelta(days=1)}  # fmt: skip
-    patch = thread_patch(existing, ACC, JID, [record()])  # older, but live: unread only
+    patch = thread_patch(existing, ACC, JID, [record()], NOW)  # older, but live: unread only
     assert patch is not None and not any(k.startswith("lastMessage") for k in patch)
     assert patch["unreadCount"] == Increment(1)
