@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -55,14 +56,17 @@ _MAX_IN_VALUES = 30
 _WATCH_START_TIMEOUT_S = 30.0
 _PING_PATH = "_health/ping"
 _PING_TIMEOUT_S = 5.0
+_TX_BACKOFF_INITIAL_S = 0.05
+_TX_BACKOFF_MAX_S = 1.0
 
 
 # ---- errors -------------------------------------------------------------------------------------
 
 
 @contextmanager
-def _mapped_errors(path: str = "") -> Iterator[None]:
-    """Translate the client's exceptions into the port's."""
+def _mapped_errors(path: str = "", *, keep_aborted: bool = False) -> Iterator[None]:
+    """Translate the client's exceptions into the port's. `keep_aborted`: inside a transaction,
+    where Aborted must reach the retry loop as it is."""
     try:
         yield
     except gexc.AlreadyExists as exc:
@@ -70,6 +74,8 @@ def _mapped_errors(path: str = "") -> Iterator[None]:
     except gexc.NotFound as exc:
         raise NotFound(path or str(exc.message)) from exc
     except gexc.Aborted as exc:
+        if keep_aborted:
+            raise
         raise Contention(str(exc.message)) from exc
     except gexc.GoogleAPICallError as exc:
         raise StoreError(f"firestore: {exc}") from exc
@@ -193,7 +199,7 @@ class _Tx:
 
     def get(self, path: str) -> Snapshot | None:
         split_path(path)
-        with _mapped_errors(path):
+        with _mapped_errors(path, keep_aborted=True):
             return _snapshot(self._store._doc(path).get(transaction=self._tx))
 
     def query(self, query: Query) -> list[Snapshot]:
@@ -259,7 +265,7 @@ class FirestoreStore:
         built = self._build_query(q)
         if built is None:
             return []
-        with _mapped_errors():
+        with _mapped_errors(keep_aborted=transaction is not None):
             docs = built.get(transaction=transaction) if transaction else built.get()
         return [s for s in (_snapshot(d) for d in docs) if s is not None]
 
@@ -330,8 +336,10 @@ class FirestoreStore:
         return _Batch(self)
 
     def transaction(self, fn: Callable[[_Tx], T], *, max_attempts: int = 10) -> T:
-        """Runs `fn` in a Firestore transaction; the client retries it on contention (Aborted)
-        up to `max_attempts` times, after which this raises Contention."""
+        """Runs `fn` in a Firestore transaction, again on contention (Aborted), `max_attempts`
+        times in all; then raises Contention. The client retries an aborted commit itself
+        (keeping the transaction's place in line); a read aborted under contention is retried
+        here, after a short backoff."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
 
@@ -339,13 +347,22 @@ class FirestoreStore:
         def run(transaction: Any) -> T:
             return fn(_Tx(self, transaction))
 
-        try:
-            with _mapped_errors():
-                return run(self.client.transaction(max_attempts=max_attempts))
-        except ValueError as exc:
-            if isinstance(exc.__cause__, gexc.Aborted):
-                raise Contention(f"transaction failed after {max_attempts} attempts") from exc
-            raise
+        remaining = max_attempts
+        delay = _TX_BACKOFF_INITIAL_S
+        while True:
+            try:
+                with _mapped_errors(keep_aborted=True):
+                    return run(self.client.transaction(max_attempts=remaining))
+            except gexc.Aborted as exc:  # raised by a read inside `fn`
+                remaining -= 1
+                if remaining <= 0:
+                    raise Contention(f"transaction aborted {max_attempts} times") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, _TX_BACKOFF_MAX_S)
+            except ValueError as exc:  # the client's "failed to commit in N attempts"
+                if isinstance(exc.__cause__, gexc.Aborted):
+                    raise Contention(f"transaction failed after {max_attempts} attempts") from exc
+                raise
 
     # -- change stream
 
