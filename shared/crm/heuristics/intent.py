@@ -28,7 +28,7 @@ _NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
         "complaint",
         re.compile(
             r"\b(?:dezamagit\w*|nemultumit\w*|reclamati\w*|ne\s+cerem\s+scuze|returna\w*|"
-            r"rambursa\w*|a\s+intarziat|inacceptabil|iban-ul)\b"
+            r"rambursa\w*|a\s+intarziat|inacceptabil)\b"
         ),
         3,
     ),

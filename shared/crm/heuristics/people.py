@@ -184,8 +184,8 @@ def _name_at(text: str, start: int, *, allow_lower: bool, pair: bool = True) -> 
 
 
 def _genitive(name: str) -> str:
-    """'Mariei' → 'Maria', 'Anei' → 'Ana' (feminine genitive-dative)."""
-    if name.endswith("ei") and len(name) > 3:
+    """'Mariei' → 'Maria', 'Anei' → 'Ana', 'Ilincăi' → 'Ilinca' (feminine genitive-dative)."""
+    if len(name) > 3 and fold(name[-2:]) in ("ei", "ai"):
         return name[:-2] + "a"
     return name
 
@@ -213,14 +213,14 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
         if not name:
             return
         if genitive:
-            if not name.endswith("ei"):
+            if fold(name[-2:]) not in ("ei", "ai"):
                 return
             name = _genitive(name)
         out.append(NameMention(name, start, weight))
 
     for m in re.finditer(rf"\b{_EVENT}\s+(?:lui|lu)\s+", folded):
         add(m.end(), 3, allow_lower=True)
-    for m in re.finditer(rf"\b{_EVENT}\s+(?=[a-z]+ei\b)", folded):
+    for m in re.finditer(rf"\b{_EVENT}\s+(?=[a-z]+(?:ei|ai)\b)", folded):
         add(m.end(), 3, genitive=True, pair=False)
     for m in re.finditer(
         rf"\b(?:{_KIN}|micuta|micutul|micutei|micutului)\s*,?\s+"
@@ -230,7 +230,7 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
         add(m.end(), 3)
     for m in re.finditer(rf"\b{_ADULT_KIN}\s+(?:lui|lu)\s+", folded):
         add(m.end(), 2, allow_lower=True)
-    for m in re.finditer(rf"\b{_ADULT_KIN}\s+(?=[a-z]+ei\b)", folded):
+    for m in re.finditer(rf"\b{_ADULT_KIN}\s+(?=[a-z]+(?:ei|ai)\b)", folded):
         add(m.end(), 2, genitive=True, pair=False)
     for m in re.finditer(
         r"\b(?:se\s+numeste|se\s+cheama|o\s+cheama|il\s+cheama|pe\s+nume|numele\s+(?:ei|lui|"

@@ -169,7 +169,8 @@ _NEGATION = re.compile(
 )
 _ONLY = re.compile(r"\b(?:doar|numai|decat)\s+(?:pe\s+)?(?:\w+\s+)?$")
 _ACCEPT = re.compile(
-    r"^\W*(?:da\b|ok\b|okay|bine|bun\b|perfect|super|sigur|confirm\w*|de\s+acord|suna\s+bine|"
+    r"^\W*(?:(?:buna|salut|multumesc|multumim|perfect)\w*\W+(?:ziua\W+|seara\W+)?)?"
+    r"(?:da\b|ok\b|okay|bine|bun\b|perfect|super|sigur|confirm\w*|de\s+acord|suna\s+bine|"
     r"mergem|luam|o\s+luam|il\s+luam|le\s+luam|rezerva\w*|e\s+bine|excelent|minunat|corect|"
     r"mersi|multumesc|multumim|sa\s+fie|asa\s+ramane|ramane|facem|hai)"
 )
