@@ -392,3 +392,23 @@ def test_decimal_amounts_and_plain_payment_without_deposit() -> None:
 def test_first_venue_word_before_the_street_starts_the_address() -> None:
     address = resolve_address(chat("C: La Restaurant Grădina Verde, Str. Teilor nr. 9, Arad."))
     assert address == "Restaurant Grădina Verde, Str. Teilor nr. 9, Arad"
+
+
+def test_deadlines_and_arrival_times_are_not_the_party() -> None:
+    messages = chat(
+        "C: Vrem Elsa pe 20 martie la ora 16.",
+        "S: Perfect. Avansul până pe 10 martie, vă rog. Animatoarea ajunge la 15:30.",
+    )
+    assert day(messages) == "20-03-2026"
+    assert resolve_time(messages) == "16:00"
+
+
+def test_a_cancellation_is_never_a_booking_even_with_all_details() -> None:
+    fields = extract(
+        chat(
+            "C: Bună, vrem să anulăm rezervarea pentru Batman de pe 20 martie, ora 16, "
+            "Str. Mare nr. 1, Iași, ziua lui Dan, 6 ani.",
+            "S: Am anulat, ne pare rău.",
+        )
+    )
+    assert fields.intent == "OTHER"

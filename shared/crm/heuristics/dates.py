@@ -227,9 +227,13 @@ def _next_weekday(today: date, weekday: int, *, allow_today: bool = False) -> da
 
 
 def _rejected(folded: str, start: int) -> bool:
-    """`nu 6` / `în loc de 7 martie`: a value being corrected away."""
-    before = folded[max(0, start - 12) : start]
-    return bool(re.search(r"(?:\bnu|in loc de|inloc de)\s*,?\s*(?:pe\s+)?$", before))
+    """`nu 6` / `în loc de 7 martie`: a value being corrected away; `până pe 10`: a deadline
+    (for a deposit, an answer), not the party."""
+    before = folded[max(0, start - 24) : start]
+    return bool(
+        re.search(r"(?:\bnu|in loc de|inloc de)\s*,?\s*(?:pe\s+)?$", before)
+        or re.search(r"\b(?:pana|cel\s+tarziu|termen\w*|scadent\w*)\s*(?:pe|la|in|de)?\s*$", before)
+    )
 
 
 def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMention]:

@@ -13,7 +13,15 @@ from shared.crm.types import ChatMessage
 _NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "cancellation",
-        re.compile(r"\banul(?:ez|am|ati|eaza|are|area|at|ata)\b|\bnu\s+mai\s+facem\b"),
+        re.compile(
+            r"\banul(?:ez|am|ati|eaza|are|area|at|ata)\s+(?:\w+\s+){0,2}(?:rezervar\w*|petrecer\w*|"
+            r"eveniment\w*|tot\w*|comand\w*)|\bnu\s+mai\s+(?:facem|are\s+loc|avem\s+nevoie)\b"
+        ),
+        10,
+    ),
+    (
+        "cancellation",
+        re.compile(r"\banul(?:ez|am|ati|eaza|are|area|at|ata)\b"),
         3,
     ),
     (
@@ -35,7 +43,7 @@ _NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "wrong number",
         re.compile(r"\bgresit\w*\s+numarul|\bnumar\s+gresit|\bincurcat\s+numarul"),
-        4,
+        10,
     ),
     (
         "thanks for a past party",
@@ -100,8 +108,10 @@ def decide_intent(messages: list[ChatMessage], evidence: IntentEvidence) -> Inte
     if _STAFF_BOOKED.search(staff_text):
         score += 1
     everything = client_text + " " + staff_text
+    seen: set[str] = set()
     for name, pattern, weight in _NEGATIVE:
-        if pattern.search(everything):
+        if name not in seen and pattern.search(everything):
+            seen.add(name)
             score -= weight
             reasons.append(f"looks like: {name}")
     booking = (evidence.explicit_date or evidence.address) and score >= 4

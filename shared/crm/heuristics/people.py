@@ -129,6 +129,16 @@ _STOP_NAMES = {
     "fiul",
     "fetita",
     "baiatul",
+    "halloween",
+    "revelion",
+    "rusalii",
+    "dragobete",
+    "nunta",
+    "cumatrie",
+    "grupa",
+    "clasa",
+    "scoala",
+    "gradinita",
 }
 
 _KIN = (

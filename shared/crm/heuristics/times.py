@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from shared.crm.heuristics.dates import MONTH_RE
-from shared.crm.heuristics.text import fold
+from shared.crm.heuristics.text import clause_at, fold
 from shared.crm.types import ChatMessage
 
 _EVENING = r"(?:seara|de\s+seara|dupa[-\s]?amiaza|dupa[-\s]?amiaz|dupa[-\s]?masa|pm|noaptea)"
@@ -28,6 +28,18 @@ _EXCLUDED_BEFORE = re.compile(
     r"(?:pana\s+(?:la\s+)?(?:ora\s+)?|dupa\s+|inainte\s+de\s+|nu\s+(?:la\s+)?|in\s+loc\s+de\s+|"
     r"tine\s+|dureaza\s+|pana\s+pe\s+la\s+)$"
 )
+
+
+_OTHER_TIMES = re.compile(
+    r"\b(?:ajung\w*|sosi\w*|sosest\w*|montaj\w*|montam|pregat\w*|sunam|sun\b|suna\w*|"
+    r"revin\w*|raspund\w*|livr\w*|deschide\w*|plec\w*|termin\w*|pana\s+la)\b"
+)
+
+
+def _not_start(folded: str, pos: int) -> bool:
+    """A time in a clause about arriving early, setting up, calling back: not the party start."""
+    clause = clause_at(folded, pos)
+    return bool(_OTHER_TIMES.search(folded[clause.start : pos]))
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,7 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
             continue
         before = text[max(0, m.start() - 20) : m.start()]
         taken.append(m.span())
-        if _EXCLUDED_BEFORE.search(before):
+        if _EXCLUDED_BEFORE.search(before) or _not_start(text, m.start()):
             continue
         qualifier = m.group("q")
         if not qualifier and hour < 12:
@@ -94,7 +106,7 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
         if any(s <= m.start() < e for s, e in taken):
             continue
         before = text[max(0, m.start() - 20) : m.start()]
-        if _EXCLUDED_BEFORE.search(before):
+        if _EXCLUDED_BEFORE.search(before) or _not_start(text, m.start()):
             continue
         value = _to_hhmm(int(m.group("h")), int(m.group("m")), m.group("q"), explicit_clock=True)
         if value:
