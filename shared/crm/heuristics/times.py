@@ -32,7 +32,7 @@ _EXCLUDED_BEFORE = re.compile(
 
 _OTHER_TIMES = re.compile(
     r"\b(?:ajung\w*|sosi\w*|sosest\w*|montaj\w*|montam|pregat\w*|sunam|sun\b|suna\w*|"
-    r"revin\w*|raspund\w*|livr\w*|deschide\w*|plec\w*|termin\w*|pana\s+la)\b"
+    r"livr\w*|deschide\w*|plec\w*|termin\w*|pana\s+la)\b"
 )
 
 
