@@ -6,9 +6,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from session_daemon.config import ConfigError
 
-class OutboxConfigError(ValueError):
-    pass
+
+class OutboxConfigError(ConfigError, ValueError):
+    """A bad `WHATSAPP_OUTBOX_*` value; the daemon's CLI reports it as a configuration error."""
 
 
 @dataclass(frozen=True)
