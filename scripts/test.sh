@@ -46,7 +46,8 @@ run_mypy() {
 }
 
 run_pytest() {
-    pytest "$@"
+    # -rs: every skip with its reason (the Firestore emulator gaps among them); the slowest tests.
+    pytest -rs --durations=10 "$@"
     local rc=$?
     if [[ $rc -eq 5 ]]; then
         echo "pytest collected no tests: treated as a failure" >&2
