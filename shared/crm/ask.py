@@ -268,16 +268,6 @@ def _data_answer(q: _Question) -> AskAnswer | None:
         count = _party_word(len(cancelled), "anulată", "anulate")
         return _answer(f"{count[0].upper()}{count[1:]}{scope}: {listing}.", cancelled)
 
-    if q.has(r"\b(?:cate|cati|numarul)\b") and q.has(
-        r"platit\w*\s+integral|platite|achitat\w*|platit\w*\s+complet|integral"
-    ):
-        paid = [e for e in active if event_status(e) == "PAID"]
-        return _answer(
-            f"Clientul a plătit integral {_party_word(len(paid))}{scope}: "
-            f"{_sum_text(paid)} în total.",
-            paid,
-        )
-
     if q.has(
         r"\bmai\s+(?:are|avem)\s+de\s+(?:platit|incasat)|\bde\s+plata\b|\bdatoreaz\w*|\brestant\w*|\bneplatit\w*|\bnu\s+a\s+platit|\brest\w*\s+de\s+plata|\bde\s+incasat|\bdatori"
     ):
@@ -286,6 +276,16 @@ def _data_answer(q: _Question) -> AskAnswer | None:
             f"Clientul mai are de plătit {_sum_text(unpaid)}{scope} "
             f"({_party_word(len(unpaid), 'neplătită', 'neplătite')}).",
             unpaid,
+        )
+
+    if q.has(r"\b(?:cate|cati|numarul)\b") and q.has(
+        r"\bplatit\w*\s+integral|\bplatite\b|\bachitat\w*|\bplatit\w*\s+complet|\bintegral"
+    ):
+        paid = [e for e in active if event_status(e) == "PAID"]
+        return _answer(
+            f"Clientul a plătit integral {_party_word(len(paid))}{scope}: "
+            f"{_sum_text(paid)} în total.",
+            paid,
         )
 
     if q.has(r"\bmedi[ea]\b|\bin\s+medie\b|\bmediu\b"):
@@ -299,7 +299,17 @@ def _data_answer(q: _Question) -> AskAnswer | None:
         )
 
     if q.has(
-        r"\b(?:a\s+platit|platit\s+deja|a\s+achitat|incasat|am\s+incasat|s-a\s+platit|a\s+dat)\b"
+        r"\b(?:cate|cati)\b(?:\s+\w+){0,3}?\s+(?:petreceri|evenimente|rezervari|botezuri|aniversari|"
+        r"ori)\b|\bde\s+cate\s+ori\b|\bnumarul\s+de\s+(?:petreceri|evenimente)"
+    ):
+        cancelled = [e for e in filtered if event_status(e) == "CANCELLED" and not is_archived(e)]
+        extra = f" (plus {len(cancelled)} anulate)" if cancelled else ""
+        count = "o singură petrecere" if len(active) == 1 else _party_word(len(active))
+        return _answer(f"Clientul a avut {count}{scope}{extra}.", active)
+
+    if q.has(
+        r"\b(?:a\s+platit|platit\s+deja|a\s+achitat|incasat\w*|s-a\s+platit|a\s+dat|platit[ae]?|"
+        r"achitat[ae]?|platile|achitari)\b"
     ) and not q.has(r"\bcheltuit"):
         paid = [e for e in active if event_status(e) == "PAID"]
         return _answer(
@@ -319,14 +329,6 @@ def _data_answer(q: _Question) -> AskAnswer | None:
             f"(plătit: {_sum_text(paid)}; de plătit: {_sum_text(unpaid)}).",
             active,
         )
-
-    if q.has(
-        r"\b(?:cate|cati)\b.*\b(?:petreceri|evenimente|rezervari|botezuri|aniversari|ori)\b|\bde\s+cate\s+ori\b|\bnumarul\s+de\s+petreceri"
-    ):
-        cancelled = [e for e in filtered if event_status(e) == "CANCELLED" and not is_archived(e)]
-        extra = f" (plus {len(cancelled)} anulate)" if cancelled else ""
-        count = "o singură petrecere" if len(active) == 1 else _party_word(len(active))
-        return _answer(f"Clientul a avut {count}{scope}{extra}.", active)
 
     if q.has(
         r"\bcea\s+mai\s+scump\w*|\bcel\s+mai\s+scump\w*|\bcea\s+mai\s+mare\s+suma|\bcel\s+mai\s+mult\b"
@@ -365,6 +367,16 @@ def _data_answer(q: _Question) -> AskAnswer | None:
             names.extend(c for c in _characters(e) if c not in names)
         detail = "; ".join(f"{_date_text(e)}: {', '.join(_characters(e))}" for e in with_chars)
         return _answer(f"Personaje{scope}: {', '.join(names)} ({detail}).", with_chars)
+
+    if q.has(r"\bservicii\w*|\bce\s+a\s+(?:comandat|rezervat|avut|luat)\b|\bce\s+au\s+avut\b"):
+        chosen = [selected] if selected is not None else active
+        with_roles = [e for e in chosen if _roles(e)]
+        if not with_roles:
+            return AskAnswer(f"Nu apar servicii în petrecerile clientului{scope}.", [])
+        detail = "; ".join(
+            f"{_date_text(e)}: {', '.join(_role_text(r) for r in _roles(e))}" for e in with_roles
+        )
+        return _answer(f"Servicii{scope}: {detail}.", with_roles)
 
     if q.has(r"\badres\w*|\bunde\b|\blocati\w*|\blocul\b"):
         chosen = [selected] if selected is not None else active

@@ -119,3 +119,11 @@ def test_grounding_drops_foreign_and_duplicate_sources() -> None:
     kept = grounded_sources([2, "4", 99, {"eventShortId": 2}, None, True, "x"], EVENTS)
     assert [s["eventShortId"] for s in kept] == [2, 4]
     assert all(set(s) == {"eventShortId", "date", "details"} for s in kept)
+
+
+def test_question_kinds_do_not_shadow_each_other() -> None:
+    assert ask("Câte petreceri a avut în total?")[0].startswith("Clientul a avut 3 petreceri")
+    text, sources = ask("Câte petreceri neplătite are?")
+    assert "1700" in text and sources == [2, 4]
+    assert ask("Care e suma totală plătită?")[0].startswith("Clientul a plătit 500 lei")
+    assert "25 baloane cu heliu" in ask("Ce servicii a comandat clientul?")[0]
