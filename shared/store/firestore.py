@@ -6,7 +6,7 @@ Semantics follow the port and `SqliteStore`; the differences that remain are Fir
 - a query with `order_by` breaks ties by document name in the direction of the last order
   (SQLite always breaks them ascending), and range/inequality filters and orders may need
   composite indexes (`firestore.indexes.json`);
-- `in` takes at most 30 values;
+- `in` takes at most 30 values in an ordered or limited query (an unordered one is split);
 - `watch` is a real-time listener (`on_snapshot`); changes that arrive together are reported in
   update-time order.
 """
@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ from shared.store.port import (
     AlreadyExists,
     Change,
     Contention,
+    Filter,
     InvalidPath,
     NotFound,
     Query,
@@ -262,6 +264,15 @@ class FirestoreStore:
         return self._run_query(query)
 
     def _run_query(self, q: Query, transaction: Any = None) -> list[Snapshot]:
+        chunks = _split_long_in(q)
+        if chunks is not None:
+            # Firestore caps `in` at 30 values; an unordered, unlimited query can be run in
+            # parts and merged (in document-path order, as a single query would return them).
+            merged: dict[str, Snapshot] = {}
+            for part in chunks:
+                for snap in self._run_query(part, transaction):
+                    merged[snap.path] = snap
+            return [merged[path] for path in sorted(merged)]
         built = self._build_query(q)
         if built is None:
             return []
@@ -289,7 +300,9 @@ class FirestoreStore:
                 if not value:
                     return None
                 if len(value) > _MAX_IN_VALUES:
-                    raise StoreError(f"'in' takes at most {_MAX_IN_VALUES} values")
+                    raise StoreError(
+                        f"'in' takes at most {_MAX_IN_VALUES} values in an ordered or limited query"
+                    )
             built = built.where(
                 filter=firestore.FieldFilter(_field_path(f.field), _OPS[f.op], value)
             )
@@ -422,6 +435,23 @@ class FirestoreStore:
         for watch in watches:
             watch.unsubscribe()
         self.client.close()
+
+
+def _split_long_in(q: Query) -> list[Query] | None:
+    """`q` as several queries of at most 30 `in` values each, when it has a longer `in` and
+    neither order, limit nor cursor (which a merge of parts could not honour)."""
+    long_in = [i for i, f in enumerate(q.where) if f.op == "in" and len(f.value) > _MAX_IN_VALUES]
+    if len(long_in) != 1 or q.order_by or q.limit is not None or q.start_after is not None:
+        return None
+    index = long_in[0]
+    f = q.where[index]
+    items = list(f.value)
+    parts = []
+    for start in range(0, len(items), _MAX_IN_VALUES):
+        where = list(q.where)
+        where[index] = Filter(f.field, "in", items[start : start + _MAX_IN_VALUES])
+        parts.append(replace(q, where=tuple(where)))
+    return parts
 
 
 def _changes_in_write_order(changes: Iterable[Any]) -> list[Change]:
