@@ -8,7 +8,9 @@ Semantics follow the port and `SqliteStore`; the differences that remain are Fir
   composite indexes (`firestore.indexes.json`);
 - `in` takes at most 30 values in an ordered or limited query (an unordered one is split);
 - `watch` is a real-time listener (`on_snapshot`); changes that arrive together are reported in
-  update-time order.
+  update-time order. Its initial snapshot reads the whole collection once (billed reads), so
+  watch collections that stay small or add a filtered watch to the port when one grows;
+- `set(merge=True)` with an empty map value replaces an existing map with `{}` (SQLite keeps it).
 """
 
 from __future__ import annotations
