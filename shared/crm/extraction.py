@@ -128,6 +128,8 @@ def draft_event(fields: DraftFields, *, phone_e164: str | None) -> dict[str, Any
         "isArchived": False,
     }
     draft = normalize_event(raw)
+    if fields.payment.amount is None:
+        draft["payment"]["amount"] = None  # unknown, not free (saved events get 0)
     draft["roles"] = [r.as_dict() for r in fields.roles]
     return draft
 
