@@ -240,3 +240,31 @@ def test_a_crash_marks_the_audit_failed_and_finished(db: SqliteStore, chat: Chat
     assert audit.data["finishedAt"] is not None
     assert audit.data["error"] == "RuntimeError"
     assert events(db) == []
+
+
+def test_saved_event_result_and_audit_match_the_shared_schemas(db: SqliteStore, chat: Chat) -> None:
+    from shared.schemas import Event, ExtractionAudit, ExtractResult
+
+    booking(chat)
+    result = service(db).run(request(dry_run=False))
+    ExtractResult.model_validate(result)
+    [event] = events(db)
+    validated = Event.model_validate(event.data)
+    assert validated.event_short_id == 1 and validated.payment.amount == 650
+    for audit in audits(db):
+        ExtractionAudit.model_validate(audit.data)
+
+
+def test_unknown_price_is_null_in_the_draft_and_zero_when_saved(
+    db: SqliteStore, chat: Chat
+) -> None:
+    chat.client(
+        "Vrem Elsa pe 21 martie, ora 16, la Str. Teilor nr. 9, Iași. Prețul îl discutăm.",
+        "2026-03-05T09:00:00+02:00",
+    )
+    chat.staff("Am notat, revenim cu oferta.", "2026-03-05T09:10:00+02:00")
+    dry = service(db).run(request())
+    assert dry["draftEvent"]["payment"]["amount"] is None
+    service(db).run(request(dry_run=False))
+    [event] = events(db)
+    assert event.data["payment"]["amount"] == 0
