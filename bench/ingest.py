@@ -280,7 +280,8 @@ def report(result: dict[str, Any], raw: float, out: Callable[[str], None] = prin
         f"({r['duplicates']:,} duplicates skipped) in {r['elapsed']:.2f} s",
         f"  pipeline: {r['rate']:,.0f} messages/s stored (acknowledged at {r['ack_rate']:,.0f}/s;"
         f" {r['journal_commits']:,} journal commits)",
-        f"  ratio to raw sqlite3 executemany of the same documents: {r['rate'] / raw:.2f}",
+        f"  ratio to raw sqlite3 executemany of the same documents: {r['rate'] / raw:.2f}"
+        f" (raw {raw:,.0f} docs/s)",
         f"  store writes: {r['writes']:,} ({r['thread_writes']:,} thread writes) = "
         f"{r['writes_per_message']:.3f} writes per message",
         f"  peak RSS: {r['rss_after']:.0f} MiB (before the run {r['rss_before']:.0f} MiB:"
@@ -323,28 +324,27 @@ def main() -> None:
     modes = ("history", "live") if args.mode == "both" else (args.mode,)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        # Raw before and after the pipeline runs, averaged: fsync-bound rates drift on a shared
-        # disk, and this way both sides see the same drift.
-        raws = [raw_in_child(tmp / "raw-before", args)]
-        results = [
-            asyncio.run(
+        # The raw baseline runs right before and right after each pipeline run, and that run's
+        # ratio uses their mean: fsync-bound rates drift a lot on a shared machine.
+        results: list[tuple[dict[str, Any], float, float]] = []
+        for m in modes:
+            before = raw_in_child(tmp / f"raw-{m}-before", args)
+            result = asyncio.run(
                 run_pipeline(
                     tmp, m, args.messages, args.chats, args.producers, args.chunk, args.overlap
                 )
             )
-            for m in modes
-        ]
+            after = raw_in_child(tmp / f"raw-{m}-after", args)
+            results.append((result, before, after))
         latency = asyncio.run(ack_latency(tmp, 2000))
-        raws.append(raw_in_child(tmp / "raw-after", args))
-        raw = sum(raws) / len(raws)
     print(f"messages={args.messages:,} chats={args.chats:,} python={sys.version.split()[0]}")
-    print(f"raw baseline: bench/store.py run_raw, batch {args.batch}, "
-          f"{' and '.join(f'{r:,.0f}' for r in raws)} docs/s (before/after)")  # fmt: skip
-    for result in results:
-        report(result, raw)
+    print(f"raw baseline: bench/store.py run_raw (batch {args.batch}) on the same documents")
+    for result, before, after in results:
+        report(result, (before + after) / 2)
+        print(f"  (raw before/after this run: {before:,.0f} / {after:,.0f} docs/s)")
     print(f"acknowledgement latency, one sender (the loss window): p50 {latency['p50']:.2f} ms, "
           f"p99 {latency['p99']:.2f} ms, max {latency['max']:.2f} ms")  # fmt: skip
-    history = [r for r in results if r["mode"] == "history"]
+    history = [r for r, _, _ in results if r["mode"] == "history"]
     if history:
         ok = history[0]["writes_per_message"] <= 1.05
         print(f"history-sync writes per message <= 1.05: {'yes' if ok else 'NO'}")

@@ -94,13 +94,19 @@ class Journal:
             return
         with self._lock:
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            # No fsync for a removal: if a crash undoes it, the entry is replayed and the store's
+            # dedup skips it. The next append's fsync makes it durable anyway (same WAL).
+            conn.execute("PRAGMA synchronous=NORMAL")
             try:
-                conn.executemany("DELETE FROM entries WHERE seq = ?", [(s,) for s in seqs])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany("DELETE FROM entries WHERE seq = ?", [(s,) for s in seqs])
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            finally:
+                conn.execute("PRAGMA synchronous=FULL")
 
     def entries(self) -> list[tuple[int, str, str]]:
         """Every entry still in the journal, oldest first: what a restart must replay."""
