@@ -308,6 +308,7 @@ class SimulatedTransport:
 
     async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
         with self._lock:
+            self._closed = False  # a start after close() reopens the network
             left = self._connect_failures.get(account_id, 0)
             if left:
                 self._connect_failures[account_id] = left - 1
