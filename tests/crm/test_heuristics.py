@@ -412,3 +412,23 @@ def test_a_cancellation_is_never_a_booking_even_with_all_details() -> None:
         )
     )
     assert fields.intent == "OTHER"
+
+
+def test_a_price_list_counts_only_the_booked_items() -> None:
+    fields = extract(
+        chat(
+            "C: Ce personaje aveți pentru ziua lui Dan, pe 20 martie, la Str. Mare 1, Iași?",
+            "S: Avem: Elsa – 600 lei, Spider-Man – 650 lei, Batman – 700 lei.",
+            "C: Batman, vă rog.",
+            "S: Notat!",
+        )
+    )
+    assert fields.payment.amount == 700
+    services = extract(
+        chat(
+            "C: Vrem vată de zahăr și decor pe 20 martie, la Str. Mare 1, Iași.",
+            "S: Vata – 300 lei, decorul – 400 lei, iar popcornul ar fi 200 lei.",
+            "C: Ok, fără popcorn.",
+        )
+    )
+    assert services.payment.amount == 700

@@ -17,7 +17,7 @@ from shared.crm.heuristics.people import (
     resolve_child_name,
     resolve_num_children,
 )
-from shared.crm.heuristics.services import resolve_roles
+from shared.crm.heuristics.services import booked_check, resolve_roles
 from shared.crm.heuristics.times import resolve_time
 from shared.crm.types import ChatMessage, DraftFields, PaymentDraft
 
@@ -41,7 +41,7 @@ def extract(messages: Iterable[ChatMessage]) -> DraftFields:
     child_name = resolve_child_name(chat)
     child_age = resolve_child_age(chat)
     num_children = resolve_num_children(chat)
-    price = resolve_price(chat)
+    price = resolve_price(chat, booked_check(roles, chat))
     status = resolve_payment_status(chat, price.amount)
     evidence = IntentEvidence(
         explicit_date=date_decision.value is not None,

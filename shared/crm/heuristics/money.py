@@ -8,6 +8,7 @@ unless the other side picks one by its label. The last message with a price wins
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.crm.heuristics.text import clause_at, fold, labelled_segments
@@ -162,8 +163,36 @@ class PriceDecision:
     reason: str
 
 
+BookedCheck = Callable[[str], bool | None]
+_AMOUNT_TAIL = re.compile(r"[\d.,\s\u202f\u00a0]*(?:de\s+)?(?:lei|leu|ron|euro|eur|€)?")
+
+
+def _priced_items(
+    message: ChatMessage, amounts: list[Amount], booked: BookedCheck
+) -> list[Amount] | None:
+    """Prices listed per item ("Elsa – 600 lei, Batman – 650 lei"): the amounts whose item
+    (named just before the amount) was booked; None when no amount names an item."""
+    folded = fold(message.text)
+    kept: list[Amount] = []
+    named = False
+    cursor = 0
+    for amount in amounts:
+        verdict = booked(message.text[cursor : amount.pos])
+        tail = _AMOUNT_TAIL.match(folded, amount.pos)
+        cursor = tail.end() if tail else amount.pos
+        if verdict is None:
+            continue
+        named = True
+        if verdict:
+            kept.append(amount)
+    return kept if named else None
+
+
 def _message_price(
-    message: ChatMessage, previous: ChatMessage | None, reply: ChatMessage | None
+    message: ChatMessage,
+    previous: ChatMessage | None,
+    reply: ChatMessage | None,
+    booked: BookedCheck | None = None,
 ) -> tuple[float, str | None] | None:
     menu = _menu(message)
     if menu:
@@ -184,17 +213,23 @@ def _message_price(
     folded = fold(message.text)
     if _OPTIONS.search(folded[amounts[0].pos : amounts[-1].pos]):
         return None  # alternatives offered: wait for the choice
+    if booked is not None:
+        priced = _priced_items(message, amounts, booked)
+        if priced is not None:
+            if not priced:
+                return None  # only items the client did not book
+            return sum(a.value for a in priced), priced[-1].currency
     return sum(a.value for a in amounts), amounts[-1].currency
 
 
-def resolve_price(messages: list[ChatMessage]) -> PriceDecision:
+def resolve_price(messages: list[ChatMessage], booked: BookedCheck | None = None) -> PriceDecision:
     amount: float | None = None
     currency: str | None = None
     seen_currency: str | None = None
     for index, message in enumerate(messages):
         previous = messages[index - 1] if index else None
         reply = next((m for m in messages[index + 1 :] if m.direction != message.direction), None)
-        price = _message_price(message, previous, reply)
+        price = _message_price(message, previous, reply, booked)
         for a in amounts_in(message, previous):
             seen_currency = a.currency or seen_currency
         if price is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shared.crm.heuristics.text import (
@@ -383,3 +384,34 @@ def _picked_segment(
     words = set(re.findall(r"[\w-]+", fold(reply.text)))
     picked = [(start, end) for label, start, end in segments if label in words]
     return picked[0] if len(picked) == 1 else None
+
+
+def booked_check(
+    roles: list[RoleDraft], messages: list[ChatMessage]
+) -> Callable[[str], bool | None]:
+    """For a piece of text: True when it names a booked item, False when it names only items
+    that were not booked, None when it names none."""
+    kinds = {r.roleType for r in roles}
+    characters = {r.character for r in roles if r.character}
+    arcade = any(re.search(r"\barcade\b|air\s+hockey", fold(m.text)) for m in messages)
+    helium = any(re.search(r"\bheliu\b", fold(m.text)) for m in messages)
+    stamp = messages[0].ts if messages else None
+
+    def check(text: str) -> bool | None:
+        if stamp is None:
+            return None
+        items = [
+            i
+            for i in items_in(ChatMessage("segment", "outbound", text, stamp), arcade, helium)
+            if not i.negated
+        ]
+        if not items:
+            return None
+        for item in items:
+            if item.character is not None and item.character in characters:
+                return True
+            if item.character is None and item.kind in kinds:
+                return True
+        return False
+
+    return check
