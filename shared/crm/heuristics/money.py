@@ -164,6 +164,31 @@ class PriceDecision:
 
 
 BookedCheck = Callable[[str], bool | None]
+_PICK_FIRST = re.compile(
+    r"\b(?:prima(?:\s+varianta)?|varianta\s+(?:1|unu|intai)|optiunea\s+1|primul\s+pachet|"
+    r"cea\s+mica|pachetul\s+mic)\b"
+)
+_PICK_SECOND = re.compile(
+    r"\b(?:(?:varianta|optiunea)\s+(?:a\s+doua|2|doi)|a\s+doua\s+(?:varianta|optiune)|"
+    r"al\s+doilea\s+pachet|cea\s+de-a\s+doua)\b"
+)
+_PICK_LAST = re.compile(r"\b(?:ultima\s+varianta|varianta\s+ultima|cea\s+mare|pachetul\s+mare)\b")
+
+
+def _picked_option(reply: ChatMessage | None) -> int | None:
+    """0 for the first alternative, 1 for the second, -1 for the last; None if no pick."""
+    if reply is None:
+        return None
+    text = fold(reply.text)
+    if _PICK_SECOND.search(text):
+        return 1
+    if _PICK_LAST.search(text):
+        return -1
+    if _PICK_FIRST.search(text):
+        return 0
+    return None
+
+
 _AMOUNT_TAIL = re.compile(r"[\d.,\s\u202f\u00a0]*(?:de\s+)?(?:lei|leu|ron|euro|eur|€)?")
 
 
@@ -212,7 +237,12 @@ def _message_price(
         return amounts[0].value, amounts[0].currency
     folded = fold(message.text)
     if _OPTIONS.search(folded[amounts[0].pos : amounts[-1].pos]):
-        return None  # alternatives offered: wait for the choice
+        # Alternatives offered: the one the reply picks ("varianta a doua"), else wait.
+        pick = _picked_option(reply)
+        if pick is not None and len(amounts) >= 2:
+            chosen = amounts[0] if pick == 0 else amounts[-1] if pick == -1 else amounts[1]
+            return chosen.value, chosen.currency
+        return None
     if booked is not None:
         priced = _priced_items(message, amounts, booked)
         if priced is not None:

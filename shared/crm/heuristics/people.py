@@ -142,13 +142,12 @@ _STOP_NAMES = {
 }
 
 _KIN = (
-    r"(?:fetitei\s+mele|fetita\s+mea|fetita\s+noastra|fiica\s+mea|fiicei\s+mele|fiica\s+noastra|"
-    r"baiatul\s+meu|baiatului\s+meu|baiatul\s+nostru|fiul\s+meu|fiului\s+meu|fiul\s+nostru|"
-    r"copilul\s+meu|copilului\s+meu|copilul\s+nostru|nepotelul\s+meu|nepotelului\s+meu|"
-    r"nepotul\s+meu|nepotului\s+meu|nepoata\s+mea|nepoatei\s+mele|nepotica\s+mea|nepotelul|"
-    r"nepoata|gemenii\s+nostri|gemenele\s+noastre|gemenii|sarbatoritul|sarbatorita|"
-    r"bebelusul|bebelusa|printesa\s+noastra|printul\s+nostru|fetita|baietelul|baiatul|fetitei|"
-    r"baiatului|baietelului|fiica|fiul|fiicei|fiului)"
+    # the possessive forms first: "fetiței noastre Sofia" must not stop at "fetiței"
+    r"(?:(?:fetit\w*|fii\w*|fiul\w*|baiat\w*|baietel\w*|copil\w*|copii\w*|nepo\w*|gemen\w*)\s+"
+    r"(?:noastr\w*|nostri|nostru|mele|mei|meu|mea|lor)|"
+    r"nepotelul|nepoata|gemenii|sarbatoritul|sarbatorita|bebelusul|bebelusa|printesa\s+noastra|"
+    r"printul\s+nostru|fetita|baietelul|baiatul|fetitei|baiatului|baietelului|fiica|fiul|fiicei|"
+    r"fiului)"
 )
 _ADULT_KIN = (
     r"(?:bunica|bunicul|bunicii|mama|mamica|tatal|tata|tatic|nasa|nasul|nasii|matusa|unchiul|"

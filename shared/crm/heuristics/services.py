@@ -397,6 +397,8 @@ def booked_check(
     helium = any(re.search(r"\bheliu\b", fold(m.text)) for m in messages)
     stamp = messages[0].ts if messages else None
 
+    counts = {r.roleType: r.count for r in roles if r.roleType != "ANIMATOR"}
+
     def check(text: str) -> bool | None:
         if stamp is None:
             return None
@@ -411,7 +413,10 @@ def booked_check(
             if item.character is not None and item.character in characters:
                 return True
             if item.character is None and item.kind in kinds:
-                return True
+                # "3 ursitoare – 700 lei; 4 ursitoare – 850 lei": the booked quantity only
+                booked_count = counts.get(item.kind)
+                if item.count is None or booked_count is None or item.count == booked_count:
+                    return True
         return False
 
     return check
