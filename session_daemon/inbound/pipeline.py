@@ -5,10 +5,11 @@
                                                                   ▼ transaction per group
                         submit returns  ◄── acknowledged ── journal (SQLite, WAL, FULL)
                                                                   │
-                                                                  ▼ in memory, in order
-                            flusher thread: every `flush_interval` or `max_batch` entries
-                            get_many (dedup pre-check) → one atomic batch: `create` each new
-                            message + one `set(merge)` per thread → remove journal entries
+                                                                  ▼ per-account queues
+                            flusher thread: every `flush_interval` or `max_batch` entries,
+                            fair shares per account; get_many (dedup pre-check) → atomic
+                            batches of <= `max_batch_writes`: `create` each new message + one
+                            `set(merge)` per thread with it → remove the journal entries
 
 Guarantee: when `submit` returns, the event is in the journal on disk. Journal entries are removed
 only after the store write they describe committed. On start, whatever is left is replayed; a
@@ -22,6 +23,8 @@ counted in `pendingLid`, and moves into the phone thread as soon as a mapping ar
 status updates, broadcast lists and newsletters are counted and not mirrored.
 
 Receipts are journalled too and then applied with the outbox's `apply_receipts` (forward-only).
+Entries that keep failing alone while others succeed are set aside (still journalled, retried
+slowly) so one bad document cannot stop the pipeline. See docs/inbound-guarantees.md.
 """
 
 from __future__ import annotations
