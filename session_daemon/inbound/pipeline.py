@@ -67,7 +67,7 @@ __all__ = ["InboundPipeline", "PipelineClosed"]
 
 log = logging.getLogger(__name__)
 
-ISOLATE_AFTER = 3  # consecutive failures of one batch before looking for a poison entry
+ISOLATE_AFTER = 3  # every 3rd consecutive failure of a batch, look for a poison entry
 
 LidResolver = Callable[[str, str], "str | None"]
 Kind = Literal["m", "r"]
@@ -472,7 +472,8 @@ class InboundPipeline:
                     self._counters["storeErrors"] += 1
                     self._last_error = f"{type(exc).__name__}: {exc}"[:300]
                 pending = [e for e in batch if not e.done]
-                if failures >= ISOLATE_AFTER and len(pending) > 1 and self._isolate(pending):
+                isolate = failures % ISOLATE_AFTER == 0 and len(pending) > 1
+                if isolate and self._isolate(pending):
                     failures = 0  # the rest was written; the poison entries are set aside
                     self._flushed(started)
                     continue

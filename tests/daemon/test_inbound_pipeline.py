@@ -457,3 +457,32 @@ async def test_a_poison_message_is_set_aside_and_does_not_block_the_rest(tmp_pat
     await again.stop()
     assert len(store.query(query(f"threads/{TID}/messages"))) == 13
     store.inner.close()
+
+
+async def test_backpressure_holds_only_the_account_that_is_behind(tmp_path: Path) -> None:
+    store = CountingStore(SqliteStore(tmp_path / "store.db"))
+    store.fail_commits = 10**6  # the store is down: account A's queue fills up
+    pipeline = InboundPipeline(store, tmp_path / "journal", flush_interval=0.01, max_backlog=5,
+                               max_batch=3, retry_initial=0.01, retry_max=0.05)  # fmt: skip
+    await pipeline.start()
+    done_a = threading.Event()
+
+    def burst_a() -> None:
+        for i in range(30):
+            pipeline.submit(MessageReceived(ACC, wire(i)))
+        done_a.set()
+
+    producer = threading.Thread(target=burst_a)
+    producer.start()
+    await asyncio.sleep(0.5)
+    assert not done_a.is_set(), "account A should be held back"
+    other = wire(99, chat="40744000001@s.whatsapp.net")
+    await asyncio.wait_for(asyncio.to_thread(pipeline.submit, MessageReceived("accB", other)), 2)
+    store.fail_commits = 0  # the store is back
+    await asyncio.to_thread(producer.join, 10)
+    assert done_a.is_set()
+    assert await pipeline.drain(10)
+    await pipeline.stop()
+    assert len(store.query(query(f"threads/{TID}/messages"))) == 30
+    assert store.get(f"threads/accB__40744000001@s.whatsapp.net/messages/{other.id}")
+    store.inner.close()
