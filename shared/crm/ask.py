@@ -443,8 +443,12 @@ def _pick_one(q: _Question, active: list[dict[str, Any]]) -> dict[str, Any] | No
         upcoming = [e for e in dated if (event_date(e) or date.min) >= q.today]
         return upcoming[0] if upcoming else None
     if q.has(r"\bultima\b|\bultimul\b|\bcea\s+mai\s+recenta\b|\brecent\w*\b|\bcand\s+a\s+fost\b"):
-        past = [e for e in dated if (event_date(e) or date.max) <= q.today]
-        return (past or dated)[-1]
+        # "a fost / a avut": the latest one that already happened; otherwise the latest booked
+        # (what clients.lastEventAt holds).
+        if q.has(r"\ba\s+(?:fost|avut|venit|costat)\b|\bau\s+(?:fost|venit)\b"):
+            past = [e for e in dated if (event_date(e) or date.max) <= q.today]
+            return (past or dated)[-1]
+        return dated[-1]
     return None
 
 

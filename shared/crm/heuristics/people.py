@@ -297,11 +297,6 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
     return out
 
 
-def _sentence_word_ambiguous(fragment: str) -> bool:
-    first = fold(fragment.split()[0]) if fragment.split() else ""
-    return first in _STOP_NAMES
-
-
 def resolve_child_name(messages: list[ChatMessage]) -> str | None:
     scores: dict[str, int] = defaultdict(int)
     first_pos: dict[str, tuple[int, int]] = {}

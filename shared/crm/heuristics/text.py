@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -91,13 +90,6 @@ def sentences(text: str) -> list[Span]:
     return spans
 
 
-def sentence_at(text: str, pos: int) -> Span:
-    for span in sentences(text):
-        if span.start <= pos < span.end:
-            return span
-    return Span(0, len(text))
-
-
 _CLAUSE_SPLIT = re.compile(r"[,;:!?()\n]|\.(?=\s)|\s(?:dar|insa|doar|ci|iar)\s|\s[-–—]\s")
 
 
@@ -150,10 +142,6 @@ def to_int(token: str) -> int | None:
 def title_word(word: str) -> str:
     """'andrei' → 'Andrei', 'cluj-napoca' → 'Cluj-Napoca'."""
     return "-".join(p[:1].upper() + p[1:] for p in word.split("-"))
-
-
-def iter_matches(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
-    yield from pattern.finditer(text)
 
 
 _LABEL = re.compile(r"(?:^|(?<=[.!?\n]))\s*([A-ZĂÂÎȘȚ][\w-]{2,})\s*:")
