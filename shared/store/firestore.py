@@ -46,16 +46,8 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-_OPS = {
-    "==": "==",
-    "!=": "!=",
-    "<": "<",
-    "<=": "<=",
-    ">": ">",
-    ">=": ">=",
-    "in": "in",
-    "array_contains": "array_contains",
-}
+# The port's operators are Firestore's own names.
+_OPS = frozenset({"==", "!=", "<", "<=", ">", ">=", "in", "array_contains"})
 _MAX_IN_VALUES = 30
 _WATCH_START_TIMEOUT_S = 30.0
 _PING_PATH = "_health/ping"
@@ -305,9 +297,7 @@ class FirestoreStore:
                     raise StoreError(
                         f"'in' takes at most {_MAX_IN_VALUES} values in an ordered or limited query"
                     )
-            built = built.where(
-                filter=firestore.FieldFilter(_field_path(f.field), _OPS[f.op], value)
-            )
+            built = built.where(filter=firestore.FieldFilter(_field_path(f.field), f.op, value))
         for o in q.order_by:
             direction = (
                 firestore.Query.DESCENDING if o.direction == "desc" else firestore.Query.ASCENDING
