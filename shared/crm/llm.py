@@ -117,10 +117,14 @@ class ChatModel:
             "json_schema": {"name": schema_name, "schema": schema, "strict": True},
         }
         try:
-            content = self._call(messages, strict)
+            content = self._call(messages, strict, temperature=0)
         except openai.BadRequestError:
-            # Servers without structured outputs: plain JSON mode, validated below.
-            content = self._call(messages, {"type": "json_object"})
+            # Servers without structured outputs (or without `temperature`): plain JSON mode,
+            # validated below.
+            try:
+                content = self._call(messages, {"type": "json_object"}, temperature=None)
+            except openai.BadRequestError as exc:
+                raise ModelError(f"modelul a refuzat cererea ({exc.status_code})") from exc
         try:
             return output.model_validate(_first_json_object(content))
         except ValidationError as exc:
@@ -129,13 +133,14 @@ class ChatModel:
             )
             raise ModelOutputError(f"JSON-ul modelului are forma greșită: {problems}") from exc
 
-    def _call(self, messages: list[Any], response_format: Any) -> str:
+    def _call(self, messages: list[Any], response_format: Any, temperature: float | None) -> str:
+        extra: dict[str, Any] = {} if temperature is None else {"temperature": temperature}
         try:
             response = self._client.chat.completions.create(
                 model=self.config.model,
                 messages=messages,
                 response_format=response_format,
-                temperature=0,
+                **extra,
             )
         except openai.BadRequestError:
             raise

@@ -275,3 +275,14 @@ def test_ask_survives_any_model_failure(llm: OpenAIServer, reply: Reply) -> None
     assert answer.sources == []
     assert "Pot răspunde" in answer.answer
     assert errors
+
+
+def test_a_server_refusing_both_formats_falls_back_to_the_rules(
+    db: SqliteStore, chat: Chat, llm: OpenAIServer
+) -> None:
+    booking(chat)
+    llm.default = Reply(status=400, error_message="unsupported parameter")
+    result = run(db, llm)
+    assert result["action"] == "CREATE_EVENT"
+    assert "refuzat" in result["reasons"][0]
+    assert "temperature" not in llm.requests[-1]
