@@ -235,17 +235,26 @@ class ModelExtractor:
                 schema=EXTRACTION_SCHEMA,
                 output=ModelDraft,
             )
+            fields = fields_from_model(draft)
         except ModelError as exc:
-            log.warning("model extraction failed, using heuristics: %s", exc)
-            self.last_used_model = False
-            fields = self._fallback.extract(messages, phone_e164=phone_e164, now=now)
-            fields.reasons = [
-                f"modelul nu a putut fi folosit ({exc}); am folosit regulile",
-                *fields.reasons,
-            ]
-            return fields
+            return self._fall_back(messages, phone_e164, now, str(exc))
+        except Exception as exc:  # anything else from the SDK/transport: never fail the call
+            log.exception("unexpected model failure")
+            return self._fall_back(messages, phone_e164, now, type(exc).__name__)
         self.last_used_model = True
-        return fields_from_model(draft)
+        return fields
+
+    def _fall_back(
+        self, messages: Sequence[ChatMessage], phone_e164: str | None, now: datetime, why: str
+    ) -> DraftFields:
+        log.warning("model extraction failed, using heuristics: %s", why)
+        self.last_used_model = False
+        fields = self._fallback.extract(messages, phone_e164=phone_e164, now=now)
+        fields.reasons = [
+            f"modelul nu a putut fi folosit ({why}); am folosit regulile",
+            *fields.reasons,
+        ]
+        return fields
 
 
 # ---- the ask model -----------------------------------------------------------------------------
