@@ -3,11 +3,18 @@ run with no tests, and CI runs the test command."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
 import subprocess
 import time
 import tomllib
+import urllib.request
 from pathlib import Path
+from typing import Any
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,3 +99,58 @@ def test_lock_file_pins_every_dependency_of_pyproject() -> None:
             f"requirements.lock has {name}=={pins.get(name)}, pyproject.toml wants {version}: "
             "regenerate it with pip-compile (see the lock file's header)"
         )
+
+
+def test_run_command_serves_the_daemon_on_the_embedded_store(tmp_path: Path) -> None:
+    """`bash scripts/run.sh` (the README's first command): the daemon answers its health check
+    with a reachable SQLite store, and stops cleanly on SIGTERM."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "STORE_URL": f"sqlite:///{tmp_path}/superparty.db",
+        "SESSIONS_PATH": str(tmp_path / "sessions"),
+        "WHATSAPP_DAEMON_TOKEN_FILE": str(tmp_path / "admin-token"),
+        "INBOUND_JOURNAL_PATH": str(tmp_path / "journal"),
+    }
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            ["bash", "scripts/run.sh", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        health = _wait_for_health(f"http://127.0.0.1:{port}/health", proc, log, timeout=90)
+        assert health["status"] == "ok" and health["store_reachable"] is True
+        assert (tmp_path / "superparty.db").is_file()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+            raise AssertionError("the daemon did not stop on SIGTERM") from None
+    assert proc.returncode == 0, log.read_text()
+
+
+def _wait_for_health(
+    url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"run.sh exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                result: dict[str, Any] = json.loads(response.read())
+                return result
+        except (OSError, ValueError) as exc:
+            last_error = exc
+            time.sleep(0.2)
+    raise AssertionError(f"no health answer from {url} in {timeout}s: {last_error}")
