@@ -332,6 +332,12 @@ def test_a_booking_end_to_end() -> None:
         ["C: Am fost nemulțumiți, animatorul a întârziat o oră. Vrem banii înapoi."],
         ["C: Bună, caut de lucru ca animator, vă pot trimite CV-ul?"],
         ["C: Ai ajuns acasă?", "S: Cred că ați greșit numărul."],
+        ["C: Cât costă Elsa pe 14 martie?", "S: 650 lei pentru 2 ore.", "C: Ok, mersi."],
+        [
+            "C: Aveți liber pe 14 martie pentru Batman?",
+            "S: Da, 600 lei.",
+            "C: Vorbesc cu soțul și vă scriu mâine.",
+        ],
     ],
 )
 def test_not_bookings(lines: list[str]) -> None:

@@ -65,7 +65,8 @@ _NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
         "undecided inquiry",
         re.compile(
             r"\bma\s+mai\s+gandesc|\brevin\b|\brevenim\b|\bnu\s+avem\s+(?:inca\s+)?data|"
-            r"\binca\s+nu\s+avem\s+data"
+            r"\binca\s+nu\s+avem\s+data|\bvorbesc\s+cu\s+(?:sotul|sotia|familia)|\bma\s+consult|"
+            r"\bva\s+(?:mai\s+)?(?:scriu|anunt)\s+(?:eu\s+)?(?:maine|mai\s+tarziu|saptamana)"
         ),
         2,
     ),
@@ -114,7 +115,12 @@ def decide_intent(messages: list[ChatMessage], evidence: IntentEvidence) -> Inte
             seen.add(name)
             score -= weight
             reasons.append(f"looks like: {name}")
-    booking = (evidence.explicit_date or evidence.address) and score >= 4
+    # A commitment: the client asks for or confirms something, staff book it, or a place is given
+    # (a bare price question with a date is not a booking).
+    committed = (
+        evidence.address or _BOOKING_WORDS.search(client_text) or _STAFF_BOOKED.search(staff_text)
+    )
+    booking = (evidence.explicit_date or evidence.address) and committed and score >= 4
     if not booking and not reasons:
         if not (evidence.explicit_date or evidence.address):
             reasons.append("no party date or address in the conversation")
