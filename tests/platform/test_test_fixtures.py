@@ -68,7 +68,7 @@ def test_google_auth_never_probes_the_metadata_server() -> None:
         "assert _metadata._NO_GCE_CHECK is True\n"
         "assert _metadata._GCE_METADATA_HOST.startswith('127.0.0.1')\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, env=None)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 _PROBE_FUNCTIONS = """
