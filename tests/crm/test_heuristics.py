@@ -438,3 +438,21 @@ def test_a_price_list_counts_only_the_booked_items() -> None:
         )
     )
     assert services.payment.amount == 700
+
+
+def test_a_staff_recap_form_and_a_phone_number() -> None:
+    fields = extract(
+        chat(
+            "C: Bună, vrem Elsa pentru Ioana, 5 ani. Tel 0722 123 456, ok?",
+            "S: Rezervare confirmată!\n📅 Data: 14.03.2026\nOra: 16:00\n"
+            "📍 Adresa: Str. Mare nr. 1, Iași\nPersonaj: Elsa\nPreț: 650 lei\nAvans: 200 lei",
+            "C: Mulțumim!",
+        )
+    )
+    assert (fields.date, fields.startTime, fields.address) == (
+        "14-03-2026",
+        "16:00",
+        "Str. Mare nr. 1, Iași",
+    )
+    assert (fields.payment.amount, fields.payment.status) == (650, "UNPAID")
+    assert [(r.roleType, r.character) for r in fields.roles] == [("ANIMATOR", "Elsa")]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.crm.heuristics.text import clause_at, fold, labelled_segments
+from shared.crm.heuristics.text import PHONE_NUMBER, clause_at, fold, labelled_segments
 from shared.crm.types import ChatMessage
 
 _NUM = (
@@ -127,7 +127,9 @@ def amounts_in(message: ChatMessage, previous: ChatMessage | None) -> list[Amoun
             is_total = bool(_TOTAL.search(folded[clause.start : clause.end]))
             found.append(Amount(value, _currency(m.group("c")), m.start(), is_total))
     if not found and _CONFIRM.search(folded):
-        for m in _BARE.finditer(folded):
+        # Phone numbers are not prices: blank their digits out first.
+        masked = PHONE_NUMBER.sub(lambda p: re.sub(r"\d", "x", p.group()), folded)
+        for m in _BARE.finditer(masked):
             if any(s <= m.start() < e for s, e in taken):
                 continue
             before = folded[max(0, m.start() - 10) : m.start()]

@@ -147,6 +147,44 @@ def title_word(word: str) -> str:
 _LABEL = re.compile(r"(?:^|(?<=[.!?\n]))\s*([A-ZĂÂÎȘȚ][\w-]{2,})\s*:")
 
 
+FIELD_LABELS = frozenset(
+    {
+        "data",
+        "ora",
+        "adresa",
+        "locatia",
+        "pret",
+        "pretul",
+        "avans",
+        "avansul",
+        "total",
+        "totalul",
+        "rest",
+        "restul",
+        "plata",
+        "personaj",
+        "personajul",
+        "personaje",
+        "copii",
+        "telefon",
+        "nume",
+        "suma",
+        "durata",
+        "servicii",
+        "sarbatorit",
+        "sarbatorita",
+        "varsta",
+        "pachet",
+        "pachetul",
+        "tarif",
+        "cost",
+        "obs",
+        "observatii",
+        "detalii",
+    }
+)
+PHONE_NUMBER = re.compile(r"(?<!\d)(?:\+?40[\s.]?|0)7\d{2}[\s.-]?\d{3}[\s.-]?\d{3}(?!\d)")
+
 _PRICE_HINT = re.compile(r"\d\s*(?:de\s+)?(?:lei|ron|euro|eur|€)")
 
 
@@ -154,8 +192,8 @@ def labelled_segments(text: str) -> list[tuple[str, int, int]]:
     """Options written as 'Mini: … Standard: … Maxi: …' → [(folded label, start, end)], or []
     when the message has fewer than two such labels."""
     labels = list(_LABEL.finditer(text))
-    if len(labels) < 2:
-        return []
+    if len(labels) < 2 or any(fold(m.group(1)) in FIELD_LABELS for m in labels):
+        return []  # a recap form ("Data: … Preț: … Avans: …"), not a menu
     out = []
     for i, label in enumerate(labels):
         end = labels[i + 1].start() if i + 1 < len(labels) else len(text)
