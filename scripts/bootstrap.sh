@@ -4,7 +4,12 @@
 #   node_modules (npm ci of package-lock.json), functions/venv (functions/requirements.txt).
 # Each step records a stamp keyed by a hash of its inputs and is skipped while the stamp matches,
 # so a second run takes about a second. Safe to run concurrently (one run at a time, via flock).
+#
+# `bash scripts/bootstrap.sh --lock` first regenerates requirements.lock from pyproject.toml
+# (with the dev extra) with a pinned pip-tools; do that after changing a dependency.
 set -euo pipefail
+
+PIP_TOOLS_VERSION="7.6.2"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -29,6 +34,19 @@ hash_files() {
 }
 
 stamp_matches() { [[ -f "$1" ]] && [[ "$(cat "$1")" == "$2" ]]; }
+
+# ---- requirements.lock (on request) ----------------------------------------------------------
+if [[ "${1:-}" == "--lock" ]]; then
+    tools_venv="${TMPDIR:-/tmp}/superparty-pip-tools-$PIP_TOOLS_VERSION"
+    if ! [[ -x "$tools_venv/bin/pip-compile" ]]; then
+        python_for_tools="$(command -v "python3.11" || command -v python3)"
+        "$python_for_tools" -m venv "$tools_venv"
+        "$tools_venv/bin/python" -m pip install -q "pip-tools==$PIP_TOOLS_VERSION"
+    fi
+    log "regenerating requirements.lock"
+    "$tools_venv/bin/pip-compile" --quiet --extra dev --strip-extras --no-emit-find-links \
+        --no-emit-index-url --output-file requirements.lock pyproject.toml
+fi
 
 # ---- Debian packages --------------------------------------------------------------------------
 missing_debs=()

@@ -97,7 +97,7 @@ def test_lock_file_pins_every_dependency_of_pyproject() -> None:
         name = _normalized(name.split("[", 1)[0])
         assert pins.get(name) == version.strip(), (
             f"requirements.lock has {name}=={pins.get(name)}, pyproject.toml wants {version}: "
-            "regenerate it with pip-compile (see the lock file's header)"
+            "regenerate it: bash scripts/bootstrap.sh --lock"
         )
 
 
