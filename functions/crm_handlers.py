@@ -18,12 +18,17 @@ from firebase_functions import https_fn
 from pydantic import ValidationError
 
 from shared.crm.ask import answer_question
-from shared.crm.extraction import ExtractionError, ExtractionRequest, ExtractionService
+from shared.crm.extraction import (
+    ExtractionError,
+    ExtractionRequest,
+    ExtractionService,
+    client_events,
+)
 from shared.crm.extractors import Extractor, HeuristicExtractor, ModelAsk, ModelExtractor
 from shared.crm.llm import ChatModel, model_config_from_env
 from shared.crm.prompts import PROMPTS_DOC, Prompts, prompts_from_doc
 from shared.schemas import AskRequest, ExtractRequest
-from shared.store.port import DocumentStore, query
+from shared.store.port import DocumentStore
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +179,7 @@ def client_crm_ask(
         raise _invalid(exc) from None
     try:
         client = db.get(f"clients/{data.phone_e164}")
-        events = db.query(query("evenimente", where=[("phoneE164", "==", data.phone_e164)]))
+        events = client_events(db, data.phone_e164)
         if model is None:
             config = model_config_from_env()
             model = ModelAsk(ChatModel(config), _prompts(db)) if config else None

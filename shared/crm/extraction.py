@@ -245,6 +245,15 @@ def merge_into(existing: Mapping[str, Any], draft: Mapping[str, Any]) -> dict[st
     return patch
 
 
+def client_events(store: DocumentStore, phone: str) -> list[Snapshot]:
+    """Every event of a client: V3 `phoneE164` and legacy `telefonClientE164` documents."""
+    seen: dict[str, Snapshot] = {}
+    for field_name in ("phoneE164", "telefonClientE164"):
+        for snap in store.query(query("evenimente", where=[(field_name, "==", phone)])):
+            seen.setdefault(snap.path, snap)
+    return list(seen.values())
+
+
 def _cache_key(thread_id: str, newest_id: str, version: str, dry_run: bool, window: int) -> str:
     """Thread, newest message, extractor version and mode (and the window read)."""
     mode = "dry" if dry_run else "save"
@@ -315,8 +324,7 @@ class ExtractionService:
     def _open_events(self, phone: str | None) -> list[Snapshot]:
         if not phone:
             return []
-        snaps = self._store.query(query("evenimente", where=[("phoneE164", "==", phone)]))
-        return [s for s in snaps if not is_archived(s.data)]
+        return [s for s in client_events(self._store, phone) if not is_archived(s.data)]
 
     # -- the run ----------------------------------------------------------------------------
 

@@ -185,3 +185,17 @@ def test_ask_auth_and_arguments(staff: SqliteStore) -> None:
         ["x"],
     ):
         assert error_of(lambda bad=bad: ask(staff, bad)).code == Code.INVALID_ARGUMENT
+
+
+def test_ask_also_reads_legacy_events(staff: SqliteStore) -> None:
+    staff.set(
+        "evenimente/legacy",
+        {
+            "idScurt": 3,
+            "data": "05-05-2025",
+            "telefonClientE164": PHONE,
+            "incasare": {"stare": "INCASAT", "suma": 450},
+        },
+    )
+    result = ask(staff, {"phoneE164": PHONE, "question": "Cât a plătit clientul?"})
+    assert "450" in result["answer"] and [s["eventShortId"] for s in result["sources"]] == [3]
