@@ -239,6 +239,8 @@ def test_the_last_address_wins_and_a_recap_does_not_shorten_it() -> None:
         (["C: pentru Radu, 5 ani, vă rog"], "Radu", 5),
         (["S: Cum îl cheamă pe sărbătorit?", "C: Matei Andrei"], "Matei Andrei", None),
         (["C: ziua lui victor de 9 ani"], "Victor", 9),
+        (["C: Facem aniversarea de 5 ani a Mariei."], "Maria", 5),
+        (["C: Petrecerea e pentru ziua de naștere a lui Matei."], "Matei", None),
     ],
 )
 def test_child_name_and_age(lines: list[str], name: str, age: int | None) -> None:

@@ -227,9 +227,10 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
             name = _genitive(name)
         out.append(NameMention(name, start, weight))
 
-    for m in re.finditer(rf"\b{_EVENT}\s+(?:lui|lu)\s+", folded):
+    of = r"(?:de\s+\d{1,2}\s+ani\s+)?(?:a\s+)?"  # "aniversarea de 5 ani a lui/a Mariei"
+    for m in re.finditer(rf"\b(?:{_EVENT}\s+{of}|la\s+multi\s+ani\s+)(?:lui|lu)\s+", folded):
         add(m.end(), 3, allow_lower=True)
-    for m in re.finditer(rf"\b{_EVENT}\s+(?=[a-z]+(?:ei|ai)\b)", folded):
+    for m in re.finditer(rf"\b{_EVENT}\s+{of}(?=[a-z]+(?:ei|ai)\b)", folded):
         add(m.end(), 3, genitive=True, pair=False)
     for m in re.finditer(
         rf"\b(?:{_KIN}|micuta|micutul|micutei|micutului)\s*,?\s+"
