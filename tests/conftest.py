@@ -164,13 +164,17 @@ class NodeServer:
                 self.proc.wait(timeout=5)
         # End the whole process group (only ours: it was started in a new session).
         for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            if self.proc.poll() is not None and not _group_alive(self.proc.pid):
+            if self._all_gone():
                 break
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=wait_s)
+            deadline = time.monotonic() + wait_s
+            while not self._all_gone() and time.monotonic() < deadline:
+                time.sleep(0.05)
         self._reader.join(timeout=5)
+
+    def _all_gone(self) -> bool:
+        return self.proc.poll() is not None and not _group_alive(self.proc.pid)
 
 
 def _group_alive(pgid: int) -> bool:
