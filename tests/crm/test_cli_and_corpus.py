@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.crm.cli import run
+from shared.crm.heuristics.text import strip_diacritics
 from shared.crm.scoring import address_matches, field_hits
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -43,6 +44,31 @@ def test_extraction_on_conversations_written_apart_from_the_corpus() -> None:
     summary = json.loads(out)["extraction"]
     assert summary["intent"] >= 0.95
     assert summary["fieldAccuracy"] >= 0.9
+
+
+def _rewritten(source: Path, target: Path, style: str) -> None:
+    """The same chats typed without diacritics, or also all in lowercase (common on phones)."""
+    with source.open(encoding="utf-8") as handle, target.open("w", encoding="utf-8") as out:
+        for line in handle:
+            record = json.loads(line)
+            for message in record["messages"]:
+                text = strip_diacritics(message["text"])
+                message["text"] = text.lower() if style == "lower" else text
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+@pytest.mark.parametrize("style", ["plain", "lower"])
+@pytest.mark.parametrize("source", [EXTRACTION_DEV, FRESH], ids=["dev", "fresh"])
+def test_extraction_survives_phone_typing_styles(tmp_path: Path, source: Path, style: str) -> None:
+    if not source.is_file():
+        pytest.skip("corpus not present")
+    rewritten = tmp_path / f"{style}.jsonl"
+    _rewritten(source, rewritten, style)
+    code, out = cli("eval", str(rewritten), "--json")
+    assert code == 0
+    summary = json.loads(out)["extraction"]
+    assert summary["intent"] >= 0.95
+    assert summary["fieldAccuracy"] >= 0.95
 
 
 @pytest.mark.skipif(not ASK_DEV.is_file(), reason="dev corpus not present")

@@ -16,6 +16,11 @@ _STREET = re.compile(
     r"\b(?P<kind>str|strada|bd|bld|b-dul|bdul|bulevardul|sos|soseaua|calea|aleea|al(?=\.)|piata|"
     r"pta|intrarea|splaiul|drumul|prelungirea|prel|fundatura|str-la|ulita)\b\.?\s*(?=\w)"
 )
+# "Calea Moșilor 200", "Aleea Teilor nr. 4": a weak street word needs its number close by
+# ("intrarea ursitoarelor ar fi pe la 21:30" is an entrance, not a street).
+_WEAK_NUMBERED = re.compile(
+    r"[^,.\d]{1,40}?\bnr\.?\s*\d|\s*[\w-]+(?:\s+[\w-]+){0,2}\s+\d+[a-z]?\b(?![:.]\d)"
+)
 _WEAK_STREET = {"calea", "aleea", "piata", "intrarea", "drumul", "ulita", "splaiul", "fundatura"}
 _VENUE = re.compile(
     r"\b(?:restaurant(?:ul)?|salon(?:ul)?|sala|sal[ai]\s+de\s+evenimente|loc(?:ul)?\s+de\s+joaca|"
@@ -234,8 +239,68 @@ def _clean(raw: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_KEEP_LOWER = frozenset(
+    {
+        "noi",
+        "voi",
+        "acasa",
+        "bloc",
+        "blocul",
+        "curte",
+        "curtea",
+        "sala",
+        "parter",
+        "etaj",
+        "str",
+        "strada",
+        "sos",
+        "soseaua",
+        "calea",
+        "aleea",
+        "nr",
+        "sat",
+        "satul",
+        "comuna",
+        "jud",
+        "judetul",
+        "sector",
+        "sect",
+        "adresa",
+        "vor",
+        "vin",
+        "copii",
+        "ora",
+        "ani",
+        "lei",
+        "langa",
+        "din",
+        "lui",
+        "cel",
+        "cea",
+        "mare",
+    }
+)
+
+
+def _recased(text: str) -> str:
+    """An all-lowercase message with its content words capitalized (same length), so the rules
+    that look for names ('Restaurant Casa Viilor', 'Cluj-Napoca') work on it too."""
+    from shared.crm.heuristics.people import is_stop_word
+
+    def cap(m: re.Match[str]) -> str:
+        word = m.group()
+        if len(word) < 3 or is_stop_word(word) or fold(word) in _KEEP_LOWER:
+            return word
+        return word[0].upper() + word[1:]
+
+    return re.sub(r"[^\W\d_]+", cap, text)
+
+
 def mentions_in(message: ChatMessage) -> list[AddressMention]:
     text = message.text
+    recased = text == text.lower()
+    if recased:
+        text = _recased(text)
     folded = fold(text)
     found: list[AddressMention] = []
     for sentence in sentences(text):
@@ -245,13 +310,23 @@ def mentions_in(message: ChatMessage) -> list[AddressMention]:
             if m.group("kind") not in _WEAK_STREET
             or _CAPITALIZED.match(text[m.end() :].split(" ")[0] or "")
         ]
-        streets = [m for m in streets if re.search(r"\d|[A-ZĂÂÎȘȚ]", text[m.end() : m.end() + 40])]
+        streets = [
+            m
+            for m in streets
+            if (
+                _WEAK_NUMBERED.match(folded, m.end())
+                if m.group("kind") in _WEAK_STREET
+                else re.search(r"\d|[A-ZĂÂÎȘȚ]", text[m.end() : m.end() + 40])
+            )
+        ]
         if streets:
             street = streets[0]
             stop = _forward(text, folded, street.start(), sentence.end)
             begin = _backward(text, folded, sentence.start, street.start())
             found.append(AddressMention(_clean(text[begin:stop]), begin))
             continue
+        if recased:
+            continue  # a venue name without a street needs the writer's own capitals
         for venue in _VENUE.finditer(folded, sentence.start, sentence.end):
             after = text[venue.end() : sentence.end]
             name = re.match(

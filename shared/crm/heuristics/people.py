@@ -130,6 +130,19 @@ _STOP_NAMES = {
     "fetita",
     "baiatul",
     "halloween",
+    "doua",
+    "doi",
+    "trei",
+    "patru",
+    "cinci",
+    "mine",
+    "toate",
+    "ore",
+    "asta",
+    "acesta",
+    "aceasta",
+    "anul",
+    "acum",
     "revelion",
     "rusalii",
     "dragobete",
@@ -171,11 +184,14 @@ class NameMention:
     weight: int
 
 
+def is_stop_word(word: str) -> bool:
+    return fold(word) in _STOP_NAMES
+
+
 def _name_at(text: str, start: int, *, allow_lower: bool, pair: bool = True) -> str | None:
     """The name (or 'X și Y') starting at `start`, or None when it is not a plausible name."""
-    pattern = (_ANY_NAME if allow_lower else NAME) + (
-        rf"(?:\s+(?:și|si)\s+{NAME})?" if pair else ""
-    )
+    first = _ANY_NAME if allow_lower else NAME
+    pattern = first + (rf"(?:\s+(?:și|si)\s+{first})?" if pair else "")
     m = re.match(pattern, text[start:])
     if not m:
         return None
@@ -225,6 +241,8 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
             if fold(name[-2:]) not in ("ei", "ai"):
                 return
             name = _genitive(name)
+            if is_stop_word(name):  # "a fiicei mele" is not a child called Fiica
+                return
         out.append(NameMention(name, start, weight))
 
     of = r"(?:de\s+\d{1,2}\s+ani\s+)?(?:a\s+)?"  # "aniversarea de 5 ani a lui/a Mariei"
@@ -276,7 +294,7 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
             add(m.start(), 2)
     # "… pentru Ilinca." alone: weak, counts only when nothing better names the child.
     for m in re.finditer(r"(?<=[a-z,] )pentru\s+(?=[a-z]+\b)", folded):
-        if text[m.end()].isupper() and not re.match(
+        if (text[m.end()].isupper() or all_lower) and not re.match(
             r"[\w-]+\s*(?:,\s*)?(?:str|strada|bd|nr|sos|calea)\b", folded[m.end() :]
         ):
             add(m.end(), 1, pair=False)
@@ -288,10 +306,11 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
             r"sarbatorit\w*|fetitei|baiatului|bebelus\w*))",
             asked,
         ):
-            answer = re.match(rf"\s*({NAME}(?:\s+{NAME})?)", text)
+            word = _ANY_NAME if all_lower else NAME
+            answer = re.match(rf"\s*({word}(?:\s+{word})?)(?=\s*(?:[.,!]|$))", text)
             if answer:
-                name = answer.group(1)
-                if fold(name.split()[0]) not in _STOP_NAMES:
+                name = " ".join(title_word(w) for w in answer.group(1).split())
+                if not any(fold(w) in _STOP_NAMES for w in name.split()):
                     out.append(NameMention(name, answer.start(1), 3))
             else:
                 add(0, 3, allow_lower=True, pair=False)
@@ -344,10 +363,13 @@ _OTHER_PERSON = re.compile(
 def age_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[AgeMention]:
     text = message.text
     folded = fold(text)
+    lowercase_chat = text == text.lower()
     out: list[tuple[int, AgeMention]] = []
     for i, pattern in enumerate(_AGE_PATTERNS):
         for m in pattern.finditer(folded):
-            if i == 1 and not text[m.start()].isupper():
+            if i == 1 and not (text[m.start()].isupper() or lowercase_chat):
+                continue
+            if i == 1 and is_stop_word(folded[m.start() :].split()[0].strip(",(")):
                 continue
             raw = next((g for g in m.groups() if g), "")
             value = to_int(raw) or 0

@@ -236,9 +236,10 @@ def items_in(
     folded = fold(text)
     items: list[_Item] = []
     taken: list[tuple[int, int]] = []
+    lowercase_chat = text == text.lower()
     for m in _CHARACTER_RE.finditer(folded):
         alias = m.group(1)
-        if alias in _AMBIGUOUS and not text[m.start()].isupper():
+        if alias in _AMBIGUOUS and not (text[m.start()].isupper() or lowercase_chat):
             continue
         taken.append(m.span())
         items.append(_Item("ANIMATOR", _ALIAS_TO_NAME[alias], 1, m.start()))

@@ -185,13 +185,14 @@ FIELD_LABELS = frozenset(
 )
 PHONE_NUMBER = re.compile(r"(?<!\d)(?:\+?40[\s.]?|0)7\d{2}[\s.-]?\d{3}[\s.-]?\d{3}(?!\d)")
 
+_LOWER_LABEL = re.compile(r"(?:^|(?<=[.!?\n]))\s*([a-zăâîșț][\w-]{2,})\s*:")
 _PRICE_HINT = re.compile(r"\d\s*(?:de\s+)?(?:lei|ron|euro|eur|€)")
 
 
 def labelled_segments(text: str) -> list[tuple[str, int, int]]:
     """Options written as 'Mini: … Standard: … Maxi: …' → [(folded label, start, end)], or []
     when the message has fewer than two such labels."""
-    labels = list(_LABEL.finditer(text))
+    labels = list((_LOWER_LABEL if text == text.lower() else _LABEL).finditer(text))
     if len(labels) < 2 or any(fold(m.group(1)) in FIELD_LABELS for m in labels):
         return []  # a recap form ("Data: … Preț: … Avans: …"), not a menu
     out = []
