@@ -27,6 +27,7 @@ from shared.crm.heuristics.dates import mentions_in as date_mentions
 from shared.crm.heuristics.text import fold
 from shared.crm.types import ChatMessage, DraftFields
 from shared.events import (
+    LOCAL_TZ,
     event_date,
     event_short_id,
     is_archived,
@@ -276,7 +277,9 @@ def _message_from_doc(snap: Snapshot) -> ChatMessage | None:
     if direction not in ("inbound", "outbound"):
         return None
     body = data.get("body")
-    return ChatMessage(snap.id, direction, body if isinstance(body, str) else "", ensure_utc(ts))
+    # Relative dates ("mâine", "sâmbătă") are read in Romanian time, not UTC.
+    local = ensure_utc(ts).astimezone(LOCAL_TZ)
+    return ChatMessage(snap.id, direction, body if isinstance(body, str) else "", local)
 
 
 # ---- the service -------------------------------------------------------------------------------

@@ -268,3 +268,13 @@ def test_unknown_price_is_null_in_the_draft_and_zero_when_saved(
     service(db).run(request(dry_run=False))
     [event] = events(db)
     assert event.data["payment"]["amount"] == 0
+
+
+def test_relative_dates_use_romanian_time_not_utc(db: SqliteStore, chat: Chat) -> None:
+    # 00:30 in Bucharest on 6 March is still 5 March in UTC: "mâine" is 7 March.
+    chat.client(
+        "Vrem Elsa mâine la ora 16, la Str. Teilor nr. 9, Iași, pentru Maria, 5 ani.",
+        "2026-03-05T22:30:00+00:00",
+    )
+    chat.staff("Elsa, 650 lei. Notat!", "2026-03-05T22:40:00+00:00")
+    assert service(db).run(request())["draftEvent"]["date"] == "07-03-2026"
