@@ -199,3 +199,16 @@ def test_ask_also_reads_legacy_events(staff: SqliteStore) -> None:
     )
     result = ask(staff, {"phoneE164": PHONE, "question": "Cât a plătit clientul?"})
     assert "450" in result["answer"] and [s["eventShortId"] for s in result["sources"]] == [3]
+
+
+def test_super_admin_by_email_case_insensitive(
+    staff: SqliteStore, chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    booking(chat)
+    monkeypatch.setenv("SUPER_ADMIN_EMAILS", "boss@example.com, other@example.com")
+    data = {"threadId": THREAD, "accountId": ACCOUNT}
+    assert (
+        extract(staff, data, uid="boss-uid", email="Boss@Example.com")["action"] == "CREATE_EVENT"
+    )
+    denied = error_of(lambda: extract(staff, data, uid="x", email="nobody@example.com"))
+    assert denied.code == Code.PERMISSION_DENIED
