@@ -181,8 +181,8 @@ def source(event: Mapping[str, Any]) -> dict[str, Any]:
 
 def _party_word(n: int, singular_suffix: str = "", plural_suffix: str = "") -> str:
     """'o petrecere neplătită' / '2 petreceri neplătite' / '20 de petreceri'."""
-    if n == 1:
-        return "o petrecere" + (f" {singular_suffix}" if singular_suffix else "")
+    if n == 1:  # digits, not "o": answers are checked for exact numbers
+        return "1 petrecere" + (f" {singular_suffix}" if singular_suffix else "")
     of = "de " if n % 100 >= 20 or (n % 100 == 0 and n) else ""
     return f"{n} {of}petreceri" + (f" {plural_suffix}" if plural_suffix else "")
 
@@ -269,7 +269,7 @@ def _data_answer(q: _Question) -> AskAnswer | None:
         return _answer(f"{count[0].upper()}{count[1:]}{scope}: {listing}.", cancelled)
 
     if q.has(
-        r"\bmai\s+(?:are|avem)\s+de\s+(?:platit|incasat)|\bde\s+plata\b|\bdatoreaz\w*|\brestant\w*|\bneplatit\w*|\bnu\s+a\s+platit|\brest\w*\s+de\s+plata|\bde\s+incasat|\bdatori"
+        r"\bmai\s+(?:are|avem)\s+de\s+(?:platit|incasat|achitat)|\bde\s+achitat\b|\bde\s+plata\b|\bdatoreaz\w*|\brestant\w*|\bneplatit\w*|\bnu\s+a\s+platit|\brest\w*\s+de\s+plata|\bde\s+incasat|\bdatori"
     ):
         unpaid = [e for e in active if event_status(e) == "UNPAID"]
         return _answer(
@@ -303,8 +303,8 @@ def _data_answer(q: _Question) -> AskAnswer | None:
         r"ori)\b|\bde\s+cate\s+ori\b|\bnumarul\s+de\s+(?:petreceri|evenimente)"
     ):
         cancelled = [e for e in filtered if event_status(e) == "CANCELLED" and not is_archived(e)]
-        extra = f" (plus {len(cancelled)} anulate)" if cancelled else ""
-        count = "o singură petrecere" if len(active) == 1 else _party_word(len(active))
+        extra = f" (plus {_party_word(len(cancelled), 'anulată', 'anulate')})" if cancelled else ""
+        count = _party_word(len(active))
         return _answer(f"Clientul a avut {count}{scope}{extra}.", active)
 
     if q.has(

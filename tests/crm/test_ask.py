@@ -73,7 +73,7 @@ def test_first_last_next_use_real_dates() -> None:
 
 def test_filters_by_child_year_month_and_service() -> None:
     assert ask("Câte petreceri a avut Dan?") == (
-        "Clientul a avut o singură petrecere (pentru petrecerile cerute) (plus 1 anulate).",
+        "Clientul a avut 1 petrecere (pentru petrecerile cerute) (plus 1 petrecere anulată).",
         [4],
     )
     assert ask("Câte petreceri au fost în 2025?")[1] == [1]
