@@ -243,6 +243,14 @@ def items_in(
             continue
         taken.append(m.span())
         items.append(_Item("ANIMATOR", _ALIAS_TO_NAME[alias], 1, m.start()))
+    # "Elsa și Ana": the Frozen sister, spelled the Romanian way (alone, Ana is a child's name).
+    for m in re.finditer(
+        r"\belsa\s*(?:si|\+|,|&)\s*(ana)\b|\b(ana)\s*(?:si|\+|,|&)\s*elsa\b", folded
+    ):
+        start = m.start(1) if m.group(1) else m.start(2)
+        if not any(s <= start < e for s, e in taken):
+            taken.append((start, start + 3))
+            items.append(_Item("ANIMATOR", "Anna", 1, start))
     for generic in GENERIC_ANIMATOR:
         for m in re.finditer(rf"(?<![\w-]){re.escape(generic)}(?![\w-])", folded):
             if not any(s <= m.start() < e for s, e in taken):
