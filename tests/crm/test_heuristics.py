@@ -335,6 +335,7 @@ def test_a_booking_end_to_end() -> None:
         ["C: Bună, caut de lucru ca animator, vă pot trimite CV-ul?"],
         ["C: Ai ajuns acasă?", "S: Cred că ați greșit numărul."],
         ["C: Cât costă Elsa pe 14 martie?", "S: 650 lei pentru 2 ore.", "C: Ok, mersi."],
+        ["C: Vreau să știu cât costă un animator pe 14 martie.", "S: 650 lei.", "C: Mulțumesc."],
         [
             "C: Aveți liber pe 14 martie pentru Batman?",
             "S: Da, 600 lei.",

@@ -74,6 +74,8 @@ _NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
 _BOOKING_WORDS = re.compile(
     r"\b(?:rezerv\w*|vreau|vrem|as\s+dori|am\s+dori|am\s+vrea|as\s+vrea|confirm\w*|"
     r"facem\s+(?:ziua|petrecerea)|dorim)\b"
+    # "vreau să știu cât costă" asks, it does not book
+    r"(?!\s+(?:sa\s+)?(?:stiu|aflu|intreb|va\s+intreb|intrebam|stim|aflam)\b)"
 )
 _STAFF_BOOKED = re.compile(
     r"\b(?:v-am\s+notat|am\s+notat|notat|v-am\s+trecut|rezervarea|confirmat[ae]?|rezervat|"
