@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from shared.crm.ask import FreeTextModel, answer_question
-from shared.crm.extraction import draft_event, quick_check
+from shared.crm.drafting import draft_event, quick_check
 from shared.crm.extractors import Extractor, HeuristicExtractor, ModelAsk, ModelExtractor
 from shared.crm.llm import ChatModel, model_config_from_env
 from shared.crm.scoring import AskScore, ExtractionScore
