@@ -200,6 +200,14 @@ class _Question:
         return re.search(pattern, self.text) is not None
 
 
+def _name_forms(name: str) -> set[str]:
+    """A first name as a question may write it: 'irina', 'irinei' (of Irina), 'ilincai'."""
+    forms = {name}
+    if name.endswith("a") and len(name) > 2:
+        forms |= {name[:-1] + "ei", name[:-1] + "ai"}
+    return forms
+
+
 def _filters(
     question: _Question, events: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -209,7 +217,7 @@ def _filters(
     names = {
         fold(str(e.get("childName") or "")).split(" ")[0] for e in events if e.get("childName")
     }
-    named = [n for n in names if n and n in words]
+    named = [n for n in names if n and words & _name_forms(n)]
     if named:
         events = [e for e in events if fold(str(e.get("childName") or "")).split(" ")[0] in named]
         applied.append("copil")

@@ -83,6 +83,16 @@ def test_ask_eval_answers_every_question_exactly_without_a_model(
     assert summary["sourcesExact"] == summary["records"]
 
 
+def test_ask_on_questions_written_apart_from_the_corpus() -> None:
+    """12 other questions (genitive names, years, services, cheapest, counts) on the same kind
+    of client data: every answer exact, every source right."""
+    code, out = cli("eval", str(Path(__file__).parent / "data" / "ask_fresh.jsonl"), "--json")
+    assert code == 0
+    summary = json.loads(out)["ask"]
+    assert summary["answerAccuracy"] == 1.0
+    assert summary["sourcesExact"] == summary["records"]
+
+
 @pytest.mark.skipif(not EXTRACTION_DEV.is_file(), reason="dev corpus not present")
 def test_extract_prints_one_json_line_per_conversation() -> None:
     code, out = cli("extract", str(EXTRACTION_DEV))
