@@ -89,6 +89,8 @@ def test_mai_as_an_adverb_is_not_may() -> None:
         ("Vineri la 17 ar fi perfect.", "06-03-2026"),
         ("Peste o săptămână, tot luni.", "09-03-2026"),
         ("peste 10 zile", "12-03-2026"),
+        ("Într-o săptămână, dacă se poate.", "09-03-2026"),
+        ("În două săptămâni, sâmbătă.", "14-03-2026"),
     ],
 )
 def test_relative_dates_resolve_against_the_message_time(text: str, expected: str) -> None:

@@ -102,7 +102,8 @@ _WEEKDAY = re.compile(
 _TOMORROW = re.compile(r"\b(poimaine|maine)\b")
 _TODAY = re.compile(r"\b(azi|astazi|diseara|in seara asta)\b(?=[^.?!]{0,25}\b(?:ora|la)\s+\d)")
 _IN_N = re.compile(
-    rf"\bpeste\s+(?:exact\s+|fix\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+(zile|zi|saptamani|saptamana)\b"
+    rf"\b(?:peste|in|intr-o|intr-un)\s+(?:exact\s+|fix\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})?\s*"
+    r"(zile|zi|saptamani|saptamana)\b(?!\s+(?:de\s+)?(?:la|dupa|inainte))"
 )
 _AMBIGUOUS_RELATIVE = re.compile(
     rf"\b(?:saptamana\s+viitoare|weekendul\s+viitor|({WEEKDAY_RE})\s+viitoare)\b"
@@ -314,7 +315,9 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
     for m in _TODAY.finditer(text):
         add(today, *m.span(), "strong")
     for m in _IN_N.finditer(text):
-        n = to_int(m.group(1)) or 0
+        if m.group(1) is None and not m.group(0).startswith("intr-"):
+            continue  # "în săptămâna …" is not a distance
+        n = to_int(m.group(1) or "1") or 0
         days = n * 7 if m.group(2).startswith("sapt") else n
         target = today + timedelta(days=days)
         weekday = re.search(rf"\b({WEEKDAY_RE})\b", text[m.end() : m.end() + 30])
