@@ -280,6 +280,7 @@ def test_characters_and_services() -> None:
         ("DRY_ICE", None, 1),
     ]
     assert kinds(["C: Ne trebuie Moș Crăciun pe 24."]) == [("SANTA_CLAUS", None, 1)]
+    assert kinds(["C: Și baloane cu heliu – 20 buc."]) == [("HELIUM_BALLOONS", None, 20)]
 
 
 def test_removals_only_and_unnamed_animator() -> None:

@@ -218,12 +218,11 @@ _COUNTED = ("URSITOARE", "HELIUM_BALLOONS", "BALLOONS", "ARCADE")
 
 
 def _count_after(folded: str, pos: int) -> int | None:
-    """'baloane cu heliu vrem 25, nu 15' → 25."""
-    clause = clause_at(folded, pos)
-    rest = folded[pos : clause.end]
+    """'baloane cu heliu vrem 25, nu 15' → 25; 'baloane cu heliu – 20 buc.' → 20."""
+    rest = re.split(r"[.!?\n]", folded[pos : pos + 50], maxsplit=1)[0]
     m = re.search(
-        r"^\S+(?:\s+(?:cu|de)\s+\S+)?\s+(?:vrem|dorim|sa\s+fie|ar\s+fi|in\s+total)?\s*(\d{1,3})\b"
-        r"(?!\s*(?:de\s+)?(?:lei|ron|euro|eur|ani|ore|minute|min|copii|%|[.:]\d))",
+        r"^\S+(?:\s+(?:cu|de)\s+\S+)?[\s,:–(-]+(?:vrem|dorim|sa\s+fie|ar\s+fi|in\s+total)?\s*"
+        r"(\d{1,3})\b(?!\s*(?:de\s+)?(?:lei|ron|euro|eur|ani|ore|minute|min|copii|%|[.:,]\d))",
         rest,
     )
     return int(m.group(1)) if m and 0 < int(m.group(1)) <= 200 else None
