@@ -1,0 +1,145 @@
+"""The one definition of who a caller is (DESIGN.md, Identity).
+
+- super-admin: an email in `SUPER_ADMIN_EMAILS` (comma-separated, case-insensitive) or the custom
+  claim `admin: true` (the boolean, not a truthy string);
+- employee: a super-admin, or a user whose `staffProfiles/{uid}` document exists.
+
+`classify_caller` is pure; `verify_id_token` and `resolve_caller` do the I/O (firebase_admin,
+imported lazily so importing this module stays cheap for Cloud Functions discovery).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.store.port import DocumentStore
+
+SUPER_ADMIN_EMAILS_ENV = "SUPER_ADMIN_EMAILS"
+STAFF_PROFILES = "staffProfiles"
+
+
+class InvalidToken(Exception):
+    """The ID token is missing, malformed, expired, revoked or not signed by Firebase."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    uid: str
+    email: str | None
+    is_super_admin: bool
+    is_employee: bool
+    staff_profile_exists: bool
+    staff_profile_role: str | None
+
+    def who_am_i(self) -> dict[str, Any]:
+        """The `whatsappWhoAmI` body (CONTRACT.md section 2)."""
+        return {
+            "uid": self.uid,
+            "email": self.email,
+            "isAdmin": self.is_super_admin,
+            "isEmployee": self.is_employee,
+            "staffProfileExists": self.staff_profile_exists,
+            "staffProfileRole": self.staff_profile_role,
+        }
+
+
+def normalize_email(email: object) -> str | None:
+    if not isinstance(email, str):
+        return None
+    cleaned = email.strip().lower()
+    return cleaned or None
+
+
+def parse_super_admin_emails(raw: str | None) -> frozenset[str]:
+    return frozenset(
+        e for e in (normalize_email(part) for part in (raw or "").split(",")) if e is not None
+    )
+
+
+def super_admin_emails_from_env() -> frozenset[str]:
+    return parse_super_admin_emails(os.environ.get(SUPER_ADMIN_EMAILS_ENV))
+
+
+def classify_caller(
+    uid: str,
+    email: str | None,
+    claims: Mapping[str, Any] | None,
+    staff_profile: Mapping[str, Any] | None,
+    super_admin_emails: Iterable[str],
+) -> Caller:
+    """Classify a verified caller. `staff_profile` is the data of `staffProfiles/{uid}` or None
+    when that document does not exist."""
+    admins = {e for e in (normalize_email(x) for x in super_admin_emails) if e is not None}
+    normalized = normalize_email(email)
+    claims = claims or {}
+    by_email = normalized is not None and normalized in admins
+    is_super_admin = claims.get("admin") is True or by_email
+    profile_exists = staff_profile is not None
+    role = staff_profile.get("role") if staff_profile is not None else None
+    return Caller(
+        uid=uid,
+        email=email if isinstance(email, str) else None,
+        is_super_admin=is_super_admin,
+        is_employee=is_super_admin or profile_exists,
+        staff_profile_exists=profile_exists,
+        staff_profile_role=role if isinstance(role, str) else None,
+    )
+
+
+_app_lock = threading.Lock()
+
+
+def _default_app() -> Any:
+    """The default firebase_admin app, initialised on first use (no credentials needed with the
+    Auth emulator; on Cloud Functions the runtime's service account)."""
+    import firebase_admin
+
+    with _app_lock:
+        try:
+            return firebase_admin.get_app()
+        except ValueError:
+            project = os.environ.get("GCLOUD_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT")
+            # Application Default credentials load lazily; with FIREBASE_AUTH_EMULATOR_HOST
+            # firebase_admin uses a fake credential and accepts the emulator's unsigned tokens.
+            options = {"projectId": project} if project else None
+            return firebase_admin.initialize_app(options=options)
+
+
+def verify_id_token(token: str) -> dict[str, Any]:
+    """The decoded claims of a Firebase ID token; raises InvalidToken."""
+    if not isinstance(token, str) or not token.strip():
+        raise InvalidToken("missing token")
+    from firebase_admin import auth
+
+    app = _default_app()
+    try:
+        claims = auth.verify_id_token(token.strip(), app=app)
+    except Exception as exc:  # every verification failure is the caller's bad token
+        raise InvalidToken(type(exc).__name__) from None
+    if not isinstance(claims, dict) or not isinstance(claims.get("uid"), str):
+        raise InvalidToken("token has no uid")
+    return claims
+
+
+def caller_from_claims(claims: Mapping[str, Any], store: DocumentStore) -> Caller:
+    uid = str(claims.get("uid") or claims.get("sub") or "")
+    if not uid:
+        raise InvalidToken("token has no uid")
+    profile = store.get(f"{STAFF_PROFILES}/{uid}")
+    email = claims.get("email")
+    return classify_caller(
+        uid,
+        email if isinstance(email, str) else None,
+        claims,
+        profile.data if profile is not None else None,
+        super_admin_emails_from_env(),
+    )
+
+
+def resolve_caller(id_token: str, store: DocumentStore) -> Caller:
+    """Verify the token and classify its user; raises InvalidToken."""
+    return caller_from_claims(verify_id_token(id_token), store)

@@ -1,0 +1,62 @@
+"""The single identity definition (CONTRACT section 6, holes 1 and 4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.identity import (
+    InvalidToken,
+    classify_caller,
+    parse_super_admin_emails,
+    super_admin_emails_from_env,
+    verify_id_token,
+)
+
+
+def test_super_admin_email_is_case_insensitive() -> None:
+    admins = parse_super_admin_emails(" Boss@Example.com , other@x.ro,, ")
+    assert admins == {"boss@example.com", "other@x.ro"}
+    caller = classify_caller("u1", "BOSS@example.COM", {}, None, admins)
+    assert caller.is_super_admin and caller.is_employee
+    assert not caller.staff_profile_exists
+
+
+def test_admin_claim_must_be_boolean_true() -> None:
+    assert classify_caller("u", None, {"admin": True}, None, []).is_super_admin
+    for value in ("true", 1, "yes", None):
+        caller = classify_caller("u", None, {"admin": value}, None, [])
+        assert not caller.is_super_admin and not caller.is_employee
+
+
+def test_staff_profile_makes_an_employee_not_an_admin() -> None:
+    caller = classify_caller("u", "a@b.ro", {}, {"role": "staff"}, ["x@y.ro"])
+    assert caller.is_employee and not caller.is_super_admin
+    assert caller.staff_profile_role == "staff"
+    assert caller.who_am_i() == {
+        "uid": "u",
+        "email": "a@b.ro",
+        "isAdmin": False,
+        "isEmployee": True,
+        "staffProfileExists": True,
+        "staffProfileRole": "staff",
+    }
+
+
+def test_signed_in_stranger_is_nothing() -> None:
+    caller = classify_caller("u", "a@b.ro", {"email_verified": True}, None, ["x@y.ro"])
+    assert not caller.is_employee and not caller.is_super_admin
+
+
+def test_env_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPER_ADMIN_EMAILS", "A@B.ro")
+    assert super_admin_emails_from_env() == {"a@b.ro"}
+    monkeypatch.delenv("SUPER_ADMIN_EMAILS")
+    assert super_admin_emails_from_env() == frozenset()
+
+
+@pytest.mark.parametrize("token", ["", "   ", "not-a-jwt", "a.b.c"])
+def test_bad_tokens_raise_invalid_token(token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GCLOUD_PROJECT", "demo-superparty")
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9")
+    with pytest.raises(InvalidToken):
+        verify_id_token(token)
