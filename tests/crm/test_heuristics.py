@@ -462,3 +462,9 @@ def test_a_staff_recap_form_and_a_phone_number() -> None:
     )
     assert (fields.payment.amount, fields.payment.status) == (650, "UNPAID")
     assert [(r.roleType, r.character) for r in fields.roles] == [("ANIMATOR", "Elsa")]
+
+
+def test_a_plain_yes_to_a_priced_offer_is_a_booking() -> None:
+    fields = extract(chat("C: Pentru 14 martie, Elsa, ora 16?", "S: Da, 650 lei.", "C: Ok."))
+    assert fields.intent == "BOOKING"
+    assert (fields.date, fields.startTime, fields.payment.amount) == ("14-03-2026", "16:00", 650)

@@ -4,6 +4,7 @@ thanks for a past party, an inquiry the client will come back to)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -83,6 +84,30 @@ _STAFF_BOOKED = re.compile(
 )
 
 
+_STRONG_ACCEPT = re.compile(
+    r"\b(?:confirm\w*|rezerva\w*|luam|o\s+luam|il\s+luam|le\s+luam|mergem\s+pe|de\s+acord|"
+    r"sa\s+fie|batem\s+palma|stabilit)\b"
+)
+_WEAK_ACCEPT = re.compile(r"^\W*(?:da|ok|okay|bine|perfect|super|suna\s+bine|e\s+bine)\b")
+_THANKS = re.compile(r"\b(?:mersi|multumesc|multumim|revin|ma\s+mai\s+gandesc)\b")
+_OFFER = re.compile(r"\d\s*(?:de\s+)?(?:lei|ron|euro|eur|€)|\d{1,2}[./]\d{1,2}|\b\d{1,2}:\d{2}\b")
+
+
+def _accepted_an_offer(messages: list[ChatMessage]) -> bool:
+    """The client says yes right after a staff message with a price, a date or a time."""
+    for previous, message in itertools.pairwise(messages):
+        if previous.from_client or not message.from_client:
+            continue
+        if not _OFFER.search(fold(previous.text)):
+            continue
+        reply = fold(message.text)
+        if _STRONG_ACCEPT.search(reply) or (
+            _WEAK_ACCEPT.search(reply) and not _THANKS.search(reply)
+        ):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class IntentEvidence:
     explicit_date: bool
@@ -120,7 +145,10 @@ def decide_intent(messages: list[ChatMessage], evidence: IntentEvidence) -> Inte
     # A commitment: the client asks for or confirms something, staff book it, or a place is given
     # (a bare price question with a date is not a booking).
     committed = (
-        evidence.address or _BOOKING_WORDS.search(client_text) or _STAFF_BOOKED.search(staff_text)
+        evidence.address
+        or _BOOKING_WORDS.search(client_text)
+        or _STAFF_BOOKED.search(staff_text)
+        or _accepted_an_offer(messages)
     )
     booking = (evidence.explicit_date or evidence.address) and committed and score >= 4
     if not booking and not reasons:
