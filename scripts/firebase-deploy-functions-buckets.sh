@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Deploy the Cloud Functions in buckets, one `firebase deploy` at a time (the CLI and Cloud Run
+# throttle large deploys). Usage:
+#
+#   scripts/firebase-deploy-functions-buckets.sh BUCKET [--project ID] [--dry-run]
+#
+# Buckets: whatsapp-proxy (every whatsappProxy* + whatsappWhoAmI), whatsapp-stub (whatsapp),
+# ai (whatsappExtractEventFromThread, clientCrmAsk), staff (aggregateClientStats), all.
+# FIREBASE_DEPLOY_SLEEP (seconds, default 20) pauses between buckets; FIREBASE_BIN overrides the
+# CLI (default: node_modules/.bin/firebase, else `firebase` on PATH). `shared/` is vendored into
+# functions/ first so the uploaded folder is self-contained.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+
+bucket_functions() {
+    case "$1" in
+        whatsapp-proxy)
+            echo "whatsappProxyGetAccounts whatsappProxyGetAccountsStaff whatsappProxyAddAccount" \
+                "whatsappProxyRegenerateQr whatsappProxyDeleteAccount whatsappProxyBackfillAccount" \
+                "whatsappProxyGetInbox whatsappProxyGetThreads whatsappProxySend whatsappWhoAmI" ;;
+        whatsapp-stub) echo "whatsapp" ;;
+        ai) echo "whatsappExtractEventFromThread clientCrmAsk" ;;
+        staff) echo "aggregateClientStats" ;;
+        *) return 1 ;;
+    esac
+}
+
+[[ $# -ge 1 ]] || usage
+BUCKET="$1"; shift
+PROJECT_ARGS=()
+DRY_RUN=0
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --project) PROJECT_ARGS=(--project "${2:?--project needs an id}"); shift 2 ;;
+        --dry-run) DRY_RUN=1; shift ;;
+        -h|--help) usage 0 ;;
+        *) echo "unknown argument: $1" >&2; usage ;;
+    esac
+done
+
+case "$BUCKET" in
+    all) BUCKETS=(whatsapp-proxy whatsapp-stub ai staff) ;;
+    whatsapp-proxy|whatsapp-stub|ai|staff) BUCKETS=("$BUCKET") ;;
+    *) echo "unknown bucket: $BUCKET (whatsapp-proxy, whatsapp-stub, ai, staff, all)" >&2; exit 2 ;;
+esac
+
+SLEEP_S="${FIREBASE_DEPLOY_SLEEP:-20}"
+[[ "$SLEEP_S" =~ ^[0-9]+$ ]] || { echo "FIREBASE_DEPLOY_SLEEP must be whole seconds" >&2; exit 2; }
+
+if [[ -n "${FIREBASE_BIN:-}" ]]; then
+    FIREBASE=("$FIREBASE_BIN")
+elif [[ -x node_modules/.bin/firebase ]]; then
+    FIREBASE=(node_modules/.bin/firebase)
+else
+    FIREBASE=(firebase)
+fi
+
+PYTHON="${PYTHON:-.venv/bin/python}"
+[[ -x "$PYTHON" ]] || PYTHON=python3
+if [[ $DRY_RUN -eq 1 ]]; then
+    echo "would vendor shared/ into functions/shared"
+else
+    "$PYTHON" scripts/vendor_shared.py functions
+fi
+
+first=1
+for bucket in "${BUCKETS[@]}"; do
+    only=""
+    for name in $(bucket_functions "$bucket"); do
+        only="${only:+$only,}functions:$name"
+    done
+    if [[ $first -eq 0 && "$SLEEP_S" -gt 0 ]]; then
+        echo "sleeping ${SLEEP_S}s before bucket $bucket"
+        [[ $DRY_RUN -eq 1 ]] || sleep "$SLEEP_S"
+    fi
+    first=0
+    cmd=("${FIREBASE[@]}" deploy --only "$only" --non-interactive "${PROJECT_ARGS[@]}")
+    echo "bucket $bucket: ${cmd[*]}"
+    [[ $DRY_RUN -eq 1 ]] || "${cmd[@]}"
+done
