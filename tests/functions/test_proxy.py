@@ -26,7 +26,7 @@ SERVICE_TOKEN = "daemon-service-token-123"
 ACCOUNT = "wa_40700000001"
 CLIENT_JID = "40722111222@s.whatsapp.net"
 THREAD = f"{ACCOUNT}__{CLIENT_JID}"
-TOKENS = {
+TOKENS: dict[str, dict[str, Any]] = {
     "admin-token": {"uid": "admin", "email": "Boss@Example.com"},
     "claim-admin-token": {"uid": "claimadmin", "admin": True},
     "staff-token": {"uid": "staff1"},
@@ -310,14 +310,18 @@ def test_malformed_json_is_400(door: Door) -> None:
 def test_account_id_in_query_or_body(
     door: Door, daemon: Daemon, name: str, method: str, path: str
 ) -> None:
-    for query, body in (({"accountId": ACCOUNT}, None), ({}, {"accountId": ACCOUNT})):
+    good: list[tuple[dict[str, str], Any]] = [({"accountId": ACCOUNT}, None)]
+    good.append(({}, {"accountId": ACCOUNT}))
+    for query, body in good:
         status, resp = door(name, method, token="admin-token", query=query, body=body)
         assert status == 200, resp
         forwarded = daemon.requests[-1]
         assert forwarded["path"] == path
         expected_method = "DELETE" if name == "whatsappProxyDeleteAccount" else "POST"
         assert forwarded["method"] == expected_method
-    for query, body in (({}, None), ({"accountId": "../x"}, None), ({}, {"accountId": 7})):
+    bad: list[tuple[dict[str, str], Any]] = [({}, None), ({"accountId": "../x"}, None)]
+    bad.append(({}, {"accountId": 7}))
+    for query, body in bad:
         n = len(daemon.requests)
         status, resp = door(name, method, token="admin-token", query=query, body=body)
         assert (status, resp["error"]) == (400, "invalid_request")
@@ -430,7 +434,7 @@ def test_unexpected_failure_is_internal_error_without_text(daemon: Daemon) -> No
 
 
 def test_stub_body() -> None:
-    assert GONE_BODY["error"] == "deprecated" and "whatsappProxy" in GONE_BODY["message"]
+    assert GONE_BODY["error"] == "deprecated" and "whatsappProxy" in str(GONE_BODY["message"])
 
 
 # ---- send --------------------------------------------------------------------------------------
