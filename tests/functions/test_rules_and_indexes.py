@@ -39,7 +39,7 @@ def _literal(node: ast.AST) -> object:
         return None
 
 
-def _collection(node: ast.AST, names: dict[str, ast.AST]) -> str | None:
+def _collection(node: ast.AST, names: dict[str, ast.expr]) -> str | None:
     if isinstance(node, ast.Name) and node.id in names:  # `coll = f"threads/{t}/messages"`
         node = names[node.id]
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
