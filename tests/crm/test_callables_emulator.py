@@ -3,8 +3,8 @@
 
 Users sign up on the Auth emulator's REST API; an employee is a user with `staffProfiles/{uid}`.
 Each test uses its own phone number and thread (the emulators are shared by the session).
-Until the repository has a `functions/main.py`, the emulators serve a stand-in folder whose
-main.py wraps `functions/crm_handlers.py` exactly as the real one is meant to."""
+Every test runs twice: on the repository's functions folder and on a stand-in whose main.py only
+wraps `functions/crm_handlers.py` (so a fault elsewhere in functions/ shows up as such)."""
 
 from __future__ import annotations
 
@@ -76,14 +76,18 @@ def clientCrmAsk(req):
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["stand-in", "functions/main.py"])
 def crm_emulators(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     firestore_emulator: str,
 ) -> Iterator[FirebaseEmulators]:
-    """The session's emulators on the real functions/, or a stand-in folder until it exists."""
-    if (ROOT / "functions" / "main.py").is_file():
+    """`functions/main.py`: the repository's own functions folder (the session's emulators).
+    `stand-in`: a folder whose main.py only wraps `functions/crm_handlers.py`, so the CRM
+    handlers are proven through the emulators on their own as well."""
+    if request.param == "functions/main.py":
+        if not (ROOT / "functions" / "main.py").is_file():
+            pytest.skip("functions/main.py does not exist yet")
         yield request.getfixturevalue("firebase_emulators")
         return
     root = tmp_path_factory.mktemp("crm-functions")
@@ -124,6 +128,17 @@ def env(crm_emulators: FirebaseEmulators, firestore_emulator: str) -> Iterator[A
         def call(name: str, data: Any, token: str | None) -> tuple[int, dict[str, Any]]:
             return _post(firebase_emulators.functions_url(name), {"data": data}, token)
 
+    # A valid employee token must get through the callable framework's own token check.
+    status, body = Env.call(
+        "clientCrmAsk", {"phoneE164": "+40722000001", "question": "Câte petreceri?"}, staff_token
+    )
+    if status == 401:
+        store.close()
+        pytest.fail(
+            "a valid Auth-emulator ID token was rejected before reaching the handler: "
+            "functions/main.py must initialize firebase_admin (initialize_app()) at import, "
+            f"before any callable verifies a token. Response: {body}"
+        )
     yield Env
     store.close()
 
