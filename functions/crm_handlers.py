@@ -7,12 +7,13 @@ not-found for a missing thread, internal for anything unexpected (no raw excepti
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from firebase_functions import https_fn
 from pydantic import ValidationError
@@ -44,9 +45,15 @@ _store: DocumentStore | None = None
 
 
 def store() -> DocumentStore:
-    """The process's store: `SUPERPARTY_STORE_URL`, else Firestore of this project (emulator
-    when FIRESTORE_EMULATOR_HOST is set)."""
+    """The process's store: the deployed folder's `runtime.store()` (one Firestore client per
+    instance), else the same rule here: `SUPERPARTY_STORE_URL`, or Firestore of this project."""
     global _store
+    try:
+        runtime = importlib.import_module("runtime")  # beside main.py when deployed
+    except ImportError:
+        runtime = None
+    if runtime is not None:
+        return cast(DocumentStore, runtime.store())
     if _store is None:
         from shared.store.factory import open_store
 
