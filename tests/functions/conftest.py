@@ -1,0 +1,137 @@
+"""The whole door, for real: Auth + Functions emulators (npm firebase-tools) running our
+functions/, the Firestore emulator, and the session daemon (simulated transport) on that same
+Firestore, wired as in production: the functions reach the daemon at WHATSAPP_BACKEND_BASE_URL
+with the daemon's service token.
+
+    def test_x(proxy_stack):
+        uid, token = proxy_stack.sign_up("someone@example.com")
+        status, body = proxy_stack.call("whatsappWhoAmI", token=token)
+
+`proxy_stack` is module-scoped (starting the CLI takes a few seconds); each test should use its
+own users and accounts. `PROXY_ADMIN_EMAIL` is a super-admin by SUPER_ADMIN_EMAILS.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.store.firestore import FirestoreStore
+from tests.conftest import FIREBASE_DEMO_PROJECT, FirebaseEmulators, start_firebase_emulators
+from tests.daemon.conftest import DaemonProcess
+
+PROXY_ADMIN_EMAIL = "proxy-admin@example.com"
+
+
+def http_json(
+    method: str,
+    url: str,
+    body: Any = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> tuple[int, Any, dict[str, str]]:
+    """(status, parsed JSON body or the raw text, headers) of one request."""
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        all_headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data, all_headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw, got = response.status, response.read(), dict(response.headers.items())
+    except urllib.error.HTTPError as error:
+        status, raw, got = error.code, error.read(), dict(error.headers.items())
+    try:
+        return status, json.loads(raw or b"null"), got
+    except ValueError:
+        return status, raw.decode(errors="replace"), got
+
+
+@dataclass
+class ProxyStack:
+    emulators: FirebaseEmulators
+    daemon: DaemonProcess
+    store: FirestoreStore
+
+    def sign_up(self, email: str | None = None) -> tuple[str, str]:
+        """A new Auth emulator user: (uid, ID token)."""
+        url = (
+            f"http://{self.emulators.auth_host}/identitytoolkit.googleapis.com/v1/accounts:signUp"
+            "?key=fake-api-key"
+        )
+        body = {
+            "email": email or f"user-{uuid.uuid4().hex[:10]}@example.com",
+            "password": "secret123",
+            "returnSecureToken": True,
+        }
+        status, reply, _ = http_json("POST", url, body)
+        assert status == 200, reply
+        return reply["localId"], reply["idToken"]
+
+    def staff(self) -> tuple[str, str]:
+        uid, token = self.sign_up()
+        self.store.set(f"staffProfiles/{uid}", {"role": "staff", "whatsAppAccountIds": []})
+        return uid, token
+
+    def call(
+        self,
+        name: str,
+        method: str = "GET",
+        token: str | None = None,
+        body: Any = None,
+        query: str = "",
+    ) -> tuple[int, Any]:
+        url = self.emulators.functions_url(name) + (f"?{query}" if query else "")
+        status, reply, headers = http_json(method, url, body, token)
+        content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+        assert content_type.startswith("application/json"), (status, reply)
+        assert isinstance(reply, dict), (status, reply)  # every answer is a JSON object
+        return status, reply
+
+
+@pytest.fixture(scope="module")
+def proxy_stack(
+    tmp_path_factory: pytest.TempPathFactory, firestore_emulator: str
+) -> Iterator[ProxyStack]:
+    daemon = DaemonProcess(
+        workdir=tmp_path_factory.mktemp("proxy-daemon"),
+        token=secrets.token_urlsafe(24),
+        env={"FIRESTORE_EMULATOR_HOST": firestore_emulator},
+        store_url=f"firestore://{FIREBASE_DEMO_PROJECT}",
+    )
+    daemon.start()
+    server = None
+    try:
+        server, emulators = start_firebase_emulators(
+            Path(tmp_path_factory.mktemp("proxy-firebase")),
+            {
+                "FIRESTORE_EMULATOR_HOST": firestore_emulator,
+                "WHATSAPP_BACKEND_BASE_URL": daemon.base_url,
+                "WHATSAPP_DAEMON_TOKEN": daemon.token,
+                "SUPER_ADMIN_EMAILS": PROXY_ADMIN_EMAIL.upper(),
+            },
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+            store = FirestoreStore(FIREBASE_DEMO_PROJECT)
+        try:
+            yield ProxyStack(emulators, daemon, store)
+        finally:
+            store.close()
+    finally:
+        if server is not None:
+            server.stop()
+        try:
+            daemon.stop(timeout=10)
+        except RuntimeError:
+            daemon.kill()
