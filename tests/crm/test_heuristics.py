@@ -147,6 +147,8 @@ def test_orthodox_easter_and_the_day_after() -> None:
         ("ora 16.45", "16:45"),
         ("Venim la 3.", "15:00"),
         ("Începe 18:15, durează 2 ore.", "18:15"),
+        ("Pe la 17h, merge?", "17:00"),
+        ("la 5pm", "17:00"),
     ],
 )
 def test_start_times(text: str, expected: str) -> None:

@@ -13,8 +13,11 @@ from shared.crm.types import ChatMessage
 
 _EVENING = r"(?:seara|de\s+seara|dupa[-\s]?amiaza|dupa[-\s]?amiaz|dupa[-\s]?masa|pm|noaptea)"
 _MORNING = r"(?:dimineata|de\s+dimineata)"
-_QUALIFIER = rf"(?:\s+(?P<q>{_EVENING}|{_MORNING}|la\s+pranz|pranzul))?"
-_MINUTES = r"(?:\s*[:.h]\s*(?P<m>\d{2})|\s+(?:si|și)\s+(?P<m2>\d{2}|jumatate|un\s+sfert|sfert))?"
+_QUALIFIER = rf"(?:\s*(?P<q>{_EVENING}|{_MORNING}|la\s+pranz|pranzul))?"
+_MINUTES = (
+    r"(?:\s*[:.h]\s*(?P<m>\d{2})|\s+(?:si|și)\s+(?P<m2>\d{2}|jumatate|un\s+sfert|sfert)"
+    r"|h(?=\W|$))?"  # "la 17h"
+)
 _UNIT_AFTER = re.compile(
     rf"^\s*(?:de\s+)?(?:ani|anisori|ore|ora\b|minute|min\b|copii|copiii|lei|ron|euro|eur|"
     rf"buc|bucati|baloane|persoane|invitati|zile|km|%|\d|(?:{MONTH_RE})\b|[./-]\d|luni\b)"
