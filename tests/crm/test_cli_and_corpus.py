@@ -37,7 +37,7 @@ FRESH = Path(__file__).parent / "data" / "extraction_fresh.jsonl"
 
 
 def test_extraction_on_conversations_written_apart_from_the_corpus() -> None:
-    """59 chats written for these tests in other styles (typos, no diacritics, lowercase names,
+    """67 chats written for these tests in other styles (typos, no diacritics, lowercase names,
     staff-initiated, corrections, cancellations): the rules must generalize."""
     code, out = cli("eval", str(FRESH), "--json")
     assert code == 0

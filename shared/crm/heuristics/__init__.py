@@ -44,7 +44,7 @@ def extract(messages: Iterable[ChatMessage]) -> DraftFields:
     price = resolve_price(chat, booked_check(roles, chat))
     status = resolve_payment_status(chat, price.amount)
     evidence = IntentEvidence(
-        explicit_date=date_decision.value is not None,
+        explicit_date=date_decision.value is not None and not date_decision.weak,
         address=address is not None,
         time=start_time is not None,
         roles=bool(roles),

@@ -384,6 +384,7 @@ def _mark_options(text: str, found: list[DateMention]) -> list[DateMention]:
 class DateDecision:
     value: date | None
     reason: str
+    weak: bool = False  # only a bare weekday ("sâmbătă"): a guess, not a fixed date
 
 
 def resolve_date(messages: list[ChatMessage]) -> DateDecision:
@@ -424,7 +425,7 @@ def resolve_date(messages: list[ChatMessage]) -> DateDecision:
     if holidays:
         return DateDecision(holidays[-1].value, "date: from a holiday")
     if weekdays and not ambiguous:
-        return DateDecision(weekdays[-1].value, "date: next such weekday")
+        return DateDecision(weekdays[-1].value, "date: next such weekday", weak=True)
     if ambiguous:
         return DateDecision(None, "date: ambiguous relative date")
     return DateDecision(None, "date: not mentioned")

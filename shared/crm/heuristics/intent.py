@@ -63,6 +63,15 @@ _NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
         3,
     ),
     (
+        "administrative",
+        re.compile(
+            r"\bfactur\w*|\bdatele\s+(?:de\s+facturare|firmei)|\bsediu\w*|\bprogram(?:ul)?\s+"
+            r"(?:de\s+lucru|aveti)|\bce\s+program\b|\bcolabor\w*|\bteam\s+building|"
+            r"\b(?:stergeti|scoateti)\s+numarul"
+        ),
+        3,
+    ),
+    (
         "undecided inquiry",
         re.compile(
             r"\bma\s+mai\s+gandesc|\brevin\b|\brevenim\b|\bnu\s+avem\s+(?:inca\s+)?data|"
