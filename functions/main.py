@@ -14,9 +14,15 @@ from typing import Any
 
 from firebase_functions import firestore_fn, https_fn, options, params
 
+from shared.identity import default_app
+
 REGION = "us-central1"  # the app calls every function here (CONTRACT section 1)
 
 options.set_global_options(region=REGION, max_instances=10)
+
+# Callables verify the caller's ID token with the default firebase_admin app before our code
+# runs, so it must exist at import (credentials load lazily: this stays cheap).
+default_app()
 
 WHATSAPP_DAEMON_TOKEN = params.SecretParam("WHATSAPP_DAEMON_TOKEN")
 _PROXY_SECRETS = [WHATSAPP_DAEMON_TOKEN]

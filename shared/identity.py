@@ -93,7 +93,7 @@ def classify_caller(
 _app_lock = threading.Lock()
 
 
-def _default_app() -> Any:
+def default_app() -> Any:
     """The default firebase_admin app, initialised on first use (no credentials needed with the
     Auth emulator; on Cloud Functions the runtime's service account)."""
     import firebase_admin
@@ -115,7 +115,7 @@ def verify_id_token(token: str) -> dict[str, Any]:
         raise InvalidToken("missing token")
     from firebase_admin import auth
 
-    app = _default_app()
+    app = default_app()
     try:
         claims = auth.verify_id_token(token.strip(), app=app)
     except Exception as exc:  # every verification failure is the caller's bad token
