@@ -470,3 +470,18 @@ def test_a_plain_yes_to_a_priced_offer_is_a_booking() -> None:
     fields = extract(chat("C: Pentru 14 martie, Elsa, ora 16?", "S: Da, 650 lei.", "C: Ok."))
     assert fields.intent == "BOOKING"
     assert (fields.date, fields.startTime, fields.payment.amount) == ("14-03-2026", "16:00", 650)
+
+
+def test_a_bare_weekday_counts_once_staff_book_it() -> None:
+    booked = extract(
+        chat("C: Vrem Elsa sâmbătă la 16 pentru Ana, 5 ani.", "S: 650 lei. V-am notat!")
+    )
+    assert (booked.intent, booked.date) == ("BOOKING", "07-03-2026")
+    visit = extract(
+        chat(
+            "C: Ce program aveți sâmbăta? Vreau să trec pe la sediu.",
+            "S: Între 10 și 14, pe Str. Libertății nr. 5, Iași.",
+            "C: Ok, mersi!",
+        )
+    )
+    assert visit.intent == "OTHER"

@@ -45,6 +45,7 @@ def extract(messages: Iterable[ChatMessage]) -> DraftFields:
     status = resolve_payment_status(chat, price.amount)
     evidence = IntentEvidence(
         explicit_date=date_decision.value is not None and not date_decision.weak,
+        weekday_date=date_decision.weak,
         address=address is not None,
         time=start_time is not None,
         roles=bool(roles),

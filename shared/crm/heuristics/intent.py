@@ -125,6 +125,7 @@ class IntentEvidence:
     roles: bool
     amount: bool
     child: bool
+    weekday_date: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,12 @@ def decide_intent(messages: list[ChatMessage], evidence: IntentEvidence) -> Inte
         or _STAFF_BOOKED.search(staff_text)
         or _accepted_an_offer(messages)
     )
-    booking = (evidence.explicit_date or evidence.address) and committed and score >= 4
+    # A bare weekday ("sâmbătă la 16") fixes the party only once staff book it.
+    dated = evidence.explicit_date or (
+        evidence.weekday_date and bool(_STAFF_BOOKED.search(staff_text))
+    )
+    score += 2 * (dated and not evidence.explicit_date)
+    booking = (dated or evidence.address) and committed and score >= 4
     if not booking and not reasons:
         if not (evidence.explicit_date or evidence.address):
             reasons.append("no party date or address in the conversation")
