@@ -47,7 +47,7 @@ def main_module(
         runtime._store.close()
 
 
-def cloud_event(event_id: str, delivery: str, fields: dict[str, object]) -> CloudEvent:
+def cloud_event(event_id: str, delivery: str, fields: dict[str, dict[str, str]]) -> CloudEvent:
     name = f"projects/{PROJECT}/databases/(default)/documents/evenimente/{event_id}"
     data = {"value": {"name": name, "fields": fields}}
     return CloudEvent(
