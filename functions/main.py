@@ -26,6 +26,9 @@ default_app()
 
 WHATSAPP_DAEMON_TOKEN = params.SecretParam("WHATSAPP_DAEMON_TOKEN")
 _PROXY_SECRETS = [WHATSAPP_DAEMON_TOKEN]
+# The web app calls from a browser: answer CORS preflights. Credentials travel in the
+# Authorization header (no cookies), so any origin is safe; auth is checked in code.
+_CORS = options.CorsOptions(cors_origins="*", cors_methods=["GET", "POST", "DELETE", "OPTIONS"])
 
 
 def _proxy(name: str, request: Any) -> Any:
@@ -45,52 +48,52 @@ def _proxy(name: str, request: Any) -> Any:
     )
 
 
-@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60)
+@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60, cors=_CORS)
 def whatsappProxyGetAccounts(request: https_fn.Request) -> https_fn.Response:
     return _proxy("whatsappProxyGetAccounts", request)
 
 
-@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60)
+@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60, cors=_CORS)
 def whatsappProxyGetAccountsStaff(request: https_fn.Request) -> https_fn.Response:
     return _proxy("whatsappProxyGetAccountsStaff", request)
 
 
-@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60)
+@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60, cors=_CORS)
 def whatsappProxyAddAccount(request: https_fn.Request) -> https_fn.Response:
     return _proxy("whatsappProxyAddAccount", request)
 
 
-@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60)
+@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60, cors=_CORS)
 def whatsappProxyRegenerateQr(request: https_fn.Request) -> https_fn.Response:
     return _proxy("whatsappProxyRegenerateQr", request)
 
 
-@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60)
+@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60, cors=_CORS)
 def whatsappProxyDeleteAccount(request: https_fn.Request) -> https_fn.Response:
     return _proxy("whatsappProxyDeleteAccount", request)
 
 
-@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60)
+@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60, cors=_CORS)
 def whatsappProxyBackfillAccount(request: https_fn.Request) -> https_fn.Response:
     return _proxy("whatsappProxyBackfillAccount", request)
 
 
-@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60)
+@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60, cors=_CORS)
 def whatsappProxyGetInbox(request: https_fn.Request) -> https_fn.Response:
     return _proxy("whatsappProxyGetInbox", request)
 
 
-@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60)
+@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60, cors=_CORS)
 def whatsappProxyGetThreads(request: https_fn.Request) -> https_fn.Response:
     return _proxy("whatsappProxyGetThreads", request)
 
 
-@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60)
+@https_fn.on_request(secrets=_PROXY_SECRETS, timeout_sec=60, cors=_CORS)
 def whatsappProxySend(request: https_fn.Request) -> https_fn.Response:
     return _proxy("whatsappProxySend", request)
 
 
-@https_fn.on_request(timeout_sec=30)
+@https_fn.on_request(timeout_sec=30, cors=_CORS)
 def whatsappWhoAmI(request: https_fn.Request) -> https_fn.Response:
     return _proxy("whatsappWhoAmI", request)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -40,6 +41,24 @@ def test_who_am_i_and_the_stub(proxy_stack: ProxyStack) -> None:
     for method in ("GET", "POST", "DELETE"):
         status, body = s.call("whatsapp", method)
         assert status == 410 and body["error"] == "deprecated"
+
+
+def test_browser_preflight_is_answered(proxy_stack: ProxyStack) -> None:
+    request = urllib.request.Request(
+        proxy_stack.emulators.functions_url("whatsappProxySend"),
+        method="OPTIONS",
+        headers={
+            "Origin": "https://superparty.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status in (200, 204)
+        assert response.headers.get("Access-Control-Allow-Origin") in (
+            "*",
+            "https://superparty.example",
+        )
 
 
 def test_staff_sends_through_the_proxy_and_the_phone_receives(proxy_stack: ProxyStack) -> None:
