@@ -10,6 +10,7 @@ module with a ~10 s budget.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from firebase_functions import firestore_fn, https_fn, options, params
@@ -17,6 +18,9 @@ from firebase_functions import firestore_fn, https_fn, options, params
 from shared.identity import default_app
 
 REGION = "us-central1"  # the app calls every function here (CONTRACT section 1)
+# The Firestore trigger belongs with the database (nam5 -> us-central1, eur3 -> europe-west1);
+# the app never calls it, so its region may differ (functions/.env: CLIENT_STATS_REGION).
+CLIENT_STATS_REGION = os.environ.get("CLIENT_STATS_REGION", "").strip() or REGION
 
 options.set_global_options(region=REGION, max_instances=10)
 
@@ -106,7 +110,9 @@ def whatsapp(request: https_fn.Request) -> https_fn.Response:
     return gone()
 
 
-@firestore_fn.on_document_written(document="evenimente/{eventId}", timeout_sec=60)
+@firestore_fn.on_document_written(
+    document="evenimente/{eventId}", region=CLIENT_STATS_REGION, timeout_sec=60
+)
 def aggregateClientStats(event: firestore_fn.Event[Any]) -> None:
     import runtime
     from client_stats import handle_event_written

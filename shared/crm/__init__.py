@@ -1,0 +1,1 @@
+"""CRM core: extraction, ask, aggregate (client totals). Pure logic; no I/O at import."""
