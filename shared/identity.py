@@ -110,7 +110,9 @@ def default_app() -> Any:
 
 
 def verify_id_token(token: str) -> dict[str, Any]:
-    """The decoded claims of a Firebase ID token; raises InvalidToken."""
+    """The decoded claims of a Firebase ID token; raises InvalidToken (a 401), or
+    `firebase_admin.auth.CertificateFetchError` when the signing keys cannot be fetched (a 5xx:
+    signing the user out would be wrong)."""
     if not isinstance(token, str) or not token.strip():
         raise InvalidToken("missing token")
     from firebase_admin import auth
@@ -118,7 +120,9 @@ def verify_id_token(token: str) -> dict[str, Any]:
     app = default_app()
     try:
         claims = auth.verify_id_token(token.strip(), app=app)
-    except Exception as exc:  # every verification failure is the caller's bad token
+    except auth.CertificateFetchError:
+        raise  # Google's keys unreachable: our outage, not the caller's bad token
+    except Exception as exc:  # any other verification failure is the caller's bad token
         raise InvalidToken(type(exc).__name__) from None
     if not isinstance(claims, dict) or not isinstance(claims.get("uid"), str):
         raise InvalidToken("token has no uid")
