@@ -192,3 +192,18 @@ def test_random_operations_with_duplicated_reordered_deliveries_converge(
         assert {k: doc[k] for k in totals_from_ledger(doc["ledger"])} == totals_from_ledger(
             doc["ledger"]
         )
+
+
+def test_concurrent_deliveries_converge(store: SqliteStore) -> None:
+    """Instances handle deliveries at the same time: the transaction keeps the ledger whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = random.Random(99)
+    event_ids = [f"c{i}" for i in range(12)]
+    for event_id in event_ids:
+        store.set(f"evenimente/{event_id}", _random_event(rng))
+    deliveries = [e for e in event_ids for _ in range(4)]
+    rng.shuffle(deliveries)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda e: apply_event(store, e, NOW), deliveries))
+    assert_converged(store)
