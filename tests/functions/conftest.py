@@ -1,7 +1,7 @@
-"""The whole door, for real: Auth + Functions emulators (npm firebase-tools) running our
-functions/, the Firestore emulator, and the session daemon (simulated transport) on that same
-Firestore, wired as in production: the functions reach the daemon at WHATSAPP_BACKEND_BASE_URL
-with the daemon's service token.
+"""The whole door, for real: Auth + Functions emulators (npm firebase-tools) running our functions/
+as deployed (a copy with `shared` vendored in), the Firestore emulator, and the session daemon
+(simulated transport) on that same Firestore, wired as in production: the functions reach the
+daemon at WHATSAPP_BACKEND_BASE_URL with the daemon's service token.
 
     def test_x(proxy_stack):
         uid, token = proxy_stack.sign_up("someone@example.com")
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -26,8 +28,17 @@ from typing import Any
 import pytest
 
 from shared.store.firestore import FirestoreStore
-from tests.conftest import FIREBASE_DEMO_PROJECT, FirebaseEmulators, start_firebase_emulators
+from tests.conftest import (
+    FIREBASE_DEMO_PROJECT,
+    ROOT,
+    FirebaseEmulators,
+    missing_tool,
+    start_firebase_emulators,
+)
 from tests.daemon.conftest import DaemonProcess
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from vendor_shared import vendor_shared
 
 PROXY_ADMIN_EMAIL = "proxy-admin@example.com"
 
@@ -99,6 +110,23 @@ class ProxyStack:
         return status, reply
 
 
+def deployed_copy(root: Path) -> Path:
+    """`root/functions`: functions/ with `shared` vendored (as the deploy script uploads it) and
+    the repository's functions/venv linked in; returns `root`."""
+    venv = ROOT / "functions" / "venv"
+    if not (venv / "bin" / "python").exists():
+        missing_tool("functions/venv is missing")
+    target = root / "functions"
+    shutil.copytree(
+        ROOT / "functions",
+        target,
+        ignore=shutil.ignore_patterns("venv", "shared", "__pycache__", ".*"),
+    )
+    vendor_shared(target)
+    (target / "venv").symlink_to(venv)
+    return root
+
+
 @pytest.fixture(scope="module")
 def proxy_stack(
     tmp_path_factory: pytest.TempPathFactory, firestore_emulator: str
@@ -120,6 +148,7 @@ def proxy_stack(
                 "WHATSAPP_DAEMON_TOKEN": daemon.token,
                 "SUPER_ADMIN_EMAILS": PROXY_ADMIN_EMAIL.upper(),
             },
+            root=deployed_copy(Path(tmp_path_factory.mktemp("proxy-deploy"))),
         )
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
