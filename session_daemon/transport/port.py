@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 MessageType = Literal[
-    "text", "image", "video", "audio", "document", "sticker", "location", "contact", "reaction",
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contact",
+    "reaction",
     "other",
 ]
 MediaType = Literal["image", "video", "audio", "document"]
@@ -146,8 +154,18 @@ class ReceiptReceived:
 
 
 TransportEvent = (
-    QrCode | PairingCode | Paired | PairFailed | Connected | Disconnected | LoggedOut
-    | StreamReplaced | TemporaryBan | QrTimeout | MessageReceived | HistorySyncChunk
+    QrCode
+    | PairingCode
+    | Paired
+    | PairFailed
+    | Connected
+    | Disconnected
+    | LoggedOut
+    | StreamReplaced
+    | TemporaryBan
+    | QrTimeout
+    | MessageReceived
+    | HistorySyncChunk
     | ReceiptReceived
 )
 
