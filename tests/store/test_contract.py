@@ -20,6 +20,10 @@ from shared.store.sentinels import (
 from shared.store.values import InvalidValue
 
 gap = pytest.mark.firestore_emulator_gap
+NON_ATOMIC_COMMIT = (
+    "@firestore-emulator/server applies a commit's writes one by one: a failed precondition "
+    "leaves the earlier writes of the batch applied"
+)
 
 T0 = datetime(2026, 1, 14, 9, 12, tzinfo=UTC)
 
@@ -63,6 +67,10 @@ def test_create_twice_raises_and_keeps_the_first(store: Any) -> None:
     assert store.get("threads/a/messages/m1").data == {"body": "first"}
 
 
+@gap(
+    reason="@firestore-emulator/server: set() without merge merges into the existing "
+    "document instead of replacing it"
+)
 def test_set_replaces_and_merge_merges_deeply(store: Any) -> None:
     store.set("accounts/x", {"name": "A", "cfg": {"a": 1, "b": 2}})
     store.set("accounts/x", {"cfg": {"b": 3, "c": 4}}, merge=True)
@@ -85,6 +93,11 @@ def test_update_dotted_paths_and_missing_document(store: Any) -> None:
     assert store.get("clients/missing") is None
 
 
+@gap(
+    reason="@firestore-emulator/server: DELETE_FIELD is ignored; only the first transform of "
+    "a write runs when it is ArrayUnion/ArrayRemove/SERVER_TIMESTAMP; ArrayUnion on a missing "
+    "field fails"
+)
 def test_sentinels(store: Any) -> None:
     before = datetime.now(UTC) - timedelta(seconds=5)
     store.create("c/d", {"n": 1, "tags": ["a"], "gone": 1, "keep": 1})
@@ -116,6 +129,7 @@ def test_get_many_keeps_order_and_reports_missing(store: Any) -> None:
     assert [s.data["v"] if s else None for s in got] == [3, None, 1]
 
 
+@gap(reason=NON_ATOMIC_COMMIT)
 def test_batch_is_atomic(store: Any) -> None:
     store.create("c/exists", {"v": 0})
     b = store.batch()
@@ -128,6 +142,7 @@ def test_batch_is_atomic(store: Any) -> None:
     assert store.get("c/exists").data == {"v": 0}
 
 
+@gap(reason=NON_ATOMIC_COMMIT)
 def test_batch_of_creates_fails_whole_on_one_existing(store: Any) -> None:
     store.create("threads/t/messages/m2", {"body": "old"})
     b = store.batch()
@@ -303,6 +318,7 @@ def test_query_not_equal_excludes_missing_fields(store: Any) -> None:
     assert sorted(s.id for s in got) == ["t0", "t1", "t2", "t3", "t5"]
 
 
+@gap(reason="@firestore-emulator/server ignores unary filters (IS_NULL, which `== None` becomes)")
 def test_query_null_equality(store: Any) -> None:
     store.create("outbox/a", {"claimedBy": None})
     store.create("outbox/b", {"claimedBy": "d1"})
@@ -311,6 +327,7 @@ def test_query_null_equality(store: Any) -> None:
     assert [s.id for s in got] == ["a"]
 
 
+@gap(reason="@firestore-emulator/server ignores query cursors (start_after), so paging never ends")
 def test_query_cursor_pages_through_everything(store: Any) -> None:
     _seed_threads(store)
     seen: list[str] = []
