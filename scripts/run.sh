@@ -13,22 +13,4 @@ source .venv/bin/activate
 
 export STORE_URL="${STORE_URL:-sqlite:///./data/superparty.db}"
 
-if python -c 'import session_daemon.cli' 2>/dev/null; then
-    exec superparty-daemon serve "$@"
-fi
-
-# The daemon's CLI is not there yet: report the health of what is.
-python - <<'PY'
-import json
-import os
-
-from shared.store.factory import open_store
-
-store = open_store(os.environ["STORE_URL"])
-try:
-    health = {"status": "ok" if store.ping() else "degraded", "store": os.environ["STORE_URL"]}
-finally:
-    store.close()
-health["daemon"] = "not available yet (session_daemon.cli is missing)"
-print(json.dumps(health))
-PY
+exec superparty-daemon serve "$@"
