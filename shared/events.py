@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 
 from shared.phones import to_e164
 from shared.timeutil import ensure_utc, from_ms, parse_iso
@@ -27,6 +27,10 @@ __all__ = [
     "ROLE_LABELS",
     "ROLE_STATUSES",
     "ROLE_TYPES",
+    "PaymentMethod",
+    "PaymentStatus",
+    "RoleStatus",
+    "RoleType",
     "canonical_payment_method",
     "canonical_payment_status",
     "canonical_role_type",
@@ -53,7 +57,7 @@ __all__ = [
 
 EVENT_SCHEMA_VERSION: Final = 3
 
-ROLE_TYPES: Final = (
+RoleType = Literal[
     "ANIMATOR",
     "URSITOARE",
     "ARCADE",
@@ -64,10 +68,15 @@ ROLE_TYPES: Final = (
     "HELIUM_BALLOONS",
     "SANTA_CLAUS",
     "DRY_ICE",
-)
-ROLE_STATUSES: Final = ("PENDING", "PENDING_PERSONAJ", "ASSIGNED", "ARCHIVED")
-PAYMENT_STATUSES: Final = ("PAID", "UNPAID", "CANCELLED")
-PAYMENT_METHODS: Final = ("CASH", "CARD", "TRANSFER")
+]
+RoleStatus = Literal["PENDING", "PENDING_PERSONAJ", "ASSIGNED", "ARCHIVED"]
+PaymentStatus = Literal["PAID", "UNPAID", "CANCELLED"]
+PaymentMethod = Literal["CASH", "CARD", "TRANSFER"]
+
+ROLE_TYPES: Final[tuple[RoleType, ...]] = get_args(RoleType)
+ROLE_STATUSES: Final[tuple[RoleStatus, ...]] = get_args(RoleStatus)
+PAYMENT_STATUSES: Final[tuple[PaymentStatus, ...]] = get_args(PaymentStatus)
+PAYMENT_METHODS: Final[tuple[PaymentMethod, ...]] = get_args(PaymentMethod)
 
 # Minutes; roles without a customary length (balloons, decorations, dry ice) have none.
 DEFAULT_DURATIONS: Final[dict[str, int]] = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -31,7 +31,10 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from shared.events import (
-    ROLE_TYPES,
+    PaymentMethod,
+    PaymentStatus,
+    RoleStatus,
+    RoleType,
     normalize_event,
     normalize_time,
     parse_event_date,
@@ -45,6 +48,7 @@ __all__ = [
     "ACCOUNT_STATUSES",
     "Account",
     "AccountApi",
+    "AccountStatus",
     "AddAccountRequest",
     "AskRequest",
     "AskResult",
@@ -148,28 +152,13 @@ Direction = Literal["inbound", "outbound"]
 MessageStatus = Literal["queued", "sent", "delivered", "read", "failed"]
 OutboxStatus = Literal["queued", "processing", "sent", "failed"]
 MediaType = Literal["image", "video", "audio", "document"]
-RoleType = Literal[
-    "ANIMATOR",
-    "URSITOARE",
-    "ARCADE",
-    "BALLOONS",
-    "COTTON_CANDY",
-    "POPCORN",
-    "DECORATIONS",
-    "HELIUM_BALLOONS",
-    "SANTA_CLAUS",
-    "DRY_ICE",
-]
-RoleStatus = Literal["PENDING", "PENDING_PERSONAJ", "ASSIGNED", "ARCHIVED"]
-PaymentStatus = Literal["PAID", "UNPAID", "CANCELLED"]
-PaymentMethod = Literal["CASH", "CARD", "TRANSFER"]
 StaffRole = Literal["gm", "admin", "staff"]
 ExtractAction = Literal["CREATE_EVENT", "UPDATE_EVENT", "NOOP"]
 ExtractionStatus = Literal["running", "success", "noop", "failed"]
 
 # The contract's statuses plus the daemon's own (bans, errors, removed accounts). The field is
 # a plain string so a status added by the daemon later never makes an account unreadable.
-ACCOUNT_STATUSES: Final = (
+AccountStatus = Literal[
     "connecting",
     "qr_ready",
     "connected",
@@ -180,9 +169,8 @@ ACCOUNT_STATUSES: Final = (
     "stream_replaced",
     "error",
     "deleted",
-)
-
-assert set(RoleType.__args__) == set(ROLE_TYPES)  # type: ignore[attr-defined]
+]
+ACCOUNT_STATUSES: Final[tuple[AccountStatus, ...]] = get_args(AccountStatus)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 
 from session_daemon.http.context import DaemonContext
 from session_daemon.http.errors import Handler
-from session_daemon.sessions.status import ALL_STATUSES
+from shared.schemas import ACCOUNT_STATUSES
 
 
 class _SessionCollector(Collector):
@@ -25,7 +25,7 @@ class _SessionCollector(Collector):
         by_status = GaugeMetricFamily(
             "whatsapp_sessions", "Sessions by account status", labels=["status"]
         )
-        for status in ALL_STATUSES:
+        for status in ACCOUNT_STATUSES:
             by_status.add_metric([status], summary["byStatus"].get(status, 0))
         yield by_status
         yield GaugeMetricFamily(

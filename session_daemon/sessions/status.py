@@ -24,32 +24,7 @@ from session_daemon.transport.port import (
     TemporaryBan,
     TransportEvent,
 )
-
-AccountStatus = Literal[
-    "connecting",
-    "qr_ready",
-    "connected",
-    "disconnected",
-    "logged_out",
-    "needs_qr",
-    "temporarily_banned",
-    "stream_replaced",
-    "error",
-    "deleted",
-]
-
-ALL_STATUSES: Final[tuple[AccountStatus, ...]] = (
-    "connecting",
-    "qr_ready",
-    "connected",
-    "disconnected",
-    "logged_out",
-    "needs_qr",
-    "temporarily_banned",
-    "stream_replaced",
-    "error",
-    "deleted",
-)
+from shared.schemas import AccountStatus
 
 # Statuses after which the daemon never reconnects on its own: a person must act.
 NO_AUTO_RETRY: Final[frozenset[str]] = frozenset(
