@@ -28,6 +28,7 @@ from shared.crm.extraction import (
 from shared.crm.extractors import Extractor, HeuristicExtractor, ModelAsk, ModelExtractor
 from shared.crm.llm import ChatModel, model_config_from_env
 from shared.crm.prompts import PROMPTS_DOC, Prompts, prompts_from_doc
+from shared.identity import classify_caller, super_admin_emails_from_env
 from shared.schemas import AskRequest, ExtractRequest
 from shared.store.port import DocumentStore
 
@@ -83,29 +84,12 @@ def _employee(req: https_fn.CallableRequest[Any], db: DocumentStore) -> _Caller:
     token: Mapping[str, Any] = auth.token or {}
     profile = db.get(f"staffProfiles/{auth.uid}")
     email = token.get("email") if isinstance(token.get("email"), str) else None
-    is_admin, is_employee = _classify(auth.uid, email, token, profile.data if profile else None)
-    if not is_employee:
+    caller = classify_caller(
+        auth.uid, email, token, profile.data if profile else None, super_admin_emails_from_env()
+    )
+    if not caller.is_employee:
         raise https_fn.HttpsError(Code.PERMISSION_DENIED, "Doar angajații pot folosi CRM-ul.")
-    return _Caller(auth.uid, is_admin)
-
-
-def _classify(
-    uid: str, email: str | None, token: Mapping[str, Any], profile: Mapping[str, Any] | None
-) -> tuple[bool, bool]:
-    """(is super-admin, is employee) by the one shared definition (`shared.identity`); the
-    same rule written out here only while that module is missing or has another signature."""
-    try:
-        from shared.identity import classify_caller, super_admin_emails_from_env
-
-        caller = classify_caller(uid, email, dict(token), profile, super_admin_emails_from_env())
-        return bool(caller.is_super_admin), bool(caller.is_employee)
-    except (ImportError, TypeError, AttributeError):
-        log.warning("shared.identity unavailable; using the documented employee rule")
-    admins = {
-        e.strip().lower() for e in os.environ.get("SUPER_ADMIN_EMAILS", "").split(",") if e.strip()
-    }
-    is_admin = token.get("admin") is True or (email or "").lower() in admins
-    return is_admin, is_admin or profile is not None
+    return _Caller(auth.uid, caller.is_super_admin)
 
 
 def _data(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:

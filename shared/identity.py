@@ -1,7 +1,9 @@
 """The one definition of who a caller is (DESIGN.md, Identity).
 
-- super-admin: an email in `SUPER_ADMIN_EMAILS` (comma-separated, case-insensitive) or the custom
-  claim `admin: true` (the boolean, not a truthy string);
+- super-admin: a verified email (`email_verified: true`) in `SUPER_ADMIN_EMAILS` (comma-separated,
+  case-insensitive) or the custom claim `admin: true` (the boolean, not a truthy string). An
+  unverified address proves nothing: anyone can sign up with a password under an address that
+  has no account yet;
 - employee: a super-admin, or a user whose `staffProfiles/{uid}` document exists.
 
 `classify_caller` is pure; `verify_id_token` and `resolve_caller` do the I/O (firebase_admin,
@@ -76,7 +78,9 @@ def classify_caller(
     admins = {e for e in (normalize_email(x) for x in super_admin_emails) if e is not None}
     normalized = normalize_email(email)
     claims = claims or {}
-    by_email = normalized is not None and normalized in admins
+    by_email = (
+        normalized is not None and normalized in admins and claims.get("email_verified") is True
+    )
     is_super_admin = claims.get("admin") is True or by_email
     profile_exists = staff_profile is not None
     role = staff_profile.get("role") if staff_profile is not None else None

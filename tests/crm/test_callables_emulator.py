@@ -44,18 +44,6 @@ def _post(url: str, body: dict[str, Any], token: str | None = None) -> tuple[int
         return error.code, json.loads(error.read() or b"{}")
 
 
-def sign_up(emulators: FirebaseEmulators) -> tuple[str, str]:
-    """A new Auth emulator user: (uid, ID token)."""
-    url = (
-        f"http://{emulators.auth_host}/identitytoolkit.googleapis.com/v1/accounts:signUp"
-        "?key=fake-api-key"
-    )
-    email = f"user-{uuid.uuid4().hex[:10]}@example.com"
-    status, body = _post(url, {"email": email, "password": "secret123", "returnSecureToken": True})
-    assert status == 200, body
-    return body["localId"], body["idToken"]
-
-
 _STAND_IN_MAIN = """
 import firebase_admin
 from firebase_functions import https_fn
@@ -114,9 +102,9 @@ def env(crm_emulators: FirebaseEmulators, firestore_emulator: str) -> Iterator[A
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
         store = FirestoreStore(firebase_emulators.project_id)
-    staff_uid, staff_token = sign_up(firebase_emulators)
+    staff_uid, staff_token = firebase_emulators.sign_up()
     store.set(f"staffProfiles/{staff_uid}", {"role": "staff", "whatsAppAccountIds": []})
-    stranger_uid, stranger_token = sign_up(firebase_emulators)
+    stranger_uid, stranger_token = firebase_emulators.sign_up()
 
     class Env:
         emulators = firebase_emulators

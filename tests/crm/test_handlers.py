@@ -208,7 +208,13 @@ def test_super_admin_by_email_case_insensitive(
     monkeypatch.setenv("SUPER_ADMIN_EMAILS", "boss@example.com, other@example.com")
     data = {"threadId": THREAD, "accountId": ACCOUNT}
     assert (
-        extract(staff, data, uid="boss-uid", email="Boss@Example.com")["action"] == "CREATE_EVENT"
+        extract(staff, data, uid="boss-uid", email="Boss@Example.com", email_verified=True)[
+            "action"
+        ]
+        == "CREATE_EVENT"
     )
+    # An address nobody verified proves nothing: anyone can sign up under it.
+    unverified = error_of(lambda: extract(staff, data, uid="y", email="boss@example.com"))
+    assert unverified.code == Code.PERMISSION_DENIED
     denied = error_of(lambda: extract(staff, data, uid="x", email="nobody@example.com"))
     assert denied.code == Code.PERMISSION_DENIED

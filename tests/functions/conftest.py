@@ -19,7 +19,6 @@ import shutil
 import sys
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,19 +74,8 @@ class ProxyStack:
     store: FirestoreStore
 
     def sign_up(self, email: str | None = None) -> tuple[str, str]:
-        """A new Auth emulator user: (uid, ID token)."""
-        url = (
-            f"http://{self.emulators.auth_host}/identitytoolkit.googleapis.com/v1/accounts:signUp"
-            "?key=fake-api-key"
-        )
-        body = {
-            "email": email or f"user-{uuid.uuid4().hex[:10]}@example.com",
-            "password": "secret123",
-            "returnSecureToken": True,
-        }
-        status, reply, _ = http_json("POST", url, body)
-        assert status == 200, reply
-        return reply["localId"], reply["idToken"]
+        """A new Auth emulator user: (uid, ID token); the super-admin's address is verified."""
+        return self.emulators.sign_up(email, email_verified=email == PROXY_ADMIN_EMAIL)
 
     def staff(self) -> tuple[str, str]:
         uid, token = self.sign_up()

@@ -16,9 +16,17 @@ from shared.identity import (
 def test_super_admin_email_is_case_insensitive() -> None:
     admins = parse_super_admin_emails(" Boss@Example.com , other@x.ro,, ")
     assert admins == {"boss@example.com", "other@x.ro"}
-    caller = classify_caller("u1", "BOSS@example.COM", {}, None, admins)
+    caller = classify_caller("u1", "BOSS@example.COM", {"email_verified": True}, None, admins)
     assert caller.is_super_admin and caller.is_employee
     assert not caller.staff_profile_exists
+
+
+@pytest.mark.parametrize("verified", [None, False, "true", 1])
+def test_an_unverified_admin_email_is_nobody(verified: object) -> None:
+    """Anyone can sign up with a password under an address that has no account yet."""
+    claims = {} if verified is None else {"email_verified": verified}
+    caller = classify_caller("u1", "boss@example.com", claims, None, ["boss@example.com"])
+    assert not caller.is_super_admin and not caller.is_employee
 
 
 def test_admin_claim_must_be_boolean_true() -> None:

@@ -27,7 +27,8 @@ ACCOUNT = "wa_40700000001"
 CLIENT_JID = "40722111222@s.whatsapp.net"
 THREAD = f"{ACCOUNT}__{CLIENT_JID}"
 TOKENS: dict[str, dict[str, Any]] = {
-    "admin-token": {"uid": "admin", "email": "Boss@Example.com"},
+    "admin-token": {"uid": "admin", "email": "Boss@Example.com", "email_verified": True},
+    "unverified-admin-token": {"uid": "squatter", "email": "boss@example.com"},
     "claim-admin-token": {"uid": "claimadmin", "admin": True},
     "staff-token": {"uid": "staff1"},
     "staff2-token": {"uid": "staff2"},
@@ -215,6 +216,8 @@ def test_who_am_i(door: Door) -> None:
     body = door("whatsappWhoAmI", token="admin-token")[1]
     assert body["isAdmin"] is True and body["isEmployee"] is True  # email case-insensitive
     assert door("whatsappWhoAmI", token="claim-admin-token")[1]["isAdmin"] is True
+    squatter = door("whatsappWhoAmI", token="unverified-admin-token")[1]  # address not verified
+    assert squatter["isAdmin"] is False and squatter["isEmployee"] is False
     body = door("whatsappWhoAmI")[1]
     assert body["staffProfileExists"] and body["staffProfileRole"] == "staff"
     assert not body["isAdmin"]

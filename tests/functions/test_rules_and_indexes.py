@@ -199,7 +199,8 @@ def parse_rules(text: str) -> list[Allow]:
     return rules
 
 
-RULES = parse_rules((ROOT / "firestore.rules").read_text())
+RULES_TEXT = (ROOT / "firestore.rules").read_text()
+RULES = parse_rules(RULES_TEXT)
 DOCS = "/databases/{database}/documents"
 WRITES = {"write", "create", "update", "delete"}
 
@@ -257,6 +258,13 @@ def test_pairing_data_is_super_admin_only() -> None:
     assert accounts and all(r.condition == "isEmployee()" for r in accounts)
     wildcards = [r.path for r in RULES if "=**" in r.path]
     assert wildcards == [DOCS + "/{path=**}/messages/{messageId}"]
+
+
+def test_an_admin_email_counts_only_when_verified() -> None:
+    """Anyone can sign up with a password under an address that has no account yet."""
+    body = re.search(r"function emailIsSuperAdmin\(\) \{(.*?)\}", RULES_TEXT, re.S)
+    assert body is not None
+    assert "request.auth.token.email_verified == true" in body.group(1)
 
 
 def test_only_admins_make_employees() -> None:
