@@ -19,8 +19,8 @@ _MINUTES = (
     r"|h(?=\W|$))?"  # "la 17h"
 )
 _UNIT_AFTER = re.compile(
-    rf"^\s*(?:de\s+)?(?:ani|anisori|ore|ora\b|minute|min\b|copii|copiii|lei|ron|euro|eur|"
-    rf"buc|bucati|baloane|persoane|invitati|zile|km|%|\d|(?:{MONTH_RE})\b|[./-]\d|luni\b)"
+    rf"^\s*(?:de\s+)?(?:(?:ani|anisori|ore|ora|minute|min|copii|copiii|lei|ron|euro|eur|"
+    rf"buc|bucati|baloane|persoane|invitati|zile|km|luni|{MONTH_RE})\b|%|\d|[./-]\d)"
 )
 _WITH_WORD = re.compile(
     rf"\b(?P<kw>ora|orele|pe\s+la|de\s+la\s+ora|de\s+la|la\s+ora|incepand\s+cu\s+ora|la|in\s+jur\s+de)"
@@ -30,6 +30,12 @@ _CLOCK = re.compile(r"(?<![\d.,/:])(?P<h>\d{1,2}):(?P<m>\d{2})(?![\d:])" + _QUAL
 _EXCLUDED_BEFORE = re.compile(
     r"(?:pana\s+(?:la\s+)?(?:ora\s+)?|dupa\s+|inainte\s+de\s+|nu\s+(?:la\s+)?|in\s+loc\s+de\s+|"
     r"tine\s+|dureaza\s+|pana\s+pe\s+la\s+)$"
+)
+_RANGE_END = re.compile(r"\d{1,2}:\d{2}\s*[-–—]\s*$")
+# "între 12 și 14", "intre 12:30 si 14:30": a range, its first hour is the start.
+_BETWEEN = re.compile(
+    r"\bintre\s+(?:orele\s+)?(?P<h>\d{1,2})(?:\s*[:.]\s*(?P<m>\d{2}))?\s+(?:si|și)\s+"
+    r"(?P<end>\d{1,2})(?:\s*[:.]\s*\d{2})?" + r"(?:\s*(?P<q>" + _EVENING + "|" + _MORNING + r"))?\b"
 )
 
 
@@ -80,7 +86,21 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
     text = fold(message.text)
     found: list[TimeMention] = []
     taken: list[tuple[int, int]] = []
+    for m in _BETWEEN.finditer(text):
+        if _UNIT_AFTER.match(text[m.end() :]):
+            continue  # "între 5 și 7 ani"
+        taken.append(m.span())
+        start, end = int(m.group("h")), int(m.group("end"))
+        if not start < end <= 23 and not (start > 7 and end <= 7):
+            continue
+        if _not_start(text, m.start()):
+            continue
+        value = _to_hhmm(start, int(m.group("m") or 0), m.group("q"), explicit_clock=False)
+        if value:
+            found.append(TimeMention(value, m.start()))
     for m in _WITH_WORD.finditer(text):
+        if any(s <= m.start() < e for s, e in taken):
+            continue
         hour = int(m.group("h"))
         has_minutes = bool(m.group("m") or m.group("m2"))
         keyword = re.sub(r"\s+", " ", m.group("kw"))
@@ -111,6 +131,8 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
         before = text[max(0, m.start() - 20) : m.start()]
         if _EXCLUDED_BEFORE.search(before) or _not_start(text, m.start()):
             continue
+        if _RANGE_END.search(before):
+            continue  # "12:00–14:00": the end of a range
         value = _to_hhmm(int(m.group("h")), int(m.group("m")), m.group("q"), explicit_clock=True)
         if value:
             found.append(TimeMention(value, m.start()))
