@@ -359,6 +359,22 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
             add(today, m.start(), m.end(), "ambiguous")
             continue
         this_week = qualifier in ("asta", "aceasta", "ce vine", "care vine")
+        if not qualifier:
+            # "Sâmbătă la 17 e perfect" after "sâmbătă 25 aprilie … duminică 26": the date
+            # just offered on that weekday.
+            offered = next(
+                (
+                    x.value
+                    for x in reversed(recent + found)
+                    if x.strength == "strong"
+                    and x.value.weekday() == WEEKDAYS[m.group(1)]
+                    and today <= x.value <= today + timedelta(days=45)
+                ),
+                None,
+            )
+            if offered is not None:
+                add(offered, m.start(), m.end(), "strong")
+                continue
         strength: Strength = "strong" if this_week else "weekday"
         add(_next_weekday(today, WEEKDAYS[m.group(1)]), m.start(), m.end(), strength)
 
