@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.crm.heuristics.text import PHONE_NUMBER, clause_at, fold, labelled_segments
+from shared.crm.heuristics.text import PHONE_NUMBER, clause_at, fold, labelled_segments, sentences
 from shared.crm.types import ChatMessage
 
 _NUM = (
@@ -95,12 +95,22 @@ def _currency(raw: str | None) -> str | None:
     return "EUR" if raw in ("euro", "eur", "€") else "RON"
 
 
+# "Am plătit jumătate acum, 475 lei": a part of the price paid, not a price.
+_PARTIAL_PAYMENT = re.compile(
+    r"\b(?:platit|achitat|virat|transferat|trimis|dat)\s+(?:\w+\s+)?"
+    r"(?:jumatate|o\s+parte|partial\w*|o\s+transa|prima\s+transa|\d{1,2}\s*%)"
+)
+
+
 def _excluded(folded: str, start: int, end: int) -> bool:
     clause = clause_at(folded, start)
     previous = clause_at(folded, max(0, clause.start - 2)) if clause.start else clause
     text = folded[clause.start : clause.end]
     before = folded[previous.start : clause.start]
     if _DEPOSIT.search(text) or _REFUND.search(text) or _DEPOSIT.search(before):
+        return True
+    sentence = next((sp for sp in sentences(folded) if sp.start <= start < sp.end), None)
+    if sentence and _PARTIAL_PAYMENT.search(folded[sentence.start : sentence.end]):
         return True
     if _REJECTED_BEFORE.search(folded[max(0, start - 14) : start]):
         return True
@@ -289,8 +299,8 @@ def resolve_payment_status(messages: list[ChatMessage], amount: float | None) ->
         folded = fold(message.text)
         for m in _PAID.finditer(folded):
             clause = folded[clause_at(folded, m.start()).start : m.end() + 20]
-            if re.search(r"\bavans", clause):
-                continue
+            if re.search(r"\bavans", clause) or _PARTIAL_PAYMENT.search(m.group()):
+                continue  # "am plătit jumătate, restul la final": not all of it yet
             return "PAID"
         if amount is None:
             continue
