@@ -14,7 +14,9 @@ from shared.crm.types import ChatMessage
 
 _STREET = re.compile(
     r"\b(?P<kind>str|strada|bd|bld|b-dul|bdul|bulevardul|sos|soseaua|calea|aleea|al(?=\.)|piata|"
-    r"pta|intrarea|splaiul|drumul|prelungirea|prel|fundatura|str-la|ulita)\b\.?\s*(?=\w)"
+    r"pta|intrarea|splaiul|drumul|prelungirea|prel|fundatura|str-la|ulita|"
+    # national and county roads: "DN1 km 28", "DJ 101"
+    r"dn\s?\d{1,3}[a-z]?|dj\s?\d{1,4}[a-z]?|drumul\s+national)\b\.?\s*(?=\w)"
 )
 # "Calea Moșilor 200", "Aleea Teilor nr. 4": a weak street word needs its number close by
 # ("intrarea ursitoarelor ar fi pe la 21:30" is an entrance, not a street).
@@ -33,7 +35,7 @@ _VENUE = re.compile(
 _ADDRESS_PART = re.compile(
     r"^\s*(?:nr|numarul|bl|bloc|blocul|sc|scara|et|etaj|etajul|ap|apartament\w*|sector\w*|sect|s\d|"
     r"jud|judetul|sat|satul|comuna|com|orasul|oras|mun|municipiul|cod|loc|localitatea|cartier\w*|"
-    r"zona|intrarea|buc|bucuresti|ilfov|langa|vizavi|vis-a-vis|in\s+spatele|in\s+fata|"
+    r"zona|intrarea|buc|bucuresti|ilfov|langa|vizavi|vis-a-vis|in\s+spatele|in\s+fata|km|"
     r"colt\s+cu|intersectia)\b"
 )
 _NOT_ADDRESS = re.compile(
