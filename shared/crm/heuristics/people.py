@@ -186,6 +186,10 @@ _AGE_WORDS = (
 )
 
 
+# "pentru Tudor și Ilinca (gemeni, 4 ani)": the children described before their age.
+_SIBLINGS = r"(?:gemen\w*|tripleti\w*|frati\w*|surori\w*|fetit\w*|baiet\w*|copii\w*)"
+
+
 @dataclass(frozen=True)
 class NameMention:
     name: str
@@ -204,6 +208,17 @@ def _name_at(text: str, start: int, *, allow_lower: bool, pair: bool = True) -> 
     m = re.match(pattern, text[start:])
     if not m:
         return None
+    if " " not in m.group(0):
+        # A double given name, "Sofia Maria", "ana maria, 3 ani": a second name word that ends
+        # the phrase (a comma, a bracket, the end, or the age verb).
+        double = re.match(rf"({first})\s+({first})(?=\s*(?:[,.(!?]|$|{_AGE_VERB}\b))", text[start:])
+        if (
+            double
+            and fold(double.group(1)) not in _STOP_NAMES
+            and fold(double.group(2)) not in _STOP_NAMES
+            and fold(double.group(2)) not in _NOT_SECOND_NAME
+        ):
+            m = double
     words = re.split(r"\s+(?:și|si)\s+", m.group(0))
     if any(fold(w) in _STOP_NAMES or len(w) < 2 for w in words):
         if fold(words[0]) in _STOP_NAMES or len(words[0]) < 2:
@@ -213,8 +228,25 @@ def _name_at(text: str, start: int, *, allow_lower: bool, pair: bool = True) -> 
 
     if any(is_character_name(w) for w in words):
         return None
-    words = [title_word(w) for w in words]
+    words = [" ".join(title_word(part) for part in w.split()) for w in words]
     return " și ".join(words)
+
+
+# Words that can follow a name without being a second given name (places, verbs, fillers).
+_NOT_SECOND_NAME = frozenset(
+    {
+        "acasa",
+        "bucuresti",
+        "iasi",
+        "cluj",
+        "brasov",
+        "maine",
+        "azi",
+        "poimaine",
+        "anul",
+        "implineste",
+    }
+)
 
 
 def _genitive(name: str) -> str:
@@ -254,7 +286,8 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
                 return
         out.append(NameMention(name, start, weight))
 
-    of = r"(?:de\s+\d{1,2}\s+ani\s+)?(?:a\s+)?"  # "aniversarea de 5 ani a lui/a Mariei"
+    # "aniversarea de 5 ani a lui/a Mariei", "petrecerea de 1 an a lui matei"
+    of = r"(?:de\s+\d{1,2}\s+(?:ani|an|anisori|anisor)\s+)?(?:a\s+)?"
     for m in re.finditer(rf"\b(?:{_EVENT}\s+{of}|la\s+multi\s+ani\s+)(?:lui|lu)\s+", folded):
         add(m.end(), 3, allow_lower=True)
     for m in re.finditer(rf"\b{_EVENT}\s+{of}(?=[a-z]+(?:ei|ai)\b)", folded):
@@ -282,8 +315,8 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
         add(m.end(), 2)
     lower_name = r"[a-z]+(?:-[a-z]+)?"
     for m in re.finditer(
-        rf"\b(?:pentru|pt\.?)\s+(?={lower_name}\s*(?:,|\()\s*(?:care\s+)?(?:{_AGE_VERB}\s+)?"
-        rf"(?:\d|{_AGE_WORDS}\b))",
+        rf"\b(?:pentru|pt\.?)\s+(?={lower_name}(?:\s+si\s+{lower_name})?\s*(?:,|\()\s*"
+        rf"(?:{_SIBLINGS}\s*,?\s*)?(?:care\s+)?(?:{_AGE_VERB}\s+)?(?:\d|{_AGE_WORDS}\b))",
         folded,
     ):
         add(m.end(), 3)
@@ -360,12 +393,14 @@ _AGE_PATTERNS = (
     ),
     re.compile(rf"(?<![\w-])[a-z]{{2,}}\s*(?:,|\()?\s*(\d{{1,2}}){_AGE_UNIT}"),
     re.compile(rf"\bde\s+(\d{{1,2}}){_AGE_UNIT}"),
+    # "pentru fetiță, 2 ani", "(gemeni, 4 ani)": a word for the child, then the age
+    re.compile(rf"(?:{_KIN}|\b{_SIBLINGS})\s*(?:,|\()?\s*(\d{{1,2}}){_AGE_UNIT}"),
 )
 _WEAK_AGE = re.compile(rf"\b(?:are|avea|va\s+avea)\s+(\d{{1,2}}){_AGE_UNIT}")
 _OTHER_PERSON = re.compile(
     r"\b(?:eu|fratele|fratiorul|frate|sora|surioara|verisor\w*|verisoar\w*|mama|tata|bunica|"
     r"bunicul|sotul|sotia|prietenul|prietena|colegul|colega)"
-    r"(?:\s+(?:lui|ei|mea|meu|nostru|noastra|mai\s+mic|mai\s+mare))?\s*$"
+    r"(?:\s+(?:lui|ei|mea|meu|nostru|noastra|mai\s+mic|mai\s+mare))?[\s,]*$"
 )
 
 
@@ -384,7 +419,7 @@ def age_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Age
             value = to_int(raw) or 0
             if value > 18 or value < 1:
                 continue
-            if i == 0 and _OTHER_PERSON.search(folded[max(0, m.start() - 25) : m.start()]):
+            if i in (0, 2) and _OTHER_PERSON.search(folded[max(0, m.start() - 25) : m.start()]):
                 continue
             out.append((m.start(), AgeMention(value, True)))
     for m in _WEAK_AGE.finditer(folded):
