@@ -18,6 +18,7 @@ from shared.crm.heuristics.text import (
     clause_at,
     fold,
     labelled_segments,
+    sentences,
     to_int,
 )
 from shared.crm.types import ChatMessage, RoleDraft
@@ -89,7 +90,7 @@ CHARACTERS: dict[str, tuple[str, ...]] = {
     "Jack Sparrow": ("jack sparrow",),
     "Pirat": ("pirat", "piratul"),
     "Clovn": ("clovn", "clovnul"),
-    "Vrăjitor": ("vrajitor", "magician"),
+    "Vrăjitor": ("vrajitor", "magician", "show de magie", "spectacol de magie", "iluzionist"),
     "Zâna": ("zana", "zanuta"),
     "Prințesa": ("printesa", "printesa sofia"),
     "Bumblebee": ("bumblebee",),
@@ -105,6 +106,30 @@ CHARACTERS: dict[str, tuple[str, ...]] = {
     "Miles Morales": ("miles morales",),
     "Pinocchio": ("pinocchio", "pinochio"),
     "Scufița Roșie": ("scufita rosie",),
+    "Robin": ("robin",),
+    "Donald": ("donald", "donald duck", "ratoiul donald"),
+    "Daisy": ("daisy",),
+    "Goofy": ("goofy",),
+    "Pluto": ("pluto",),
+    "Captain Marvel": ("captain marvel", "capitanul marvel"),
+    "Black Widow": ("black widow", "vaduva neagra"),
+    "Flash": ("flash",),
+    "Aquaman": ("aquaman",),
+    "Ben 10": ("ben 10", "ben10"),
+    "Dora": ("dora", "dora exploratoarea"),
+    "Mirabel": ("mirabel",),
+    "Tiana": ("tiana",),
+    "Pocahontas": ("pocahontas",),
+    "Kristoff": ("kristoff",),
+    "Maui": ("maui",),
+    "Leonardo": ("leonardo",),
+    "Raphael": ("raphael",),
+    "Donatello": ("donatello",),
+    "Michelangelo": ("michelangelo",),
+    "Yoshi": ("yoshi",),
+    "Kuromi": ("kuromi",),
+    "Elmo": ("elmo",),
+    "Bubble show": ("bubble show", "bubble-show", "show cu baloane de sapun", "baloane de sapun"),
 }
 # Franchises and generic personas: an animator whose character is not yet fixed.
 GENERIC_ANIMATOR = (
@@ -125,10 +150,28 @@ _ALIAS_TO_NAME = {alias: name for name, aliases in CHARACTERS.items() for alias 
 _CHARACTER_RE = re.compile(
     r"(?<![\w-])("
     + "|".join(re.escape(a) for a in sorted(_ALIAS_TO_NAME, key=len, reverse=True))
-    + r")(?![\w-])"
+    + r")(?:(?![\w-])|(?=-(?:ul|ului|l|lui)\b))"  # "bubble show-ul", "Sonic-ul"
 )
 # Words that are characters only in context; as a lone capitalized word they may be names.
-_AMBIGUOUS = {"aurora", "rocky", "everest", "steve", "zana", "belle", "chase", "buzz", "pirat"}
+_AMBIGUOUS = {
+    "aurora",
+    "rocky",
+    "everest",
+    "steve",
+    "zana",
+    "belle",
+    "chase",
+    "buzz",
+    "pirat",
+    # also given names or words: a character only when written capitalized or in a lowercase chat
+    "robin",
+    "daisy",
+    "flash",
+    "dora",
+    "leonardo",
+    "raphael",
+    "maui",
+}
 
 _N = rf"(\d{{1,3}}|{NUMBER_WORD_RE})"
 SERVICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -151,7 +194,12 @@ SERVICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("COTTON_CANDY", re.compile(r"\bvat[aaei]\w*(?:\s+de\s+zahar)?\b|\bcotton\s+candy\b")),
     ("POPCORN", re.compile(r"\bpop-?corn\w*\b|\bfloricele\w*\b")),
-    ("DECORATIONS", re.compile(r"\bdecor(?:ul|uri|urile|atiuni\w*|area|ati)?\b|\bdecoratiun\w+")),
+    (
+        "DECORATIONS",
+        re.compile(
+            r"\bdecor(?:ul|uri|urile|atiuni\w*|area|ati)?\b|\bdecoratiun\w+|\baranjament\w*"
+        ),
+    ),
     ("ARCADE", re.compile(r"\barcade\b|\bjocuri\s+arcade\b|\bair\s+hockey\b")),
     ("SANTA_CLAUS", re.compile(r"\bmos(?:ul|ului)?\s+craciun\w*|\bmosul\b|\bsanta(?:\s+claus)?\b")),
     (
@@ -200,11 +248,30 @@ class _Item:
     negated: bool = False
     only: bool = False
     option: bool = False  # one of "X sau Y": a choice not made yet
+    extra: bool = False  # "și o animatoare pentru pictură": one more, besides the characters
+
+
+# "anul trecut ați fost cu Elsa": an earlier party, nothing to book.
+_PAST_PARTY = re.compile(
+    r"\b(?:anul\s+trecut|data\s+trecuta|ultima\s+data|luna\s+trecuta|data\s+cealalta|"
+    r"la\s+petrecerea\s+trecuta|altadata)\b"
+)
+_PRESENT = re.compile(
+    r"\b(?:vrem|vreau|dorim|doresc|anul\s+acesta|anul\s+asta|acum|de\s+data\s+asta)\b"
+)
+_INSTEAD_OF = re.compile(r"\bin\s*loc(?:ul)?\s+(?:de|lui|a)?\s*(?:pe\s+)?$")
+_ADDITIVE = re.compile(r"(?:\b(?:si|inca|plus|mai)\s+(?:o|un)|\bal\s+doilea|\ba\s+doua)\s+$")
+
+
+# A number said as a time, a date or a house number is not a quantity ("ora 15 animator").
+_NOT_A_COUNT_BEFORE = re.compile(r"(?:\bora|\borele|\bla|\bpe|\bnr\.?|\bpana|[:./-])\s*$")
 
 
 def _count_before(folded: str, start: int, kind: str) -> int | None:
     before = folded[max(0, start - 30) : start]
     m = re.search(rf"{_N}\s*(?:de\s+)?(?:\w+\s+)?$", before)
+    if m and _NOT_A_COUNT_BEFORE.search(before[: m.start()]):
+        return None
     if m and kind in ("URSITOARE", "HELIUM_BALLOONS", "BALLOONS", "ARCADE", "ANIMATOR"):
         words_between = before[m.end(1) :].split()
         if len(words_between) <= 2:
@@ -284,7 +351,30 @@ def items_in(
             item.only = True  # "putem schimba cu Elsa?": the new character replaces the old
         if item.count is None and item.kind in _COUNTED:
             item.count = _count_after(folded, item.pos)
+    for item in items:
+        if item.character and _INSTEAD_OF.search(folded[max(0, item.pos - 20) : item.pos]):
+            # "vrea Moana în loc de Elsa": Elsa goes, the other character replaces her
+            item.negated, item.only = True, False
+            around = clause_at(folded, item.pos)
+            for other in items:
+                if other.character and other is not item and around.start <= other.pos < item.pos:
+                    other.only = True
+        if item.kind == "ANIMATOR" and not item.character:
+            # …unless the sentence goes on to name who it is ("și o animatoare, Ariel")
+            sentence_end = next(
+                (sp.end for sp in sentences(text) if sp.start <= item.pos < sp.end), len(text)
+            )
+            named_later = any(o.character and item.pos < o.pos < sentence_end for o in items)
+            item.extra = not named_later and bool(
+                _ADDITIVE.search(folded[max(0, item.pos - 12) : item.pos])
+            )
+    items = [i for i in items if not _about_a_past_party(text, folded, i.pos)]
     items.sort(key=lambda i: i.pos)
+    characters = [i for i in items if i.character]
+    # "Ninja Turtles (Leonardo)", "Frozen (Elsa)": the name in brackets is the role.
+    for a, b in itertools.pairwise(characters):
+        if re.fullmatch(r"[\w\s-]*\(\s*", folded[a.pos : b.pos]) and a.character != b.character:
+            items.remove(a)
     characters = [i for i in items if i.character]
     for a, b in itertools.pairwise(characters):
         if re.fullmatch(
@@ -294,12 +384,22 @@ def items_in(
     return items
 
 
+def _about_a_past_party(text: str, folded: str, pos: int) -> bool:
+    for span in sentences(text):
+        if span.start <= pos < span.end:
+            head = folded[span.start : pos]
+            past = list(_PAST_PARTY.finditer(head))
+            return bool(past) and not _PRESENT.search(head[past[-1].end() :])
+    return False
+
+
 @dataclass
 class _Booking:
     characters: dict[str, None] = field(default_factory=dict)
     services: dict[str, int | None] = field(default_factory=dict)
     animator_count: int | None = None
     generic_animator: bool = False
+    extra_animators: int = 0
 
     def apply(self, items: list[_Item]) -> None:
         only_chars = [i.character for i in items if i.only and i.character and not i.negated]
@@ -317,10 +417,13 @@ class _Booking:
                         self.characters.clear()
                         self.generic_animator = False
                         self.animator_count = None
+                        self.extra_animators = 0
                         self.services.pop("ANIMATOR", None)
                     continue
                 if item.character:
                     self.characters[item.character] = None
+                elif item.extra:
+                    self.extra_animators = max(self.extra_animators, 1)
                 else:
                     self.generic_animator = True
                     if item.count:
@@ -335,7 +438,7 @@ class _Booking:
     def roles(self) -> list[RoleDraft]:
         roles = [RoleDraft("ANIMATOR", name, 1) for name in self.characters]
         wanted = self.animator_count or (1 if self.generic_animator else 0)
-        for _ in range(max(0, wanted - len(roles))):
+        for _ in range(max(0, wanted - len(roles)) + self.extra_animators):
             roles.append(RoleDraft("ANIMATOR", None, 1))
         for kind in SERVICE_ORDER:
             if kind in self.services and kind != "ANIMATOR":
@@ -360,7 +463,9 @@ def resolve_roles(messages: list[ChatMessage]) -> list[RoleDraft]:
         folded = fold(message.text)
         reply = next((m for m in messages[index + 1 :] if m.from_client), None)
         confirms = bool(_STAFF_CONFIRMS.search(folded))
-        accepted = reply is not None and bool(_ACCEPT.search(fold(reply.text)))
+        accepted = reply is not None and (
+            bool(_ACCEPT.search(fold(reply.text))) or _answers_detail_question(folded, reply)
+        )
         segments = labelled_segments(message.text)
         if segments:
             # A menu of labelled options: only the option the client names counts.
@@ -382,6 +487,22 @@ def resolve_roles(messages: list[ChatMessage]) -> list[RoleDraft]:
             # Staff removals still count ("am scos vata").
             booking.apply([i for i in items if i.negated])
     return booking.roles()
+
+
+# The offer ends by asking for a detail of the booking ("… 450 lei. Adresa?"); a reply that
+# gives it, without declining, takes the offer.
+_DETAIL_QUESTION = re.compile(
+    r"\b(?:adresa|unde|la\s+ce\s+ora|ce\s+ora|ora\s+si\s+adresa|cum\s+(?:o|il|se)\s+"
+    r"(?:cheama|numeste)|cati\s+copii|cati\s+ani)\b[^.!?]*\?\s*\W*$"
+)
+_DECLINE = re.compile(
+    r"\b(?:nu|scump\w*|prea\s+mult|ma\s+mai\s+gandesc|ne\s+mai\s+gandim|revin|altceva|alt\s+personaj)\b"
+)
+
+
+def _answers_detail_question(staff_folded: str, reply: ChatMessage) -> bool:
+    answer = fold(reply.text)
+    return bool(_DETAIL_QUESTION.search(staff_folded)) and not _DECLINE.search(answer)
 
 
 def _picked_segment(
