@@ -126,6 +126,9 @@ def ask_record(
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise InputError(f"{where}: `events` must be a list of objects")
     client = record.get("client") if isinstance(record.get("client"), dict) else {}
+    if today is None and record.get("now") is not None:
+        # "next party" is relative to when the question is asked; a record may pin that moment
+        today = _parse_ts(record.get("now"), f"{where}: `now`").date()
     answer = answer_question(client, events, question, model=model, today=today)
     return {"id": record.get("id"), "answer": answer.answer, "sources": answer.sources}
 

@@ -127,3 +127,18 @@ def test_question_kinds_do_not_shadow_each_other() -> None:
     assert "1700" in text and sources == [2, 4]
     assert ask("Care e suma totală plătită?")[0].startswith("Clientul a plătit 500 lei")
     assert "25 baloane cu heliu" in ask("Ce servicii a comandat clientul?")[0]
+
+
+def test_an_ask_record_may_pin_the_moment_the_question_is_asked() -> None:
+    """`now` in an ask record (as in extraction records) fixes what "next" means."""
+    from shared.crm.cli import ask_record
+
+    record = {
+        "question": "Când este următoarea petrecere?",
+        "events": [event(1, "10-01-2026", 500), event(2, "20-05-2026", 600, "UNPAID")],
+    }
+    early = ask_record({**record, "now": "2026-01-02T10:00:00+02:00"}, None, "t")
+    late = ask_record({**record, "now": "2026-03-02T10:00:00+02:00"}, None, "t")
+    assert "10-01-2026" in early["answer"]
+    assert "20-05-2026" in late["answer"]
+    assert [s["eventShortId"] for s in late["sources"]] == [2]
