@@ -485,3 +485,163 @@ def test_a_bare_weekday_counts_once_staff_book_it() -> None:
         )
     )
     assert visit.intent == "OTHER"
+
+
+# ---- rules added for chats written apart from the corpus (tests/crm/data/extraction_fresh) ----
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # a range "între X și Y" starts at X
+        (["C: Ar fi între 11 și 13, la noi în curte."], "11:00"),
+        (["C: intre 10:30 si 12:30 e perfect"], "10:30"),
+        # "12:00–14:00": the second clock time ends the range
+        (["C: Pe 9 mai.", "S: Notat, 16:00–18:00."], "16:00"),
+        # unit words are whole words: "animator" after the hour is not "ani"
+        (["C: rezervare ora 16 animator batman"], "16:00"),
+        (["C: Ora 17 animatoarea, apoi tortul."], "17:00"),
+    ],
+)
+def test_time_ranges_and_words_after_the_hour(lines: list[str], expected: str) -> None:
+    assert resolve_time(chat(*lines)) == expected
+
+
+def test_an_age_range_is_not_a_time_range() -> None:
+    assert resolve_time(chat("C: Vin copii între 6 și 9 ani.")) is None
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # the hour before "animator" is not a number of animators
+        (["C: pe 3 mai ora 12 animator sonic"], [("ANIMATOR", "Sonic", 1)]),
+        (["C: Vrem la 16 animatori? Nu, un singur animator."], [("ANIMATOR", None, 1)]),
+        # more characters
+        (["C: Vrem Batman și Robin."], [("ANIMATOR", "Batman", 1), ("ANIMATOR", "Robin", 1)]),
+        (
+            ["C: Mickey, Goofy și Donald, vă rog."],
+            [("ANIMATOR", "Mickey", 1), ("ANIMATOR", "Goofy", 1), ("ANIMATOR", "Donald", 1)],
+        ),
+        # "franchise (character)": the character in brackets is the one role
+        (["C: Testoasele, adică Ninja (Raphael)."], [("ANIMATOR", "Raphael", 1)]),
+        # entertainers who are not costumed characters
+        (["C: Vrem un show de magie."], [("ANIMATOR", "Vrăjitor", 1)]),
+        (["C: Ne place bubble show-ul, îl luăm."], [("ANIMATOR", "Bubble show", 1)]),
+        # soap bubbles are not balloons
+        (["C: Vrem show cu baloane de săpun."], [("ANIMATOR", "Bubble show", 1)]),
+        # floral/balloon arrangements are decorations
+        (["C: Vrem un aranjament pentru masa copiilor."], [("DECORATIONS", None, 1)]),
+    ],
+)
+def test_more_characters_and_services(
+    lines: list[str], expected: list[tuple[str, str | None, int]]
+) -> None:
+    assert kinds(lines) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # "Y în loc de X": X leaves, Y stays
+        (
+            ["C: Vrem Ariel.", "C: Mai bine Belle în loc de Ariel, vă rog."],
+            [("ANIMATOR", "Belle", 1)],
+        ),
+        (["C: Vrem Stitch în locul lui Sonic."], [("ANIMATOR", "Stitch", 1)]),
+        # a character from a party last year is not booked again
+        (
+            ["C: Data trecută a venit Batman. Acum băiatul vrea Hulk."],
+            [("ANIMATOR", "Hulk", 1)],
+        ),
+        (
+            ["C: Anul trecut am avut Minnie, anul acesta vrem Peppa."],
+            [("ANIMATOR", "Peppa Pig", 1)],
+        ),
+        # "și o animatoare pentru …": one more animator besides the character
+        (
+            [
+                "C: Vrem Superman.",
+                "S: Superman 600 lei. Mai putem trimite și un animator pentru baloane modelate.",
+                "C: Îl luăm și pe el.",
+            ],
+            [("ANIMATOR", "Superman", 1), ("ANIMATOR", None, 1), ("BALLOONS", None, 1)],
+        ),
+        # …but not when the sentence names who that animator is
+        (
+            ["C: Vrem vată de zahăr și o animatoare pentru fete, Rapunzel."],
+            [("ANIMATOR", "Rapunzel", 1), ("COTTON_CANDY", None, 1)],
+        ),
+    ],
+)
+def test_replacements_past_parties_and_extra_animators(
+    lines: list[str], expected: list[tuple[str, str | None, int]]
+) -> None:
+    assert kinds(lines) == expected
+
+
+def test_answering_the_staffs_detail_question_takes_the_offer() -> None:
+    offer = "S: Vineri la 18:00 putem trimite un Moș Crăciun, 400 lei. Unde să vină?"
+    assert kinds(["C: Vrem pe cineva cu cadouri pentru copii.", offer, "C: Str. Lunii nr. 3"]) == [
+        ("SANTA_CLAUS", None, 1)
+    ]
+    assert kinds(["C: Ce aveți pentru copii?", offer, "C: Nu, e prea scump."]) == []
+
+
+@pytest.mark.parametrize(
+    ("lines", "name", "age"),
+    [
+        # double given names
+        (["C: Ziua fiicei mele, Maria Ioana, 4 ani."], "Maria Ioana", 4),
+        (["C: e pt fetita mea ana sofia, face 6 ani"], "Ana Sofia", 6),
+        (["C: Botezul lui Luca Andrei, pe 3 mai."], "Luca Andrei", None),
+        # "petrecerea de 1 an a lui …"
+        (["C: organizam petrecerea de 1 an a lui tudor"], "Tudor", 1),
+        # several children described before their age
+        (["C: Pentru Mara și Ioana (gemene, 3 ani)."], "Mara și Ioana", 3),
+        (["C: pentru Vlad si Radu, fratii, 8 ani"], "Vlad și Radu", 8),
+    ],
+)
+def test_double_names_first_birthday_and_siblings(
+    lines: list[str], name: str, age: int | None
+) -> None:
+    messages = chat(*lines)
+    assert resolve_child_name(messages) == name
+    assert resolve_child_age(messages) == age
+
+
+def test_age_after_a_word_for_the_child_and_other_peoples_ages_after_a_comma() -> None:
+    assert resolve_child_age(chat("C: Vrem Elsa pentru fetiță, 3 ani.")) == 3
+    assert resolve_child_age(chat("C: E pentru băiețel (5 ani).")) == 5
+    messages = chat("C: Luca are 7 ani (vine și fratele lui, de 2 ani).")
+    assert resolve_child_age(messages) == 7
+
+
+def test_a_bare_weekday_reply_picks_the_offered_date_on_that_weekday() -> None:
+    # Monday 2 March 2026: the staff offers Saturday 14 and Sunday 15, the client picks Saturday
+    messages = chat(
+        "C: Ce aveți liber weekendul viitor?",
+        "S: Sâmbătă 14 martie la 11 sau duminică 15 martie la 17.",
+        "C: Sâmbăta ne convine.",
+    )
+    assert day(messages) == "14-03-2026"
+    # without an offered date a bare weekday is still only the next such day
+    assert day(chat("C: Vineri la 5?")) == "06-03-2026"
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["S: Elsa 2 ore: 700 lei.", "C: Am plătit jumătate azi, 350 lei, restul la final."],
+        ["S: Pachetul e 700 lei.", "C: Am virat o parte: 300 lei."],
+    ],
+)
+def test_a_partial_payment_is_neither_the_price_nor_full_payment(lines: list[str]) -> None:
+    messages = chat(*lines)
+    assert resolve_price(messages).amount == 700
+    assert resolve_payment_status(messages, 700) == "UNPAID"
+
+
+def test_national_road_with_kilometre_is_a_street() -> None:
+    address = resolve_address(chat("C: Suntem la Pensiunea Bradul, DN7 km 140, Sălătrucel."))
+    assert address == "Pensiunea Bradul, DN7 km 140, Sălătrucel"
