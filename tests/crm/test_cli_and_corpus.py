@@ -37,7 +37,7 @@ FRESH = Path(__file__).parent / "data" / "extraction_fresh.jsonl"
 
 
 def test_extraction_on_conversations_written_apart_from_the_corpus() -> None:
-    """67 chats written for these tests in other styles (typos, no diacritics, lowercase names,
+    """76 chats written for these tests in other styles (typos, no diacritics, lowercase names,
     staff-initiated, corrections, cancellations): the rules must generalize."""
     code, out = cli("eval", str(FRESH), "--json")
     assert code == 0
@@ -84,7 +84,7 @@ def test_ask_eval_answers_every_question_exactly_without_a_model(
 
 
 def test_ask_on_questions_written_apart_from_the_corpus() -> None:
-    """12 other questions (genitive names, years, services, cheapest, counts) on the same kind
+    """16 other questions (genitive names, years, services, cheapest, counts) on the same kind
     of client data: every answer exact, every source right."""
     code, out = cli("eval", str(Path(__file__).parent / "data" / "ask_fresh.jsonl"), "--json")
     assert code == 0
