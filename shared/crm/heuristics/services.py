@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from shared.crm.heuristics.text import (
     NUMBER_WORD_RE,
+    Span,
     clause_at,
     fold,
     labelled_segments,
@@ -351,6 +352,7 @@ def items_in(
             item.only = True  # "putem schimba cu Elsa?": the new character replaces the old
         if item.count is None and item.kind in _COUNTED:
             item.count = _count_after(folded, item.pos)
+    spans = sentences(text)
     for item in items:
         if item.character and _INSTEAD_OF.search(folded[max(0, item.pos - 20) : item.pos]):
             # "vrea Moana în loc de Elsa": Elsa goes, the other character replaces her
@@ -362,13 +364,13 @@ def items_in(
         if item.kind == "ANIMATOR" and not item.character:
             # …unless the sentence goes on to name who it is ("și o animatoare, Ariel")
             sentence_end = next(
-                (sp.end for sp in sentences(text) if sp.start <= item.pos < sp.end), len(text)
+                (sp.end for sp in spans if sp.start <= item.pos < sp.end), len(text)
             )
             named_later = any(o.character and item.pos < o.pos < sentence_end for o in items)
             item.extra = not named_later and bool(
                 _ADDITIVE.search(folded[max(0, item.pos - 12) : item.pos])
             )
-    items = [i for i in items if not _about_a_past_party(text, folded, i.pos)]
+    items = [i for i in items if not _about_a_past_party(spans, folded, i.pos)]
     items.sort(key=lambda i: i.pos)
     characters = [i for i in items if i.character]
     # "Ninja Turtles (Leonardo)", "Frozen (Elsa)": the name in brackets is the role.
@@ -384,8 +386,8 @@ def items_in(
     return items
 
 
-def _about_a_past_party(text: str, folded: str, pos: int) -> bool:
-    for span in sentences(text):
+def _about_a_past_party(spans: list[Span], folded: str, pos: int) -> bool:
+    for span in spans:
         if span.start <= pos < span.end:
             head = folded[span.start : pos]
             past = list(_PAST_PARTY.finditer(head))
