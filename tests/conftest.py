@@ -32,6 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# These machines are shared and noisy: a property test is judged by what it finds, never by
+# how fast the machine happened to draw or run one example.
+settings.register_profile(
+    "shared-machines", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("shared-machines")
 
 # Tests talk to loopback only: google-auth must never probe the GCE metadata server
 # (169.254.169.254) when some code builds a Google client without an emulator. Set before any
