@@ -12,6 +12,8 @@ imported lazily so importing this module stays cheap for Cloud Functions discove
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -113,20 +115,48 @@ def default_app() -> Any:
             return firebase_admin.initialize_app(options=options)
 
 
+def _json_segment(segment: str) -> object:
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    return json.loads(raw)
+
+
+def looks_like_jwt(token: str) -> bool:
+    """True for `header.payload.signature` whose header and payload are base64url JSON objects
+    and whose header names an algorithm. Says nothing about validity."""
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        return False
+    try:
+        header, payload = _json_segment(parts[0]), _json_segment(parts[1])
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return (
+        isinstance(header, dict)
+        and isinstance(header.get("alg"), str)
+        and isinstance(payload, dict)
+    )
+
+
 def verify_id_token(token: str) -> dict[str, Any]:
-    """The decoded claims of a Firebase ID token; raises InvalidToken (a 401), or
-    `firebase_admin.auth.CertificateFetchError` when the signing keys cannot be fetched (a 5xx:
-    signing the user out would be wrong)."""
+    """The decoded claims of a Firebase ID token; raises InvalidToken (a 401) only when the token
+    itself is bad (malformed, expired, revoked, wrong signature, audience or issuer). Everything
+    else is our outage or misconfiguration and propagates (a 5xx: signing the user out would be
+    wrong): `firebase_admin.auth.CertificateFetchError` when Google's keys cannot be fetched,
+    ValueError when no project id is configured, `google.auth.exceptions.DefaultCredentialsError`
+    without credentials, ..."""
     if not isinstance(token, str) or not token.strip():
         raise InvalidToken("missing token")
+    if not looks_like_jwt(token.strip()):
+        # not even the shape of an ID token (say a mistyped service token): the caller's bad
+        # token, whether or not firebase_admin is configured to check real ones
+        raise InvalidToken("malformed token")
     from firebase_admin import auth
 
     app = default_app()
     try:
         claims = auth.verify_id_token(token.strip(), app=app)
-    except auth.CertificateFetchError:
-        raise  # Google's keys unreachable: our outage, not the caller's bad token
-    except Exception as exc:  # any other verification failure is the caller's bad token
+    except (auth.InvalidIdTokenError, auth.UserDisabledError) as exc:
+        # the caller's bad token (ExpiredIdTokenError and RevokedIdTokenError included)
         raise InvalidToken(type(exc).__name__) from None
     if not isinstance(claims, dict) or not isinstance(claims.get("uid"), str):
         raise InvalidToken("token has no uid")

@@ -4,6 +4,11 @@
   super-admin (it is what the `whatsappProxy*` functions send).
 - Any other bearer token is verified as a Firebase ID token by `shared.identity.resolve_caller`
   (a network call: it runs in a worker thread), then classified employee / super-admin.
+- Only a bad token is 401 `unauthorized` (the app signs the user out and does not retry). When
+  the token cannot be checked (Google's signing keys unreachable, the store unreachable while
+  reading the staff profile, firebase_admin not configured) the answer is 503 `auth_unavailable`:
+  our outage, logged with the exception's class only (firebase_admin's messages can quote the
+  token), at most once a minute per kind, never its text in the body.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -18,11 +26,13 @@ from typing import Literal
 from aiohttp import web
 
 from session_daemon.http.errors import ApiError
+from shared import identity
 from shared.store.port import DocumentStore
 
 log = logging.getLogger(__name__)
 
 Access = Literal["public", "employee", "super_admin"]
+AUTH_EMULATOR_ENV = "FIREBASE_AUTH_EMULATOR_HOST"
 
 
 @dataclass(frozen=True)
@@ -40,26 +50,60 @@ IdTokenResolver = Callable[[str], Principal]
 
 
 class InvalidCredentials(Exception):
-    pass
+    """The caller's token is bad: 401."""
+
+
+class AuthUnavailable(Exception):
+    """The token could not be checked (our outage or misconfiguration): 503."""
+
+
+OUTAGE_LOG_INTERVAL = 60.0  # seconds between two log lines about the same kind of outage
+_outage_lock = threading.Lock()
+_outage_logged: dict[str, tuple[float, int]] = {}  # class name -> (last logged, suppressed since)
+
+
+def _log_outage(exc: BaseException) -> None:
+    """One warning line per kind of outage per minute: the exception's class (and its cause's),
+    never its text (firebase_admin's messages can quote the token)."""
+    cause = exc.__cause__ or exc.__context__
+    kind = type(exc).__name__ + (f" (caused by {type(cause).__name__})" if cause else "")
+    now = time.monotonic()
+    with _outage_lock:
+        last, suppressed = _outage_logged.get(kind, (float("-inf"), 0))
+        if now - last < OUTAGE_LOG_INTERVAL:
+            _outage_logged[kind] = (last, suppressed + 1)
+            return
+        _outage_logged[kind] = (now, 0)
+    log.warning(
+        "ID token could not be checked: %s; answering 503 auth_unavailable%s",
+        kind,
+        f" ({suppressed} more since the last report)" if suppressed else "",
+    )
 
 
 def firebase_resolver(store: DocumentStore) -> IdTokenResolver:
-    """The production resolver: `shared.identity.resolve_caller` (imported lazily, so the daemon
-    still starts, service-token only, where firebase_admin is not configured)."""
+    """The production resolver: `shared.identity.resolve_caller` (firebase_admin is imported
+    lazily by it, so the daemon starts, and serves the service token, where it is not set up).
+    Raises InvalidCredentials for a bad token, AuthUnavailable for anything else."""
+    if os.environ.get(AUTH_EMULATOR_ENV):
+        log.warning(
+            "%s is set: ID tokens are NOT signature-checked (Auth emulator mode), anyone can "
+            "forge one; never set it outside development",
+            AUTH_EMULATOR_ENV,
+        )
 
     def resolve(token: str) -> Principal:
         try:
-            import shared.identity as identity  # type: ignore[import-not-found,unused-ignore]
-        except ImportError as exc:  # pragma: no cover - deployment without the identity module
-            raise InvalidCredentials("ID tokens are not supported by this build") from exc
-        try:
             caller = identity.resolve_caller(token, store)
-        except Exception as exc:  # InvalidToken, or firebase_admin not initialised
-            raise InvalidCredentials(type(exc).__name__) from exc
+        except identity.InvalidToken as exc:
+            raise InvalidCredentials(str(exc)) from None
+        except Exception as exc:  # key fetch, store, configuration: not the caller's fault
+            _log_outage(exc)
+            raise AuthUnavailable(type(exc).__name__) from None
         return Principal(
             "firebase",
-            getattr(caller, "uid", None),
-            getattr(caller, "email", None),
+            caller.uid,
+            caller.email,
             is_employee=bool(caller.is_employee),
             is_super_admin=bool(caller.is_super_admin),
         )
@@ -106,6 +150,12 @@ class Authenticator:
             who = await self.principal(token)
         except InvalidCredentials:
             raise ApiError(401, "unauthorized", "The token is not valid.") from None
+        except AuthUnavailable:
+            raise ApiError(
+                503,
+                "auth_unavailable",
+                "Sign-in cannot be checked right now; try again in a moment.",
+            ) from None
         if not who.is_employee:
             raise ApiError(403, "employee_only", "Only employees may use this API.")
         if access == "super_admin" and not who.is_super_admin:

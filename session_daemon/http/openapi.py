@@ -26,7 +26,9 @@ DESCRIPTION = (
     "Every route except /health and /ready needs `Authorization: Bearer <token>`: the daemon's "
     "service token (WHATSAPP_DAEMON_TOKEN, or the generated ./data/admin-token) or a Firebase ID "
     "token of an employee; `x-access: super_admin` routes need a super-admin (or the service "
-    "token). Every JSON error is `{success: false, error: <stable code>, message}`. "
+    "token). A bad token is 401 `unauthorized`; a token that cannot be checked right now (key "
+    "server or store unreachable) is 503 `auth_unavailable`. "
+    "Every JSON error is `{success: false, error: <stable code>, message}`. "
     "QR and pairing codes are only returned to super-admins. /api/simulator/* exists only with "
     "`--transport simulated`."
 )
@@ -38,7 +40,9 @@ _STANDARD_ERRORS = {
     "404": "not found",
     "413": "payload_too_large",
     "500": "internal_error",
+    "503": "auth_unavailable (the ID token could not be checked: retry)",
 }
+_AUTH_ONLY = ("401", "403", "503")
 
 
 def router_routes(app: web.Application) -> list[tuple[str, str]]:
@@ -103,7 +107,7 @@ def _operation(
             },
         }
     for code, text in _STANDARD_ERRORS.items():
-        if spec.access == "public" and code in ("401", "403"):
+        if spec.access == "public" and code in _AUTH_ONLY:
             continue
         responses.setdefault(
             code,
