@@ -1,9 +1,20 @@
 """The operator page at `/`: accounts with status, and the QR while an account is pairing.
 
-Server-rendered, no JavaScript, refreshes itself. Access: the service token, either typed in the
-login form or passed once as `/?token=...` (then moved into a cookie and dropped from the URL).
-The cookie holds an HMAC derived from the token, not the token, and is HttpOnly + SameSite=Strict;
-only this page reads it (the JSON API accepts bearer tokens only).
+Server-rendered, no JavaScript, refreshes itself.
+
+Who may see it, and why: the service token only, typed into the login form (a POST body).
+- The page shows live QR and pairing codes, which reach super-admins only (CONTRACT.md section 6,
+  hole 2). The service token acts as a super-admin, so every signed-in viewer may see them.
+- The operator runs it on the daemon's machine (it listens on 127.0.0.1 by default) and has the
+  token: `WHATSAPP_DAEMON_TOKEN`, or the file whose location the daemon logs at first start
+  (`./data/admin-token`). Staff use the app, not this page; a Firebase sign-in would need the
+  Firebase web SDK, i.e. JavaScript and Google's servers, which this page deliberately avoids.
+- The token is never accepted in the URL (`/?token=...` is refused, not honoured): a URL lands in
+  the browser history, in a reverse proxy's access log and in shell history. The daemon's own
+  access log is off (see app.py).
+After sign-in the cookie holds an HMAC derived from the token, not the token; it is HttpOnly and
+SameSite=Strict, and only this page reads it (the JSON API accepts bearer tokens only). Rotating
+the service token invalidates every cookie.
 """
 
 from __future__ import annotations
@@ -90,13 +101,11 @@ def _set_cookie(request: web.Request, response: web.StreamResponse) -> None:
 
 async def page(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
-    token = request.query.get("token")
-    if token is not None:
-        if not ctx.authenticator.is_service_token(token):
-            return _login_form("That token is not valid.")
-        redirect = _see_other()
-        _set_cookie(request, redirect)
-        return redirect
+    if "token" in request.query:
+        return _login_form(
+            "The token is not accepted in the address (it would stay in the browser history "
+            "and in proxy logs): type it here instead."
+        )
     if not _logged_in(request):
         return _login_form()
     docs = await asyncio.to_thread(ctx.store.query, query("accounts"))
@@ -158,7 +167,7 @@ PAGE_ROUTES: tuple[RouteSpec, ...] = (
         "/",
         page,
         "public",
-        "Operator page (HTML; service token via login form, cookie or ?token=)",
+        "Operator page (HTML; service token via the login form, then a cookie)",
         tag="page",
         content_type="text/html",
         responses={200: "Page", 401: "Login form"},

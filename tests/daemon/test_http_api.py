@@ -158,6 +158,14 @@ async def test_staff_sees_accounts_without_qr_and_without_admin_only(api: Api) -
     assert qr.startswith("data:image/png;base64,")
     _, staff_view, _ = await api.call("GET", "/api/whatsapp/accounts", token="staff-id-token")
     assert [x["id"] for x in staff_view["accounts"]] == [a]
+    # the dashboard data too: no admin-only account, not even in the counts
+    _, dash, _ = await api.call("GET", "/api/status/dashboard", token="staff-id-token")
+    assert [x["id"] for x in dash["accounts"]] == [a]
+    assert dash["totals"]["accounts"] == 1 and sum(dash["totals"].values()) == 2
+    assert dash["pairingsInProgress"] == 1
+    assert all(x["qrCode"] is None and x["pairingCode"] is None for x in dash["accounts"])
+    _, dash, _ = await api.call("GET", "/api/status/dashboard", token="admin-id-token")
+    assert {x["id"] for x in dash["accounts"]} == {a, b} and dash["totals"]["accounts"] == 2
     assert staff_view["accounts"][0]["qrCode"] is None
     for account in staff_view["accounts"] + admin_view["accounts"]:
         assert all(v is None or isinstance(v, str) for v in account.values())
@@ -418,9 +426,16 @@ async def test_page_needs_the_token_and_escapes(api: Api) -> None:
     await api.add("<script>alert(1)</script>", "0722123456")
     resp = await api.client.get("/")
     assert resp.status == 401 and "Service token" in await resp.text()
-    resp = await api.client.get("/?token=wrong", allow_redirects=False)
-    assert resp.status == 401
-    resp = await api.client.get(f"/?token={TOKEN}", allow_redirects=False)
+    # never in the URL (browser history, proxy logs): even the right token is refused there
+    for token in ("wrong", TOKEN):
+        resp = await api.client.get(f"/?token={token}", allow_redirects=False)
+        assert resp.status == 401 and "sp_dashboard" not in resp.cookies
+        assert "not accepted in the address" in await resp.text()
+    # only the service token: not even a super-admin's ID token opens the operator page
+    for token in ("wrong", "staff-id-token", "admin-id-token"):
+        resp = await api.client.post("/login", data={"token": token}, allow_redirects=False)
+        assert resp.status == 401 and "sp_dashboard" not in resp.cookies
+    resp = await api.client.post("/login", data={"token": TOKEN}, allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == "/"
     cookie = resp.cookies["sp_dashboard"]
     assert cookie.value != TOKEN and cookie["httponly"]
@@ -429,8 +444,6 @@ async def test_page_needs_the_token_and_escapes(api: Api) -> None:
     assert resp.status == 200
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert "data:image/png;base64," in html
-    resp = await api.client.post("/login", data={"token": TOKEN}, allow_redirects=False)
-    assert resp.status == 303
     # the API itself does not accept the cookie
     resp = await api.client.get("/api/whatsapp/accounts", cookies={"sp_dashboard": cookie.value})
     assert resp.status == 401
