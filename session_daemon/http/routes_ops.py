@@ -16,7 +16,8 @@ from session_daemon.http.context import CONTEXT, DaemonContext
 from session_daemon.http.jsonable import jsonable
 from session_daemon.http.metrics import inbound_stats
 from session_daemon.http.openapi import openapi_document
-from session_daemon.http.routing import RouteSpec
+from session_daemon.http.routes_accounts import admin_only_account_ids
+from session_daemon.http.routing import RouteSpec, principal
 from session_daemon.sessions.accounts import account_view
 from shared.store.port import query
 
@@ -105,25 +106,39 @@ async def diag(request: web.Request) -> web.Response:
 
 
 async def dashboard_json(request: web.Request) -> web.Response:
+    """Accounts with status and totals. Staff do not see the accounts marked admin-only
+    (`config/whatsapp_inbox.adminOnlyAccountIds`), not even in the counts; nobody sees QR codes
+    here (`pairing` only says one is being shown)."""
     ctx = request.app[CONTEXT]
+    who = principal(request)
+    is_admin = who is None or who.is_super_admin
     docs = await asyncio.to_thread(ctx.store.query, query("accounts"))
+    hidden = set() if is_admin else await admin_only_account_ids(ctx)
     accounts = []
     for snap in docs:
-        if snap.data.get("status") == "deleted":
+        if snap.data.get("status") == "deleted" or snap.id in hidden:
             continue
         view = account_view(snap.id, snap.data)
         view["pairing"] = "true" if ctx.manager.is_pairing(snap.id) else "false"
         accounts.append(view)
     accounts.sort(key=lambda a: (a["name"] or "", a["id"] or ""))
     summary = ctx.manager.summary()
+    by_status: dict[str, int] = summary["byStatus"]
+    pairings: int = summary["pairingsInProgress"]
+    if not is_admin:
+        by_status = {}
+        for view in accounts:
+            status = ctx.manager.status_of(str(view["id"])) or view["status"] or "unknown"
+            by_status[status] = by_status.get(status, 0) + 1
+        pairings = sum(1 for view in accounts if view["pairing"] == "true")
     return web.json_response(
         {
             "success": True,
             "instanceId": ctx.settings.instance_id,
             "uptimeSeconds": round(ctx.uptime_seconds, 1),
             "accounts": accounts,
-            "totals": {"accounts": len(accounts), **summary["byStatus"]},
-            "pairingsInProgress": summary["pairingsInProgress"],
+            "totals": {"accounts": len(accounts), **by_status},
+            "pairingsInProgress": pairings,
             "inbound": jsonable(inbound_stats(ctx)),
             "timestamp": _now_iso(),
         }
@@ -166,7 +181,7 @@ OPS_ROUTES: tuple[RouteSpec, ...] = (
         "/api/status/dashboard",
         dashboard_json,
         "employee",
-        "Dashboard data: accounts with status and totals",
+        "Dashboard data: accounts with status and totals (staff: without admin-only accounts)",
         tag="ops",
     ),
     RouteSpec(
