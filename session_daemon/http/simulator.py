@@ -2,7 +2,8 @@
 
 Only registered with the simulated transport; service token (or super-admin) only. Each route
 wraps one control method of `SimulatedTransport`, run in a worker thread: a delivered message is
-acknowledged (journalled by the daemon) when the call returns.
+acknowledged (journalled by the daemon) when the call returns. While the inbound pipeline is
+closed (daemon starting or stopping) delivering answers 503 `inbound_unavailable`.
 
     curl -H "Authorization: Bearer $TOKEN" -X POST localhost:8080/api/simulator/pair/wa_4072...
     curl ... -d '{"from": "+40711111111", "text": "Bună!"}' .../api/simulator/messages/wa_4072...
@@ -21,6 +22,7 @@ from session_daemon.http.context import CONTEXT
 from session_daemon.http.errors import ApiError
 from session_daemon.http.routes_accounts import account_id_param
 from session_daemon.http.routing import RouteSpec, read_body
+from session_daemon.inbound.pipeline import PipelineClosed
 from session_daemon.transport.port import TransportError
 from session_daemon.transport.simulated import SimulatedTransport, SimulatorError, lid_for_phone
 
@@ -137,6 +139,15 @@ async def _run(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         raise ApiError(400, "invalid_request", str(exc)) from None
     except TransportError as exc:
         raise ApiError(409, "transport_error", str(exc)) from None
+    except PipelineClosed:
+        # the daemon is starting or shutting down: the message was not acknowledged and stays on
+        # the simulated server, to be delivered at the next connect (as WhatsApp would)
+        raise ApiError(
+            503,
+            "inbound_unavailable",
+            "The daemon is not accepting messages right now (starting or stopping); "
+            "the message stays queued on the simulated server.",
+        ) from None
 
 
 def _ok(**fields: Any) -> web.Response:
