@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
 from collections.abc import Callable
@@ -22,6 +21,9 @@ from session_daemon.config import Settings, check_sessions_dir, ensure_service_t
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
+from session_daemon.inbound.pipeline import InboundPipeline
+from session_daemon.outbox import OutboxWorker
+from session_daemon.outbox import attach as attach_outbox
 from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.port import WhatsAppTransport
 from shared.store.port import DocumentStore
@@ -59,9 +61,9 @@ class Daemon:
         self.settings = ensure_service_token(settings)
         self.store: DocumentStore | None = None
         self.transport: WhatsAppTransport | None = None
-        self.pipeline: Any = None
+        self.pipeline: InboundPipeline | None = None
         self.manager: SessionManager | None = None
-        self.outbox: Any = None
+        self.outbox: OutboxWorker | None = None
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._stopping = False
@@ -71,8 +73,6 @@ class Daemon:
         check_sessions_dir(settings.sessions_path)  # ConfigError with a clear message
         self.store = await asyncio.to_thread(open_store, settings.store_url)
         self.transport = make_transport(settings)
-        from session_daemon.inbound.pipeline import InboundPipeline
-
         self.pipeline = InboundPipeline(
             self.store, settings.journal_dir, lid_resolver=self.transport.pn_for_lid
         )
@@ -95,12 +95,12 @@ class Daemon:
 
             add_routes(self.app, SIMULATOR_ROUTES)
         self.outbox = attach_outbox(self.app, ctx)
+        ctx.diag_sources["outbox"] = self.outbox.stats
         # restoring only launches the session tasks: it is quick, and the API must not accept
         # account changes before the manager listens to transport events
         await self.manager.start()
         log.info("sessions being restored: %s", self.manager.summary()["byStatus"])
-        if self.outbox is not None:
-            await self.outbox.start()
+        await self.outbox.start()
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.host, settings.port)
@@ -135,25 +135,6 @@ class Daemon:
                 log.exception("error while stopping %s", name)
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
-
-
-def attach_outbox(app: web.Application, ctx: DaemonContext) -> Any:
-    """Hook for the outbox engineer's module: `session_daemon.outbox.attach(app, ctx)` registers
-    its routes (send, wake) on `app` with `session_daemon.http.routing.add_routes` and returns
-    a worker with `async start()` / `async stop()` (and optionally `stats()` for /diag)."""
-    try:
-        module = importlib.import_module("session_daemon.outbox")
-    except ImportError:
-        log.info("no outbox module: outbound sending disabled")
-        return None
-    attach = getattr(module, "attach", None)
-    if attach is None:
-        log.warning("session_daemon.outbox has no attach(app, ctx): outbound sending disabled")
-        return None
-    worker = attach(app, ctx)
-    if worker is not None and hasattr(worker, "stats"):
-        ctx.diag_sources["outbox"] = worker.stats
-    return worker
 
 
 async def run(settings: Settings) -> None:

@@ -1,5 +1,5 @@
 """Outbound messages: the outbox worker (lease, pacing, retries, no double sends), receipts,
-and the send/wake HTTP routes. `attach(app, ctx)` is the daemon's hook (see `session_daemon.app`).
+and the send/wake HTTP routes. `attach(app, ctx)` wires them into the daemon (`session_daemon.app`).
 
 Interfaces for other parts of the daemon:
 - `OutboxWorker(store, transport, instance_id=..., config=..., accounts=manager)`:
@@ -10,16 +10,21 @@ Interfaces for other parts of the daemon:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from session_daemon.outbox.config import OutboxConfig, outbox_config_from_env
 from session_daemon.outbox.receipts import apply_receipts
 from session_daemon.outbox.worker import OutboxWorker
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from session_daemon.http.context import DaemonContext
+
 __all__ = ["OutboxConfig", "OutboxWorker", "apply_receipts", "attach", "outbox_config_from_env"]
 
 
-def attach(app: Any, ctx: Any) -> OutboxWorker:
+def attach(app: web.Application, ctx: DaemonContext) -> OutboxWorker:
     """Build the worker for a running daemon and register its routes on `app`."""
     from session_daemon.outbox.routes import register_outbox_routes
 
