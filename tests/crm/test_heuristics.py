@@ -645,3 +645,53 @@ def test_a_partial_payment_is_neither_the_price_nor_full_payment(lines: list[str
 def test_national_road_with_kilometre_is_a_street() -> None:
     address = resolve_address(chat("C: Suntem la Pensiunea Bradul, DN7 km 140, Sălătrucel."))
     assert address == "Pensiunea Bradul, DN7 km 140, Sălătrucel"
+
+
+# ---- rules from the blind set (tests/crm/data/extraction_blind.jsonl), on new sentences ----
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # a range of a count is not a day and a month
+        (["C: Pe 18 aprilie, vin 10-12 copii."], "18-04-2026"),
+        (["C: Sâmbătă, 4 aprilie. Invitații au 5-6 ani."], "04-04-2026"),
+        # the weekday may come before "peste N săptămâni"; never back into the week before
+        (["C: Vineri peste două săptămâni?"], "20-03-2026"),
+        (["C: Sâmbătă peste o săptămână, se poate?"], "14-03-2026"),
+        (["C: Duminică peste o săptămână."], "15-03-2026"),
+        # "mâine" for a payment or an answer is not the party day
+        (["C: Vrem pe 28 martie.", "C: Vă trimit avansul mâine."], "28-03-2026"),
+        (["C: Pe 11 aprilie ar fi.", "C: Mâine vă dau un răspuns final."], "11-04-2026"),
+        (["C: Ne puteți face ziua pe 4 aprilie?", "C: Plata o fac mâine, ok?"], "04-04-2026"),
+        (["C: Aveți pe cineva mâine la 12?"], "03-03-2026"),
+    ],
+)
+def test_blind_date_rules(lines: list[str], expected: str) -> None:
+    assert day(chat(*lines)) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # minutes in words do not make a morning clock: parties are in the afternoon
+        (["C: Pe 9 mai la 5 și jumătate."], "17:30"),
+        (["C: Începem la 3 și un sfert."], "15:15"),
+        (["C: Pe la 17:30 sau la 6 și jumătate."], "18:30"),
+        (["C: La 10:30 dimineața, ora 10 și jumătate."], "10:30"),
+        # a bare hour range whose end is past noon
+        (["C: Pe 20 iunie, 15-17, la noi."], "15:00"),
+        (["C: Sâmbătă 11-13 ar fi ideal."], "11:00"),
+        (["C: Pe 3 mai vin 10-12 copii."], None),
+        # two hours offered, a later message picks one
+        (["S: Avem la 11:00 sau la 16:30.", "C: A doua variantă, vă rog."], "16:30"),
+        (["S: Putem la 10 sau la 14.", "C: Prima."], "10:00"),
+        (["C: Ne gândim la ora 12 sau 17.", "S: Ambele sunt libere.", "C: Mai bine 17."], "17:00"),
+        (["S: Se poate la 15:00 sau 18:00.", "C: 18 e perfect."], "18:00"),
+        (["S: Se poate la 15:00 sau 18:00."], "18:00"),  # no pick: the last one said, as before
+        # English
+        (["C: Can we start at 4 pm?"], "16:00"),
+    ],
+)
+def test_blind_time_rules(lines: list[str], expected: str | None) -> None:
+    assert resolve_time(chat(*lines)) == expected

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from shared.crm.heuristics.text import NUMBER_WORD_RE, fold, to_int
+from shared.crm.heuristics.text import NUMBER_WORD_RE, clause_at, fold, to_int
 from shared.crm.types import ChatMessage
 
 Strength = Literal["strong", "holiday", "weekday", "ambiguous"]
@@ -227,6 +227,19 @@ def _next_weekday(today: date, weekday: int, *, allow_today: bool = False) -> da
     return today + timedelta(days=ahead)
 
 
+# "Trimit avansul mâine", "vă răspund mâine": the day of an errand, not of the party.
+_ERRAND = re.compile(
+    r"\b(?:trimit\w*|platesc|platim|achit(?:am|\b)|vir(?:ez|am)\b|transfer(?:am|\b)|avans\w*|"
+    r"revin\w*|revenim|va\s+sun\w*|sunam|va\s+scriu|va\s+scriem|raspund\w*|"
+    r"va\s+(?:dau|dam)\s+(?:un\s+)?(?:telefon|raspuns|de\s+veste)|anunt\w*|plata)\b"
+)
+
+
+def _errand_clause(folded: str, pos: int) -> bool:
+    clause = clause_at(folded, pos)
+    return bool(_ERRAND.search(folded[clause.start : clause.end]))
+
+
 def _rejected(folded: str, start: int) -> bool:
     """`nu 6` / `în loc de 7 martie`: a value being corrected away; `până pe 10`: a deadline
     (for a deposit, an answer), not the party."""
@@ -276,6 +289,8 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
 
     for m in _NUMERIC.finditer(text):
         day, month = int(m.group(1)), int(m.group(2))
+        if not m.group(3) and re.match(rf"\s*{_UNITS_AFTER_NUMBER}", text[m.end() :]):
+            continue  # "10-12 copii", "5-6 ani": a range of a count
         before = text[max(0, m.start() - 8) : m.start()]
         if re.search(r"(?:ora|orele|la)\s*$", before) and not m.group(3):
             continue  # "la 16.30" is a time
@@ -311,8 +326,12 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
             add(day_alone(int(m.group(1)), None, m.end()), m.start(), m.end(), "strong")
 
     for m in _TOMORROW.finditer(text):
+        if _errand_clause(text, m.start()):
+            continue
         add(today + timedelta(days=2 if m.group(1) == "poimaine" else 1), *m.span(), "strong")
     for m in _TODAY.finditer(text):
+        if _errand_clause(text, m.start()):
+            continue
         add(today, *m.span(), "strong")
     for m in _IN_N.finditer(text):
         if m.group(1) is None and not m.group(0).startswith("intr-"):
@@ -320,10 +339,17 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
         n = to_int(m.group(1) or "1") or 0
         days = n * 7 if m.group(2).startswith("sapt") else n
         target = today + timedelta(days=days)
-        weekday = re.search(rf"\b({WEEKDAY_RE})\b", text[m.end() : m.end() + 30])
+        weekday = re.search(rf"\b({WEEKDAY_RE})\b", text[m.end() : m.end() + 30]) or re.search(
+            rf"\b({WEEKDAY_RE})\s*,?\s*$", text[max(0, m.start() - 25) : m.start()]
+        )
         if weekday:
+            # The weekday nearest the target; a tie-ish 4 days goes forward, since going back
+            # 3+ days would land in the week before ("duminică peste o săptămână" said on a
+            # Wednesday is not this Sunday).
             delta = (WEEKDAYS[weekday.group(1)] - target.weekday()) % 7
-            target += timedelta(days=delta if delta <= 3 else delta - 7)
+            target += timedelta(days=delta if delta <= 4 else delta - 7)
+            if days >= 7 and (target - today).days < 7:
+                target += timedelta(days=7)  # "sâmbătă peste o săptămână" is not this Saturday
         add(target, m.start(), m.end(), "strong")
 
     for m in _EASTER.finditer(text):

@@ -23,7 +23,7 @@ _UNIT_AFTER = re.compile(
     rf"buc|bucati|baloane|persoane|invitati|zile|km|luni|{MONTH_RE})\b|%|\d|[./-]\d)"
 )
 _WITH_WORD = re.compile(
-    rf"\b(?P<kw>ora|orele|pe\s+la|de\s+la\s+ora|de\s+la|la\s+ora|incepand\s+cu\s+ora|la|in\s+jur\s+de)"
+    rf"\b(?P<kw>ora|orele|at|pe\s+la|de\s+la\s+ora|de\s+la|la\s+ora|incepand\s+cu\s+ora|la|in\s+jur\s+de)"
     rf"\s+(?P<h>\d{{1,2}}){_MINUTES}{_QUALIFIER}\b"
 )
 _CLOCK = re.compile(r"(?<![\d.,/:])(?P<h>\d{1,2}):(?P<m>\d{2})(?![\d:])" + _QUALIFIER)
@@ -38,6 +38,14 @@ _BETWEEN = re.compile(
     r"(?P<end>\d{1,2})(?:\s*[:.]\s*\d{2})?" + r"(?:\s*(?P<q>" + _EVENING + "|" + _MORNING + r"))?\b"
 )
 
+
+_BARE_RANGE = re.compile(
+    r"(?<![\d.,/:-])(?P<h>\d{1,2})\s*[-–]\s*(?P<end>\d{1,2})(?![\d/:-]|[.,]\d|\s*h\b)"
+)
+_OR_HOUR = re.compile(
+    r"\s+sau\s+(?:ora\s+)?(?P<h>\d{1,2})(?:[:.](?P<m>\d{2}))?(?!\s+si\b)"
+    rf"(?:\s*(?P<q>{_EVENING}|{_MORNING}))?\b(?!\s*(?:de\s+)?(?:ani|ore|copii|lei|ron|minute))"
+)
 
 _OTHER_TIMES = re.compile(
     r"\b(?:ajung\w*|sosi\w*|sosest\w*|montaj\w*|montam|pregat\w*|sunam|sun\b|suna\w*|"
@@ -122,9 +130,37 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
             # "seara pe la 8", "după-amiază, la 5": the part of the day said first.
             said_before = re.search(rf"\b({_EVENING})\s*,?\s*$", before)
             qualifier = said_before.group(1) if said_before else None
-        value = _to_hhmm(hour, _minute(m), qualifier, explicit_clock=has_minutes)
+        # "la 4 și jumătate" is as vague about the part of the day as "la 4"; only digits
+        # after a separator ("4:30") read as a clock.
+        value = _to_hhmm(hour, _minute(m), qualifier, explicit_clock=bool(m.group("m")))
         if value:
             found.append(TimeMention(value, m.start(), not has_minutes and not qualifier))
+            alternative = _OR_HOUR.match(text, m.end())
+            if alternative:  # "la ora 11 sau 16": the second hour is offered too
+                taken.append(alternative.span())
+                other = _to_hhmm(
+                    int(alternative.group("h")),
+                    int(alternative.group("m") or 0),
+                    alternative.group("q") or qualifier,
+                    explicit_clock=bool(alternative.group("m")),
+                )
+                if other:
+                    found.append(TimeMention(other, alternative.start("h")))
+    for m in _BARE_RANGE.finditer(text):
+        # "pe 26 septembrie, 12-14": two hours joined by a dash, the second past noon (so not a
+        # day and a month), a short party span.
+        if any(s <= m.start() < e for s, e in taken) or _UNIT_AFTER.match(text[m.end() :]):
+            continue
+        start, end = int(m.group("h")), int(m.group("end"))
+        if not (12 < end <= 23 and 0 < end - start <= 6):
+            continue
+        taken.append(m.span())
+        before = text[max(0, m.start() - 20) : m.start()]
+        if _EXCLUDED_BEFORE.search(before) or _not_start(text, m.start()):
+            continue
+        value = _to_hhmm(start, 0, None, explicit_clock=False)
+        if value:
+            found.append(TimeMention(value, m.start()))
     for m in _CLOCK.finditer(text):
         if any(s <= m.start() < e for s, e in taken):
             continue
@@ -140,13 +176,52 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
     return found
 
 
+_PICK_FIRST = re.compile(r"\b(?:prima(?:\s+varianta|\s+ora|\s+optiune)?|primul|cea\s+dintai)\b")
+_PICK_SECOND = re.compile(
+    r"\b(?:a\s+doua(?:\s+varianta|\s+ora|\s+optiune)?|cea\s+de-a\s+doua|al\s+doilea|"
+    r"cealalta|ultima(?:\s+varianta)?)\b"
+)
+
+
+def _offered_pair(text: str, mentions: list[TimeMention]) -> list[TimeMention] | None:
+    """The message's last two times when they are alternatives ("la 15:00 sau la 17:30")."""
+    if len(mentions) < 2:
+        return None
+    a, b = mentions[-2], mentions[-1]
+    return [a, b] if re.search(r"\bsau\b", text[a.pos : b.pos]) else None
+
+
+def _picked(text: str, pair: list[TimeMention]) -> TimeMention | None:
+    """A later message that chooses one of two offered times: "Prima variantă", "Mai bine 16",
+    "16 e perfect"."""
+    if _PICK_SECOND.search(text):
+        return pair[1]
+    if _PICK_FIRST.search(text):
+        return pair[0]
+    hours = {
+        int(n.group(1))
+        for n in re.finditer(
+            r"(?<![\d.,:/])(\d{1,2})\b(?![.,:/]\d)(?!\s*(?:de\s+)?(?:ani|ore|copii|lei))", text
+        )
+    }
+    chosen = [m for m in pair if int(m.value[:2]) in hours or int(m.value[:2]) - 12 in hours]
+    return chosen[0] if len(chosen) == 1 else None
+
+
 def resolve_time(messages: list[ChatMessage], *, evening_event: bool = False) -> str | None:
-    """The last start time said. `evening_event` (ursitoare come late in the evening): a bare
-    "pe la 10" means 22:00."""
+    """The last start time said; when it was one of two alternatives, the one a later message
+    picks. `evening_event` (ursitoare come late in the evening): a bare "pe la 10" means 22:00."""
     last: TimeMention | None = None
+    pair: list[TimeMention] | None = None
     for message in messages:
-        for mention in mentions_in(message):
-            last = mention
+        found = mentions_in(message)
+        if found:
+            last = found[-1]
+            pair = _offered_pair(fold(message.text), found)
+        elif pair is not None:
+            choice = _picked(fold(message.text), pair)
+            if choice is not None:
+                last, pair = choice, None
     if last is None:
         return None
     hour = int(last.value[:2])
