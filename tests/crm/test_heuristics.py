@@ -695,3 +695,119 @@ def test_blind_date_rules(lines: list[str], expected: str) -> None:
 )
 def test_blind_time_rules(lines: list[str], expected: str | None) -> None:
     assert resolve_time(chat(*lines)) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (
+            ["C: Petrecerea e la noi în sat, comuna Gruiu, sat Lipia nr. 40."],
+            "Comuna Gruiu, sat Lipia nr. 40",
+        ),
+        (
+            ["C: Adresa: sat Runcu nr. 7, com. Runcu, jud. Dâmbovița."],
+            "Sat Runcu nr. 7, com. Runcu, jud. Dâmbovița",
+        ),
+        (
+            ["C: Str. Morii nr. 3, bl. 2, ap. 5, interfon 5B, sector 5."],
+            "Str. Morii nr. 3, bl. 2, ap. 5, interfon 5B, sector 5",
+        ),
+        (
+            ["C: Suntem în grădina restaurantului Casa Veche, Str. Lungă nr. 9, Arad."],
+            "Restaurantului Casa Veche, Str. Lungă nr. 9, Arad",
+        ),
+        (
+            ["C: În Parcul Circului, lângă fântâna mare, sector 2."],
+            "Parcul Circului, lângă fântâna mare, sector 2",
+        ),
+    ],
+)
+def test_blind_address_rules(lines: list[str], expected: str) -> None:
+    assert resolve_address(chat(*lines)) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["S: Pachetul e două mii două sute de lei."], 2200),
+        (["C: Deci nouă sute cincizeci de lei, da?"], 950),
+        (["S: Ar fi o sută cincizeci lei pentru baloane."], 150),
+        (["S: Animator: 600 + 150 deplasare. E ok?"], 750),
+        (["S: Elsa + Anna + transport: 1250", "C: Ok."], 1250),
+        (["S: 2 ore + 1 oră extra."], None),  # durations, not prices
+    ],
+)
+def test_blind_amount_rules(lines: list[str], expected: int | None) -> None:
+    assert resolve_price(chat(*lines)).amount == expected
+
+
+def test_blind_a_transfer_is_a_payment_and_a_line_menu_takes_the_named_package() -> None:
+    paid = chat("S: 700 lei, plata în avans pe IBAN.", "C: Am făcut transferul, 700 lei.")
+    assert resolve_payment_status(paid, 700) == "PAID"
+    menu = chat(
+        "S: Pachete:\n• Mini – o animatoare 2 ore – 500 lei\n• Maxi – două animatoare + popcorn"
+        " – 1.100 lei",
+        "C: Luăm Mini, pe 4 aprilie.",
+    )
+    assert resolve_price(menu).amount == 500
+    assert [r.roleType for r in resolve_roles(menu)] == ["ANIMATOR"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # a character's name inside a venue name is the place
+        (["C: Vrem Moș Crăciun la grădinița Stitch, str. Mare 3."], ["SANTA_CLAUS"]),
+        (["C: Animatoare la locul de joacă Pikachu."], ["ANIMATOR"]),
+        # a count after a sentence end is still a count
+        (["S: Avem liber. Două animatoare, 900 lei.", "C: Bine."], ["ANIMATOR", "ANIMATOR"]),
+        # accepting a numbered price list does not book every line
+        (
+            [
+                "C: Cât costă un animator?",
+                "S: 1) Animator – 500 lei\n2) Popcorn – 250 lei\n3) Arcade – 900 lei",
+                "C: Ok, luăm animatorul.",
+            ],
+            ["ANIMATOR"],
+        ),
+        # sending the deposit takes the offer
+        (
+            ["C: Vrem ceva pe 9 mai.", "S: Clovn 2h 500 + fum greu 300.", "C: Am trimis avansul."],
+            ["ANIMATOR", "DRY_ICE"],
+        ),
+    ],
+)
+def test_blind_role_rules(lines: list[str], expected: list[str]) -> None:
+    assert [r.roleType for r in resolve_roles(chat(*lines))] == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "booking"),
+    [
+        (
+            [
+                "C: Moș Crăciun pentru copiii angajaților, pe 18 decembrie la sediul nostru, "
+                "Str. Mare 2, Iași. Vrem să rezervăm."
+            ],
+            True,
+        ),
+        (["C: Angajați animatori? Am experiență, vă trimit CV-ul."], False),
+        (
+            [
+                "C: Pe 9 mai, Str. Florilor 4, Elsa, 500 lei, rezervăm.",
+                "C: Revin: nu mai facem acasă, am rezervat la Restaurant Lux, Str. Mare 1.",
+            ],
+            True,
+        ),
+        (
+            [
+                "C: Pe 9 mai, Str. Florilor 4, Elsa, 500 lei, rezervăm.",
+                "C: Din păcate nu mai facem petrecerea.",
+            ],
+            False,
+        ),
+        (["S: Avem liber pe 9 mai, 500 lei.", "C: Ok, mersi, revin."], False),
+    ],
+)
+def test_blind_intent_rules(lines: list[str], booking: bool) -> None:
+    assert (extract(chat(*lines)).intent == "BOOKING") is booking

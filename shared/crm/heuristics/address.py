@@ -25,8 +25,10 @@ _WEAK_NUMBERED = re.compile(
 )
 _WEAK_STREET = {"calea", "aleea", "piata", "intrarea", "drumul", "ulita", "splaiul", "fundatura"}
 _VENUE = re.compile(
-    r"\b(?:restaurant(?:ul)?|salon(?:ul)?|sala|sal[ai]\s+de\s+evenimente|loc(?:ul)?\s+de\s+joaca|"
-    r"club(?:ul)?|trampoline\s+park|park|parc(?:ul)?|hotel(?:ul)?|pensiunea|vila|conac(?:ul)?|"
+    r"\b(?:restaurant(?:ul|ului)?|salon(?:ul|ului)?|sala|sal[ai]\s+de\s+evenimente|"
+    r"loc(?:ul)?\s+de\s+joaca|ludoteca|"
+    r"club(?:ul|ului)?|trampoline\s+park|park|parc(?:ul|ului)?|hotel(?:ul|ului)?|pensiun(?:ea|ii)|"
+    r"vila|conac(?:ul|ului)?|"
     r"gradinita|scoala|centrul|complex(?:ul)?|ferma|cafeneaua|cafenea|terasa|"
     r"casa\s+de\s+evenimente|ballroom|palatul|castelul|cabana|hanul|crama|bistro|pub|"
     r"locatia|la\s+(?:locul|loc)\s+de\s+joaca|mall(?:ul)?|cinema(?:ul)?|casa|domeniul|resort(?:ul)?|"
@@ -36,7 +38,7 @@ _ADDRESS_PART = re.compile(
     r"^\s*(?:nr|numarul|bl|bloc|blocul|sc|scara|et|etaj|etajul|ap|apartament\w*|sector\w*|sect|s\d|"
     r"jud|judetul|sat|satul|comuna|com|orasul|oras|mun|municipiul|cod|loc|localitatea|cartier\w*|"
     r"zona|intrarea|buc|bucuresti|ilfov|langa|vizavi|vis-a-vis|in\s+spatele|in\s+fata|km|"
-    r"colt\s+cu|intersectia)\b"
+    r"colt\s+cu|intersectia|interfon\w*|cod\s+interfon)\b"
 )
 _NOT_ADDRESS = re.compile(
     r"^\s*(?:ora|orele|la\s+ora|la\s+\d|pe\s+\d|pe\s+la|de\s+la|\d+\s*(?:de\s+)?(?:copii|ani|lei|"
@@ -44,6 +46,9 @@ _NOT_ADDRESS = re.compile(
     r"va\s+rog|multumesc|multumim|ok\b|data|cand|copii|avem|suntem|facem|ne\s|noi\s|eu\s|"
     r"tel|telefon|mersi|pt\s)"
 )
+_LANDMARK = re.compile(r"^\s*(?:la|langa|de\s+langa|in\s+spatele|in\s+fata|vizavi\s+de)\s+\w")
+# A village or commune with no street ("în comuna Berceni, sat Dobroești nr. 15").
+_VILLAGE = re.compile(r"\b(?i:sat(?:ul)?|comuna|com\.)\s+(?=[A-ZĂÂÎȘȚ])")
 _CAPITALIZED = re.compile(r"^[A-ZĂÂÎȘȚŞŢ][\w'’.-]*$")
 _CONNECTORS = {"de", "cu", "lui", "din", "la", "si", "și", "cel", "cea", "mare", "noe"}
 _NOT_VENUE_WORDS = {
@@ -154,6 +159,12 @@ def _forward(text: str, folded: str, start: int, end: int) -> int:
         if _ADDRESS_PART.match(fpiece) or _looks_like_place(piece):
             stop = e
             continue
+        if _LANDMARK.match(fpiece):
+            # "Parcul Tineretului, la locul de joacă de lângă lac, sector 4": a description of
+            # the spot, kept when the address goes on after it.
+            rest = [p for p in pieces if p[0] >= e]
+            if rest and _ADDRESS_PART.match(folded[rest[0][0] : rest[0][1]]):
+                continue
         break
     # Strip a trailing "ora 21:00" glued without a comma, and sentence punctuation.
     tail = re.search(r"\s+(?:ora|la\s+ora|pe\s+\d)\b.*$", folded[start:stop])
@@ -325,6 +336,12 @@ def mentions_in(message: ChatMessage) -> list[AddressMention]:
             street = streets[0]
             stop = _forward(text, folded, street.start(), sentence.end)
             begin = _backward(text, folded, sentence.start, street.start())
+            found.append(AddressMention(_clean(text[begin:stop]), begin))
+            continue
+        village = next((m for m in _VILLAGE.finditer(text, sentence.start, sentence.end)), None)
+        if village is not None:
+            stop = _forward(text, folded, village.start(), sentence.end)
+            begin = _backward(text, folded, sentence.start, village.start())
             found.append(AddressMention(_clean(text[begin:stop]), begin))
             continue
         if recased:

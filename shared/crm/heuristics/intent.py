@@ -16,7 +16,9 @@ _NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
         "cancellation",
         re.compile(
             r"\banul(?:ez|am|ati|eaza|are|area|at|ata)\s+(?:\w+\s+){0,2}(?:rezervar\w*|petrecer\w*|"
-            r"eveniment\w*|tot\w*|comand\w*)|\bnu\s+mai\s+(?:facem|are\s+loc|avem\s+nevoie)\b"
+            r"eveniment\w*|tot\w*|comand\w*)|\bnu\s+mai\s+(?:are\s+loc|avem\s+nevoie)\b"
+            # "nu mai facem acasă, am rezervat la …" moves the party, it does not cancel it
+            r"|\bnu\s+mai\s+facem\b(?!\s+(?:acasa|aici|acolo|la|in|pe|de\s+la|sambata|duminica|\d)\b)"
         ),
         10,
     ),
@@ -28,7 +30,9 @@ _NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "job application",
         re.compile(
-            r"\b(?:cv-ul|cv|sa\s+lucrez|angaj\w*|post\s+de\s+animator|colabor\w*|"
+            # "copiii angajaților" (the staff of a company booking a party) are not a job
+            r"\b(?:cv-ul|cv|sa\s+lucrez|angaj(?!at(?:ilor|ii|ul|ului|ele|elor)\b)\w*|"
+            r"post\s+de\s+animator|colabor\w*|"
             r"costume\s+proprii|experienta\s+la)\b"
         ),
         3,
@@ -65,7 +69,8 @@ _NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "administrative",
         re.compile(
-            r"\bfactur\w*|\bdatele\s+(?:de\s+facturare|firmei)|\bsediu\w*|\bprogram(?:ul)?\s+"
+            r"\bfactur\w*|\bdatele\s+(?:de\s+facturare|firmei)|(?<!\bla\s)\bsediu\w*|"
+            r"\bprogram(?:ul)?\s+"
             r"(?:de\s+lucru|aveti)|\bce\s+program\b|\bcolabor\w*|\bteam\s+building|"
             r"\b(?:stergeti|scoateti)\s+numarul"
         ),
@@ -74,7 +79,8 @@ _NEGATIVE: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "undecided inquiry",
         re.compile(
-            r"\bma\s+mai\s+gandesc|\brevin\b|\brevenim\b|\bnu\s+avem\s+(?:inca\s+)?data|"
+            # "Revin: …" / "Revin, …" opens a follow-up with details; "revin" alone defers
+            r"\bma\s+mai\s+gandesc|\brevin(?:em)?\b(?!\s*[:,]\s*\w)|\bnu\s+avem\s+(?:inca\s+)?data|"
             r"\binca\s+nu\s+avem\s+data|\bvorbesc\s+cu\s+(?:sotul|sotia|familia)|\bma\s+consult|"
             r"\bva\s+(?:mai\s+)?(?:scriu|anunt)\s+(?:eu\s+)?(?:maine|mai\s+tarziu|saptamana)"
         ),

@@ -27,6 +27,11 @@ _PER_UNIT = re.compile(
     r"^\s*(?:/|pe\s+|per\s+|de\s+(?:persoana|copil))\s*(?:buc|bucata|bucati|personaj|ora|h\b|copil|"
     r"persoana|cap|zi|animator|balon|aparat|ursitoare)"
 )
+_SUM = re.compile(
+    r"(?<![\d.,:/])(?:\d{1,2}\.\d{3}|\d{2,5})(?:\s*(?:lei|ron))?"
+    r"(?:\s*\+\s*(?:\d{1,2}\.\d{3}|\d{2,5})(?![\d.,:/]\d|\d)(?:\s*(?:lei|ron))?)+"
+)
+_LIST_TOTAL = re.compile(r"\+[^.!?\n:=]{2,60}[:=]\s*(?P<n>\d{1,2}\.\d{3}|\d{3,5})(?![\d.,:/]\d|\d)")
 _DEPOSIT = re.compile(r"\b(?:avans\w*|aconto|arvun\w*|garantie|restul|rest\s+de|diferent\w*)")
 _REFUND = re.compile(r"\b(?:returna\w*|inapoi|rambursa\w*|despagub\w*|returnare\w*)")
 _REJECTED_BEFORE = re.compile(r"(?:in\s+loc\s+de|\bnu)\s*$")
@@ -56,7 +61,10 @@ _PAID = re.compile(
     r"|\bplata\s+(?:integrala\s+)?(?:e|este|a\s+fost)\s+(?:facuta|efectuata|confirmata)\b(?!\s+partial)"
     r"|\bgata\s+am\s+(?:dat|platit|achitat|virat|trimis)\s+(?:toti\s+)?banii"
 )
-_PAID_VERB = re.compile(r"\b(?:am|a|au|s-a|ati)\s+(?:platit|achitat|virat|transferat|dat|trimis)\b")
+_PAID_VERB = re.compile(
+    r"\b(?:am|a|au|s-a|ati)\s+(?:platit|achitat|virat|transferat|dat|trimis|"
+    r"facut\s+(?:transferul|viramentul|plata))\b"
+)
 _FUTURE_PAY = re.compile(r"\b(?:cand|daca|dupa\s+ce|inainte\s+sa)\s+(?:am|a)\s+(?:platit|achitat)")
 _FUTURE = re.compile(r"\b(?:voi|vom|o\s+sa|urmeaza|fac|facem|platim)\b")
 _METHODS = (
@@ -87,6 +95,82 @@ def _parse_number(raw: str) -> float | None:
     except ValueError:
         return None
     return value if 0 < value < 1_000_000 else None
+
+
+_UNITS_WORDS = {
+    "un": 1,
+    "unu": 1,
+    "o": 1,
+    "una": 1,
+    "doi": 2,
+    "doua": 2,
+    "trei": 3,
+    "patru": 4,
+    "cinci": 5,
+    "sase": 6,
+    "sapte": 7,
+    "opt": 8,
+    "noua": 9,
+}
+_TEENS_WORDS = {
+    "zece": 10,
+    "unsprezece": 11,
+    "doisprezece": 12,
+    "douasprezece": 12,
+    "treisprezece": 13,
+    "paisprezece": 14,
+    "cincisprezece": 15,
+    "saisprezece": 16,
+    "saptesprezece": 17,
+    "optsprezece": 18,
+    "nouasprezece": 19,
+}
+_TENS_WORDS = {
+    "douazeci": 20,
+    "treizeci": 30,
+    "patruzeci": 40,
+    "cincizeci": 50,
+    "saizeci": 60,
+    "saptezeci": 70,
+    "optzeci": 80,
+    "nouazeci": 90,
+}
+_NUMBER_WORD = "|".join(
+    sorted(
+        [*_UNITS_WORDS, *_TEENS_WORDS, *_TENS_WORDS, "suta", "sute", "mie", "mii", "si", "de"],
+        key=len,
+        reverse=True,
+    )
+)
+# "o mie cinci sute de lei", "nouă sute lei", "două mii de lei": a whole number in words
+_WORDS_AMOUNT = re.compile(
+    rf"(?<![\w-])(?P<w>(?:(?:{_NUMBER_WORD})\s+)*?(?:suta|sute|mie|mii|zeci|{'|'.join(_TENS_WORDS)})"
+    rf"(?:\s+(?:si\s+)?(?:{'|'.join([*_UNITS_WORDS, *_TEENS_WORDS, *_TENS_WORDS])}))*)"
+    r"\s+(?:de\s+)?(?P<c>lei|ron|euro)\b"
+)
+
+
+def words_to_number(words: str) -> int | None:
+    """'o mie cinci sute' → 1500, 'noua sute cincizeci' → 950; None when it is not a number."""
+    total, current = 0, 0
+    for word in words.split():
+        if word in ("si", "de"):
+            continue
+        if word in _UNITS_WORDS:
+            current += _UNITS_WORDS[word]
+        elif word in _TEENS_WORDS:
+            current += _TEENS_WORDS[word]
+        elif word in _TENS_WORDS:
+            current += _TENS_WORDS[word]
+        elif word in ("suta", "sute"):
+            current = max(current, 1) * 100
+        elif word in ("mie", "mii"):
+            total += max(current, 1) * 1000
+            current = 0
+        else:
+            return None
+    value = total + current
+    return value or None
 
 
 def _currency(raw: str | None) -> str | None:
@@ -136,6 +220,32 @@ def amounts_in(message: ChatMessage, previous: ChatMessage | None) -> list[Amoun
             clause = clause_at(folded, m.start())
             is_total = bool(_TOTAL.search(folded[clause.start : clause.end]))
             found.append(Amount(value, _currency(m.group("c")), m.start(), is_total))
+    for m in _WORDS_AMOUNT.finditer(folded):
+        value = words_to_number(m.group("w"))
+        if value is None or value < 50 or _excluded(folded, m.start(), m.end()):
+            continue
+        clause = clause_at(folded, m.start())
+        is_total = bool(_TOTAL.search(folded[clause.start : clause.end]))
+        found.append(Amount(float(value), _currency(m.group("c")), m.start(), is_total))
+        taken.append(m.span())
+    for m in _SUM.finditer(folded):
+        # "750 + 100 transport": a price and its extras, summed
+        if any(s <= m.start() < e for s, e in taken) or _excluded(folded, m.start(), m.end()):
+            continue
+        if _UNIT_WORDS.match(folded[m.end() :]) or re.match(r"\s*=", folded[m.end() :]):
+            continue
+        terms = [_parse_number(t) for t in re.findall(r"\d[\d.]*", m.group())]
+        if all(t is not None and t >= 20 for t in terms):
+            found.append(Amount(sum(t for t in terms if t), None, m.start(), True))
+            taken.append(m.span())
+    for m in _LIST_TOTAL.finditer(folded):
+        # "Două animatoare + vată + transport: 1500": the number closing a list of items
+        if any(s <= m.start("n") < e for s, e in taken) or _UNIT_WORDS.match(folded[m.end() :]):
+            continue
+        value = _parse_number(m.group("n"))
+        if value is not None and value >= 100 and not _excluded(folded, m.start("n"), m.end()):
+            found.append(Amount(value, None, m.start("n"), True))
+            taken.append((m.start("n"), m.end()))
     if not found and _CONFIRM.search(folded):
         # Phone numbers are not prices: blank their digits out first.
         masked = PHONE_NUMBER.sub(lambda p: re.sub(r"\d", "x", p.group()), folded)

@@ -222,7 +222,9 @@ _ACCEPT = re.compile(
     r"^\W*(?:(?:buna|salut|multumesc|multumim|perfect)\w*\W+(?:ziua\W+|seara\W+)?)?"
     r"(?:da\b|ok\b|okay|bine|bun\b|perfect|super|sigur|confirm\w*|de\s+acord|suna\s+bine|"
     r"mergem|luam|o\s+luam|il\s+luam|le\s+luam|rezerva\w*|e\s+bine|excelent|minunat|corect|"
-    r"mersi|multumesc|multumim|sa\s+fie|asa\s+ramane|ramane|facem|hai)"
+    r"mersi|multumesc|multumim|sa\s+fie|asa\s+ramane|ramane|facem|hai|"
+    # paying takes the offer: "Trimis avansul", "Am plătit", "Am făcut transferul"
+    r"(?:am\s+)?(?:trimis|platit|achitat|virat|transferat)\b|am\s+facut\s+(?:plata|transferul))"
 )
 _STAFF_CONFIRMS = re.compile(
     r"\b(?:confirmat[ae]?|am\s+notat|v-am\s+notat|notat|v-am\s+trecut|am\s+trecut|rezervat\w*|"
@@ -264,8 +266,13 @@ _INSTEAD_OF = re.compile(r"\bin\s*loc(?:ul)?\s+(?:de|lui|a)?\s*(?:pe\s+)?$")
 _ADDITIVE = re.compile(r"(?:\b(?:si|inca|plus|mai)\s+(?:o|un)|\bal\s+doilea|\ba\s+doua)\s+$")
 
 
-# A number said as a time, a date or a house number is not a quantity ("ora 15 animator").
-_NOT_A_COUNT_BEFORE = re.compile(r"(?:\bora|\borele|\bla|\bpe|\bnr\.?|\bpana|[:./-])\s*$")
+# A number said as a time, a date or a house number is not a quantity ("ora 15 animator");
+# a sentence end before it ("… avem. Două animatoare") does not make it one.
+_NOT_A_COUNT_BEFORE = re.compile(r"(?:\bora|\borele|\bla|\bpe|\bnr\.?|\bpana)\s*$|[:./-]$")
+_VENUE_BEFORE = re.compile(
+    r"\b(?:gradinit\w*|ludotec\w*|loc(?:ul)?\s+de\s+joaca|club(?:ul)?|restaurant(?:ul)?|"
+    r"cafeneaua|centrul|complexul|sala|scoala|hotel(?:ul)?|pensiunea)\s+(?:de\s+copii\s+)?$"
+)
 
 
 def _count_before(folded: str, start: int, kind: str) -> int | None:
@@ -308,6 +315,9 @@ def items_in(
         alias = m.group(1)
         if alias in _AMBIGUOUS and not (text[m.start()].isupper() or lowercase_chat):
             continue
+        if _VENUE_BEFORE.search(folded[max(0, m.start() - 30) : m.start()]):
+            taken.append(m.span())
+            continue  # "grădinița Buburuza", "Ludoteca Pinocchio": the name of a place
         taken.append(m.span())
         items.append(_Item("ANIMATOR", _ALIAS_TO_NAME[alias], 1, m.start()))
     # "Elsa și Ana": the Frozen sister, spelled the Romanian way (alone, Ana is a child's name).
@@ -476,7 +486,8 @@ def resolve_roles(messages: list[ChatMessage]) -> list[RoleDraft]:
                 start, end = picked
                 booking.apply([i for i in items if start <= i.pos < end and not i.negated])
             continue
-        offers_alternatives = bool(_ALTERNATIVES.search(folded))
+        # A price list (three or more priced lines) offers choices too, not a booking of all.
+        offers_alternatives = bool(_ALTERNATIVES.search(folded)) or _is_price_list(message.text)
         if confirms or (accepted and not offers_alternatives):
             booking.apply([i for i in items if not i.negated or confirms])
             recap = confirms and re.search(r"\d", folded) is not None
@@ -500,6 +511,13 @@ _DETAIL_QUESTION = re.compile(
 _DECLINE = re.compile(
     r"\b(?:nu|scump\w*|prea\s+mult|ma\s+mai\s+gandesc|ne\s+mai\s+gandim|revin|altceva|alt\s+personaj)\b"
 )
+
+
+_PRICED_LINE = re.compile(r"(?m)^[^\n]*\d\s*(?:de\s+)?(?:lei|ron|euro|eur|€)[^\n]*$")
+
+
+def _is_price_list(text: str) -> bool:
+    return len(_PRICED_LINE.findall(fold(text))) >= 3
 
 
 def _answers_detail_question(staff_folded: str, reply: ChatMessage) -> bool:

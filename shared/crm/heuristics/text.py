@@ -189,10 +189,28 @@ _LOWER_LABEL = re.compile(r"(?:^|(?<=[.!?\n]))\s*([a-zăâîșț][\w-]{2,})\s*:"
 _PRICE_HINT = re.compile(r"\d\s*(?:de\s+)?(?:lei|ron|euro|eur|€)")
 
 
+# A package per line: "🔹 Premium – 3 ursitoare + fum greu – 1.200 lei".
+_DASH_LABEL = re.compile(r"(?m)^[^\w\n]*([A-ZĂÂÎȘȚ][\w-]{2,})\s*[–—-]\s+(?=\S)")
+_CURRENCY_WORDS = frozenset({"lei", "ron", "euro", "eur", "de", "buc"})
+
+
+def _dash_labels(text: str) -> list[re.Match[str]]:
+    """Line labels followed by what the package holds (not "Popcorn – 300 lei", an item)."""
+    out = []
+    for m in _DASH_LABEL.finditer(text):
+        line = text[m.end() :].split("\n", 1)[0]
+        words = [w for w in re.findall(r"[^\W\d_]{3,}", fold(line)) if w not in _CURRENCY_WORDS]
+        if words and re.search(r"\d", line):
+            out.append(m)
+    return out
+
+
 def labelled_segments(text: str) -> list[tuple[str, int, int]]:
-    """Options written as 'Mini: … Standard: … Maxi: …' → [(folded label, start, end)], or []
-    when the message has fewer than two such labels."""
+    """Options written as 'Mini: … Standard: … Maxi: …' (or one package per line, 'Clasic – …')
+    → [(folded label, start, end)], or [] when the message has fewer than two such labels."""
     labels = list((_LOWER_LABEL if text == text.lower() else _LABEL).finditer(text))
+    if len(labels) < 2:
+        labels = _dash_labels(text)
     if len(labels) < 2 or any(fold(m.group(1)) in FIELD_LABELS for m in labels):
         return []  # a recap form ("Data: … Preț: … Avans: …"), not a menu
     out = []
