@@ -46,6 +46,20 @@ def test_extraction_on_conversations_written_apart_from_the_corpus() -> None:
     assert summary["fieldAccuracy"] >= 0.9
 
 
+BLIND = Path(__file__).parent / "data" / "extraction_blind.jsonl"
+
+
+def test_extraction_on_the_blind_set() -> None:
+    """85 chats labelled by hand before the heuristics were read (long multi-day chats, staff
+    proposing times, deposits, villages, amounts in words, templates, non-bookings)."""
+    code, out = cli("eval", str(BLIND), "--json")
+    assert code == 0
+    summary = json.loads(out)["extraction"]
+    assert summary["records"] >= 80
+    assert summary["intent"] >= 0.95
+    assert summary["fieldAccuracy"] >= 0.9
+
+
 def _rewritten(source: Path, target: Path, style: str) -> None:
     """The same chats typed without diacritics, or also all in lowercase (common on phones)."""
     with source.open(encoding="utf-8") as handle, target.open("w", encoding="utf-8") as out:

@@ -811,3 +811,8 @@ def test_blind_role_rules(lines: list[str], expected: list[str]) -> None:
 )
 def test_blind_intent_rules(lines: list[str], booking: bool) -> None:
     assert (extract(chat(*lines)).intent == "BOOKING") is booking
+
+
+def test_blind_age_after_a_double_barrelled_name() -> None:
+    assert resolve_child_age(chat("C: Pentru Ioana-Maria (6 ani), pe 9 mai.")) == 6
+    assert resolve_child_age(chat("C: Ziua lui Radu-Ștefan, 8 ani.")) == 8

@@ -391,7 +391,8 @@ _AGE_PATTERNS = (
         rf"\b{_AGE_VERB}\s+(?:(\d{{1,2}}){_AGE_UNIT}?|({_AGE_WORDS}){_AGE_UNIT})"
         r"(?!\s*(?:de\s+)?(?:ore|lei|ron|copii|minute|euro|\d|[.:/]\d))"
     ),
-    re.compile(rf"(?<![\w-])[a-z]{{2,}}\s*(?:,|\()?\s*(\d{{1,2}}){_AGE_UNIT}"),
+    # "Ana-Maria (7 ani)": a double-barrelled name too
+    re.compile(rf"(?<![\w-])[a-z]{{2,}}(?:-[a-z]{{2,}})?\s*(?:,|\()?\s*(\d{{1,2}}){_AGE_UNIT}"),
     re.compile(rf"\bde\s+(\d{{1,2}}){_AGE_UNIT}"),
     # "pentru fetiță, 2 ani", "(gemeni, 4 ani)": a word for the child, then the age
     re.compile(rf"(?:{_KIN}|\b{_SIBLINGS})\s*(?:,|\()?\s*(\d{{1,2}}){_AGE_UNIT}"),
