@@ -11,7 +11,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.crm.heuristics.text import PHONE_NUMBER, clause_at, fold, labelled_segments, sentences
+from shared.crm.heuristics.text import (
+    PHONE_NUMBER,
+    TEEN_WORDS,
+    TENS_WORDS,
+    UNIT_WORDS,
+    clause_at,
+    fold,
+    labelled_segments,
+    sentences,
+)
 from shared.crm.types import ChatMessage
 
 _NUM = (
@@ -97,55 +106,17 @@ def _parse_number(raw: str) -> float | None:
     return value if 0 < value < 1_000_000 else None
 
 
-_UNITS_WORDS = {
-    "un": 1,
-    "unu": 1,
-    "o": 1,
-    "una": 1,
-    "doi": 2,
-    "doua": 2,
-    "trei": 3,
-    "patru": 4,
-    "cinci": 5,
-    "sase": 6,
-    "sapte": 7,
-    "opt": 8,
-    "noua": 9,
-}
-_TEENS_WORDS = {
-    "zece": 10,
-    "unsprezece": 11,
-    "doisprezece": 12,
-    "douasprezece": 12,
-    "treisprezece": 13,
-    "paisprezece": 14,
-    "cincisprezece": 15,
-    "saisprezece": 16,
-    "saptesprezece": 17,
-    "optsprezece": 18,
-    "nouasprezece": 19,
-}
-_TENS_WORDS = {
-    "douazeci": 20,
-    "treizeci": 30,
-    "patruzeci": 40,
-    "cincizeci": 50,
-    "saizeci": 60,
-    "saptezeci": 70,
-    "optzeci": 80,
-    "nouazeci": 90,
-}
 _NUMBER_WORD = "|".join(
     sorted(
-        [*_UNITS_WORDS, *_TEENS_WORDS, *_TENS_WORDS, "suta", "sute", "mie", "mii", "si", "de"],
+        [*UNIT_WORDS, *TEEN_WORDS, *TENS_WORDS, "suta", "sute", "mie", "mii", "si", "de"],
         key=len,
         reverse=True,
     )
 )
 # "o mie cinci sute de lei", "nouă sute lei", "două mii de lei": a whole number in words
 _WORDS_AMOUNT = re.compile(
-    rf"(?<![\w-])(?P<w>(?:(?:{_NUMBER_WORD})\s+)*?(?:suta|sute|mie|mii|zeci|{'|'.join(_TENS_WORDS)})"
-    rf"(?:\s+(?:si\s+)?(?:{'|'.join([*_UNITS_WORDS, *_TEENS_WORDS, *_TENS_WORDS])}))*)"
+    rf"(?<![\w-])(?P<w>(?:(?:{_NUMBER_WORD})\s+)*?(?:suta|sute|mie|mii|zeci|{'|'.join(TENS_WORDS)})"
+    rf"(?:\s+(?:si\s+)?(?:{'|'.join([*UNIT_WORDS, *TEEN_WORDS, *TENS_WORDS])}))*)"
     r"\s+(?:de\s+)?(?P<c>lei|ron|euro)\b"
 )
 
@@ -156,12 +127,12 @@ def words_to_number(words: str) -> int | None:
     for word in words.split():
         if word in ("si", "de"):
             continue
-        if word in _UNITS_WORDS:
-            current += _UNITS_WORDS[word]
-        elif word in _TEENS_WORDS:
-            current += _TEENS_WORDS[word]
-        elif word in _TENS_WORDS:
-            current += _TENS_WORDS[word]
+        if word in UNIT_WORDS:
+            current += UNIT_WORDS[word]
+        elif word in TEEN_WORDS:
+            current += TEEN_WORDS[word]
+        elif word in TENS_WORDS:
+            current += TENS_WORDS[word]
         elif word in ("suta", "sute"):
             current = max(current, 1) * 100
         elif word in ("mie", "mii"):

@@ -104,7 +104,9 @@ def clause_at(folded: str, pos: int) -> Span:
     return Span(start, len(folded))
 
 
-NUMBER_WORDS = {
+# Romanian numbers in words, folded (no diacritics); amounts in words also use the hundreds and
+# thousands (heuristics.money).
+UNIT_WORDS = {
     "un": 1,
     "unu": 1,
     "o": 1,
@@ -118,12 +120,34 @@ NUMBER_WORDS = {
     "sapte": 7,
     "opt": 8,
     "noua": 9,
+}
+TEEN_WORDS = {
     "zece": 10,
     "unsprezece": 11,
     "doisprezece": 12,
     "douasprezece": 12,
+    "treisprezece": 13,
+    "paisprezece": 14,
     "cincisprezece": 15,
+    "saisprezece": 16,
+    "saptesprezece": 17,
+    "optsprezece": 18,
+    "nouasprezece": 19,
+}
+TENS_WORDS = {
     "douazeci": 20,
+    "treizeci": 30,
+    "patruzeci": 40,
+    "cincizeci": 50,
+    "saizeci": 60,
+    "saptezeci": 70,
+    "optzeci": 80,
+    "nouazeci": 90,
+}
+NUMBER_WORDS = {
+    **UNIT_WORDS,
+    **TEEN_WORDS,
+    **TENS_WORDS,
     "ambele": 2,
     "amandoua": 2,
     "amandoi": 2,
