@@ -408,7 +408,7 @@ class InboundPipeline:
         parked = self._parked.pop((account, lid), None)
         if parked:
             self._counters["rehomed"] += len(parked)
-            self._ready.extend(parked)
+            self._requeue(parked)
 
     def _route(self, entries: Sequence[_Entry]) -> None:
         self._ready.extend(entries)
@@ -417,9 +417,16 @@ class InboundPipeline:
         assert entry.record is not None
         key = (entry.record.account_id, entry.record.addr_jid)
         if key in self._lid_map:  # learned while this batch was being written
-            self._ready.extend([entry])
+            self._requeue([entry])
             return
         self._parked.setdefault(key, []).append(entry)
+
+    def _requeue(self, entries: list[_Entry]) -> None:
+        """Parked entries go back to the queue: they are not handled any more, so a failed
+        write of their batch must give them back like any other entry."""
+        for entry in entries:
+            entry.done = False
+        self._ready.extend(entries)
 
     # ==== flusher thread =========================================================================
 

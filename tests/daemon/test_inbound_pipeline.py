@@ -486,3 +486,21 @@ async def test_backpressure_holds_only_the_account_that_is_behind(tmp_path: Path
     assert len(store.query(query(f"threads/{TID}/messages"))) == 30
     assert store.get(f"threads/accB__40744000001@s.whatsapp.net/messages/{other.id}")
     store.inner.close()
+
+
+async def test_a_rehomed_lid_message_survives_a_store_outage(rig: Rig) -> None:
+    """A parked message that was re-homed while the store is down must be retried like any
+    other entry, not dropped from the queue (it used to carry the 'handled' mark of its parking
+    and vanish until the next restart)."""
+    lid = "444555666@lid"
+    rig.pipeline.submit(MessageReceived(ACC, wire(1, chat=lid, name="Maria")))
+    await rig.drain()
+    assert rig.pipeline.stats()["pendingLid"] == 1
+
+    rig.store.fail_commits = 2
+    rig.pipeline.submit(HistorySyncChunk(ACC, (), lid_to_pn={lid: "40744555777@s.whatsapp.net"}))
+    await rig.drain()
+    tid = f"{ACC}__40744555777@s.whatsapp.net"
+    assert rig.pipeline.stats()["storeErrors"] >= 1
+    assert [m.data["body"] for m in rig.messages(tid)] == ["mesaj 1"]
+    assert rig.pipeline.stats()["journalBacklog"] == 0
