@@ -26,6 +26,7 @@ written is a timezone-aware `datetime` (a Firestore Timestamp), never a string, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,6 +63,7 @@ OUTBOX: Final = "outbox"
 MAX_TEXT_CHARS: Final = 65_536  # WhatsApp's own limit for one text message
 MAX_ID_CHARS: Final = 256
 PREVIEW_CHARS: Final = 100
+_RESERVED_ID: Final = re.compile(r"__.*__", re.DOTALL)
 
 SEND_ERROR_STATUS: Final[dict[str, int]] = {
     "invalid_request": 400,
@@ -129,6 +131,14 @@ def message_path(thread_id: str, message_id: str) -> str:
 # ---- pure rules --------------------------------------------------------------------------------
 
 
+def _is_document_id(value: str) -> bool:
+    """Whether `value` can name a document: no `/`, not `.` or `..`, not Firestore's reserved
+    `__...__`, at most 1500 UTF-8 bytes (Firestore's limits; SQLite follows the same paths)."""
+    if "/" in value or value in (".", "..") or _RESERVED_ID.fullmatch(value):
+        return False
+    return len(value.encode("utf-8", "surrogatepass")) <= 1500
+
+
 def validate_send_request(body: object) -> SendRequest:
     """The five required fields of a send, checked by `shared.schemas.SendRequest` (the same
     rules as `whatsappProxySend`); raises SendRejected("invalid_request") naming the fields."""
@@ -136,7 +146,7 @@ def validate_send_request(body: object) -> SendRequest:
         parsed = validate_payload(schemas.SendRequest, body)
     except InvalidPayload as exc:
         raise SendRejected("invalid_request", f"Invalid request: {exc.message}") from None
-    if "/" in parsed.thread_id or len(parsed.thread_id) > 400:
+    if not _is_document_id(parsed.thread_id) or len(parsed.thread_id) > 400:
         raise SendRejected("invalid_request", "Invalid request: threadId: not a thread id")
     if len(parsed.account_id) > MAX_ID_CHARS:
         raise SendRejected("invalid_request", "Invalid request: accountId: too long")

@@ -93,7 +93,7 @@ def json_body(request: ProxyRequest, *, required: bool) -> dict[str, Any]:
         return {}
     try:
         parsed = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deeper than Python's stack
         raise invalid("Invalid request: body is not valid JSON.") from None
     if not isinstance(parsed, dict):
         raise invalid("Invalid request: body: must be a JSON object.")

@@ -84,7 +84,7 @@ async def read_json_object(request: web.Request, max_bytes: int | None = None) -
         return {}
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: hostile nesting
         raise ApiError(400, "invalid_request", "The body is not valid JSON.") from None
     if not isinstance(value, dict):
         raise ApiError(400, "invalid_request", "The body must be a JSON object.")
