@@ -16,6 +16,7 @@ system stubs convert to None.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 from datetime import datetime, timedelta
 
@@ -50,6 +51,7 @@ from session_daemon.transport.port import (
 from shared.jids import GROUP_SERVER, LID_SERVER, PHONE_SERVER, normalize_jid
 from shared.timeutil import from_ms, from_seconds
 
+log = logging.getLogger(__name__)
 __all__ = [
     "convert_event",
     "convert_history_sync",
@@ -89,6 +91,22 @@ def _server(jid: str | None) -> str | None:
 
 def _phone_or_none(jid: str | None) -> str | None:
     return jid if _server(jid) == PHONE_SERVER else None
+
+
+def _ms_time(ms: int) -> datetime | None:
+    """A wire time in milliseconds, or None when it is not a representable date."""
+    try:
+        return from_ms(ms)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _seconds_time(s: int) -> datetime | None:
+    """A wire time in seconds, or None when it is not a representable date."""
+    try:
+        return from_seconds(s)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def _norm(raw: str) -> str | None:
@@ -222,8 +240,10 @@ def message_content(message: e2e.Message) -> tuple[MessageType, str, Media | Non
 # ---- messages ------------------------------------------------------------------------------------
 
 
-def convert_message(ev: nz.Message) -> WireMessage | None:
+def convert_message(ev: nz.Message, *, now: datetime | None = None) -> WireMessage | None:
     """A live MessageEv → WireMessage (timestamp in milliseconds); None when not content.
+    A timestamp that is not a representable date falls back to `now` (the receive time), so
+    the message is kept; without `now` such a message is None.
 
     `chat_pn_jid` is the chat's phone JID: the chat itself when phone-addressed; for a LID chat
     the sender's alternative address (incoming) or the recipient's (typed on the linked phone).
@@ -248,12 +268,15 @@ def convert_message(ev: nz.Message) -> WireMessage | None:
             alt = jid_str(src.RecipientAlt) if src.IsFromMe else sender_alt
             chat_pn = _phone_or_none(alt)
     sender_pn = _phone_or_none(sender) or _phone_or_none(sender_alt)
+    timestamp = _ms_time(info.Timestamp) or now
+    if timestamp is None:
+        return None
     return WireMessage(
         id=info.ID,
         chat_jid=chat,
         sender_jid=sender,
         from_me=src.IsFromMe,
-        timestamp=from_ms(info.Timestamp),
+        timestamp=timestamp,
         text=text,
         message_type=message_type,
         chat_pn_jid=chat_pn,
@@ -288,11 +311,9 @@ def convert_web_message(
         sender = _norm(key.participant) or _norm(info.participant) or chat
     else:
         sender = chat
-    if info.messageTimestamp:
-        timestamp = from_seconds(info.messageTimestamp)
-    elif fallback_time is not None:
-        timestamp = fallback_time
-    else:
+    timestamp = _seconds_time(info.messageTimestamp) if info.messageTimestamp else None
+    timestamp = timestamp or fallback_time
+    if timestamp is None:
         return None
     chat_pn = None if is_group else (_phone_or_none(chat) or _phone_or_none(chat_pn_jid))
     sender_pn = _phone_or_none(sender) or (chat_pn if not is_group and not key.fromMe else None)
@@ -346,7 +367,11 @@ def convert_history_sync(
         conv_pn = _phone_or_none(_norm(conv.pnJID)) if conv.pnJID else None
         chat_pn = conv_pn or (lid_to_pn.get(chat) if chat else None)
         for item in conv.messages:
-            wire = convert_web_message(item.message, chat_pn_jid=chat_pn, own_jid=own_jid)
+            try:  # one malformed entry must not cost the rest of the chunk
+                wire = convert_web_message(item.message, chat_pn_jid=chat_pn, own_jid=own_jid)
+            except Exception:
+                log.exception("history sync: entry %r of %r skipped", item.message.key.ID, conv.ID)
+                continue
             if wire is not None:
                 messages.append(wire)
     messages.sort(key=lambda m: m.timestamp)
@@ -414,7 +439,7 @@ def convert_event(
 ) -> TransportEvent | None:
     """Any subscribed neonize event → port event; None for what the daemon does not use."""
     if isinstance(ev, nz.Message):
-        wire = convert_message(ev)
+        wire = convert_message(ev, now=now)
         return MessageReceived(account_id, wire) if wire is not None else None
     if isinstance(ev, nz.HistorySync):
         return convert_history_sync(account_id, ev, own_jid=own_jid)

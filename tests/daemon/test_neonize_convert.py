@@ -566,3 +566,44 @@ def test_jid_helpers() -> None:
     assert proto is not None
     assert (proto.User, proto.Server, proto.Device) == (CLIENT_LID, "lid", 0)
     assert jid_proto("not a jid") is None
+
+
+@pytest.mark.parametrize(
+    "bad_ts",
+    [TS_MS, 2**63, 2**64 - 1],
+    ids=["milliseconds", "int64-overflow", "uint64-max"],
+)
+def test_a_malformed_history_entry_does_not_abort_the_chunk(bad_ts: int) -> None:
+    pn_chat = f"{CLIENT_PN}@s.whatsapp.net"
+    data = hs.HistorySync(
+        syncType=hs.HistorySync.RECENT,
+        conversations=[
+            hs.Conversation(
+                ID=pn_chat,
+                messages=[
+                    web_msg("OK2", pn_chat, TS_S + 60, "după"),
+                    web_msg("BAD", pn_chat, bad_ts, "timp stricat"),
+                    web_msg("OK1", pn_chat, TS_S, "înainte"),
+                ],
+            ),
+            hs.Conversation(
+                ID="40744000002@s.whatsapp.net",
+                messages=[web_msg("OK3", "40744000002@s.whatsapp.net", TS_S + 5, "alt chat")],
+            ),
+        ],
+    )
+    event = convert_event(ACC, wire(nz.HistorySync(Data=data)), now=NOW)
+    assert isinstance(event, HistorySyncChunk)
+    assert [m.id for m in event.messages][:1] == ["OK1"]
+    assert {"OK1", "OK2", "OK3"} <= {m.id for m in event.messages}
+    for m in event.messages:  # whatever is kept has a usable time
+        assert m.timestamp.tzinfo is not None
+
+
+@pytest.mark.parametrize("bad_ts", [2**62, 2**63 - 1], ids=["huge", "int64-max"])
+def test_a_live_message_with_an_unusable_timestamp_is_kept_at_receive_time(bad_ts: int) -> None:
+    ev = message_ev(e2e.Message(conversation="mesaj"), chat=jid(CLIENT_PN), ts_ms=bad_ts)
+    event = convert_event(ACC, ev, now=NOW)
+    assert isinstance(event, MessageReceived)
+    assert event.message.text == "mesaj"
+    assert event.message.timestamp == NOW
