@@ -176,6 +176,22 @@ def _mirror(
     return str(final) if final else None
 
 
+def _receipt_times(
+    pending: dict[str, Any], status: str, message: Snapshot | None, now: datetime
+) -> dict[str, Any]:
+    """`deliveredAt`/`readAt` (and `...Ms`) that an early receipt at `status` implies, at the
+    receipt's own time, for those the message does not have yet (as `apply_receipts` sets them)."""
+    at = pending.get("receiptAt")
+    at = ensure_utc(at) if isinstance(at, datetime) else now
+    existing = message.data if message is not None else {}
+    out: dict[str, Any] = {}
+    for step, field in (("delivered", "deliveredAt"), ("read", "readAt")):
+        if status_rank(step) <= status_rank(status) and not existing.get(field):
+            out[field] = at
+            out[field + "Ms"] = to_ms(at)
+    return out
+
+
 def _read_context(
     tx: Transaction, request_id: str
 ) -> tuple[Snapshot | None, Snapshot | None, Snapshot | None]:
@@ -355,12 +371,14 @@ def record_sent(
             },
         )
         status = "sent"
+        receipt_times: dict[str, Any] = {}
         if pending is not None and status_rank(pending.data.get("status")) > status_rank(status):
             status = (
                 "read"
                 if pending.data.get("status") == "played"
                 else str(pending.data.get("status"))
             )
+            receipt_times = _receipt_times(pending.data, status, message, now)
             tx.update(
                 pending.path,
                 {
@@ -378,6 +396,7 @@ def record_sent(
             "failedAt": None,
             "error": None,
             "updatedAt": now,
+            **receipt_times,
         }
         current = message.data.get("status") if message is not None else None
         force = current == "failed"  # a lapsed-lease guess; this is what really happened

@@ -1,0 +1,39 @@
+"""A receipt that beat the send's record is applied by the record with everything a receipt
+sets: the status and, once, `deliveredAt`/`readAt` (and `...Ms`) at the receipt's own time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from session_daemon.outbox.receipts import apply_receipts
+from shared.store.sqlite import SqliteStore
+from shared.timeutil import to_ms
+from tests.daemon import test_outbox_receipts as base
+from tests.daemon.test_outbox_receipts import T0, TID, message, receipt, sent_message
+
+store = base.store  # a real SqliteStore with the thread
+
+
+@pytest.mark.parametrize("status", ["delivered", "read", "played"])
+def test_early_receipt_sets_its_times_when_the_record_applies_it(
+    store: SqliteStore, status: str
+) -> None:
+    early = apply_receipts(store, receipt(["WA9"], status, seconds=3))  # type: ignore[arg-type]
+    assert early.pending == 1
+    rid = sent_message(store, "WA9")
+    msg = message(store, rid)
+    expected = "read" if status == "played" else status
+    assert msg["status"] == expected
+    at = T0 + timedelta(seconds=3)
+    assert msg["deliveredAt"] == at and msg["deliveredAtMs"] == to_ms(at)
+    if expected == "read":
+        assert msg["readAt"] == at and msg["readAtMs"] == to_ms(at)
+    else:
+        assert msg.get("readAt") is None
+    thread = store.get(f"threads/{TID}")
+    assert thread is not None and thread.data["lastMessageStatus"] == expected
+    # the same receipt delivered again changes nothing
+    assert apply_receipts(store, receipt(["WA9"], status, seconds=9)).updated == 0  # type: ignore[arg-type]
+    assert message(store, rid)["deliveredAt"] == at
