@@ -4,16 +4,19 @@ sets: the status and, once, `deliveredAt`/`readAt` (and `...Ms`) at the receipt'
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from session_daemon.outbox.receipts import apply_receipts
 from shared.store.sqlite import SqliteStore
 from shared.timeutil import to_ms
+from tests.daemon import test_outbox_backends
 from tests.daemon import test_outbox_receipts as base
 from tests.daemon.test_outbox_receipts import T0, TID, message, receipt, sent_message
 
 store = base.store  # a real SqliteStore with the thread
+both_stores = test_outbox_backends.store  # SQLite and the Firestore emulator, same thread
 
 
 @pytest.mark.parametrize("status", ["delivered", "read", "played"])
@@ -37,3 +40,16 @@ def test_early_receipt_sets_its_times_when_the_record_applies_it(
     # the same receipt delivered again changes nothing
     assert apply_receipts(store, receipt(["WA9"], status, seconds=9)).updated == 0  # type: ignore[arg-type]
     assert message(store, rid)["deliveredAt"] == at
+
+
+def test_early_read_receipt_times_on_both_stores(both_stores: Any) -> None:
+    """The same on the Firestore emulator (timestamps read back as Firestore's own type)."""
+    early = apply_receipts(both_stores, receipt(["WA3"], "read", seconds=4))
+    assert early.pending == 1
+    rid = sent_message(both_stores, "WA3")
+    snap = both_stores.get(f"threads/{TID}/messages/{rid}")
+    assert snap is not None
+    at = T0 + timedelta(seconds=4)
+    assert snap.data["status"] == "read"
+    assert snap.data["deliveredAt"] == at and snap.data["readAt"] == at
+    assert snap.data["readAtMs"] == to_ms(at)
