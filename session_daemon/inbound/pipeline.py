@@ -567,9 +567,9 @@ class InboundPipeline:
         if found is None or not found.endswith("@s.whatsapp.net"):
             return None
         learned.append((record.account_id, record.addr_jid, found))
-        with self._cv:
-            self._lid_map[key] = found
-            self._counters["lidMappings"] += 1
+        with self._cv:  # the chat's parked messages follow this one into the phone thread
+            self._learn(record.account_id, record.addr_jid, found)
+            self._cv.notify_all()
         return found
 
     def _write_messages(self, entries: list[_Entry]) -> None:

@@ -504,3 +504,42 @@ async def test_a_rehomed_lid_message_survives_a_store_outage(rig: Rig) -> None:
     assert rig.pipeline.stats()["storeErrors"] >= 1
     assert [m.data["body"] for m in rig.messages(tid)] == ["mesaj 1"]
     assert rig.pipeline.stats()["journalBacklog"] == 0
+
+
+async def test_a_mapping_found_by_the_lid_store_also_rehomes_the_parked_messages(
+    tmp_path: Path,
+) -> None:
+    """The LID store answers for a new message of a parked chat: the chat's parked messages go
+    to the phone thread too, even if the LID store cannot answer again later (the session
+    stopped)."""
+    lid, pn = "777888999@lid", "40744999888@s.whatsapp.net"
+    known: dict[str, str] = {}
+    store = SqliteStore(tmp_path / "store.db")
+    pipeline = InboundPipeline(
+        store,
+        tmp_path / "journal",
+        flush_interval=0.01,
+        retry_initial=0.01,
+        pending_recheck_interval=0.05,
+        lid_resolver=lambda _acc, jid: known.get(jid),
+    )
+    await pipeline.start()
+    try:
+        pipeline.submit(MessageReceived(ACC, wire(1, chat=lid, name="Maria")))
+        assert await pipeline.drain(5)
+        assert pipeline.stats()["pendingLid"] == 1
+
+        known[lid] = pn  # the LID store learns it...
+        pipeline.submit(MessageReceived(ACC, wire(2, chat=lid, name="Maria")))
+        assert await pipeline.drain(5)
+        known.clear()  # ...and forgets it again (the session stopped)
+        await asyncio.sleep(0.2)  # a few re-checks
+        assert await pipeline.drain(5)
+
+        tid = f"{ACC}__{pn}"
+        bodies = [s.data["body"] for s in store.query(query(f"threads/{tid}/messages"))]
+        assert sorted(bodies) == ["mesaj 1", "mesaj 2"]
+        assert pipeline.stats()["pendingLid"] == 0
+    finally:
+        await pipeline.stop()
+        store.close()
