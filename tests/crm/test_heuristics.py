@@ -816,3 +816,47 @@ def test_blind_intent_rules(lines: list[str], booking: bool) -> None:
 def test_blind_age_after_a_double_barrelled_name() -> None:
     assert resolve_child_age(chat("C: Pentru Ioana-Maria (6 ani), pe 9 mai.")) == 6
     assert resolve_child_age(chat("C: Ziua lui Radu-Ștefan, 8 ani.")) == 8
+
+
+# ---- second blind set: rules generalized from it, tested on new sentences ---------------------
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # an hour with "h" and no keyword; a small number with "h" is a duration
+        (["C: Rezervare 9 mai, 16h, la noi."], "16:00"),
+        (["C: Pe 9 mai, 11h, Batman 2h."], "11:00"),
+        (["C: Batman 2h, pe 9 mai."], None),
+        # a form label with a colon
+        (["C: Data: 9 mai. Ora: 15. Loc: acasă."], "15:00"),
+        # "de la X la Y": Y closes the range
+        (["C: Pe 9 mai de la 10:30 la 13:30."], "10:30"),
+        (["C: Duminică de la ora 12 la 15, în curte."], "12:00"),
+        # one time per service in a message: the party starts with the first
+        (["C: Animatorul la 16:00, vata de zahăr pe la 17:00."], "16:00"),
+        (["C: Moșul pe la 19:30, iar fumul greu la 20:00."], "19:30"),
+        # …but a correction of the same thing still wins
+        (["C: Animatorul la 16, nu, mai bine la 17."], "17:00"),
+        # a bare number answering the staff's time question
+        (["S: La ce oră începeți?", "C: 15"], "15:00"),
+        (["S: Ora 11:00 vă convine?", "C: nu, 12:30"], "12:30"),
+        (["S: Perfect. Ce oră?", "C: da, pe la 6 seara"], "18:00"),
+        (["S: Câți copii vin?", "C: 15"], None),
+    ],
+)
+def test_blind2_time_rules(lines: list[str], expected: str | None) -> None:
+    assert resolve_time(chat(*lines)) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["C: Hi, is April 18th free for a party?"], "18-04-2026"),
+        (["C: We'd like the 25th of April, at 4pm."], "25-04-2026"),
+        (["C: Could you come on March 21 2027?"], "21-03-2027"),
+        (["C: We may invite 5 kids."], None),
+    ],
+)
+def test_blind2_english_dates(lines: list[str], expected: str | None) -> None:
+    assert day(chat(*lines)) == expected

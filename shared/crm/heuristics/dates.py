@@ -54,6 +54,35 @@ MONTHS: dict[str, int] = {
 }
 MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 
+# Expats write dates in English: "June 20th", "on the 4th of July", "December 12".
+EN_MONTHS: dict[str, int] = {
+    name: number
+    for number, name in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        start=1,
+    )
+}
+_EN_MONTH_RE = "|".join(EN_MONTHS)
+_EN_MONTH_DAY = re.compile(
+    rf"\b({_EN_MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?![.,:/]\d)(?:,?\s+(\d{{4}}))?"
+)
+_EN_DAY_MONTH = re.compile(
+    rf"(?<![\d.,/:])(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_EN_MONTH_RE})\b(?:,?\s+(\d{{4}}))?"
+)
+
 WEEKDAYS: dict[str, int] = {
     "luni": 0,
     "lunea": 0,
@@ -286,6 +315,15 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
             for d in re.finditer(r"\d{1,2}", enum.group(0)):
                 pos = enum.start() + d.start()
                 add(_roll_forward(int(d.group()), month, today, year), pos, pos + 2, "strong")
+
+    for m in _EN_MONTH_DAY.finditer(text):
+        year = int(m.group(3)) if m.group(3) else None
+        value = _roll_forward(int(m.group(2)), EN_MONTHS[m.group(1)], today, year)
+        add(value, m.start(), m.end(), "strong")
+    for m in _EN_DAY_MONTH.finditer(text):
+        year = int(m.group(3)) if m.group(3) else None
+        value = _roll_forward(int(m.group(1)), EN_MONTHS[m.group(2)], today, year)
+        add(value, m.start(), m.end(), "strong")
 
     for m in _NUMERIC.finditer(text):
         day, month = int(m.group(1)), int(m.group(2))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from shared.crm.heuristics.dates import MONTH_RE
 from shared.crm.heuristics.text import clause_at, fold
 from shared.crm.types import ChatMessage
+from shared.events import canonical_role_type
 
 _EVENING = r"(?:seara|de\s+seara|dupa[-\s]?amiaza|dupa[-\s]?amiaz|dupa[-\s]?masa|pm|noaptea)"
 _MORNING = r"(?:dimineata|de\s+dimineata)"
@@ -24,7 +25,7 @@ _UNIT_AFTER = re.compile(
 )
 _WITH_WORD = re.compile(
     rf"\b(?P<kw>ora|orele|at|pe\s+la|de\s+la\s+ora|de\s+la|la\s+ora|incepand\s+cu\s+ora|la|in\s+jur\s+de)"
-    rf"\s+(?P<h>\d{{1,2}}){_MINUTES}{_QUALIFIER}\b"
+    rf"(?:\s*:\s*|\s+)(?P<h>\d{{1,2}}){_MINUTES}{_QUALIFIER}\b"
 )
 _CLOCK = re.compile(r"(?<![\d.,/:])(?P<h>\d{1,2}):(?P<m>\d{2})(?![\d:])" + _QUALIFIER)
 _EXCLUDED_BEFORE = re.compile(
@@ -32,6 +33,13 @@ _EXCLUDED_BEFORE = re.compile(
     r"tine\s+|dureaza\s+|pana\s+pe\s+la\s+)$"
 )
 _RANGE_END = re.compile(r"\d{1,2}:\d{2}\s*[-–—]\s*$")
+# "de la 14:00 la 18:00", "from 4 to 6": the second hour closes a range opened just before.
+_RANGE_OPENED = re.compile(
+    r"\b(?:de\s+la|from)\s+(?:ora\s+)?\d{1,2}(?:\s*[:.h]\s*\d{2})?\s*(?:[a-z]{0,10}\s+)?$"
+)
+# "17h", "ora 17h": an hour with an "h" and no keyword; small numbers with "h" are durations
+# ("Spiderman 2h").
+_H_HOUR = re.compile(r"(?<![\d.,/:+x])(?P<h>\d{1,2})\s?h\b(?!\s*(?:de\s+)?(?:program|lei))")
 # "între 12 și 14", "intre 12:30 si 14:30": a range, its first hour is the start.
 _BETWEEN = re.compile(
     r"\bintre\s+(?:orele\s+)?(?P<h>\d{1,2})(?:\s*[:.]\s*(?P<m>\d{2}))?\s+(?:si|și)\s+"
@@ -125,6 +133,8 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
         taken.append(m.span())
         if _EXCLUDED_BEFORE.search(before) or _not_start(text, m.start()):
             continue
+        if keyword in ("la", "at") and _RANGE_OPENED.search(before):
+            continue
         qualifier = m.group("q")
         if not qualifier and hour < 12:
             # "seara pe la 8", "după-amiază, la 5": the part of the day said first.
@@ -161,14 +171,23 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
         value = _to_hhmm(start, 0, None, explicit_clock=False)
         if value:
             found.append(TimeMention(value, m.start()))
+    for m in _H_HOUR.finditer(text):
+        hour = int(m.group("h"))
+        if any(s <= m.start() < e for s, e in taken) or not 8 <= hour <= 23:
+            continue
+        taken.append(m.span())
+        before = text[max(0, m.start() - 20) : m.start()]
+        if _EXCLUDED_BEFORE.search(before) or _not_start(text, m.start()):
+            continue
+        found.append(TimeMention(f"{hour:02d}:00", m.start()))
     for m in _CLOCK.finditer(text):
         if any(s <= m.start() < e for s, e in taken):
             continue
         before = text[max(0, m.start() - 20) : m.start()]
         if _EXCLUDED_BEFORE.search(before) or _not_start(text, m.start()):
             continue
-        if _RANGE_END.search(before):
-            continue  # "12:00–14:00": the end of a range
+        if _RANGE_END.search(before) or _RANGE_OPENED.search(before):
+            continue  # "12:00–14:00", "de la 12:00 la 14:00": the end of a range
         value = _to_hhmm(int(m.group("h")), int(m.group("m")), m.group("q"), explicit_clock=True)
         if value:
             found.append(TimeMention(value, m.start()))
@@ -208,15 +227,70 @@ def _picked(text: str, pair: list[TimeMention]) -> TimeMention | None:
     return chosen[0] if len(chosen) == 1 else None
 
 
+_SERVICE_STEMS = (("DRY_ICE", re.compile(r"\bfum\w*")), ("SANTA_CLAUS", re.compile(r"\bmos\w*")))
+
+
+def _service_named(segment: str) -> str | None:
+    """The service a phrase names ("fumul", "ursitoarele", "animatorul"), or None."""
+    kind = canonical_role_type(segment)
+    return kind or next((k for k, stem in _SERVICE_STEMS if stem.search(segment)), None)
+
+
+# "Ursitoarele la 21:00, fumul pe la 22:30": a time per service in one message; the party starts
+# with the first of them.
+def _per_service_start(text: str, found: list[TimeMention]) -> TimeMention | None:
+    if len(found) < 2:
+        return None
+    kinds: list[str | None] = []
+    cursor = 0
+    for mention in found:
+        segment = text[cursor : mention.pos]
+        if re.search(r"\b(?:sau|nu|mai\s+bine|in\s+loc)\b", segment):
+            return None
+        kinds.append(_service_named(segment))
+        cursor = mention.pos + 2
+    if None in kinds or len(set(kinds)) != len(kinds):
+        return None
+    return min(found, key=lambda t: t.value)
+
+
+# The staff ask for the hour ("La ce oră?", "Ora 16:00 rămâne?") and the client answers with a
+# number alone: "17", "da, 17", "nu, la 18", "16:30".
+_ASKS_TIME = re.compile(
+    r"\b(?:(?:la\s+)?ce\s+ora|ora\s*\?|ora\s+(?:de\s+)?inceput\w*|"
+    r"ora\s+\d{1,2}(?:[:.]\d{2})?\s+(?:ramane|e\s+ok|va\s+convine)|what\s+time)\b"
+)
+_HOUR_ANSWER = re.compile(
+    r"^\W*(?:(?:da|nu|ok|pai|mai\s+bine)\W+)?(?:la\s+|pe\s+la\s+|de\s+la\s+|ora\s+)?"
+    rf"(?P<h>\d{{1,2}})(?:[:.](?P<m>\d{{2}}))?\s*(?:h\b)?(?:\s*(?P<q>{_EVENING}|{_MORNING}))?\W*$"
+)
+
+
+def _answered_hour(message: ChatMessage, previous: ChatMessage | None) -> TimeMention | None:
+    if previous is None or not message.from_client or previous.from_client:
+        return None
+    if not _ASKS_TIME.search(fold(previous.text)):
+        return None
+    answer = _HOUR_ANSWER.match(fold(message.text))
+    if answer is None:
+        return None
+    minute = int(answer.group("m") or 0)
+    value = _to_hhmm(int(answer.group("h")), minute, answer.group("q"), bool(answer.group("m")))
+    return TimeMention(value, answer.start("h")) if value else None
+
+
 def resolve_time(messages: list[ChatMessage], *, evening_event: bool = False) -> str | None:
     """The last start time said; when it was one of two alternatives, the one a later message
     picks. `evening_event` (ursitoare come late in the evening): a bare "pe la 10" means 22:00."""
     last: TimeMention | None = None
     pair: list[TimeMention] | None = None
-    for message in messages:
+    for index, message in enumerate(messages):
         found = mentions_in(message)
+        if not found:
+            answered = _answered_hour(message, messages[index - 1] if index else None)
+            found = [answered] if answered else []
         if found:
-            last = found[-1]
+            last = _per_service_start(fold(message.text), found) or found[-1]
             pair = _offered_pair(fold(message.text), found)
         elif pair is not None:
             choice = _picked(fold(message.text), pair)
