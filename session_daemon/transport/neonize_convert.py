@@ -18,7 +18,9 @@ from __future__ import annotations
 import base64
 import logging
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 # neonize loads its Go library on first import and Go reads the environment only then: the
 # "AI" badge on outgoing 1:1 messages must be switched off before any neonize import.
@@ -166,6 +168,19 @@ _POLLS = (
     "pollCreationMessageV6",
 )
 _MAX_UNWRAP = 5
+# Interactive messages (business buttons, lists, templates, events) and a client's tap on one:
+# no text field of their own, but the words the person saw or chose are the message.
+_VISIBLE_TEXT: tuple[tuple[str, Callable[[Any], str]], ...] = (
+    ("buttonsResponseMessage", lambda m: m.selectedDisplayText),
+    ("templateButtonReplyMessage", lambda m: m.selectedDisplayText),
+    ("listResponseMessage", lambda m: m.title or m.singleSelectReply.selectedRowID),
+    ("interactiveResponseMessage", lambda m: m.body.text),
+    ("buttonsMessage", lambda m: m.contentText or m.text),
+    ("listMessage", lambda m: m.description or m.title),
+    ("templateMessage", lambda m: m.hydratedTemplate.hydratedContentText),
+    ("interactiveMessage", lambda m: m.body.text),
+    ("eventMessage", lambda m: m.name),
+)
 
 
 def _unwrap(msg: e2e.Message) -> e2e.Message:
@@ -234,6 +249,9 @@ def message_content(message: e2e.Message) -> tuple[MessageType, str, Media | Non
     for poll in _POLLS:
         if msg.HasField(poll):
             return "other", getattr(msg, poll).name, None
+    for name, visible_text in _VISIBLE_TEXT:
+        if msg.HasField(name):
+            return "other", visible_text(getattr(msg, name)), None
     return "other", "", None
 
 

@@ -363,6 +363,64 @@ def test_other_message_types(message: e2e.Message, expected: str) -> None:
     assert content[0] == expected
 
 
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        (
+            e2e.Message(
+                buttonsResponseMessage=e2e.ButtonsResponseMessage(
+                    selectedButtonID="b2", selectedDisplayText="Sâmbătă la 16"
+                )
+            ),
+            "Sâmbătă la 16",
+        ),
+        (
+            e2e.Message(
+                templateButtonReplyMessage=e2e.TemplateButtonReplyMessage(
+                    selectedID="t1", selectedDisplayText="Da, confirm"
+                )
+            ),
+            "Da, confirm",
+        ),
+        (
+            e2e.Message(
+                listResponseMessage=e2e.ListResponseMessage(
+                    title="Pachet Premium",
+                    singleSelectReply=e2e.ListResponseMessage.SingleSelectReply(
+                        selectedRowID="premium"
+                    ),
+                )
+            ),
+            "Pachet Premium",
+        ),
+        (
+            e2e.Message(
+                interactiveResponseMessage=e2e.InteractiveResponseMessage(
+                    body=e2e.InteractiveResponseMessage.Body(text="Vreau oferta")
+                )
+            ),
+            "Vreau oferta",
+        ),
+        (
+            e2e.Message(
+                buttonsMessage=e2e.ButtonsMessage(contentText="Alegeți ora", footerText="x")
+            ),
+            "Alegeți ora",
+        ),
+        (
+            e2e.Message(eventMessage=e2e.EventMessage(name="Petrecerea lui Matei")),
+            "Petrecerea lui Matei",
+        ),
+    ],
+    ids=["button-reply", "template-reply", "list-reply", "interactive-reply", "buttons", "event"],
+)
+def test_interactive_messages_keep_their_visible_text(message: e2e.Message, text: str) -> None:
+    """A client's tap on a business button is what they said: it must reach the thread."""
+    wire = convert_message(message_ev(message, chat=jid(CLIENT_PN)))
+    assert wire is not None
+    assert (wire.message_type, wire.text) == ("other", text)
+
+
 def test_message_without_id_or_chat_is_dropped() -> None:
     assert convert_message(message_ev(e2e.Message(conversation="x"), chat=EMPTY)) is None
     ev = message_ev(e2e.Message(conversation="x"), chat=jid(CLIENT_PN), msg_id="")
