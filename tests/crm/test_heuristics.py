@@ -860,3 +860,36 @@ def test_blind2_time_rules(lines: list[str], expected: str | None) -> None:
 )
 def test_blind2_english_dates(lines: list[str], expected: str | None) -> None:
     assert day(chat(*lines)) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # a tip for the animator is not the price
+        (["S: Magicianul costă 700 lei.", "C: Ok, și îi lăsăm 100 lei bacșiș la final."], 700),
+        (["S: 800 lei in total.", "C: Great, we'll add 50 lei as a tip."], 800),
+        # the price the staff settle on wins over the list price said before it
+        (["S: Pachetul e 1500 lei; pentru voi facem 1300."], 1300),
+        (["S: Total 2000 lei, dar vă putem face 1.800 lei dacă rezervați azi."], 1800),
+        (["S: Vă las la 950 lei, e ultimul preț."], 950),
+        (["S: Facem 2 ore, 700 lei."], 700),
+        # a bare number said as the total
+        (["S: Animator 650 lei + transport 120 lei. 770 cu tot cu transportul."], 770),
+        (["S: Trei servicii, 1.450 în total, vă convine?"], 1450),
+    ],
+)
+def test_blind2_amount_rules(lines: list[str], expected: int | None) -> None:
+    assert price(*lines)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "status"),
+    [
+        (["S: 700 lei.", "C: I've sent you the full amount by bank transfer."], "PAID"),
+        (["S: 700 lei.", "S: Received, the party is paid in full."], "PAID"),
+        (["S: 700 lei.", "C: We'll pay the full amount on the day."], "UNPAID"),
+    ],
+)
+def test_blind2_english_payment(lines: list[str], status: str) -> None:
+    messages = chat(*lines)
+    assert resolve_payment_status(messages, resolve_price(messages).amount) == status

@@ -43,9 +43,22 @@ _SUM = re.compile(
 _LIST_TOTAL = re.compile(r"\+[^.!?\n:=]{2,60}[:=]\s*(?P<n>\d{1,2}\.\d{3}|\d{3,5})(?![\d.,:/]\d|\d)")
 _DEPOSIT = re.compile(r"\b(?:avans\w*|aconto|arvun\w*|garantie|restul|rest\s+de|diferent\w*)")
 _REFUND = re.compile(r"\b(?:returna\w*|inapoi|rambursa\w*|despagub\w*|returnare\w*)")
+# "îi dăm 50 lei bacșiș": a tip for the animator is not the price.
+_TIP = re.compile(r"\b(?:bacsis\w*|ciubuc\w*|tips|as\s+a\s+tip)\b")
+# "facem 900", "vă putem face 1.500 lei", "vă las la 800": the price the staff settle on.
+_SETTLED_BEFORE = re.compile(
+    r"\b(?:(?:va|ti|iti|v-o|v-l)\s+)?(?:(?:putem|pot)\s+)?(?:facem|face|fac|las|lasam|reducem|redus)"
+    r"\s+(?:(?:doar|numai|fix|la|cu\s+tot\s+cu\s+\w+)\s+)*$"
+)
+# "1350 cu tot cu transport", "1.200 în total": a bare number said as the total.
+_BARE_TOTAL = re.compile(
+    r"(?<![\d.,:/])(?P<n>\d{1,2}\.\d{3}|\d{3,5})(?![\d.,:/]\d|\d)\s+"
+    r"(?:cu\s+tot\s+cu|in\s+total|total|cu\s+totul|toate\s+inclus\w*)\b"
+)
 _REJECTED_BEFORE = re.compile(r"(?:in\s+loc\s+de|\bnu)\s*$")
 _TOTAL = re.compile(
-    r"\b(?:total\w*|in\s+total|pentru\s+tot|cu\s+totul|suma\s+totala|toata\s+suma)\b|="
+    r"\b(?:total\w*|in\s+total|pentru\s+tot|cu\s+totul|cu\s+tot\s+cu|suma\s+totala|"
+    r"toata\s+suma)\b|="
 )
 _OPTIONS = re.compile(r"\b(?:sau|daca|ori|intre|varianta|optiun\w*)\b")
 _UNIT_WORDS = re.compile(
@@ -69,6 +82,9 @@ _PAID = re.compile(
     r"|\b(?:incasat\w*|achitat\w*|platit\w*)\s+(?:integral|tot\b|100\s*%)"
     r"|\bplata\s+(?:integrala\s+)?(?:e|este|a\s+fost)\s+(?:facuta|efectuata|confirmata)\b(?!\s+partial)"
     r"|\bgata\s+am\s+(?:dat|platit|achitat|virat|trimis)\s+(?:toti\s+)?banii"
+    # English: "I've sent the full amount", "paid in full", "fully paid"
+    r"|\b(?:sent|paid|transferred)\s+(?:you\s+)?(?:the\s+)?(?:full|whole|entire|total)\b"
+    r"|\b(?:fully\s+paid|paid\s+in\s+full)\b"
 )
 _PAID_VERB = re.compile(
     r"\b(?:am|a|au|s-a|ati)\s+(?:platit|achitat|virat|transferat|dat|trimis|"
@@ -164,6 +180,8 @@ def _excluded(folded: str, start: int, end: int) -> bool:
     before = folded[previous.start : clause.start]
     if _DEPOSIT.search(text) or _REFUND.search(text) or _DEPOSIT.search(before):
         return True
+    if _TIP.search(text):
+        return True
     sentence = next((sp for sp in sentences(folded) if sp.start <= start < sp.end), None)
     if sentence and _PARTIAL_PAYMENT.search(folded[sentence.start : sentence.end]):
         return True
@@ -191,6 +209,27 @@ def amounts_in(message: ChatMessage, previous: ChatMessage | None) -> list[Amoun
             clause = clause_at(folded, m.start())
             is_total = bool(_TOTAL.search(folded[clause.start : clause.end]))
             found.append(Amount(value, _currency(m.group("c")), m.start(), is_total))
+    for m in _BARE_TOTAL.finditer(folded):
+        if any(s <= m.start() < e for s, e in taken) or _excluded(folded, m.start(), m.end()):
+            continue
+        if _ADDRESS_BEFORE.search(folded[max(0, m.start() - 10) : m.start()]):
+            continue
+        value = _parse_number(m.group("n"))
+        if value is not None and value >= 100 and not 2020 <= value <= 2035:
+            found.append(Amount(value, None, m.start(), True))
+            taken.append(m.span("n"))
+    for m in re.finditer(r"(?<![\d.,:/])(?:\d{1,2}\.\d{3}|\d{3,5})(?![\d.,:/]\d|\d)", folded):
+        # "facem 900 în loc de 1000", "vă putem face 1500 lei": the settled price wins
+        if not _SETTLED_BEFORE.search(folded[max(0, m.start() - 40) : m.start()]):
+            continue
+        if _excluded(folded, m.start(), m.end()) or _UNIT_WORDS.match(folded[m.end() :]):
+            continue
+        value = _parse_number(m.group())
+        if value is None or value < 100 or 2020 <= value <= 2035:
+            continue
+        found = [a for a in found if a.pos != m.start()]
+        found.append(Amount(value, None, m.start(), True))
+        taken.append(m.span())
     for m in _WORDS_AMOUNT.finditer(folded):
         value = words_to_number(m.group("w"))
         if value is None or value < 50 or _excluded(folded, m.start(), m.end()):
