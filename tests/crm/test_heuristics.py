@@ -893,3 +893,29 @@ def test_blind2_amount_rules(lines: list[str], expected: int | None) -> None:
 def test_blind2_english_payment(lines: list[str], status: str) -> None:
     messages = chat(*lines)
     assert resolve_payment_status(messages, resolve_price(messages).amount) == status
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # the town said just before the street
+        (["C: Stăm în Corbeanca, Str. Libertății 7, pe 9 mai."], "Corbeanca, Str. Libertății 7"),
+        (
+            ["C: Pe 9 mai, la bunici în Măgurele, Str. Atomiștilor 40."],
+            "Măgurele, Str. Atomiștilor 40",
+        ),
+        # an address pasted from a map app: postal code after the city, then the country
+        (
+            ["C: Bulevardul Eroilor 12, Timișoara 300001, România"],
+            "Bulevardul Eroilor 12, Timișoara 300001",
+        ),
+        # a reply that only adds the sector
+        (
+            ["C: Str. Fizicienilor 14, bl. 3, ap. 9.", "S: Ce sector?", "C: sectorul 3"],
+            "Str. Fizicienilor 14, bl. 3, ap. 9, Sector 3",
+        ),
+        (["C: Calea Giulești 5, Sector 6.", "C: da, sector 6"], "Calea Giulești 5, Sector 6"),
+    ],
+)
+def test_blind2_address_rules(lines: list[str], expected: str) -> None:
+    assert resolve_address(chat(*lines)) == expected

@@ -126,9 +126,14 @@ def _segments(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
+_POSTAL_TAIL = re.compile(r"\s+\d{6}$")
+_COUNTRY = re.compile(r"^\s*(?:romania|ro)\s*$")
+
+
 def _looks_like_place(piece: str) -> bool:
-    """'Cluj-Napoca', 'Alba Iulia', 'Mamaia Nord': 1-3 capitalized words."""
-    words = piece.split()
+    """'Cluj-Napoca', 'Alba Iulia', 'Mamaia Nord': 1-3 capitalized words; a postal code after
+    the city, as map apps write it ('Cluj-Napoca 400363'), is part of the place."""
+    words = _POSTAL_TAIL.sub("", piece.strip()).split()
     if not 1 <= len(words) <= 4:
         return False
     caps = [w for w in words if _CAPITALIZED.match(w)]
@@ -156,6 +161,8 @@ def _forward(text: str, folded: str, start: int, end: int) -> int:
             break
         if _NOT_ADDRESS.match(fpiece):
             break
+        if _COUNTRY.match(fpiece):
+            break  # "…, București 030167, România": the country adds nothing
         if _ADDRESS_PART.match(fpiece) or _looks_like_place(piece):
             stop = e
             continue
@@ -208,6 +215,10 @@ def _backward(text: str, folded: str, sent_start: int, start: int) -> int:
         lead = re.match(r"\s*(?:la|în|in|pe|din|de\s+la)\s+", folded[s:e])
         if lead and _is_venue(text[s + lead.end() : e].strip()):
             begin = s + lead.end()  # "la Kids Palace, Str. …": the venue without "la"
+            break
+        town = re.search(r"(?:^|\s)(?:in|din)\s+(?=\S)", folded[s:e])
+        if town and _looks_like_place(text[s + town.end() : e].strip()):
+            begin = s + town.end()  # "locuim în Snagov, Str. …": the town said first
             break
         if _ADDRESS_PART.match(folded[s:e]) or _is_venue(piece):
             begin = s
@@ -366,9 +377,20 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", fold(text)))
 
 
+# "da, sector 3" / "Sectorul 6": a reply that only adds the sector to the address given.
+_SECTOR_ONLY = re.compile(
+    r"^\W*(?:(?:da|ok|exact|corect|nu)\W+)?(?:e\s+|este\s+|in\s+)?(?:sector(?:ul)?|sect)\s*"
+    r"(?P<n>[1-6])\W*$"
+)
+
+
 def resolve_address(messages: list[ChatMessage]) -> str | None:
     current: str | None = None
     for message in messages:
+        sector = _SECTOR_ONLY.match(fold(message.text))
+        if sector and current is not None and "sector" not in fold(current):
+            current = f"{current}, Sector {sector.group('n')}"
+            continue
         for mention in mentions_in(message):
             if current is not None and _words(mention.text) <= _words(current):
                 continue  # a shorter repetition (recap): keep the fuller version
