@@ -783,8 +783,13 @@ def event_phone(event: Mapping[str, Any]) -> str | None:
 
 
 def is_archived(event: Mapping[str, Any]) -> bool:
-    """``isArchived`` or legacy ``esteArhivat`` (either true means archived)."""
-    return any(_as_bool(event.get(name)) for name in ("isArchived", "esteArhivat", "arhivat"))
+    """``isArchived`` when the event has it (the app writes it, also to unarchive an event the
+    old system archived), else legacy ``esteArhivat``/``arhivat``: the same precedence as
+    :func:`normalize_event`."""
+    for name in ("isArchived", "esteArhivat", "arhivat"):
+        if name in event:
+            return _as_bool(event[name])
+    return False
 
 
 def event_short_id(event: Mapping[str, Any]) -> int | None:

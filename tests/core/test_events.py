@@ -592,6 +592,24 @@ def test_accessors_on_empty_event() -> None:
     assert event_start_datetime({}) is None
 
 
+@pytest.mark.parametrize(
+    ("event", "archived"),
+    [
+        ({"esteArhivat": True}, True),
+        ({"arhivat": "da"}, True),
+        ({"isArchived": True}, True),
+        ({"isArchived": False, "esteArhivat": True}, False),  # unarchived in the app
+        ({"isArchived": None, "esteArhivat": True}, False),  # the V3 name is present
+        ({"isArchived": True, "esteArhivat": False}, True),
+    ],
+)
+def test_the_v3_archive_flag_wins_over_the_legacy_one(
+    event: dict[str, Any], archived: bool
+) -> None:
+    assert is_archived(event) is archived
+    assert is_archived(normalize_event(event)) is archived
+
+
 def test_accessors_on_junk_values() -> None:
     junk = {"date": 5, "payment": "paid", "phoneE164": "abc", "isArchived": "nu"}
     assert event_date(junk) is None
