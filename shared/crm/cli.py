@@ -1,9 +1,11 @@
-"""`superparty-crm`: run the CRM extraction and ask logic on JSON-lines files.
+"""`superparty-crm`: CRM extraction and questions on JSON-lines files; client totals upkeep.
 
     superparty-crm extract FILE.jsonl   one JSON line per conversation: id, action, draftEvent,
                                         confidence, reasons
     superparty-crm ask FILE.jsonl       one JSON line per record: id, answer, sources
     superparty-crm eval FILE.jsonl      scores extraction or ask records against `expected`
+    superparty-crm rebuild-client-stats --store URL
+                                        recomputes every client's totals from its events
 
 `--extractor heuristic` (default) is deterministic; `model` uses OPENAI_API_KEY /
 OPENAI_BASE_URL / OPENAI_MODEL (and falls back to the heuristics on any model failure); `auto`
@@ -148,19 +150,37 @@ def _emit(out: TextIO, payload: dict[str, Any]) -> None:
     out.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
 
 
-def run(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="superparty-crm", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("extract", "ask", "eval"))
-    parser.add_argument("file", type=Path)
-    parser.add_argument(
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    on_files = argparse.ArgumentParser(add_help=False)
+    on_files.add_argument("file", type=Path)
+    on_files.add_argument(
         "--extractor",
         choices=("heuristic", "model", "auto"),
         default="heuristic",
         help="which extractor / free-text model to use (default: heuristic)",
     )
-    parser.add_argument("--json", action="store_true", help="eval: print the summary as JSON")
-    parser.add_argument("--verbose", "-v", action="store_true", help="eval: list every miss")
-    args = parser.parse_args(argv)
+    on_files.add_argument("--json", action="store_true", help="eval: print the summary as JSON")
+    on_files.add_argument("--verbose", "-v", action="store_true", help="eval: list every miss")
+    for name, text in (
+        ("extract", "draft an event from each conversation"),
+        ("ask", "answer each question from the client's events"),
+        ("eval", "score extraction or ask records against `expected`"),
+    ):
+        commands.add_parser(name, parents=[on_files], help=text)
+    rebuild = commands.add_parser(
+        "rebuild-client-stats",
+        help="recompute clients/ totals from every event (the cut-over from the old system)",
+    )
+    rebuild.add_argument("--store", required=True, help="sqlite:///path.db or firestore://PROJECT")
+    return parser
+
+
+def run(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "rebuild-client-stats":
+        return _rebuild_client_stats(args.store, out)
     if not args.file.is_file():
         print(f"superparty-crm: no such file: {args.file}", file=sys.stderr)
         return 2
@@ -181,6 +201,23 @@ def run(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except InputError as exc:
         print(f"superparty-crm: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _rebuild_client_stats(store_url: str, out: TextIO) -> int:
+    from shared.crm.client_stats import rebuild_client_stats
+    from shared.store.factory import open_store
+
+    try:
+        store = open_store(store_url)
+    except ValueError as exc:
+        print(f"superparty-crm: {exc}", file=sys.stderr)
+        return 2
+    try:
+        count = rebuild_client_stats(store)
+    finally:
+        store.close()
+    _emit(out, {"events": count, "store": store_url.split(":", 1)[0]})
     return 0
 
 

@@ -209,3 +209,24 @@ def test_scoring_rules() -> None:
         {"childName": "stefan", "roles": [{"roleType": "ANIMATOR"}]},
     )
     assert hits["childName"] and not hits["roles"]
+
+
+def test_rebuild_client_stats_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from shared.store.sqlite import SqliteStore
+
+    db = tmp_path / "crm.db"
+    store = SqliteStore(db)
+    store.set("clients/+40722000001", {"phoneE164": "+40722000001", "eventsCount": 42})
+    store.set(
+        "evenimente/e1",
+        {"phoneE164": "+40722000001", "date": "12-12-2026", "payment": {"amount": 500}},
+    )
+    store.close()
+    code, out = cli("rebuild-client-stats", "--store", f"sqlite:///{db}")
+    assert code == 0 and json.loads(out) == {"events": 1, "store": "sqlite"}
+    store = SqliteStore(db)
+    client = store.get("clients/+40722000001")
+    assert client is not None and client.data["eventsCount"] == 1
+    store.close()
+    assert cli("rebuild-client-stats", "--store", "mysql://x")[0] == 2
+    assert "unknown scheme" in capsys.readouterr().err

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from functions.client_stats import apply_event
 from shared.crm.aggregate import (
     contribution_of,
     plan_event_write,
     recompute_clients,
     totals_from_ledger,
 )
+from shared.crm.client_stats import apply_event, rebuild_client_stats
 from shared.store.port import query
 from shared.store.sqlite import SqliteStore
 
@@ -207,3 +207,29 @@ def test_concurrent_deliveries_converge(store: SqliteStore) -> None:
     with ThreadPoolExecutor(max_workers=6) as pool:
         list(pool.map(lambda e: apply_event(store, e, NOW), deliveries))
     assert_converged(store)
+
+
+def test_rebuild_replaces_the_old_systems_totals_with_the_events(store: SqliteStore) -> None:
+    """Cut-over: the old system's client documents carry (wrong) totals and no ledger; one
+    rebuild gives every client the totals of all its events, and the trigger then keeps them."""
+    a, b = PHONES[0], PHONES[1]
+    old = {"displayName": "Old", "lifetimeSpendAll": 9999, "eventsCount": 42, "note": "kept"}
+    store.set(f"clients/{a}", {"phoneE164": a, **old})
+    store.set("evenimente/e1", v3(a, 500, "PAID", "12-12-2026"))
+    store.set("evenimente/e2", legacy(a, 300, "UNPAID", "01-03-2027", False))
+    store.set("evenimente/e3", v3(b, 200, "PAID", "05-05-2027"))
+    store.set("evenimente/e4", v3(b, 700, "PAID", "06-05-2027", archived=True))
+    seen: list[tuple[int, int]] = []
+    assert rebuild_client_stats(store, progress=lambda done, total: seen.append((done, total))) == 4
+    assert seen[-1] == (4, 4)
+    assert_converged(store)
+    client = clients_of(store)[a]
+    assert (client["eventsCount"], client["lifetimeSpendAll"]) == (2, 800.0)
+    assert client["note"] == "kept" and client["displayName"] == "Old"  # nothing else is lost
+    assert len(store.query(query("evenimente"))) == 4  # events untouched
+    before = clients_of(store)
+    rebuild_client_stats(store)  # a second run changes nothing but updatedAt
+    after = clients_of(store)
+    assert {p: {k: v for k, v in d.items() if k != "updatedAt"} for p, d in after.items()} == {
+        p: {k: v for k, v in d.items() if k != "updatedAt"} for p, d in before.items()
+    }
