@@ -919,3 +919,59 @@ def test_blind2_english_payment(lines: list[str], status: str) -> None:
 )
 def test_blind2_address_rules(lines: list[str], expected: str) -> None:
     assert resolve_address(chat(*lines)) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # "și un animator" without a named character is the one animator
+        (
+            [
+                "C: Vrem popcorn și un animator, pe 9 mai.",
+                "S: Popcorn + animator: 900 lei.",
+                "C: Da.",
+            ],
+            ["ANIMATOR", "POPCORN"],
+        ),
+        # …and one more next to a named character
+        (["C: Vrem Elsa și o animatoare pentru face painting."], ["ANIMATOR", "ANIMATOR"]),
+        # modelled balloons in the animator's show are not an order of balloons…
+        (["C: Un clovn cu magie și baloane modelate, vă rog."], ["ANIMATOR"]),
+        # …but an item of their own when added to it
+        (["C: Un clovn + baloane modelate pentru fiecare copil."], ["ANIMATOR", "BALLOONS"]),
+        # what a decoration is made of, and what balloons are for
+        (["C: Vrem decorațiuni din baloane pentru sală."], ["DECORATIONS"]),
+        (["C: Vrem 30 de baloane colorate pentru decor."], ["BALLOONS"]),
+        (["C: Vrem decor floral și 10 baloane."], ["BALLOONS", "DECORATIONS"]),
+        # a written confirmation accepted by "totul corect"
+        (
+            ["S: Confirmare rezervare: Batman, popcorn, 9 mai, 900 lei.", "C: Totul corect."],
+            ["ANIMATOR", "POPCORN"],
+        ),
+        # "cash sau card" is about paying, not a choice between services
+        (
+            ["S: Sonic + vată: 900 lei. Plata cash sau card la final.", "C: ok"],
+            ["ANIMATOR", "COTTON_CANDY"],
+        ),
+        (["S: Sonic sau Mario, 600 lei.", "C: ok"], []),
+    ],
+)
+def test_blind2_role_rules(lines: list[str], expected: list[str]) -> None:
+    assert sorted(r.roleType for r in resolve_roles(chat(*lines))) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["C: Vrem Moana și Tamatoa pe 9 mai."], {"Moana", "Tamatoa"}),
+        (["C: Vrem un Pikachu și un Charizard."], {"Pikachu", "Charizard"}),
+        (["C: Vrem Gabby + Pandy Paws."], None),  # neither is known: no anchor
+        (["C: Elsa și Maria, 5 ani, pe 9 mai."], {"Elsa"}),  # a child with an age
+        (["C: Batman și Str. Lungă 4."], {"Batman"}),
+    ],
+)
+def test_blind2_a_name_joined_to_a_known_character_is_a_character(
+    lines: list[str], expected: set[str] | None
+) -> None:
+    characters = {r.character for r in resolve_roles(chat(*lines)) if r.character}
+    assert characters == (expected or set())

@@ -186,6 +186,7 @@ SERVICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "BALLOONS",
         re.compile(
             r"\b(?:balo(?:ane|anele|nase|n)|arcad[ae]\s+(?:de|din)\s+baloane|ghirland\w+\s+de\s+baloane)\b(?!\s+(?:cu\s+|umplute\s+cu\s+)?heliu)"
+            r"(?!\s+de\s+sapun)"
         ),
     ),
     ("URSITOARE", re.compile(r"\bursitoar\w*")),
@@ -209,6 +210,7 @@ SERVICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 SERVICE_ORDER = [kind for kind, _ in SERVICE_PATTERNS]
+_MODELLED = re.compile(r"balo\w*\s+(?:modelat\w*|modelabil\w*|rasucit\w*|sculptat\w*)")
 _ARCADE_MACHINE = re.compile(
     r"\baparat(?:e|ele|ul)?\b(?!\s+(?:de\s+)?(?:vata|popcorn|floricele|foto|fum))"
 )
@@ -222,19 +224,39 @@ _ACCEPT = re.compile(
     r"^\W*(?:(?:buna|salut|multumesc|multumim|perfect)\w*\W+(?:ziua\W+|seara\W+)?)?"
     r"(?:da\b|ok\b|okay|bine|bun\b|perfect|super|sigur|confirm\w*|de\s+acord|suna\s+bine|"
     r"mergem|luam|o\s+luam|il\s+luam|le\s+luam|rezerva\w*|e\s+bine|excelent|minunat|corect|"
-    r"mersi|multumesc|multumim|sa\s+fie|asa\s+ramane|ramane|facem|hai|"
+    r"mersi|multumesc|multumim|sa\s+fie|asa\s+ramane|ramane|facem|hai|in\s+regula|"
+    r"totul\s+(?:e\s+|este\s+)?(?:corect|ok|bine|in\s+regula)|e\s+corect|"
     # paying takes the offer: "Trimis avansul", "Am plătit", "Am făcut transferul"
     r"(?:am\s+)?(?:trimis|platit|achitat|virat|transferat)\b|am\s+facut\s+(?:plata|transferul))"
 )
 _STAFF_CONFIRMS = re.compile(
     r"\b(?:confirmat[ae]?|am\s+notat|v-am\s+notat|notat|v-am\s+trecut|am\s+trecut|rezervat\w*|"
     r"am\s+modificat|am\s+actualizat|recapitul\w*|rezervarea\s+e\s+confirmata|ramane|am\s+blocat|"
-    r"v-am\s+rezervat|am\s+mutat)\b"
+    r"v-am\s+rezervat|am\s+mutat|confirmare(?:a)?\s+(?:de\s+)?rezervar\w*)\b"
 )
 _REPLACE = re.compile(
     r"\b(?:schimb\w*|inlocu\w*|in\s+loc|mai\s+bine|in\s+schimb|am\s+trecut\s+pe|trecem\s+pe)\b"
 )
 _ALTERNATIVES = re.compile(r"\bsau\b|\bdaca\b|\bori\b")
+
+
+_CAP_NAME = r"[A-ZĂÂÎȘȚ][\w'-]+(?:\s+[A-ZĂÂÎȘȚ][\w'-]+)?"
+_PARTNER_AFTER = re.compile(rf"\s*(?:și|si|\+|&)\s+(?:(?:un|o|pe)\s+)?(?P<name>{_CAP_NAME})")
+_PARTNER_BEFORE = re.compile(rf"(?P<name>{_CAP_NAME})\s*(?:și|si|\+|&)\s+(?:(?:un|o|pe)\s+)?$")
+
+
+def _plausible_character(name: str, folded: str, end: int) -> bool:
+    """A capitalized neighbour of a character that is not a person, a place or a service."""
+    from shared.crm.heuristics.people import is_stop_word
+
+    if any(is_stop_word(w) or len(w) < 3 for w in name.split()):
+        return False
+    if any(p.search(fold(name)) for _, p in SERVICE_PATTERNS) or re.search(
+        r"\b(?:str|strada|sala|restaurant\w*|bd|calea|sector)\b", fold(name)
+    ):
+        return False
+    # "Elsa și Maria, 5 ani": a child with an age is not a character
+    return not re.match(r"\s*(?:,|\()?\s*\d{1,2}\s*(?:de\s+)?an", folded[end:])
 
 
 def is_character_name(word: str) -> bool:
@@ -311,6 +333,7 @@ def items_in(
     items: list[_Item] = []
     taken: list[tuple[int, int]] = []
     lowercase_chat = text == text.lower()
+    _ends: list[int] = []
     for m in _CHARACTER_RE.finditer(folded):
         alias = m.group(1)
         if alias in _AMBIGUOUS and not (text[m.start()].isupper() or lowercase_chat):
@@ -320,6 +343,25 @@ def items_in(
             continue  # "grădinița Buburuza", "Ludoteca Pinocchio": the name of a place
         taken.append(m.span())
         items.append(_Item("ANIMATOR", _ALIAS_TO_NAME[alias], 1, m.start()))
+        _ends.append(m.end())
+    # "Jasmine și Aladdin", "un Blaze și un Fulger McQueen": a capitalized name joined to a known
+    # character is a character too, even one the list does not know.
+    known = [(i.pos, end) for i, end in zip(items, _ends, strict=True)]
+    for start, end in known:
+        follows = _PARTNER_AFTER.match(text, end)
+        precedes = _PARTNER_BEFORE.search(text[max(0, start - 40) : start])
+        for found, offset in ((follows, 0), (precedes, max(0, start - 40))):
+            if found is None:
+                continue
+            name_start = offset + found.start("name")
+            name = found.group("name")
+            name_end = name_start + len(name)
+            if any(s < name_end and name_start < e for s, e in taken) or not _plausible_character(
+                name, folded, offset + found.end("name")
+            ):
+                continue
+            taken.append((name_start, name_end))
+            items.append(_Item("ANIMATOR", name, 1, name_start))
     # "Elsa și Ana": the Frozen sister, spelled the Romanian way (alone, Ana is a child's name).
     for m in re.finditer(
         r"\belsa\s*(?:si|\+|,|&)\s*(ana)\b|\b(ana)\s*(?:si|\+|,|&)\s*elsa\b", folded
@@ -348,6 +390,27 @@ def items_in(
                 if re.search(r"\b(?:rea|cea\s+rea|a\s+patra)\b", clause) and not count:
                     count = 4
             items.append(_Item(kind, None, count, m.start()))
+    # "animator cu jocuri și baloane modelate": twisting balloons is part of the animator's
+    # show; "Elsa + baloane modelate" or "adăugăm baloane modelate" is an item of its own.
+    for item in list(items):
+        if item.kind != "BALLOONS" or not _MODELLED.match(folded, item.pos):
+            continue
+        host = [
+            i for i in items if i.kind == "ANIMATOR" and i.pos < item.pos and item.pos - i.pos < 90
+        ]
+        between = folded[host[-1].pos : item.pos] if host else ""
+        if re.search(r"\bcu\b", between) and not re.search(
+            r"[+.;!?]|\bplus\b|\bsi\s+cu\b", between
+        ):
+            items.remove(item)
+    # "decor cu baloane": balloons are what the decoration is made of (one DECORATIONS item);
+    # "baloane simple pentru decor": decorating is what the balloons are for (one BALLOONS).
+    for a, b in itertools.pairwise(sorted(items, key=lambda i: i.pos)):
+        if {a.kind, b.kind} != {"DECORATIONS", "BALLOONS"}:
+            continue
+        between = folded[a.pos : b.pos]
+        if re.fullmatch(r"\w+(?:\s+\w+)?\s+(?:cu|din|de|pentru|la|ca)\s+(?:\w+\s+)?", between):
+            items.remove(b)
     if conversation_mentions_arcade:
         for m in _ARCADE_MACHINE.finditer(folded):
             if any(s <= m.start() < e for s, e in taken):
@@ -434,7 +497,8 @@ class _Booking:
                     continue
                 if item.character:
                     self.characters[item.character] = None
-                elif item.extra:
+                elif item.extra and self.characters:
+                    # "și un animator" is one more only next to a named character
                     self.extra_animators = max(self.extra_animators, 1)
                 else:
                     self.generic_animator = True
@@ -487,7 +551,12 @@ def resolve_roles(messages: list[ChatMessage]) -> list[RoleDraft]:
                 booking.apply([i for i in items if start <= i.pos < end and not i.negated])
             continue
         # A price list (three or more priced lines) offers choices too, not a booking of all.
-        offers_alternatives = bool(_ALTERNATIVES.search(folded)) or _is_price_list(message.text)
+        # ("cash sau card" about the payment is no choice between services.)
+        offers_alternatives = any(
+            _ALTERNATIVES.search(folded[sp.start : sp.end])
+            for sp in sentences(message.text)
+            if any(sp.start <= i.pos < sp.end for i in items)
+        ) or _is_price_list(message.text)
         if confirms or (accepted and not offers_alternatives):
             booking.apply([i for i in items if not i.negated or confirms])
             recap = confirms and re.search(r"\d", folded) is not None
