@@ -60,6 +60,21 @@ def test_extraction_on_the_blind_set() -> None:
     assert summary["fieldAccuracy"] >= 0.9
 
 
+BLIND2 = Path(__file__).parent / "data" / "extraction_blind2.jsonl"
+
+
+def test_extraction_on_the_second_blind_set() -> None:
+    """86 chats labelled by hand before the heuristics were read (grandparents, terse fathers,
+    one-paragraph messages, checklists answered "da"/"16", map-app addresses, English and mixed
+    chats, tips, discounts, per-service times, non-bookings)."""
+    code, out = cli("eval", str(BLIND2), "--json")
+    assert code == 0
+    summary = json.loads(out)["extraction"]
+    assert summary["records"] >= 80
+    assert summary["intent"] >= 0.95
+    assert summary["fieldAccuracy"] >= 0.9
+
+
 def _rewritten(source: Path, target: Path, style: str) -> None:
     """The same chats typed without diacritics, or also all in lowercase (common on phones)."""
     with source.open(encoding="utf-8") as handle, target.open("w", encoding="utf-8") as out:
