@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import threading
@@ -53,6 +52,7 @@ from session_daemon.inbound.convert import (
 )
 from session_daemon.inbound.fair_queue import FairQueue
 from session_daemon.inbound.journal import Journal
+from session_daemon.outbox.receipts import apply_receipts
 from session_daemon.transport.port import (
     HistorySyncChunk,
     MessageReceived,
@@ -128,30 +128,6 @@ def _receipt_from_json(text: str) -> ReceiptReceived:
     )
 
 
-def _load_apply_receipts() -> Callable[[DocumentStore, ReceiptReceived], Any]:
-    try:
-        module = importlib.import_module("session_daemon.outbox.receipts")
-        fn: Callable[[DocumentStore, ReceiptReceived], Any] = module.apply_receipts
-        return fn
-    except (ImportError, AttributeError):
-        return _apply_receipts_minimal
-
-
-def _apply_receipts_minimal(store: DocumentStore, event: ReceiptReceived) -> None:
-    """Fallback when the outbox module is absent: forward-only status of the messages found."""
-    from shared.outbox import status_rank
-
-    status = "read" if event.status == "played" else event.status
-    chat = normalize_jid(event.chat_pn_jid or event.chat_jid)
-    if chat is None:
-        return
-    coll = f"threads/{thread_id_for(event.account_id, chat)}/messages"
-    for wa_id in event.message_ids:
-        for snap in store.query(query(coll, where=[("waMessageId", "==", wa_id)], limit=1)):
-            if status_rank(status) > status_rank(snap.data.get("status")):
-                store.update(snap.path, {"status": status})
-
-
 class InboundPipeline:
     """See the module docstring. `submit` is thread-safe and blocks until journalled."""
 
@@ -186,7 +162,6 @@ class InboundPipeline:
         self.stop_timeout = stop_timeout
         self.quarantine_retry_interval = quarantine_retry_interval
         self._journal: Journal | None = None
-        self._apply_receipts = _load_apply_receipts()
         # group commit
         self._append_cv = threading.Condition()
         self._appends: deque[_Append] = deque()
@@ -541,7 +516,7 @@ class InboundPipeline:
             self._write_messages(messages)
         for entry in receipts:
             assert entry.receipt is not None
-            self._apply_receipts(self.store, entry.receipt)
+            apply_receipts(self.store, entry.receipt)
             assert self._journal is not None
             self._journal.remove([entry.seq])
             entry.done = True
