@@ -47,7 +47,9 @@ run_mypy() {
 
 run_pytest() {
     # -rs: every skip with its reason (the Firestore emulator gaps among them); the slowest tests.
-    pytest -rs --durations=10 "$@"
+    # The bootstrap above installed every tool, so a test that finds one missing fails here
+    # instead of skipping (tests/conftest.py: missing_tool).
+    SUPERPARTY_REQUIRE_TOOLS=1 pytest -rs --durations=10 "$@"
     local rc=$?
     if [[ $rc -eq 5 ]]; then
         echo "pytest collected no tests: treated as a failure" >&2

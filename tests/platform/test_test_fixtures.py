@@ -54,10 +54,13 @@ def test_free_port_can_be_bound() -> None:
 
 
 def test_ci_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERPARTY_REQUIRE_TOOLS", "")
     monkeypatch.setenv("CI", "true")
     assert in_ci()
     monkeypatch.setenv("CI", "")
     assert not in_ci()
+    monkeypatch.setenv("SUPERPARTY_REQUIRE_TOOLS", "1")  # scripts/test.sh
+    assert in_ci()
 
 
 def test_google_auth_never_probes_the_metadata_server() -> None:
