@@ -975,3 +975,23 @@ def test_blind2_a_name_joined_to_a_known_character_is_a_character(
 ) -> None:
     characters = {r.character for r in resolve_roles(chat(*lines)) if r.character}
     assert characters == (expected or set())
+
+
+@pytest.mark.parametrize(
+    ("lines", "name", "age"),
+    [
+        # a capitalized name followed by "și" and the rest of the sentence is one name
+        (["C: Sunt mama lui Petru și am o întrebare: face 4 ani pe 9 mai."], "Petru", 4),
+        # a hyphenated name in the genitive
+        (["C: Pentru botezul Mariei-Luiza vrem ursitoare."], "Maria-Luiza", None),
+        # English
+        (["C: It's for our son Jacob's 7th birthday on May 9th."], "Jacob", 7),
+        (["C: My daughter, Emily, is turning 4 in May."], "Emily", 4),
+        (["C: Our little girl Ava will be 3 years old."], "Ava", 3),
+        (["C: Can we start at 4? Our son Leo turns 6."], "Leo", 6),
+    ],
+)
+def test_blind2_child_rules(lines: list[str], name: str, age: int | None) -> None:
+    messages = chat(*lines)
+    assert resolve_child_name(messages) == name
+    assert resolve_child_age(messages) == age

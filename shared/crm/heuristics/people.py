@@ -220,6 +220,8 @@ def _name_at(text: str, start: int, *, allow_lower: bool, pair: bool = True) -> 
         ):
             m = double
     words = re.split(r"\s+(?:și|si)\s+", m.group(0))
+    if len(words) == 2 and words[0][:1].isupper() and not words[1][:1].isupper():
+        words = words[:1]  # "lui Tudor și aș vrea": a capitalized name, then a sentence goes on
     if any(fold(w) in _STOP_NAMES or len(w) < 2 for w in words):
         if fold(words[0]) in _STOP_NAMES or len(words[0]) < 2:
             return None
@@ -253,6 +255,9 @@ def _genitive(name: str) -> str:
     """'Mariei' → 'Maria', 'Anei' → 'Ana', 'Ilincăi' → 'Ilinca' (feminine genitive-dative)."""
     if len(name) > 3 and fold(name[-2:]) in ("ei", "ai"):
         return name[:-2] + "a"
+    first, dash, rest = name.partition("-")
+    if dash and len(first) > 3 and fold(first[-2:]) in ("ei", "ai"):
+        return first[:-2] + "a-" + rest  # "Sofiei-Ioana" → "Sofia-Ioana"
     return name
 
 
@@ -279,7 +284,10 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
         if not name:
             return
         if genitive:
-            if fold(name[-2:]) not in ("ei", "ai"):
+            if fold(name[-2:]) not in ("ei", "ai") and fold(name.split("-")[0][-2:]) not in (
+                "ei",
+                "ai",
+            ):
                 return
             name = _genitive(name)
             if is_stop_word(name):  # "a fiicei mele" is not a child called Fiica
@@ -298,6 +306,12 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
         folded,
     ):
         add(m.end(), 3)
+    # English: "our son Oliver's 5th birthday", "my daughter, Sophie"
+    for m in re.finditer(
+        r"\b(?:our|my)\s+(?:little\s+)?(?:son|daughter|boy|girl|grandson|granddaughter)\s*,?\s+",
+        folded,
+    ):
+        add(m.end(), 3, pair=False)
     for m in re.finditer(rf"\b{_ADULT_KIN}\s+(?:lui|lu)\s+", folded):
         add(m.end(), 2, allow_lower=True)
     for m in re.finditer(rf"\b{_ADULT_KIN}\s+(?=[a-z]+(?:ei|ai)\b)", folded):
@@ -397,6 +411,10 @@ _AGE_PATTERNS = (
     # "pentru fetiță, 2 ani", "(gemeni, 4 ani)": a word for the child, then the age
     re.compile(rf"(?:{_KIN}|\b{_SIBLINGS})\s*(?:,|\()?\s*(\d{{1,2}}){_AGE_UNIT}"),
 )
+_EN_AGE = re.compile(
+    r"\b(?:(\d{1,2})(?:st|nd|rd|th)\s+birthday|turn(?:s|ing)\s+(\d{1,2})\b(?!\s*(?:pm|am|:))"
+    r"|(\d{1,2})\s+years?\s+old)"
+)
 _WEAK_AGE = re.compile(rf"\b(?:are|avea|va\s+avea)\s+(\d{{1,2}}){_AGE_UNIT}")
 _OTHER_PERSON = re.compile(
     r"\b(?:eu|fratele|fratiorul|frate|sora|surioara|verisor\w*|verisoar\w*|mama|tata|bunica|"
@@ -422,6 +440,10 @@ def age_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Age
                 continue
             if i in (0, 2) and _OTHER_PERSON.search(folded[max(0, m.start() - 25) : m.start()]):
                 continue
+            out.append((m.start(), AgeMention(value, True)))
+    for m in _EN_AGE.finditer(folded):
+        value = int(next(g for g in m.groups() if g))
+        if 1 <= value <= 18:
             out.append((m.start(), AgeMention(value, True)))
     for m in _WEAK_AGE.finditer(folded):
         value = int(m.group(1))
