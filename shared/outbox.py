@@ -268,6 +268,7 @@ def new_message_doc(
         "fromApp": True,
         "waMessageId": None,
         "providerMessageId": None,
+        "media": None,  # text only; the app reads the field on every message
     }
 
 

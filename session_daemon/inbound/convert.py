@@ -249,9 +249,9 @@ def message_document(record: InboundRecord, client_jid: str) -> dict[str, Any]:
         "waMessageId": record.wa_id,
         "providerMessageId": record.wa_id,
         "senderName": record.push_name,
+        "clientMessageId": None,  # only the app's own sends carry one
+        "media": dict(record.media) if record.media is not None else None,
     }
-    if record.media is not None:
-        doc["media"] = dict(record.media)
     return doc
 
 
@@ -300,6 +300,11 @@ def thread_patch(
                 "normalizedPhone": phone,
                 "phoneE164": phone,
                 "createdAt": now,
+                # Present from the start (the app reads them on every thread): no picture
+                # yet, no owner until the first send, no co-writers.
+                "profilePictureUrl": None,
+                "ownerUid": None,
+                "coWriterUids": [],
             }
         )
     names = [r for r in sorted(new_records, key=lambda r: r.ts_ms) if not r.from_me and r.push_name]
