@@ -257,6 +257,11 @@ class ExtractionService:
         draft["accountId"] = request.account_id
         open_events = self._open_events(phone)
         reasons = list(fields.reasons)
+        if draft["payment"].get("amount") is None:
+            # CONTRACT section 4: `payment.amount` is a number (the app shows the draft's
+            # payment); an unknown price is 0 (as saved) and said in the reasons.
+            draft["payment"]["amount"] = 0
+            reasons.append("prețul nu a fost stabilit în conversație")
         mentioned, moved = date_context(messages)
         hint = fields.target_event_hint
         if hint and hint not in {s.id for s in open_events}:

@@ -255,7 +255,7 @@ def test_saved_event_result_and_audit_match_the_shared_schemas(db: SqliteStore, 
         ExtractionAudit.model_validate(audit.data)
 
 
-def test_unknown_price_is_null_in_the_draft_and_zero_when_saved(
+def test_unknown_price_is_zero_in_the_draft_with_a_reason_and_zero_when_saved(
     db: SqliteStore, chat: Chat
 ) -> None:
     chat.client(
@@ -264,7 +264,9 @@ def test_unknown_price_is_null_in_the_draft_and_zero_when_saved(
     )
     chat.staff("Am notat, revenim cu oferta.", "2026-03-05T09:10:00+02:00")
     dry = service(db).run(request())
-    assert dry["draftEvent"]["payment"]["amount"] is None
+    # CONTRACT section 4: payment.amount is a number, in the draft the app shows too.
+    assert dry["draftEvent"]["payment"]["amount"] == 0
+    assert "prețul nu a fost stabilit în conversație" in dry["reasons"]
     service(db).run(request(dry_run=False))
     [event] = events(db)
     assert event.data["payment"]["amount"] == 0
