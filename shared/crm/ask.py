@@ -39,6 +39,9 @@ CAPABILITIES = (
 NO_MODEL = "Nu am un model de limbaj configurat pentru întrebări libere. " + CAPABILITIES
 
 
+_DATE = re.compile(r"\d{2}-\d{2}-\d{4}")
+
+
 @dataclass
 class AskAnswer:
     answer: str
@@ -46,7 +49,10 @@ class AskAnswer:
     used_model: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"answer": self.answer, "sources": self.sources}
+        """The `clientCrmAsk` result. CONTRACT section 3: each source's `date` is `DD-MM-YYYY`,
+        so an event without a readable date is described in the answer but not listed."""
+        sources = [s for s in self.sources if _DATE.fullmatch(str(s.get("date")))]
+        return {"answer": self.answer, "sources": sources}
 
 
 class FreeTextModel(Protocol):
