@@ -41,6 +41,19 @@ log = logging.getLogger(__name__)
 COUNTER_PATH = "counters/eventShortCode"
 ADMIN_ONLY_CONFIG = "config/whatsapp_inbox"
 MAX_MESSAGES = 500
+_V3_OPTIONAL_FIELDS = (
+    "address",
+    "childName",
+    "childAge",
+    "childDob",
+    "parentName",
+    "parentPhone",
+    "numChildren",
+    "archivedAt",
+    "archivedBy",
+    "archiveReason",
+    "notedByCode",
+)
 
 
 class ExtractionError(Exception):
@@ -327,6 +340,10 @@ class ExtractionService:
                     "source": "whatsappExtraction",
                 }
             )
+            # Every V3 field of CONTRACT section 4 is present (null when the chat did not say).
+            doc.setdefault("phoneRaw", doc.get("phoneE164"))
+            for name in _V3_OPTIONAL_FIELDS:
+                doc.setdefault(name, None)
             tx.set(COUNTER_PATH, {"value": short_id}, merge=True)
             tx.create(path, doc)
             return event_id, short_id, True
