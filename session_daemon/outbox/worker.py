@@ -81,6 +81,7 @@ class _Lane:
     signal: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     busy: bool = False
+    current: str | None = None  # the item being sent
 
 
 @dataclass
@@ -346,13 +347,34 @@ class OutboxWorker:
                 return parked[0] - mono
             del self._parked[rid]
         lane = self._lane(str(snap.data.get("accountId") or ""))
-        if len(lane.items) >= self.config.lane_capacity:
+        if len(lane.items) >= self.config.lane_capacity and not self._make_room(lane, snap):
             self._starved = True
             return None
         lane.items[rid] = snap
         self._held.add(rid)
         lane.signal.set()
         return None
+
+    def _make_room(self, lane: _Lane, snap: Snapshot) -> bool:
+        """A full lane takes `snap` when its thread holds at least two items fewer than the
+        thread holding the most: that thread's newest item goes back to the store (still
+        `queued`, read again once there is room). So one client's backlog, stuck behind its
+        recipient cap or not, never keeps the account's other chats out of the lane. The swap
+        never reverses (the counts only get closer), and the item being sent is never let go."""
+        per_thread: dict[str, list[Snapshot]] = {}
+        for held in lane.items.values():
+            per_thread.setdefault(str(held.data.get("threadId")), []).append(held)
+        mine = len(per_thread.get(str(snap.data.get("threadId")), ()))
+        crowded = max(per_thread.values(), key=len, default=[])
+        if len(crowded) < mine + 2:
+            return False
+        victim = max(crowded, key=items.order_key)
+        if victim.id == lane.current:
+            return False
+        del lane.items[victim.id]
+        self._held.discard(victim.id)
+        self._starved = True  # read it again when the lane has room
+        return True
 
     async def _dispatch(self) -> float:
         """Read due items and hand them to lanes; returns seconds until something may fall due."""
@@ -449,13 +471,13 @@ class OutboxWorker:
             if gap > 0:
                 await self._sleep(gap)
                 continue
-            lane.busy = True
+            lane.busy, lane.current = True, snap.id
             try:
                 await self._process(lane, snap)
             except Exception:
                 log.exception("outbox item %s: unexpected error", snap.id)
             finally:
-                lane.busy = False
+                lane.busy, lane.current = False, None
                 lane.items.pop(snap.id, None)
                 self._held.discard(snap.id)
                 self._finished_at[snap.id] = time.monotonic()

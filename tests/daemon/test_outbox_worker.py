@@ -419,3 +419,30 @@ async def test_no_attempt_is_used_while_sessions_are_restored(rig: Rig) -> None:
     directory.started = True
     await wait_for(lambda: rig.item(rid)["status"] == "sent", timeout=5)
     assert rig.item(rid)["attemptCount"] == 1
+
+
+@pytest.mark.parametrize("started_first", [False, True], ids=["backlog-read", "change-stream"])
+async def test_a_capped_recipient_with_a_full_lane_does_not_starve_other_chats(
+    rig: Rig, started_first: bool
+) -> None:
+    """One client has more queued items than a lane holds and hits the recipient cap: another
+    client of the same account is still served (and the capped client keeps its order)."""
+    await rig.connect("acc1", "+40700000001")
+    config = OutboxConfig.unpaced(recipient_max=3, recipient_window_s=30.0, poll_interval_s=0.2)
+    assert config.lane_capacity == 50
+    if started_first:  # the items arrive one by one through the change stream
+        await rig.start_worker(config)
+    flood = [rig.send("acc1", "+40722000001", f"f{n:02d}") for n in range(60)]
+    other = [rig.send("acc1", "+40722000009", f"other {n}") for n in range(3)]
+    if not started_first:  # the backlog is found by the scheduler's read
+        await rig.start_worker(config)
+    await wait_for(lambda: statuses(rig, other) == ["sent"] * 3, timeout=5)
+    assert statuses(rig, flood)[:3] == ["sent"] * 3
+    assert set(statuses(rig, flood)[3:]) == {"queued"}  # capped: waiting, no attempt used
+    assert all(rig.item(r)["attemptCount"] == 0 for r in flood[3:])
+    assert [m.text for m in rig.transport.received_by("+40722000009")] == [
+        "other 0",
+        "other 1",
+        "other 2",
+    ]
+    assert [m.text for m in rig.transport.received_by("+40722000001")] == ["f00", "f01", "f02"]
