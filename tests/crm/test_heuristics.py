@@ -995,3 +995,129 @@ def test_blind2_child_rules(lines: list[str], name: str, age: int | None) -> Non
     messages = chat(*lines)
     assert resolve_child_name(messages) == name
     assert resolve_child_age(messages) == age
+
+
+# ---- blind3: recaps, capitals, emoji, Roman months -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # a number on the line before a recap label counts years or children, not animators
+        (
+            ["S: Rezumat:\nSărbătorită: Ioana, 8 ani\nPersonaje: Rapunzel\nPreț: 600 lei"],
+            ["ANIMATOR"],
+        ),
+        (["S: Confirmat.\nInvitați: 18\nPersonaj: Batman\nTotal: 650 lei"], ["ANIMATOR"]),
+        (["S: Notat: Dan, 9 ani | Personaje: Hulk, Thor | 1200 lei"], ["ANIMATOR", "ANIMATOR"]),
+        # …while a count said right before the item still counts
+        (["C: Vrem 2 animatori și 3 ursitoare."], ["ANIMATOR", "ANIMATOR", "URSITOARE"]),
+        # a word that is a character only in context: after a character label or an article
+        (["S: Confirmat. Personaje: pirat. 600 lei."], ["ANIMATOR"]),
+        (["C: Vrem Batman și un pirat pentru băieți."], ["ANIMATOR", "ANIMATOR"]),
+        # a capitalized name after "pentru" is the child, not a second character
+        (["C: Vrem Mickey pentru Ilie și Sonic pentru Dan."], ["ANIMATOR", "ANIMATOR"]),
+        # an arch with games is the arcade; a bare arch is decoration or balloons
+        (["C: Vrem o arcadă cu jocuri pentru 4 ore."], ["ARCADE"]),
+        (["C: Vrem o arcadă de baloane la intrare."], ["BALLOONS"]),
+        (["C: Vrem arcadă și aranjament floral la intrare."], ["DECORATIONS"]),
+    ],
+)
+def test_blind3_role_rules(lines: list[str], expected: list[str]) -> None:
+    assert sorted(r.roleType for r in resolve_roles(chat(*lines))) == sorted(expected)
+
+
+def test_blind3_a_person_after_pentru_is_not_a_character() -> None:
+    roles = resolve_roles(chat("C: Vrem Mickey pentru Ilie și Sonic pentru Dan."))
+    assert {r.character for r in roles} == {"Mickey", "Sonic"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Ziua Irinei 🎂 5 ani ⏰ ora 12", "Ziua Irinei, 5 ani, ora 12"),
+        ("👋 salut", "salut"),
+        ("Str. Nucului nr. 2 🏠, Otopeni", "Str. Nucului nr. 2, Otopeni"),
+        ("VREM ELSA PE 9 MAI", "vrem elsa pe 9 mai"),
+        ("OK", "OK"),  # too short to be shouting
+        ("Vrem ELSA", "Vrem ELSA"),
+    ],
+)
+def test_blind3_readable_text(text: str, expected: str) -> None:
+    from shared.crm.heuristics.text import readable
+
+    assert readable(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "name", "age"),
+    [
+        # a chat shouted in capitals reads like one in lowercase
+        (["C: VREM UN CLOVN PENTRU FIUL MEU TEODOR CARE FACE 6 ANI, PE 9 MAI"], "Teodor", 6),
+        (["C: ZIUA LUI PAUL, 9 ANI, PE 9 MAI, ORA 12"], "Paul", 9),
+        # emoji between the name and the age
+        (["C: Ziua lui Horia 🎈🎈 4 ani 🎉 pe 9 mai"], "Horia", 4),
+        (["C: Petrecere pt Ilinca 💕 face 3 anișori"], "Ilinca", 3),
+    ],
+)
+def test_blind3_capitals_and_emoji_child(lines: list[str], name: str, age: int) -> None:
+    fields = extract(chat(*lines))
+    assert (fields.childName, fields.childAge) == (name, age)
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["C: Petrecerea e pe 23 VII, ora 12."], "23-07-2026"),
+        (["C: Data: 5.IX.2026"], "05-09-2026"),
+        (["C: Pe 2 XII vrem Moș Crăciun."], "02-12-2026"),
+        (["C: Vrem 2 X Elsa?"], None),  # a lone X is "times", not October
+    ],
+)
+def test_blind3_roman_months(lines: list[str], expected: str | None) -> None:
+    assert day(chat(*lines)) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # an emoji separates the date from the time
+        (["C: Pe 9.05 ⏰ ora 15"], "15:00"),
+        # a numeric date right before the time does not make it a duration
+        (["C: Vrem pe 23/05 de la ora 5"], "17:00"),
+        (["C: Rezervăm 30.05.2026 la ora 11"], "11:00"),
+        (["C: Durata 1 oră 30"], None),
+    ],
+)
+def test_blind3_time_rules(lines: list[str], expected: str | None) -> None:
+    assert extract(chat(*lines)).startTime == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # a bar separates the fields of a recap like a comma
+        (["S: Notat | Total: 950 RON | Avans: 200 RON", "C: Ok"], 950),
+        (["S: Elsa • Total: 700 lei • Avans: 0", "C: Da"], 700),
+    ],
+)
+def test_blind3_amount_rules(lines: list[str], expected: int) -> None:
+    assert price(*lines)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "status"),
+    [
+        # a promise to pay everything later is not a payment
+        (["S: 700 lei.", "C: Plătim integral la petrecere."], "UNPAID"),
+        (["S: 700 lei.", "C: Vom plăti integral în ziua evenimentului."], "UNPAID"),
+        (["S: 700 lei.", "C: Am plătit integral."], "PAID"),
+        # staff confirm that the whole payment came in
+        (["S: 700 lei.", "C: Am trimis banii.", "S: Plata primită integral, mulțumim!"], "PAID"),
+        (["S: 700 lei.", "S: Plata integrală a fost încasată."], "PAID"),
+        (["S: 700 lei, avans 200.", "C: Trimis.", "S: Plata primită, mulțumim!"], "UNPAID"),
+    ],
+)
+def test_blind3_payment_rules(lines: list[str], status: str) -> None:
+    messages = chat(*lines)
+    assert resolve_payment_status(messages, resolve_price(messages).amount) == status

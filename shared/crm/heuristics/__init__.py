@@ -18,6 +18,7 @@ from shared.crm.heuristics.people import (
     resolve_num_children,
 )
 from shared.crm.heuristics.services import booked_check, resolve_roles
+from shared.crm.heuristics.text import readable
 from shared.crm.heuristics.times import resolve_time
 from shared.crm.types import ChatMessage, DraftFields, PaymentDraft
 
@@ -33,7 +34,9 @@ def usable_messages(messages: Iterable[ChatMessage]) -> list[ChatMessage]:
 
 
 def extract(messages: Iterable[ChatMessage]) -> DraftFields:
-    chat = usable_messages(messages)
+    chat = [
+        ChatMessage(m.id, m.direction, readable(m.text), m.ts) for m in usable_messages(messages)
+    ]
     date_decision = resolve_date(chat)
     roles = resolve_roles(chat)
     start_time = resolve_time(chat, evening_event=any(r.roleType == "URSITOARE" for r in roles))

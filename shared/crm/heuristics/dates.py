@@ -115,6 +115,24 @@ _NUMERIC = re.compile(
 _DAY_MONTH = re.compile(
     rf"(?<![\d.,/:])(\d{{1,2}})(?:\s*-?\s*(?:a|lea))?\s+(?:{MONTH_RE})\b\.?(?:\s+(\d{{4}}))?"
 )
+# "14 VI", "10 VII 2027": a month in Roman numerals, written in capitals (a lone I, V or X is
+# too often something else: "2 X Elsa").
+ROMAN_MONTHS = {
+    "II": 2,
+    "III": 3,
+    "IV": 4,
+    "VI": 6,
+    "VII": 7,
+    "VIII": 8,
+    "IX": 9,
+    "XI": 11,
+    "XII": 12,
+}
+_ROMAN_DAY_MONTH = re.compile(
+    r"(?<![\d.,/:])(\d{1,2})\s*[ .-]\s*("
+    + "|".join(sorted(ROMAN_MONTHS, key=len, reverse=True))
+    + r")\b(?:[ .-]\s*(\d{4}))?"
+)
 _MONTH_WORD = re.compile(rf"\b({MONTH_RE})\b")
 _DAY_ONLY = re.compile(
     rf"\b(?:pe|din|data\s+de|ziua\s+de|in\s+ziua\s+de)\s+(\d{{1,2}})\b(?![.,/:-]\d)"
@@ -315,6 +333,11 @@ def mentions_in(message: ChatMessage, recent: list[DateMention]) -> list[DateMen
             for d in re.finditer(r"\d{1,2}", enum.group(0)):
                 pos = enum.start() + d.start()
                 add(_roll_forward(int(d.group()), month, today, year), pos, pos + 2, "strong")
+
+    for m in _ROMAN_DAY_MONTH.finditer(message.text):
+        year = int(m.group(3)) if m.group(3) else None
+        value = _roll_forward(int(m.group(1)), ROMAN_MONTHS[m.group(2)], today, year)
+        add(value, m.start(), m.end(), "strong")
 
     for m in _EN_MONTH_DAY.finditer(text):
         year = int(m.group(3)) if m.group(3) else None

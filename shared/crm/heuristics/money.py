@@ -76,7 +76,10 @@ _PAID = re.compile(
     r"\b(?:am|a|au|s-a|ati|am\s+si)\s+(?:platit|achitat|virat|transferat|dat|trimis|facut\s+plata)\b"
     r"[^.!?]{0,40}?\b(?:integral\w*|toata\s+suma|toata\s+plata|tot\b|toti\s+banii|intreaga\s+suma|"
     r"suma\s+intreaga|complet\w*|restul|diferenta|suma\s+totala)"
-    r"|\bplat\w*\s+integral\w*\b(?![^.!?]{0,10}\b(?:acum|maine|azi|la\s+final))"
+    # "plătit integral", not "plătim integral la eveniment" (a promise)
+    r"|\bplatit\w*\s+integral\w*\b(?![^.!?]{0,10}\b(?:acum|maine|azi|la\s+final))"
+    r"|\bplata\s+(?:a\s+fost\s+)?(?:primita|incasata)\s+(?:integral|complet|in\s+totalitate)"
+    r"|\bplata\s+integrala\s+(?:a\s+fost\s+)?(?:primita|incasata)\b"
     r"|\b(?:achitat\w*|platit\w*)\s+(?:integral|complet|in\s+totalitate)"
     r"|\bam\s+primit\s+(?:plata|banii|suma|restul|toata\s+suma|toti\s+banii)"
     r"|\b(?:incasat\w*|achitat\w*|platit\w*)\s+(?:integral|tot\b|100\s*%)"

@@ -174,7 +174,11 @@ _AMBIGUOUS = {
     "maui",
 }
 
+# "Personaje: pirat", "și un pirat": a word that is a character only in context, in one.
+_INTRODUCES_CHARACTER = re.compile(r"(?:\bpersonaj\w*\s*:|\b(?:un|o)|\banimat\w*)\s*$")
+
 _N = rf"(\d{{1,3}}|{NUMBER_WORD_RE})"
+_GAMES_ARCH = r"\barcad(?:a|e|ele)\s+(?:cu|de)\s+(?:jocuri|joc|aparate|console)\b"
 SERVICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "HELIUM_BALLOONS",
@@ -202,7 +206,11 @@ SERVICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bdecor(?:ul|uri|urile|atiuni\w*|area|ati)?\b|\bdecoratiun\w+|\baranjament\w*"
         ),
     ),
-    ("ARCADE", re.compile(r"\barcade\b|\bjocuri\s+arcade\b|\bair\s+hockey\b")),
+    (
+        "ARCADE",
+        # "arcadă cu jocuri"; a bare "arcadă" is an arch of balloons or flowers (decor)
+        re.compile(r"\barcade\b|\bjocuri\s+arcade\b|\bair\s+hockey\b|" + _GAMES_ARCH),
+    ),
     ("SANTA_CLAUS", re.compile(r"\bmos(?:ul|ului)?\s+craciun\w*|\bmosul\b|\bsanta(?:\s+claus)?\b")),
     (
         "ANIMATOR",
@@ -210,6 +218,7 @@ SERVICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 SERVICE_ORDER = [kind for kind, _ in SERVICE_PATTERNS]
+_MENTIONS_ARCADE = re.compile(r"\barcade\b|air\s+hockey|" + _GAMES_ARCH)
 _MODELLED = re.compile(r"balo\w*\s+(?:modelat\w*|modelabil\w*|rasucit\w*|sculptat\w*)")
 _ARCADE_MACHINE = re.compile(
     r"\baparat(?:e|ele|ul)?\b(?!\s+(?:de\s+)?(?:vata|popcorn|floricele|foto|fum))"
@@ -231,7 +240,7 @@ _ACCEPT = re.compile(
 )
 _STAFF_CONFIRMS = re.compile(
     r"\b(?:confirmat[ae]?|am\s+notat|v-am\s+notat|notat|v-am\s+trecut|am\s+trecut|rezervat\w*|"
-    r"am\s+modificat|am\s+actualizat|recapitul\w*|rezervarea\s+e\s+confirmata|ramane|am\s+blocat|"
+    r"am\s+modificat|am\s+actualizat|recapitul\w*|rezumat\w*|rezervarea\s+e\s+confirmata|ramane|am\s+blocat|"
     r"v-am\s+rezervat|am\s+mutat|confirmare(?:a)?\s+(?:de\s+)?rezervar\w*)\b"
 )
 _REPLACE = re.compile(
@@ -243,6 +252,9 @@ _ALTERNATIVES = re.compile(r"\bsau\b|\bdaca\b|\bori\b")
 _CAP_NAME = r"[A-ZĂÂÎȘȚ][\w'-]+(?:\s+[A-ZĂÂÎȘȚ][\w'-]+)?"
 _PARTNER_AFTER = re.compile(rf"\s*(?:și|si|\+|&)\s+(?:(?:un|o|pe)\s+)?(?P<name>{_CAP_NAME})")
 _PARTNER_BEFORE = re.compile(rf"(?P<name>{_CAP_NAME})\s*(?:și|si|\+|&)\s+(?:(?:un|o|pe)\s+)?$")
+
+
+_FOR_A_PERSON = re.compile(r"\b(?:pentru|pt|lui|fetei|fiicei|baiatului)\.?\s+$")
 
 
 def _plausible_character(name: str, folded: str, end: int) -> bool:
@@ -297,9 +309,19 @@ _VENUE_BEFORE = re.compile(
 )
 
 
+# A number that counts something else ("Luca, 6 ani", "Copii: 22") does not count the item
+# after it, and neither does a number on another line or before a label of a recap form.
+_OTHER_UNIT = re.compile(
+    r"^\s*(?:de\s+)?(?:ani|an|anisori|copii|copiii|ore|ora|minute|min|lei|ron|euro|eur|zile)\b"
+)
+
+
 def _count_before(folded: str, start: int, kind: str) -> int | None:
     before = folded[max(0, start - 30) : start]
+    before = re.split(r"[\n|;:]", before)[-1]
     m = re.search(rf"{_N}\s*(?:de\s+)?(?:\w+\s+)?$", before)
+    if m and _OTHER_UNIT.match(before[m.end(1) :]):
+        return None
     if m and _NOT_A_COUNT_BEFORE.search(before[: m.start()]):
         return None
     if m and kind in ("URSITOARE", "HELIUM_BALLOONS", "BALLOONS", "ARCADE", "ANIMATOR"):
@@ -336,7 +358,11 @@ def items_in(
     _ends: list[int] = []
     for m in _CHARACTER_RE.finditer(folded):
         alias = m.group(1)
-        if alias in _AMBIGUOUS and not (text[m.start()].isupper() or lowercase_chat):
+        if alias in _AMBIGUOUS and not (
+            text[m.start()].isupper()
+            or lowercase_chat
+            or _INTRODUCES_CHARACTER.search(folded[max(0, m.start() - 20) : m.start()])
+        ):
             continue
         if _VENUE_BEFORE.search(folded[max(0, m.start() - 30) : m.start()]):
             taken.append(m.span())
@@ -360,6 +386,8 @@ def items_in(
                 name, folded, offset + found.end("name")
             ):
                 continue
+            if _FOR_A_PERSON.search(folded[max(0, name_start - 12) : name_start]):
+                continue  # "Peppa pentru Ana și Batman pentru Tudor": Ana is a child
             taken.append((name_start, name_end))
             items.append(_Item("ANIMATOR", name, 1, name_start))
     # "Elsa și Ana": the Frozen sister, spelled the Romanian way (alone, Ana is a child's name).
@@ -526,7 +554,7 @@ class _Booking:
 
 
 def resolve_roles(messages: list[ChatMessage]) -> list[RoleDraft]:
-    arcade = any(re.search(r"\barcade\b|air\s+hockey", fold(m.text)) for m in messages)
+    arcade = any(_MENTIONS_ARCADE.search(fold(m.text)) for m in messages)
     helium = any(re.search(r"\bheliu\b", fold(m.text)) for m in messages)
     booking = _Booking()
     for index, message in enumerate(messages):
@@ -611,7 +639,7 @@ def booked_check(
     that were not booked, None when it names none."""
     kinds = {r.roleType for r in roles}
     characters = {r.character for r in roles if r.character}
-    arcade = any(re.search(r"\barcade\b|air\s+hockey", fold(m.text)) for m in messages)
+    arcade = any(_MENTIONS_ARCADE.search(fold(m.text)) for m in messages)
     helium = any(re.search(r"\bheliu\b", fold(m.text)) for m in messages)
     stamp = messages[0].ts if messages else None
 

@@ -90,11 +90,12 @@ def sentences(text: str) -> list[Span]:
     return spans
 
 
-_CLAUSE_SPLIT = re.compile(r"[,;:!?()\n]|\.(?=\s)|\s(?:dar|insa|doar|ci|iar)\s|\s[-–—]\s")
+_CLAUSE_SPLIT = re.compile(r"[,;:!?()\n|•]|\.(?=\s)|\s(?:dar|insa|doar|ci|iar)\s|\s[-–—]\s")
 
 
 def clause_at(folded: str, pos: int) -> Span:
-    """The clause (between commas, semicolons, sentence ends, 'dar', 'doar', dashes) around pos."""
+    """The clause (between commas, semicolons, bars, bullets, sentence ends, 'dar', 'doar',
+    dashes) around pos."""
     start = 0
     for m in _CLAUSE_SPLIT.finditer(folded):
         if m.end() <= pos:
@@ -243,3 +244,33 @@ def labelled_segments(text: str) -> list[tuple[str, int, int]]:
         out.append((fold(label.group(1)), label.end(), end))
     priced = [o for o in out if _PRICE_HINT.search(fold(text[o[1] : o[2]]))]
     return out if len(priced) >= 2 else []
+
+
+_JOINERS = {"\u200d", "\ufe0f", "\ufe0e", "\u20e3"}
+
+
+def _is_pictograph(ch: str) -> bool:
+    if ch in _JOINERS:
+        return True
+    category = unicodedata.category(ch)
+    # emoji, dingbats, arrows … (So) and emoji modifiers (Sk outside ASCII: skin tones)
+    return category == "So" or (category == "Sk" and ord(ch) > 0x7F)
+
+
+def readable(text: str) -> str:
+    """The text as the rules read it: emoji become a space ("Eric 🎂 7 ani" → "Eric 7 ani"), and
+    a message shouted in capitals is lowercased, so it reads like a chat typed all in lowercase
+    (names and words are then recognized the same way)."""
+    if any(_is_pictograph(ch) for ch in text):
+        # An emoji between words separates them like a comma ("pe 11.09 ⏰ ora 15"); next to
+        # punctuation, or at either end of a line, it is only a space.
+        marked = "".join("\x00" if _is_pictograph(ch) else ch for ch in text)
+        marked = re.sub(r"[ \t]*\x00[\x00 \t]*", "\x00", marked)
+        marked = re.sub(r"(?:(?<=^)|(?<=\n)|(?<=[^\w\s]))\x00|\x00(?=[^\w\s]|$|\n)", " ", marked)
+        text = marked.replace("\x00", ", ")
+        text = re.sub(r"[ \t]{2,}", " ", text)
+        text = re.sub(r"(?m)^[ \t]+|[ \t]+$|[ \t]+(?=[,.!?;])", "", text)
+    letters = [ch for ch in text if ch.isalpha()]
+    if len(letters) >= 8 and all(ch.isupper() for ch in letters):
+        text = text.lower()
+    return text

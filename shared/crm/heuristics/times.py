@@ -27,6 +27,7 @@ _WITH_WORD = re.compile(
     rf"\b(?P<kw>ora|orele|at|pe\s+la|de\s+la\s+ora|de\s+la|la\s+ora|incepand\s+cu\s+ora|la|in\s+jur\s+de)"
     rf"(?:\s*:\s*|\s+)(?P<h>\d{{1,2}}){_MINUTES}{_QUALIFIER}\b"
 )
+_DATE_BEFORE = re.compile(r"(?<![\d.,/:])\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?\s*,?\s*$")
 _CLOCK = re.compile(r"(?<![\d.,/:])(?P<h>\d{1,2}):(?P<m>\d{2})(?![\d:])" + _QUALIFIER)
 _EXCLUDED_BEFORE = re.compile(
     r"(?:pana\s+(?:la\s+)?(?:ora\s+)?|dupa\s+|inainte\s+de\s+|nu\s+(?:la\s+)?|in\s+loc\s+de\s+|"
@@ -125,8 +126,8 @@ def mentions_in(message: ChatMessage) -> list[TimeMention]:
             after = after[1:]  # "ora 16-18": a range from 16
         elif not has_minutes and not m.group("q") and _UNIT_AFTER.match(after):
             continue  # "la 25 de copii", "ora 2 ore"
-        if re.search(r"\d\s*$", text[: m.start()]):
-            continue  # "1 oră 30" is a duration
+        if re.search(r"\d\s*$", text[: m.start()]) and not _DATE_BEFORE.search(text[: m.start()]):
+            continue  # "1 oră 30" is a duration; "pe 14/06 de la ora 4" is a date, then a time
         if keyword == "la" and not has_minutes and not m.group("q") and hour > 23:
             continue
         before = text[max(0, m.start() - 20) : m.start()]
