@@ -1121,3 +1121,60 @@ def test_blind3_amount_rules(lines: list[str], expected: int) -> None:
 def test_blind3_payment_rules(lines: list[str], status: str) -> None:
     messages = chat(*lines)
     assert resolve_payment_status(messages, resolve_price(messages).amount) == status
+
+
+@pytest.mark.parametrize(
+    ("lines", "name", "age"),
+    [
+        # two children with different ages: the age of the child whose party it is (named first)
+        (["C: Petrecere pentru Luana și Radu. Luana face 4 ani și Radu 9 ani."], "Luana", 4),
+        (["S: Confirmat: Sărbătoriți: Dora (2 ani) și Emil (5 ani), 9 mai."], "Dora", 2),
+        (["C: Pentru copiii noștri Sara (6 ani) și Ionel (3 ani)."], "Sara", 6),
+        # one child corrected stays the last age said
+        (["S: Sărbătorit: Vlad, 5 ani.", "C: Vlad face 6 ani, nu 5."], "Vlad", 6),
+        # a double given name before the age
+        (["C: Pentru Ana Sofia, 7 ani, vrem Elsa."], "Ana Sofia", 7),
+        (["S: Sărbătorită: Maria Ioana (4 ani)"], "Maria Ioana", 4),
+        # "aniversare" without the article, then the genitive
+        (["C: Vrem baloane pentru prima aniversare a Roxanei, 1 an."], "Roxana", 1),
+        # a recap label names the child
+        (["S: Recapitulare:\nSărbătorit: Tudor\nData: 9 mai"], "Tudor", None),
+    ],
+)
+def test_blind3_child_rules(lines: list[str], name: str, age: int | None) -> None:
+    fields = extract(chat(*lines))
+    assert (fields.childName, fields.childAge) == (name, age)
+
+
+@pytest.mark.parametrize(
+    ("lines", "amount", "roles"),
+    [
+        # packages written "Name (contents) price; …": only the one the client names counts
+        (
+            [
+                "S: Avem Mini (1 personaj) 500 lei; Maxi (2 personaje + popcorn) 1200 lei",
+                "C: Maxi, cu Hulk și Thor.",
+            ],
+            1200,
+            ["ANIMATOR", "ANIMATOR", "POPCORN"],
+        ),
+        (
+            [
+                "S: Variante:\nStart (1 animator) 450 lei\nParty (1 animator + vată) 750 lei",
+                "C: Vrem Start, mulțumim",
+            ],
+            450,
+            ["ANIMATOR"],
+        ),
+        # items priced with their length in brackets are a bill, not packages
+        (
+            ["S: Elsa (2 ore) 600 lei; Olaf (2 ore) 600 lei; total 1200 lei", "C: Ok"],
+            1200,
+            ["ANIMATOR", "ANIMATOR"],
+        ),
+    ],
+)
+def test_blind3_packages_in_brackets(lines: list[str], amount: int, roles: list[str]) -> None:
+    fields = extract(chat(*lines))
+    assert fields.payment.amount == amount
+    assert sorted(r.roleType for r in fields.roles) == sorted(roles)

@@ -42,7 +42,7 @@ def extract(messages: Iterable[ChatMessage]) -> DraftFields:
     start_time = resolve_time(chat, evening_event=any(r.roleType == "URSITOARE" for r in roles))
     address = resolve_address(chat)
     child_name = resolve_child_name(chat)
-    child_age = resolve_child_age(chat)
+    child_age = resolve_child_age(chat, child_name)
     num_children = resolve_num_children(chat)
     price = resolve_price(chat, booked_check(roles, chat))
     status = resolve_payment_status(chat, price.amount)

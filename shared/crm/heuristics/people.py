@@ -175,7 +175,10 @@ _ADULT_KIN = (
     r"(?:bunica|bunicul|bunicii|mama|mamica|tatal|tata|tatic|nasa|nasul|nasii|matusa|unchiul|"
     r"parintii)"
 )
-_EVENT = r"(?:ziua(?:\s+de\s+nastere)?|petrecerea|aniversarea|botezul|serbarea|party-ul|zilei)"
+_EVENT = (
+    r"(?:ziua(?:\s+de\s+nastere)?|petrecerea|aniversarea|aniversare|botezul|serbarea|party-ul|"
+    r"zilei)"
+)
 _AGE_VERB = (
     r"(?:face|implineste|fac|implinesc|va\s+face|va\s+implini|a\s+facut|a\s+implinit|"
     r"o\s+sa\s+faca)"
@@ -261,6 +264,23 @@ def _genitive(name: str) -> str:
     return name
 
 
+def _double_name_start(text: str, start: int, all_lower: bool) -> int:
+    """Where a name starts when the word before it is a first given name ("Sofia Maria")."""
+    word = _ANY_NAME if all_lower else NAME
+    before = re.search(rf"(?<![\w-])({word})\s+$", text[:start])
+    if before is None or is_stop_word(before.group(1)):
+        return start
+    from shared.crm.heuristics.services import is_character_name
+
+    if is_character_name(before.group(1)) or fold(before.group(1)) in _NOT_FIRST_NAME:
+        return start
+    return before.start(1) if _name_at(text, before.start(1), allow_lower=all_lower) else start
+
+
+# Words that can stand before a name without being a first given name.
+_NOT_FIRST_NAME = frozenset({"sarbatorit", "sarbatorita", "sarbatoritii", "sarbatoritele"})
+
+
 def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[NameMention]:
     text = message.text
     folded = fold(text)
@@ -344,10 +364,13 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
     ):
         if text[m.start()].isupper() or all_lower:
             add(m.start(), 3)
-    # "Ștefan, 9 ani", "Vlad (7 ani)", "Carla 7 ani".
+    # "Ștefan, 9 ani", "Vlad (7 ani)", "Carla 7 ani"; "Sofia Maria (3 ani)" is one double name.
     for m in re.finditer(rf"(?<![\w-])(?={lower_name}\s*(?:,|\()?\s*\d{{1,2}}{_AGE_UNIT})", folded):
         if text[m.start()].isupper() or all_lower:
-            add(m.start(), 2)
+            add(_double_name_start(text, m.start(), all_lower), 2)
+    # A recap form: "Sărbătorit: Luca", "Sărbătorită: Ana (5 ani)".
+    for m in re.finditer(r"\bsarbatorit\w*\s*:\s*", folded):
+        add(m.end(), 3, pair=False)
     # "… pentru Ilinca." alone: weak, counts only when nothing better names the child.
     for m in re.finditer(r"(?<=[a-z,] )pentru\s+(?=[a-z]+\b)", folded):
         if (text[m.end()].isupper() or all_lower) and not re.match(
@@ -461,7 +484,40 @@ def age_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Age
     return [a for _, a in out]
 
 
-def resolve_child_age(messages: list[ChatMessage]) -> int | None:
+# "Ana face 5 ani și Tudor 8", "Irina (3 ani) și Victor (6 ani)": an age said next to a name.
+_NAMED_AGE = re.compile(
+    rf"(?<![\w-])({_ANY_NAME})\s*(?:,|\(|[-–—:])?\s*(?:care\s+)?(?:{_AGE_VERB}\s+|are\s+)?"
+    rf"(\d{{1,2}})(?:{_AGE_UNIT}|(?=\s*(?:[,.;)]|$|\s+(?:si|și)\b)))"
+)
+
+
+def _ages_by_name(messages: list[ChatMessage]) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    for message in messages:
+        text = message.text
+        all_lower = not any(c.isupper() for c in text)
+        for m in _NAMED_AGE.finditer(text):
+            name = m.group(1)
+            if not (name[0].isupper() or all_lower) or is_stop_word(name) or len(name) < 3:
+                continue
+            value = int(m.group(2))
+            if 1 <= value <= 18:
+                out.append((fold(name), value))
+    return out
+
+
+def resolve_child_age(messages: list[ChatMessage], child_name: str | None = None) -> int | None:
+    """The child's age; with two children of different ages, the age of `child_name`."""
+    if child_name:
+        named = _ages_by_name(messages)
+        ages: dict[str, set[int]] = defaultdict(set)
+        for name, value in named:
+            ages[name].add(value)
+        keys = {fold(part) for part in re.split(r"[\s-]+", child_name) if part}
+        mine = [value for name, value in named if name in keys]
+        others = {v for name, values in ages.items() if name not in keys for v in values}
+        if mine and others - {mine[-1]}:
+            return mine[-1]
     strong: int | None = None
     weak: int | None = None
     for index, message in enumerate(messages):

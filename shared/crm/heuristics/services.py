@@ -271,6 +271,12 @@ def _plausible_character(name: str, folded: str, end: int) -> bool:
     return not re.match(r"\s*(?:,|\()?\s*\d{1,2}\s*(?:de\s+)?an", folded[end:])
 
 
+def names_an_item(word: str) -> bool:
+    """A character or a service ("Elsa", "Popcorn"), not the name of a package."""
+    key = fold(word)
+    return key in _ALIAS_TO_NAME or any(p.search(key) for _, p in SERVICE_PATTERNS)
+
+
 def is_character_name(word: str) -> bool:
     key = fold(word)
     return key in _ALIAS_TO_NAME and key not in _AMBIGUOUS

@@ -230,12 +230,26 @@ def _dash_labels(text: str) -> list[re.Match[str]]:
     return out
 
 
+# Packages in one line, each a name and its contents in brackets: "Basic (1 personaj) 600 lei;
+# Premium (2 personaje + baloane) 1100 lei".
+_PAREN_LABEL = re.compile(r"(?<![\w-])([A-ZĂÂÎȘȚ][\w-]{2,})\s*\((?=[^)]*\))")
+
+
+def _paren_labels(text: str) -> list[re.Match[str]]:
+    """Package names before their contents in brackets (not "Elsa (2 ore) 600 lei", an item)."""
+    from shared.crm.heuristics.services import names_an_item
+
+    return [m for m in _PAREN_LABEL.finditer(text) if not names_an_item(m.group(1))]
+
+
 def labelled_segments(text: str) -> list[tuple[str, int, int]]:
     """Options written as 'Mini: … Standard: … Maxi: …' (or one package per line, 'Clasic – …')
     → [(folded label, start, end)], or [] when the message has fewer than two such labels."""
     labels = list((_LOWER_LABEL if text == text.lower() else _LABEL).finditer(text))
     if len(labels) < 2:
         labels = _dash_labels(text)
+    if len(labels) < 2:
+        labels = _paren_labels(text)
     if len(labels) < 2 or any(fold(m.group(1)) in FIELD_LABELS for m in labels):
         return []  # a recap form ("Data: … Preț: … Avans: …"), not a menu
     out = []
