@@ -272,7 +272,13 @@ def _data_answer(q: _Question) -> AskAnswer | None:
     active = _active(filtered)
     scope = " (pentru petrecerile cerute)" if applied else ""
     if not q.events:
-        return AskAnswer("Clientul nu are nicio petrecere înregistrată.", [])
+        # the numbers still have an exact answer: nothing spent, no party
+        return AskAnswer("Clientul nu are nicio petrecere înregistrată (0 petreceri, 0 lei).", [])
+    # "plătite sau nu", "și cele neplătite", "indiferent de plată": every party, paid or not
+    both = q.has(
+        r"\bplatit\w*\s+(?:sau|si|ori)\s+(?:nu\b|ne\s*platit\w*|neplatit\w*)|\bindiferent\b|"
+        r"\b(?:si|cu\s+tot\s+cu|inclusiv)\s+(?:cele\s+)?neplatit\w*"
+    )
 
     if q.has(r"\banulat\w*|\banulari\w*|\banulate\b"):
         cancelled = [e for e in filtered if event_status(e) == "CANCELLED"]
@@ -282,8 +288,11 @@ def _data_answer(q: _Question) -> AskAnswer | None:
         count = _party_word(len(cancelled), "anulată", "anulate")
         return _answer(f"{count[0].upper()}{count[1:]}{scope}: {listing}.", cancelled)
 
-    if q.has(
-        r"\bmai\s+(?:are|avem)\s+de\s+(?:platit|incasat|achitat)|\bde\s+achitat\b|\bde\s+plata\b|\bdatoreaz\w*|\brestant\w*|\bneplatit\w*|\bnu\s+a\s+platit|\brest\w*\s+de\s+plata|\bde\s+incasat|\bdatori"
+    if (
+        q.has(
+            r"\bmai\s+(?:are|avem)\s+de\s+(?:platit|incasat|achitat)|\bde\s+achitat\b|\bde\s+plata\b|\bdatoreaz\w*|\brestant\w*|\bneplatit\w*|\bnu\s+a\s+platit|\brest\w*\s+de\s+plata|\bde\s+incasat|\bdatori"
+        )
+        and not both
     ):
         unpaid = [e for e in active if event_status(e) == "UNPAID"]
         return _answer(
@@ -292,8 +301,12 @@ def _data_answer(q: _Question) -> AskAnswer | None:
             unpaid,
         )
 
-    if q.has(r"\b(?:cate|cati|numarul)\b") and q.has(
-        r"\bplatit\w*\s+integral|\bplatite\b|\bachitat\w*|\bplatit\w*\s+complet|\bintegral"
+    if (
+        q.has(r"\b(?:cate|cati|numarul)\b")
+        and q.has(
+            r"\bplatit\w*\s+integral|\bplatite\b|\bachitat\w*|\bplatit\w*\s+complet|\bintegral"
+        )
+        and not both
     ):
         paid = [e for e in active if event_status(e) == "PAID"]
         return _answer(
@@ -321,10 +334,14 @@ def _data_answer(q: _Question) -> AskAnswer | None:
         count = _party_word(len(active))
         return _answer(f"Clientul a avut {count}{scope}{extra}.", active)
 
-    if q.has(
-        r"\b(?:a\s+platit|platit\s+deja|a\s+achitat|incasat\w*|s-a\s+platit|a\s+dat|platit[ae]?|"
-        r"achitat[ae]?|platile|achitari)\b"
-    ) and not q.has(r"\bcheltuit"):
+    if (
+        q.has(
+            r"\b(?:a\s+platit|platit\s+deja|a\s+achitat|incasat\w*|s-a\s+platit|a\s+dat|platit[ae]?|"
+            r"achitat[ae]?|platile|achitari)\b"
+        )
+        and not q.has(r"\bcheltuit")
+        and not both
+    ):
         paid = [e for e in active if event_status(e) == "PAID"]
         return _answer(
             f"Clientul a plătit {_sum_text(paid)}{scope} "
@@ -332,7 +349,7 @@ def _data_answer(q: _Question) -> AskAnswer | None:
             paid,
         )
 
-    if q.has(
+    if both or q.has(
         r"\bcheltuit\w*|\bcheltuieli|\bin\s+total\b|\bvaloare\w*|\bcat\s+a\s+costat\s+tot|\bsuma\s+totala|\bbani\b"
     ):
         paid = [e for e in active if event_status(e) == "PAID"]
@@ -392,7 +409,8 @@ def _data_answer(q: _Question) -> AskAnswer | None:
         )
         return _answer(f"Servicii{scope}: {detail}.", with_roles)
 
-    if q.has(r"\badres\w*|\bunde\b|\blocati\w*|\blocul\b"):
+    # "adresa de email" is not where a party was (and the events do not hold an email)
+    if q.has(r"\badres\w*|\bunde\b|\blocati\w*|\blocul\b") and not q.has(r"\be-?mail\w*|\bmail\w*"):
         chosen = [selected] if selected is not None else active
         with_address = [e for e in chosen if e.get("address")]
         if not with_address:

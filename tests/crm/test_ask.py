@@ -110,7 +110,9 @@ def test_currencies_are_not_added_together() -> None:
 
 
 def test_no_events_and_no_model() -> None:
-    assert ask("Cât a cheltuit?", [])[0] == "Clientul nu are nicio petrecere înregistrată."
+    assert ask("Cât a cheltuit?", [])[0] == (
+        "Clientul nu are nicio petrecere înregistrată (0 petreceri, 0 lei)."
+    )
     text, sources = ask("Ce părere a avut despre animator?")
     assert text == NO_MODEL and sources == []
 
@@ -142,3 +144,37 @@ def test_an_ask_record_may_pin_the_moment_the_question_is_asked() -> None:
     assert "10-01-2026" in early["answer"]
     assert "20-05-2026" in late["answer"]
     assert [s["eventShortId"] for s in late["sources"]] == [2]
+
+
+# ---- ask_blind: every party paid or not, a client without parties, email is not an address ---
+
+
+def test_paid_or_not_means_every_party() -> None:
+    for question in (
+        "Cât valorează petrecerile, plătite sau nu?",
+        "cat au costat toate petrecerile, platite si neplatite?",
+        "Care e suma petrecerilor, inclusiv cele neplătite?",
+        "Cât face tot, indiferent dacă e plătit?",
+    ):
+        text, sources = ask(question)
+        assert "2200 lei" in text, question
+        assert sources == [1, 2, 4], question
+
+
+def test_paid_and_unpaid_questions_still_split() -> None:
+    assert ask("Cât a plătit clientul?")[1] == [1]
+    assert ask("Ce sumă mai datorează?")[1] == [2, 4]
+
+
+def test_a_client_without_parties_has_spent_nothing() -> None:
+    for question in ("Cât a cheltuit clientul?", "Câte petreceri a avut?"):
+        text, sources = ask(question, events=[])
+        assert "0 lei" in text and "0 petreceri" in text
+        assert sources == []
+
+
+def test_an_email_address_is_not_a_party_address() -> None:
+    text, sources = ask("Care e adresa de e-mail a clientului?")
+    assert sources == []
+    assert "Str. Mare" not in text
+    assert ask("La ce adresă a fost petrecerea din martie?")[1] == [2]

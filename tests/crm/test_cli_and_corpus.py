@@ -75,6 +75,22 @@ def test_extraction_on_the_second_blind_set() -> None:
     assert summary["fieldAccuracy"] >= 0.9
 
 
+BLIND3 = Path(__file__).parent / "data" / "extraction_blind3.jsonl"
+
+
+def test_extraction_on_the_third_blind_set() -> None:
+    """75 chats labelled by hand before the heuristics were read (staff recaps and the client's
+    corrections of them, two children of different ages, kindergartens, schools, christenings,
+    corporate Christmas parties, other cities and Ilfov villages, Roman-numeral months, chats in
+    capitals and full of emoji, every role type, non-bookings)."""
+    code, out = cli("eval", str(BLIND3), "--json")
+    assert code == 0
+    summary = json.loads(out)["extraction"]
+    assert summary["records"] >= 72
+    assert summary["intent"] >= 0.95
+    assert summary["fieldAccuracy"] >= 0.9
+
+
 def _rewritten(source: Path, target: Path, style: str) -> None:
     """The same chats typed without diacritics, or also all in lowercase (common on phones)."""
     with source.open(encoding="utf-8") as handle, target.open("w", encoding="utf-8") as out:
@@ -118,6 +134,18 @@ def test_ask_on_questions_written_apart_from_the_corpus() -> None:
     code, out = cli("eval", str(Path(__file__).parent / "data" / "ask_fresh.jsonl"), "--json")
     assert code == 0
     summary = json.loads(out)["ask"]
+    assert summary["answerAccuracy"] == 1.0
+    assert summary["sourcesExact"] == summary["records"]
+
+
+def test_ask_on_the_blind_questions() -> None:
+    """25 questions written before the answerer was read (paid / unpaid / all, next and last
+    relative to the record's `now`, a child's last party, a year, average, cancelled and
+    archived parties, a client without parties, questions the data cannot answer)."""
+    code, out = cli("eval", str(Path(__file__).parent / "data" / "ask_blind.jsonl"), "--json")
+    assert code == 0
+    summary = json.loads(out)["ask"]
+    assert summary["records"] >= 20
     assert summary["answerAccuracy"] == 1.0
     assert summary["sourcesExact"] == summary["records"]
 
