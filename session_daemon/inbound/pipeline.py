@@ -23,6 +23,8 @@ counted in `pendingLid`, and moves into the phone thread as soon as a mapping ar
 status updates, broadcast lists and newsletters are counted and not mirrored.
 
 Receipts are journalled too and then applied with the outbox's `apply_receipts` (forward-only).
+A receipt that came before its phone-typed (from-me) message waits in `pendingReceipts`; it is
+read in the flush's one `get_many` and applied when the message is created (same batch).
 Entries that keep failing alone while others succeed are set aside (still journalled, retried
 slowly) so one bad document cannot stop the pipeline. See docs/inbound-guarantees.md.
 """
@@ -38,6 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,6 +55,7 @@ from session_daemon.inbound.convert import (
 )
 from session_daemon.inbound.fair_queue import FairQueue
 from session_daemon.inbound.journal import Journal
+from session_daemon.outbox.items import pending_receipt_patch, pending_receipt_path
 from session_daemon.outbox.receipts import apply_receipts
 from session_daemon.transport.port import (
     HistorySyncChunk,
@@ -183,6 +187,7 @@ class InboundPipeline:
             "duplicatesSkipped": 0,
             "rehomed": 0,
             "receiptsApplied": 0,
+            "pendingReceiptsApplied": 0,
             "receiptErrors": 0,
             "storeWrites": 0,
             "threadWrites": 0,
@@ -577,18 +582,35 @@ class InboundPipeline:
         unique: dict[str, tuple[_Entry, str, str]] = {}
         for item in placed:
             unique.setdefault(item[2], item)
+        # A phone-typed (from-me) message may come after its receipt (its LID chat was parked,
+        # it came by history sync, its write was retried): the receipt waits in
+        # pendingReceipts, read in the same get_many. Inbound messages get no receipts.
         thread_ids = list(dict.fromkeys(tid for _, tid, _ in unique.values()))
         msg_paths = list(unique)
-        snaps = self.store.get_many(msg_paths + [thread_path(t) for t in thread_ids])
-        existing_msgs = {p for p, s in zip(msg_paths, snaps[: len(msg_paths)], strict=True) if s}
-        threads: dict[str, Snapshot | None] = dict(
-            zip(thread_ids, snaps[len(msg_paths) :], strict=True)
+        mine = [p for p, (e, _, _) in unique.items() if e.record is not None and e.record.from_me]
+        pending_paths = [
+            pending_receipt_path(r.account_id, r.wa_id)
+            for r in (unique[p][0].record for p in mine)
+            if r is not None
+        ]
+        n_msgs, n_threads = len(msg_paths), len(thread_ids)
+        snaps = self.store.get_many(
+            msg_paths + [thread_path(t) for t in thread_ids] + pending_paths
         )
+        existing_msgs = {p for p, s in zip(msg_paths, snaps[:n_msgs], strict=True) if s}
+        threads: dict[str, Snapshot | None] = dict(
+            zip(thread_ids, snaps[n_msgs : n_msgs + n_threads], strict=True)
+        )
+        receipts = {
+            path: snap
+            for path, snap in zip(mine, snaps[n_msgs + n_threads :], strict=True)
+            if snap is not None
+        }
         fresh = [item for path, item in unique.items() if path not in existing_msgs]
         fresh = self._drop_sent_by_daemon(fresh, threads)
         duplicates = len(placed) - len(fresh)
 
-        created = self._commit(fresh, threads)
+        created = self._commit(fresh, threads, receipts)
         duplicates += len(fresh) - created
         self._journal.remove([e.seq for e, _, _ in placed])
         for entry, _, _ in placed:
@@ -627,38 +649,73 @@ class InboundPipeline:
             if item[0].record is None or (item[1], item[0].record.wa_id) not in known
         ]
 
+    @staticmethod
+    def _document(
+        entry: _Entry, tid: str, receipt: Snapshot | None, now: datetime
+    ) -> tuple[dict[str, Any], bool]:
+        """The new message's document, with a receipt that came before it applied (forward
+        only, at the receipt's own time). The flag says whether the receipt was applied."""
+        assert entry.record is not None
+        doc = message_document(entry.record, tid.rsplit("__", 1)[1])
+        if receipt is None or not entry.record.from_me:
+            return doc, False
+        patch = pending_receipt_patch(receipt.data, doc, now=now)
+        doc.update(patch)
+        return doc, bool(patch)
+
     def _commit(
-        self, fresh: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
+        self,
+        fresh: list[tuple[_Entry, str, str]],
+        threads: dict[str, Snapshot | None],
+        receipts: dict[str, Snapshot],
     ) -> int:
         """Create the new messages and move their threads: each pack is one atomic batch holding
-        messages together with their threads' summary. Returns how many messages were created
-        (a concurrent writer may have won a few: that pack is then written one by one)."""
+        messages together with their threads' summary (and the pending receipts they applied,
+        marked applied). Returns how many messages were created (a concurrent writer may have
+        won a few: that pack is then written one by one)."""
         created = 0
-        for pack in self._packs(fresh):
+        for pack in self._packs(fresh, receipts):
             batch = self.store.batch()
+            now = utc_now()
+            statuses: dict[str, str] = {}
+            applied = 0
             for entry, tid, path in pack:
-                assert entry.record is not None
-                batch.create(path, message_document(entry.record, tid.rsplit("__", 1)[1]))
-            patches = self._add_thread_writes(batch, pack, threads)
+                receipt = receipts.get(path)
+                doc, used = self._document(entry, tid, receipt, now)
+                batch.create(path, doc)
+                if used and receipt is not None:
+                    statuses[path] = str(doc["status"])
+                    batch.update(receipt.path, {"appliedAt": now, "messagePath": path})
+                    applied += 1
+            patches = self._add_thread_writes(batch, pack, threads, statuses)
             try:
                 batch.commit()
             except AlreadyExists:
-                created += self._commit_one_by_one(pack, threads)
+                created += self._commit_one_by_one(pack, threads, receipts)
                 continue
             self._remember_patches(threads, patches)
             created += len(pack)
             with self._cv:
-                self._counters["storeWrites"] += len(pack) + len(patches)
+                self._counters["storeWrites"] += len(pack) + len(patches) + applied
                 self._counters["threadWrites"] += len(patches)
+                self._counters["pendingReceiptsApplied"] += applied
         return created
 
-    def _packs(self, fresh: list[tuple[_Entry, str, str]]) -> list[list[tuple[_Entry, str, str]]]:
-        """Split a flush into batches of at most `max_batch_writes` writes (messages plus one
-        thread write per thread), keeping each thread's messages in one batch when they fit."""
+    def _packs(
+        self, fresh: list[tuple[_Entry, str, str]], receipts: dict[str, Snapshot] | None = None
+    ) -> list[list[tuple[_Entry, str, str]]]:
+        """Split a flush into batches of at most `max_batch_writes` writes (messages, a pending
+        receipt each applies, plus one thread write per thread), keeping each thread's messages
+        in one batch when they fit."""
         by_thread: dict[str, list[tuple[_Entry, str, str]]] = {}
         for item in fresh:
             by_thread.setdefault(item[1], []).append(item)
         limit = max(2, self.max_batch_writes)
+        extra = receipts or {}
+
+        def cost(item: tuple[_Entry, str, str]) -> int:
+            return 2 if item[2] in extra else 1
+
         packs: list[list[tuple[_Entry, str, str]]] = []
         current: list[tuple[_Entry, str, str]] = []
         used = 0
@@ -666,20 +723,32 @@ class InboundPipeline:
             items.sort(key=lambda it: it[0].record.ts_ms if it[0].record else 0)
             while items:
                 room = limit - used - 1  # one write for the thread
-                if current and room < len(items):
+                take = spent = 0
+                while take < len(items) and spent + cost(items[take]) <= room:
+                    spent += cost(items[take])
+                    take += 1
+                if current and take < len(items):
                     packs.append(current)
                     current, used = [], 0
                     continue
-                current.extend(items[:room])
-                used += len(items[:room]) + 1
-                items = items[room:]
+                if take == 0:  # a limit too small for even one item: one at a time
+                    take, spent = 1, cost(items[0])
+                current.extend(items[:take])
+                used += spent + 1
+                items = items[take:]
         if current:
             packs.append(current)
         return packs
 
     def _add_thread_writes(
-        self, batch: Any, items: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
+        self,
+        batch: Any,
+        items: list[tuple[_Entry, str, str]],
+        threads: dict[str, Snapshot | None],
+        statuses: dict[str, str] | None = None,
     ) -> dict[str, dict[str, Any]]:
+        """One `set(merge)` per thread; `statuses` (message path -> status) are the new messages
+        that a pending receipt moved past `sent`, so the summary shows their real status."""
         grouped: dict[str, list[InboundRecord]] = {}
         for entry, tid, _ in items:
             assert entry.record is not None
@@ -690,6 +759,11 @@ class InboundPipeline:
             snap = threads.get(tid)
             account, client = records[0].account_id, tid.rsplit("__", 1)[1]
             patch = thread_patch(snap.data if snap else None, account, client, records, now)
+            shown = patch.get("lastMessageId") if patch is not None else None
+            if patch is not None and statuses and shown is not None:
+                status = statuses.get(message_path(tid, str(shown)))
+                if status is not None:
+                    patch["lastMessageStatus"] = status
             if patch is not None:
                 batch.set(thread_path(tid), patch, merge=True)
                 patches[tid] = patch
@@ -706,26 +780,37 @@ class InboundPipeline:
             threads[tid] = Snapshot(thread_path(tid), {**(old.data if old else {}), **patch})
 
     def _commit_one_by_one(
-        self, fresh: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
+        self,
+        fresh: list[tuple[_Entry, str, str]],
+        threads: dict[str, Snapshot | None],
+        receipts: dict[str, Snapshot],
     ) -> int:
         won: list[tuple[_Entry, str, str]] = []
+        statuses: dict[str, str] = {}
+        now = utc_now()
         for entry, tid, path in fresh:
-            assert entry.record is not None
+            receipt = receipts.get(path)
+            doc, used = self._document(entry, tid, receipt, now)
             try:
-                self.store.create(path, message_document(entry.record, tid.rsplit("__", 1)[1]))
+                self.store.create(path, doc)
                 won.append((entry, tid, path))
             except AlreadyExists:
                 continue
+            if used and receipt is not None:
+                statuses[path] = str(doc["status"])
         # Re-read the threads: the concurrent writer may have moved them.
         tids = list(dict.fromkeys(t for _, t, _ in won))
         current = dict(zip(tids, self.store.get_many([thread_path(t) for t in tids]), strict=True))
         batch = self.store.batch()
-        patches = self._add_thread_writes(batch, won, current)
+        patches = self._add_thread_writes(batch, won, current, statuses)
+        for path in statuses:
+            batch.update(receipts[path].path, {"appliedAt": now, "messagePath": path})
         batch.commit()
         self._remember_patches(threads, patches)
         with self._cv:
-            self._counters["storeWrites"] += len(won) + len(patches)
+            self._counters["storeWrites"] += len(won) + len(patches) + len(statuses)
             self._counters["threadWrites"] += len(patches)
+            self._counters["pendingReceiptsApplied"] += len(statuses)
         return len(won)
 
     # ==== control and introspection ==============================================================

@@ -180,16 +180,38 @@ def _receipt_times(
     pending: dict[str, Any], status: str, message: Snapshot | None, now: datetime
 ) -> dict[str, Any]:
     """`deliveredAt`/`readAt` (and `...Ms`) that an early receipt at `status` implies, at the
-    receipt's own time, for those the message does not have yet (as `apply_receipts` sets them)."""
+    receipts' own times, for those the message does not have yet (as `apply_receipts` sets
+    them)."""
+    return _step_times(pending, status, message.data if message is not None else {}, now)
+
+
+def _step_times(
+    pending: dict[str, Any], status: str, existing: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Each step's time: the pending receipt's own time for that step when it kept one, else
+    the time of the (highest) receipt it holds."""
     at = pending.get("receiptAt")
     at = ensure_utc(at) if isinstance(at, datetime) else now
-    existing = message.data if message is not None else {}
     out: dict[str, Any] = {}
     for step, field in (("delivered", "deliveredAt"), ("read", "readAt")):
         if status_rank(step) <= status_rank(status) and not existing.get(field):
-            out[field] = at
-            out[field + "Ms"] = to_ms(at)
+            own = pending.get(field)
+            when = ensure_utc(own) if isinstance(own, datetime) else at
+            out[field] = when
+            out[field + "Ms"] = to_ms(when)
     return out
+
+
+def pending_receipt_patch(
+    pending: dict[str, Any], message: dict[str, Any], *, now: datetime
+) -> dict[str, Any]:
+    """What an early receipt (a `pendingReceipts` document) adds to `message` when it is stored
+    after the receipt: the status, forward only, and `deliveredAt`/`readAt` (and `...Ms`) at the
+    receipt's own time for those it does not have yet. Empty when it would not move forward."""
+    status = "read" if pending.get("status") == "played" else str(pending.get("status"))
+    if status_rank(status) <= status_rank(message.get("status")):
+        return {}
+    return {"status": status, **_step_times(pending, status, message, now)}
 
 
 def _read_context(

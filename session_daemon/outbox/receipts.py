@@ -9,8 +9,10 @@ under their send `requestId` with `waMessageId` set when the send is recorded; m
 the phone are stored by the inbound pipeline with `waMessageId` too. So the lookup is a query on
 `waMessageId` in the chat's thread (and, for a chat whose thread cannot be derived, a
 collection-group query filtered by account). A receipt that arrives before the message is
-recorded (the phone answers faster than our write) is kept in `pendingReceipts/{acc}__{waId}`,
-and `record_sent` applies it.
+recorded (the phone answers faster than our write, or a phone-typed message is stored late) is
+kept in `pendingReceipts/{acc}__{waId}`, with each step's time (`deliveredAt`, `readAt`); the
+outbox's `record_sent` applies it to an app send, and the inbound pipeline to a phone-typed
+message when it creates its document.
 """
 
 from __future__ import annotations
@@ -109,6 +111,14 @@ def apply_receipts(
                 pending += 1
                 old = pendings[wa_id]
                 if old is None or status_rank(status) > status_rank(old.data.get("status")):
+                    # each step's own time, once (a read receipt after a delivered one keeps
+                    # the delivered time for `deliveredAt`)
+                    steps = {
+                        field: receipt_at
+                        for step, field in _TIME_FIELD.items()
+                        if status_rank(step) <= status_rank(status)
+                        and not (old is not None and old.data.get(field))
+                    }
                     tx.set(
                         pending_receipt_path(event.account_id, wa_id),
                         {
@@ -119,6 +129,7 @@ def apply_receipts(
                             "status": status,
                             "receiptAt": receipt_at,
                             "updatedAt": at,
+                            **steps,
                         },
                         merge=True,
                     )

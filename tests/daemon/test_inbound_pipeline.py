@@ -543,3 +543,128 @@ async def test_a_mapping_found_by_the_lid_store_also_rehomes_the_parked_messages
     finally:
         await pipeline.stop()
         store.close()
+
+
+# ---- receipts that arrive before the phone-typed (from-me) message is stored -----------------
+
+
+def pending_receipt(store: DocumentStore, wa_id: str) -> dict[str, Any]:
+    snap = store.get(f"pendingReceipts/{ACC}__{wa_id}")
+    assert snap is not None, f"no pending receipt for {wa_id}"
+    return snap.data
+
+
+async def test_a_parked_phone_message_gets_the_receipt_that_came_before_it(rig: Rig) -> None:
+    """Typed on the phone in a LID chat nobody can map yet: the message is parked, its read
+    receipt is kept pending; once the mapping arrives the message is stored `read`."""
+    lid, pn = "55500011122@lid", "40744555888@s.whatsapp.net"
+    wa_id = await rig.sim.atype_on_phone(ACC, lid, "oferta e gata", timestamp=T0)
+    await rig.drain()
+    assert rig.pipeline.stats()["pendingLid"] == 1
+    delivered_at, read_at = T0 + timedelta(seconds=5), T0 + timedelta(seconds=9)
+    await rig.sim.areceipt(ACC, lid, [wa_id], "delivered", timestamp=delivered_at)
+    await rig.sim.areceipt(ACC, lid, [wa_id], "read", timestamp=read_at)
+    await rig.drain()
+    assert pending_receipt(rig.store, wa_id)["status"] == "read"
+
+    await rig.sim.ahistory_sync(ACC, (), lid_mappings={lid: pn})
+    await rig.drain()
+    tid = f"{ACC}__{pn}"
+    [msg] = rig.messages(tid)
+    assert msg.data["direction"] == "outbound" and msg.data["waMessageId"] == wa_id
+    assert msg.data["status"] == "read"
+    assert msg.data["deliveredAt"] == delivered_at  # the first receipt's own time
+    assert msg.data["deliveredAtMs"] == int(delivered_at.timestamp() * 1000)
+    assert msg.data["readAt"] == read_at and msg.data["readAtMs"] == int(read_at.timestamp() * 1000)
+    Message.model_validate(msg.data)
+    assert rig.thread(tid)["lastMessageStatus"] == "read"
+    pending = pending_receipt(rig.store, wa_id)
+    assert pending["appliedAt"] is not None
+    assert pending["messagePath"] == f"threads/{tid}/messages/{msg.id}"
+
+
+async def test_history_sync_applies_pending_receipts_to_phone_messages_only(rig: Rig) -> None:
+    """A receipt for a phone-typed message that only comes later by history sync: applied when
+    the message is created, forward-only; inbound messages of the chunk stay as they are."""
+    mine, older, theirs = wire(1, from_me=True), wire(2, from_me=True), wire(3)
+    at = T0 + timedelta(hours=1)
+    await rig.sim.areceipt(ACC, CLIENT, [mine.id], "played", timestamp=at)
+    await rig.drain()
+    assert pending_receipt(rig.store, mine.id)["status"] == "read"
+
+    reads: list[list[str]] = []
+    get_many = rig.store.get_many
+
+    def counting_get_many(paths: Any) -> list[Snapshot | None]:
+        reads.append(list(paths))
+        return get_many(paths)
+
+    rig.store.get_many = counting_get_many  # type: ignore[method-assign]
+    writes = rig.store.writes
+    await rig.sim.ahistory_sync(ACC, (older, mine, theirs))
+    await rig.drain()
+    docs = {m.data["waMessageId"]: m.data for m in rig.messages()}
+    assert docs[mine.id]["status"] == "read"
+    assert docs[mine.id]["deliveredAt"] == docs[mine.id]["readAt"] == at
+    assert docs[older.id]["status"] == "sent" and "deliveredAt" not in docs[older.id]
+    assert docs[theirs.id]["status"] == "delivered" and "readAt" not in docs[theirs.id]
+    assert pending_receipt(rig.store, mine.id)["appliedAt"] is not None
+    # one batched read for the flush; no pending-receipt lookup for an inbound message
+    assert len(reads) == 1
+    assert not any(theirs.id in p for p in reads[0] if p.startswith("pendingReceipts/"))
+    # three messages, the thread, and the pending receipt marked applied
+    assert rig.store.writes - writes == 5
+    assert rig.thread()["lastMessageId"] == message_doc_id(theirs.id)
+
+
+async def test_a_quarantined_phone_message_gets_its_pending_receipt_when_retried(
+    tmp_path: Path,
+) -> None:
+    store = CountingStore(SqliteStore(tmp_path / "store.db"))
+    mine = wire(1, from_me=True)
+    store.poison = {mine.id}
+    pipeline = InboundPipeline(
+        store, tmp_path / "journal", flush_interval=0.01, retry_initial=0.01,
+        quarantine_retry_interval=0.3,
+    )  # fmt: skip
+    await pipeline.start()
+    pipeline.submit(MessageReceived(ACC, mine))
+    pipeline.submit(MessageReceived(ACC, wire(2)))
+    deadline = asyncio.get_running_loop().time() + 10
+    while pipeline.stats()["quarantined"] == 0:
+        assert asyncio.get_running_loop().time() < deadline, pipeline.stats()
+        await asyncio.sleep(0.02)
+    at = T0 + timedelta(minutes=30)
+    pipeline.submit(ReceiptReceived(ACC, (mine.id,), CLIENT_JID, "delivered", at))
+    assert await pipeline.drain(5)
+    assert pending_receipt(store, mine.id)["status"] == "delivered"
+    store.poison = set()
+    path = f"threads/{TID}/messages/{message_doc_id(mine.id)}"
+    while store.get(path) is None:
+        assert asyncio.get_running_loop().time() < deadline, pipeline.stats()
+        await asyncio.sleep(0.05)
+    await pipeline.stop()
+    doc = store.get(path)
+    assert doc is not None and doc.data["status"] == "delivered"
+    assert doc.data["deliveredAt"] == at and doc.data.get("readAt") is None
+    assert pending_receipt(store, mine.id)["appliedAt"] is not None
+    store.inner.close()
+
+
+async def test_applied_pending_receipts_count_in_the_batch_size_limit(tmp_path: Path) -> None:
+    store = CountingStore(SqliteStore(tmp_path / "store.db"))
+    pipeline = InboundPipeline(
+        store, tmp_path / "journal", flush_interval=0.01, max_batch_writes=10
+    )
+    await pipeline.start()
+    mine = [wire(i, from_me=True) for i in range(12)]
+    pipeline.submit(ReceiptReceived(ACC, tuple(w.id for w in mine), CLIENT_JID, "delivered", T0))
+    assert await pipeline.drain(5)
+    pipeline.submit(HistorySyncChunk(ACC, tuple(mine)))
+    assert await pipeline.drain(5)
+    await pipeline.stop()
+    msgs = store.query(query(f"threads/{TID}/messages"))
+    assert len(msgs) == 12 and {m.data["status"] for m in msgs} == {"delivered"}
+    assert 0 < store.largest_batch <= 10
+    assert pipeline.stats()["pendingReceiptsApplied"] == 12
+    store.inner.close()

@@ -53,3 +53,14 @@ def test_early_read_receipt_times_on_both_stores(both_stores: Any) -> None:
     assert snap.data["status"] == "read"
     assert snap.data["deliveredAt"] == at and snap.data["readAt"] == at
     assert snap.data["readAtMs"] == to_ms(at)
+
+
+def test_early_delivered_then_read_keep_each_their_own_time(store: SqliteStore) -> None:
+    apply_receipts(store, receipt(["WA5"], "delivered", seconds=2))
+    apply_receipts(store, receipt(["WA5"], "read", seconds=7))
+    apply_receipts(store, receipt(["WA5"], "delivered", seconds=9))
+    rid = sent_message(store, "WA5")
+    msg = message(store, rid)
+    assert msg["status"] == "read"
+    assert msg["deliveredAt"] == T0 + timedelta(seconds=2)
+    assert msg["readAt"] == T0 + timedelta(seconds=7)
