@@ -9,6 +9,7 @@ file as a script starts such a child (see `_child`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -31,6 +32,9 @@ from tests.daemon.conftest import DaemonProcess, free_port
 
 HERE = Path(__file__).resolve()
 SEND_LOG_ENV = "OUTBOX_TEST_SEND_LOG"
+# Sends after this many never return (logged, then stuck on the way back): the daemon is
+# certainly mid-send when it is killed, whatever the timing of the machine.
+HANG_AFTER_ENV = "OUTBOX_TEST_HANG_AFTER"
 SEND_DELAY_ENV = "OUTBOX_TEST_SEND_DELAY"
 OUTBOX_ENV = {
     "WHATSAPP_OUTBOX_PACE_MIN_GAP_SECONDS": "0",
@@ -54,6 +58,8 @@ def _child() -> None:
     log_fd = os.open(os.environ[SEND_LOG_ENV], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     delay = float(os.environ.get(SEND_DELAY_ENV, "0"))
     instance = os.environ.get("WHATSAPP_INSTANCE_ID", "?")
+    hang_after = int(os.environ.get(HANG_AFTER_ENV, "0")) or None
+    sends = itertools.count(1)
 
     class LoggedTransport(SimulatedTransport):
         def send_text_sync(self, account_id: str, to_jid: str, text: str) -> SendResult:
@@ -61,6 +67,8 @@ def _child() -> None:
             result = super().send_text_sync(account_id, to_jid, text)
             line = {"by": instance, "account": account_id, "to": to_jid, "text": text}
             os.write(log_fd, (json.dumps(line) + "\n").encode())
+            if hang_after is not None and next(sends) > hang_after:
+                time.sleep(3600)  # delivered, but the answer never comes back
             time.sleep(delay)  # the answer on its way back
             return result
 
@@ -153,7 +161,7 @@ def test_two_daemons_one_killed_mid_send_never_send_twice(tmp_path: Path, daemon
     send_log = tmp_path / "sent.jsonl"
     base_env = {**OUTBOX_ENV, SEND_LOG_ENV: str(send_log)}
     # 1. pair three accounts once (daemon A), then give B copies of the session files
-    a = daemons("daemon-a", {**base_env, SEND_DELAY_ENV: "0.15"})
+    a = daemons("daemon-a", {**base_env, SEND_DELAY_ENV: "0.15", HANG_AFTER_ENV: "6"})
     a.start()
     accounts = []
     for i in range(3):
@@ -187,11 +195,11 @@ def test_two_daemons_one_killed_mid_send_never_send_twice(tmp_path: Path, daemon
     finally:
         store.close()
 
-    # 3. both run; A (slow sends) is killed while it is surely in the middle of some
+    # 3. both run; A (slow sends) is killed while its 7th send hangs after reaching the phone
     a.start()
     b.start()
-    a.wait_for(lambda: sum(1 for r in read_log(send_log) if r["by"] == "daemon-a") >= 6,
-               timeout=30, what="daemon A sending")  # fmt: skip
+    a.wait_for(lambda: sum(1 for r in read_log(send_log) if r["by"] == "daemon-a") >= 7,
+               timeout=30, what="daemon A stuck in its 7th send")  # fmt: skip
     assert a.proc is not None
     os.kill(a.proc.pid, signal.SIGKILL)
     a.proc.wait()
