@@ -176,32 +176,6 @@ def _mirror(
     return str(final) if final else None
 
 
-def _receipt_times(
-    pending: dict[str, Any], status: str, message: Snapshot | None, now: datetime
-) -> dict[str, Any]:
-    """`deliveredAt`/`readAt` (and `...Ms`) that an early receipt at `status` implies, at the
-    receipts' own times, for those the message does not have yet (as `apply_receipts` sets
-    them)."""
-    return _step_times(pending, status, message.data if message is not None else {}, now)
-
-
-def _step_times(
-    pending: dict[str, Any], status: str, existing: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    """Each step's time: the pending receipt's own time for that step when it kept one, else
-    the time of the (highest) receipt it holds."""
-    at = pending.get("receiptAt")
-    at = ensure_utc(at) if isinstance(at, datetime) else now
-    out: dict[str, Any] = {}
-    for step, field in (("delivered", "deliveredAt"), ("read", "readAt")):
-        if status_rank(step) <= status_rank(status) and not existing.get(field):
-            own = pending.get(field)
-            when = ensure_utc(own) if isinstance(own, datetime) else at
-            out[field] = when
-            out[field + "Ms"] = to_ms(when)
-    return out
-
-
 def pending_receipt_patch(
     pending: dict[str, Any], message: dict[str, Any], *, now: datetime
 ) -> dict[str, Any]:
@@ -211,7 +185,17 @@ def pending_receipt_patch(
     status = "read" if pending.get("status") == "played" else str(pending.get("status"))
     if status_rank(status) <= status_rank(message.get("status")):
         return {}
-    return {"status": status, **_step_times(pending, status, message, now)}
+    # each step's own time when the pending receipt kept one, else its (highest) receipt's time
+    at = pending.get("receiptAt")
+    at = ensure_utc(at) if isinstance(at, datetime) else now
+    patch: dict[str, Any] = {"status": status}
+    for step, field in (("delivered", "deliveredAt"), ("read", "readAt")):
+        if status_rank(step) <= status_rank(status) and not message.get(field):
+            own = pending.get(field)
+            when = ensure_utc(own) if isinstance(own, datetime) else at
+            patch[field] = when
+            patch[field + "Ms"] = to_ms(when)
+    return patch
 
 
 def _read_context(
@@ -392,15 +376,12 @@ def record_sent(
                 "updatedAt": now,
             },
         )
-        status = "sent"
-        receipt_times: dict[str, Any] = {}
-        if pending is not None and status_rank(pending.data.get("status")) > status_rank(status):
-            status = (
-                "read"
-                if pending.data.get("status") == "played"
-                else str(pending.data.get("status"))
-            )
-            receipt_times = _receipt_times(pending.data, status, message, now)
+        # an early receipt moves the just-sent message on, with the receipts' own times
+        receipt_patch: dict[str, Any] = {}
+        if pending is not None:
+            sent = {**(message.data if message is not None else {}), "status": "sent"}
+            receipt_patch = pending_receipt_patch(pending.data, sent, now=now)
+        if pending is not None and receipt_patch:
             tx.update(
                 pending.path,
                 {
@@ -409,7 +390,7 @@ def record_sent(
                 },
             )
         msg_patch: dict[str, Any] = {
-            "status": status,
+            "status": "sent",
             "waMessageId": result.message_id,
             "providerMessageId": result.message_id,
             "tsServer": sent_at,
@@ -418,7 +399,7 @@ def record_sent(
             "failedAt": None,
             "error": None,
             "updatedAt": now,
-            **receipt_times,
+            **receipt_patch,
         }
         current = message.data.get("status") if message is not None else None
         force = current == "failed"  # a lapsed-lease guess; this is what really happened
