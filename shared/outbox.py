@@ -36,7 +36,7 @@ from shared import schemas
 from shared.ids import send_request_id
 from shared.jids import chat_jid
 from shared.schemas import InvalidPayload, validate_payload
-from shared.store.port import DocumentStore, Transaction
+from shared.store.port import DocumentStore, InvalidPath, Transaction, split_path
 from shared.timeutil import ensure_utc, to_ms, utc_now
 
 __all__ = [
@@ -131,10 +131,15 @@ def message_path(thread_id: str, message_id: str) -> str:
 # ---- pure rules --------------------------------------------------------------------------------
 
 
-def _is_document_id(value: str) -> bool:
-    """Whether `value` can name a document: no `/`, not `.` or `..`, not Firestore's reserved
-    `__...__`, at most 1500 UTF-8 bytes (Firestore's limits; SQLite follows the same paths)."""
-    if "/" in value or value in (".", "..") or _RESERVED_ID.fullmatch(value):
+def _is_thread_id(value: str) -> bool:
+    """Whether `value` can name a thread document: a path the store accepts (one segment, not
+    `.` or `..`), and within Firestore's further limits (not a reserved `__...__` id, at most
+    1500 UTF-8 bytes)."""
+    try:
+        split_path(thread_path(value))
+    except InvalidPath:
+        return False
+    if _RESERVED_ID.fullmatch(value):
         return False
     return len(value.encode("utf-8", "surrogatepass")) <= 1500
 
@@ -146,7 +151,7 @@ def validate_send_request(body: object) -> SendRequest:
         parsed = validate_payload(schemas.SendRequest, body)
     except InvalidPayload as exc:
         raise SendRejected("invalid_request", f"Invalid request: {exc.message}") from None
-    if not _is_document_id(parsed.thread_id) or len(parsed.thread_id) > 400:
+    if not _is_thread_id(parsed.thread_id) or len(parsed.thread_id) > 400:
         raise SendRejected("invalid_request", "Invalid request: threadId: not a thread id")
     if len(parsed.account_id) > MAX_ID_CHARS:
         raise SendRejected("invalid_request", "Invalid request: accountId: too long")
