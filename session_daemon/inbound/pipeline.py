@@ -652,16 +652,16 @@ class InboundPipeline:
     @staticmethod
     def _document(
         entry: _Entry, tid: str, receipt: Snapshot | None, now: datetime
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[dict[str, Any], Snapshot | None]:
         """The new message's document, with a receipt that came before it applied (forward
-        only, at the receipt's own time). The flag says whether the receipt was applied."""
+        only, at the receipt's own time), and that receipt when it was applied."""
         assert entry.record is not None
         doc = message_document(entry.record, tid.rsplit("__", 1)[1])
         if receipt is None or not entry.record.from_me:
-            return doc, False
+            return doc, None
         patch = pending_receipt_patch(receipt.data, doc, now=now)
         doc.update(patch)
-        return doc, bool(patch)
+        return doc, receipt if patch else None
 
     def _commit(
         self,
@@ -680,10 +680,9 @@ class InboundPipeline:
             statuses: dict[str, str] = {}
             applied = 0
             for entry, tid, path in pack:
-                receipt = receipts.get(path)
-                doc, used = self._document(entry, tid, receipt, now)
+                doc, receipt = self._document(entry, tid, receipts.get(path), now)
                 batch.create(path, doc)
-                if used and receipt is not None:
+                if receipt is not None:
                     statuses[path] = str(doc["status"])
                     batch.update(receipt.path, {"appliedAt": now, "messagePath": path})
                     applied += 1
@@ -789,14 +788,13 @@ class InboundPipeline:
         statuses: dict[str, str] = {}
         now = utc_now()
         for entry, tid, path in fresh:
-            receipt = receipts.get(path)
-            doc, used = self._document(entry, tid, receipt, now)
+            doc, receipt = self._document(entry, tid, receipts.get(path), now)
             try:
                 self.store.create(path, doc)
                 won.append((entry, tid, path))
             except AlreadyExists:
                 continue
-            if used and receipt is not None:
+            if receipt is not None:
                 statuses[path] = str(doc["status"])
         # Re-read the threads: the concurrent writer may have moved them.
         tids = list(dict.fromkeys(t for _, t, _ in won))
