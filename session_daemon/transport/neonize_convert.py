@@ -95,18 +95,11 @@ def _phone_or_none(jid: str | None) -> str | None:
     return jid if _server(jid) == PHONE_SERVER else None
 
 
-def _ms_time(ms: int) -> datetime | None:
-    """A wire time in milliseconds, or None when it is not a representable date."""
+def _wire_time(convert: Callable[[int], datetime], value: int) -> datetime | None:
+    """A wire time through `convert` (`from_ms` or `from_seconds`), or None when it is not a
+    representable date (a corrupt or out-of-range value)."""
     try:
-        return from_ms(ms)
-    except (OverflowError, ValueError, OSError):
-        return None
-
-
-def _seconds_time(s: int) -> datetime | None:
-    """A wire time in seconds, or None when it is not a representable date."""
-    try:
-        return from_seconds(s)
+        return convert(value)
     except (OverflowError, ValueError, OSError):
         return None
 
@@ -286,7 +279,7 @@ def convert_message(ev: nz.Message, *, now: datetime | None = None) -> WireMessa
             alt = jid_str(src.RecipientAlt) if src.IsFromMe else sender_alt
             chat_pn = _phone_or_none(alt)
     sender_pn = _phone_or_none(sender) or _phone_or_none(sender_alt)
-    timestamp = _ms_time(info.Timestamp) or now
+    timestamp = _wire_time(from_ms, info.Timestamp) or now
     if timestamp is None:
         return None
     return WireMessage(
@@ -329,7 +322,7 @@ def convert_web_message(
         sender = _norm(key.participant) or _norm(info.participant) or chat
     else:
         sender = chat
-    timestamp = _seconds_time(info.messageTimestamp) if info.messageTimestamp else None
+    timestamp = _wire_time(from_seconds, info.messageTimestamp) if info.messageTimestamp else None
     timestamp = timestamp or fallback_time
     if timestamp is None:
         return None
