@@ -115,6 +115,18 @@ def default_app() -> Any:
             return firebase_admin.initialize_app(options=options)
 
 
+def bearer_token(header: str | None) -> str | None:
+    """The token of a well-formed `Authorization: Bearer <token>` header, else None (the
+    caller answers 401 `missing_auth_token`)."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token or len(token) > 8192:
+        return None
+    return token
+
+
 def _json_segment(segment: str) -> object:
     raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     return json.loads(raw)

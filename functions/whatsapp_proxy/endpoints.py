@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared.identity import Caller, InvalidToken, caller_from_claims
+from shared.identity import Caller, InvalidToken, bearer_token, caller_from_claims
 from shared.outbox import SendRejected, enqueue_send, validate_send_request
 from shared.schemas import AddAccountRequest, InvalidPayload, validate_payload
 from shared.store.port import DocumentStore
@@ -72,16 +72,6 @@ class Endpoint:
 
 
 # ---- input helpers ---------------------------------------------------------------------------
-
-
-def bearer_token(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token or len(token) > 8192:
-        return None
-    return token
 
 
 def json_body(request: ProxyRequest, *, required: bool) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from session_daemon.http.errors import ApiError
 from shared import identity
+from shared.identity import bearer_token
 from shared.store.port import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -109,17 +110,6 @@ def firebase_resolver(store: DocumentStore) -> IdTokenResolver:
         )
 
     return resolve
-
-
-def bearer_token(header: str | None) -> str | None:
-    """The token of a well-formed `Bearer <token>` header, else None."""
-    if not header:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token or len(token) > 8192:
-        return None
-    return token
 
 
 class Authenticator:

@@ -14,10 +14,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from session_daemon.config import Settings
 from session_daemon.http.app import build_app
-from session_daemon.http.auth import Authenticator, InvalidCredentials, Principal, bearer_token
+from session_daemon.http.auth import Authenticator, InvalidCredentials, Principal
 from session_daemon.http.context import DaemonContext
 from session_daemon.http.openapi import router_routes
 from session_daemon.sessions.manager import SessionManager
+from shared.identity import bearer_token
 from shared.store.sqlite import SqliteStore
 from tests.daemon.conftest import CollectingInbound, ScriptedTransport
 
