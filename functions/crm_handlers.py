@@ -7,9 +7,7 @@ not-found for a missing thread, internal for anything unexpected (no raw excepti
 
 from __future__ import annotations
 
-import importlib
 import logging
-import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,32 +40,13 @@ _CODES = {
     "failed-precondition": Code.FAILED_PRECONDITION,
 }
 
-_store: DocumentStore | None = None
-
 
 def store() -> DocumentStore:
-    """The process's store: the deployed folder's `runtime.store()` (one Firestore client per
-    instance), else the same rule here: `SUPERPARTY_STORE_URL`, or Firestore of this project."""
-    global _store
-    try:
-        runtime = importlib.import_module("runtime")  # beside main.py when deployed
-    except ImportError:
-        runtime = None
-    if runtime is not None:
-        return cast(DocumentStore, runtime.store())
-    if _store is None:
-        from shared.store.factory import open_store
+    """The process's store: `runtime.store()` beside main.py (one client per instance; the
+    handlers take `db=` in tests)."""
+    import runtime
 
-        url = os.environ.get("SUPERPARTY_STORE_URL")
-        if not url:
-            project = (
-                os.environ.get("GCLOUD_PROJECT")
-                or os.environ.get("GOOGLE_CLOUD_PROJECT")
-                or "demo-superparty"
-            )
-            url = f"firestore://{project}"
-        _store = open_store(url)
-    return _store
+    return cast(DocumentStore, runtime.store())
 
 
 @dataclass(frozen=True)

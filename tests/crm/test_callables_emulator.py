@@ -80,7 +80,8 @@ def crm_emulators(
     functions = root / "functions"
     functions.mkdir()
     (functions / "main.py").write_text(_STAND_IN_MAIN)
-    shutil.copy(ROOT / "functions" / "crm_handlers.py", functions / "crm_handlers.py")
+    for module in ("crm_handlers.py", "runtime.py"):
+        shutil.copy(ROOT / "functions" / module, functions / module)
     (functions / "requirements.txt").write_text("firebase-functions\n")
     (functions / "venv").symlink_to(Path(sys.prefix))  # this venv has firebase-functions
     server, info = start_firebase_emulators(
