@@ -19,6 +19,7 @@ from session_daemon.sessions.manager import (
     NotConnectedError,
     PairingUnavailable,
 )
+from session_daemon.transport.port import NotPairing, TransportError
 from shared.phones import to_e164
 from shared.schemas import AddAccountRequest
 from shared.store.port import query
@@ -209,8 +210,15 @@ async def pairing_code(request: web.Request) -> web.Response:
         raise ApiError(409, "already_connected", "This account is connected.") from None
     except PairingUnavailable as exc:
         raise _rate_limited(exc) from None
-    except NotConnectedError as exc:
-        raise ApiError(503, "pairing_unavailable", str(exc)) from None
+    except NotPairing:
+        # banned, replaced or disconnected while pairing: the state moved on, not our fault
+        raise ApiError(
+            409, "not_pairing", "The session is not pairing right now; regenerate the QR first."
+        ) from None
+    except (NotConnectedError, TransportError):
+        raise ApiError(
+            503, "pairing_unavailable", "WhatsApp did not give a pairing code; try again."
+        ) from None
     return web.json_response(
         {
             "success": True,

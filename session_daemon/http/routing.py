@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from session_daemon.http.auth import Access, Principal
 from session_daemon.http.context import CONTEXT
-from session_daemon.http.errors import ApiError
+from session_daemon.http.errors import ApiError, read_in_time
 from shared.schemas import InvalidPayload, validate_payload
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -79,7 +79,7 @@ async def read_json_object(request: web.Request, max_bytes: int | None = None) -
     `max_bytes` (default: the app's limit)."""
     if max_bytes is not None:
         request = request.clone(client_max_size=max_bytes)
-    raw = await request.read()  # aiohttp raises 413 beyond client_max_size
+    raw = await read_in_time(request, request.read())  # aiohttp raises 413 beyond the limit
     if not raw.strip():
         return {}
     try:

@@ -53,6 +53,7 @@ from session_daemon.transport.port import (
     MessageReceived,
     MessageType,
     NotConnected,
+    NotPairing,
     Paired,
     PairingCode,
     QrCode,
@@ -342,7 +343,7 @@ class SimulatedTransport:
         with self._lock:
             session = self._sessions.get(account_id)
             if session is None or session.state != "pairing":
-                raise TransportError("the session is not showing QR codes", retryable=False)
+                raise NotPairing("the session is not showing QR codes", retryable=False)
             code = "".join(secrets.choice(_PAIRING_ALPHABET) for _ in range(8))
             session.pairing_code, session.pairing_phone = code, phone
             sink = session.sink

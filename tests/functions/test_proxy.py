@@ -22,7 +22,7 @@ from shared.identity import InvalidToken
 from shared.ids import send_request_id
 from shared.store.sqlite import SqliteStore
 
-SERVICE_TOKEN = "daemon-service-token-123"
+SERVICE_TOKEN = "daemon-service-token-0123456789-0123"
 ACCOUNT = "wa_40700000001"
 CLIENT_JID = "40722111222@s.whatsapp.net"
 THREAD = f"{ACCOUNT}__{CLIENT_JID}"
