@@ -177,6 +177,7 @@ PAGE_ROUTES: tuple[RouteSpec, ...] = (
         tag="page",
         content_type="text/html",
         responses={200: "Page", 401: "Login form"},
+        media={401: ("text/html",)},
     ),
     RouteSpec(
         "POST",
@@ -187,6 +188,7 @@ PAGE_ROUTES: tuple[RouteSpec, ...] = (
         tag="page",
         content_type="text/html",
         responses={303: "Signed in", 400: "invalid_form", 401: "Refused", 429: "Throttled"},
+        media={303: (), 401: ("text/html",)},
     ),
     RouteSpec(
         "POST",
@@ -197,5 +199,6 @@ PAGE_ROUTES: tuple[RouteSpec, ...] = (
         tag="page",
         content_type="text/html",
         responses={303: "Signed out"},
+        media={303: ()},
     ),
 )

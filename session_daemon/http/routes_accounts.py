@@ -283,6 +283,7 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         "Current QR code as JSON, or as a PNG image with ?format=png",
         query=(QueryParam("format", {"type": "string", "enum": ["json", "png"]}),),
         responses={200: "QR data or image", 404: "No QR right now"},
+        media={200: ("application/json", "image/png")},
     ),
     RouteSpec(
         "POST",
@@ -304,6 +305,12 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         "super_admin",
         "Phone-number pairing code (8 characters)",
         body=PairingCodeRequest,
+        responses={
+            200: "The code",
+            409: "already_connected / not_pairing",
+            429: "rate_limited: too many pairings / too soon",
+            503: "pairing_unavailable / auth_unavailable",
+        },
     ),
     RouteSpec(
         "DELETE",
@@ -318,5 +325,6 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         backfill,
         "employee",
         "Ask the phone for older messages of recent threads (asynchronous)",
+        responses={200: "Started, or already running", 409: "not_connected"},
     ),
 )

@@ -41,8 +41,12 @@ class RouteSpec:
     tag: str = "whatsapp"
     query: tuple[QueryParam, ...] = ()
     body: type[BaseModel] | None = None
+    # statuses this route answers beyond the standard ones of openapi.py (409, 429, ...)
     responses: dict[int, str] = field(default_factory=lambda: {200: "Success"})
-    content_type: str = "application/json"
+    content_type: str = "application/json"  # of its success responses
+    # media types per status where they differ: {200: ("application/json", "image/png")};
+    # an empty tuple declares a response without a body (a redirect)
+    media: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 ROUTE_SPECS: web.AppKey[list[RouteSpec]] = web.AppKey("route_specs", list)

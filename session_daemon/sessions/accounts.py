@@ -9,7 +9,8 @@ from typing import Any
 from shared.store.sentinels import SERVER_TIMESTAMP
 
 ACCOUNTS = "accounts"
-_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"  # also declared in /openapi.json
+_ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
 
 
 def account_path(account_id: str) -> str:
