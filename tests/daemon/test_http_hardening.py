@@ -143,3 +143,24 @@ def test_x_forwarded_for_is_ignored_from_untrusted_peers(daemon_factory: Any) ->
         fake = {"X-Forwarded-For": f"203.0.113.{n}"}
         assert d.get("/api/whatsapp/accounts", token="guess" * 8, headers=fake).status == 401
     assert d.get("/api/whatsapp/accounts").status == 429
+
+
+def test_aiohttp_log_records_lose_their_exception_text() -> None:
+    """The filter on aiohttp's loggers: a traceback whose text quotes a raw header keeps only the
+    exception's class (belt and braces behind HardenedRequestHandler.handle_error)."""
+    import logging
+
+    from session_daemon.http.server import NoRawValues
+
+    try:
+        raise ValueError("Invalid header value: b'Authorization: Bearer sk-secret'")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "aiohttp.server", logging.ERROR, __file__, 1, "Error handling request from %s",
+            ("127.0.0.1",), sys.exc_info(),
+        )  # fmt: skip
+    assert NoRawValues().filter(record)
+    text = logging.Formatter().format(record)
+    assert text == "Error handling request from 127.0.0.1 (ValueError)", text
