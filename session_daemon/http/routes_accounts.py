@@ -19,11 +19,11 @@ from session_daemon.sessions.manager import (
     NotConnectedError,
     PairingUnavailable,
 )
+from shared import identity
+from shared.paths import ACCOUNTS
 from shared.phones import to_e164
 from shared.schemas import AddAccountRequest
 from shared.store.port import query
-
-ADMIN_ONLY_CONFIG = "config/whatsapp_inbox"
 
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
 
@@ -50,10 +50,8 @@ async def load_account(ctx: DaemonContext, account_id: str) -> dict[str, Any]:
         raise ApiError(404, "account_not_found", "No such account.") from None
 
 
-async def admin_only_account_ids(ctx: DaemonContext) -> set[str]:
-    snap = await asyncio.to_thread(ctx.store.get, ADMIN_ONLY_CONFIG)
-    ids = snap.data.get("adminOnlyAccountIds") if snap else None
-    return {str(i) for i in ids} if isinstance(ids, list) else set()
+async def admin_only_account_ids(ctx: DaemonContext) -> frozenset[str]:
+    return await asyncio.to_thread(identity.admin_only_account_ids, ctx.store)
 
 
 async def require_account_access(request: web.Request, account_id: str) -> dict[str, Any]:
@@ -97,8 +95,8 @@ async def list_accounts(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     who = principal(request)
     is_admin = who is None or who.is_super_admin
-    docs = await asyncio.to_thread(ctx.store.query, query("accounts"))
-    hidden = set() if is_admin else await admin_only_account_ids(ctx)
+    docs = await asyncio.to_thread(ctx.store.query, query(ACCOUNTS))
+    hidden = frozenset() if is_admin else await admin_only_account_ids(ctx)
     accounts = []
     for snap in docs:
         if snap.data.get("status") == "deleted" or snap.id in hidden:

@@ -21,13 +21,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from session_daemon.transport.port import SendResult
-from shared.outbox import message_path, new_message_doc, outbox_path, status_rank, thread_path
+from shared.outbox import new_message_doc, status_rank
+from shared.paths import OUTBOX, message_path, outbox_path, thread_path
+from shared.paths import pending_receipt_path as pending_receipt_path
 from shared.store.port import DocumentStore, Snapshot, Transaction, query
 from shared.timeutil import ensure_utc, to_ms
 
 log = logging.getLogger(__name__)
 
-PENDING_RECEIPTS = "pendingReceipts"
 UNKNOWN_STATE_ERROR = (
     "unknown delivery state: the daemon sending this message stopped before recording the "
     "result; not resent, to never deliver it twice"
@@ -49,10 +50,6 @@ def is_ambiguous_send_error(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return any(marker in text for marker in _AMBIGUOUS_SEND_ERRORS)
-
-
-def pending_receipt_path(account_id: str, wa_message_id: str) -> str:
-    return f"{PENDING_RECEIPTS}/{account_id}__{wa_message_id}"
 
 
 # ---- outcomes --------------------------------------------------------------------------------
@@ -126,7 +123,7 @@ def _blocker(tx: Transaction, item: Snapshot) -> Snapshot | None:
         snap
         for status in ("queued", "processing")
         for snap in tx.query(
-            query("outbox", where=[("status", "==", status), ("threadId", "==", thread_id)])
+            query(OUTBOX, where=[("status", "==", status), ("threadId", "==", thread_id)])
         )
     ]
     earlier = [s for s in pending if s.id != item.id and order_key(s) < mine]
@@ -475,7 +472,7 @@ def expired_claims(
 ) -> list[Snapshot]:
     """Items stuck in `processing`: lease expired, or claimed by this instance in an earlier life
     (same instance id, an attempt it no longer runs)."""
-    stuck = store.query(query("outbox", where=[("status", "==", "processing")]))
+    stuck = store.query(query(OUTBOX, where=[("status", "==", "processing")]))
     out = []
     for snap in stuck:
         if snap.data.get("attemptId") in in_flight:

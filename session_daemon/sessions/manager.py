@@ -46,6 +46,7 @@ from session_daemon.transport.port import (
     TransportEvent,
     WhatsAppTransport,
 )
+from shared import paths
 from shared.store.port import AlreadyExists, DocumentStore, NotFound, Transaction, query
 from shared.store.sentinels import DELETE_FIELD, SERVER_TIMESTAMP
 
@@ -172,7 +173,7 @@ class SessionManager:
                 await self._consumer
 
     async def _restore(self) -> None:
-        docs = await asyncio.to_thread(self.store.query, query("accounts"))
+        docs = await asyncio.to_thread(self.store.query, query(paths.ACCOUNTS))
         now = self._clock()
         for snap in docs:
             account_id, data = snap.id, snap.data
@@ -454,7 +455,7 @@ class SessionManager:
     async def add_account(self, name: str, phone_raw: str, phone_e164: str) -> AddResult:
         """Idempotent by phone: the same number returns the existing account."""
         existing = await asyncio.to_thread(
-            self.store.query, query("accounts", where=[("phoneE164", "==", phone_e164)])
+            self.store.query, query(paths.ACCOUNTS, where=[("phoneE164", "==", phone_e164)])
         )
         live = [s for s in existing if s.data.get("status") != "deleted"]
         if live:
@@ -593,7 +594,7 @@ class SessionManager:
         threads = await asyncio.to_thread(
             self.store.query,
             query(
-                "threads",
+                paths.THREADS,
                 where=[("accountId", "==", account_id)],
                 order_by=[("lastMessageAt", "desc")],
                 limit=self.settings.backfill_threads * 2,
