@@ -49,6 +49,7 @@ from session_daemon.transport.port import (
 from shared import paths
 from shared.store.port import AlreadyExists, DocumentStore, NotFound, Transaction, query
 from shared.store.sentinels import DELETE_FIELD, SERVER_TIMESTAMP
+from shared.timeutil import ensure_utc
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,14 @@ class AccountNotFound(Exception):
 
 class NotConnectedError(Exception):
     pass
+
+
+class AccountLimitReached(Exception):
+    """Adding a new account would exceed `Settings.max_accounts` live accounts."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} WhatsApp accounts")
+        self.limit = limit
 
 
 class PairingUnavailable(Exception):
@@ -93,6 +102,7 @@ class SessionState:
     timer_task: asyncio.Task[None] | None = None
     backfill_task: asyncio.Task[None] | None = None
     backfill_request_id: str | None = None
+    backfill_started_at: datetime | None = None
     connect_attempts: int = 0
 
 
@@ -137,6 +147,7 @@ class SessionManager:
         self._states: dict[str, SessionState] = {}
         self._generations = itertools.count(1)  # global: a re-added account never reuses one
         self._ops = asyncio.Lock()  # the Go side is not safe for concurrent start/stop
+        self._adds = asyncio.Lock()  # the account cap is checked and used in one step
         self._events: asyncio.Queue[tuple[int, TransportEvent]] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -453,13 +464,24 @@ class SessionManager:
         return snap.data
 
     async def add_account(self, name: str, phone_raw: str, phone_e164: str) -> AddResult:
-        """Idempotent by phone: the same number returns the existing account."""
+        """Idempotent by phone: the same number returns the existing account (even at the
+        cap). A new one beyond `max_accounts` live accounts raises AccountLimitReached."""
+        async with self._adds:
+            return await self._add_account(name, phone_raw, phone_e164)
+
+    async def _live_accounts(self) -> int:
+        docs = await asyncio.to_thread(self.store.query, query(paths.ACCOUNTS))
+        return sum(1 for s in docs if s.data.get("status") != "deleted")
+
+    async def _add_account(self, name: str, phone_raw: str, phone_e164: str) -> AddResult:
         existing = await asyncio.to_thread(
             self.store.query, query(paths.ACCOUNTS, where=[("phoneE164", "==", phone_e164)])
         )
         live = [s for s in existing if s.data.get("status") != "deleted"]
         if live:
             return AddResult(live[0].id, live[0].data, created=False)
+        if await self._live_accounts() >= self.settings.max_accounts:
+            raise AccountLimitReached(self.settings.max_accounts)
         if existing:
             account_id = existing[0].id
             revive = {
@@ -578,17 +600,42 @@ class SessionManager:
 
     async def backfill(self, account_id: str) -> tuple[str, bool]:
         """Ask the phone for older messages of the most recent threads (they arrive as history
-        sync and take the inbound path). Returns (requestId, already_running)."""
-        await self.get_account(account_id)
+        sync and take the inbound path). Returns (requestId, already_running).
+
+        Idempotent: while a run is going, and for `backfill_cooldown_seconds` after it started,
+        a repeat gets that run's requestId and `already_running` (never an error: the app
+        retries). The last run is also read from the account document, so a restart or
+        another daemon keeps the cooldown."""
+        data = await self.get_account(account_id)
         state = self._state(account_id)
-        if not self.transport.is_connected(account_id):
-            raise NotConnectedError(f"account {account_id} is not connected")
         if state.backfill_task is not None and not state.backfill_task.done():
             return state.backfill_request_id or "", True
+        recent = self._recent_backfill(state, data)
+        if recent is not None:
+            return recent, True
+        if not self.transport.is_connected(account_id):
+            raise NotConnectedError(f"account {account_id} is not connected")
         request_id = uuid.uuid4().hex
         state.backfill_request_id = request_id
+        state.backfill_started_at = self._clock()
         state.backfill_task = self._spawn(self._run_backfill(account_id, request_id))
         return request_id, False
+
+    def _recent_backfill(self, state: SessionState, data: dict[str, Any]) -> str | None:
+        """The requestId of a backfill started less than the cooldown ago, else None."""
+        cooldown = self.settings.backfill_cooldown_seconds
+        now = self._clock()
+        runs = [(state.backfill_started_at, state.backfill_request_id)]
+        runs.append((data.get("lastBackfillAt"), data.get("lastBackfillRequestId")))
+        for at, request_id in runs:
+            if (
+                isinstance(at, datetime)
+                and isinstance(request_id, str)
+                and request_id
+                and (now - ensure_utc(at)).total_seconds() < cooldown
+            ):
+                return request_id
+        return None
 
     async def _run_backfill(self, account_id: str, request_id: str) -> None:
         threads = await asyncio.to_thread(
