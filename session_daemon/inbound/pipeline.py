@@ -532,14 +532,22 @@ class InboundPipeline:
                 self._counters["receiptsApplied"] += 1
 
     def _receipt_with_phone(self, event: ReceiptReceived) -> ReceiptReceived:
-        """A LID chat's receipt with the phone JID this pipeline learned for it, so that it is
-        matched in the chat's own thread (never by the cross-thread search)."""
+        """A LID chat's receipt with its phone JID (learned, or from `lid_resolver`), so that it
+        is matched in the chat's own thread, never by the cross-thread search."""
         lid = normalize_jid(event.chat_jid) if not event.chat_pn_jid else None
         if lid is None or not lid.endswith("@lid"):
             return event
         with self._cv:
             pn = self._lid_map.get((event.account_id, lid))
-        return dataclasses.replace(event, chat_pn_jid=pn) if pn else event
+        if pn is None and self.lid_resolver is not None:
+            try:
+                pn = normalize_jid(self.lid_resolver(event.account_id, lid) or "")
+            except Exception:
+                log.warning("lid_resolver failed for a receipt's chat", exc_info=True)
+                pn = None
+        if pn is None or not pn.endswith("@s.whatsapp.net"):
+            return event
+        return dataclasses.replace(event, chat_pn_jid=pn)
 
     def _client_jid(self, record: InboundRecord, learned: list[tuple[str, str, str]]) -> str | None:
         if record.pn_jid is not None:
