@@ -292,6 +292,8 @@ def enqueue_send(
     Raises SendRejected when the thread checks fail (re-checked inside the transaction so two
     first senders cannot both become the owner) and ValueError for empty ids.
     """
+    check_id(thread_id, "threadId")  # InvalidId before anything is read or written
+    check_id(account_id, "accountId")
     request_id = send_request_id(thread_id, uid, client_message_id)
     at = ensure_utc(now) if now is not None else utc_now()
     item_path = outbox_path(request_id)

@@ -27,7 +27,7 @@ from shared.identity import (
     may_see_account,
 )
 from shared.outbox import SendRejected, enqueue_send, validate_send_request
-from shared.paths import InvalidId
+from shared.paths import InvalidId, is_id
 from shared.schemas import AddAccountRequest, InvalidPayload, validate_payload
 from shared.store.port import DocumentStore
 
@@ -105,7 +105,7 @@ def account_id_of(ctx: Context) -> str:
         value = json_body(ctx.request, required=False).get("accountId")
     if value is None or value == "":
         raise invalid("Invalid request: accountId: required.")
-    if not isinstance(value, str) or not ACCOUNT_ID.fullmatch(value):
+    if not isinstance(value, str) or not ACCOUNT_ID.fullmatch(value) or not is_id(value):
         raise invalid("Invalid request: accountId: letters, digits, '_' or '-' (1-100).")
     return value
 
