@@ -187,7 +187,10 @@ def test_proxy_refuses_ids_that_are_not_one_segment(
     caplog.set_level(logging.INFO)
 
     def verify(token: str) -> dict[str, Any]:
-        claims = {"admin-token": {"uid": "admin", "admin": True}, "staff-token": {"uid": "u-staff"}}
+        claims: dict[str, dict[str, Any]] = {
+            "admin-token": {"uid": "admin", "admin": True},
+            "staff-token": {"uid": "u-staff"},
+        }
         if token not in claims:
             raise InvalidToken("bad")
         return claims[token]
