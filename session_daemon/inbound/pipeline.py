@@ -680,7 +680,7 @@ class InboundPipeline:
         doc = message_document(entry.record, parse_thread_id(tid)[1])
         if receipt is None or not entry.record.from_me:
             return doc, None
-        patch = pending_receipt_patch(receipt.data, doc, now=now)
+        patch = pending_receipt_patch(receipt.data, doc, now=now, thread_id=tid)
         doc.update(patch)
         return doc, receipt if patch else None
 

@@ -174,11 +174,15 @@ def _mirror(
 
 
 def pending_receipt_patch(
-    pending: dict[str, Any], message: dict[str, Any], *, now: datetime
+    pending: dict[str, Any], message: dict[str, Any], *, now: datetime, thread_id: str | None = None
 ) -> dict[str, Any]:
     """What an early receipt (a `pendingReceipts` document) adds to `message` when it is stored
     after the receipt: the status, forward only, and `deliveredAt`/`readAt` (and `...Ms`) at the
-    receipt's own time for those it does not have yet. Empty when it would not move forward."""
+    receipt's own time for those it does not have yet. Empty when it would not move forward, or
+    when the receipt came from a known chat other than `thread_id`'s (receipts are matched
+    within their chat; only an unmappable chat's receipt may apply anywhere in the account)."""
+    if thread_id is not None and not _receipt_fits_thread(pending.get("threadIds"), thread_id):
+        return {}
     status = "read" if pending.get("status") == "played" else str(pending.get("status"))
     if status_rank(status) <= status_rank(message.get("status")):
         return {}
@@ -193,6 +197,13 @@ def pending_receipt_patch(
             patch[field] = when
             patch[field + "Ms"] = to_ms(when)
     return patch
+
+
+def _receipt_fits_thread(receipt_threads: object, thread_id: str) -> bool:
+    if not isinstance(receipt_threads, list):
+        return True  # written before receipts kept their chat: as before
+    known = [t for t in receipt_threads if isinstance(t, str) and not t.endswith("@lid")]
+    return not known or thread_id in receipt_threads
 
 
 def _read_context(
@@ -377,7 +388,9 @@ def record_sent(
         receipt_patch: dict[str, Any] = {}
         if pending is not None:
             sent = {**(message.data if message is not None else {}), "status": "sent"}
-            receipt_patch = pending_receipt_patch(pending.data, sent, now=now)
+            receipt_patch = pending_receipt_patch(
+                pending.data, sent, now=now, thread_id=str(item.data.get("threadId"))
+            )
         if pending is not None and receipt_patch:
             tx.update(
                 pending.path,

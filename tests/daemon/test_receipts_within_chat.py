@@ -49,6 +49,19 @@ def sent_in_a(store: SqliteStore, wa_id: str) -> str:
     return paths.message_path(TID_A, result.request_id)
 
 
+def claimed_in_a(store: SqliteStore) -> tuple[str, str]:
+    result = enqueue_send(
+        store, thread_id=TID_A, account_id=ACC, to_jid=CHAT_A, text="hi", uid="u",
+        client_message_id="c2", now=T0,
+    )  # fmt: skip
+    claimed = items.claim(
+        store, result.request_id, instance_id="w", now=T0, lease_s=30, max_attempts=3,
+        verdict=items.ACCOUNT_OK, backoff_s=1,
+    )  # fmt: skip
+    assert isinstance(claimed, items.Claimed)
+    return result.request_id, claimed.attempt_id
+
+
 def status(store: SqliteStore, path: str) -> object:
     snap = store.get(path)
     assert snap is not None
@@ -62,6 +75,25 @@ def test_a_receipt_from_another_chat_does_not_touch_this_chat(store: SqliteStore
     assert status(store, msg) == "sent"
     outcome = apply_receipts(store, ReceiptReceived(ACC, ("WA1",), CHAT_A, "read", T0))
     assert outcome.updated == 1 and status(store, msg) == "read"
+
+
+def test_an_early_receipt_from_another_chat_is_not_applied_when_the_send_is_recorded(
+    store: SqliteStore,
+) -> None:
+    request_id, attempt = claimed_in_a(store)
+    # the receipts race ahead of record_sent: one from chat B, one from chat A
+    apply_receipts(store, ReceiptReceived(ACC, ("WA2",), CHAT_B, "read", T0))
+    items.record_sent(store, request_id, attempt, SendResult("WA2", T0), now=T0)
+    assert status(store, paths.message_path(TID_A, request_id)) == "sent"
+    apply_receipts(store, ReceiptReceived(ACC, ("WA2",), CHAT_A, "delivered", T0))
+    assert status(store, paths.message_path(TID_A, request_id)) == "delivered"
+
+
+def test_an_early_receipt_from_its_own_chat_is_applied(store: SqliteStore) -> None:
+    request_id, attempt = claimed_in_a(store)
+    apply_receipts(store, ReceiptReceived(ACC, ("WA3",), CHAT_A, "read", T0))
+    items.record_sent(store, request_id, attempt, SendResult("WA3", T0), now=T0)
+    assert status(store, paths.message_path(TID_A, request_id)) == "read"
 
 
 def test_an_unmappable_lid_chat_still_finds_its_message(store: SqliteStore) -> None:
