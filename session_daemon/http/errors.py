@@ -17,6 +17,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from shared.paths import InvalidId
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -73,7 +75,7 @@ async def read_in_time(request: web.Request, read: Awaitable[T]) -> T:
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Echo the caller's `X-Request-ID` (or a new one) on every response, errors included."""
     given = request.headers.get("X-Request-ID", "")
-    request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     response = await handler(request)
     response.headers["X-Request-ID"] = request_id
     return response
@@ -99,6 +101,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ConnectionResetError:  # the client hung up mid-request: its choice, not our error
         log.debug("client went away during %s %s", request.method, request.path)
         return error_response(400, "client_disconnected", "The connection was closed.")
+    except InvalidId as exc:  # an id that is not one path segment reached a path builder
+        return error_response(400, "invalid_request", f"Invalid request: {exc}")
     except Exception:
         log.exception(
             "unhandled error on %s %s (X-Request-ID %s)",
