@@ -41,6 +41,7 @@ from session_daemon.config import Settings
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
+from session_daemon.http.throttle import FailureThrottle
 from session_daemon.sessions.manager import SessionManager
 from shared.store.sqlite import SqliteStore
 from tests.daemon.conftest import CollectingInbound, ScriptedTransport
@@ -84,7 +85,9 @@ class Harness:
         return resp.status, body
 
 
-async def _harness(tmp_path: Path, resolver_store: Any = None) -> AsyncIterator[Harness]:
+async def _harness(
+    tmp_path: Path, resolver_store: Any = None, throttle: FailureThrottle | None = None
+) -> AsyncIterator[Harness]:
     settings = Settings(
         sessions_path=tmp_path / "sessions",
         service_token=TOKEN,
@@ -103,7 +106,7 @@ async def _harness(tmp_path: Path, resolver_store: Any = None) -> AsyncIterator[
         store=store,
         transport=transport,
         manager=manager,
-        authenticator=Authenticator(TOKEN, resolver),
+        authenticator=Authenticator(TOKEN, resolver, throttle),
         inbound=inbound,
     )
     await manager.start()
@@ -120,6 +123,12 @@ async def _harness(tmp_path: Path, resolver_store: Any = None) -> AsyncIterator[
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     async for h in _harness(tmp_path):
+        yield h
+
+
+@pytest.fixture
+async def throttled_harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    async for h in _harness(tmp_path, throttle=FailureThrottle(3, 60.0)):
         yield h
 
 
@@ -415,3 +424,25 @@ async def test_disabled_revoked_and_deleted_users_are_refused_at_once(
         key_server.users = {"staff-1": record} if record is not None else {}
         status, body = await harness.get("/api/whatsapp/accounts", token)
         assert (status, body["error"]) == (401, "unauthorized"), record
+
+
+async def test_bad_signatures_are_throttled_but_expired_and_revoked_tokens_are_not(
+    throttled_harness: Harness, keys: dict[str, Any], key_server: KeyServer
+) -> None:
+    """Staff behind one office address send expired tokens all day (the app refreshes them) and
+    a signed-out colleague's token now and then: those never lock the address. Forged tokens do."""
+    h, now = throttled_harness, int(time.time())
+    h.store.set("staffProfiles/staff-1", {"role": "staff"})
+    key_server.users = {"staff-1": {}, "gone": {"validSince": str(now + 5)}}
+    expired = _signed(keys["good"], keys["kid"], sub="staff-1", iat=now - 7200, exp=now - 3600)
+    revoked = _signed(keys["good"], keys["kid"], sub="gone")
+    for token in [expired, revoked] * 4:
+        assert (await h.get("/api/whatsapp/accounts", token))[0] == 401
+    good = _signed(keys["good"], keys["kid"], sub="staff-1")
+    assert (await h.get("/api/whatsapp/accounts", good))[0] == 200
+    forged = _signed(keys["evil"], keys["kid"], sub="staff-1", admin=True)
+    for _ in range(3):
+        assert (await h.get("/api/whatsapp/accounts", forged))[0] == 401
+    status, body = await h.get("/api/whatsapp/accounts", good)
+    assert (status, body["error"]) == (429, "too_many_auth_failures"), body
+    assert body["retryAfterSeconds"] >= 1
