@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from session_daemon.leases.record import MAX_LEASE_SECONDS, MIN_LEASE_SECONDS
 from shared.paths import check_id
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class Settings:
     auth_failures_allowed: int = 10
     auth_failure_window_seconds: float = 60.0
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For is believed
+    # account leases (issue 14): a lease lapses this long after its holder's last renewal
+    lease_seconds: float = 30.0
 
     @property
     def journal_dir(self) -> Path:
@@ -136,6 +139,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         "auth_failure_window_seconds": _env_float(
             env, "WHATSAPP_AUTH_FAILURE_WINDOW_SECONDS", 60.0
         ),
+        "lease_seconds": _env_float(env, "WHATSAPP_LEASE_SECONDS", 30.0),
         "trusted_proxies": tuple(
             p.strip() for p in (env.get("WHATSAPP_TRUSTED_PROXIES") or "").split(",") if p.strip()
         ),
@@ -173,6 +177,11 @@ def validate(settings: Settings) -> None:
     ):
         if not value > 0:
             raise ConfigError(f"{name} must be a positive number of seconds")
+    if not (MIN_LEASE_SECONDS <= settings.lease_seconds <= MAX_LEASE_SECONDS):
+        raise ConfigError(
+            f"WHATSAPP_LEASE_SECONDS must be between {MIN_LEASE_SECONDS:g} and "
+            f"{MAX_LEASE_SECONDS:g} seconds, got {settings.lease_seconds:g}"
+        )
     if settings.auth_failures_allowed < 1:
         raise ConfigError("WHATSAPP_AUTH_FAILURES_ALLOWED must be at least 1")
     for proxy in settings.trusted_proxies:

@@ -14,12 +14,15 @@ API (stdlib only; cheap to import from Cloud Functions):
   control or line-separator character, not a reserved `__...__` id. `is_id(value) -> bool`.
 - Collections: `THREADS`, `MESSAGES`, `EXTRACTIONS`, `OUTBOX`, `ACCOUNTS`, `ACCOUNT_SECRETS`,
   `CLIENTS`, `CLIENT_STATS_INDEX`, `EVENTS` (`evenimente`), `COUNTERS`, `CONFIG`, `APP_CONFIG`,
-  `STAFF_PROFILES`, `USERS`, `PENDING_RECEIPTS`, `WA_SESSIONS`; all of them in `COLLECTIONS`.
+  `STAFF_PROFILES`, `USERS`, `PENDING_RECEIPTS`, `WA_SESSIONS`, `ACCOUNT_LEASES`,
+  `DAEMON_INSTANCES`; all of them in `COLLECTIONS`.
 - Builders (each returns a document path): `thread_path(t)`, `message_path(t, m)`,
   `extraction_path(t, key)`, `outbox_path(request_id)`, `account_path(a)`,
   `account_secrets_path(a)`, `client_path(phone)`, `client_stats_index_path(event_id)`,
   `event_path(event_id)`, `counter_path(name)`, `config_path(name)`, `app_config_path(name)`,
-  `staff_profile_path(uid)`, `user_path(uid)`, `pending_receipt_path(account, wa_message_id)`;
+  `staff_profile_path(uid)`, `user_path(uid)`, `pending_receipt_path(account, wa_message_id)`,
+  `account_lease_path(account)` (which daemon runs the account's session: holder, epoch,
+  expiry), `daemon_instance_path(instance)` (a daemon's heartbeat and address);
   collection paths: `messages_collection(t)`. Fixed documents: `EVENT_SHORT_CODE_COUNTER`,
   `WHATSAPP_INBOX_CONFIG` (its `adminOnlyAccountIds`), `AI_PROMPTS`; trigger pattern
   `EVENT_TRIGGER_DOCUMENT` (`evenimente/{eventId}`).
@@ -38,6 +41,7 @@ from typing import Final
 
 __all__ = [
     "ACCOUNTS",
+    "ACCOUNT_LEASES",
     "ACCOUNT_SECRETS",
     "AI_PROMPTS",
     "APP_CONFIG",
@@ -46,6 +50,7 @@ __all__ = [
     "COLLECTIONS",
     "CONFIG",
     "COUNTERS",
+    "DAEMON_INSTANCES",
     "EVENTS",
     "EVENT_SHORT_CODE_COUNTER",
     "EVENT_TRIGGER_DOCUMENT",
@@ -60,6 +65,7 @@ __all__ = [
     "WA_SESSIONS",
     "WHATSAPP_INBOX_CONFIG",
     "InvalidId",
+    "account_lease_path",
     "account_path",
     "account_secrets_path",
     "app_config_path",
@@ -68,6 +74,7 @@ __all__ = [
     "client_stats_index_path",
     "config_path",
     "counter_path",
+    "daemon_instance_path",
     "doc_id",
     "event_path",
     "extraction_path",
@@ -100,6 +107,8 @@ STAFF_PROFILES: Final = "staffProfiles"
 USERS: Final = "users"
 PENDING_RECEIPTS: Final = "pendingReceipts"
 WA_SESSIONS: Final = "wa_sessions"
+ACCOUNT_LEASES: Final = "accountLeases"
+DAEMON_INSTANCES: Final = "daemonInstances"
 COLLECTIONS: Final = frozenset(
     {
         THREADS,
@@ -118,6 +127,8 @@ COLLECTIONS: Final = frozenset(
         USERS,
         PENDING_RECEIPTS,
         WA_SESSIONS,
+        ACCOUNT_LEASES,
+        DAEMON_INSTANCES,
     }
 )
 
@@ -250,6 +261,16 @@ def pending_receipt_path(account_id: str, wa_message_id: str) -> str:
     """A receipt that came before its message: keyed by account and WhatsApp message id."""
     account = check_id(account_id, "accountId")
     return f"{PENDING_RECEIPTS}/{check_id(f'{account}__{safe_doc_id(wa_message_id)}')}"
+
+
+def account_lease_path(account_id: str) -> str:
+    """The lease of one account: the daemon instance that may run its session (issue 14)."""
+    return f"{ACCOUNT_LEASES}/{check_id(account_id, 'accountId')}"
+
+
+def daemon_instance_path(instance_id: str) -> str:
+    """One daemon's heartbeat: liveness for the lease planner and for duplicate-id checks."""
+    return f"{DAEMON_INSTANCES}/{check_id(instance_id, 'instanceId')}"
 
 
 EVENT_SHORT_CODE_COUNTER: Final = counter_path("eventShortCode")

@@ -72,6 +72,8 @@ def test_non_strings_are_refused() -> None:
         paths.staff_profile_path,
         paths.user_path,
         lambda v: paths.pending_receipt_path(v, "3EB0"),
+        paths.account_lease_path,
+        paths.daemon_instance_path,
     ],
 )
 @pytest.mark.parametrize("bad", ["T/messages/M", "..", "acc\n", ""])
@@ -91,6 +93,8 @@ def test_builders_and_parsers() -> None:
     assert paths.EVENT_SHORT_CODE_COUNTER == "counters/eventShortCode"
     assert paths.WHATSAPP_INBOX_CONFIG == "config/whatsapp_inbox"
     assert paths.AI_PROMPTS == "app_config/ai_prompts"
+    assert paths.account_lease_path("wa_1") == "accountLeases/wa_1"
+    assert paths.daemon_instance_path("vm-a") == "daemonInstances/vm-a"
     for bad in ("threads/T", "outbox/R/x/y", "threads//messages/M", "threads/../messages/M"):
         with pytest.raises(paths.InvalidId):
             paths.parse_message_path(bad)
