@@ -118,7 +118,7 @@ def parse_lease(account_id: str, data: object, *, now: datetime) -> Lease | None
         return None  # copied from another account's lease
     if abs(expires - (renewed + timedelta(seconds=seconds))) > _CONSISTENCY:
         return None  # one of the two edited alone
-    if acquired > renewed + _CONSISTENCY or renewed > now + CLOCK_TOLERANCE:
+    if renewed > now + CLOCK_TOLERANCE:
         return None  # renewed in the future: no daemon wrote this
     if address is not None and not isinstance(address, str):
         address = None  # only used to forward requests: drop it, keep the lease
