@@ -60,28 +60,34 @@ def plan(accounts: Iterable[AccountSlot], daemons: Iterable[DaemonSlot]) -> Plan
     target: Plan = {}
     count = dict.fromkeys(order, 0)
     pairings = dict.fromkeys(order, 0)
-    for d in order:
-        pinned = [a for a in held[d] if a.pairing]
-        movable = [a for a in held[d] if not a.pairing]
-        room = max(share[d] - len(pinned), 0)
-        # keep the pinned ones and as many others as the share allows; the rest are released
-        for acc in pinned + movable[:room]:
-            target[acc.account_id] = d
-            count[d] += 1
-            pairings[d] += acc.pairing
-        pool.extend(movable[room:])
 
-    # pairing accounts first: they have fewer places to go
-    for acc in sorted(pool, key=lambda a: (not a.pairing, a.account_id)):
-        fits = [d for d in order if not acc.pairing or pairings[d] < max(live[d].max_pairings, 0)]
+    def place(acc: AccountSlot, d: str) -> None:
+        target[acc.account_id] = d
+        count[d] += 1
+        pairings[d] += acc.pairing
+
+    for d in order:  # pairing sessions stay where they are
+        for acc in held[d]:
+            if acc.pairing:
+                place(acc, d)
+    # pairing accounts without a live owner next: they have fewer places to go
+    for acc in (a for a in pool if a.pairing):
+        fits = [d for d in order if pairings[d] < max(live[d].max_pairings, 0)]
         if not fits:
-            target[acc.account_id] = None
+            target[acc.account_id] = None  # waits for pairing room rather than break a limit
             continue
+        place(acc, min(fits, key=lambda d: (count[d] - share[d], count[d], d)))
+    pool = [a for a in pool if not a.pairing]
+    # then keep as many of its other accounts as each daemon's share allows; release the rest
+    for d in order:
+        movable = [a for a in held[d] if not a.pairing]
+        room = max(share[d] - count[d], 0)
+        for acc in movable[:room]:
+            place(acc, d)
+        pool.extend(movable[room:])
+    for acc in sorted(pool, key=lambda a: a.account_id):
         # the daemon furthest below its share, then the least loaded, then by id
-        best = min(fits, key=lambda d: (count[d] - share[d], count[d], d))
-        target[acc.account_id] = best
-        count[best] += 1
-        pairings[best] += acc.pairing
+        place(acc, min(order, key=lambda d: (count[d] - share[d], count[d], d)))
     return target
 
 

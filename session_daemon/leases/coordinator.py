@@ -147,9 +147,12 @@ class LeaseCoordinator:
             log.warning("lost the lease of %s: its session is stopped", account_id)
 
     def tick(self) -> TickReport:
+        """One round of the protocol. Store failures never skip the local deadline check: a
+        daemon that cannot reach the store stops its sessions when its leases may lapse."""
         report = TickReport()
         if self.superseded:
             return report
+        store_ok = True
         try:
             self.registry.heartbeat("stopping" if self.stopping else "running")
         except Superseded:
@@ -158,9 +161,21 @@ class LeaseCoordinator:
             for account_id in list(self.held):
                 self._drop(account_id, report, lost=True)
             return report
+        except Exception:
+            log.exception("lease heartbeat failed")
+            self.counters.tick_errors += 1
+            store_ok = False
         self._renew(report)
-        if self.stopping:
+        if self.stopping or not store_ok:
             return report
+        try:
+            self._rebalance(report)
+        except Exception:
+            log.exception("lease planning failed")
+            self.counters.tick_errors += 1
+        return report
+
+    def _rebalance(self, report: TickReport) -> None:
         now = self.engine.clock()
         leases = self.engine.read_all()
         self._instances = self.registry.live_instances()
@@ -186,11 +201,15 @@ class LeaseCoordinator:
                 if lease is not None and lease.live(now) and lease.holder != self.instance_id:
                     continue  # still someone else's: it hands it over, or it lapses
                 self._take(acc, report)
-        return report
 
     def _renew(self, report: TickReport) -> None:
+        renewed: dict[str, Held | None] = {}
         if self.held:
-            renewed = self.engine.renew(self.held.values())
+            try:
+                renewed = self.engine.renew(list(self.held.values()))
+            except Exception:  # store unreachable: only the deadlines below decide
+                log.exception("lease renewal failed")
+                self.counters.tick_errors += 1
             for acc, held in renewed.items():
                 if held is None:
                     self._drop(acc, report, lost=True)
