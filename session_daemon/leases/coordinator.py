@@ -23,6 +23,7 @@ Sessions are driven through `SessionControl`: `start`/`stop` are requests (non-b
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -90,6 +91,9 @@ class LeaseCoordinator:
         self.stopping = False
         self.superseded = False
         self._instances: list[Instance] = []
+        # `held` is changed by the tick (a worker thread) and by expire_local (the event loop):
+        # this lock guards each change, never a store call
+        self._lock = threading.Lock()
 
     # -- queries (any thread)
 
@@ -98,7 +102,11 @@ class LeaseCoordinator:
         return held is not None and self.monotonic() < held.deadline
 
     def fence(self, account_id: str) -> Fence | None:
-        return self.held[account_id].lease.fence if self.holds(account_id) else None
+        """The fence to carry into a send or action on the account; None when not ours."""
+        held = self.held.get(account_id)
+        if held is None or self.monotonic() >= held.deadline:
+            return None
+        return held.lease.fence
 
     def soonest_expiry_seconds(self) -> float | None:
         now = self.monotonic()
@@ -137,8 +145,10 @@ class LeaseCoordinator:
         self.registry.register(trusted_local=trusted_local)
 
     def _drop(self, account_id: str, report: TickReport, *, lost: bool) -> None:
-        self.held.pop(account_id, None)
-        self.since.pop(account_id, None)
+        with self._lock:
+            if self.held.pop(account_id, None) is None:
+                return  # dropped meanwhile by the other path
+            self.since.pop(account_id, None)
         self.control.stop(account_id)
         report.stopped.append(account_id)
         if lost:
@@ -213,19 +223,37 @@ class LeaseCoordinator:
             for acc, held in renewed.items():
                 if held is None:
                     self._drop(acc, report, lost=True)
-                elif acc in self.held:
-                    self.held[acc] = held
+                    continue
+                with self._lock:  # only if nobody dropped it while the renewal ran
+                    mine = self.held.get(acc)
+                    if mine is not None and mine.lease.token == held.lease.token:
+                        self.held[acc] = held
         now = self.monotonic()
         for acc, held in list(self.held.items()):
             if now >= held.deadline:  # not renewed in time: somebody may take it any moment
                 self._drop(acc, report, lost=True)
 
+    def expire_local(self) -> list[str]:
+        """Stop the sessions whose lease this process no longer trusts (local deadline passed),
+        without touching the store: cheap enough to run every few hundred milliseconds, so a
+        daemon resumed after a pause (SIGCONT) or cut off from the store stops at once instead
+        of at its next tick."""
+        report = TickReport()
+        now = self.monotonic()
+        for acc, held in list(self.held.items()):
+            if now >= held.deadline:
+                self._drop(acc, report, lost=True)
+        return report.lost
+
     def _give(self, account_id: str, owner: str | None, report: TickReport) -> None:
         if self.control.running(account_id):
             self.control.stop(account_id)  # hand over once it has stopped (a later tick)
             return
-        held = self.held.pop(account_id)
-        self.since.pop(account_id, None)
+        with self._lock:
+            held = self.held.pop(account_id, None)
+            self.since.pop(account_id, None)
+        if held is None:
+            return
         if owner is None:
             ok = self.engine.release(held)
             self.counters.released += ok
@@ -242,8 +270,9 @@ class LeaseCoordinator:
             return  # a session of a lost lease is still stopping: never two at once
         outcome = self.engine.acquire(account_id)
         if isinstance(outcome, Acquired):
-            self.held[account_id] = outcome.held
-            self.since[account_id] = outcome.held.lease.acquired_at.timestamp()
+            with self._lock:
+                self.held[account_id] = outcome.held
+                self.since[account_id] = outcome.held.lease.acquired_at.timestamp()
             self.counters.acquired += 1
             if outcome.kind in ("takeover", "corrupt"):
                 self.counters.takeovers += 1
@@ -296,7 +325,8 @@ class LeaseCoordinator:
         for acc in list(self.held):
             if self.control.running(acc):
                 log.error("session %s did not stop in time: its lease is left to lapse", acc)
-                self.held.pop(acc)
+                with self._lock:
+                    self.held.pop(acc, None)
                 continue
             self._give(acc, target.get(acc), report)
         self.registry.heartbeat("stopped")
