@@ -239,7 +239,13 @@ def _evaluate(
             extraction.add(record_id, expected, intent, event or None)
         elif "question" in record:
             answered = ask_record(record, ask_model, where)
-            ask.add(record_id, expected, answered["answer"], answered["sources"])
+            ask.add(
+                record_id,
+                expected,
+                answered["answer"],
+                answered["sources"],
+                events=list(record.get("events") or []),
+            )
         else:
             raise InputError(f"{where}: neither a conversation nor an ask record")
     summary: dict[str, Any] = {}
@@ -259,7 +265,10 @@ def _evaluate(
             "records": ask.records,
             "answerAccuracy": round(ask.accuracy, 4),
             "sourcesExact": ask.source_exact,
+            "correct": round(ask.correct_rate, 4),
+            "unverifiableSources": ask.unverifiable,
             "misses": ask.misses,
+            "wrong": ask.wrong,
         }
     if args.json:
         _emit(out, summary)
@@ -277,10 +286,10 @@ def _evaluate(
     if ask.records:
         out.write(f"ask: {ask.records} records\n")
         out.write(ask.table() + "\n")
-        out.write(f"overall: answers {ask.accuracy:.3f}\n")
+        out.write(f"overall: answers {ask.accuracy:.3f}, correct {ask.correct_rate:.3f}\n")
         if args.verbose:
-            for record_id in ask.misses:
-                out.write(f"  miss {record_id}\n")
+            for record_id in ask.wrong:
+                out.write(f"  wrong {record_id}\n")
 
 
 def main() -> None:
