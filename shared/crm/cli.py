@@ -27,6 +27,7 @@ from shared.crm.extractors import Extractor, HeuristicExtractor, ModelAsk, Model
 from shared.crm.llm import ChatModel, model_config_from_env
 from shared.crm.scoring import AskScore, ExtractionScore
 from shared.crm.types import ChatMessage
+from shared.events import LOCAL_TZ
 
 
 class InputError(ValueError):
@@ -130,9 +131,9 @@ def ask_record(
     client = record.get("client") if isinstance(record.get("client"), dict) else {}
     if today is None and record.get("now") is not None:
         # "next party" is relative to when the question is asked; a record may pin that moment
-        today = _parse_ts(record.get("now"), f"{where}: `now`").date()
-    answer = answer_question(client, events, question, model=model, today=today)
-    return {"id": record.get("id"), "answer": answer.answer, "sources": answer.sources}
+        today = _parse_ts(record.get("now"), f"{where}: `now`").astimezone(LOCAL_TZ).date()
+    answer = answer_question(client, events, question, model=model, today=today).as_dict()
+    return {"id": record.get("id"), **answer}
 
 
 def _chat_model(kind: str) -> ChatModel | None:
