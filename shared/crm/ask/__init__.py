@@ -162,8 +162,9 @@ def answer_question(
     text = " ".join(str(question or "").split())
     if not text:
         return AskAnswer("Întrebarea este goală: scrieți ce doriți să aflați despre client.", [])
-    normalized = sorted((normalize_event(e) for e in events), key=event_sort_key)
-    parties = [party_of(e) for e in normalized]
+    parties = sorted(
+        (party_of(normalize_event(e), e) for e in events), key=lambda p: event_sort_key(p.event)
+    )
     if not [p for p in parties if not p.archived]:
         if client is None:
             return AskAnswer(

@@ -56,10 +56,9 @@ def children(q: Question, scope: Scope) -> AskAnswer:
         lines.append(f"{child} ({ages})")
     count = len(by_child)
     head = "Sărbătorit" if count == 1 else f"{count} copii sărbătoriți"
-    cited = [p for seen in by_child.values() for p, _ in seen]
-    return reply(
-        f"{head}{scope.suffix}: " + "; ".join(lines) + ".", sorted(set(cited), key=pool.index)
-    )
+    cited = {id(p) for seen in by_child.values() for p, _ in seen}
+    text = f"{head}{scope.suffix}: " + "; ".join(lines) + "."
+    return reply(text, [p for p in pool if id(p) in cited])
 
 
 def age(q: Question, scope: Scope) -> AskAnswer:

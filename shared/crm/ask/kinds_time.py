@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from shared.crm.ask.answer import AskAnswer, Kind, one_or_more, reply
-from shared.crm.ask.party import SETUP_ROLES, Party, Role
+from shared.crm.ask.party import Party, Role
 from shared.crm.ask.question import Question
 from shared.crm.ask.render import (
     capitalize,
@@ -96,7 +96,7 @@ def start(q: Question, scope: Scope) -> AskAnswer:
 
 
 def _show_minutes(p: Party) -> int | None:
-    shows = [r.duration for r in p.roles if r.duration and r.kind not in SETUP_ROLES]
+    shows = [r.duration for r in p.main_roles if r.duration]
     return max(shows) if shows else None
 
 

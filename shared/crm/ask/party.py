@@ -20,6 +20,7 @@ from shared.events import (
 
 # Roles that set up before the guests come: their start is not when the party starts.
 SETUP_ROLES = frozenset({"DECORATIONS", "BALLOONS", "HELIUM_BALLOONS"})
+MAIN_ROLES = frozenset({"ANIMATOR", "URSITOARE", "SANTA_CLAUS"})
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Role:
     duration: int | None  # minutes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: two bookings alike are still two parties
 class Party:
     event: Mapping[str, Any]  # the normalized event, for describe() and the model
     short_id: int | None
@@ -55,11 +56,18 @@ class Party:
         return self.status == "CANCELLED"
 
     @property
+    def main_roles(self) -> list[Role]:
+        """The roles the party is built around (animators, ursitoare, Santa); without them,
+        every role that is not set-up work. Extras (arcade, candy floss) run beside them."""
+        main = [r for r in self.roles if r.kind in MAIN_ROLES]
+        return main or [r for r in self.roles if r.kind not in SETUP_ROLES]
+
+    @property
     def start(self) -> str | None:
-        """When guests meet the show: the earliest start of a role that is not set-up work;
-        the earliest start of any role when there are only set-up roles."""
-        shows = [r.start for r in self.roles if r.start and r.kind not in SETUP_ROLES]
-        starts = shows or [r.start for r in self.roles if r.start]
+        """When the party starts: the earliest start of a main role (set-up and extras begin
+        earlier), else of any role, else the event's own start."""
+        starts = [r.start for r in self.main_roles if r.start]
+        starts = starts or [r.start for r in self.roles if r.start]
         own = self.event.get("startTime")
         if not starts and isinstance(own, str) and own:
             return own
@@ -115,11 +123,23 @@ def _role(raw: Mapping[str, Any]) -> Role:
     )
 
 
-def party_of(event: Mapping[str, Any]) -> Party:
-    """A normalized event → a Party (unreadable values become None, never an error)."""
+def _written_amount(raw: Mapping[str, Any]) -> object:
+    """The price as the document wrote it (normalization turns a missing one into 0)."""
+    for name in ("payment", "incasare", "plata"):
+        payment = raw.get(name)
+        if isinstance(payment, Mapping):
+            for key in ("amount", "suma", "valoare"):
+                if payment.get(key) is not None:
+                    return payment.get(key)
+    return None
+
+
+def party_of(event: Mapping[str, Any], raw: Mapping[str, Any] | None = None) -> Party:
+    """A normalized event (and the document it came from) → a Party; unreadable values become
+    None, never an error."""
     payment = event.get("payment")
     payment = payment if isinstance(payment, Mapping) else {}
-    amount = parse_number(payment.get("amount"))
+    amount = parse_number(payment.get("amount") if raw is None else _written_amount(raw))
     currency = payment.get("currency")
     euro = isinstance(currency, str) and currency.strip().upper() in ("EUR", "EURO")
     slots = event.get("rolesBySlot")
