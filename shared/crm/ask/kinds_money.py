@@ -166,6 +166,12 @@ _HOW_MUCH = r"\bcat\b|\bcati\s+bani\b|\bce\s+suma\b|\bsuma\b|\bcate\s+parale\b"
 
 KINDS = [
     Kind(
+        "payment_method",
+        r"\bcum\s+(?:a|au|s-a|se)\s+(?:platit|achitat|plateste|plati)|\bmetod\w*\s+de\s+plata|"
+        r"\bmodalitat\w*\s+de\s+plata|\b(?:cash|numerar|card|cardul|transfer|ordin\s+de\s+plata)\b",
+        method,
+    ),
+    Kind(
         "unpaid",
         r"\bmai\s+(?:are|avem|au|trebuie)\s+(?:\w+\s+)?de\s+(?:platit|incasat|achitat|dat)|"
         r"\bde\s+achitat\b|\bde\s+plata\b|\bdatoreaz\w*|\brestant\w*|\bneplatit\w*|"
@@ -173,12 +179,6 @@ KINDS = [
         r"\bdatori\w*|\bmai\s+(?:are|avem)\s+de\s+dat\b|\bmai\s+are\s+(?:ceva\s+)?de\b",
         unpaid,
         unless=_BOTH,
-    ),
-    Kind(
-        "payment_method",
-        r"\bcum\s+(?:a|au|s-a|se)\s+(?:platit|achitat|plateste|plati)|\bmetod\w*\s+de\s+plata|"
-        r"\bmodalitat\w*\s+de\s+plata|\b(?:cash|numerar|card|cardul|transfer|ordin\s+de\s+plata)\b",
-        method,
     ),
     Kind(
         "paid_or_not",

@@ -8,7 +8,7 @@ from datetime import date
 from shared.crm.ask.answer import AskAnswer, Kind, one_or_more, reply
 from shared.crm.ask.party import Party, name_key
 from shared.crm.ask.question import Question
-from shared.crm.ask.render import day_text, format_event_date
+from shared.crm.ask.render import age_text, day_text, format_event_date
 from shared.crm.ask.scope import Scope, celebrates
 
 
@@ -47,7 +47,7 @@ def children(q: Question, scope: Scope) -> AskAnswer:
     for child, seen in by_child.items():
         ages = ", ".join(
             (
-                f"{a} ani la {day_text(p.day)}"
+                f"{age_text(a)} la {day_text(p.day)}"
                 if a is not None
                 else f"vârsta netrecută la {day_text(p.day)}"
             )
@@ -63,7 +63,11 @@ def children(q: Question, scope: Scope) -> AskAnswer:
 
 def age(q: Question, scope: Scope) -> AskAnswer:
     wanted = _named(q, scope) or None
-    if q.has(r"\bacum\b|\bin\s+prezent\b|\bazi\b|\bastazi\b") and not scope.narrowed:
+    if (
+        q.has(r"\bacum\b|\bin\s+prezent\b|\bazi\b|\bastazi\b")
+        and not q.dates
+        and not scope.selector
+    ):
         return _age_now(q, scope, wanted)
     chosen = one_or_more(q, scope)
     by_child = _ages(chosen, wanted)
@@ -79,7 +83,7 @@ def age(q: Question, scope: Scope) -> AskAnswer:
                     f"vârsta lui {child} nu este trecută la petrecerea din {day_text(p.day)}"
                 )
             else:
-                lines.append(f"{child} avea {a} ani la petrecerea din {day_text(p.day)}")
+                lines.append(f"{child} avea {age_text(a)} la petrecerea din {day_text(p.day)}")
     text = "; ".join(lines)
     return reply(text[:1].upper() + text[1:] + ".", cited)
 
@@ -94,7 +98,7 @@ def _age_now(q: Question, scope: Scope, wanted: set[str] | None) -> AskAnswer:
     for p in scope.active:
         if p.child_dob and (wanted is None or name_key(p.child or "") in wanted):
             lines.append(
-                f"{p.child} are {_years_between(p.child_dob, q.today)} ani azi "
+                f"{p.child} are {age_text(_years_between(p.child_dob, q.today))} azi "
                 f"(născut pe {format_event_date(p.child_dob)})"
             )
             cited.append(p)
@@ -112,7 +116,7 @@ def age_at_last(q: Question, scope: Scope, wanted: set[str] | None) -> AskAnswer
     for child, seen in by_child.items():
         p, a = seen[-1]
         if a is not None:
-            lines.append(f"{child} avea {a} ani la ultima petrecere ({day_text(p.day)})")
+            lines.append(f"{child} avea {age_text(a)} la ultima petrecere ({day_text(p.day)})")
             cited.append(p)
     if not lines:
         return reply("Vârsta copilului nu este trecută în datele clientului.")

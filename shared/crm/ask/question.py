@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from shared.crm.heuristics.dates import MONTHS
@@ -253,12 +253,22 @@ def read_question(question: str, today: date) -> Question:
     r.take(r"\bacum\s+(?:2|doi)\s+ani\b", lambda m: year_taken(m.group(0), y - 2))
     r.take(r"\b(?:in\s+|din\s+)?(20\d\d)\b", lambda m: year_taken(m.group(0), int(m.group(1))))
 
-    specs = _join_years(r.specs)
+    # labels in the staff's own spelling: `fold` keeps one character per character
+    written = " ".join(question.split())
+    specs = [_relabel(spec, full, written) for spec in _join_years(r.specs)]
     near = re.search(
         r"\b(?:in\s+jurul|pe\s+la|aproape\s+de|in\s+preajma|cam\s+pe|aproximativ|apropiat\w*)\b",
         full,
     )
     return Question(question, " ".join(r.text.split()), full, today, specs, near is not None)
+
+
+def _relabel(spec: DateSpec, full: str, written: str) -> DateSpec:
+    parts = []
+    for piece in spec.label.split(" + "):
+        at = full.find(piece)
+        parts.append(written[at : at + len(piece)] if at >= 0 else piece)
+    return replace(spec, label=" ".join(parts))
 
 
 def _join_years(specs: list[DateSpec]) -> list[DateSpec]:
@@ -274,7 +284,7 @@ def _join_years(specs: list[DateSpec]) -> list[DateSpec]:
             continue
         if spec in yearless:
             spec = DateSpec(
-                f"{spec.label} {year}",
+                f"{spec.label} + {year_only[0].label}",
                 year=year,
                 month=spec.month,
                 day_from=spec.day_from,

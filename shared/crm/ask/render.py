@@ -61,6 +61,11 @@ def parties_word(n: int, singular_suffix: str = "", plural_suffix: str = "") -> 
     return f"{text} {suffix}" if suffix else text
 
 
+def age_text(years: int) -> str:
+    """'1 an', '5 ani', '21 de ani'."""
+    return count_word(years, "an", "ani")
+
+
 def minutes_text(minutes: int) -> str:
     hours, rest = divmod(minutes, 60)
     plain = count_word(minutes, "minut", "minute")
@@ -89,7 +94,7 @@ def role_text(role: Role, *, with_time: bool = True) -> str:
 def describe(party: Party) -> str:
     """One party on one line: date; child (age); start; address; guests; roles; price, status."""
     parts = [day_text(party.day)]
-    kids = [f"{n} ({a} ani)" if a else n for n, a in party.children()]
+    kids = [f"{n} ({age_text(a)})" if a else n for n, a in party.children()]
     if kids:
         parts.append(", ".join(kids))
     if party.start:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from shared.crm.ask.party import Party, name_key
 from shared.crm.ask.question import DateSpec, Question
+from shared.crm.ask.render import ROLE_WORDS
 from shared.crm.heuristics.text import fold
 
 SERVICE_WORDS = (
@@ -103,15 +104,16 @@ def _name_forms(name: str) -> set[str]:
     return forms
 
 
-def _children_named(q: Question, parties: list[Party]) -> set[str]:
+def _children_named(q: Question, parties: list[Party]) -> dict[str, str]:
+    """name key → the name as written in the events, for the children the question names."""
     words = set(re.findall(r"[a-z0-9]+", q.text))
-    named = set()
+    named: dict[str, str] = {}
     for party in parties:
         for child, _ in party.children():
             key = name_key(child)
             first = re.split(r"[\s-]", key)[0]
             if f" {key} " in f" {q.text} " or (first and words & _name_forms(first)):
-                named.add(key)
+                named.setdefault(key, child)
     return named
 
 
@@ -208,17 +210,18 @@ def scope_of(q: Question, parties: list[Party]) -> Scope:
     labels: list[str] = []
     children = _children_named(q, chosen)
     if children:
-        chosen = [p for p in chosen if celebrates(p, children)]
-        labels.append(", ".join(sorted(c.title() for c in children)))
+        chosen = [p for p in chosen if celebrates(p, set(children))]
+        labels.append(", ".join(sorted(children.values())))
     characters = _characters_named(q, chosen)
     if characters:
         every = [p for p in chosen if set(characters) <= {fold(c) for c in p.characters}]
         chosen = every or [p for p in chosen if set(characters) & {fold(c) for c in p.characters}]
-        labels.append("cu " + ", ".join(characters))
+        written = {fold(c): c for p in chosen for c in p.characters}
+        labels.append("cu " + ", ".join(written.get(c, c) for c in characters))
     for pattern, role_type in SERVICE_WORDS:
         if q.has(pattern):
             chosen = [p for p in chosen if any(r.kind == role_type for r in p.roles)]
-            labels.append(role_type.lower())
+            labels.append(ROLE_WORDS.get(role_type, role_type.lower()))
     places = _place_words(q, chosen)
     if places:
         at = [
