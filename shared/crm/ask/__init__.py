@@ -59,7 +59,7 @@ _NOT_IN_DATA = (
 
 
 def _not_in_data(q: Question, scope: Scope) -> AskAnswer | None:
-    return None
+    return None  # the model (when configured) or the honest answer
 
 
 def _contact(client: Mapping[str, Any]) -> Callable[[Question, Scope], AskAnswer]:
@@ -84,7 +84,7 @@ def _contact(client: Mapping[str, Any]) -> Callable[[Question, Scope], AskAnswer
 
 
 KINDS: list[Kind] = [
-    Kind("not_in_data", _NOT_IN_DATA, _not_in_data),
+    Kind("not_in_data", _NOT_IN_DATA, _not_in_data, final=True),
     *kinds_time.KINDS,
     *kinds_money.KINDS,
     *kinds_roles.KINDS,
@@ -142,7 +142,7 @@ def data_answer(q: Question, parties: list[Party], client: Mapping[str, Any]) ->
     for kind in KINDS:
         if kind.matches(q):
             found = kind.answer(q, scope)
-            if found is not None or kind.name == "not_in_data":
+            if found is not None or kind.final:
                 return found
     return None
 

@@ -61,6 +61,8 @@ class Kind:
     pattern: str
     answer: Answerer
     unless: str | None = None  # a question matching this is not of this kind
+    # when it matches and answers None, no later kind is tried: the data does not tell
+    final: bool = False
 
     def matches(self, q: Question) -> bool:
         return q.has(self.pattern) and not (self.unless and q.has(self.unless))

@@ -4,6 +4,7 @@ an age, a date, a time, a duration). Otherwise the data answer stands."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
@@ -115,8 +116,6 @@ def unsupported_numbers(text: str, parties: Sequence[Party], question: str) -> l
 
 def public_event(party: Party) -> dict[str, Any]:
     """An event as the model sees it: JSON-safe, no audit fields."""
-    import json
-
     keep = (
         "eventShortId",
         "date",

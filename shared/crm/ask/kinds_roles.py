@@ -3,11 +3,13 @@ a kind (ursitoare, animators, balloons)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from shared.crm.ask.answer import AskAnswer, Kind, one_or_more, reply
 from shared.crm.ask.party import Party, Role
 from shared.crm.ask.question import Question
 from shared.crm.ask.render import ROLE_WORDS, day_text, role_text
-from shared.crm.ask.scope import SERVICE_WORDS, Scope
+from shared.crm.ask.scope import Scope
 
 _NOUNS = (
     (r"ursitoar\w*", "URSITOARE"),
@@ -19,10 +21,10 @@ _NOUNS = (
 )
 
 
-def _listing(parties: list[Party], pick: object) -> tuple[str, list[Party]]:
+def _listing(parties: list[Party], pick: Callable[[Role], bool]) -> tuple[str, list[Party]]:
     lines, used = [], []
     for p in parties:
-        roles = [r for r in p.roles if pick(r)]  # type: ignore[operator]
+        roles = [r for r in p.roles if pick(r)]
         if roles:
             lines.append(f"{day_text(p.day)}: {', '.join(role_text(r) for r in roles)}")
             used.append(p)
@@ -74,8 +76,6 @@ def role_count(q: Question, scope: Scope) -> AskAnswer | None:
     head = f"{total} {word}" if len(cited) == 1 else f"{total} {word} în total"
     return reply(f"{head}{scope.suffix} ({'; '.join(lines)}).", cited)
 
-
-_SERVICE_TEXT = "|".join(p for p, _ in SERVICE_WORDS)
 
 KINDS = [
     Kind("role_count", r"\b(?:cate|cati)\b", role_count),
