@@ -187,6 +187,9 @@ CASES = [
     ("A venit Peppa?", ["22-11-2025", "anulată"], [1630]),
     ("Ce a comandat pentru Darius în iunie anul ăsta?", ["(Darius, în iunie anul ăsta)"], [2077]),
     ("Ce petrecere au avut de Craciun?", ["(Moș Crăciun)", "Ilinca (1 an)"], [1702]),
+    ("Cât durează fumul greu la botez?", ["15 minute"], [980]),
+    ("Cine e Ilinca?", ["Ilinca", "sub 1 an la 23-11-2024", "1 an la 13-12-2025"], [980, 1702]),
+    ("Când e petrecerea lui Darius?", ["06-06-2026"], [2077]),
     # places
     ("Unde a fost botezul?", ["Pallady"], [980]),
     ("Ce personaje au fost la Kids Planet?", ["Joker"], [2077]),

@@ -198,7 +198,8 @@ LATER_KINDS = [
         "children",
         r"\bce\s+copii\b|\bcopiii\b|\bcum\s+(?:il|o|ii|le)\s+cheama\b|\bpentru\s+cine\b|"
         r"\bsarbatorit\w*|\bnumele\s+(?:copil\w*|sarbatorit\w*)|\bce\s+copil\b|\bcati\s+copii\b|"
-        r"\bcum\s+se\s+numeste\s+(?:copil|fiul|fiica|baiatul|fetita)\w*|\bal\s+cui\b|\ba\s+cui\b",
+        r"\bcum\s+se\s+numeste\s+(?:copil|fiul|fiica|baiatul|fetita)\w*|\bal\s+cui\b|\ba\s+cui\b|"
+        r"\bcine\s+(?:e|este|sunt)\b",
         children,
     ),
     Kind(

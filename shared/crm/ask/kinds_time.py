@@ -158,6 +158,9 @@ def details(q: Question, scope: Scope) -> AskAnswer | None:
         return reply(text)
     if not chosen:
         return reply(f"{note}Nicio petrecere{scope.suffix}.")
+    coming = [p for p in chosen if p.day and p.day >= q.today]
+    if scope.selector is None and not q.dates and coming and q.has(_WHEN_IS):
+        chosen = coming[:1]  # "când e petrecerea Teodorei?": the one still to come
     label = {
         "first": "Prima petrecere",
         "last": "Ultima petrecere",
@@ -166,6 +169,8 @@ def details(q: Question, scope: Scope) -> AskAnswer | None:
     }.get(scope.selector or "", "Petreceri" if len(chosen) > 1 else "Petrecerea")
     return reply(f"{note}{label}{scope.suffix}: {listing(chosen)}.", chosen)
 
+
+_WHEN_IS = r"\bcand\s+(?:e|este|va\s+fi|o\s+sa\s+fie|are\s+loc|vine|pica|cade)\b"
 
 KINDS = [
     Kind(

@@ -62,8 +62,8 @@ def parties_word(n: int, singular_suffix: str = "", plural_suffix: str = "") -> 
 
 
 def age_text(years: int) -> str:
-    """'1 an', '5 ani', '21 de ani'."""
-    return count_word(years, "an", "ani")
+    """'sub 1 an' (a baptism), '1 an', '5 ani', '21 de ani'."""
+    return "sub 1 an" if years == 0 else count_word(years, "an", "ani")
 
 
 def minutes_text(minutes: int) -> str:

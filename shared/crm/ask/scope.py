@@ -21,7 +21,7 @@ SERVICE_WORDS = (
     (r"\bvat[aei]\b|\bvata\s+de\s+zahar", "COTTON_CANDY"),
     (r"\bpopcorn|\bfloricele", "POPCORN"),
     (r"\barcade|\baparat\w*", "ARCADE"),
-    (r"\bfum\s+greu|\bgheata\s+carbonica", "DRY_ICE"),
+    (r"\bfum(?:ul)?\s+greu|\bgheata\s+carbonica", "DRY_ICE"),
     (r"\bdecor\w*", "DECORATIONS"),
 )
 
