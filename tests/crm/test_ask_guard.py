@@ -68,6 +68,17 @@ def test_numbers_from_the_data_pass_and_others_do_not() -> None:
     ]
 
 
+def test_the_client_document_and_today_are_data_too() -> None:
+    text = "Clientul (+40722111222) a cheltuit 1200 lei; azi e 01-06-2026."
+    assert (
+        unsupported_numbers(
+            text, PARTIES, "", ["+40722111222", date(2026, 6, 1).strftime("%d-%m-%Y")]
+        )
+        == []
+    )
+    assert unsupported_numbers(text, PARTIES, "") == ["40722111222", "01-06-2026"]
+
+
 def test_a_grounded_model_answer_is_kept_with_its_real_sources() -> None:
     model = Scripted("Ana a fost încântată de Elsa (10-05-2025).", [7, 999, "7"])
     answer, errors = ask(model)

@@ -35,7 +35,6 @@ __all__ = [
     "AskAnswer",
     "FreeTextModel",
     "answer_question",
-    "describe_event",
     "grounded_sources",
 ]
 
@@ -100,11 +99,6 @@ _CONTACT = (
     r"\btelefon\w*|\bnumarul\s+(?:de\s+telefon|clientului)\b|\bnumele\s+client\w*|"
     r"\bcum\s+se\s+numeste\s+client\w*|\bcum\s+o\s+cheama\s+pe\s+client\w*"
 )
-
-
-def describe_event(event: Mapping[str, Any]) -> str:
-    """One event on one line, as the answers and sources describe it."""
-    return describe(party_of(normalize_event(event)))
 
 
 def grounded_sources(
@@ -186,7 +180,8 @@ def answer_question(
             on_model_error(exc)
         return _honest(q, parties, "Modelul de limbaj nu a răspuns acum.")
     said = said.strip() if isinstance(said, str) else ""
-    wrong = unsupported_numbers(said, parties, text)
+    context = [*(client or {}).values(), today.strftime("%d-%m-%Y"), today.year]
+    wrong = unsupported_numbers(said, parties, text, context)
     if not said or wrong:
         if on_model_error is not None:
             on_model_error(ValueError(f"model answer not grounded in the data: {wrong or 'empty'}"))

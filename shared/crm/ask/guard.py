@@ -53,8 +53,11 @@ def _sums(values: list[float]) -> Iterable[float]:
             yield sum(combo)
 
 
-def known_numbers(parties: Sequence[Party], question: str) -> set[str]:
-    """Every figure an answer may state: each event's facts, their sums, counts and averages."""
+def known_numbers(
+    parties: Sequence[Party], question: str, context: Iterable[object] = ()
+) -> set[str]:
+    """Every figure an answer may state: each event's facts, their sums, counts and averages,
+    the question's own numbers and the `context` (the client document's figures, today)."""
     known: set[str] = set()
 
     def add(value: object) -> None:
@@ -96,11 +99,19 @@ def known_numbers(parties: Sequence[Party], question: str) -> set[str]:
         add(sum(amounts))
     for token in _TOKEN.findall(question):
         known.add(_norm(token))
+    for value in context:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            add(float(value))
+        elif isinstance(value, str):
+            known.update(_norm(t) for t in _TOKEN.findall(value))
     return known
 
 
-def unsupported_numbers(text: str, parties: Sequence[Party], question: str) -> list[str]:
-    known = known_numbers(parties, question)
+def unsupported_numbers(
+    text: str, parties: Sequence[Party], question: str, context: Iterable[object] = ()
+) -> list[str]:
+    """The numbers, dates and times of a model answer that the data does not hold."""
+    known = known_numbers(parties, question, context)
     out = []
     for token in _TOKEN.findall(text):
         if re.fullmatch(r"\d{1,2}[-./]\d{1,2}[-./]\d{2,4}", token):
