@@ -24,7 +24,7 @@ from shared.crm.ask.guard import grounded_sources as _grounded
 from shared.crm.ask.guard import public_event, unsupported_numbers
 from shared.crm.ask.party import Party, party_of
 from shared.crm.ask.question import Question, read_question
-from shared.crm.ask.render import day_text, describe, parties_word, sum_text
+from shared.crm.ask.render import day_text, parties_word, sum_text
 from shared.crm.ask.scope import Scope, scope_of
 from shared.events import LOCAL_TZ, event_sort_key, normalize_event
 
