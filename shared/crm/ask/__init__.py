@@ -31,7 +31,6 @@ from shared.events import LOCAL_TZ, event_sort_key, normalize_event
 __all__ = [
     "CAPABILITIES",
     "KINDS",
-    "NO_MODEL",
     "AskAnswer",
     "FreeTextModel",
     "answer_question",
@@ -46,7 +45,6 @@ CAPABILITIES = (
     "fiecare petrecere, personajele și serviciile, adresele, numărul de copii invitați și "
     "petrecerile anulate."
 )
-NO_MODEL = "Nu am un model de limbaj configurat pentru întrebări libere. " + CAPABILITIES
 
 # Topics the events never hold: answered honestly (or by the model), never by a near kind.
 _NOT_IN_DATA = (
