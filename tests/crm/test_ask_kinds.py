@@ -226,3 +226,18 @@ def test_relative_dates_follow_the_injected_today() -> None:
 def test_every_kind_has_a_name_and_a_pattern() -> None:
     names = [k.name for k in KINDS]
     assert len(names) == len(set(names)) and all(k.pattern for k in KINDS)
+
+
+def test_first_last_next_say_what_they_leave_out() -> None:
+    """Only a cancelled party, or only an undated one: no party to name, but the answer says
+    which ones exist instead of a bare "none"."""
+    cancelled = [{"eventShortId": 1, "date": "01-02-2026", "payment": {"status": "CANCELLED"}}]
+    undated = [{"eventShortId": 3, "childName": "Ana", "payment": {"amount": 300}}]
+    text, cited = ask("Când a fost ultima petrecere?", cancelled)
+    assert "Nicio petrecere încheiată" in text and "1 petrecere anulată: 01-02-2026" in text
+    assert cited == []
+    text, cited = ask("Care e următoarea petrecere?", undated)
+    assert "1 petrecere fără dată" in text and "Ana; 300 lei, neplătită" in text
+    assert ask("La ce oră începe?", undated)[0] == (
+        "Ora de început nu este trecută pentru petrecerea fără dată."
+    )

@@ -14,6 +14,7 @@ from shared.crm.ask.render import (
     describe,
     money,
     parties_word,
+    party_ref,
     sum_text,
 )
 from shared.crm.ask.scope import Scope
@@ -116,9 +117,9 @@ def price(q: Question, scope: Scope) -> AskAnswer:
     if not chosen:
         return reply(f"Nicio petrecere{scope.suffix}." + (f" {scope.note}." if scope.note else ""))
     lines = [
-        f"petrecerea din {day_text(p.day)}: {_amount(p)} ({STATUS_WORDS.get(p.status, '')})"
+        f"{party_ref(p.day)}: {_amount(p)} ({STATUS_WORDS.get(p.status, '')})"
         if p.amount is not None
-        else f"petrecerea din {day_text(p.day)}: suma nu este trecută"
+        else f"{party_ref(p.day)}: suma nu este trecută"
         for p in chosen
     ]
     total = f" În total {sum_text(chosen)}." if len(chosen) > 1 else ""
@@ -134,11 +135,10 @@ def method(q: Question, scope: Scope) -> AskAnswer:
         how = METHOD_WORDS.get(p.method or "", None)
         state = STATUS_WORDS.get(p.status, "")
         if how:
-            lines.append(f"petrecerea din {day_text(p.day)} ({_amount(p)}, {state}): {how}")
+            lines.append(f"{party_ref(p.day)} ({_amount(p)}, {state}): {how}")
         else:
             lines.append(
-                f"petrecerea din {day_text(p.day)} ({_amount(p)}, {state}): "
-                "metoda de plată nu este trecută"
+                f"{party_ref(p.day)} ({_amount(p)}, {state}): metoda de plată nu este trecută"
             )
     return reply(capitalize("; ".join(lines)) + ".", chosen)
 
@@ -151,8 +151,7 @@ def paid_or_not(q: Question, scope: Scope) -> AskAnswer | None:
     if not chosen:
         return None
     lines = [
-        f"petrecerea din {day_text(p.day)} ({_amount(p)}) este {STATUS_WORDS.get(p.status, '')}"
-        for p in chosen
+        f"{party_ref(p.day)} ({_amount(p)}) este {STATUS_WORDS.get(p.status, '')}" for p in chosen
     ]
     yes = all(p.status == "PAID" for p in chosen)
     return reply(("Da: " if yes else "Nu: ") + "; ".join(lines) + ".", chosen)

@@ -8,7 +8,7 @@ from datetime import date
 from shared.crm.ask.answer import AskAnswer, Kind, one_or_more, reply
 from shared.crm.ask.party import Party, name_key
 from shared.crm.ask.question import Question
-from shared.crm.ask.render import age_text, day_text, format_event_date
+from shared.crm.ask.render import age_text, day_text, format_event_date, party_ref
 from shared.crm.ask.scope import Scope, celebrates
 
 
@@ -79,11 +79,9 @@ def age(q: Question, scope: Scope) -> AskAnswer:
         for p, a in seen:
             cited.append(p)
             if a is None:
-                lines.append(
-                    f"vârsta lui {child} nu este trecută la petrecerea din {day_text(p.day)}"
-                )
+                lines.append(f"vârsta lui {child} nu este trecută la {party_ref(p.day)}")
             else:
-                lines.append(f"{child} avea {age_text(a)} la petrecerea din {day_text(p.day)}")
+                lines.append(f"{child} avea {age_text(a)} la {party_ref(p.day)}")
     text = "; ".join(lines)
     return reply(text[:1].upper() + text[1:] + ".", cited)
 
@@ -152,9 +150,9 @@ def guests(q: Question, scope: Scope) -> AskAnswer:
     if not chosen:
         return reply(f"Nicio petrecere{scope.suffix}.")
     lines = [
-        f"la petrecerea din {day_text(p.day)}: {p.num_children} copii"
+        f"la {party_ref(p.day)}: {p.num_children} copii"
         if p.num_children
-        else f"numărul de copii nu este trecut la petrecerea din {day_text(p.day)}"
+        else f"numărul de copii nu este trecut la {party_ref(p.day)}"
         for p in chosen
     ]
     text = "; ".join(lines)

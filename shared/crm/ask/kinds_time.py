@@ -16,6 +16,7 @@ from shared.crm.ask.render import (
     listing,
     minutes_text,
     parties_word,
+    party_ref,
     role_text,
 )
 from shared.crm.ask.scope import SERVICE_WORDS, Scope
@@ -55,15 +56,11 @@ def days_until(q: Question, scope: Scope) -> AskAnswer:
         assert p.day is not None
         gap = (p.day - q.today).days
         if gap > 0:
-            lines.append(
-                f"până la petrecerea din {day_text(p.day)} mai sunt {count_word(gap, 'zi', 'zile')}"
-            )
+            lines.append(f"până la {party_ref(p.day)} mai sunt {count_word(gap, 'zi', 'zile')}")
         elif gap == 0:
-            lines.append(f"petrecerea din {day_text(p.day)} este azi")
+            lines.append(f"{party_ref(p.day)} este azi")
         else:
-            lines.append(
-                f"petrecerea din {day_text(p.day)} a fost acum {count_word(-gap, 'zi', 'zile')}"
-            )
+            lines.append(f"{party_ref(p.day)} a fost acum {count_word(-gap, 'zi', 'zile')}")
     chosen = dated[:1] if not scope.narrowed else dated
     return reply(capitalize("; ".join(lines)) + f" (azi e {q.today:%d-%m-%Y}).", chosen)
 
@@ -84,13 +81,13 @@ def start(q: Question, scope: Scope) -> AskAnswer:
         named = _named_roles(q, p)
         if named and all(r.start for r in named):
             times = ", ".join(role_text(r) for r in named)
-            lines.append(f"petrecerea din {day_text(p.day)}: {times}")
+            lines.append(f"{party_ref(p.day)}: {times}")
         elif p.start:
             others = [r for r in p.roles if r.start and r.start != p.start]
             extra = f" ({', '.join(role_text(r) for r in others)})" if others else ""
-            lines.append(f"petrecerea din {day_text(p.day)} începe la {p.start}{extra}")
+            lines.append(f"{party_ref(p.day)} începe la {p.start}{extra}")
         else:
-            lines.append(f"ora de început nu este trecută pentru petrecerea din {day_text(p.day)}")
+            lines.append(f"ora de început nu este trecută pentru {party_ref(p.day)}")
     note = f"{scope.note}. " if scope.note else ""
     return reply(note + capitalize("; ".join(lines)) + ".", chosen)
 
@@ -111,13 +108,13 @@ def duration(q: Question, scope: Scope) -> AskAnswer:
             parts = ", ".join(
                 f"{role_text(r, with_time=False)}: {minutes_text(r.duration or 0)}" for r in named
             )
-            lines.append(f"petrecerea din {day_text(p.day)}: {parts}")
+            lines.append(f"{party_ref(p.day)}: {parts}")
             continue
         minutes = _show_minutes(p)
         if minutes is None:
-            lines.append(f"durata nu este trecută pentru petrecerea din {day_text(p.day)}")
+            lines.append(f"durata nu este trecută pentru {party_ref(p.day)}")
             continue
-        lines.append(f"petrecerea din {day_text(p.day)} durează {minutes_text(minutes)}")
+        lines.append(f"{party_ref(p.day)} durează {minutes_text(minutes)}")
     return reply(capitalize("; ".join(lines)) + ".", chosen)
 
 
@@ -129,15 +126,30 @@ def end(q: Question, scope: Scope) -> AskAnswer:
     for p in chosen:
         minutes = _show_minutes(p)
         if p.start is None or minutes is None:
-            lines.append(f"ora de final nu se poate afla pentru petrecerea din {day_text(p.day)}")
+            lines.append(f"ora de final nu se poate afla pentru {party_ref(p.day)}")
             continue
         begin = datetime.strptime(p.start, "%H:%M")
         finish = begin + timedelta(minutes=minutes)
         lines.append(
-            f"petrecerea din {day_text(p.day)} se termină la {finish:%H:%M} "
+            f"{party_ref(p.day)} se termină la {finish:%H:%M} "
             f"(începe la {p.start}, durează {minutes_text(minutes)})"
         )
     return reply(capitalize("; ".join(lines)) + ".", chosen)
+
+
+def _left_out(scope: Scope) -> str:
+    """What the question's parties leave out that the staff should still hear about: cancelled
+    ones, and ones without a date (first / last / next cannot place them)."""
+    gone = [p for p in scope.pool if p.cancelled]
+    undated = [p for p in scope.pool if p.day is None and not p.cancelled]
+    out = ""
+    if gone:
+        days = ", ".join(day_text(p.day) for p in gone)
+        out += f" {capitalize(parties_word(len(gone), 'anulată', 'anulate'))}: {days}."
+    if undated and scope.selector:
+        out += f" {capitalize(parties_word(len(undated), 'fără dată', 'fără dată'))}: "
+        out += " | ".join(describe(p) for p in undated) + "."
+    return out
 
 
 def details(q: Question, scope: Scope) -> AskAnswer | None:
@@ -147,17 +159,19 @@ def details(q: Question, scope: Scope) -> AskAnswer | None:
     if scope.selector == "last" and not chosen:
         coming = [p for p in scope.pool if p.day and p.day >= q.today and not p.cancelled]
         text = f"Nicio petrecere încheiată până azi ({q.today:%d-%m-%Y}){scope.suffix}."
+        text += _left_out(scope)
         if coming:
             return reply(text + f" Următoarea: {describe(coming[0])}.", coming[:1])
         return reply(text)
     if scope.selector in ("next", "upcoming") and not chosen:
         done = [p for p in scope.pool if p.day and p.day <= q.today and not p.cancelled]
         text = f"Nicio petrecere programată după {q.today:%d-%m-%Y}{scope.suffix}."
+        text += _left_out(scope)
         if done:
             return reply(text + f" Ultima a fost: {describe(done[-1])}.", done[-1:])
         return reply(text)
     if not chosen:
-        return reply(f"{note}Nicio petrecere{scope.suffix}.")
+        return reply(f"{note}Nicio petrecere{scope.suffix}.{_left_out(scope)}")
     coming = [p for p in chosen if p.day and p.day >= q.today]
     if scope.selector is None and not q.dates and coming and q.has(_WHEN_IS):
         chosen = coming[:1]  # "când e petrecerea Teodorei?": the one still to come

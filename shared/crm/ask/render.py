@@ -47,6 +47,11 @@ def day_text(day: date | None) -> str:
     return format_event_date(day) if day else "fără dată"
 
 
+def party_ref(day: date | None) -> str:
+    """'petrecerea din 14-02-2026', or 'petrecerea fără dată'."""
+    return f"petrecerea din {format_event_date(day)}" if day else "petrecerea fără dată"
+
+
 def count_word(n: int, one: str, many: str) -> str:
     """'1 petrecere', '3 petreceri', '20 de petreceri' (Romanian 'de' from 20 on)."""
     if n == 1:
