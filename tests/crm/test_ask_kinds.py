@@ -241,3 +241,27 @@ def test_first_last_next_say_what_they_leave_out() -> None:
     assert ask("La ce oră începe?", undated)[0] == (
         "Ora de început nu este trecută pentru petrecerea fără dată."
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "facts", "sources"),
+    [
+        # two kinds, the second on the first's child
+        (
+            "Câte petreceri a avut Darius și cât a plătit?",
+            ["3 petreceri", "1350"],
+            [410, 1210, 2077],
+        ),
+        # the second names its own parties
+        ("Cât a plătit în 2024, iar cât mai are de plătit?", ["2000", "1250"], [410, 980, 2077]),
+        # "și când": the first half's subject, answered whole
+        ("Ce s-a anulat și când?", ["22-11-2025"], [1630]),
+        # "o" points back at the first half's answer: answered whole
+        ("Care a fost anulată și cum o cheamă?", ["22-11-2025"], [1630]),
+    ],
+)
+def test_two_questions_in_one(question: str, facts: list[str], sources: list[int]) -> None:
+    text, cited = ask(question)
+    for fact in facts:
+        assert fact in text, text
+    assert cited == sources, text

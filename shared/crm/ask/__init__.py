@@ -14,6 +14,7 @@ is known."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from shared.crm.ask.party import Party, party_of
 from shared.crm.ask.question import Question, read_question
 from shared.crm.ask.render import day_text, parties_word, sum_text
 from shared.crm.ask.scope import Scope, scope_of
+from shared.crm.heuristics.text import fold
 from shared.events import LOCAL_TZ, event_sort_key, normalize_event
 
 __all__ = [
@@ -126,17 +128,70 @@ def _honest(q: Question, parties: list[Party], reason: str = "") -> AskAnswer:
     return AskAnswer(f"{head} {_what_is_known(q, parties)} {CAPABILITIES}", [])
 
 
-def data_answer(q: Question, parties: list[Party], client: Mapping[str, Any]) -> AskAnswer | None:
-    """The first kind of the table that matches and applies; None when no kind does."""
-    scope = scope_of(q, parties)
+def _kind_answer(
+    q: Question, scope: Scope, client: Mapping[str, Any]
+) -> tuple[str, AskAnswer | None]:
+    """(the kind's name, its answer) for the first kind of the table that matches and
+    applies; ("", None) when no kind does."""
     if q.has(_CONTACT) and not q.has(_NOT_IN_DATA):
-        return _contact(client)(q, scope)
+        return "contact", _contact(client)(q, scope)
     for kind in KINDS:
         if kind.matches(q):
             found = kind.answer(q, scope)
             if found is not None or kind.final:
-                return found
-    return None
+                return kind.name, found
+    return "", None
+
+
+# "Câte petreceri a avut Ana și cât a plătit?": a second question joined by "și" / "iar".
+_SECOND = re.compile(
+    r"\s*(?:,\s*)?\b(?:si|iar)\s+(?=(?:cat|cate|cati|cand|unde|cine|cum|la\s+ce\s+ora)\b)"
+)
+
+
+# A second half with these words refers to what the first half found.
+_POINTS_BACK = r"\b(?:o|il|ii|le|ei|ea|el|ele|acolo|atunci|aceea|aceasta|acesta|asta)\b"
+# Kinds whose subject is not a scope the second half could share (the cancelled parties), or
+# that only restate the parties ("când").
+_WHOLE_ONLY = frozenset({"details", "cancelled", "not_in_data", ""})
+
+
+def _two_questions(
+    q: Question, parties: list[Party], client: Mapping[str, Any]
+) -> AskAnswer | None:
+    """Both halves answered by different kinds, the second half on the first's parties when it
+    names none of its own. A half that only asks "when" (the generic details kind) refers to
+    the first half's subject, so such a question is answered whole instead."""
+    match = _SECOND.search(q.full)
+    if match is None or match.start() < 8:
+        return None
+    head, tail = q.original[: match.start()], q.original[match.end() :]
+    if re.search(_POINTS_BACK, fold(tail)):
+        return None  # "…și cum o cheamă?": about the first half's answer, not its parties
+    first = read_question(head, q.today)
+    second = read_question(tail, q.today)
+    first_scope = scope_of(first, parties)
+    second_scope = scope_of(second, parties)
+    if not second_scope.labels:
+        # "…iar unde a fost ultima?": Eric's last one. The first half's child, character or
+        # place carry over, its dates do not ("cât a plătit în 2024 și cât mai are de plătit")
+        second_scope = scope_of(read_question(f"{first.text} {tail}", q.today), parties)
+    name1, one = _kind_answer(first, first_scope, client)
+    name2, two = _kind_answer(second, second_scope, client)
+    if one is None or two is None or name1 == name2 or {name1, name2} & _WHOLE_ONLY:
+        return None
+    cited = {(s["eventShortId"], s["date"]) for s in one.sources}
+    extra = [s for s in two.sources if (s["eventShortId"], s["date"]) not in cited]
+    return AskAnswer(f"{one.answer} {two.answer}", [*one.sources, *extra])
+
+
+def data_answer(q: Question, parties: list[Party], client: Mapping[str, Any]) -> AskAnswer | None:
+    """The data's answer: two joined questions answered each by its kind, or the whole question
+    by the first kind of the table that matches and applies; None when no kind does."""
+    both = _two_questions(q, parties, client)
+    if both is not None:
+        return both
+    return _kind_answer(q, scope_of(q, parties), client)[1]
 
 
 def answer_question(
