@@ -141,6 +141,7 @@ CASES = [
     ("Mai are ceva programat?", ["06-06-2026"], [2077]),
     ("Care petrecere nu are încă dată?", ["Ilinca", "2 ani"], []),
     ("Câte zile mai sunt până la următoarea petrecere?", ["47", "06-06-2026"], [2077]),
+    ("Câte petreceri a avut în 2024 și 2025?", ["4 petreceri"], [410, 980, 1210, 1702]),
     # times and durations
     ("La ce oră începe petrecerea lui Darius din iunie?", ["15:30"], [2077]),
     ("la ce ora a inceput petrecerea din 2025 a lui darius", ["16:00"], [1210]),

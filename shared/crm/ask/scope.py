@@ -238,9 +238,15 @@ def scope_of(q: Question, parties: list[Party]) -> Scope:
         chosen = [p for p in chosen if p.day is None]
         labels.append("fără dată")
     note = ""
-    for spec in q.dates:
-        chosen, note = _by_dates(q, chosen, spec)
-        labels.append(spec.label)
+    if q.dates:
+        # several dates ("în 2024 și 2025", "pe 14.02 sau 21.03") are alternatives: the union
+        hits: set[int] = set()
+        for spec in q.dates:
+            found, said = _by_dates(q, chosen, spec)
+            hits |= {id(p) for p in found}
+            note = note or said
+        chosen = [p for p in chosen if id(p) in hits]
+        labels.append(" și ".join(spec.label for spec in q.dates))
     pool = chosen
     chosen, selector = _select(q, chosen)
     return Scope(live, chosen, labels, selector, note, pool)
