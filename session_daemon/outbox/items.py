@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from session_daemon.leases.fencing import fence_is_held
+from session_daemon.leases.record import Fence
 from session_daemon.transport.port import SendResult
 from shared.outbox import new_message_doc, status_rank
 from shared.paths import OUTBOX, message_path, outbox_path, thread_path
@@ -65,10 +67,11 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Skipped:
-    """Not claimed: `gone` (no longer queued), `not_due`, or `blocked` behind an earlier item of
-    its thread. `retry_at` says when trying again makes sense, when known."""
+    """Not claimed: `gone` (no longer queued), `not_due`, `blocked` behind an earlier item of
+    its thread, or `fenced` (this daemon no longer holds the account's lease: the owner sends
+    it). `retry_at` says when trying again makes sense, when known."""
 
-    reason: Literal["gone", "not_due", "blocked"]
+    reason: Literal["gone", "not_due", "blocked", "fenced"]
     retry_at: datetime | None = None
 
 
@@ -259,17 +262,24 @@ def claim(
     verdict: AccountVerdict,
     backoff_s: float,
     attempt_id: str | None = None,
+    fence: Fence | None = None,
 ) -> ClaimOutcome:
     """Take the item for one send attempt, or say why not. `backoff_s` is used when `verdict`
     defers (account not connected); the attempt then counts, like a failed send. The caller
     registers `attempt_id` as in flight *before* calling, so its own sweep never mistakes the
-    fresh claim for an orphan."""
+    fresh claim for an orphan. With `fence` (the account's lease as this daemon holds it), the
+    claim and its send marker commit only while that lease is still held: a daemon that lost
+    the account (paused, cut off, taken over) touches nothing, not even the attempt count."""
     attempt_id = attempt_id or uuid.uuid4().hex
 
     def run(tx: Transaction) -> ClaimOutcome:
         item = tx.get(outbox_path(request_id))
         if item is None or item.data.get("status") != "queued":
             return Skipped("gone")
+        if fence is not None and (
+            fence.account_id != item.data.get("accountId") or not fence_is_held(tx, fence, now=now)
+        ):
+            return Skipped("fenced")
         if verdict.kind == "wait":
             return Skipped("not_due")
         due = item.data.get("nextAttemptAt")

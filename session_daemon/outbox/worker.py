@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from session_daemon.leases.record import Fence
 from session_daemon.outbox import items
 from session_daemon.outbox.config import OutboxConfig
 from session_daemon.outbox.items import (
@@ -96,6 +97,8 @@ class OutboxStats:
     deferred: int = 0
     blocked: int = 0
     lost_claims: int = 0
+    not_owner: int = 0  # items left to the daemon that holds their account's lease
+    fenced: int = 0  # claims refused because the lease was lost between check and claim
     recovered_failed: int = 0
     recovered_requeued: int = 0
     passes: int = 0
@@ -112,12 +115,16 @@ class OutboxWorker:
         accounts: AccountDirectory | None = None,
         clock: Callable[[], datetime] = utc_now,
         rand: Callable[[], float] = random.random,
+        fences: Callable[[str], Fence | None] | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
         self.instance_id = instance_id
         self.config = (config or OutboxConfig()).validate()
         self.accounts = accounts
+        # with account leases: the fence of an account this daemon owns, None for the others
+        # (their owner sends them); every claim then carries it into its transaction
+        self.fences = fences
         self._clock = clock
         self._rand = rand
         self.counters = OutboxStats()
@@ -536,6 +543,13 @@ class OutboxWorker:
         data = snap.data
         to_jid = str(data.get("toJid") or "")
         text = str(data.get("body") or (data.get("payload") or {}).get("text") or "")
+        fence = None
+        if self.fences is not None:
+            fence = self.fences(lane.account_id)
+            if fence is None:  # not ours: the owner sends it; no attempt is used here
+                self.counters.not_owner += 1
+                self._park(rid, str(data.get("threadId")), None)
+                return
         verdict = await self._verdict(lane.account_id)
         if verdict.kind == "wait":  # the daemon is starting: try again soon, no attempt used
             self._park(rid, str(data.get("threadId")), self._clock() + timedelta(seconds=1))
@@ -562,6 +576,7 @@ class OutboxWorker:
                 verdict=verdict,
                 backoff_s=self._backoff(attempt_next),
                 attempt_id=attempt_id,
+                fence=fence,
             )
         finally:
             if not isinstance(outcome, Claimed):
@@ -569,6 +584,9 @@ class OutboxWorker:
         if isinstance(outcome, Skipped):
             if outcome.reason == "gone":
                 self.counters.lost_claims += 1
+            elif outcome.reason == "fenced":
+                self.counters.fenced += 1
+                self._park(rid, str(data.get("threadId")), None)
             else:
                 self.counters.blocked += 1
                 self._park(rid, str(data.get("threadId")), outcome.retry_at)
