@@ -1,0 +1,163 @@
+"""The lease coordinator inside a running daemon (asyncio).
+
+- `LeaseRuntime.start()` claims the instance id (a live duplicate: `InstanceIdInUse`, the
+  daemon refuses to start), runs the first tick at once (a daemon alone takes every lease
+  before its first request), then ticks every lease/3 on a worker thread and sweeps local
+  deadlines every `sweep_seconds` on the event loop.
+- `LeaseRuntime.stop()` is the SIGTERM path: hand every lease over, then stop ticking.
+- `ready_fields()` gives `/ready` its lease fields (CONTRACT.md section 5), `diag()` who owns
+  which account and since when, `metric_values()` the counters for /metrics.
+
+`AsyncSessionControl` adapts a session owner with async `start`/`stop` (the session manager)
+to the coordinator's synchronous `SessionControl`, which is called from the tick thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from session_daemon.leases.coordinator import LeaseCoordinator
+from session_daemon.leases.record import Fence
+
+log = logging.getLogger(__name__)
+
+
+class AsyncSessions(Protocol):
+    async def start_owned(self, account_id: str, fence: Fence) -> None: ...
+    async def stop_owned(self, account_id: str) -> None: ...
+
+
+class AsyncSessionControl:
+    """Runs the owner's async start/stop on its event loop; `running` is True from the start
+    request until the stop has completed, so the coordinator never hands over or re-acquires
+    an account whose session is still shutting down."""
+
+    def __init__(self, sessions: AsyncSessions, loop: asyncio.AbstractEventLoop) -> None:
+        self.sessions = sessions
+        self.loop = loop
+        self._busy: dict[str, concurrent.futures.Future[None]] = {}
+        self._running: set[str] = set()
+
+    def _submit(self, account_id: str, make: Callable[[], Awaitable[None]]) -> None:
+        previous = self._busy.get(account_id)
+
+        async def run() -> None:
+            if previous is not None:  # one operation at a time per account, in order
+                with contextlib.suppress(Exception):
+                    await asyncio.wrap_future(previous)
+            await make()
+
+        fut = asyncio.run_coroutine_threadsafe(run(), self.loop)
+        self._busy[account_id] = fut
+
+        def done(f: Any, acc: str = account_id) -> None:
+            if f.exception() is not None:
+                log.error("session operation on %s failed: %r", acc, f.exception())
+
+        fut.add_done_callback(done)
+
+    def start(self, account_id: str, fence: Fence) -> None:
+        self._running.add(account_id)
+        self._submit(account_id, lambda: self.sessions.start_owned(account_id, fence))
+
+    def stop(self, account_id: str) -> None:
+        if account_id not in self._running:
+            return
+
+        async def stop_then_forget() -> None:
+            try:
+                await self.sessions.stop_owned(account_id)
+            finally:
+                self._running.discard(account_id)
+
+        self._submit(account_id, stop_then_forget)
+
+    def running(self, account_id: str) -> bool:
+        return account_id in self._running
+
+
+class LeaseRuntime:
+    def __init__(
+        self,
+        coordinator: LeaseCoordinator,
+        *,
+        trusted_local: bool = False,
+        sweep_seconds: float = 0.2,
+        handover_timeout: float = 60.0,
+    ) -> None:
+        self.coordinator = coordinator
+        self.trusted_local = trusted_local
+        self.sweep_seconds = sweep_seconds
+        self.handover_timeout = handover_timeout
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+
+    @property
+    def interval(self) -> float:
+        return self.coordinator.engine.lease_seconds / 3
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.coordinator.register, trusted_local=self.trusted_local)
+        await asyncio.to_thread(self.coordinator.tick)
+        self._tasks = [
+            asyncio.create_task(self._ticks(), name="lease-ticks"),
+            asyncio.create_task(self._sweeps(), name="lease-sweeps"),
+        ]
+
+    async def _ticks(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval)
+            if self._stop.is_set():
+                return
+            try:
+                await asyncio.to_thread(self.coordinator.tick)
+            except Exception:  # the tick logs its own store errors; never end the loop
+                log.exception("lease tick failed")
+
+    async def _sweeps(self) -> None:
+        while not self._stop.is_set():
+            self.coordinator.expire_local()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.sweep_seconds)
+
+    async def stop(self) -> None:
+        """Hand every lease over (sessions stopped first), then stop the loops."""
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        try:
+            report = await asyncio.to_thread(
+                self.coordinator.hand_over_all, timeout=self.handover_timeout
+            )
+            log.info("handed over %d leases", len(report.handed_over))
+        except Exception:
+            log.exception("lease hand-over failed: the leases will lapse instead")
+
+    # -- views
+
+    def ready_fields(self) -> dict[str, Any]:
+        """CONTRACT.md section 5: held when this instance owns at least one lease, standby
+        when it owns none (it waits to take accounts over); active when it runs sessions."""
+        c = self.coordinator
+        held = any(c.holds(acc) for acc in list(c.held))
+        return {
+            "mode": "active" if held else "passive",
+            "instanceId": c.instance_id,
+            "lockStatus": "held" if held else "standby",
+            "heldBy": c.instance_id,
+            "lockExpiresInSeconds": c.soonest_expiry_seconds() if held else None,
+        }
+
+    def diag(self) -> dict[str, Any]:
+        return self.coordinator.status()
+
+    def metric_values(self) -> dict[str, int]:
+        return {k: int(v) for k, v in asdict(self.coordinator.counters).items()}
