@@ -35,6 +35,11 @@ ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 MAX_BODY_BYTES = 256 * 1024
 # Keys that carry pairing data; compared without case or separators ("QR_code", "pairing-url").
 PAIRING_KEYS = frozenset({"qr", "qrcode", "pairingcode", "pairingurl"})
+ALREADY_CONNECTED = {
+    "success": True,
+    "status": "already_connected",
+    "message": "This account is already connected; no QR code is needed.",
+}
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,10 @@ def regenerate_qr(ctx: Context) -> ProxyResponse:
         body={},
         request_id=ctx.request_id,
     )
+    if resp.status == 409 and resp.body.get("error") == "already_connected":
+        # A daemon older than the contract's answer: a connected account is not an error for
+        # the app (CONTRACT section 2), it shows the message.
+        return ProxyResponse(200, ALREADY_CONNECTED)
     return forwarded(resp)
 
 
