@@ -250,6 +250,13 @@ class FirebaseEmulators:
         )
         return user["localId"], fresh["idToken"]
 
+    def sign_in(self, email: str) -> str:
+        """A fresh ID token of a `sign_up` user (carries claims set since)."""
+        reply = self._identity(
+            "accounts:signInWithPassword", {"email": email, "password": "secret123"}
+        )
+        return str(reply["idToken"])
+
     def _identity(self, action: str, body: dict[str, object], admin: bool = False) -> dict:
         url = f"http://{self.auth_host}/identitytoolkit.googleapis.com/v1/{action}?key=fake-key"
         headers = {"Content-Type": "application/json"}

@@ -320,8 +320,25 @@ def send(ctx: Context) -> ProxyResponse:
     )
 
 
+SUPER_ADMINS_CONFIG = "config/super_admins"  # the rules' copy of SUPER_ADMIN_EMAILS
+
+
 def who_am_i(ctx: Context) -> ProxyResponse:
-    return ProxyResponse(200, {"success": True, **ctx.caller.who_am_i()})
+    body = {"success": True, **ctx.caller.who_am_i()}
+    caller = ctx.caller
+    if caller.is_super_admin and not caller.admin_by_claim and caller.email:
+        # Admin here by SUPER_ADMIN_EMAILS; the Firestore rules see an admin only through the
+        # claim or config/super_admins, so say whether the app's direct reads will agree.
+        snap = ctx.deps.store().get(SUPER_ADMINS_CONFIG)
+        listed = snap.data.get("emails") if snap is not None else None
+        if isinstance(listed, list) and caller.email.strip().lower() in listed:
+            body["reasons"].append(f"rules: {SUPER_ADMINS_CONFIG} lists {caller.email}")
+        else:
+            body["reasons"].append(
+                f"rules: {SUPER_ADMINS_CONFIG} does not list {caller.email}: the app's Firestore "
+                "reads will not see an admin (run `superparty-daemon set-admin`)"
+            )
+    return ProxyResponse(200, body)
 
 
 ENDPOINTS: dict[str, Endpoint] = {
