@@ -129,7 +129,9 @@ if [[ -f "$APP_FUNCTIONS/package-lock.json" ]]; then
     app_hash="$(hash_files "$APP_FUNCTIONS/package.json" "$APP_FUNCTIONS/package-lock.json")"
     if ! stamp_matches "$APP_STAMP" "$app_hash"; then
         log "installing npm packages of $APP_FUNCTIONS (npm ci)"
-        (cd "$APP_FUNCTIONS" && npm ci --omit=optional --no-audit --no-fund --loglevel=error >/dev/null)
+        # optional dependencies included: firebase-admin lists @google-cloud/firestore as one, and
+        # the Functions emulator loads it for a Node codebase.
+        (cd "$APP_FUNCTIONS" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
         echo "$app_hash" >"$APP_STAMP"
     fi
 fi
