@@ -140,6 +140,7 @@ def day_steps(args: argparse.Namespace, codebase: str) -> list[Step]:
             [[*daemon, "import-sessions", "--store", store, "--sessions-path", args.sessions_path]],
             ["no number needs a new QR; an account the import cannot carry is listed by it"],
         ),
+        admin_step(args),
         Step("4. deploy the rules", [[*fb, "deploy", "--only", "firestore:rules", *only]]),
         Step("5. deploy the indexes", [[*fb, "deploy", "--only", "firestore:indexes", *only]]),
         *functions_steps(project, codebase),
@@ -159,6 +160,16 @@ def day_steps(args: argparse.Namespace, codebase: str) -> list[Step]:
         Step("9. unfreeze sends", notes=["tell staff sends are open again"]),
     ]  # fmt: skip
     return steps
+
+
+def admin_step(args: argparse.Namespace) -> Step:
+    """The app's rules made its admin by a hard-coded address; ours by the claim or
+    config/super_admins: set both up before our rules replace theirs."""
+    title = "3b. make the app's admin a super-admin (before the rules replace the app's)"
+    if not args.admin_email:
+        return Step(title, notes=["pass --admin-email ADDRESS: `superparty-daemon set-admin`"])
+    command = [".venv/bin/superparty-daemon", "set-admin", args.admin_email]
+    return Step(title, [[*command, "--project", args.project]])
 
 
 def run_steps(steps: Sequence[Step], project: str, codebase: str, dry_run: bool) -> None:
@@ -231,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--daemon-url", default="http://127.0.0.1:8080")
             p.add_argument("--sessions-path", default="/var/lib/superparty/sessions")
             p.add_argument("--wait", type=float, default=300)
+            p.add_argument("--admin-email", default="", help="the app's admin address")
     check = sub.add_parser("check-accounts")
     check.add_argument("--daemon-url", default="http://127.0.0.1:8080")
     check.add_argument("--token-file", type=Path)

@@ -26,9 +26,8 @@ def commands(stdout: str) -> list[str]:
 
 
 def test_the_day_in_order_as_a_dry_run(checkout: Path) -> None:
-    done, calls = run_script(
-        checkout, ["scripts/cutover.py", "day", "--project", PROJECT, "--dry-run"]
-    )
+    day = ["scripts/cutover.py", "day", "--project", PROJECT, "--dry-run"]
+    done, calls = run_script(checkout, [*day, "--admin-email", "boss@example.com"])
     assert done.returncode == 0, done.stderr
     assert calls == [], "a dry run calls no Firebase command"
     cmds = commands(done.stdout)
@@ -38,6 +37,7 @@ def test_the_day_in_order_as_a_dry_run(checkout: Path) -> None:
             "deploy_preflight.py",
             "systemctl stop whatsapp-backend",
             "import-sessions --store firestore://demo-cutover",
+            "set-admin boss@example.com --project demo-cutover",
             "--only firestore:rules",
             "--only firestore:indexes",
             "functions:delete whatsapp --region us-central1",
