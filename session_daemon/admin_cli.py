@@ -22,8 +22,9 @@ from typing import Annotated, Any
 import typer
 
 from shared.identity import normalize_email, parse_super_admin_emails
+from shared.paths import SUPER_ADMINS_CONFIG
 
-SUPER_ADMINS_DOC = "config/super_admins"
+SUPER_ADMINS_DOC = SUPER_ADMINS_CONFIG
 FUNCTIONS_DIR = Path(__file__).resolve().parents[1] / "functions"
 _APP_NAME = "superparty-set-admin"
 

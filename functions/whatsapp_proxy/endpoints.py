@@ -27,7 +27,7 @@ from shared.identity import (
     may_see_account,
 )
 from shared.outbox import SendRejected, enqueue_send, validate_send_request
-from shared.paths import InvalidId, is_id
+from shared.paths import SUPER_ADMINS_CONFIG, InvalidId, is_id
 from shared.schemas import AddAccountRequest, InvalidPayload, validate_payload
 from shared.store.port import DocumentStore
 
@@ -318,9 +318,6 @@ def send(ctx: Context) -> ProxyResponse:
             "message": "Already queued." if result.duplicate else "Message queued.",
         },
     )
-
-
-SUPER_ADMINS_CONFIG = "config/super_admins"  # the rules' copy of SUPER_ADMIN_EMAILS
 
 
 def who_am_i(ctx: Context) -> ProxyResponse:
