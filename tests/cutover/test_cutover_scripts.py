@@ -130,3 +130,19 @@ def test_bad_input_stops_before_anything_is_deployed(
         assert reason in done.stderr, done.stderr
         assert not [c for c in calls if not c.startswith("functions:secrets:get")], calls
         assert not (checkout / "functions" / "shared").exists(), "nothing vendored either"
+
+
+def test_no_deploy_path_names_functions_without_our_codebase() -> None:
+    """Scripts and operator docs never deploy a bare `functions` (or a name without our
+    codebase): that would delete the app's Node functions or miss ours."""
+    root = Path(__file__).resolve().parents[2]
+    files = [*root.glob("scripts/*"), *root.glob("docs/*.md"), root / "README.md"]
+    files.append(root / "functions" / "README.md")
+    bare = re.compile(r"--only[ =]\"?[^\s\"]*\bfunctions(?!:whatsapp-crm:)(?:$|[,\s\"`]|:)")
+    for path in files:
+        if not path.is_file():
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "app's repository" in line or "bare" in line or "never" in line:
+                continue  # the rollback (the app's own repo) and sentences warning against it
+            assert not bare.search(line), f"{path.relative_to(root)}:{n}: {line.strip()}"
