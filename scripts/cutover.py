@@ -137,7 +137,8 @@ def day_steps(args: argparse.Namespace, codebase: str) -> list[Step]:
         ),
         Step(
             "3. import the old backend's linked sessions (docs/session-import.md)",
-            [[*daemon, "import-sessions", "--store", store, "--sessions-path", args.sessions_path]],
+            [[*daemon, "import-sessions", *import_source(args), "--old-backend-stopped",
+              "--store", store, "--sessions-path", args.sessions_path]],
             ["no number needs a new QR; an account the import cannot carry is listed by it"],
         ),
         admin_step(args),
@@ -160,6 +161,13 @@ def day_steps(args: argparse.Namespace, codebase: str) -> list[Step]:
         Step("9. unfreeze sends", notes=["tell staff sends are open again"]),
     ]  # fmt: skip
     return steps
+
+
+def import_source(args: argparse.Namespace) -> list[str]:
+    """The old backend's session folders (fresh), or `wa_sessions/*` of the store (may lag)."""
+    if args.old_sessions == "store":
+        return ["--from-store"]
+    return ["--from-dir", args.old_sessions]
 
 
 def admin_step(args: argparse.Namespace) -> Step:
@@ -243,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--sessions-path", default="/var/lib/superparty/sessions")
             p.add_argument("--wait", type=float, default=300)
             p.add_argument("--admin-email", default="", help="the app's admin address")
+            p.add_argument(
+                "--old-sessions",
+                default="/app/sessions",
+                help="the old backend's SESSIONS_PATH, or `store` for wa_sessions/*",
+            )
     check = sub.add_parser("check-accounts")
     check.add_argument("--daemon-url", default="http://127.0.0.1:8080")
     check.add_argument("--token-file", type=Path)

@@ -36,7 +36,8 @@ def test_the_day_in_order_as_a_dry_run(checkout: Path) -> None:
         for marker in (
             "deploy_preflight.py",
             "systemctl stop whatsapp-backend",
-            "import-sessions --store firestore://demo-cutover",
+            "import-sessions --from-dir /app/sessions --old-backend-stopped --store "
+            "firestore://demo-cutover",
             "set-admin boss@example.com --project demo-cutover",
             "--only firestore:rules",
             "--only firestore:indexes",
