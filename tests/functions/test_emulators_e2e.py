@@ -255,3 +255,15 @@ def test_who_am_i_says_when_the_rules_do_not_list_an_email_admin(proxy_stack: Pr
     body = s.call("whatsappWhoAmI", token=admin)[1]
     assert body["isAdmin"] is True
     assert any("does not list" in r and "set-admin" in r for r in body["reasons"]), body
+
+
+def test_a_disabled_employee_is_refused_at_once(proxy_stack: ProxyStack) -> None:
+    """The proxy checks revocation (shared.identity.verify_id_token): a disabled employee's
+    unexpired token is 401 on the next call."""
+    from firebase_admin import auth
+
+    uid, token = proxy_stack.staff()
+    assert proxy_stack.call("whatsappProxyGetAccountsStaff", token=token)[0] == 200
+    proxy_stack.emulators.admin_auth(lambda app: auth.update_user(uid, disabled=True, app=app))
+    status, body = proxy_stack.call("whatsappProxyGetAccountsStaff", token=token)
+    assert (status, body["error"]) == (401, "unauthorized"), body
