@@ -20,6 +20,14 @@ class StatsSource(Protocol):
     def stats(self) -> Any: ...
 
 
+class LeaseView(Protocol):
+    """What the routes read of the account leases (`session_daemon.leases.runtime`)."""
+
+    def ready_fields(self) -> dict[str, Any]: ...
+    def diag(self) -> dict[str, Any]: ...
+    def metric_values(self) -> dict[str, int]: ...
+
+
 @dataclass
 class DaemonContext:
     settings: Settings
@@ -28,6 +36,7 @@ class DaemonContext:
     manager: SessionManager
     authenticator: Authenticator
     inbound: StatsSource | None = None
+    leases: LeaseView | None = None  # None: leases not running (a test app without them)
     # name -> callable returning a JSON-able dict, shown in /diag (e.g. the outbox worker)
     diag_sources: dict[str, Callable[[], Any]] = field(default_factory=dict)
     started_monotonic: float = field(default_factory=time.monotonic)

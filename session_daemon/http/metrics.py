@@ -38,6 +38,12 @@ class _SessionCollector(Collector):
             "Seconds since the daemon started",
             value=self._ctx.uptime_seconds,
         )
+        if self._ctx.leases is not None:
+            for key, value in self._ctx.leases.metric_values().items():
+                yield GaugeMetricFamily(
+                    f"leases_{key}", f"Account leases: {key.replace('_', ' ')} since start",
+                    value=value,
+                )  # fmt: skip
         stats = _inbound_stats(self._ctx)
         for key, value in stats.items():
             if isinstance(value, int | float) and not isinstance(value, bool):

@@ -65,9 +65,12 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
+    """CONTRACT.md section 5. With account leases, `lockStatus` is `held` while this instance
+    owns at least one account's lease and `standby` while it owns none (it takes accounts over
+    when another daemon dies or hands them over); ready either way once its sessions run."""
     ctx = request.app[CONTEXT]
     is_ready = ctx.manager.started
-    body = {
+    body: dict[str, Any] = {
         "ready": is_ready,
         "mode": "active",
         "reason": "single instance; sessions restored" if is_ready else "starting",
@@ -77,6 +80,14 @@ async def ready(request: web.Request) -> web.Response:
         "lockExpiresInSeconds": None,
         "timestamp": _now_iso(),
     }
+    if ctx.leases is not None:
+        body.update(ctx.leases.ready_fields())
+        if is_ready:
+            body["reason"] = (
+                "owns account leases; sessions running"
+                if body["lockStatus"] == "held"
+                else "standby: owns no account lease, takes over when another daemon stops"
+            )
     return web.json_response(body, status=200 if is_ready else 503)
 
 
@@ -100,6 +111,7 @@ async def diag(request: web.Request) -> web.Response:
         "sessionsPath": str(ctx.settings.sessions_path),
         "sessions": ctx.manager.summary(),
         "inbound": jsonable(inbound_stats(ctx)),
+        **({"leases": jsonable(ctx.leases.diag())} if ctx.leases is not None else {}),
         **extra,
         "timestamp": _now_iso(),
     }

@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,3 +104,52 @@ async def test_alone_then_two_then_sigterm(store: SqliteStore) -> None:
     assert all(entry["since"] is not None for entry in diag["held"].values())
     await b.stop()
     assert overlaps == []
+
+
+async def test_ready_diag_and_metrics_show_the_leases(tmp_path: Path, store: SqliteStore) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from session_daemon.config import Settings
+    from session_daemon.http.app import build_app
+    from session_daemon.http.auth import Authenticator, InvalidCredentials
+    from session_daemon.http.context import DaemonContext
+    from session_daemon.sessions.manager import SessionManager
+    from tests.daemon.conftest import CollectingInbound, ScriptedTransport
+
+    token = "service-token-for-tests-0123456789"
+
+    def no_id_tokens(value: str) -> Any:
+        raise InvalidCredentials("no")
+
+    settings = Settings(sessions_path=tmp_path / "s", service_token=token, instance_id="a")
+    settings.sessions_path.mkdir()
+    transport, inbound = ScriptedTransport(), CollectingInbound()
+    manager = SessionManager(store, transport, settings, inbound)
+    live: dict[str, str] = {}
+    leases = runtime(store, "a", SlowSessions("a", live, []))
+    ctx = DaemonContext(
+        settings=settings, store=store, transport=transport, manager=manager,
+        authenticator=Authenticator(token, no_id_tokens), inbound=inbound, leases=leases,
+    )  # fmt: skip
+    await manager.start()
+    await leases.start()
+    client = TestClient(TestServer(build_app(ctx)))
+    await client.start_server()
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        body = await (await client.get("/ready")).json()
+        assert body["ready"] is True and body["lockStatus"] == "held" and body["mode"] == "active"
+        assert body["heldBy"] == body["instanceId"] == "a"
+        assert 0 < body["lockExpiresInSeconds"] <= LEASE
+        diag = await (await client.get("/diag", headers=auth)).json()
+        assert sorted(diag["leases"]["held"]) == ACCOUNTS
+        assert diag["leases"]["counters"]["acquired"] == 6
+        metrics = await (await client.get("/metrics", headers=auth)).text()
+        assert "leases_acquired 6.0" in metrics and "leases_takeovers 0.0" in metrics
+        await leases.stop()  # released: nobody else lives
+        body = await (await client.get("/ready")).json()
+        assert body["lockStatus"] == "standby" and body["lockExpiresInSeconds"] is None
+        assert body["mode"] == "passive"
+    finally:
+        await client.close()
+        await manager.stop()
