@@ -24,6 +24,9 @@ from session_daemon.http.context import DaemonContext
 from session_daemon.http.server import HardenedRunner, install_log_filter
 from session_daemon.http.throttle import FailureThrottle, parse_networks
 from session_daemon.inbound.pipeline import InboundPipeline
+from session_daemon.leases.runtime import LeaseRuntime
+from session_daemon.leases.wiring import Identity, build_runtime, claim_identity
+from session_daemon.leases.wiring import register as register_instance
 from session_daemon.outbox import OutboxWorker
 from session_daemon.outbox import attach as attach_outbox
 from session_daemon.sessions.manager import SessionManager
@@ -66,13 +69,17 @@ class Daemon:
         self.pipeline: InboundPipeline | None = None
         self.manager: SessionManager | None = None
         self.outbox: OutboxWorker | None = None
+        self.identity: Identity | None = None
+        self.leases: LeaseRuntime | None = None
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._stopping = False
 
     async def start(self) -> None:
-        settings = self.settings
-        check_sessions_dir(settings.sessions_path)  # ConfigError with a clear message
+        check_sessions_dir(self.settings.sessions_path)  # ConfigError with a clear message
+        # who this daemon is, before anything reads its journal or touches a session
+        self.identity = claim_identity(self.settings)
+        self.settings = settings = self.identity.settings
         self.store = await asyncio.to_thread(open_store, settings.store_url)
         self.transport = make_transport(settings)
         self.pipeline = InboundPipeline(
@@ -80,6 +87,11 @@ class Daemon:
         )
         await self.pipeline.start()
         self.manager = SessionManager(self.store, self.transport, settings, self.pipeline)
+        # account leases: this daemon runs a session only while it holds the account's lease
+        self.leases = build_runtime(
+            settings, self.store, self.manager, trusted_local=self.identity.identity.locked_locally
+        )
+        await register_instance(self.leases)  # a live daemon under this id: refuse to start
         assert settings.service_token is not None
         ctx = DaemonContext(
             settings=settings,
@@ -95,6 +107,7 @@ class Daemon:
                 parse_networks(settings.trusted_proxies),
             ),
             inbound=self.pipeline,
+            leases=self.leases,
         )
         ctx.diag_sources["inbound"] = self.pipeline.stats
         self.app = build_app(ctx)
@@ -103,11 +116,12 @@ class Daemon:
             from session_daemon.http.simulator import SIMULATOR_ROUTES
 
             add_routes(self.app, SIMULATOR_ROUTES)
-        self.outbox = attach_outbox(self.app, ctx)
+        self.outbox = attach_outbox(self.app, ctx, fences=self.leases.coordinator.fence)
         ctx.diag_sources["outbox"] = self.outbox.stats
         # restoring only launches the session tasks: it is quick, and the API must not accept
         # account changes before the manager listens to transport events
         await self.manager.start()
+        await self.leases.start(register=False)  # the first tick takes and restores accounts
         log.info("sessions being restored: %s", self.manager.summary()["byStatus"])
         await self.outbox.start()
         install_log_filter()
@@ -138,6 +152,8 @@ class Daemon:
             steps.append(("http", self._runner.cleanup))
         if self.outbox is not None:
             steps.append(("outbox", self.outbox.stop))
+        if self.leases is not None:  # sends drained: stop sessions and hand the leases over
+            steps.append(("leases", self.leases.stop))
         if self.manager is not None:
             steps.append(("sessions", self.manager.stop))
         if self.pipeline is not None:
@@ -151,6 +167,8 @@ class Daemon:
                 log.exception("error while stopping %s", name)
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
+        if self.identity is not None:
+            self.identity.close()
 
 
 async def run(settings: Settings) -> None:

@@ -46,7 +46,12 @@ class Settings:
     instance_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
     )
-    journal_path: Path | None = None  # default: <sessions_path>/../inbound-journal.db
+    instance_id_explicit: bool = False  # set by WHATSAPP_INSTANCE_ID; else one per data folder
+    journal_path: Path | None = None  # default: <data folder>/inbound-journal.db
+    # this daemon's own files (instance id slots, journal); default: the sessions folder's parent
+    data_path: Path | None = None
+    # where other daemons forward account actions to this one (default http://HOST:PORT)
+    advertise_url: str | None = None
     max_concurrent_pairings: int = 3
     pairing_timeout_seconds: float = 170.0  # whatsmeow's QR codes last ~160 s in all
     regenerate_cooldown_seconds: float = 10.0
@@ -72,8 +77,19 @@ class Settings:
     lease_seconds: float = 30.0
 
     @property
+    def data_dir(self) -> Path:
+        return self.data_path or self.sessions_path.parent
+
+    @property
     def journal_dir(self) -> Path:
-        return self.journal_path or self.sessions_path.parent / "inbound-journal.db"
+        return self.journal_path or self.data_dir / "inbound-journal.db"
+
+    @property
+    def address(self) -> str:
+        if self.advertise_url:
+            return self.advertise_url.rstrip("/")
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else socket.gethostname()
+        return f"http://{host}:{self.port}"
 
     def session_db(self, account_id: str) -> Path:
         # the id becomes a file name: one path segment (no '/', '..', control characters)
@@ -146,6 +162,11 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     }
     if env.get("WHATSAPP_INSTANCE_ID"):
         values["instance_id"] = env["WHATSAPP_INSTANCE_ID"]
+        values["instance_id_explicit"] = True
+    if env.get("WHATSAPP_DATA_PATH"):
+        values["data_path"] = Path(env["WHATSAPP_DATA_PATH"])
+    if env.get("WHATSAPP_ADVERTISE_URL"):
+        values["advertise_url"] = env["WHATSAPP_ADVERTISE_URL"]
     if env.get("INBOUND_JOURNAL_PATH"):
         values["journal_path"] = Path(env["INBOUND_JOURNAL_PATH"])
     for key, value in overrides.items():
@@ -157,6 +178,11 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
 
 
 def validate(settings: Settings) -> None:
+    if settings.instance_id_explicit:
+        try:
+            check_id(settings.instance_id, "WHATSAPP_INSTANCE_ID")
+        except ValueError as exc:
+            raise ConfigError(f"WHATSAPP_INSTANCE_ID is not a usable id: {exc}") from None
     if settings.transport not in ("neonize", "simulated"):
         raise ConfigError(f"transport must be 'neonize' or 'simulated', got {settings.transport!r}")
     if not (0 <= settings.port <= 65535):

@@ -41,6 +41,8 @@ class SessionControl(Protocol):
     def start(self, account_id: str, fence: Fence) -> None: ...
     def stop(self, account_id: str) -> None: ...
     def running(self, account_id: str) -> bool: ...
+    def adopt(self, account_id: str) -> None:
+        """A session the daemon starts itself (a new account's pairing) now counts as running."""
 
 
 # The accounts that should run somewhere (not deleted), each with "is it pairing now".
@@ -289,6 +291,23 @@ class LeaseCoordinator:
             report.started.append(account_id)
         elif not isinstance(outcome, Busy):
             self.counters.contended += 1
+
+    def claim_now(self, account_id: str) -> bool:
+        """Take a free account's lease at once, for a session this daemon is about to start
+        itself (a newly added account's pairing). True when this daemon holds it now."""
+        if self.holds(account_id):
+            return True
+        if self.stopping or self.superseded or self.control.running(account_id):
+            return False
+        outcome = self.engine.acquire(account_id)
+        if not isinstance(outcome, Acquired):
+            return False
+        with self._lock:
+            self.held[account_id] = outcome.held
+            self.since[account_id] = outcome.held.lease.acquired_at.timestamp()
+        self.counters.acquired += 1
+        self.control.adopt(account_id)
+        return True
 
     def hand_over_all(
         self,

@@ -81,6 +81,9 @@ class AsyncSessionControl:
     def running(self, account_id: str) -> bool:
         return account_id in self._running
 
+    def adopt(self, account_id: str) -> None:
+        self._running.add(account_id)
+
 
 class LeaseRuntime:
     def __init__(
@@ -102,8 +105,9 @@ class LeaseRuntime:
     def interval(self) -> float:
         return self.coordinator.engine.lease_seconds / 3
 
-    async def start(self) -> None:
-        await asyncio.to_thread(self.coordinator.register, trusted_local=self.trusted_local)
+    async def start(self, *, register: bool = True) -> None:
+        if register:
+            await asyncio.to_thread(self.coordinator.register, trusted_local=self.trusted_local)
         await asyncio.to_thread(self.coordinator.tick)
         self._tasks = [
             asyncio.create_task(self._ticks(), name="lease-ticks"),

@@ -17,15 +17,24 @@ from session_daemon.outbox.receipts import apply_receipts
 from session_daemon.outbox.worker import OutboxWorker
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from aiohttp import web
 
     from session_daemon.http.context import DaemonContext
+    from session_daemon.leases.record import Fence
 
 __all__ = ["OutboxConfig", "OutboxWorker", "apply_receipts", "attach", "outbox_config_from_env"]
 
 
-def attach(app: web.Application, ctx: DaemonContext) -> OutboxWorker:
-    """Build the worker for a running daemon and register its routes on `app`."""
+def attach(
+    app: web.Application,
+    ctx: DaemonContext,
+    *,
+    fences: Callable[[str], Fence | None] | None = None,
+) -> OutboxWorker:
+    """Build the worker for a running daemon and register its routes on `app`. With `fences`
+    (account leases) it sends only for the accounts this daemon owns, fenced by epoch."""
     from session_daemon.outbox.routes import register_outbox_routes
 
     worker = OutboxWorker(
@@ -34,6 +43,7 @@ def attach(app: web.Application, ctx: DaemonContext) -> OutboxWorker:
         instance_id=ctx.settings.instance_id,
         config=outbox_config_from_env(),
         accounts=ctx.manager,
+        fences=fences,
     )
     register_outbox_routes(app, worker, ctx.store)
     return worker

@@ -543,14 +543,16 @@ class OutboxWorker:
         data = snap.data
         to_jid = str(data.get("toJid") or "")
         text = str(data.get("body") or (data.get("payload") or {}).get("text") or "")
+        verdict = await self._verdict(lane.account_id)
         fence = None
-        if self.fences is not None:
+        if self.fences is not None and verdict.kind != "fail":
+            # failing an item of an unknown or logged-out account sends nothing: any daemon
+            # may; sending, or counting an attempt, is for the lease holder alone
             fence = self.fences(lane.account_id)
             if fence is None:  # not ours: the owner sends it; no attempt is used here
                 self.counters.not_owner += 1
                 self._park(rid, str(data.get("threadId")), None)
                 return
-        verdict = await self._verdict(lane.account_id)
         if verdict.kind == "wait":  # the daemon is starting: try again soon, no attempt used
             self._park(rid, str(data.get("threadId")), self._clock() + timedelta(seconds=1))
             return

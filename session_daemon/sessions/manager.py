@@ -24,7 +24,7 @@ import itertools
 import logging
 import random
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -128,6 +128,10 @@ class SessionManager:
         self._consumer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started = False
+        # False with account leases: start-up restores nothing, the lease coordinator asks for
+        # each account it owns (restore_one) and gives up the ones it loses (release)
+        self.restore_all = True
+        self.claim: Callable[[str], Awaitable[bool]] | None = None
         self.event_counts: dict[str, int] = {}
         self.accounts = AccountLifecycle(store, transport, settings, self)
 
@@ -160,26 +164,46 @@ class SessionManager:
                 await self._consumer
 
     async def _restore(self) -> None:
+        if not self.restore_all:
+            return  # the lease coordinator restores each account it owns (restore_one)
         docs = await asyncio.to_thread(self.store.query, query(paths.ACCOUNTS))
-        now = self._clock()
         for snap in docs:
-            account_id, data = snap.id, snap.data
-            status = data.get("status")
-            if status == "deleted":
-                continue
-            await asyncio.to_thread(self.secrets.clear, account_id)
-            state = self._state(account_id)
-            state.status = str(status)
-            if should_restore(data, now, self.settings.session_db(account_id).exists()):
-                log.info("restoring session of %s", account_id)
-                await self._write_status(account_id, "connecting", None)
-                state.status = "connecting"
-                self._launch_start(state, paired=True)
-            elif not data.get("paired") and status in ("connecting", "qr_ready"):
-                await self._write_status(
-                    account_id, "needs_qr", "the daemon restarted during pairing; regenerate the QR"
-                )
-                state.status = "needs_qr"
+            await self.restore_one(snap.id, snap.data)
+
+    async def restore_one(self, account_id: str, data: dict[str, Any]) -> None:
+        """Resume one account's session as at start-up (or mark an interrupted pairing)."""
+        status = data.get("status")
+        if status == "deleted":
+            return
+        await asyncio.to_thread(self.secrets.clear, account_id)
+        state = self._state(account_id)
+        state.status = str(status)
+        if should_restore(data, self._clock(), self.settings.session_db(account_id).exists()):
+            log.info("restoring session of %s", account_id)
+            await self._write_status(account_id, "connecting", None)
+            state.status = "connecting"
+            self._launch_start(state, paired=True)
+        elif not data.get("paired") and status in ("connecting", "qr_ready"):
+            await self._write_status(
+                account_id, "needs_qr", "the daemon restarted during pairing; regenerate the QR"
+            )
+            state.status = "needs_qr"
+
+    async def release(self, account_id: str) -> None:
+        """Stop running this account here (its lease moves to another daemon): the session
+        stops without logging out, late events of it are dropped, and the account is no longer
+        this daemon's (`status_of` is None). Its documents and session database stay."""
+        state = self._states.pop(account_id, None)
+        if state is None:
+            return
+        self._cancel_tasks(state)
+        state.generation = next(self._generations)
+        if state.pairing:
+            self._finish_pairing(state)
+        # stopped even when not marked running: a start cancelled midway may have left one
+        async with self._ops:
+            await self._transport_stop(account_id, logout=False)
+        state.running = False
 
     # ---- transport events ---------------------------------------------------------------------
 
@@ -374,9 +398,16 @@ class SessionManager:
         ]
         return max(1, int(min(remaining, default=30)) + 1)
 
+    async def _ensure_owned(self, account_id: str) -> None:
+        """With account leases, a session starts only under this daemon's lease (a new account's
+        free lease is taken here); one owned by another daemon is refused."""
+        if self.claim is not None and not await self.claim(account_id):
+            raise PairingUnavailable(f"account {account_id} runs on another daemon", 1)
+
     async def _begin_pairing(self, state: SessionState) -> str:
         """Fresh session db, new generation, QR timer. Caller checked the pairing limit."""
         account_id = state.account_id
+        await self._ensure_owned(account_id)
         self._cancel_tasks(state)
         async with self._ops:
             if state.running:
@@ -481,6 +512,7 @@ class SessionManager:
                 )
         resumable = data.get("paired") and data.get("status") not in ("logged_out", "needs_qr")
         if resumable and self.settings.session_db(account_id).exists():
+            await self._ensure_owned(account_id)
             state.last_regenerate_at = now
             request_id = uuid.uuid4().hex
             await self._write_status(account_id, "connecting", None)

@@ -64,6 +64,9 @@ class LoggingSessions:
         if had is not None:
             self.log("stop", acc=account_id, epoch=had.epoch)
 
+    def adopt(self, account_id: str) -> None:
+        raise AssertionError("not used here")
+
     def running(self, account_id: str) -> bool:
         return account_id in self.live
 

@@ -57,6 +57,9 @@ class Sessions:
             del self.live[account_id]
             self.stopping[account_id] = self.clock.t + self.stop_delay
 
+    def adopt(self, account_id: str) -> None:
+        raise AssertionError("not used here")
+
     def running(self, account_id: str) -> bool:
         self._settle()
         return account_id in self.live or account_id in self.stopping
