@@ -115,9 +115,13 @@ async def test_only_the_lease_holder_sends(world: tuple[SqliteStore, SimulatedTr
         first = [enqueue(store, f"before {i}") for i in range(3)]
         await wait_for(lambda: statuses(store, first) == {"sent"})
         await asyncio.sleep(LEASE)
-        fences["b"] = held_fence(LeaseEngine(store, "b", lease_seconds=LEASE))
-        # a still believes it holds the lease (a paused process that just woke up)
+        b_fence = held_fence(LeaseEngine(store, "b", lease_seconds=LEASE))
+        # a still believes it holds the lease (a paused process that just woke up): its claims
+        # reach the store, which refuses them; b is told it owns the account only afterwards
         later = [enqueue(store, f"after {i}") for i in range(3)]
+        await wait_for(lambda: workers[0].counters.fenced >= 1)
+        assert statuses(store, later) == {"queued"}
+        fences["b"] = b_fence
         await wait_for(lambda: statuses(store, later) == {"sent"})
     finally:
         for w in workers:
