@@ -24,6 +24,7 @@ from session_daemon.http.context import DaemonContext
 from session_daemon.http.server import HardenedRunner, install_log_filter
 from session_daemon.http.throttle import FailureThrottle, parse_networks
 from session_daemon.inbound.pipeline import InboundPipeline
+from session_daemon.leases.forward import forwarding_middleware
 from session_daemon.leases.runtime import LeaseRuntime
 from session_daemon.leases.wiring import Identity, build_runtime, claim_identity
 from session_daemon.leases.wiring import register as register_instance
@@ -116,6 +117,9 @@ class Daemon:
             from session_daemon.http.simulator import SIMULATOR_ROUTES
 
             add_routes(self.app, SIMULATOR_ROUTES)
+        forward, close_forward = forwarding_middleware(self.leases.coordinator)
+        self.app.middlewares.append(forward)  # account actions reach the account's owner
+        self.app.on_cleanup.append(close_forward)
         self.outbox = attach_outbox(self.app, ctx, fences=self.leases.coordinator.fence)
         ctx.diag_sources["outbox"] = self.outbox.stats
         # restoring only launches the session tasks: it is quick, and the API must not accept
