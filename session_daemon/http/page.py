@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from datetime import UTC, datetime
 from html import escape
 
 from aiohttp import web
@@ -30,6 +31,7 @@ from session_daemon.http.context import CONTEXT, DaemonContext
 from session_daemon.http.errors import ApiError, read_in_time
 from session_daemon.http.qr_image import qr_data_url
 from session_daemon.http.routing import RouteSpec
+from session_daemon.leases.engine import owners
 from session_daemon.sessions.accounts import account_view
 from shared.paths import ACCOUNTS
 from shared.store.port import query
@@ -111,6 +113,7 @@ async def page(request: web.Request) -> web.StreamResponse:
     if not _logged_in(request):
         return _login_form()
     docs = await asyncio.to_thread(ctx.store.query, query(ACCOUNTS))
+    owned = await asyncio.to_thread(owners, ctx.store, datetime.now(UTC))
     rows = []
     for snap in sorted(docs, key=lambda s: str(s.data.get("name", ""))):
         if snap.data.get("status") == "deleted":
@@ -125,6 +128,10 @@ async def page(request: web.Request) -> web.StreamResponse:
             if secrets.pairing_code:
                 qr_cell += f"<div>Pairing code: <b>{escape(secrets.pairing_code)}</b></div>"
         error = escape(view["lastError"] or "")
+        if snap.id in owned:  # the daemon holding its lease
+            holder, since = owned[snap.id]
+            when = f"{since:%Y-%m-%d %H:%M} UTC"
+            error += f"<div><small>run by {escape(holder)} since {when}</small></div>"
         rows.append(
             f"<tr><td>{escape(view['name'] or '')}<br><small>{escape(snap.id)}</small></td>"
             f"<td>{escape(view['phone'] or '')}</td>"

@@ -18,6 +18,7 @@ from session_daemon.http.metrics import inbound_stats
 from session_daemon.http.openapi import openapi_document
 from session_daemon.http.routes_accounts import admin_only_account_ids
 from session_daemon.http.routing import RouteSpec, principal
+from session_daemon.leases.engine import owners
 from session_daemon.sessions.accounts import account_view
 from shared.paths import ACCOUNTS
 from shared.store.port import query
@@ -127,12 +128,17 @@ async def dashboard_json(request: web.Request) -> web.Response:
     is_admin = who is None or who.is_super_admin
     docs = await asyncio.to_thread(ctx.store.query, query(ACCOUNTS))
     hidden = set() if is_admin else await admin_only_account_ids(ctx)
+    owned = await asyncio.to_thread(owners, ctx.store, datetime.now(UTC))
     accounts = []
     for snap in docs:
         if snap.data.get("status") == "deleted" or snap.id in hidden:
             continue
         view = account_view(snap.id, snap.data)
         view["pairing"] = "true" if ctx.manager.is_pairing(snap.id) else "false"
+        # which daemon runs it, since when (its account lease)
+        owner, since = owned.get(snap.id, (None, None))
+        view["owner"] = owner
+        view["ownerSince"] = since.isoformat() if since is not None else None
         accounts.append(view)
     accounts.sort(key=lambda a: (a["name"] or "", a["id"] or ""))
     summary = ctx.manager.summary()

@@ -240,3 +240,13 @@ class LeaseEngine:
             return self.store.transaction(run)
         except Contention:
             return False
+
+
+def owners(store: DocumentStore, now: datetime) -> dict[str, tuple[str, datetime]]:
+    """Who runs each account now, and since when (its live leases), for the dashboard."""
+    out = {}
+    for snap in store.query(query(ACCOUNT_LEASES)):
+        lease = parse_lease(snap.id, snap.data, now=now)
+        if lease is not None and lease.live(now):
+            out[snap.id] = (lease.holder, lease.acquired_at)
+    return out

@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
-from shared.paths import account_path
+from session_daemon.leases.record import parse_lease
+from shared.paths import account_lease_path, account_path
 from shared.store.sqlite import SqliteStore
+from shared.timeutil import utc_now
 from tests.daemon.conftest import DaemonProcess
 
 LEASE = 2.0
@@ -88,6 +90,31 @@ def test_two_daemons_share_accounts_by_lease(
     store.close()
     wait(lambda: (len(held(a)), len(held(b))) == (3, 2), 3 * LEASE + 2, "3 and 2")
     assert ready(b)["lockStatus"] == "held" and 0 < ready(b)["lockExpiresInSeconds"] <= LEASE
+    # the dashboard says who runs which account
+    dashboard = a.get("/api/status/dashboard").json()["accounts"]
+    owners = {view["id"]: view["owner"] for view in dashboard}
+    assert owners[account] == "a" and sorted(owners.values()) == ["a", "a", "a", "b", "b"]
+    assert all(view["ownerSince"] for view in dashboard)
+
+    # a lease corrupted by hand is taken over (a new epoch) within one lease period
+    victim = sorted(held(b))[0]
+    store = SqliteStore(store_path)
+    snap = store.get(account_lease_path(victim))
+    assert snap is not None
+    old_epoch = snap.data["epoch"]
+    store.update(account_lease_path(victim), {"expiresAt": "2999-01-01", "holder": 7})
+    corrupted_at = time.monotonic()
+
+    def retaken() -> bool:
+        current = store.get(account_lease_path(victim))
+        assert current is not None
+        lease = parse_lease(victim, current.data, now=utc_now())
+        return lease is not None and lease.epoch > old_epoch
+
+    wait(retaken, LEASE, "the corrupt lease taken over")
+    assert time.monotonic() - corrupted_at <= LEASE
+    store.close()
+    wait(lambda: (len(held(a)), len(held(b))) == (3, 2), 3 * LEASE, "balanced again")
 
     # kill -9 of b: its accounts move to a within 3 lease periods
     b_accounts = held(b)
