@@ -125,6 +125,7 @@ def build_runtime(
 
     manager.restore_all = False
     manager.claim = claim
+    manager.owns = coordinator.holds
     return runtime
 
 

@@ -313,18 +313,18 @@ def claim(
             )
             return Deferred(False, next_at)
         lease_until = now + timedelta(seconds=lease_s)
-        tx.update(
-            outbox_path(request_id),
-            {
-                "status": "processing",
-                "claimedBy": instance_id,
-                "leaseUntil": lease_until,
-                "attemptId": attempt_id,
-                "sendStartedAt": now,
-                "attemptCount": attempt,
-                "updatedAt": now,
-            },
-        )
+        claim_patch: dict[str, Any] = {
+            "status": "processing",
+            "claimedBy": instance_id,
+            "leaseUntil": lease_until,
+            "attemptId": attempt_id,
+            "sendStartedAt": now,
+            "attemptCount": attempt,
+            "updatedAt": now,
+        }
+        if fence is not None:  # under which account lease it was sent (audit, tests)
+            claim_patch["accountLeaseEpoch"] = fence.epoch
+        tx.update(outbox_path(request_id), claim_patch)
         data = dict(item.data)
         data.update(status="processing", claimedBy=instance_id, attemptCount=attempt)
         return Claimed(request_id, attempt_id, attempt, data)

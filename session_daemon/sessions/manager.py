@@ -132,6 +132,7 @@ class SessionManager:
         # each account it owns (restore_one) and gives up the ones it loses (release)
         self.restore_all = True
         self.claim: Callable[[str], Awaitable[bool]] | None = None
+        self.owns: Callable[[str], bool] | None = None
         self.event_counts: dict[str, int] = {}
         self.accounts = AccountLifecycle(store, transport, settings, self)
 
@@ -241,6 +242,10 @@ class SessionManager:
         state = self._states.get(account_id)
         if state is None or state.generation != generation:
             return  # a deleted account, or an older session of this account
+        if self.owns is not None and not self.owns(account_id):
+            # its lease is gone (this daemon was paused or cut off): the account's status is
+            # the new owner's to write; the session is being released
+            return
         transition = transition_for(event)
         if transition is None:
             return

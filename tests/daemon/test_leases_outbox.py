@@ -126,6 +126,14 @@ async def test_only_the_lease_holder_sends(world: tuple[SqliteStore, SimulatedTr
     finally:
         for w in workers:
             await w.stop()
+    epochs = {
+        s.id: s.data.get("accountLeaseEpoch")
+        for s in store.get_many([outbox_path(r) for r in first + later])
+        if s
+    }
+    assert {epochs[r] for r in first} == {stale.epoch} and {epochs[r] for r in later} == {
+        b_fence.epoch
+    }
     claimed = {
         s.id: s.data["claimedBy"]
         for s in store.get_many([outbox_path(r) for r in first + later])
