@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from session_daemon.config import DEFAULT_TOKEN_FILE, ConfigError, settings_from_env
+from session_daemon.session_import.command import import_sessions
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -129,6 +130,9 @@ def qr(
     sys.stdout.write(qr_terminal(code))
     if body.get("pairingCode"):
         typer.echo(f"pairing code: {body['pairingCode']}")
+
+
+cli.command("import-sessions")(import_sessions)
 
 
 def main() -> None:
