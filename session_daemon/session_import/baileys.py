@@ -9,8 +9,9 @@ key, named `${type}-${id}.json` with `/` written as `__` and `:` as `-`
 - `registrationId` → `registration_id`; `advSecretKey` (base64) → `adv_key` (raw bytes)
 - `account.details`, `.accountSignature`, `.accountSignatureKey`, `.deviceSignature` →
   `adv_details`, `adv_account_sig`, `adv_account_sig_key`, `adv_device_sig`
-- `me.id`, `me.lid` → `jid`, `lid`; `me.name`, `me.verifiedName`, `platform` → `push_name`,
-  `business_name`, `platform`
+- `me.id`, `me.lid` → `jid`, `lid`; `me.name`, `platform` → `push_name`, `platform`
+  (`business_name` stays empty: Baileys keeps the pairing's business name only until the push
+  name overwrites `me.name`)
 - `pre-key-{id}` → `whatsmeow_pre_keys` (`uploaded` when `id < firstUnuploadedPreKeyId`)
 - `app-state-sync-key-{base64 id}` → `whatsmeow_app_state_sync_keys`
 - `lid-mapping-{pn}` and `lid-mapping-{lid}_reverse` → `whatsmeow_lid_map`
@@ -247,7 +248,6 @@ def _device(creds: dict[str, Any]) -> tuple[DeviceRow, int, int | None]:
             account.get("deviceSignature"), f + "account.deviceSignature", 64, base64_string=True
         ),
         platform=to_str(creds.get("platform"), f + "platform", optional=True) or "",
-        business_name=to_str(me.get("verifiedName"), f + "me.verifiedName", optional=True) or "",
         push_name=to_str(me.get("name"), f + "me.name", optional=True) or "",
     )
     first_unuploaded = to_int(
