@@ -61,6 +61,12 @@ _DRY: Final[dict[ImportAction, Outcome]] = {
     "keep": "kept",
 }
 
+_REASONS: Final[dict[ImportAction, str]] = {
+    "unchanged": "the session database already holds exactly this device and keys",
+    "keep": "the session database holds this device with other data (the daemon has used it "
+    "since, or the source changed): left as is; --force replaces it",
+}
+
 
 @dataclass
 class ImportOptions:
@@ -167,6 +173,8 @@ class ImportRun:
         report.skipped = dict(session.skipped)
         report.warnings.extend(session.warnings)
         _check_phone(session, account_id, account)
+        if account and account.get("status") == "deleted":
+            raise SourceUnavailable("the account was deleted in this backend; not importing it")
         if account and account.get("status") in ("logged_out", "needs_qr"):
             report.warnings.append(
                 f"the account document says {account.get('status')!r}: the phone may have "
@@ -180,12 +188,14 @@ class ImportRun:
             self._refuse_if_serving(account)
         if opts.dry_run:
             report.outcome = _DRY[action]
+            report.reason = _REASONS.get(action, "")
             return
         if action in ("import", "replace"):
             action = await self.transport.import_session(
                 account_id, db, session, force=opts.force, dry_run=False
             )
         report.outcome = _DONE[action]
+        report.reason = _REASONS.get(action, "")
         try:
             await asyncio.to_thread(self._mark_account, account_id, account, session, source)
         except Exception as exc:  # the session is in place; a re-run finishes the document

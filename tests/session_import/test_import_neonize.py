@@ -219,6 +219,8 @@ def test_bad_input_is_refused_with_the_reason_and_nothing_is_written(env: Env) -
     (env.old / "account_prod_b4").mkdir()  # a folder without creds.json
     (env.old / "account_prod_b5").mkdir()
     (env.old / "account_prod_b5" / "creds.json").write_text('{"noiseKey": {"private": ')
+    make_folder("40722000006").write(env.old / "account_prod_b6")
+    old_account(env, "account_prod_b6", "+40722000006", status="deleted")
     docs_before = {a: env.account_doc(a) for a in ("account_prod_b2", A1)}
 
     code, reports = env.report("--from-dir", str(env.old))
@@ -231,6 +233,7 @@ def test_bad_input_is_refused_with_the_reason_and_nothing_is_written(env: Env) -
     assert "64 bytes, got 63" in b3["reason"]
     assert reports["account_prod_b4"]["field"] == "creds.json"
     assert reports["account_prod_b5"]["field"] == "creds.json"
+    assert "deleted" in reports["account_prod_b6"]["reason"]
     assert sorted(p.name for p in env.sessions.iterdir()) == [f"{A1}.db"]  # no temp files
     assert env.account_doc("account_prod_b2") == docs_before["account_prod_b2"]
     assert env.account_doc("account_prod_b3") is None
