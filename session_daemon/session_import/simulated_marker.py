@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from session_daemon.session_import.model import ImportAction, ImportedSession, SessionConflict
+from session_daemon.transport.simulated_session import SESSION_FORMAT
 
 
-def marker_for(session: ImportedSession, fmt: str) -> dict[str, Any]:
+def marker_for(session: ImportedSession) -> dict[str, Any]:
+    """What `simulated_session.load_session` reads: a paired session of the imported device."""
     return {
-        "format": fmt,
+        "format": SESSION_FORMAT,
         "paired": True,
         "ownJid": session.own_jid,
         "pushName": session.device.push_name or None,
@@ -31,16 +33,16 @@ def marker_for(session: ImportedSession, fmt: str) -> dict[str, Any]:
 
 
 def import_marker(
-    target: Path, session: ImportedSession, fmt: str, *, force: bool, dry_run: bool
+    target: Path, session: ImportedSession, *, force: bool, dry_run: bool
 ) -> ImportAction:
-    wanted = marker_for(session, fmt)
+    wanted = marker_for(session)
     action: ImportAction = "import"
     if target.exists():
         try:
             current = json.loads(target.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             current = None
-        if not isinstance(current, dict) or current.get("format") != fmt:
+        if not isinstance(current, dict) or current.get("format") != SESSION_FORMAT:
             if not force:
                 raise SessionConflict(f"{target} is not a simulated session; --force replaces it")
             action = "replace"

@@ -191,7 +191,7 @@ class SimulatedTransport(SimulatedNetwork):
             if running is not None and running.state not in ("stopped", "logged_out"):
                 raise TransportError(f"{account_id} has a running session", retryable=False)
         return await asyncio.to_thread(
-            import_marker, Path(session_db), session, SESSION_FORMAT, force=force, dry_run=dry_run
+            import_marker, Path(session_db), session, force=force, dry_run=dry_run
         )
 
     # ==== the linked phone: pairing ==============================================================
