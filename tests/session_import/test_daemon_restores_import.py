@@ -11,6 +11,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from session_daemon.cli import cli
+from shared.schemas import Account
+from shared.store.sqlite import SqliteStore
 from tests.session_import.baileys_folder import make_folder
 
 ACC = "account_prod_5c1d"
@@ -32,6 +34,14 @@ def test_daemon_restores_an_imported_account_without_a_qr(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert f"{ACC}: imported" in result.output
+    store = SqliteStore(str(daemon.store_path))
+    try:
+        snap = store.get(f"accounts/{ACC}")
+    finally:
+        store.close()
+    assert snap is not None  # created: the daemon's store had no such account
+    doc = Account.model_validate(snap.data)  # a CONTRACT account document
+    assert (doc.phone_e164, snap.data["paired"]) == ("+40722000007", True)
 
     daemon.start()
     deadline = time.monotonic() + 20
