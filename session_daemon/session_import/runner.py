@@ -15,6 +15,7 @@ Per account, in this order (nothing is written before every check has passed):
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -159,6 +160,8 @@ class ImportRun:
             report.outcome, report.reason = "failed", str(exc)
         except _Refused as exc:
             report.outcome, report.reason = "refused", str(exc)
+        except (RuntimeError, OSError, sqlite3.Error) as exc:  # writing failed; nothing in place
+            report.outcome, report.reason = "failed", f"writing the session failed: {exc}"
         return report
 
     async def _import(self, account_id: str, report: AccountReport) -> None:

@@ -350,3 +350,19 @@ def test_usage_errors(env: Env) -> None:
     code, out = env.run("--from-dir", str(env.old))
     assert code == 2 and "no accounts" in out
     assert os.environ.get("WHATSAPP_TRANSPORT") in (None, "", "neonize", "simulated")
+
+
+def test_a_failed_write_leaves_nothing_behind(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from session_daemon.session_import import whatsmeow_db
+
+    make_folder("40722000001").write(env.old / A1)
+
+    def disk_full(path: Path) -> None:  # after the rows are in, before the rename
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(whatsmeow_db, "_fsync", disk_full)
+    code, reports = env.report("--from-dir", str(env.old))
+    assert (code, reports[A1]["outcome"]) == (4, "failed")
+    assert "No space left" in reports[A1]["reason"]
+    assert list(env.sessions.iterdir()) == []  # neither the database nor its temporary file
+    assert env.account_doc(A1) is None
