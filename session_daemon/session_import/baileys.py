@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -51,6 +51,7 @@ from session_daemon.session_import.values import (
 )
 
 CREDS = "creds.json"
+_Stamped = TypeVar("_Stamped", AppStateKey, PrivacyToken)
 _ME_ID = re.compile(r"^([1-9]\d{4,19})(?:\.\d+)?:(\d{1,3})@s\.whatsapp\.net$")
 _ME_LID = re.compile(r"^(\d{1,25})(?:\.\d+)?(?::(\d{1,3}))?@lid$")
 _USER_JID = re.compile(r"^(\d{1,25})(?:[-:]\d{1,3})?@(s\.whatsapp\.net|lid)$")
@@ -132,13 +133,26 @@ def decode_auth_state(account_id: str, files: Mapping[str, str | bytes]) -> Impo
         device=device,
         phone_user=phone_user,
         pre_keys=tuple(sorted(pre_keys, key=lambda p: p.key_id)),
-        app_state_keys=tuple(sorted(app_keys, key=lambda k: k.key_id)),
+        app_state_keys=tuple(sorted(_newest(app_keys, "key_id").values(), key=lambda k: k.key_id)),
         lid_map=tuple(sorted(lid_map)),
-        privacy_tokens=tuple(sorted(tokens, key=lambda t: t.their_jid)),
+        privacy_tokens=tuple(
+            sorted(_newest(tokens, "their_jid").values(), key=lambda t: t.their_jid)
+        ),
         identities=tuple(identities),
         skipped=skipped,
         warnings=tuple(warnings),
     )
+
+
+def _newest(items: list[_Stamped], key: str) -> dict[object, _Stamped]:
+    """One item per table key, the newest: two file names can name one row (`123-4@lid` and
+    `123@lid` are one privacy-token user), and the table's primary key allows one."""
+    out: dict[object, _Stamped] = {}
+    for item in items:
+        k = getattr(item, key)
+        if k not in out or item.timestamp > out[k].timestamp:
+            out[k] = item
+    return out
 
 
 def file_id(name: str, prefix: str) -> str:
@@ -258,7 +272,7 @@ def _device(creds: dict[str, Any]) -> tuple[DeviceRow, int, int | None]:
 
 def _pre_key(name: str, value: object, first_unuploaded: int) -> PreKey:
     raw_id = file_id(name, "pre-key-")
-    if not _DIGITS.match(raw_id) or int(raw_id) > _UINT24:
+    if not _DIGITS.match(raw_id) or str(int(raw_id)) != raw_id or int(raw_id) > _UINT24:
         raise SourceError(name, f"pre-key id {raw_id!r} is not an integer in 0..{_UINT24}")
     key_id = int(raw_id)
     private = check_key_pair(value, name)

@@ -221,3 +221,21 @@ def test_a_lid_map_conflict_is_counted_not_imported(folder: Folder) -> None:
     assert session.skipped["lid-mapping-conflict"] == 1
     assert ("200000000000001", "40733111222") in session.lid_map
     assert all(pn != "40799999999" for _, pn in session.lid_map)
+
+
+def test_two_file_names_of_one_row_keep_the_newest(folder: Folder) -> None:
+    files = folder.files()
+    older, newer = b"old-token", b"new-token"
+    files["tctoken-200000000000009-3@lid.json"] = stringify({"token": buf(older), "timestamp": "5"})
+    files["tctoken-200000000000009@lid.json"] = stringify({"token": buf(newer), "timestamp": "9"})
+    tokens = {t.their_jid: t for t in decode_auth_state(ACC, files).privacy_tokens}
+    assert (tokens["200000000000009@lid"].token, tokens["200000000000009@lid"].timestamp) == (
+        newer,
+        9,
+    )
+
+
+def test_a_pre_key_id_baileys_never_writes_is_refused(folder: Folder) -> None:
+    files = folder.files()
+    files["pre-key-007.json"] = files["pre-key-7.json"]
+    assert _error(files).field == "pre-key-007.json"
