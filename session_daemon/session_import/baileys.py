@@ -28,10 +28,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
+from session_daemon.session_import.baileys_keys import (
+    UINT24,
+    app_state_key,
+    check_key_pair,
+    lid_mapping,
+    lid_pairs,
+    newest,
+    pre_key,
+    tc_token,
+)
 from session_daemon.session_import.model import (
     AppStateKey,
     DeviceRow,
@@ -39,24 +47,19 @@ from session_daemon.session_import.model import (
     PreKey,
     PrivacyToken,
 )
-from session_daemon.session_import.protowire import fingerprint_bytes, parse_fields
+from session_daemon.session_import.protowire import parse_fields
 from session_daemon.session_import.values import (
     SourceError,
     b64decode,
     sized_bytes,
     to_bytes,
     to_int,
-    to_int64,
     to_str,
 )
 
 CREDS = "creds.json"
-_Stamped = TypeVar("_Stamped", AppStateKey, PrivacyToken)
 _ME_ID = re.compile(r"^([1-9]\d{4,19})(?:\.\d+)?:(\d{1,3})@s\.whatsapp\.net$")
 _ME_LID = re.compile(r"^(\d{1,25})(?:\.\d+)?(?::(\d{1,3}))?@lid$")
-_USER_JID = re.compile(r"^(\d{1,25})(?:[-:]\d{1,3})?@(s\.whatsapp\.net|lid)$")
-_DIGITS = re.compile(r"^\d{1,25}$")
-_UINT24 = 2**24 - 1
 
 # File-name prefixes, most specific first (`sender-key-memory-` before `sender-key-`).
 _LEFT_OUT = (
@@ -99,13 +102,13 @@ def decode_auth_state(account_id: str, files: Mapping[str, str | bytes]) -> Impo
         if kind is not None:
             skipped[kind] = skipped.get(kind, 0) + 1
         elif name.startswith("pre-key-"):
-            pre_keys.append(_pre_key(name, _load(name, files[name]), first_unuploaded))
+            pre_keys.append(pre_key(name, _load(name, files[name]), first_unuploaded))
         elif name.startswith("app-state-sync-key-"):
-            app_keys.append(_app_state_key(name, _load(name, files[name])))
+            app_keys.append(app_state_key(name, _load(name, files[name])))
         elif name.startswith("lid-mapping-"):
-            _lid_mapping(name, _load(name, files[name]), lid_forward, lid_reverse)
+            lid_mapping(name, _load(name, files[name]), lid_forward, lid_reverse)
         elif name.startswith("tctoken-"):
-            token = _tc_token(name, _load(name, files[name]))
+            token = tc_token(name, _load(name, files[name]))
             if token is None:
                 skipped["tctoken-without-timestamp"] = (
                     skipped.get("tctoken-without-timestamp", 0) + 1
@@ -115,7 +118,7 @@ def decode_auth_state(account_id: str, files: Mapping[str, str | bytes]) -> Impo
         else:
             skipped["other"] = skipped.get("other", 0) + 1
 
-    lid_map, conflicts = _lid_pairs(lid_forward, lid_reverse)
+    lid_map, conflicts = lid_pairs(lid_forward, lid_reverse)
     own_lid = device.lid.split("@")[0].split(":")[0] if device.lid else None
     if own_lid is not None and own_lid not in {lid for lid, _ in lid_map}:
         if phone_user in {pn for _, pn in lid_map}:
@@ -133,33 +136,15 @@ def decode_auth_state(account_id: str, files: Mapping[str, str | bytes]) -> Impo
         device=device,
         phone_user=phone_user,
         pre_keys=tuple(sorted(pre_keys, key=lambda p: p.key_id)),
-        app_state_keys=tuple(sorted(_newest(app_keys, "key_id").values(), key=lambda k: k.key_id)),
+        app_state_keys=tuple(sorted(newest(app_keys, "key_id").values(), key=lambda k: k.key_id)),
         lid_map=tuple(sorted(lid_map)),
         privacy_tokens=tuple(
-            sorted(_newest(tokens, "their_jid").values(), key=lambda t: t.their_jid)
+            sorted(newest(tokens, "their_jid").values(), key=lambda t: t.their_jid)
         ),
         identities=tuple(identities),
         skipped=skipped,
         warnings=tuple(warnings),
     )
-
-
-def _newest(items: list[_Stamped], key: str) -> dict[object, _Stamped]:
-    """One item per table key, the newest: two file names can name one row (`123-4@lid` and
-    `123@lid` are one privacy-token user), and the table's primary key allows one."""
-    out: dict[object, _Stamped] = {}
-    for item in items:
-        k = getattr(item, key)
-        if k not in out or item.timestamp > out[k].timestamp:
-            out[k] = item
-    return out
-
-
-def file_id(name: str, prefix: str) -> str:
-    """The key id in a file name, with `useMultiFileAuthState`'s `/` → `__` undone."""
-    if not name.endswith(".json"):
-        raise SourceError(name, "not a .json file")
-    return name[len(prefix) : -len(".json")].replace("__", "/")
 
 
 def _load(name: str, raw: str | bytes) -> Any:
@@ -174,18 +159,6 @@ def _left_out_kind(name: str) -> str | None:
         if name.startswith(prefix):
             return kind
     return None
-
-
-def check_key_pair(pair: object, field: str) -> bytes:
-    """A Baileys `KeyPair` → its private key, after checking public == X25519(private)."""
-    if not isinstance(pair, dict):
-        raise SourceError(field, "missing" if pair is None else "expected a key pair object")
-    private = sized_bytes(pair.get("private"), f"{field}.private", 32)
-    public = sized_bytes(pair.get("public"), f"{field}.public", 32)
-    derived = X25519PrivateKey.from_private_bytes(private).public_key().public_bytes_raw()
-    if derived != public:
-        raise SourceError(f"{field}.public", "does not match the private key")
-    return private
 
 
 def _device(creds: dict[str, Any]) -> tuple[DeviceRow, int, int | None]:
@@ -243,9 +216,7 @@ def _device(creds: dict[str, Any]) -> tuple[DeviceRow, int, int | None]:
         noise_key=check_key_pair(creds.get("noiseKey"), f + "noiseKey"),
         identity_key=check_key_pair(creds.get("signedIdentityKey"), f + "signedIdentityKey"),
         signed_pre_key=check_key_pair(signed.get("keyPair"), f + "signedPreKey.keyPair"),
-        signed_pre_key_id=to_int(
-            signed.get("keyId"), f + "signedPreKey.keyId", low=0, high=_UINT24
-        ),
+        signed_pre_key_id=to_int(signed.get("keyId"), f + "signedPreKey.keyId", low=0, high=UINT24),
         signed_pre_key_sig=sized_bytes(signed.get("signature"), f + "signedPreKey.signature", 64),
         adv_key=adv_key,
         adv_details=details,
@@ -268,99 +239,3 @@ def _device(creds: dict[str, Any]) -> tuple[DeviceRow, int, int | None]:
         creds.get("firstUnuploadedPreKeyId", 1), f + "firstUnuploadedPreKeyId", low=0, high=2**31
     )
     return row, first_unuploaded, key_index if isinstance(key_index, int) else None
-
-
-def _pre_key(name: str, value: object, first_unuploaded: int) -> PreKey:
-    raw_id = file_id(name, "pre-key-")
-    if not _DIGITS.match(raw_id) or str(int(raw_id)) != raw_id or int(raw_id) > _UINT24:
-        raise SourceError(name, f"pre-key id {raw_id!r} is not an integer in 0..{_UINT24}")
-    key_id = int(raw_id)
-    private = check_key_pair(value, name)
-    return PreKey(key_id=key_id, private=private, uploaded=key_id < first_unuploaded)
-
-
-def _app_state_key(name: str, value: object) -> AppStateKey:
-    key_id = b64decode(file_id(name, "app-state-sync-key-"), f"{name} (file name)")
-    if not key_id:
-        raise SourceError(name, "empty key id")
-    if not isinstance(value, dict):
-        raise SourceError(name, "expected an AppStateSyncKeyData object")
-    key_data = sized_bytes(value.get("keyData"), f"{name}: keyData", 32, base64_string=True)
-    fingerprint = value.get("fingerprint")
-    if fingerprint is not None and not isinstance(fingerprint, dict):
-        raise SourceError(f"{name}: fingerprint", "expected an object")
-    fp = fingerprint or {}
-    raw_id = fp.get("rawId")
-    index = fp.get("currentIndex")
-    devices = fp.get("deviceIndexes") or []
-    if not isinstance(devices, list):
-        raise SourceError(f"{name}: fingerprint.deviceIndexes", "expected a list")
-    u32 = 2**32 - 1
-    encoded = fingerprint_bytes(
-        None if raw_id is None else to_int(raw_id, f"{name}: fingerprint.rawId", low=0, high=u32),
-        None
-        if index is None
-        else to_int(index, f"{name}: fingerprint.currentIndex", low=0, high=u32),
-        [to_int(d, f"{name}: fingerprint.deviceIndexes", low=0, high=u32) for d in devices],
-    )
-    stamp = value.get("timestamp")
-    timestamp = 0 if stamp is None else to_int64(stamp, f"{name}: timestamp")
-    return AppStateKey(key_id=key_id, key_data=key_data, timestamp=timestamp, fingerprint=encoded)
-
-
-def _lid_mapping(
-    name: str, value: object, forward: dict[str, str], reverse: dict[str, str]
-) -> None:
-    key = file_id(name, "lid-mapping-")
-    if not isinstance(value, str) or not _DIGITS.match(value):
-        raise SourceError(name, "expected a JSON string of digits (a user part)")
-    if key.endswith("_reverse"):
-        lid = key[: -len("_reverse")]
-        if not _DIGITS.match(lid):
-            raise SourceError(name, f"LID user {lid!r} is not digits")
-        reverse[lid] = value
-    else:
-        if not _DIGITS.match(key):
-            raise SourceError(name, f"phone user {key!r} is not digits")
-        forward[key] = value
-
-
-def _lid_pairs(
-    forward: dict[str, str], reverse: dict[str, str]
-) -> tuple[list[tuple[str, str]], int]:
-    """(lid, pn) pairs for a table where both columns are unique. Baileys writes both directions
-    together; where they disagree, or two phone numbers claim one LID, the reverse file (what
-    Baileys answers for "which number is this LID") decides and the others are counted."""
-    candidates = sorted(reverse.items()) + sorted((lid, pn) for pn, lid in forward.items())
-    accepted: set[tuple[str, str]] = set()
-    seen_lid: set[str] = set()
-    seen_pn: set[str] = set()
-    conflicts = 0
-    for lid, pn in candidates:
-        if (lid, pn) in accepted:
-            continue  # the other direction of a pair already taken
-        if lid in seen_lid or pn in seen_pn:
-            conflicts += 1
-            continue
-        accepted.add((lid, pn))
-        seen_lid.add(lid)
-        seen_pn.add(pn)
-    pairs = sorted(accepted)
-    return pairs, conflicts
-
-
-def _tc_token(name: str, value: object) -> PrivacyToken | None:
-    raw = file_id(name, "tctoken-")
-    match = _USER_JID.match(raw)
-    if match is None:
-        raise SourceError(name, f"not a user JID: {raw!r}")
-    if not isinstance(value, dict):
-        raise SourceError(name, "expected {token, timestamp}")
-    token = to_bytes(value.get("token"), f"{name}: token")
-    if not token:
-        raise SourceError(f"{name}: token", "empty")
-    stamp = value.get("timestamp")
-    if stamp is None:
-        return None  # whatsmeow treats a token without a time as expired: nothing to carry
-    timestamp = to_int64(stamp, f"{name}: timestamp")
-    return PrivacyToken(f"{match.group(1)}@{match.group(2)}", token, timestamp)
