@@ -77,9 +77,14 @@ def import_sessions(
     )
     from session_daemon.app import make_transport, open_store
 
+    try:
+        transport_impl = make_transport(settings)
+    except Exception as exc:  # neonize missing its Go library, libmagic, ...
+        typer.echo(f"cannot load the {settings.transport} transport: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     doc_store = open_store(settings.store_url)
     try:
-        run = ImportRun(doc_store, make_transport(settings), settings.session_db, options)
+        run = ImportRun(doc_store, transport_impl, settings.session_db, options)
         reports = asyncio.run(run.run())
     except SourceUnavailable as exc:
         typer.echo(f"cannot read the sessions: {exc}", err=True)
