@@ -82,7 +82,11 @@ def import_sessions(
     except Exception as exc:  # neonize missing its Go library, libmagic, ...
         typer.echo(f"cannot load the {settings.transport} transport: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    doc_store = open_store(settings.store_url)
+    try:
+        doc_store = open_store(settings.store_url)
+    except Exception as exc:  # a bad URL, no credentials, an unreachable project
+        typer.echo(f"cannot open the store {settings.store_url}: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     try:
         run = ImportRun(doc_store, transport_impl, settings.session_db, options)
         reports = asyncio.run(run.run())

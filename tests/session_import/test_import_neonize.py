@@ -346,6 +346,8 @@ def test_from_store_reads_wa_sessions_with_a_staleness_warning(env: Env) -> None
 def test_usage_errors(env: Env) -> None:
     assert env.run()[0] == 2
     assert env.run("--from-store", "--from-dir", str(env.tmp))[0] == 2
+    bad_store = CliRunner().invoke(cli, ["import-sessions", "--from-store", "--store", "mysql://x"])
+    assert bad_store.exit_code == 2 and "cannot open the store" in bad_store.output
     env.old.mkdir()
     code, out = env.run("--from-dir", str(env.old))
     assert code == 2 and "no accounts" in out
