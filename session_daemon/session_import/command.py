@@ -23,6 +23,7 @@ from session_daemon.session_import.runner import (
     exit_code,
 )
 from session_daemon.session_import.sources import SourceUnavailable
+from session_daemon.transport.port import SessionImporter
 
 
 def import_sessions(
@@ -75,10 +76,10 @@ def import_sessions(
         old_backend_stopped=old_backend_stopped,
         old_backend_url=old_backend_url,
     )
-    from session_daemon.app import make_transport, open_store
+    from session_daemon.app import open_store
 
     try:
-        transport_impl = make_transport(settings)
+        importer = _importer(settings.transport)
     except Exception as exc:  # neonize missing its Go library, libmagic, ...
         typer.echo(f"cannot load the {settings.transport} transport: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -88,7 +89,7 @@ def import_sessions(
         typer.echo(f"cannot open the store {settings.store_url}: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     try:
-        run = ImportRun(doc_store, transport_impl, settings.session_db, options)
+        run = ImportRun(doc_store, importer, settings.session_db, options)
         reports = asyncio.run(run.run())
     except SourceUnavailable as exc:
         typer.echo(f"cannot read the sessions: {exc}", err=True)
@@ -97,6 +98,17 @@ def import_sessions(
         doc_store.close()
     _print(reports, as_json=as_json, dry_run=dry_run, old_backend_url=old_backend_url)
     raise typer.Exit(exit_code(reports))
+
+
+def _importer(kind: str) -> SessionImporter:
+    """The configured transport, as the port's import path (no session is ever started)."""
+    if kind == "simulated":
+        from session_daemon.transport.simulated import SimulatedTransport
+
+        return SimulatedTransport()
+    from session_daemon.transport.neonize_transport import NeonizeTransport
+
+    return NeonizeTransport()
 
 
 def _print(

@@ -35,7 +35,7 @@ from session_daemon.session_import.sources import (
 )
 from session_daemon.session_import.values import SourceError
 from session_daemon.sessions.accounts import account_path, new_account_doc
-from session_daemon.transport.port import TransportError, WhatsAppTransport
+from session_daemon.transport.port import SessionImporter, TransportError
 from shared.phones import to_e164_lenient
 from shared.store.port import DocumentStore
 from shared.store.sentinels import SERVER_TIMESTAMP
@@ -123,7 +123,7 @@ class ImportRun:
     def __init__(
         self,
         store: DocumentStore,
-        transport: WhatsAppTransport,
+        transport: SessionImporter,
         session_db: Callable[[str], Path],
         options: ImportOptions,
         *,

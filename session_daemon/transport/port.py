@@ -220,6 +220,14 @@ class WhatsAppTransport(Protocol):
     def pn_for_lid(self, account_id: str, lid_jid: str) -> str | None:
         """The phone JID behind a LID, when this session knows it."""
 
+    async def close(self) -> None: ...
+
+
+class SessionImporter(Protocol):
+    """The transport port's import path, implemented by both adapters (`NeonizeTransport`,
+    `SimulatedTransport`). A protocol of its own, so transports that never import (test fakes)
+    still satisfy `WhatsAppTransport`."""
+
     async def import_session(
         self,
         account_id: str,
@@ -234,5 +242,3 @@ class WhatsAppTransport(Protocol):
         Never while that session runs. Atomic; identical data is left alone; a store holding
         another device raises `SessionConflict` unless `force`. `dry_run` only says what it
         would do."""
-
-    async def close(self) -> None: ...

@@ -343,6 +343,15 @@ def test_from_store_reads_wa_sessions_with_a_staleness_warning(env: Env) -> None
     _rows_match_source(env.sessions / f"{A1}.db", f)
 
 
+def test_both_transports_implement_the_import_path() -> None:
+    from session_daemon.transport.neonize_transport import NeonizeTransport
+    from session_daemon.transport.port import SessionImporter
+    from session_daemon.transport.simulated import SimulatedTransport
+
+    importers: list[SessionImporter] = [NeonizeTransport(executor_workers=2), SimulatedTransport()]
+    assert all(callable(i.import_session) for i in importers)
+
+
 def test_usage_errors(env: Env) -> None:
     assert env.run()[0] == 2
     assert env.run("--from-store", "--from-dir", str(env.tmp))[0] == 2

@@ -11,7 +11,13 @@ import pytest
 
 from session_daemon.session_import.baileys import decode_auth_state
 from session_daemon.session_import.model import SessionConflict
-from session_daemon.transport.port import Connected, QrCode, TransportError, TransportEvent
+from session_daemon.transport.port import (
+    Connected,
+    QrCode,
+    SessionImporter,
+    TransportError,
+    TransportEvent,
+)
 from session_daemon.transport.simulated import SimulatedTransport
 from tests.session_import.baileys_folder import make_folder
 
@@ -23,7 +29,8 @@ async def test_imported_session_connects_without_a_qr(tmp_path: Path) -> None:
     session = decode_auth_state(ACC, folder.files())
     db = tmp_path / "sessions" / f"{ACC}.db"
     transport = SimulatedTransport(qr_interval=0.05)
-    assert await transport.import_session(ACC, db, session, dry_run=True) == "import"
+    importer: SessionImporter = transport  # the port's import path
+    assert await importer.import_session(ACC, db, session, dry_run=True) == "import"
     assert not db.exists()
     assert await transport.import_session(ACC, db, session) == "import"
     assert oct(db.stat().st_mode & 0o777) == "0o600"
