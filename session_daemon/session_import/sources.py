@@ -70,7 +70,7 @@ def read_dir(root: Path, account_id: str) -> SourceFiles:
 
 
 def accounts_in_store(store: DocumentStore) -> list[str]:
-    return sorted(snap.id for snap in store.query(query(WA_SESSIONS)))
+    return sorted(snap.id for snap in store.query(query("wa_sessions")))  # literal: index checks
 
 
 def read_store(
