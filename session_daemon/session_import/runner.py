@@ -34,8 +34,9 @@ from session_daemon.session_import.sources import (
     read_store,
 )
 from session_daemon.session_import.values import SourceError
-from session_daemon.sessions.accounts import account_path, new_account_doc
+from session_daemon.sessions.accounts import new_account_doc
 from session_daemon.transport.port import SessionImporter, TransportError
+from shared.paths import account_path
 from shared.phones import to_e164_lenient
 from shared.store.port import DocumentStore
 from shared.store.sentinels import SERVER_TIMESTAMP
@@ -277,7 +278,7 @@ def _check_phone(session: ImportedSession, account_id: str, account: dict[str, A
         return
     expected = to_e164_lenient(str(raw))
     if expected is None:
-        raise SourceError("accounts/" + account_id + ": phone", f"not a phone number: {raw!r}")
+        raise SourceError(account_path(account_id) + ": phone", f"not a phone number: {raw!r}")
     if expected.lstrip("+") != session.phone_user:
         raise SourceError(
             "creds.json: me.id",

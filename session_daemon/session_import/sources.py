@@ -17,17 +17,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from session_daemon.sessions.accounts import is_valid_account_id
+from shared.paths import WA_SESSIONS, wa_session_path
 from shared.store.port import DocumentStore, query
 
-WA_SESSIONS: Final = "wa_sessions"
 SUPPORTED_SCHEMA_VERSION: Final = 2
 # A copy older than the account document by more than this is reported as possibly stale.
 STALE_AFTER: Final = timedelta(minutes=5)
 MAX_FILE_BYTES: Final = 4 * 1024 * 1024  # a Baileys key file is a few hundred bytes
-
-
-def wa_session_path(account_id: str) -> str:
-    return f"{WA_SESSIONS}/{account_id}"
 
 
 class SourceUnavailable(Exception):
@@ -70,7 +66,7 @@ def read_dir(root: Path, account_id: str) -> SourceFiles:
 
 
 def accounts_in_store(store: DocumentStore) -> list[str]:
-    return sorted(snap.id for snap in store.query(query("wa_sessions")))  # literal: index checks
+    return sorted(snap.id for snap in store.query(query(WA_SESSIONS)))
 
 
 def read_store(
@@ -79,37 +75,38 @@ def read_store(
     """One `wa_sessions` document, checked for its schema and staleness."""
     if not is_valid_account_id(account_id):
         raise SourceUnavailable(f"{account_id!r} is not a valid account id (one path segment)")
-    snap = store.get(wa_session_path(account_id))
+    where = wa_session_path(account_id)
+    snap = store.get(where)
     if snap is None:
-        raise SourceUnavailable(f"no {wa_session_path(account_id)} document")
+        raise SourceUnavailable(f"no {where} document")
     data = snap.data
     version = data.get("schemaVersion")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise SourceUnavailable(f"wa_sessions/{account_id}: schemaVersion missing or not a number")
+        raise SourceUnavailable(f"{where}: schemaVersion missing or not a number")
     if version > SUPPORTED_SCHEMA_VERSION:
         raise SourceUnavailable(
-            f"wa_sessions/{account_id}: schemaVersion {version} was written by a newer old-backend "
+            f"{where}: schemaVersion {version} was written by a newer old-backend "
             f"schema than this importer reads ({SUPPORTED_SCHEMA_VERSION}); refusing to guess"
         )
     if version < SUPPORTED_SCHEMA_VERSION:
         raise SourceUnavailable(
-            f"wa_sessions/{account_id}: schemaVersion {version} is older than "
+            f"{where}: schemaVersion {version} is older than "
             f"{SUPPORTED_SCHEMA_VERSION} and not supported"
         )
     raw = data.get("files")
     if not isinstance(raw, dict):
-        raise SourceUnavailable(f"wa_sessions/{account_id}: files is not a map")
+        raise SourceUnavailable(f"{where}: files is not a map")
     files: dict[str, str] = {}
     for name, content in raw.items():
         if not isinstance(name, str) or "/" in name:
-            raise SourceUnavailable(f"wa_sessions/{account_id}: bad file name {name!r}")
+            raise SourceUnavailable(f"{where}: bad file name {name!r}")
         # The old backend stores each file's text; an already-parsed value is re-serialised.
         files[name] = content if isinstance(content, str) else json.dumps(content)
     updated = data.get("updatedAt")
     source = SourceFiles(
         account_id,
         files,
-        f"store:{wa_session_path(account_id)}",
+        f"store:{where}",
         updated_at=updated if isinstance(updated, datetime) else None,
     )
     source.warnings.extend(staleness_warnings(source.updated_at, account))
