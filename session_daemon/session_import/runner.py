@@ -36,7 +36,7 @@ from session_daemon.session_import.sources import (
 from session_daemon.session_import.values import SourceError
 from session_daemon.sessions.accounts import new_account_doc
 from session_daemon.transport.port import SessionImporter, TransportError
-from shared.paths import account_path
+from shared.paths import InvalidId, account_path
 from shared.phones import to_e164_lenient
 from shared.store.port import DocumentStore
 from shared.store.sentinels import SERVER_TIMESTAMP
@@ -157,7 +157,7 @@ class ImportRun:
             await self._import(account_id, report)
         except SourceError as exc:
             report.outcome, report.wrong_field, report.reason = "failed", exc.field, exc.reason
-        except (SourceUnavailable, SessionConflict, TransportError) as exc:
+        except (SourceUnavailable, SessionConflict, TransportError, InvalidId) as exc:
             report.outcome, report.reason = "failed", str(exc)
         except _Refused as exc:
             report.outcome, report.reason = "refused", str(exc)

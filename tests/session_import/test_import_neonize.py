@@ -238,6 +238,8 @@ def test_bad_input_is_refused_with_the_reason_and_nothing_is_written(env: Env) -
     assert env.account_doc("account_prod_b2") == docs_before["account_prod_b2"]
     assert env.account_doc("account_prod_b3") is None
 
+    code, reports = env.report("--from-dir", str(env.old), "--account", "../account_prod_b3")
+    assert code == 4 and reports["../account_prod_b3"]["outcome"] == "failed"  # one segment only
     code, out = env.run("--from-dir", str(env.old), "--account", "account_prod_b3")
     assert code == 4  # every account asked for failed
     assert "account_prod_b3: failed" in out and "signedPreKey.signature" in out
