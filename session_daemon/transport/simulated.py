@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from session_daemon.session_import.model import ImportAction, ImportedSession
+from session_daemon.session_import.simulated_marker import import_marker
 from session_daemon.transport.port import (
     Disconnected,
     EventSink,
@@ -184,8 +185,6 @@ class SimulatedTransport(SimulatedNetwork):
         dry_run: bool = False,
     ) -> ImportAction:
         """The simulated import path: the device becomes this transport's session marker."""
-        from session_daemon.session_import.simulated_marker import import_marker
-
         with self._lock:
             running = self._sessions.get(account_id)
             if running is not None and running.state not in ("stopped", "logged_out"):
