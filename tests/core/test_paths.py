@@ -74,6 +74,7 @@ def test_non_strings_are_refused() -> None:
         lambda v: paths.pending_receipt_path(v, "3EB0"),
         paths.account_lease_path,
         paths.daemon_instance_path,
+        paths.wa_session_path,
     ],
 )
 @pytest.mark.parametrize("bad", ["T/messages/M", "..", "acc\n", ""])
@@ -95,6 +96,7 @@ def test_builders_and_parsers() -> None:
     assert paths.AI_PROMPTS == "app_config/ai_prompts"
     assert paths.account_lease_path("wa_1") == "accountLeases/wa_1"
     assert paths.daemon_instance_path("vm-a") == "daemonInstances/vm-a"
+    assert paths.wa_session_path("account_prod_1") == "wa_sessions/account_prod_1"
     for bad in ("threads/T", "outbox/R/x/y", "threads//messages/M", "threads/../messages/M"):
         with pytest.raises(paths.InvalidId):
             paths.parse_message_path(bad)
