@@ -340,7 +340,9 @@ class LeaseCoordinator:
             lease = leases.get(acc)
             holder = lease.holder if lease is not None and lease.live(now) else None
             slots.append(AccountSlot(acc, holder, pairing))
-        target = plan(slots, [DaemonSlot(i.instance_id, i.max_pairings or 3) for i in others])
+        target = plan(
+            slots, [DaemonSlot(i.instance_id, i.max_pairings or self.max_pairings) for i in others]
+        )
         for acc in list(self.held):
             if self.control.running(acc):
                 log.error("session %s did not stop in time: its lease is left to lapse", acc)
