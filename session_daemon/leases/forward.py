@@ -39,6 +39,8 @@ OWNER_ROUTES: Final[dict[tuple[str, str], Access]] = {
     ("POST", "/api/whatsapp/pairing-code/{accountId}"): "super_admin",
     ("POST", "/api/whatsapp/backfill/{accountId}"): "employee",
     ("DELETE", "/api/whatsapp/accounts/{accountId}"): "super_admin",
+    # a new proxy applies when the owner restarts the account's session
+    ("PUT", "/api/whatsapp/accounts/{accountId}/proxy"): "super_admin",
 }
 _PASSED_HEADERS: Final = ("Authorization", "Content-Type", "Accept", "X-Request-Id")
 _RETURNED_HEADERS: Final = ("Content-Type", "Cache-Control", "Retry-After")
