@@ -21,9 +21,9 @@ from session_daemon.config import Settings, check_sessions_dir, ensure_service_t
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
+from session_daemon.http.routes_outbox import attach as attach_outbox
 from session_daemon.inbound.pipeline import InboundPipeline
 from session_daemon.outbox import OutboxWorker
-from session_daemon.outbox import attach as attach_outbox
 from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.port import WhatsAppTransport
 from shared.store.port import DocumentStore

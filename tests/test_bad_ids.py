@@ -27,7 +27,7 @@ from session_daemon.config import Settings
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, InvalidCredentials, Principal
 from session_daemon.http.context import DaemonContext
-from session_daemon.outbox import attach
+from session_daemon.http.routes_outbox import attach
 from session_daemon.sessions.manager import SessionManager
 from shared import paths
 from shared.crm.client_stats import apply_event

@@ -56,8 +56,7 @@ from session_daemon.inbound.convert import (
 )
 from session_daemon.inbound.fair_queue import FairQueue
 from session_daemon.inbound.journal import Journal
-from session_daemon.outbox.items import pending_receipt_patch, pending_receipt_path
-from session_daemon.outbox.receipts import apply_receipts
+from session_daemon.receipts import apply_receipts
 from session_daemon.transport.port import (
     HistorySyncChunk,
     MessageReceived,
@@ -66,7 +65,8 @@ from session_daemon.transport.port import (
 )
 from shared.ids import parse_thread_id
 from shared.jids import normalize_jid
-from shared.paths import messages_collection
+from shared.paths import messages_collection, pending_receipt_path
+from shared.receipts import pending_receipt_patch
 from shared.store.port import AlreadyExists, DocumentStore, Snapshot, query
 from shared.timeutil import from_ms, to_ms, utc_now
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from session_daemon.outbox import items
 from session_daemon.outbox.config import OutboxConfig, OutboxConfigError, outbox_config_from_env
 from session_daemon.outbox.pacing import AccountPacer
-from session_daemon.outbox.receipts import apply_receipts
+from session_daemon.receipts import apply_receipts
 from session_daemon.transport.port import ReceiptReceived, SendResult
 from shared.ids import thread_id
 from shared.outbox import enqueue_send, status_rank

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from session_daemon.outbox import items
-from session_daemon.outbox.receipts import apply_receipts
+from session_daemon.receipts import apply_receipts
 from session_daemon.transport.port import ReceiptReceived, ReceiptStatus, SendResult
 from shared.ids import thread_id
 from shared.outbox import enqueue_send

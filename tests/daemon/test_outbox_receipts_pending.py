@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from session_daemon.outbox.receipts import apply_receipts
+from session_daemon.receipts import apply_receipts
 from shared.store.sqlite import SqliteStore
 from shared.timeutil import to_ms
 from tests.daemon import test_outbox_backends

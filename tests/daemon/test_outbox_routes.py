@@ -14,7 +14,7 @@ from session_daemon.config import Settings
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, InvalidCredentials, Principal
 from session_daemon.http.context import DaemonContext
-from session_daemon.outbox import attach
+from session_daemon.http.routes_outbox import attach
 from session_daemon.outbox.worker import OutboxWorker
 from session_daemon.sessions.manager import SessionManager
 from shared.ids import send_request_id, thread_id

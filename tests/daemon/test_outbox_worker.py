@@ -14,8 +14,8 @@ import pytest
 
 from session_daemon.outbox.config import OutboxConfig
 from session_daemon.outbox.items import UNKNOWN_STATE_ERROR
-from session_daemon.outbox.receipts import apply_receipts
 from session_daemon.outbox.worker import OutboxWorker
+from session_daemon.receipts import apply_receipts
 from session_daemon.transport.port import ReceiptReceived, TransportError, TransportEvent
 from session_daemon.transport.simulated import SimulatedTransport
 from shared.ids import thread_id

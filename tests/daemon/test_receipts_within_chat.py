@@ -11,7 +11,7 @@ import pytest
 
 from session_daemon.inbound.pipeline import InboundPipeline
 from session_daemon.outbox import items
-from session_daemon.outbox.receipts import apply_receipts
+from session_daemon.receipts import apply_receipts
 from session_daemon.transport.port import ReceiptReceived, SendResult
 from shared import paths
 from shared.ids import thread_id

@@ -117,13 +117,24 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def _without_package_inits(graph: dict[str, set[str]]) -> dict[str, set[str]]:
-    """A package's `__init__` re-exporting its own submodules is not a cycle of ours: drop the
-    edges from a submodule to its own package (Python resolves them through the parent)."""
-    return {
-        name: {t for t in targets if not name.startswith(t + ".")}
-        for name, targets in graph.items()
-    }
+def _reaches(graph: dict[str, set[str]], source: str, target: str) -> list[str] | None:
+    """An import chain from a module of package `source` to one of package `target`, or None."""
+    inside = [m for m in graph if m == source or m.startswith(source + ".")]
+    seen: dict[str, str | None] = {m: None for m in inside}
+    todo = list(inside)
+    while todo:
+        node = todo.pop()
+        for child in sorted(graph[node]):
+            if child in seen:
+                continue
+            seen[child] = node
+            if child == target or child.startswith(target + "."):
+                chain = [child]
+                while (back := seen[chain[-1]]) is not None:
+                    chain.append(back)
+                return chain[::-1]
+            todo.append(child)
+    return None
 
 
 def test_the_graph_sees_the_heuristics() -> None:
@@ -138,7 +149,30 @@ def test_finds_a_cycle_hidden_in_a_function() -> None:
 
 
 def test_no_import_cycles() -> None:
-    assert cycles(_without_package_inits(import_graph())) == []
+    """A package's `__init__` counts too: a submodule importing names from its own package while
+    the `__init__` imports that submodule is a cycle (import order decides what exists)."""
+    assert cycles(import_graph()) == []
+
+
+def test_finds_an_indirect_chain() -> None:
+    graph = {"a.x": {"b"}, "b": {"c.y"}, "c.y": set(), "c": set()}
+    assert _reaches(graph, "a", "c") == ["a.x", "b", "c.y"]
+    assert _reaches(graph, "c", "a") is None
+
+
+def test_inbound_does_not_import_the_outbox() -> None:
+    """Receipts, which both use, live beside them (`session_daemon.receipts`, rules in
+    `shared.receipts`): the inbound path does not depend on the send worker, even indirectly."""
+    assert _reaches(import_graph(), "session_daemon.inbound", "session_daemon.outbox") is None
+
+
+def test_the_outbox_does_not_import_http() -> None:
+    """The worker is usable without the web layer; its routes live in `session_daemon.http`."""
+    assert _reaches(import_graph(), "session_daemon.outbox", "session_daemon.http") is None
+
+
+def test_the_core_imports_no_daemon_code() -> None:
+    assert _reaches(import_graph(), "shared", "session_daemon") is None
 
 
 def test_heuristics_have_no_function_level_imports() -> None:

@@ -1,4 +1,5 @@
-"""HTTP routes of the outbox: `POST /api/whatsapp/send` and `POST /api/whatsapp/outbox/wake`.
+"""HTTP routes of the outbox: `POST /api/whatsapp/send` and `POST /api/whatsapp/outbox/wake`,
+and `attach(app, ctx)`, which builds the running daemon's worker and registers them.
 
 Both accept the daemon's service token or an employee's Firebase ID token (the shared auth of
 `session_daemon.http`). Send applies the same idempotency and thread rules as
@@ -14,11 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from session_daemon.http.context import CONTEXT
+from session_daemon.http.context import CONTEXT, DaemonContext
 from session_daemon.http.errors import ApiError
 from session_daemon.http.jsonable import jsonable
 from session_daemon.http.routes_accounts import admin_only_account_ids
 from session_daemon.http.routing import RouteSpec, add_routes, principal, read_json_object
+from session_daemon.outbox.config import outbox_config_from_env
 from session_daemon.outbox.worker import OutboxWorker
 from shared import schemas
 from shared.outbox import SendRejected, enqueue_send, validate_send_request
@@ -118,3 +120,16 @@ def register_outbox_routes(
     app[OUTBOX_WORKER] = worker
     app[OUTBOX_STORE] = store
     add_routes(app, OUTBOX_ROUTES)
+
+
+def attach(app: web.Application, ctx: DaemonContext) -> OutboxWorker:
+    """Build the worker for a running daemon and register its routes on `app`."""
+    worker = OutboxWorker(
+        ctx.store,
+        ctx.transport,
+        instance_id=ctx.settings.instance_id,
+        config=outbox_config_from_env(),
+        accounts=ctx.manager,
+    )
+    register_outbox_routes(app, worker, ctx.store)
+    return worker

@@ -1,6 +1,8 @@
 """Delivery/read receipts: move outbound message statuses forward only.
 
-`apply_receipts(store, event)` is called by the inbound pipeline for every `ReceiptReceived`.
+`apply_receipts(store, event)` is called by the inbound pipeline for every `ReceiptReceived`
+(this module sits beside `inbound` and `outbox`, which both use receipts; the status rules
+themselves are pure and live in `shared.receipts`).
 Order and duplicates do not matter: `queued < sent < delivered < read` (`played` counts as
 `read`), and a status never moves back, so any permutation of receipts converges to the highest.
 
@@ -22,20 +24,30 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from session_daemon.outbox.items import pending_receipt_path
 from session_daemon.transport.port import ReceiptReceived
 from shared.ids import thread_id as make_thread_id
 from shared.jids import LID_SERVER, normalize_jid
 from shared.outbox import status_rank
-from shared.paths import MESSAGES, messages_collection, parse_message_path, thread_path
+from shared.paths import (
+    MESSAGES,
+    messages_collection,
+    parse_message_path,
+    pending_receipt_path,
+    thread_path,
+)
+from shared.receipts import (
+    TIME_FIELD,
+    message_receipt_patch,
+    pending_receipt_steps,
+    receipt_status,
+)
 from shared.store.port import DocumentStore, Snapshot, Transaction, query
-from shared.timeutil import ensure_utc, to_ms, utc_now
+from shared.timeutil import ensure_utc, utc_now
+
+__all__ = ["ReceiptOutcome", "apply_receipts", "receipt_status"]
 
 log = logging.getLogger(__name__)
-
-_TIME_FIELD = {"delivered": "deliveredAt", "read": "readAt"}
 
 
 @dataclass(frozen=True)
@@ -43,10 +55,6 @@ class ReceiptOutcome:
     updated: int  # messages whose status moved forward
     unchanged: int  # found, already at or past this status (or not outbound)
     pending: int  # not found yet: kept for when the message is recorded
-
-
-def receipt_status(status: str) -> str:
-    return "read" if status == "played" else status
 
 
 def _thread_ids(event: ReceiptReceived) -> list[str]:
@@ -98,7 +106,7 @@ def apply_receipts(
 ) -> ReceiptOutcome:
     """Apply one receipt event in one transaction (reads first, then writes)."""
     status = receipt_status(event.status)
-    if status not in _TIME_FIELD:
+    if status not in TIME_FIELD:
         return ReceiptOutcome(0, 0, 0)
     at = ensure_utc(now) if now is not None else utc_now()
     receipt_at = ensure_utc(event.timestamp)
@@ -122,14 +130,9 @@ def apply_receipts(
                 pending += 1
                 old = pendings[wa_id]
                 if old is None or status_rank(status) > status_rank(old.data.get("status")):
-                    # each step's own time, once (a read receipt after a delivered one keeps
-                    # the delivered time for `deliveredAt`)
-                    steps = {
-                        field: receipt_at
-                        for step, field in _TIME_FIELD.items()
-                        if status_rank(step) <= status_rank(status)
-                        and not (old is not None and old.data.get(field))
-                    }
+                    steps = pending_receipt_steps(
+                        old.data if old is not None else None, status, receipt_at
+                    )
                     tx.set(
                         pending_receipt_path(event.account_id, wa_id),
                         {
@@ -145,18 +148,10 @@ def apply_receipts(
                         merge=True,
                     )
                 continue
-            current = snap.data.get("status")
-            if snap.data.get("direction") != "outbound" or status_rank(status) <= status_rank(
-                current
-            ):
+            patch = message_receipt_patch(snap.data, status, receipt_at=receipt_at, now=at)
+            if patch is None:
                 unchanged += 1
                 continue
-            patch: dict[str, Any] = {"status": status, "statusUpdatedAt": at}
-            for step in ("delivered", "read"):
-                field = _TIME_FIELD[step]
-                if status_rank(step) <= status_rank(status) and not snap.data.get(field):
-                    patch[field] = receipt_at
-                    patch[field + "Ms"] = to_ms(receipt_at)
             tx.update(snap.path, patch)
             updated += 1
             thread = summaries.get(_thread_of(snap.path))
