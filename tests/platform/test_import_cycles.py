@@ -10,6 +10,7 @@ out: they never run.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,12 +64,18 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
+    return {name: set(targets) for name, targets in _import_graph().items()}
+
+
+@functools.cache
+def _import_graph() -> dict[str, frozenset[str]]:
+    """Parsed once per test session (the tests below share it; callers get a copy)."""
     modules = _modules()
-    graph: dict[str, set[str]] = {}
+    graph: dict[str, frozenset[str]] = {}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         targets = set(_imports(tree, name, path.name == "__init__.py"))
-        graph[name] = {t for t in targets if t in modules and t != name}
+        graph[name] = frozenset(t for t in targets if t in modules and t != name)
     return graph
 
 
