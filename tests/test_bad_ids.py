@@ -27,7 +27,7 @@ from session_daemon.config import Settings
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, InvalidCredentials, Principal
 from session_daemon.http.context import DaemonContext
-from session_daemon.http.routes_outbox import attach
+from session_daemon.http.routes_outbox import outbox_worker
 from session_daemon.sessions.manager import SessionManager
 from shared import paths
 from shared.crm.client_stats import apply_event
@@ -115,8 +115,9 @@ async def daemon(tmp_path: Path) -> AsyncIterator[tuple[TestClient, SqliteStore]
         inbound=inbound,
     )
     await manager.start()
-    app = build_app(ctx)
-    attach(app, ctx).wake = lambda: None  # type: ignore[method-assign]  # send route, no worker
+    worker = outbox_worker(ctx)
+    worker.wake = lambda: None  # type: ignore[method-assign]  # the send route, no worker
+    app = build_app(ctx, outbox=worker)
     client = TestClient(TestServer(app))
     await client.start_server()
     yield client, store

@@ -1,5 +1,6 @@
-"""HTTP routes of the outbox: `POST /api/whatsapp/send` and `POST /api/whatsapp/outbox/wake`,
-and `attach(app, ctx)`, which builds the running daemon's worker and registers them.
+"""HTTP routes of the outbox: `POST /api/whatsapp/send` and `POST /api/whatsapp/outbox/wake`
+(`OUTBOX_ROUTES`, registered by `build_app` with the other tables of `routes`), and
+`outbox_worker(ctx)`, which builds the running daemon's worker.
 
 Both accept the daemon's service token or an employee's Firebase ID token (the shared auth of
 `session_daemon.http`). Send applies the same idempotency and thread rules as
@@ -19,7 +20,7 @@ from session_daemon.http.context import CONTEXT, DaemonContext
 from session_daemon.http.errors import ApiError
 from session_daemon.http.jsonable import jsonable
 from session_daemon.http.routes_accounts import admin_only_account_ids
-from session_daemon.http.routing import RouteSpec, add_routes, principal, read_json_object
+from session_daemon.http.routing import RouteSpec, principal, read_json_object
 from session_daemon.outbox.config import outbox_config_from_env
 from session_daemon.outbox.worker import OutboxWorker
 from shared import schemas
@@ -114,22 +115,18 @@ OUTBOX_ROUTES = (
 )
 
 
-def register_outbox_routes(
-    app: web.Application, worker: OutboxWorker, store: DocumentStore
-) -> None:
+def bind_outbox(app: web.Application, worker: OutboxWorker, store: DocumentStore) -> None:
+    """Give the routes their worker and store (`build_app` does, with `outbox=`)."""
     app[OUTBOX_WORKER] = worker
     app[OUTBOX_STORE] = store
-    add_routes(app, OUTBOX_ROUTES)
 
 
-def attach(app: web.Application, ctx: DaemonContext) -> OutboxWorker:
-    """Build the worker for a running daemon and register its routes on `app`."""
-    worker = OutboxWorker(
+def outbox_worker(ctx: DaemonContext) -> OutboxWorker:
+    """The worker of a running daemon (not started)."""
+    return OutboxWorker(
         ctx.store,
         ctx.transport,
         instance_id=ctx.settings.instance_id,
         config=outbox_config_from_env(),
         accounts=ctx.manager,
     )
-    register_outbox_routes(app, worker, ctx.store)
-    return worker

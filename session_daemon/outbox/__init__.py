@@ -3,7 +3,7 @@
 Interfaces for other parts of the daemon:
 - `OutboxWorker(store, transport, instance_id=..., config=..., accounts=manager)`:
   `await start()`, `await stop()`, `wake()` (thread-safe), `stats()`.
-- Its HTTP routes (send, wake) and `attach(app, ctx)` live in `session_daemon.http.routes_outbox`
+- Its HTTP routes (send, wake) and `outbox_worker(ctx)` live in `session_daemon.http.routes_outbox`
   (the outbox does not import the HTTP layer); receipts in `session_daemon.receipts`.
 """
 

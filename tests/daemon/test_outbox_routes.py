@@ -14,7 +14,7 @@ from session_daemon.config import Settings
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, InvalidCredentials, Principal
 from session_daemon.http.context import DaemonContext
-from session_daemon.http.routes_outbox import attach
+from session_daemon.http.routes_outbox import outbox_worker
 from session_daemon.outbox.worker import OutboxWorker
 from session_daemon.sessions.manager import SessionManager
 from shared.ids import send_request_id, thread_id
@@ -73,8 +73,8 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         manager=SessionManager(store, transport, settings, CollectingInbound()),
         authenticator=Authenticator(TOKEN, resolve),
     )
-    app = build_app(ctx)
-    worker = attach(app, ctx)  # routes registered; the worker itself is not started here
+    worker = outbox_worker(ctx)  # the routes get it; the worker itself is not started here
+    app = build_app(ctx, outbox=worker)
     client = TestClient(TestServer(app))
     await client.start_server()
     result = Api(client, store, worker)
