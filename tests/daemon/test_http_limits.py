@@ -20,7 +20,7 @@ from shared.store.sqlite import SqliteStore
 from tests.daemon.conftest import CollectingInbound, ScriptedTransport
 from tests.daemon.test_http_api import Api, resolve
 
-TOKEN = "service-token-for-tests"
+TOKEN = "service-token-for-tests-0123456789"  # the one `Api` (test_http_api) sends
 
 
 @pytest.fixture
