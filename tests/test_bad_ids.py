@@ -19,10 +19,6 @@ from firebase_functions import https_fn
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
-from functions.crm_handlers import client_crm_ask, extract_event_from_thread
-from functions.whatsapp_proxy.backend import BackendConfig
-from functions.whatsapp_proxy.core import ProxyRequest
-from functions.whatsapp_proxy.endpoints import Deps, handle
 from session_daemon.config import Settings
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, InvalidCredentials, Principal
@@ -37,6 +33,10 @@ from shared.identity import InvalidToken
 from shared.ids import thread_id
 from shared.outbox import enqueue_send
 from shared.store.sqlite import SqliteStore
+from superparty_functions.crm_handlers import client_crm_ask, extract_event_from_thread
+from superparty_functions.whatsapp_proxy.backend import BackendConfig
+from superparty_functions.whatsapp_proxy.core import ProxyRequest
+from superparty_functions.whatsapp_proxy.endpoints import Deps, handle
 from tests.core.test_paths import BAD_IDS
 from tests.daemon.conftest import CollectingInbound, ScriptedTransport
 

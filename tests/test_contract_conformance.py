@@ -27,18 +27,18 @@ from firebase_functions import https_fn
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
-from functions import crm_handlers
-from functions.crm_handlers import client_crm_ask, extract_event_from_thread
-from functions.deprecated_stub import gone
-from functions.whatsapp_proxy.backend import BackendConfig
-from functions.whatsapp_proxy.core import ProxyRequest
-from functions.whatsapp_proxy.endpoints import Deps, handle
 from shared.crm.client_stats import apply_event
 from shared.crm.extractors import HeuristicExtractor
 from shared.identity import InvalidToken
 from shared.ids import extraction_client_request_id, send_request_id
 from shared.store.port import query
 from shared.store.sqlite import SqliteStore
+from superparty_functions import crm_handlers
+from superparty_functions.crm_handlers import client_crm_ask, extract_event_from_thread
+from superparty_functions.deprecated_stub import gone
+from superparty_functions.whatsapp_proxy.backend import BackendConfig
+from superparty_functions.whatsapp_proxy.core import ProxyRequest
+from superparty_functions.whatsapp_proxy.endpoints import Deps, handle
 from tests.daemon.conftest import DaemonProcess
 
 DATE_RE = re.compile(r"^\d{2}-\d{2}-\d{4}$")
@@ -561,8 +561,8 @@ def test_proxy_error_body_who_am_i_and_stub(pstore: SqliteStore) -> None:
 
 
 def test_proxy_staff_accounts_view(pstore: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    from functions.whatsapp_proxy import endpoints
-    from functions.whatsapp_proxy.core import ProxyResponse
+    from superparty_functions.whatsapp_proxy import endpoints
+    from superparty_functions.whatsapp_proxy.core import ProxyResponse
 
     pstore.set("config/whatsapp_inbox", {"adminOnlyAccountIds": ["wa_hidden"]})
     accounts = [

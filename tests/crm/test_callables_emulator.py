@@ -4,7 +4,8 @@
 Users sign up on the Auth emulator's REST API; an employee is a user with `staffProfiles/{uid}`.
 Each test uses its own phone number and thread (the emulators are shared by the session).
 Every test runs twice: on the repository's functions folder and on a stand-in whose main.py only
-wraps `functions/crm_handlers.py` (so a fault elsewhere in functions/ shows up as such)."""
+wraps `superparty_functions/crm_handlers.py` (so a fault elsewhere in functions/ shows up as
+such)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ _STAND_IN_MAIN = """
 import firebase_admin
 from firebase_functions import https_fn
 
-import crm_handlers
+from superparty_functions import crm_handlers
 
 firebase_admin.initialize_app()
 
@@ -71,8 +72,8 @@ def crm_emulators(
     firestore_emulator: str,
 ) -> Iterator[FirebaseEmulators]:
     """`functions/main.py`: the repository's own functions folder (the session's emulators).
-    `stand-in`: a folder whose main.py only wraps `functions/crm_handlers.py`, so the CRM
-    handlers are proven through the emulators on their own as well."""
+    `stand-in`: a folder whose main.py only wraps `superparty_functions/crm_handlers.py`, so the
+    CRM handlers are proven through the emulators on their own as well."""
     if request.param == "functions/main.py":
         yield request.getfixturevalue("firebase_emulators")
         return
@@ -80,8 +81,11 @@ def crm_emulators(
     functions = root / "functions"
     functions.mkdir()
     (functions / "main.py").write_text(_STAND_IN_MAIN)
-    for module in ("crm_handlers.py", "runtime.py"):
-        shutil.copy(ROOT / "functions" / module, functions / module)
+    shutil.copytree(
+        ROOT / "functions" / "superparty_functions",
+        functions / "superparty_functions",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     (functions / "requirements.txt").write_text("firebase-functions\n")
     (functions / "venv").symlink_to(Path(sys.prefix))  # this venv has firebase-functions
     server, info = start_firebase_emulators(

@@ -11,12 +11,12 @@ from firebase_functions import https_fn
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
-from functions import crm_handlers
-from functions.crm_handlers import client_crm_ask, extract_event_from_thread
 from shared.crm.extractors import HeuristicExtractor
 from shared.identity import InvalidToken
 from shared.store.port import query
 from shared.store.sqlite import SqliteStore
+from superparty_functions import crm_handlers
+from superparty_functions.crm_handlers import client_crm_ask, extract_event_from_thread
 from tests.crm.conftest import ACCOUNT, PHONE, THREAD, Chat
 
 Code = https_fn.FunctionsErrorCode

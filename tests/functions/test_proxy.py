@@ -14,13 +14,18 @@ from typing import Any
 
 import pytest
 
-from functions.deprecated_stub import GONE_BODY
-from functions.whatsapp_proxy.backend import BackendConfig, config_from_env
-from functions.whatsapp_proxy.core import ProxyRequest
-from functions.whatsapp_proxy.endpoints import ENDPOINTS, Deps, handle, strip_pairing_data
 from shared.identity import InvalidToken
 from shared.ids import send_request_id
 from shared.store.sqlite import SqliteStore
+from superparty_functions.deprecated_stub import GONE_BODY
+from superparty_functions.whatsapp_proxy.backend import BackendConfig, config_from_env
+from superparty_functions.whatsapp_proxy.core import ProxyRequest
+from superparty_functions.whatsapp_proxy.endpoints import (
+    ENDPOINTS,
+    Deps,
+    handle,
+    strip_pairing_data,
+)
 
 SERVICE_TOKEN = "daemon-service-token-0123456789-0123"
 ACCOUNT = "wa_40700000001"

@@ -16,7 +16,7 @@ from shared import paths
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "shared", ROOT / "session_daemon", *sorted((ROOT / "functions").glob("*.py"))]
-SOURCES += [ROOT / "functions" / "whatsapp_proxy"]
+SOURCES += [ROOT / "functions" / "superparty_functions"]
 
 RANGE_OPS = {"<", "<=", ">", ">=", "!=", "not-in"}
 

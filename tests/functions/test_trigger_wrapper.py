@@ -39,7 +39,7 @@ def main_module(
         module = importlib.util.module_from_spec(spec)
         sys.modules["superparty_functions_main"] = module
         spec.loader.exec_module(module)
-    import runtime  # functions/runtime.py, as deployed
+    from superparty_functions import runtime  # the module main.py uses, as deployed
 
     monkeypatch.setattr(runtime, "_store", None)
     yield module, SqliteStore(db)

@@ -50,7 +50,7 @@ _CODES = {
 def store() -> DocumentStore:
     """The process's store: `runtime.store()` beside main.py (one client per instance; the
     handlers take `db=` in tests)."""
-    import runtime
+    from superparty_functions import runtime
 
     return cast(DocumentStore, runtime.store())
 
@@ -65,7 +65,7 @@ TokenVerifier = Callable[[str], Mapping[str, Any]]
 
 
 def _verify(token: str) -> Mapping[str, Any]:
-    import runtime
+    from superparty_functions import runtime
 
     return cast(Mapping[str, Any], runtime.verify_token(token))
 
