@@ -9,6 +9,7 @@ such)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -18,6 +19,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ import pytest
 
 from shared.store.firestore import FirestoreStore
 from shared.store.port import query
-from tests.conftest import ROOT, FirebaseEmulators, start_firebase_emulators
+from tests.conftest import ROOT, FirebaseEmulators, register_codebase
 
 pytestmark = pytest.mark.emulators
 
@@ -45,7 +47,9 @@ def _post(url: str, body: dict[str, Any], token: str | None = None) -> tuple[int
         return error.code, json.loads(error.read() or b"{}")
 
 
-_STAND_IN_MAIN = """
+STAND_IN = "standIn"  # the stand-in's function names: the deployed ones behind this prefix
+
+_STAND_IN_MAIN = f"""
 import firebase_admin
 from firebase_functions import https_fn
 
@@ -55,48 +59,48 @@ firebase_admin.initialize_app()
 
 
 @https_fn.on_call()
-def whatsappExtractEventFromThread(req):
+def {STAND_IN}WhatsappExtractEventFromThread(req):
     return crm_handlers.extract_event_from_thread(req)
 
 
 @https_fn.on_call()
-def clientCrmAsk(req):
+def {STAND_IN}ClientCrmAsk(req):
     return crm_handlers.client_crm_ask(req)
 """
 
 
-@pytest.fixture(scope="module", params=["stand-in", "functions/main.py"])
-def crm_emulators(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    firestore_emulator: str,
-) -> Iterator[FirebaseEmulators]:
-    """`functions/main.py`: the repository's own functions folder (the session's emulators).
-    `stand-in`: a folder whose main.py only wraps `superparty_functions/crm_handlers.py`, so the
-    CRM handlers are proven through the emulators on their own as well."""
-    if request.param == "functions/main.py":
-        yield request.getfixturevalue("firebase_emulators")
-        return
-    root = tmp_path_factory.mktemp("crm-functions")
-    functions = root / "functions"
-    functions.mkdir()
-    (functions / "main.py").write_text(_STAND_IN_MAIN)
+def _fill_stand_in(folder: Path) -> None:
+    """A functions folder whose main.py only wraps `superparty_functions/crm_handlers.py`."""
+    (folder / "main.py").write_text(_STAND_IN_MAIN)
     shutil.copytree(
         ROOT / "functions" / "superparty_functions",
-        functions / "superparty_functions",
+        folder / "superparty_functions",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    (functions / "requirements.txt").write_text("firebase-functions\n")
-    (functions / "venv").symlink_to(Path(sys.prefix))  # this venv has firebase-functions
-    server, info = start_firebase_emulators(
-        tmp_path_factory.mktemp("crm-emulators"),
-        {"FIRESTORE_EMULATOR_HOST": firestore_emulator},
-        root=root,
-    )
-    try:
-        yield info
-    finally:
-        server.stop()
+    (folder / "requirements.txt").write_text("firebase-functions\n")
+    (folder / "venv").symlink_to(Path(sys.prefix))  # this venv has firebase-functions
+
+
+register_codebase("crmstandin", _fill_stand_in)  # served by the session's one emulator start
+
+
+@dataclass(frozen=True)
+class _StandIn(FirebaseEmulators):
+    def functions_url(self, name: str) -> str:
+        return super().functions_url(STAND_IN + name[0].upper() + name[1:])
+
+
+@pytest.fixture(scope="module", params=["stand-in", "functions/main.py"])
+def crm_emulators(
+    request: pytest.FixtureRequest, firebase_emulators: FirebaseEmulators
+) -> FirebaseEmulators:
+    """`functions/main.py`: the functions folder as deployed (the session's emulators).
+    `stand-in`: the same emulators' codebase whose main.py only wraps
+    `superparty_functions/crm_handlers.py`, so the CRM handlers are proven through the
+    emulators on their own as well."""
+    if request.param == "functions/main.py":
+        return firebase_emulators
+    return _StandIn(**dataclasses.asdict(firebase_emulators))
 
 
 @pytest.fixture(scope="module")

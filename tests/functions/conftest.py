@@ -7,14 +7,14 @@ daemon at WHATSAPP_BACKEND_BASE_URL with the daemon's service token.
         uid, token = proxy_stack.sign_up("someone@example.com")
         status, body = proxy_stack.call("whatsappWhoAmI", token=token)
 
-`proxy_stack` is module-scoped (starting the CLI takes a few seconds); each test should use its
-own users and accounts. `PROXY_ADMIN_EMAIL` is a super-admin by SUPER_ADMIN_EMAILS.
+`proxy_stack` is the session's `firebase_stack` (tests/conftest.py: the emulators start once per
+session) with a store on its Firestore; each test should use its own users and accounts.
+`PROXY_ADMIN_EMAIL` is a super-admin by SUPER_ADMIN_EMAILS.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import sys
 import urllib.error
@@ -29,17 +29,18 @@ import pytest
 from shared.store.firestore import FirestoreStore
 from tests.conftest import (
     FIREBASE_DEMO_PROJECT,
+    PROXY_ADMIN_EMAIL,
     ROOT,
     FirebaseEmulators,
+    FirebaseStack,
     missing_tool,
-    start_firebase_emulators,
 )
 from tests.daemon.conftest import DaemonProcess
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from vendor_shared import vendor_shared
 
-PROXY_ADMIN_EMAIL = "proxy-admin@example.com"
+__all__ = ["PROXY_ADMIN_EMAIL", "ProxyStack", "deployed_copy", "http_json"]
 
 
 def http_json(
@@ -115,40 +116,12 @@ def deployed_copy(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def proxy_stack(
-    tmp_path_factory: pytest.TempPathFactory, firestore_emulator: str
-) -> Iterator[ProxyStack]:
-    daemon = DaemonProcess(
-        workdir=tmp_path_factory.mktemp("proxy-daemon"),
-        token=secrets.token_urlsafe(24),
-        env={"FIRESTORE_EMULATOR_HOST": firestore_emulator},
-        store_url=f"firestore://{FIREBASE_DEMO_PROJECT}",
-    )
-    daemon.start()
-    server = None
+@pytest.fixture(scope="session")
+def proxy_stack(firebase_stack: FirebaseStack, firestore_emulator: str) -> Iterator[ProxyStack]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+        store = FirestoreStore(FIREBASE_DEMO_PROJECT)
     try:
-        server, emulators = start_firebase_emulators(
-            Path(tmp_path_factory.mktemp("proxy-firebase")),
-            {
-                "FIRESTORE_EMULATOR_HOST": firestore_emulator,
-                "WHATSAPP_BACKEND_BASE_URL": daemon.base_url,
-                "WHATSAPP_DAEMON_TOKEN": daemon.token,
-                "SUPER_ADMIN_EMAILS": PROXY_ADMIN_EMAIL.upper(),
-            },
-            root=deployed_copy(Path(tmp_path_factory.mktemp("proxy-deploy"))),
-        )
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
-            store = FirestoreStore(FIREBASE_DEMO_PROJECT)
-        try:
-            yield ProxyStack(emulators, daemon, store)
-        finally:
-            store.close()
+        yield ProxyStack(firebase_stack.emulators, firebase_stack.daemon, store)
     finally:
-        if server is not None:
-            server.stop()
-        try:
-            daemon.stop(timeout=10)
-        except RuntimeError:
-            daemon.kill()
+        store.close()

@@ -1,5 +1,6 @@
 """The shared test fixtures: the Firestore emulator listens on loopback only and stops cleanly,
-free ports are free, and the test run cannot reach the GCE metadata server."""
+the Firebase emulators start once and serve a functions folder, free ports are free, and the
+test run cannot reach the GCE metadata server."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import pytest
 
 from tests.conftest import (
     ROOT,
+    FirebaseEmulators,
     free_port,
     in_ci,
-    start_firebase_emulators,
+    register_codebase,
     start_firestore_emulator,
 )
 
@@ -93,43 +95,56 @@ import json
 """
 
 
-def test_firebase_emulators_run_a_functions_folder(tmp_path: Path) -> None:
-    """The Auth + Functions emulators start on free ports and serve a functions folder with the
-    environment the tests rely on; the Auth emulator issues ID tokens."""
-    root = tmp_path / "project"
-    (root / "functions").mkdir(parents=True)
-    (root / "functions" / "main.py").write_text(_PROBE_FUNCTIONS)
-    (root / "functions" / "requirements.txt").write_text("firebase-functions\n")
+def _fill_probe(folder: Path) -> None:
+    (folder / "main.py").write_text(_PROBE_FUNCTIONS)
+    (folder / "requirements.txt").write_text("firebase-functions\n")
     # The project's own venv has firebase-functions: no install needed for this probe.
-    (root / "functions" / "venv").symlink_to(Path(sys.prefix))
-    workdir = tmp_path / "emulators"
-    workdir.mkdir()
-    server, info = start_firebase_emulators(
-        workdir, {"FIRESTORE_EMULATOR_HOST": "127.0.0.1:1"}, root=root
+    (folder / "venv").symlink_to(Path(sys.prefix))
+
+
+register_codebase("probe", _fill_probe)  # served by the session's one emulator start
+
+
+def test_firebase_emulators_run_a_functions_folder(
+    firebase_emulators: FirebaseEmulators, firestore_emulator: str
+) -> None:
+    """The Auth + Functions emulators run on free loopback ports and serve a functions folder
+    with the environment the tests rely on; the Auth emulator issues ID tokens."""
+    info = firebase_emulators
+    for host in (info.auth_host, info.functions_host):
+        assert host.startswith("127.0.0.1:")
+    with urllib.request.urlopen(info.functions_url("probe"), timeout=60) as response:
+        seen = json.loads(response.read())
+    assert seen.pop("PYTHONPATH").split(os.pathsep)[-1] == str(ROOT)
+    assert seen == {
+        "FIRESTORE_EMULATOR_HOST": firestore_emulator,
+        "FIREBASE_AUTH_EMULATOR_HOST": info.auth_host,
+        "NO_GCE_CHECK": "true",
+        "port": "shared.store.port",
+    }
+    sign_up = urllib.request.Request(
+        f"http://{info.auth_host}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=k",
+        json.dumps(
+            {"email": "a@example.com", "password": "secret1", "returnSecureToken": True}
+        ).encode(),
+        {"Content-Type": "application/json"},
     )
-    try:
-        with urllib.request.urlopen(info.functions_url("probe"), timeout=60) as response:
-            seen = json.loads(response.read())
-        assert seen.pop("PYTHONPATH").split(os.pathsep)[-1] == str(ROOT)
-        assert seen == {
-            "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1",
-            "FIREBASE_AUTH_EMULATOR_HOST": info.auth_host,
-            "NO_GCE_CHECK": "true",
-            "port": "shared.store.port",
-        }
-        sign_up = urllib.request.Request(
-            f"http://{info.auth_host}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=k",
-            json.dumps(
-                {"email": "a@example.com", "password": "secret1", "returnSecureToken": True}
-            ).encode(),
-            {"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(sign_up, timeout=30) as response:
-            assert json.loads(response.read())["idToken"]
-    finally:
-        server.stop()
-    assert server.proc.poll() is not None
-    assert not _connects("127.0.0.1", int(info.functions_host.rsplit(":", 1)[1]))
+    with urllib.request.urlopen(sign_up, timeout=30) as response:
+        assert json.loads(response.read())["idToken"]
+
+
+def test_the_firebase_emulators_start_once_per_session() -> None:
+    """Only the session's `firebase_stack` starts them (each start costs ~15-25 s); a test
+    needing another functions folder registers a codebase instead."""
+    needle = "start_firebase_emulators" + "("
+    callers = sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "tests").rglob("*.py")
+        if needle in path.read_text(encoding="utf-8")
+    )
+    assert callers == ["tests/conftest.py"]
+    text = (ROOT / "tests" / "conftest.py").read_text(encoding="utf-8")
+    assert text.count(needle) == 2  # its definition and the one call
 
 
 def test_every_emulator_gap_says_why() -> None:
