@@ -40,8 +40,13 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
-    """Every module name imported anywhere in `tree` (function bodies included)."""
+def _imports(
+    tree: ast.AST, module: str, is_package: bool, known: frozenset[str] = frozenset()
+) -> Iterator[str]:
+    """Every module name imported anywhere in `tree` (function bodies included). `from pkg
+    import mod` of a submodule in `known` depends on that submodule, not on `pkg`'s names: it
+    works while `pkg/__init__` is still running (the package's own submodules use it); `from pkg
+    import name` of anything else depends on `pkg` itself."""
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
@@ -58,8 +63,10 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
                 target = ".".join([*base, node.module] if node.module else base)
             else:
                 target = node.module or ""
-            yield target
-            yield from (f"{target}.{alias.name}" for alias in node.names)  # `from pkg import mod`
+            submodules = [f"{target}.{alias.name}" for alias in node.names]
+            yield from (name for name in submodules if name in known)
+            if not all(name in known for name in submodules):
+                yield target
         stack.extend(ast.iter_child_nodes(node))
 
 
@@ -74,7 +81,7 @@ def _import_graph() -> dict[str, frozenset[str]]:
     graph: dict[str, frozenset[str]] = {}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        targets = set(_imports(tree, name, path.name == "__init__.py"))
+        targets = set(_imports(tree, name, path.name == "__init__.py", frozenset(modules)))
         graph[name] = frozenset(t for t in targets if t in modules and t != name)
     return graph
 
@@ -148,6 +155,13 @@ def test_the_graph_sees_the_heuristics() -> None:
     graph = import_graph()
     assert "shared.crm.heuristics.lexicon" in graph["shared.crm.heuristics.text"]
     assert "shared.crm.heuristics.text" in graph["shared.crm.heuristics.services"]
+
+
+def test_a_submodule_imported_from_its_package_is_not_the_package() -> None:
+    known = frozenset({"p", "p.a", "p.b"})
+    tree = ast.parse("from p import a\nfrom p import b, thing")
+    assert sorted(_imports(tree, "p.c", False, known)) == ["p", "p.a", "p.b"]
+    assert sorted(_imports(ast.parse("from p import a"), "p.c", False, known)) == ["p.a"]
 
 
 def test_finds_a_cycle_hidden_in_a_function() -> None:
