@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything (scripts/bootstrap.sh), then runs the whole check: ruff lint, ruff format
 # check, mypy, and the full pytest suite. Every step runs; the exit code is non-zero if any failed.
-# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/store -x`).
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/contract -x`).
 # SUPERPARTY_TEST_STEPS picks steps (default "lint format types pytest"), e.g. "pytest".
 set -uo pipefail
 

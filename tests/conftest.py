@@ -46,6 +46,11 @@ settings.register_profile(
 )
 settings.load_profile("shared-machines")
 
+# Fixtures the tiers share (tests/support: they were per-folder conftest files before the tests
+# were laid out like the source): the daemon as a process and in-process stand-ins, the CRM chat
+# and model server, the Firebase door.
+pytest_plugins = ["tests.support.daemon", "tests.support.crm", "tests.support.functions"]
+
 # Tests talk to loopback only: google-auth must never probe the GCE metadata server
 # (169.254.169.254) when some code builds a Google client without an emulator. Set before any
 # test module imports google.auth, which reads these once.
@@ -392,7 +397,7 @@ class FirebaseStack:
     codebases registered by test modules."""
 
     emulators: FirebaseEmulators
-    daemon: Any  # tests.daemon.conftest.DaemonProcess
+    daemon: Any  # tests.support.daemon.DaemonProcess
     server: NodeServer
 
 
@@ -404,8 +409,8 @@ def firebase_stack(
     tmp_path_factory: pytest.TempPathFactory, firestore_emulator: str
 ) -> Iterator[FirebaseStack]:
     """The one start of the Firebase emulators in a test session (it takes ~15-25 s)."""
-    from tests.daemon.conftest import DaemonProcess
-    from tests.functions.conftest import deployed_copy
+    from tests.support.daemon import DaemonProcess
+    from tests.support.functions import deployed_copy
 
     daemon = DaemonProcess(
         workdir=tmp_path_factory.mktemp("session-daemon"),

@@ -39,7 +39,7 @@ from superparty_functions.deprecated_stub import gone
 from superparty_functions.whatsapp_proxy.backend import BackendConfig
 from superparty_functions.whatsapp_proxy.core import ProxyRequest
 from superparty_functions.whatsapp_proxy.endpoints import Deps, handle
-from tests.daemon.conftest import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 DATE_RE = re.compile(r"^\d{2}-\d{2}-\d{4}$")
 HHMM_RE = re.compile(r"^\d{2}:\d{2}$")
@@ -598,7 +598,8 @@ C_THREAD = f"{C_ACCOUNT}__{C_JID}"
 @pytest.fixture(autouse=True)
 def _token_of_uid(monkeypatch: pytest.MonkeyPatch) -> None:
     """The callables re-verify the caller's token (revocation): here "id-token:<uid>" stands for
-    a valid ID token of <uid> (the real check runs in tests/crm/test_callables_emulator.py)."""
+    a valid ID token of <uid> (the real check runs in
+    tests/integration/functions/test_crm_callables.py)."""
 
     def verify(token: str) -> dict[str, Any]:
         if not token.startswith("id-token:"):

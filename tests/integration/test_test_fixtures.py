@@ -149,7 +149,7 @@ def test_the_firebase_emulators_start_once_per_session() -> None:
 
 def test_every_emulator_gap_says_why() -> None:
     """A contract case skipped on the Firestore emulator must say which emulator gets what wrong."""
-    from tests.store import test_contract
+    from tests.contract import test_store_contract as test_contract
 
     reasons = {
         name: [

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared.store.sqlite import SqliteStore
-from tests.crm.openai_server import OpenAIServer
+from tests.support.openai_server import OpenAIServer
 
 ACCOUNT = "acc1"
 PHONE = "+40722111222"

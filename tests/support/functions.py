@@ -35,7 +35,7 @@ from tests.conftest import (
     FirebaseStack,
     missing_tool,
 )
-from tests.daemon.conftest import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from vendor_shared import vendor_shared

@@ -37,8 +37,8 @@ from superparty_functions.crm_handlers import client_crm_ask, extract_event_from
 from superparty_functions.whatsapp_proxy.backend import BackendConfig
 from superparty_functions.whatsapp_proxy.core import ProxyRequest
 from superparty_functions.whatsapp_proxy.endpoints import Deps, handle
-from tests.core.test_paths import BAD_IDS
-from tests.daemon.conftest import CollectingInbound, ScriptedTransport
+from tests.support.daemon import CollectingInbound, ScriptedTransport
+from tests.unit.shared.test_paths import BAD_IDS
 
 TOKEN = "service-token-for-bad-id-tests"
 ACCOUNT = "wa_40722000001"

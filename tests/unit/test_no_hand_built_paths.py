@@ -19,7 +19,7 @@ from pathlib import Path
 
 from shared import paths
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("shared", "session_daemon", "functions")
 EXCEPTED = (
     "shared/paths.py",  # the one module allowed to build paths

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from tests.daemon.conftest import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 
 def check(d: DaemonProcess, wait: str) -> subprocess.CompletedProcess[str]:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cutover.checkout import PROJECT, checkout_copy, functions_list, run_script
-from tests.functions.test_deployed_folder import CALLABLE, HTTP, TRIGGER
+from tests.integration.cutover.checkout import PROJECT, checkout_copy, functions_list, run_script
+from tests.integration.functions.test_deployed_folder import CALLABLE, HTTP, TRIGGER
 
 CODEBASE = "whatsapp-crm"
 
@@ -136,7 +136,7 @@ def test_bad_input_stops_before_anything_is_deployed(
 def test_no_deploy_path_names_functions_without_our_codebase() -> None:
     """Scripts and operator docs never deploy a bare `functions` (or a name without our
     codebase): that would delete the app's Node functions or miss ours."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     files = [*root.glob("scripts/*"), *root.glob("docs/*.md"), root / "README.md"]
     files.append(root / "functions" / "README.md")
     bare = re.compile(r"--only[ =]\"?[^\s\"]*\bfunctions(?!:whatsapp-crm:)(?:$|[,\s\"`]|:)")

@@ -13,7 +13,15 @@ from tests.conftest import FIREBASE_CLI, ROOT, missing_tool
 
 pytestmark = [pytest.mark.emulators, pytest.mark.slow]
 
-STAND_IN_SDK = ROOT / "tests" / "cutover" / "app_functions" / "node_modules" / "firebase-functions"
+STAND_IN_SDK = (
+    ROOT
+    / "tests"
+    / "integration"
+    / "cutover"
+    / "app_functions"
+    / "node_modules"
+    / "firebase-functions"
+)
 
 
 def test_the_rehearsal_passes() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FUNCTIONS = ROOT / "functions"
 VENV_PYTHON = FUNCTIONS / "venv" / "bin" / "python"
 sys.path.insert(0, str(ROOT / "scripts"))

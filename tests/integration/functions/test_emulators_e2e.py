@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.conftest import ROOT
-from tests.functions.conftest import PROXY_ADMIN_EMAIL, ProxyStack
+from tests.support.functions import PROXY_ADMIN_EMAIL, ProxyStack
 
 pytestmark = pytest.mark.emulators
 

@@ -17,7 +17,7 @@ from cloudevents.http import CloudEvent
 
 from shared.store.sqlite import SqliteStore
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PROJECT = "demo-superparty"
 
 

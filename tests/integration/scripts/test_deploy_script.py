@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.cutover.checkout import PROJECT, checkout_copy, run_script
-from tests.functions.test_deployed_folder import CALLABLE, HTTP, TRIGGER
+from tests.integration.cutover.checkout import PROJECT, checkout_copy, run_script
+from tests.integration.functions.test_deployed_folder import CALLABLE, HTTP, TRIGGER
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = "scripts/firebase-deploy-functions-buckets.sh"
 CODEBASE = json.loads((ROOT / "firebase.json").read_text())["functions"][0]["codebase"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.conftest import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -48,7 +48,7 @@ def test_test_command_fails_when_pytest_collects_nothing() -> None:
     empty = _run(
         "bash",
         "scripts/test.sh",
-        "tests/platform/test_factory.py",
+        "tests/integration/shared/store/test_factory.py",
         "-k",
         "no_such_case_xyz",
         env=steps,
@@ -56,7 +56,12 @@ def test_test_command_fails_when_pytest_collects_nothing() -> None:
     assert empty.returncode != 0
     assert "no tests" in empty.stderr
     ok = _run(
-        "bash", "scripts/test.sh", "tests/platform/test_factory.py", "-k", "in_memory", env=steps
+        "bash",
+        "scripts/test.sh",
+        "tests/integration/shared/store/test_factory.py",
+        "-k",
+        "in_memory",
+        env=steps,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "1 passed" in ok.stdout

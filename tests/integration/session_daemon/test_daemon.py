@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.store.port import query
-from tests.daemon.conftest import DaemonProcess, free_port
+from tests.support.daemon import DaemonProcess, free_port
 
 A_PHONE, B_PHONE = "0722000001", "0722000002"
 C1, C2, C3, C4 = "+40711000001", "+40711000002", "+40711000003", "+40711000004"

@@ -9,8 +9,8 @@ import pytest
 from shared.store.firestore import FirestoreStore
 from shared.store.port import query
 from tests.conftest import unique_project_id
-from tests.daemon.conftest import DaemonProcess
-from tests.daemon.test_integration_daemon import add_and_pair, drain, jid, ok, send
+from tests.integration.session_daemon.test_daemon import add_and_pair, drain, jid, ok, send
+from tests.support.daemon import DaemonProcess
 
 
 def test_daemon_on_firestore_emulator(

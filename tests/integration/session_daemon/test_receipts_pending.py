@@ -11,9 +11,9 @@ import pytest
 from session_daemon.receipts import apply_receipts
 from shared.store.sqlite import SqliteStore
 from shared.timeutil import to_ms
-from tests.daemon import test_outbox_backends
-from tests.daemon import test_outbox_receipts as base
-from tests.daemon.test_outbox_receipts import T0, TID, message, receipt, sent_message
+from tests.integration.session_daemon.outbox import test_backends as test_outbox_backends
+from tests.unit.session_daemon import test_receipts as base
+from tests.unit.session_daemon.test_receipts import T0, TID, message, receipt, sent_message
 
 store = base.store  # a real SqliteStore with the thread
 both_stores = test_outbox_backends.store  # SQLite and the Firestore emulator, same thread

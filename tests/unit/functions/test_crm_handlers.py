@@ -17,7 +17,7 @@ from shared.store.port import query
 from shared.store.sqlite import SqliteStore
 from superparty_functions import crm_handlers
 from superparty_functions.crm_handlers import client_crm_ask, extract_event_from_thread
-from tests.crm.conftest import ACCOUNT, PHONE, THREAD, Chat
+from tests.support.crm import ACCOUNT, PHONE, THREAD, Chat
 
 Code = https_fn.FunctionsErrorCode
 

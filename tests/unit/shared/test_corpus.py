@@ -13,7 +13,7 @@ from shared.phones import to_e164
 from shared.schemas import Client, Event
 from shared.timeutil import parse_iso
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no team corpus at {CORPUS}")
 

@@ -12,7 +12,7 @@ from shared.ids import parse_thread_id, thread_id
 from shared.jids import normalize_jid
 from shared.phones import is_valid_e164
 
-# The bad ids every entry point is walked with (tests/test_bad_ids.py uses the same list).
+# The bad ids every entry point is walked with (tests/unit/test_bad_ids.py uses the same list).
 BAD_IDS = [
     "",
     ".",

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FirebaseEmulators
-from tests.daemon.conftest import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 ADMIN_EMAIL = "daemon-boss@example.com"
 SQUATTED_EMAIL = "daemon-boss-2@example.com"  # listed, but its owner never signed up

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.daemon.conftest import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 
 def test_pairing_code_when_the_session_is_not_pairing_is_409(daemon: DaemonProcess) -> None:

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.daemon.conftest import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 SEED = 20261204
 EXAMPLES_PER_OPERATION = 40

@@ -10,7 +10,7 @@ from shared.ids import thread_id
 from shared.outbox import new_message_doc, new_outbox_doc
 from shared.store.port import query
 from shared.timeutil import utc_now
-from tests.daemon.conftest import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 FAST_OUTBOX = {
     "WHATSAPP_OUTBOX_PACE_MIN_GAP_SECONDS": "0",

@@ -28,7 +28,7 @@ from shared.ids import thread_id
 from shared.outbox import enqueue_send
 from shared.store.port import query
 from shared.store.sqlite import SqliteStore
-from tests.daemon.conftest import DaemonProcess, free_port
+from tests.support.daemon import DaemonProcess, free_port
 
 HERE = Path(__file__).resolve()
 SEND_LOG_ENV = "OUTBOX_TEST_SEND_LOG"
@@ -96,7 +96,7 @@ class LoggedDaemon(DaemonProcess):
             "WHATSAPP_DAEMON_TOKEN": self.token,
             "WHATSAPP_INSTANCE_ID": self.name,
             "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(HERE.parents[2]),
+            "PYTHONPATH": str(HERE.parents[4]),
             **self.env,
         }
         env.pop("FIRESTORE_EMULATOR_HOST", None)

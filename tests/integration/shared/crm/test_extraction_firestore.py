@@ -17,7 +17,7 @@ from shared.store.firestore import FirestoreStore
 from shared.store.port import DocumentStore, query
 from shared.store.sqlite import SqliteStore
 from tests.conftest import unique_project_id
-from tests.crm.conftest import ACCOUNT, PHONE, THREAD, Chat
+from tests.support.crm import ACCOUNT, PHONE, THREAD, Chat
 
 NOW = datetime.fromisoformat("2026-03-05T12:00:00+02:00")
 

@@ -194,7 +194,7 @@ def test_ping_is_true_on_the_emulator_and_false_quickly_without_a_server(
         dead.close()
 
 
-# The emulator ignores unary filters and cursors (see tests/store/conftest.py), so the requests
+# The emulator ignores unary filters and cursors (see tests/contract/conftest.py), so the requests
 # this store builds for them are checked here, on the client's own protobufs.
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from shared.outbox import SendRejected, validate_send_request
 from shared.store.sqlite import SqliteStore
-from tests.functions import test_proxy
-from tests.functions.test_proxy import Daemon, Door, send_body
+from tests.unit.functions.whatsapp_proxy import test_endpoints as test_proxy
+from tests.unit.functions.whatsapp_proxy.test_endpoints import Daemon, Door, send_body
 
 # The door's fixtures (a real SqliteStore, a loopback daemon, the super-admin list).
 _daemon_server = test_proxy._daemon_server

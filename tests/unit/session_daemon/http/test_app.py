@@ -20,7 +20,7 @@ from session_daemon.http.openapi import router_routes
 from session_daemon.sessions.manager import SessionManager
 from shared.identity import bearer_token
 from shared.store.sqlite import SqliteStore
-from tests.daemon.conftest import CollectingInbound, ScriptedTransport
+from tests.support.daemon import CollectingInbound, ScriptedTransport
 
 TOKEN = "service-token-for-tests-0123456789"
 ADMIN = Principal("firebase", "u-admin", "boss@example.com", True, True)

@@ -44,7 +44,7 @@ from session_daemon.http.context import DaemonContext
 from session_daemon.http.throttle import FailureThrottle
 from session_daemon.sessions.manager import SessionManager
 from shared.store.sqlite import SqliteStore
-from tests.daemon.conftest import CollectingInbound, ScriptedTransport
+from tests.support.daemon import CollectingInbound, ScriptedTransport
 
 TOKEN = "service-token-for-auth-tests-0123456789"
 PROJECT = "demo-authtest"

@@ -17,8 +17,8 @@ from session_daemon.http.auth import Authenticator
 from session_daemon.http.context import DaemonContext
 from session_daemon.sessions.manager import SessionManager
 from shared.store.sqlite import SqliteStore
-from tests.daemon.conftest import CollectingInbound, ScriptedTransport
-from tests.daemon.test_http_api import TOKEN, Api, resolve
+from tests.support.daemon import CollectingInbound, ScriptedTransport
+from tests.unit.session_daemon.http.test_app import TOKEN, Api, resolve
 
 
 @pytest.fixture

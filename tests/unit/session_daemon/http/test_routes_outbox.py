@@ -19,7 +19,7 @@ from session_daemon.outbox.worker import OutboxWorker
 from session_daemon.sessions.manager import SessionManager
 from shared.ids import send_request_id, thread_id
 from shared.store.sqlite import SqliteStore
-from tests.daemon.conftest import CollectingInbound, ScriptedTransport
+from tests.support.daemon import CollectingInbound, ScriptedTransport
 
 TOKEN = "service-token-0123456789-0123456789"
 PEOPLE = {

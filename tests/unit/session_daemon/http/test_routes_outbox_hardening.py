@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.daemon import test_outbox_routes
-from tests.daemon.test_outbox_routes import TOKEN, Api
+from tests.unit.session_daemon.http import test_routes_outbox as test_outbox_routes
+from tests.unit.session_daemon.http.test_routes_outbox import TOKEN, Api
 
 api = test_outbox_routes.api  # the daemon app with a real SqliteStore
 

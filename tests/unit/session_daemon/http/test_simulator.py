@@ -17,7 +17,7 @@ import pytest
 
 from session_daemon.app import Daemon
 from session_daemon.config import Settings
-from tests.daemon.conftest import free_port
+from tests.support.daemon import free_port
 
 TOKEN = "simulator-closing-token-0123456789"
 CLIENT = "+40711222333"

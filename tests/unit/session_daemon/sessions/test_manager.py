@@ -27,7 +27,7 @@ from session_daemon.transport.port import (
     WireMessage,
 )
 from shared.store.sqlite import SqliteStore
-from tests.daemon.conftest import CollectingInbound, ScriptedTransport
+from tests.support.daemon import CollectingInbound, ScriptedTransport
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 5.0) -> None:

@@ -42,7 +42,7 @@ from session_daemon.transport.port import (
     TransportEvent,
     WhatsAppTransport,
 )
-from tests.daemon.test_neonize_convert import (
+from tests.unit.session_daemon.transport.test_neonize_convert import (
     CLIENT_LID,
     CLIENT_PN,
     EXPECTED_MS,

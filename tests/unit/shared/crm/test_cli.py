@@ -12,7 +12,7 @@ from shared.crm.cli import run
 from shared.crm.heuristics.text import strip_diacritics
 from shared.crm.scoring import address_matches, field_hits
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[4].parent / "shared" / "corpus"
 EXTRACTION_DEV = CORPUS / "extraction_dev.jsonl"
 ASK_DEV = CORPUS / "ask_dev.jsonl"
 

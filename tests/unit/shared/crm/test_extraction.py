@@ -14,7 +14,7 @@ from shared.crm.extractors import HeuristicExtractor
 from shared.ids import extraction_client_request_id
 from shared.store.port import query
 from shared.store.sqlite import SqliteStore
-from tests.crm.conftest import ACCOUNT, PHONE, THREAD, Chat
+from tests.support.crm import ACCOUNT, PHONE, THREAD, Chat
 
 NOW = datetime.fromisoformat("2026-03-05T12:00:00+02:00")
 

@@ -487,7 +487,7 @@ def test_a_bare_weekday_counts_once_staff_book_it() -> None:
     assert visit.intent == "OTHER"
 
 
-# ---- rules added for chats written apart from the corpus (tests/crm/data/extraction_fresh) ----
+# ---- rules added for chats written apart from the corpus (data/extraction_fresh) ----
 
 
 @pytest.mark.parametrize(
@@ -647,7 +647,7 @@ def test_national_road_with_kilometre_is_a_street() -> None:
     assert address == "Pensiunea Bradul, DN7 km 140, Sălătrucel"
 
 
-# ---- rules from the blind set (tests/crm/data/extraction_blind.jsonl), on new sentences ----
+# ---- rules from the blind set (data/extraction_blind.jsonl), on new sentences ----
 
 
 @pytest.mark.parametrize(

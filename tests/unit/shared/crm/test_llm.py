@@ -19,8 +19,8 @@ from shared.crm.llm import ChatModel, ModelConfig, ModelOutputError, model_confi
 from shared.crm.prompts import Prompts, prompts_from_doc
 from shared.store.port import query
 from shared.store.sqlite import SqliteStore
-from tests.crm.conftest import ACCOUNT, PHONE, THREAD, Chat
-from tests.crm.openai_server import OpenAIServer, Reply
+from tests.support.crm import ACCOUNT, PHONE, THREAD, Chat
+from tests.support.openai_server import OpenAIServer, Reply
 
 NOW = datetime.fromisoformat("2026-03-05T12:00:00+02:00")
 
