@@ -7,7 +7,7 @@ offline, and print what whatsmeow restored as one JSON line.
    takes the "already logged in" path (no QR is ever produced), the connect fails offline, and
    `get_me()` reports the device the client loaded from the store.
 
-Usage: python -m tests.session_import.neonize_probe DB_PATH
+Usage: python -m tests.support.session_import.neonize_probe DB_PATH
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from session_daemon.cli import cli
 from shared.schemas import Account
 from shared.store.sqlite import SqliteStore
-from tests.session_import.baileys_folder import make_folder
+from tests.support.session_import.baileys_folder import make_folder
 
 ACC = "account_prod_5c1d"
 

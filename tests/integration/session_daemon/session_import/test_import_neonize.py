@@ -23,9 +23,9 @@ from session_daemon.cli import cli
 from session_daemon.session_import.model import LEFT_EMPTY
 from session_daemon.sessions.status import should_restore
 from shared.store.sqlite import SqliteStore
-from tests.session_import.baileys_folder import Folder, buf, make_folder, stringify
+from tests.support.session_import.baileys_folder import Folder, buf, make_folder, stringify
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 A1, A2 = "account_prod_a1", "account_prod_a2"
 
 
@@ -42,7 +42,7 @@ def dump(db: Path) -> list[tuple[str, list[tuple[Any, ...]]]]:
 def probe(db: Path) -> dict[str, Any]:
     """Open the session database with neonize in a child process (tests/.../neonize_probe.py)."""
     done = subprocess.run(
-        [sys.executable, "-m", "tests.session_import.neonize_probe", str(db)],
+        [sys.executable, "-m", "tests.support.session_import.neonize_probe", str(db)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -13,7 +13,7 @@ from neonize.proto.waAdv import WAAdv_pb2 as adv
 from session_daemon.session_import.baileys import decode_auth_state
 from session_daemon.session_import.protowire import fingerprint_bytes, parse_fields
 from session_daemon.session_import.values import SourceError, to_bytes, to_int64
-from tests.session_import.baileys_folder import (
+from tests.support.session_import.baileys_folder import (
     Folder,
     buf,
     key_pair,

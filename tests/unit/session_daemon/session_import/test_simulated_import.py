@@ -19,7 +19,7 @@ from session_daemon.transport.port import (
     TransportEvent,
 )
 from session_daemon.transport.simulated import SimulatedTransport
-from tests.session_import.baileys_folder import make_folder
+from tests.support.session_import.baileys_folder import make_folder
 
 ACC = "account_prod_sim"
 
