@@ -1,6 +1,6 @@
 """Takeover time of account leases, in lease periods, with real processes in real time.
 
-Three lease agents (tests/daemon/lease_agent.py: the real coordinator on one SQLite file,
+Three lease agents (tests/support/lease_agent.py: the real coordinator on one SQLite file,
 sessions that only log) share the accounts. Each round kills one agent with SIGKILL and times,
 for every account it ran, how long until another agent started it; then restarts the killed
 agent under its id and waits for the balance. A second series does the same with SIGTERM
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-AGENT = ROOT / "tests" / "daemon" / "lease_agent.py"
+AGENT = ROOT / "tests" / "support" / "lease_agent.py"
 
 
 class Agent:

@@ -21,6 +21,7 @@ from session_daemon.config import Settings, check_sessions_dir, ensure_service_t
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
+from session_daemon.http.routes_outbox import outbox_worker
 from session_daemon.http.server import HardenedRunner, install_log_filter
 from session_daemon.http.throttle import FailureThrottle, parse_networks
 from session_daemon.inbound.pipeline import InboundPipeline
@@ -29,7 +30,6 @@ from session_daemon.leases.runtime import LeaseRuntime
 from session_daemon.leases.wiring import Identity, build_runtime, claim_identity
 from session_daemon.leases.wiring import register as register_instance
 from session_daemon.outbox import OutboxWorker
-from session_daemon.outbox import attach as attach_outbox
 from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.port import WhatsAppTransport
 from shared.store.port import DocumentStore
@@ -111,16 +111,11 @@ class Daemon:
             leases=self.leases,
         )
         ctx.diag_sources["inbound"] = self.pipeline.stats
-        self.app = build_app(ctx)
-        if settings.transport == "simulated":
-            from session_daemon.http.routing import add_routes
-            from session_daemon.http.simulator import SIMULATOR_ROUTES
-
-            add_routes(self.app, SIMULATOR_ROUTES)
+        self.outbox = outbox_worker(ctx, fences=self.leases.coordinator.fence)
+        self.app = build_app(ctx, outbox=self.outbox, simulator=settings.transport == "simulated")
         forward, close_forward = forwarding_middleware(self.leases.coordinator)
         self.app.middlewares.append(forward)  # account actions reach the account's owner
         self.app.on_cleanup.append(close_forward)
-        self.outbox = attach_outbox(self.app, ctx, fences=self.leases.coordinator.fence)
         ctx.diag_sources["outbox"] = self.outbox.stats
         # restoring only launches the session tasks: it is quick, and the API must not accept
         # account changes before the manager listens to transport events

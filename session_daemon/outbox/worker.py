@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+import session_daemon.outbox.items as items
 from session_daemon.leases.record import Fence
-from session_daemon.outbox import items
 from session_daemon.outbox.config import OutboxConfig
 from session_daemon.outbox.items import (
     ACCOUNT_OK,
