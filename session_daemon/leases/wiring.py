@@ -3,9 +3,9 @@ session manager (`session_daemon.app` calls these; nothing here is needed by tes
 a manager alone).
 
 - `claim_identity(settings)`: the instance id (explicit, or the data folder's first free slot)
-  and the settings that follow from it: a daemon on slot N > 0 of a data folder journals to
-  `inbound-journal.N.db`, so two daemons never share a journal; the journal file is locked
-  for the process's lifetime (a second daemon on it is a ConfigError, not a silent share).
+  and the daemon's own inbound journal: `INBOUND_JOURNAL_PATH`, else the first journal of the
+  data folder no running daemon holds (`inbound-journal.db`, `inbound-journal.1.db`, ...; the
+  daemon's own slot first), locked for the process's lifetime, so two daemons never share one.
 - `build_runtime(...)`: the coordinator over the store, driving the manager through
   `ManagedSessions`, with the accounts of the store as the set to spread.
 """
@@ -17,6 +17,7 @@ import fcntl
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from session_daemon.config import ConfigError, Settings
 from session_daemon.leases.coordinator import LeaseCoordinator
@@ -49,23 +50,47 @@ def claim_identity(settings: Settings) -> Identity:
         )
     except (IdentityError, OSError, ValueError) as exc:
         raise ConfigError(f"cannot claim an instance id in {settings.data_dir}: {exc}") from None
-    journal = settings.journal_path
-    if journal is None and ident.slot:
-        journal = settings.data_dir / f"inbound-journal.{ident.slot}.db"
-    settings = replace(settings, instance_id=ident.instance_id, journal_path=journal)
-    lock_path = settings.journal_dir.with_name(settings.journal_dir.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    if settings.journal_path is not None:  # given explicitly: it must be free
+        fd = _lock(settings.journal_path)
+        if fd is None:
+            ident.close()
+            raise ConfigError(
+                f"the inbound journal {settings.journal_path} is used by another running "
+                "daemon; give each daemon its own INBOUND_JOURNAL_PATH (or WHATSAPP_DATA_PATH)"
+            )
+        return Identity(replace(settings, instance_id=ident.instance_id), ident, fd)
+    # the first journal of the data folder no running daemon has: a daemon's own slot first,
+    # so a restarted daemon replays what it journaled itself (any journal replays safely:
+    # message creates are idempotent)
+    first = ident.slot or 0
+    for n in [first, *(k for k in range(_MAX_JOURNALS) if k != first)]:
+        journal = settings.data_dir / (
+            "inbound-journal.db" if n == 0 else f"inbound-journal.{n}.db"
+        )
+        fd = _lock(journal)
+        if fd is not None:
+            settings = replace(settings, instance_id=ident.instance_id, journal_path=journal)
+            break
+    else:
+        ident.close()
+        raise ConfigError(f"all {_MAX_JOURNALS} inbound journals of {settings.data_dir} are in use")
+    return Identity(settings, ident, fd)
+
+
+_MAX_JOURNALS = 64
+
+
+def _lock(journal: Path) -> int | None:
+    """Lock `<journal>.lock` for this process's lifetime; None when another process has it."""
+    path = journal.with_name(journal.name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        ident.close()
-        raise ConfigError(
-            f"the inbound journal {settings.journal_dir} is used by another running daemon; "
-            "give each daemon its own WHATSAPP_DATA_PATH (or INBOUND_JOURNAL_PATH)"
-        ) from None
-    return Identity(settings, ident, fd)
+        return None
+    return fd
 
 
 class ManagedSessions:
