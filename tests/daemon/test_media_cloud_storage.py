@@ -77,7 +77,7 @@ def bucket(gcs_url: str) -> Any:
 
     client = storage.Client(
         project="demo-superparty",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        credentials=AnonymousCredentials(),
         client_options={"api_endpoint": gcs_url},
     )
     return client.create_bucket(f"media-{uuid.uuid4().hex[:12]}")
@@ -142,7 +142,7 @@ def test_names_are_checked_and_outages_are_media_store_errors(gcs_url: str) -> N
 
     client = storage.Client(
         project="demo-superparty",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        credentials=AnonymousCredentials(),
         client_options={"api_endpoint": gcs_url},
     )
     store = CloudStorageMediaStore(client.bucket("no-such-bucket"))

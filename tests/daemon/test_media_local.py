@@ -79,7 +79,7 @@ def test_served_content_types_never_render_active_content() -> None:
 def _app(store: LocalMediaStore) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     # The route is public: the authenticator is consulted but must not ask for a token.
-    app[CONTEXT] = SimpleNamespace(authenticator=Authenticator("service-token", None))  # type: ignore[assignment]
+    app[CONTEXT] = SimpleNamespace(authenticator=Authenticator("service-token", None))  # type: ignore[misc]
     add_routes(app, media_routes(store))
     return app
 
