@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from session_daemon.push.recipients import Recipient, select_recipients
 from session_daemon.push.tokens import drop_dead_token
 from shared.store.sqlite import SqliteStore
 
-USERS = {
+USERS: dict[str, dict[str, Any]] = {
     "staff1": {"fcmToken": "tok-staff1", "notificationsEnabled": True},
     "staff2": {"fcmToken": "tok-staff2", "notificationsEnabled": False},  # turned off
     "staff3": {"notificationsEnabled": True},  # no token
