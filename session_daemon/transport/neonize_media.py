@@ -1,0 +1,58 @@
+"""neonize's media download behind the media job's `Fetch`, with whatsmeow's errors mapped to
+the job's reasons (issue 12: never a silent null, and say when a file is gone for good).
+
+`neonize.exc.DownloadError` carries whatsmeow's error text; the ones that matter:
+- `download failed with status code 404` / `410`: WhatsApp's servers dropped the file (media
+  expires after some weeks, or the sender deleted it). whatsmeow could ask the phone to upload
+  it again (a media retry receipt), but neonize 0.5.2 exposes no call for that: final, `expired`.
+- `didn't find any attachments in message`, `no url present`, `unknown media type`,
+  `media download path does not start with slash`: nothing to download, final.
+- `invalid media hmac`, `hash of media ciphertext doesn't match`, `hash of unencrypted media
+  doesn't match`, `file too short`: a damaged transfer, retried as `corrupt`.
+- anything else (network, a 5xx): retried as `download_failed`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from session_daemon.media.jobs import DownloadError, Fetch
+
+__all__ = ["classify_download_error", "neonize_fetch"]
+
+_EXPIRED: Final = re.compile(r"status code (404|410)\b")
+_NOTHING: Final = (
+    "didn't find any attachments",
+    "no url present",
+    "unknown media type",
+    "does not start with slash",
+)
+_CORRUPT: Final = ("invalid media hmac", "doesn't match", "file too short")
+
+
+def classify_download_error(text: str) -> DownloadError:
+    lowered = text.lower()
+    if _EXPIRED.search(lowered):
+        return DownloadError("expired", permanent=True, detail=text)
+    if any(marker in lowered for marker in _NOTHING):
+        return DownloadError("no_download_info", permanent=True, detail=text)
+    if any(marker in lowered for marker in _CORRUPT):
+        return DownloadError("corrupt", permanent=False, detail=text)
+    return DownloadError("download_failed", permanent=False, detail=text)
+
+
+def neonize_fetch(client: Any, message: Any) -> Fetch:
+    """A `Fetch` for one waE2E `Message` through an async neonize client's `download_any`."""
+    from neonize.exc import DownloadError as NeonizeDownloadError
+
+    async def fetch() -> bytes:
+        try:
+            data = await client.download_any(message)
+        except NeonizeDownloadError as exc:
+            raise classify_download_error(str(exc)) from None
+        if not isinstance(data, bytes | bytearray):
+            raise DownloadError("download_failed", permanent=False, detail="no bytes returned")
+        return bytes(data)
+
+    return fetch

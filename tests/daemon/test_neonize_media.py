@@ -1,0 +1,61 @@
+"""whatsmeow's download errors (the texts neonize 0.5.2's Go library raises, read from its .so)
+mapped to the media job's reasons, through neonize's own `DownloadError`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from neonize.exc import DownloadError as NeonizeDownloadError
+from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
+
+from session_daemon.media.jobs import DownloadError
+from session_daemon.transport.neonize_media import classify_download_error, neonize_fetch
+
+CASES = {
+    "download failed with status code 404": ("expired", True),
+    "download failed with status code 410": ("expired", True),
+    "didn't find any attachments in message": ("no_download_info", True),
+    "no url present": ("no_download_info", True),
+    "unknown media type": ("no_download_info", True),
+    "media download path does not start with slash: x": ("no_download_info", True),
+    "invalid media hmac": ("corrupt", False),
+    "hash of media ciphertext doesn't match": ("corrupt", False),
+    "hash of unencrypted media doesn't match": ("corrupt", False),
+    "download failed with status code 503": ("download_failed", False),
+    "dial tcp: lookup mmg.whatsapp.net: no such host": ("download_failed", False),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES.items())
+def test_whatsmeow_errors_map_to_reasons(text: str, expected: tuple[str, bool]) -> None:
+    got = classify_download_error(text)
+    assert (got.reason, got.permanent) == expected
+
+
+class Client:
+    """Answers `download_any` as neonize's AClient does: bytes, or its DownloadError."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.asked: list[Any] = []
+
+    async def download_any(self, message: Any) -> Any:
+        self.asked.append(message)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+async def test_fetch_returns_bytes_or_a_classified_error() -> None:
+    message = e2e.Message(imageMessage=e2e.ImageMessage(mimetype="image/jpeg"))
+    client = Client(b"jpeg")
+    assert await neonize_fetch(client, message)() == b"jpeg"
+    assert client.asked == [message]
+    gone = Client(NeonizeDownloadError("download failed with status code 410"))
+    with pytest.raises(DownloadError) as caught:
+        await neonize_fetch(gone, message)()
+    assert (caught.value.reason, caught.value.permanent) == ("expired", True)
+    with pytest.raises(DownloadError) as empty:
+        await neonize_fetch(Client(None), message)()
+    assert empty.value.reason == "download_failed"
