@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from session_daemon.push.recipients import AdminDirectory, Recipient, select_recipients
-from shared.identity import STAFF_PROFILES
+from shared import paths
+from shared.identity import admin_only_account_ids
 from shared.store.port import DocumentStore, query
 
 __all__ = ["Audience", "StoreAudience"]
 
 Audience = Callable[[str], list[Recipient]]
 """account id → recipients (blocking)."""
-
-_ADMIN_ONLY_CONFIG = "config/whatsapp_inbox"  # shared.paths.WHATSAPP_INBOX_CONFIG (issue 9a)
 
 
 @dataclass(frozen=True)
@@ -54,17 +53,15 @@ class StoreAudience:
 
     def _read(self) -> _Snapshot:
         users = {
-            snap.id: snap.data
+            paths.doc_id(snap.path): snap.data
             for snap in self._store.query(
-                query("users", where=[("notificationsEnabled", "==", True)])
+                query(paths.USERS, where=[("notificationsEnabled", "==", True)])
             )
         }
         uids = sorted(users)
-        profiles = self._store.get_many([f"{STAFF_PROFILES}/{uid}" for uid in uids])
+        profiles = self._store.get_many([paths.staff_profile_path(uid) for uid in uids])
         staff = frozenset(uid for uid, snap in zip(uids, profiles, strict=True) if snap)
-        config = self._store.get(_ADMIN_ONLY_CONFIG)
-        raw = config.data.get("adminOnlyAccountIds") if config is not None else None
-        admin_only = frozenset(str(a) for a in raw) if isinstance(raw, list) else frozenset()
+        admin_only = admin_only_account_ids(self._store)  # the rule's one copy
         # Auth is asked only when it matters: some account is admin-only, or a token holder
         # has no staff profile (a super-admin by email or claim may have none).
         needs_auth = bool(admin_only) or any(uid not in staff for uid in uids)

@@ -8,23 +8,16 @@ would silence them. `users/{uid}` belongs to the app: only this field is touched
 
 from __future__ import annotations
 
+from shared import paths
 from shared.store.port import DocumentStore, Transaction
 from shared.store.sentinels import DELETE_FIELD
 
-__all__ = ["drop_dead_token", "user_doc_path"]
-
-
-def user_doc_path(uid: str) -> str:
-    # The one place push code names a user document (shared.paths.user_path once issue 9a
-    # lands on main: then this becomes that call).
-    if not uid or "/" in uid or uid in (".", ".."):
-        raise ValueError("a uid is one path segment")
-    return f"users/{uid}"
+__all__ = ["drop_dead_token"]
 
 
 def drop_dead_token(store: DocumentStore, uid: str, token: str) -> bool:
     """Remove `fcmToken` from `users/{uid}` if it is still `token`; True when removed."""
-    path = user_doc_path(uid)
+    path = paths.user_path(uid)  # raises InvalidId (a ValueError) for a bad uid
 
     def apply(tx: Transaction) -> bool:
         snap = tx.get(path)
