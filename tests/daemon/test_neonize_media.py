@@ -3,6 +3,7 @@ mapped to the media job's reasons, through neonize's own `DownloadError`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,3 +60,29 @@ async def test_fetch_returns_bytes_or_a_classified_error() -> None:
     with pytest.raises(DownloadError) as empty:
         await neonize_fetch(Client(None), message)()
     assert empty.value.reason == "download_failed"
+
+
+async def test_the_real_library_error_path(tmp_path: Path) -> None:
+    """neonize 0.5.2's Go `DownloadAny`, for real, with no WhatsApp: a message without a file
+    is final (`no_download_info`), a file on a client Go does not hold is retried."""
+    from neonize.aioze.client import NewAClient
+
+    client = NewAClient(str(tmp_path / "media-test.db"))  # never connected: no Go session
+    text = e2e.Message(conversation="Bună!")
+    with pytest.raises(DownloadError) as nothing:
+        await neonize_fetch(client, text)()
+    assert (nothing.value.reason, nothing.value.permanent) == ("no_download_info", True)
+    assert "didn't find any attachments" in str(nothing.value)
+    image = e2e.Message(
+        imageMessage=e2e.ImageMessage(
+            mimetype="image/jpeg",
+            directPath="/v/t62.7118-24/x",
+            mediaKey=b"k" * 32,
+            fileSHA256=b"s" * 32,
+            fileEncSHA256=b"e" * 32,
+            fileLength=10,
+        )
+    )
+    with pytest.raises(DownloadError) as offline:
+        await neonize_fetch(client, image)()
+    assert (offline.value.reason, offline.value.permanent) == ("download_failed", False)
