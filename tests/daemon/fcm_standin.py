@@ -29,6 +29,7 @@ class FcmStandIn:
     script: list[tuple[int, Any, dict[str, str]]] = field(default_factory=list)
     # per device token: an error code to answer with (404 UNREGISTERED, ...)
     token_errors: dict[str, tuple[int, str]] = field(default_factory=dict)
+    token_requests: list[str] = field(default_factory=list)  # form bodies sent to /token
 
     def bodies(self) -> list[Any]:
         return [r.body for r in self.requests]
@@ -53,6 +54,12 @@ async def fcm_standin() -> AsyncIterator[FcmStandIn]:
 
     async def handle(request: web.Request) -> web.Response:
         raw = await request.read()
+        if request.path == "/token":  # Google's OAuth2 token endpoint, for service accounts
+            state.token_requests.append(raw.decode())
+            n = len(state.token_requests)
+            return web.json_response(
+                {"access_token": f"ya29.token-{n}", "expires_in": 3600, "token_type": "Bearer"}
+            )
         body = json.loads(raw) if raw else None
         state.requests.append(Seen(request.method, request.path, dict(request.headers), body))
         token = (body or {}).get("message", {}).get("token")

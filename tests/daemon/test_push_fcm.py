@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_daemon.push.fcm import FcmV1Client, StaticAccessToken
+from session_daemon.push.fcm import FCM_SCOPE, FcmV1Client, GoogleAccessToken, StaticAccessToken
 from session_daemon.push.payload import ThreadPush, fcm_message
 from tests.daemon.conftest import free_port
 from tests.daemon.fcm_standin import fcm_error, fcm_standin
@@ -142,3 +142,44 @@ async def test_unreachable_endpoint_fails_after_retries() -> None:
     await client.close()
     assert outcome.status == "failed" and outcome.detail == "ClientConnectorError"
     assert sleeps == [1.0, 4.0]
+
+
+async def test_service_account_credentials_sign_in_and_refresh_after_401() -> None:
+    """The production credentials path: a service-account key (made here) exchanges a signed
+    JWT at its token URI (the stand-in's /token) for the bearer FCM receives."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from google.oauth2 import service_account
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    async with fcm_standin() as fcm:
+        info = {
+            "type": "service_account",
+            "project_id": "demo-superparty",
+            "private_key_id": "k1",
+            "private_key": pem,
+            "client_email": "daemon@demo-superparty.iam.gserviceaccount.com",
+            "client_id": "1",
+            "token_uri": f"{fcm.base_url}/token",
+        }
+        credentials = service_account.Credentials.from_service_account_info(
+            info, scopes=[FCM_SCOPE]
+        )
+        fcm.script = [(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}, {})]
+        client = FcmV1Client(
+            "demo-superparty", GoogleAccessToken(credentials), base_url=fcm.base_url
+        )
+        outcome = await client.send(fcm_message(PUSH, "t"))
+        await client.close()
+    assert (outcome.status, outcome.attempts) == ("sent", 2)
+    assert [r.headers["Authorization"] for r in fcm.requests] == [
+        "Bearer ya29.token-1",
+        "Bearer ya29.token-2",  # refreshed after the 401
+    ]
+    assert len(fcm.token_requests) == 2
+    assert "grant_type=urn" in fcm.token_requests[0] and "assertion=" in fcm.token_requests[0]
