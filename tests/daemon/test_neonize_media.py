@@ -11,7 +11,11 @@ from neonize.exc import DownloadError as NeonizeDownloadError
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 
 from session_daemon.media.jobs import DownloadError
-from session_daemon.transport.neonize_media import classify_download_error, neonize_fetch
+from session_daemon.transport.neonize_media import (
+    classify_download_error,
+    download_info,
+    neonize_fetch,
+)
 
 CASES = {
     "download failed with status code 404": ("expired", True),
@@ -86,3 +90,54 @@ async def test_the_real_library_error_path(tmp_path: Path) -> None:
     with pytest.raises(DownloadError) as offline:
         await neonize_fetch(client, image)()
     assert (offline.value.reason, offline.value.permanent) == ("download_failed", False)
+
+
+def _image(**extra: Any) -> Any:
+    return e2e.ImageMessage(
+        mimetype="image/jpeg",
+        caption="poza de la petrecere",
+        directPath="/v/t62.7118-24/x",
+        mediaKey=b"k" * 32,
+        fileSHA256=bytes(range(32)),
+        fileEncSHA256=b"e" * 32,
+        fileLength=123456,
+        JPEGThumbnail=b"\xff\xd8thumb",
+        **extra,
+    )
+
+
+def test_download_info_of_each_attachment_kind() -> None:
+    info = download_info(e2e.Message(imageMessage=_image()))
+    assert info is not None
+    assert (info.media_type, info.mimetype, info.size_bytes) == ("image", "image/jpeg", 123456)
+    assert info.sha256 == bytes(range(32)).hex() and info.thumb_base64 == "/9h0aHVtYg=="
+    assert info.message() == e2e.Message(imageMessage=_image())
+    voice = download_info(
+        e2e.Message(audioMessage=e2e.AudioMessage(mimetype="audio/ogg; codecs=opus", PTT=True))
+    )
+    assert voice is not None and (voice.media_type, voice.voice) == ("audio", True)
+    doc = download_info(
+        e2e.Message(
+            documentWithCaptionMessage=e2e.FutureProofMessage(
+                message=e2e.Message(
+                    documentMessage=e2e.DocumentMessage(
+                        mimetype="application/pdf", fileName="contract.pdf", fileLength=9
+                    )
+                )
+            )
+        )
+    )
+    assert doc is not None and (doc.media_type, doc.filename) == ("document", "contract.pdf")
+    assert doc.message().HasField("documentMessage")  # unwrapped: what DownloadAny reads
+    sticker = download_info(e2e.Message(stickerMessage=e2e.StickerMessage(mimetype="image/webp")))
+    assert sticker is not None and sticker.media_type == "sticker"
+    note = download_info(e2e.Message(ptvMessage=e2e.VideoMessage(mimetype="video/mp4")))
+    assert note is not None and note.media_type == "video"
+    assert note.message().HasField("videoMessage")
+    view_once = download_info(
+        e2e.Message(
+            viewOnceMessageV2=e2e.FutureProofMessage(message=e2e.Message(imageMessage=_image()))
+        )
+    )
+    assert view_once is not None and view_once.message().HasField("imageMessage")
+    assert download_info(e2e.Message(conversation="Bună!")) is None
