@@ -22,9 +22,12 @@ class AskAnswer:
     used_model: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        """The `clientCrmAsk` result. CONTRACT section 3: each source's `date` is `DD-MM-YYYY`,
-        so an event without a readable date is described in the answer but not listed."""
-        sources = [s for s in self.sources if _DATE.fullmatch(str(s.get("date")))]
+        """The `clientCrmAsk` result. CONTRACT section 3: each source's `date` is `DD-MM-YYYY`;
+        an event without a readable date is listed only where the answer is about it (a sum
+        it is part of, its missing date), with an empty `date`, else only described."""
+        sources = [
+            s for s in self.sources if s.get("date") == "" or _DATE.fullmatch(str(s.get("date")))
+        ]
         return {"answer": self.answer, "sources": sources}
 
 
@@ -37,14 +40,16 @@ class FreeTextModel(Protocol):
     ) -> tuple[str, list[Any]]: ...
 
 
-def reply(text: str, parties: Sequence[Party] = ()) -> AskAnswer:
-    """An answer citing exactly the parties its facts come from (each once, in date order)."""
+def reply(text: str, parties: Sequence[Party] = (), *, undated: bool = False) -> AskAnswer:
+    """An answer citing exactly the parties its facts come from (each once, in date order).
+    With `undated`, a party without a date is cited too (its `date` empty): the answer is about
+    it (it is part of a sum, or its date is what is missing)."""
     seen: set[int] = set()
     cited = []
     for party in parties:
         if id(party) not in seen:
             seen.add(id(party))
-            cited.append(source(party))
+            cited.append(source(party, undated=undated))
     return AskAnswer(text, cited)
 
 
@@ -70,9 +75,10 @@ class Kind:
 
 def one_or_more(q: Question, scope: Scope) -> list[Party]:
     """The parties a single-value question ("at what time", "how much") is about: those the
-    question narrows to; without any narrowing, by tense: the last one that happened for a
-    past-tense question, else the next one (or the last one when nothing is booked)."""
-    if scope.narrowed:
+    question narrows to; without any narrowing (or narrowed only by a service several parties
+    had: "cât a durat arcade-ul?"), by tense: the last one that happened for a past-tense
+    question, else the next one (or the last one when nothing is booked)."""
+    if scope.narrowed and not (scope.by_service_only and len(scope.active) > 1):
         return scope.active or scope.chosen
     dated = [p for p in scope.active if p.day is not None]
     past = [p for p in dated if p.day is not None and p.day <= q.today]

@@ -44,6 +44,7 @@ def unpaid(q: Question, scope: Scope) -> AskAnswer:
         f"({parties_word(len(owed), 'neplătită', 'neplătite')}: {_dated_amounts(owed)})."
         + _unknown_note(owed),
         owed,
+        undated=True,
     )
 
 
@@ -175,7 +176,8 @@ KINDS = [
         r"\bmai\s+(?:are|avem|au|trebuie)\s+(?:\w+\s+)?de\s+(?:platit|incasat|achitat|dat)|"
         r"\bde\s+achitat\b|\bde\s+plata\b|\bdatoreaz\w*|\brestant\w*|\bneplatit\w*|"
         r"\bneachitat\w*|\bnu\s+a\s+(?:platit|achitat)|\brest\w*\s+de\s+plata|\bde\s+incasat|"
-        r"\bdatori\w*|\bmai\s+(?:are|avem)\s+de\s+dat\b|\bmai\s+are\s+(?:ceva\s+)?de\b",
+        r"\bdatori\w*|\bmai\s+(?:are|avem)\s+de\s+dat\b|\bmai\s+are\s+(?:ceva\s+)?de\b|"
+        r"\b(?:are|au|avem|avea|aveau)\s+(?:\w+\s+)?de\s+(?:dat|platit|achitat|incasat)\b",
         unpaid,
         unless=_BOTH,
     ),

@@ -118,20 +118,32 @@ def duration(q: Question, scope: Scope) -> AskAnswer:
     return reply(capitalize("; ".join(lines)) + ".", chosen)
 
 
+def _until(start: str, minutes: int) -> str:
+    """The end of something that starts at `start` (HH:MM) and lasts `minutes`."""
+    return f"{datetime.strptime(start, '%H:%M') + timedelta(minutes=minutes):%H:%M}"
+
+
 def end(q: Question, scope: Scope) -> AskAnswer:
     chosen = one_or_more(q, scope)
     if not chosen:
         return reply(f"Nicio petrecere{scope.suffix}.")
     lines = []
     for p in chosen:
+        named = [r for r in _named_roles(q, p) if r.start and r.duration]
+        if named:
+            spans = ", ".join(
+                f"{role_text(r, with_time=False)} de la {r.start} până la "
+                f"{_until(r.start or '', r.duration or 0)} ({minutes_text(r.duration or 0)})"
+                for r in named
+            )
+            lines.append(f"{party_ref(p.day)}: {spans}")
+            continue
         minutes = _show_minutes(p)
         if p.start is None or minutes is None:
             lines.append(f"ora de final nu se poate afla pentru {party_ref(p.day)}")
             continue
-        begin = datetime.strptime(p.start, "%H:%M")
-        finish = begin + timedelta(minutes=minutes)
         lines.append(
-            f"{party_ref(p.day)} se termină la {finish:%H:%M} "
+            f"{party_ref(p.day)} se termină la {_until(p.start, minutes)} "
             f"(începe la {p.start}, durează {minutes_text(minutes)})"
         )
     return reply(capitalize("; ".join(lines)) + ".", chosen)

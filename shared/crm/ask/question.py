@@ -99,7 +99,8 @@ class Question:
 _PAST = (
     r"\b(?:a|au|am|ati|s-a|s-au|ne-a|i-a|le-a)\s+(?:mai\s+)?(?:fost|avut|venit|costat|durat|"
     r"inceput|platit|achitat|implinit|intrat|facut|comandat|rezervat|luat|dat|cheltuit|anulat|"
-    r"incasat|sarbatorit|terminat|tinut|cerut|ales|nascut|intamplat)\b|"
+    r"incasat|sarbatorit|terminat|tinut|cerut|ales|nascut|intamplat|stat|ramas|ajuns|sosit|plecat|"
+    r"jucat|adus|mers)\b|"
     r"\b(?:avea|aveau|era|erau|fost|avut|pana\s+acum|pana\s+azi|pana\s+in\s+prezent|deja|"
     r"data\s+trecuta|a\s+avut\s+loc|au\s+avut\s+loc)\b"
 )

@@ -119,10 +119,12 @@ def describe(party: Party) -> str:
     return "; ".join(parts)
 
 
-def source(party: Party) -> dict[str, Any]:
+def source(party: Party, *, undated: bool = False) -> dict[str, Any]:
+    """A cited event. An undated one carries "fără dată" (described, never listed) or, when
+    the answer is about it, an empty date (listed)."""
     return {
         "eventShortId": party.short_id,
-        "date": day_text(party.day),
+        "date": "" if undated and party.day is None else day_text(party.day),
         "details": describe(party),
     }
 

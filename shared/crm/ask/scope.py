@@ -16,7 +16,7 @@ from shared.crm.heuristics.text import fold
 
 SERVICE_WORDS = (
     (r"\bbotez\w*|\bursitoar\w*", "URSITOARE"),
-    (r"\bmos\s+craciun\w*|\bcraciun\w*", "SANTA_CLAUS"),
+    (r"\bmos\s+craciun\w*|\bcraciun\w*|\bmos(?:ul|ului|i|ii)?\b", "SANTA_CLAUS"),
     (r"\bheliu\w*", "HELIUM_BALLOONS"),
     (r"\bvat[aei]\b|\bvata\s+de\s+zahar", "COTTON_CANDY"),
     (r"\bpopcorn|\bfloricele", "POPCORN"),
@@ -80,6 +80,8 @@ class Scope:
     selector: str | None = None  # first | last | next | upcoming | past
     note: str = ""  # e.g. nothing on the day asked, the closest party instead
     pool: list[Party] = field(default_factory=list)  # `chosen` before first/last/next
+    # narrowed only by a service ("arcade-ul", "Moșul"): one such party may still be meant
+    by_service_only: bool = False
 
     @property
     def active(self) -> list[Party]:
@@ -218,10 +220,12 @@ def scope_of(q: Question, parties: list[Party]) -> Scope:
         chosen = every or [p for p in chosen if set(characters) & {fold(c) for c in p.characters}]
         written = {fold(c): c for p in chosen for c in p.characters}
         labels.append("cu " + ", ".join(written.get(c, c) for c in characters))
+    before_services = len(labels)
     for pattern, role_type in SERVICE_WORDS:
         if q.has(pattern):
             chosen = [p for p in chosen if any(r.kind == role_type for r in p.roles)]
             labels.append(ROLE_WORDS.get(role_type, role_type.lower()))
+    after_services = len(labels)
     places = _place_words(q, chosen)
     if places:
         at = [
@@ -249,4 +253,5 @@ def scope_of(q: Question, parties: list[Party]) -> Scope:
         labels.append(" și ".join(spec.label for spec in q.dates))
     pool = chosen
     chosen, selector = _select(q, chosen)
-    return Scope(live, chosen, labels, selector, note, pool)
+    only = before_services == 0 < after_services == len(labels) and selector is None
+    return Scope(live, chosen, labels, selector, note, pool, only)
