@@ -52,11 +52,12 @@ def services(q: Question, scope: Scope) -> AskAnswer:
 
 
 def role_count(q: Question, scope: Scope) -> AskAnswer | None:
-    kinds = [kind for pattern, kind in _NOUNS if q.has(rf"\b(?:cate|cati)\s+(?:\w+\s+)?{pattern}")]
+    kinds = [kind for pattern, kind in _NOUNS if q.has(rf"\b(?:cate|cati)\s+(?:\w+\s+)?(?:{pattern})")]
     if not kinds:
         return None
     kind = kinds[0]
-    chosen = one_or_more(q, scope) if scope.narrowed else (scope.active or scope.chosen)
+    one = scope.narrowed and not scope.by_service_only  # "câți Moși au venit?": all of them
+    chosen = one_or_more(q, scope) if one else (scope.active or scope.chosen)
 
     def pick(r: Role) -> bool:
         return r.kind == kind

@@ -254,7 +254,8 @@ DETAIL_KINDS = [
         r"\bare\s+vreo\b|\bdetalii\w*|\bspune\w*|\bce\s+stii\b|\bistoric\w*|\blista\w*|"
         r"\bcare\s+(?:a\s+fost|e|este|sunt|au\s+fost)\b|\bpetreceri\w*\b|\bpetrecerea\b|"
         r"\bce\s+s-a\s+intamplat\b|\bce\s+are\b|\bcare\s+petrecere\b|\bvine\b|\bvin\b|"
-        r"\b(?:a|au)\s+venit\b|\ba\s+fost\b",
+        r"\b(?:a|au)\s+venit\b|\ba\s+fost\b|\bce\s+(?:mai\s+)?urmeaza\b|"
+        r"\bce\s+(?:mai\s+)?(?:are|au|avem|aveti)\s+(?:\w+\s+)?programat\w*",
         details,
     ),
 ]

@@ -179,11 +179,20 @@ def _by_dates(q: Question, parties: list[Party], spec: DateSpec) -> tuple[list[P
     return closest, f"Nicio petrecere pe {asked:%d-%m-%Y}; cea mai apropiată e la {gap} zile"
 
 
+_PAST_AND_FUTURE = (
+    r"\b(?:cu\s+tot\s+cu|inclusiv|plus|si)\s+(?:cele\s+|cei\s+|ce(?:le)?\s+)?(?:\w+\s+)?"
+    r"(?:programat\w*|viitoare|urmatoare|care\s+urmeaza|de\s+acum\s+incolo)\b|"
+    r"\b(?:trecute|facute)\s+(?:si|plus)\s+(?:cele\s+)?(?:programat\w*|viitoare)\b"
+)
+
+
 def _select(q: Question, parties: list[Party]) -> tuple[list[Party], str | None]:
     active = [p for p in parties if not p.cancelled]
     dated = [p for p in active if p.day is not None]
     past = [p for p in dated if p.day is not None and p.day <= q.today]
     coming = [p for p in dated if p.day is not None and p.day >= q.today]
+    if q.has(_PAST_AND_FUTURE):
+        return parties, None  # "în total, cu tot cu cele programate": every one
     if q.has(r"\bprim(?:a|ul|ei|ului)\b|\bcea\s+mai\s+veche\b|\bprima\s+data\b"):
         return dated[:1], "first"
     if q.has(
@@ -196,6 +205,8 @@ def _select(q: Question, parties: list[Party]) -> tuple[list[Party], str | None]
         r"\burmatoare\w*|\burmatorul\b|\burmeaza\b|\bcare\s+vine\b|\bviitoare\b|\bin\s+curand\b"
     ):
         return coming[:1], "next"
+    if q.has(r"\bprogramat\b") and not q.dates and not q.has(r"\bpetreceri\b|\bevenimente\b"):
+        return coming[:1], "next"  # "ce are programat?": the next one
     if q.has(r"\bprogramat\w*|\bin\s+viitor\b|\bde\s+acum\s+incolo\b|\bviitoarele\b"):
         return coming, "upcoming"
     if q.has(
