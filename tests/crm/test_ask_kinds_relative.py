@@ -161,13 +161,16 @@ CASES = [
     ("Ce au programat luna viitoare?", ["10-05-2026", "Sonic"], [3007]),
     ("Cât costă petrecerea de sâmbătă și e achitată?", ["700", "neplătită"], [3006]),
     ("Ce petrecere are Matei luna viitoare și e plătită deja?", ["800", "Nu"], [3007]),
+    ("Petrecerea de sâmbătă e plătită deja?", ["Nu", "are de plătit 700 lei"], [3006]),
     # 6. a role counted over past and future
     (
         "Câte rezervări de Moș Crăciun au avut în total, cu tot cu cele programate?",
         ["2 petreceri"],
         [3002, 3008],
     ),
-    # 7. two facts of one party
+    ("Câți Moși au venit?", ["2 Moș Crăciun"], [3002, 3008]),
+    # 7. two facts of one party (a child's party to come, for a future tense)
+    ("Câți copii vin la Petru?", ["15 copii"], [3006]),
     ("Câți copii vin la Petru și ce vârstă împlinește?", ["15", "7"], [3006]),
 ]
 

@@ -152,7 +152,9 @@ def paid_or_not(q: Question, scope: Scope) -> AskAnswer | None:
     if not chosen:
         return None
     lines = [
-        f"{party_ref(p.day)} ({_amount(p)}) este {STATUS_WORDS.get(p.status, '')}" for p in chosen
+        f"{party_ref(p.day)} ({_amount(p)}) este {STATUS_WORDS.get(p.status, '')}"
+        + (f": are de plătit {_amount(p)}" if p.status == "UNPAID" and p.amount else "")
+        for p in chosen
     ]
     yes = all(p.status == "PAID" for p in chosen)
     return reply(("Da: " if yes else "Nu: ") + "; ".join(lines) + ".", chosen)
@@ -183,7 +185,9 @@ KINDS = [
     ),
     Kind(
         "paid_or_not",
-        r"^(?:si\s+)?(?:a|au|e|este|era|s-a|sunt)\s+(?:\w+\s+)?(?:platit\w*|achitat\w*)\b",
+        r"^(?:si\s+)?(?:a|au|e|este|era|s-a|sunt)\s+(?:\w+\s+)?(?:platit\w*|achitat\w*)\b|"
+        r"\b(?:e|este|era|sunt|a\s+fost|au\s+fost)\s+(?:deja\s+|integral\s+|tot\s+)?"
+        r"(?:platit\w*|achitat\w*)\b",
         paid_or_not,
         unless=_HOW_MUCH,
     ),

@@ -104,6 +104,13 @@ _PAST = (
     r"\b(?:avea|aveau|era|erau|fost|avut|pana\s+acum|pana\s+azi|pana\s+in\s+prezent|deja|"
     r"data\s+trecuta|a\s+avut\s+loc|au\s+avut\s+loc)\b"
 )
+# The party itself is past ("unde a fost", "cât a durat"); "deja" or "a plătit" say nothing
+# of when it is ("petrecerea de sâmbătă e plătită deja?")
+_EVENT_PAST = (
+    r"\b(?:a|au|s-a|s-au)\s+(?:mai\s+)?(?:fost|avut|venit|durat|inceput|implinit|intrat|"
+    r"sarbatorit|terminat|tinut|intamplat|stat|ramas|ajuns|sosit|plecat|jucat|mers)\b|"
+    r"\b(?:avea|aveau|era|erau)\b"
+)
 _FUTURE = (
     r"\b(?:va|vor|o\s+sa|urmeaza|urmatoare\w*|urmatorul|programat\w*|viitoare|viitor|vine|vin|"
     r"implineste|are\s+loc|care\s+vine|in\s+curand)\b"
@@ -290,7 +297,7 @@ def read_question(question: str, today: date) -> Question:
     # "în weekend", "weekendul": the coming one (this one on a Sunday), or by a past tense
     # the last one that began before today
     weekend = monday + timedelta(days=5)
-    if re.search(_PAST, full) and weekend >= today:
+    if re.search(_EVENT_PAST, full) and weekend >= today:
         weekend -= timedelta(weeks=1)
     r.take(
         r"\b(?:in\s+|la\s+|de\s+|din\s+)?weekend(?:-?ul)?\b",
@@ -307,7 +314,7 @@ def read_question(question: str, today: date) -> Question:
         r.take(pattern, lambda m, dd=d: DateSpec(m.group(0), dd, dd, one_day=True))
     # "sâmbătă", "de sâmbătă", "sâmbăta trecută", "duminica asta": the nearest such day, in the
     # past when the question says so ("trecută", or "a fost"), else from today on
-    past = re.search(_PAST, full) is not None
+    past = re.search(_EVENT_PAST, full) is not None
     r.take(_WEEKDAY, lambda m: _weekday(m, today, past, r.specs))
 
     # 4. years: "2025", "anul trecut", "anul ăsta", "anul viitor"; one joins a yearless spec

@@ -82,6 +82,8 @@ class Scope:
     pool: list[Party] = field(default_factory=list)  # `chosen` before first/last/next
     # narrowed only by a service ("arcade-ul", "Moșul"): one such party may still be meant
     by_service_only: bool = False
+    # narrowed only by who or what (a child, a character, a service), not by a day or place
+    by_subject_only: bool = False
 
     @property
     def active(self) -> list[Party]:
@@ -209,10 +211,12 @@ def _select(q: Question, parties: list[Party]) -> tuple[list[Party], str | None]
         return coming[:1], "next"  # "ce are programat?": the next one
     if q.has(r"\bprogramat\w*|\bin\s+viitor\b|\bde\s+acum\s+incolo\b|\bviitoarele\b"):
         return coming, "upcoming"
+    # "deja" next to a payment word ("e plătită deja?") is about the payment, not the day
+    paid_already = r"(?:platit\w*|achitat\w*|incasat\w*)\s+deja\b|\bdeja\s+(?:platit|achitat)"
     if q.has(
-        r"\bpana\s+(?:acum|azi|astazi|in\s+prezent)\b|\bdeja\b|\bau\s+avut\s+loc\b|"
+        r"\bpana\s+(?:acum|azi|astazi|in\s+prezent)\b|\bau\s+avut\s+loc\b|"
         r"\ba\s+avut\s+loc\b|\bin\s+trecut\b"
-    ):
+    ) or (q.has(r"\bdeja\b") and not q.has(paid_already)):
         return [p for p in parties if p.day is not None and p.day <= q.today], "past"
     return parties, None
 
@@ -264,5 +268,6 @@ def scope_of(q: Question, parties: list[Party]) -> Scope:
         labels.append(" și ".join(spec.label for spec in q.dates))
     pool = chosen
     chosen, selector = _select(q, chosen)
-    only = before_services == 0 < after_services == len(labels) and selector is None
-    return Scope(live, chosen, labels, selector, note, pool, only)
+    subject = 0 < after_services == len(labels) and selector is None
+    only = subject and before_services == 0
+    return Scope(live, chosen, labels, selector, note, pool, only, subject)

@@ -88,11 +88,17 @@ def _kind_answer(
 
 
 # "Câte petreceri a avut Ana și cât a plătit?": a second question joined by "și" / "iar".
+# "…și ce vârstă împlinește?", "…și e plătită deja?" too.
 _SECOND = re.compile(
-    r"\s*(?:,\s*)?\b(?:si|iar)\s+(?=(?:cat|cate|cati|cand|unde|cine|cum|la\s+ce\s+ora)\b)"
+    r"\s*(?:,\s*)?\b(?:si|iar)\s+(?=(?:cat|cate|cati|cand|unde|cine|cum|la\s+ce\s+ora)\b|"
+    r"ce\s+(?:varsta|ani|personaj\w*|servicii|adresa|ora)\b|"
+    r"(?:mai\s+)?(?:e|este|a\s+fost|s-a|au|a|sunt|era)\s+(?:\w+\s+)?(?:platit\w*|achitat\w*)\b)"
 )
 
 
+_IS_IT_PAID = (
+    r"(?:mai\s+)?(?:e|este|a\s+fost|s-a|au|a|sunt|era)\s+(?:\w+\s+)?(?:platit\w*|achitat\w*)\b"
+)
 # A second half with these words refers to what the first half found.
 _POINTS_BACK = r"\b(?:o|il|ii|le|ei|ea|el|ele|acolo|atunci|aceea|aceasta|acesta|asta)\b"
 # Kinds whose subject is not a scope the second half could share (the cancelled parties), or
@@ -116,13 +122,19 @@ def _two_questions(
     second = read_question(tail, q.today)
     first_scope = scope_of(first, parties)
     second_scope = scope_of(second, parties)
-    if not second_scope.labels:
+    # "…și e plătită deja?": whether the very parties of the first half are paid
+    same_parties = re.match(_IS_IT_PAID, fold(tail)) is not None and first_scope.narrowed
+    if same_parties:
+        second_scope = first_scope
+    elif not second_scope.labels:
         # "…iar unde a fost ultima?": Eric's last one. The first half's child, character or
         # place carry over, its dates do not ("cât a plătit în 2024 și cât mai are de plătit")
         second_scope = scope_of(read_question(f"{first.text} {tail}", q.today), parties)
     name1, one = _kind_answer(first, first_scope, client)
     name2, two = _kind_answer(second, second_scope, client)
-    if one is None or two is None or name1 == name2 or {name1, name2} & _WHOLE_ONLY:
+    if one is None or two is None or name1 == name2:
+        return None
+    if {name1, name2} & _WHOLE_ONLY and not (same_parties and name1 == "details"):
         return None
     cited = {(s["eventShortId"], s["date"]) for s in one.sources}
     extra = [s for s in two.sources if (s["eventShortId"], s["date"]) not in cited]
