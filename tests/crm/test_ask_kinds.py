@@ -139,7 +139,7 @@ CASES = [
     ("Ce are în iunie?", ["06-06-2026"], [2077]),
     ("Ce petreceri sunt luna asta?", ["Nicio petrecere"], []),
     ("Mai are ceva programat?", ["06-06-2026"], [2077]),
-    ("Care petrecere nu are încă dată?", ["Ilinca", "2 ani"], []),
+    ("Care petrecere nu are încă dată?", ["Ilinca", "2 ani"], [2150]),  # cited, date empty
     ("Câte zile mai sunt până la următoarea petrecere?", ["47", "06-06-2026"], [2077]),
     ("Câte petreceri a avut în 2024 și 2025?", ["4 petreceri"], [410, 980, 1210, 1702]),
     # times and durations

@@ -40,7 +40,8 @@ def characters(q: Question, scope: Scope) -> AskAnswer:
     for p in with_chars:
         names.extend(c for c in p.characters if c not in names)
     detail = "; ".join(f"{day_text(p.day)}: {', '.join(p.characters)}" for p in with_chars)
-    return reply(f"Personaje{scope.suffix}: {', '.join(names)} ({detail}).", with_chars)
+    note = f"{scope.note}. " if scope.note else ""
+    return reply(f"{note}Personaje{scope.suffix}: {', '.join(names)} ({detail}).", with_chars)
 
 
 def services(q: Question, scope: Scope) -> AskAnswer:
@@ -48,11 +49,14 @@ def services(q: Question, scope: Scope) -> AskAnswer:
     text, used = _listing(pool, lambda r: True)
     if not used:
         return reply(f"Nu apar servicii la petrecerile clientului{scope.suffix}.")
-    return reply(f"Servicii{scope.suffix}: {text}.", used)
+    note = f"{scope.note}. " if scope.note else ""
+    return reply(f"{note}Servicii{scope.suffix}: {text}.", used)
 
 
 def role_count(q: Question, scope: Scope) -> AskAnswer | None:
-    kinds = [kind for pattern, kind in _NOUNS if q.has(rf"\b(?:cate|cati)\s+(?:\w+\s+)?(?:{pattern})")]
+    kinds = [
+        kind for pattern, kind in _NOUNS if q.has(rf"\b(?:cate|cati)\s+(?:\w+\s+)?(?:{pattern})")
+    ]
     if not kinds:
         return None
     kind = kinds[0]

@@ -184,6 +184,15 @@ def details(q: Question, scope: Scope) -> AskAnswer | None:
         return reply(text)
     if not chosen:
         return reply(f"{note}Nicio petrecere{scope.suffix}.{_left_out(scope)}")
+    if q.has(_WHEN) and all(p.day is None for p in chosen):
+        # "când e botezul Ilincăi?" and the christening has no day yet: say so, cite it
+        if "fără dată" in scope.labels:  # "care petrecere nu are încă dată?"
+            what = capitalize(parties_word(len(chosen), "fără dată", "fără dată"))
+            return reply(f"{what}: {listing(chosen)}.", chosen, undated=True)
+        what = "Data nu este trecută încă" + (
+            f" pentru {parties_word(len(chosen))}" if len(chosen) > 1 else ""
+        )
+        return reply(f"{what}{scope.suffix}: {listing(chosen)}.", chosen, undated=True)
     coming = [p for p in chosen if p.day and p.day >= q.today]
     if scope.selector is None and not q.dates and coming and q.has(_WHEN_IS):
         chosen = coming[:1]  # "când e petrecerea Teodorei?": the one still to come
@@ -196,6 +205,7 @@ def details(q: Question, scope: Scope) -> AskAnswer | None:
     return reply(f"{note}{label}{scope.suffix}: {listing(chosen)}.", chosen)
 
 
+_WHEN = r"\bcand\b|\bce\s+data\b|\bin\s+ce\s+zi\b|\bce\s+zi\b|\bpe\s+ce\s+data\b|\bdata\b"
 _WHEN_IS = r"\bcand\s+(?:e|este|va\s+fi|o\s+sa\s+fie|are\s+loc|vine|pica|cade)\b"
 
 KINDS = [
