@@ -179,7 +179,9 @@ KINDS = [
         r"\bde\s+achitat\b|\bde\s+plata\b|\bdatoreaz\w*|\brestant\w*|\bneplatit\w*|"
         r"\bneachitat\w*|\bnu\s+a\s+(?:platit|achitat)|\brest\w*\s+de\s+plata|\bde\s+incasat|"
         r"\bdatori\w*|\bmai\s+(?:are|avem)\s+de\s+dat\b|\bmai\s+are\s+(?:ceva\s+)?de\b|"
-        r"\b(?:are|au|avem|avea|aveau)\s+(?:\w+\s+)?de\s+(?:dat|platit|achitat|incasat)\b",
+        r"\b(?:are|au|avem|avea|aveau)\s+(?:\w+\s+)?de\s+(?:dat|platit|achitat|incasat)\b|"
+        r"\bmai\s+(?:trebuie|are)\s+sa\s+(?:\w+\s+)?(?:plateasca|achite|dea|platim|incasam)\b|"
+        r"\bmai\s+(?:datoreaza|datoreza|e\s+de\s+(?:dat|platit|achitat))\b",
         unpaid,
         unless=_BOTH,
     ),

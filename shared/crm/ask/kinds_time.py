@@ -129,7 +129,12 @@ def end(q: Question, scope: Scope) -> AskAnswer:
         return reply(f"Nicio petrecere{scope.suffix}.")
     lines = []
     for p in chosen:
-        named = [r for r in _named_roles(q, p) if r.start and r.duration]
+        asked = _named_roles(q, p)
+        named = [r for r in asked if r.start and r.duration]
+        if asked and not named:
+            roles = ", ".join(role_text(r, with_time=False) for r in asked)
+            lines.append(f"ora de final nu se poate afla pentru {roles} la {party_ref(p.day)}")
+            continue
         if named:
             spans = ", ".join(
                 f"{role_text(r, with_time=False)} de la {r.start} până la "

@@ -47,6 +47,10 @@ class DateSpec:
     day_from: int | None = None
     day_to: int | None = None
     one_day: bool = False
+    # "acum 3 săptămâni": the day that far back, and how far from it a party may be when the
+    # week (or month) itself had none
+    around: date | None = None
+    slack_days: int = 0
 
     def matches(self, day: date) -> bool:
         if self.start is not None and self.end is not None:
@@ -167,7 +171,26 @@ def _months_ago(m: re.Match[str], today: date) -> DateSpec | None:
     if n is None or not 0 < n <= 36:
         return None
     year, month = _shift_month(today, -n)
-    return _month_spec(m.group(0), year, month)
+    back = date(year, month, min(today.day, _month_end(year, month)))
+    return replace(_month_spec(m.group(0), year, month), around=back, slack_days=15)
+
+
+def _last_span(m: re.Match[str], today: date) -> DateSpec | None:
+    n = to_int(m.group(1)) if m.group(1) else 1
+    if n is None or not 0 < n <= 366:
+        return None
+    unit = m.group(2)
+    if unit.startswith("lun"):
+        year, month = _shift_month(today, -n)
+        start = date(year, month, min(today.day, _month_end(year, month)))
+    elif unit.startswith("sapt"):
+        start = today - timedelta(weeks=n)
+    elif unit.startswith("an"):
+        year = today.year - n
+        start = date(year, today.month, min(today.day, _month_end(year, today.month)))
+    else:
+        start = today - timedelta(days=n)
+    return DateSpec(m.group(0), start, today)
 
 
 def _weeks_ago(m: re.Match[str], today: date) -> DateSpec | None:
@@ -175,7 +198,8 @@ def _weeks_ago(m: re.Match[str], today: date) -> DateSpec | None:
     if n is None or not 0 < n <= 104:
         return None
     monday = today - timedelta(days=today.weekday(), weeks=n)
-    return DateSpec(m.group(0), monday, monday + timedelta(days=6))
+    back = today - timedelta(weeks=n)
+    return DateSpec(m.group(0), monday, monday + timedelta(days=6), around=back, slack_days=4)
 
 
 def _month_end(year: int, month: int) -> int:
@@ -287,6 +311,12 @@ def read_question(question: str, today: date) -> Question:
     ago = rf"\bacum\s+(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+"
     r.take(ago + r"(?:luni|luna)\b", lambda m: _months_ago(m, today))
     r.take(ago + r"(?:saptamani|saptamana)\b", lambda m: _weeks_ago(m, today))
+    # "în ultimele 3 luni", "ultima lună", "în ultimele 2 săptămâni": up to today
+    r.take(
+        rf"\b(?:in\s+)?ultim(?:ele|ii|a|ul)\s+(?:(\d{{1,2}}|{NUMBER_WORD_RE})\s+)?"
+        r"(luni|luna|saptamani|saptamana|zile|zi|ani|an)\b",
+        lambda m: _last_span(m, today),
+    )
     for pattern, weeks in (
         (r"\b(?:in\s+|la\s+)?weekend(?:-?ul)?\s+(?:trecut|precedent)\b", -1),
         (r"\b(?:in\s+|la\s+)?weekend(?:-?ul)?\s+(?:asta|acesta|aceasta|curent)\b", 0),

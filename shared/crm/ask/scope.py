@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from shared.crm.ask.party import Party, name_key
 from shared.crm.ask.question import DateSpec, Question
-from shared.crm.ask.render import ROLE_WORDS
+from shared.crm.ask.render import ROLE_WORDS, day_text
 from shared.crm.heuristics.text import fold
 
 SERVICE_WORDS = (
@@ -169,6 +169,15 @@ def _by_dates(q: Question, parties: list[Party], spec: DateSpec) -> tuple[list[P
         else:
             year = (past or years)[-1]
         hits = [p for p in hits if p.day is not None and p.day.year == year]
+    around = spec.around
+    if not hits and around is not None and dated:
+        # "acum 3 săptămâni" and nothing that very week: the party closest to that day
+        best = min(dated, key=lambda p: abs((p.day - around).days) if p.day else 0)
+        gap = abs((best.day - around).days) if best.day else spec.slack_days + 1
+        if gap <= spec.slack_days:
+            return [p for p in dated if p.day == best.day], (
+                f"Nicio petrecere chiar {spec.label}; cea mai apropiată e pe {day_text(best.day)}"
+            )
     if hits or not spec.one_day:
         return hits, ""
     targets = spec.targets({p.day.year for p in dated if p.day} | {q.today.year})
@@ -184,7 +193,8 @@ def _by_dates(q: Question, parties: list[Party], spec: DateSpec) -> tuple[list[P
 _PAST_AND_FUTURE = (
     r"\b(?:cu\s+tot\s+cu|inclusiv|plus|si)\s+(?:cele\s+|cei\s+|ce(?:le)?\s+)?(?:\w+\s+)?"
     r"(?:programat\w*|viitoare|urmatoare|care\s+urmeaza|de\s+acum\s+incolo)\b|"
-    r"\b(?:trecute|facute)\s+(?:si|plus)\s+(?:cele\s+)?(?:programat\w*|viitoare)\b"
+    r"\b(?:trecute|facute)\s+(?:si|plus)\s+(?:cele\s+)?(?:programat\w*|viitoare)\b|"
+    r"\bcat\s+si\s+(?:cele\s+)?(?:programat\w*|viitoare)\b"
 )
 
 

@@ -83,8 +83,22 @@ def _kind_answer(
         if kind.matches(q):
             found = kind.answer(q, scope)
             if found is not None or kind.final:
-                return kind.name, found
+                return kind.name, _cite_undated(found, scope)
     return "", None
+
+
+def _cite_undated(found: AskAnswer | None, scope: Scope) -> AskAnswer | None:
+    """A question about parties that have no date yet ("la ce oră e botezul?" before its day is
+    set) cites them, with an empty date: the answer is about them."""
+    if found is None or not scope.narrowed or not scope.active:
+        return found
+    if any(p.day is not None for p in scope.active):
+        return found
+    ids = {p.short_id for p in scope.active if p.short_id is not None}
+    for cited in found.sources:
+        if cited.get("eventShortId") in ids and cited.get("date") == "fără dată":
+            cited["date"] = ""
+    return found
 
 
 # "Câte petreceri a avut Ana și cât a plătit?": a second question joined by "și" / "iar".
@@ -92,12 +106,14 @@ def _kind_answer(
 _SECOND = re.compile(
     r"\s*(?:,\s*)?\b(?:si|iar)\s+(?=(?:cat|cate|cati|cand|unde|cine|cum|la\s+ce\s+ora)\b|"
     r"ce\s+(?:varsta|ani|personaj\w*|servicii|adresa|ora)\b|"
-    r"(?:mai\s+)?(?:e|este|a\s+fost|s-a|au|a|sunt|era)\s+(?:\w+\s+)?(?:platit\w*|achitat\w*)\b)"
+    r"(?:daca\s+)?(?:mai\s+)?(?:e|este|a\s+fost|s-a|au|a|sunt|era)\s+(?:\w+\s+)?"
+    r"(?:platit\w*|achitat\w*)\b)"
 )
 
 
 _IS_IT_PAID = (
-    r"(?:mai\s+)?(?:e|este|a\s+fost|s-a|au|a|sunt|era)\s+(?:\w+\s+)?(?:platit\w*|achitat\w*)\b"
+    r"(?:daca\s+)?(?:mai\s+)?(?:e|este|a\s+fost|s-a|au|a|sunt|era)\s+(?:\w+\s+)?"
+    r"(?:platit\w*|achitat\w*)\b"
 )
 # A second half with these words refers to what the first half found.
 _POINTS_BACK = r"\b(?:o|il|ii|le|ei|ea|el|ele|acolo|atunci|aceea|aceasta|acesta|asta)\b"
