@@ -171,6 +171,7 @@ CASES = [
     ("Ce petrecere are Matei luna viitoare și e plătită deja?", ["800", "Nu"], [3007]),
     ("Ce urmează pentru Sara?", ["19-12-2026"], [3008]),
     ("Cât costă botezul și dacă e plătit?", ["1200", "neplătită"], [3010]),
+    ("Cât a plătit pentru petrecerea de sâmbătă?", ["Nu a plătit încă", "700"], [3006]),
     ("Petrecerea de sâmbătă e plătită deja?", ["Nu", "are de plătit 700 lei"], [3006]),
     # 6. a role counted over past and future
     (
@@ -182,6 +183,7 @@ CASES = [
     ("Câți Moși au venit?", ["2 Moș Crăciun"], [3002, 3008]),
     # 7. two facts of one party (a child's party to come, for a future tense)
     ("Câți copii vin la Petru?", ["15 copii"], [3006]),
+    ("Ce vârstă împlinește Petru și câți copii vin?", ["împlinește 7 ani", "15 copii"], [3006]),
     ("Câți copii vin la Petru și ce vârstă împlinește?", ["15", "7"], [3006]),
 ]
 

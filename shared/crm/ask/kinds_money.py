@@ -50,6 +50,15 @@ def unpaid(q: Question, scope: Scope) -> AskAnswer:
 
 def paid(q: Question, scope: Scope) -> AskAnswer:
     done = [p for p in scope.active if p.status == "PAID"]
+    owed = [p for p in scope.active if p.status == "UNPAID"]
+    if scope.narrowed and owed and not done:
+        # "cât a plătit pentru petrecerea de sâmbătă?" and it is not paid: what is owed on it
+        return reply(
+            f"Nu a plătit încă{scope.suffix}: {parties_word(len(owed), 'neplătită', 'neplătite')}"
+            f", are de plătit {sum_text(owed)} ({_dated_amounts(owed)})." + _unknown_note(owed),
+            owed,
+            undated=True,
+        )
     detail = f": {_dated_amounts(done)}" if done else ""
     return reply(
         f"Clientul a plătit {sum_text(done)}{scope.suffix} "
