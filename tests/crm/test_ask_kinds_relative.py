@@ -204,3 +204,19 @@ def test_an_undated_party_is_said_to_have_no_date_and_cited() -> None:
     assert [(s["eventShortId"], s["date"]) for s in answer.as_dict()["sources"]] == [(3010, "")]
     text, cited = ask("La ce oră e botezul?")
     assert says_unknown(text) and cited == [3010], text
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Până la ce oră ține Moșul?", "Ce are sâmbăta trecută și e plătită?", "Cât are de dat?"],
+)
+def test_unreadable_role_times_and_dates_are_no_time(question: str) -> None:
+    """A role's "25:99" or a date "31-02-2026" is not a time or a day: a clear answer, never a
+    crash, and no source without a real event behind it."""
+    odd: list[dict[str, Any]] = [
+        {"data": "31-02-2026", "incasare": {"stare": "NEINCASAT", "suma": "abc"}, "idScurt": 7},
+        event(8, "25-04-2026", roles=[role("SANTA_CLAUS", "25:99", None)]),
+    ]
+    answer = answer_question({}, odd, question, today=TODAY)
+    assert answer.answer and "25:99" not in answer.answer
+    assert {s["eventShortId"] for s in answer.as_dict()["sources"]} <= {7, 8}

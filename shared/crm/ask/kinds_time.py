@@ -120,7 +120,11 @@ def duration(q: Question, scope: Scope) -> AskAnswer:
 
 def _until(start: str, minutes: int) -> str:
     """The end of something that starts at `start` (HH:MM) and lasts `minutes`."""
-    return f"{datetime.strptime(start, '%H:%M') + timedelta(minutes=minutes):%H:%M}"
+    try:
+        begin = datetime.strptime(start, "%H:%M")
+    except ValueError:
+        return "?"
+    return f"{begin + timedelta(minutes=minutes):%H:%M}"
 
 
 def end(q: Question, scope: Scope) -> AskAnswer:
