@@ -149,6 +149,7 @@ CASES = [
     ("De la ce oră până la ce oră sunt decorațiunile?", ["14:00", "15:00"], [3005]),
     ("Până la ce oră a ținut arcade-ul?", ["18:30"], [3005]),
     ("Cât a stat Moșul?", ["45"], [3002]),
+    ("Cât a stat Elsa sâmbăta trecută?", ["120"], [3005]),
     ("La ce oră vine Moșul?", ["18:00"], [3008]),
     ("Până la ce oră e vata de zahăr?", ["de la 11:00 până la 13:00"], [3006]),
     ("Până la ce oră stau ursitoarele?", ["nu se poate afla"], [3010]),
@@ -162,6 +163,7 @@ CASES = [
     ("Ce petrecere a fost acum 3 săptămâni?", ["01-04-2026"], [3004]),
     ("Ce petreceri au fost acum un an?", ["20-12-2025"], [3002]),
     ("Ce petreceri a avut în ultimele 3 luni?", ["15-02-2026", "18-04-2026"], [3003, 3004, 3005]),
+    ("Ce a avut cu două luni în urmă?", ["15-02-2026", "Petru", "600 lei"], [3003]),
     ("Ce a avut acum o lună?", ["Nicio petrecere chiar acum o lună", "01-04-2026"], [3004]),
     # 5. what comes next, and a price with whether it is paid
     ("Ce urmează?", ["25-04-2026", "Petru"], [3006]),
@@ -183,6 +185,8 @@ CASES = [
     ("Câți Moși au venit?", ["2 Moș Crăciun"], [3002, 3008]),
     # 7. two facts of one party (a child's party to come, for a future tense)
     ("Câți copii vin la Petru?", ["15 copii"], [3006]),
+    ("Unde și la ce oră e petrecerea de sâmbătă?", ["(de sâmbătă)", "Kids Park", "11:00"], [3006]),
+    ("Ce personaj vine la Petru și la ce oră?", ["Spider-Man", "11:00"], [3006]),
     ("Ce vârstă împlinește Petru și câți copii vin?", ["împlinește 7 ani", "15 copii"], [3006]),
     ("Câți copii vin la Petru și ce vârstă împlinește?", ["15", "7"], [3006]),
 ]

@@ -31,8 +31,18 @@ def _listing(parties: list[Party], pick: Callable[[Role], bool]) -> tuple[str, l
     return "; ".join(lines), used
 
 
-def characters(q: Question, scope: Scope) -> AskAnswer:
+def _pool(q: Question, scope: Scope) -> list[Party]:
+    """The parties asked about; "ce personaje vin la Petru?" (future, no day named): the ones
+    still to come, when there are."""
     pool = scope.active or scope.chosen
+    if q.tense == "future" and scope.selector is None and not q.dates:
+        coming = [p for p in pool if p.day is not None and p.day >= q.today]
+        return coming or pool
+    return pool
+
+
+def characters(q: Question, scope: Scope) -> AskAnswer:
+    pool = _pool(q, scope)
     with_chars = [p for p in pool if p.characters]
     if not with_chars:
         return reply(f"Nu apar personaje la petrecerile clientului{scope.suffix}.")
@@ -44,8 +54,10 @@ def characters(q: Question, scope: Scope) -> AskAnswer:
     return reply(f"{note}Personaje{scope.suffix}: {', '.join(names)} ({detail}).", with_chars)
 
 
-def services(q: Question, scope: Scope) -> AskAnswer:
-    pool = scope.active or scope.chosen
+def services(q: Question, scope: Scope) -> AskAnswer | None:
+    if q.dates and not q.has(_ORDERED):
+        return None  # "ce a avut acum două luni?": the party that day, whole (details)
+    pool = _pool(q, scope)
     text, used = _listing(pool, lambda r: True)
     if not used:
         return reply(f"Nu apar servicii la petrecerile clientului{scope.suffix}.")
@@ -81,6 +93,8 @@ def role_count(q: Question, scope: Scope) -> AskAnswer | None:
     head = f"{total} {word}" if len(cited) == 1 else f"{total} {word} în total"
     return reply(f"{head}{scope.suffix} ({'; '.join(lines)}).", cited)
 
+
+_ORDERED = r"\bservicii\w*|\broluri\w*|\bcomandat\b|\brezervat\b|\bluat\b|\bpachet\w*|\binclude\b"
 
 KINDS = [
     Kind("role_count", r"\b(?:cate|cati)\b", role_count),

@@ -19,7 +19,7 @@ from shared.crm.ask.render import (
     party_ref,
     role_text,
 )
-from shared.crm.ask.scope import SERVICE_WORDS, Scope
+from shared.crm.ask.scope import SERVICE_WORDS, Scope, character_pattern
 
 
 def cancelled(q: Question, scope: Scope) -> AskAnswer:
@@ -69,7 +69,12 @@ def _named_roles(q: Question, party: Party) -> list[Role]:
     wanted = {role_type for pattern, role_type in SERVICE_WORDS if q.has(pattern)}
     if q.has(r"\banimator\w*|\bpersonaj\w*"):
         wanted.add("ANIMATOR")
-    return [r for r in party.roles if r.kind in wanted]
+    # "cât stă Elsa?": the animator playing the character named
+    return [
+        r
+        for r in party.roles
+        if r.kind in wanted or (r.character and q.has(character_pattern(r.character)))
+    ]
 
 
 def start(q: Question, scope: Scope) -> AskAnswer:
@@ -274,7 +279,8 @@ DETAIL_KINDS = [
         r"\bcare\s+(?:a\s+fost|e|este|sunt|au\s+fost)\b|\bpetreceri\w*\b|\bpetrecerea\b|"
         r"\bce\s+s-a\s+intamplat\b|\bce\s+are\b|\bcare\s+petrecere\b|\bvine\b|\bvin\b|"
         r"\b(?:a|au)\s+venit\b|\ba\s+fost\b|\bce\s+(?:mai\s+)?urmeaza\b|"
-        r"\bce\s+(?:mai\s+)?(?:are|au|avem|aveti)\s+(?:\w+\s+)?programat\w*",
+        r"\bce\s+(?:mai\s+)?(?:are|au|avem|aveti)\s+(?:\w+\s+)?programat\w*|"
+        r"\bce\s+(?:a|au)\s+avut\b",
         details,
     ),
 ]

@@ -86,6 +86,8 @@ class Question:
     today: date
     dates: list[DateSpec] = field(default_factory=list)
     near: bool = False
+    # the tense of the question this one continues ("câți copii vin la Petru și la ce oră?")
+    inherited_tense: str | None = None
 
     def has(self, pattern: str) -> bool:
         return re.search(pattern, self.text) is not None
@@ -97,7 +99,7 @@ class Question:
             return "past"
         if self.has(_FUTURE):
             return "future"
-        return None
+        return self.inherited_tense
 
 
 _PAST = (
@@ -309,8 +311,11 @@ def read_question(question: str, today: date) -> Question:
         r.take(pattern, lambda m, s=start: DateSpec(m.group(0), s, s + timedelta(days=6)))
     # "acum două luni", "acum 3 săptămâni", "acum un an": that month, week or year
     ago = rf"\bacum\s+(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+"
+    back = rf"\b(?:cu\s+)?(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+"
     r.take(ago + r"(?:luni|luna)\b", lambda m: _months_ago(m, today))
+    r.take(back + r"(?:luni|luna)\s+in\s+urma\b", lambda m: _months_ago(m, today))
     r.take(ago + r"(?:saptamani|saptamana)\b", lambda m: _weeks_ago(m, today))
+    r.take(back + r"(?:saptamani|saptamana)\s+in\s+urma\b", lambda m: _weeks_ago(m, today))
     # "în ultimele 3 luni", "ultima lună", "în ultimele 2 săptămâni": up to today
     r.take(
         rf"\b(?:in\s+)?ultim(?:ele|ii|a|ul)\s+(?:(\d{{1,2}}|{NUMBER_WORD_RE})\s+)?"
@@ -367,8 +372,9 @@ def read_question(question: str, today: date) -> Question:
         lambda m: year_taken(m.group(0), y + 1),
     )
     r.take(
-        rf"\bacum\s+(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+(?:an|ani|de\s+ani)\b",
-        lambda m: year_taken(m.group(0), y - (to_int(m.group(1)) or 0)),
+        rf"\bacum\s+(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+(?:an|ani|de\s+ani)\b|"
+        rf"\b(?:cu\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+(?:an|ani|de\s+ani)\s+in\s+urma\b",
+        lambda m: year_taken(m.group(0), y - (to_int(m.group(1) or m.group(2)) or 0)),
     )
     r.take(r"\b(?:in\s+|din\s+)?(20\d\d)\b", lambda m: year_taken(m.group(0), int(m.group(1))))
 

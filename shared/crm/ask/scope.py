@@ -125,7 +125,7 @@ def celebrates(party: Party, children: set[str]) -> bool:
     return any(name_key(c) in children for c, _ in party.children())
 
 
-def _character_pattern(name: str) -> str:
+def character_pattern(name: str) -> str:
     parts = [re.escape(p) for p in re.split(r"[\s-]+", fold(name)) if p]
     return r"\b" + r"[\s-]?".join(parts) + r"\b"
 
@@ -135,7 +135,7 @@ def _characters_named(q: Question, parties: list[Party]) -> list[str]:
     for party in parties:
         for character in party.characters:
             key = fold(character)
-            if key not in names and re.search(_character_pattern(character), q.text):
+            if key not in names and re.search(character_pattern(character), q.text):
                 names.append(key)
     return names
 
