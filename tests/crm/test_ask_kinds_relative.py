@@ -150,6 +150,8 @@ CASES = [
     ("Până la ce oră a ținut arcade-ul?", ["18:30"], [3005]),
     ("Cât a stat Moșul?", ["45"], [3002]),
     ("Cât a stat Elsa sâmbăta trecută?", ["120"], [3005]),
+    ("La ce oră pleacă Moșul?", ["19:00"], [3008]),
+    ("Cât a costat petrecerea de sâmbătă?", ["900"], [3005]),
     ("La ce oră vine Moșul?", ["18:00"], [3008]),
     ("Până la ce oră e vata de zahăr?", ["de la 11:00 până la 13:00"], [3006]),
     ("Până la ce oră stau ursitoarele?", ["nu se poate afla"], [3010]),

@@ -252,7 +252,9 @@ LATER_KINDS = [
     Kind(
         "end_time",
         r"\bpana\s+la\s+ce\s+ora\b|\bse\s+termina\b|\bcand\s+(?:se\s+)?termina\b|"
-        r"\bora\s+de\s+(?:final|sfarsit|incheiere)\b|\bs-a\s+terminat\b",
+        r"\bora\s+de\s+(?:final|sfarsit|incheiere)\b|\bs-a\s+terminat\b|"
+        r"\b(?:la\s+ce\s+ora|cand)\s+(?:\w+\s+)?(?:pleaca|a\s+plecat|au\s+plecat|"
+        r"se\s+incheie|s-a\s+incheiat|termina)\b",
         end,
     ),
     Kind(

@@ -113,7 +113,7 @@ _PAST = (
 # The party itself is past ("unde a fost", "cât a durat"); "deja" or "a plătit" say nothing
 # of when it is ("petrecerea de sâmbătă e plătită deja?")
 _EVENT_PAST = (
-    r"\b(?:a|au|s-a|s-au)\s+(?:mai\s+)?(?:fost|avut|venit|durat|inceput|implinit|intrat|"
+    r"\b(?:a|au|s-a|s-au)\s+(?:mai\s+)?(?:fost|avut|venit|durat|inceput|implinit|intrat|costat|"
     r"sarbatorit|terminat|tinut|intamplat|stat|ramas|ajuns|sosit|plecat|jucat|mers)\b|"
     r"\b(?:avea|aveau|era|erau)\b"
 )
