@@ -210,6 +210,11 @@ def test_an_undated_party_is_said_to_have_no_date_and_cited() -> None:
     assert [(s["eventShortId"], s["date"]) for s in answer.as_dict()["sources"]] == [(3010, "")]
     text, cited = ask("La ce oră e botezul?")
     assert says_unknown(text) and cited == [3010], text
+    # Ilinca's past christening is dated, her next booking is not: "când e" asks for the latter
+    dated = event(2990, "10-01-2026", childName="Ilinca", roles=[role("URSITOARE", "20:00", 60)])
+    answer = answer_question({}, [dated, *EVENTS], "Când e botezul Ilincăi?", today=TODAY)
+    assert says_unknown(answer.answer), answer.answer
+    assert [s["eventShortId"] for s in answer.as_dict()["sources"]] == [3010]
 
 
 @pytest.mark.parametrize(

@@ -198,8 +198,13 @@ def details(q: Question, scope: Scope) -> AskAnswer | None:
         return reply(text)
     if not chosen:
         return reply(f"{note}Nicio petrecere{scope.suffix}.{_left_out(scope)}")
-    if q.has(_WHEN) and all(p.day is None for p in chosen):
-        # "când e botezul Ilincăi?" and the christening has no day yet: say so, cite it
+    undated = [p for p in chosen if p.day is None]
+    coming = [p for p in chosen if p.day and p.day >= q.today]
+    still_to_come = q.has(_WHEN_IS) and scope.selector is None and not q.dates and not coming
+    if q.has(_WHEN) and undated and (len(undated) == len(chosen) or still_to_come):
+        # "când e botezul Ilincăi?" and the christening has no day yet: say so, cite it (with
+        # "când e", an undated booking is the one to come when no dated one is)
+        chosen = undated
         if "fără dată" in scope.labels:  # "care petrecere nu are încă dată?"
             what = capitalize(parties_word(len(chosen), "fără dată", "fără dată"))
             return reply(f"{what}: {listing(chosen)}.", chosen, undated=True)
@@ -207,7 +212,6 @@ def details(q: Question, scope: Scope) -> AskAnswer | None:
             f" pentru {parties_word(len(chosen))}" if len(chosen) > 1 else ""
         )
         return reply(f"{what}{scope.suffix}: {listing(chosen)}.", chosen, undated=True)
-    coming = [p for p in chosen if p.day and p.day >= q.today]
     if scope.selector is None and not q.dates and coming and q.has(_WHEN_IS):
         chosen = coming[:1]  # "când e petrecerea Teodorei?": the one still to come
     label = {
