@@ -135,7 +135,6 @@ _DAYS = {
     "vineri": 4,
     "vinerea": 4,
     "sambata": 5,
-    "sambete": 5,
     "duminica": 6,
 }
 # "luni" is also "months": only with "de/pe" before it or a "which one" word after it
