@@ -17,7 +17,7 @@ _NOUNS = (
     (r"baloane\s+cu\s+heliu|baloane\s+heliu", "HELIUM_BALLOONS"),
     (r"baloane|balon\w*", "BALLOONS"),
     (r"aparate\w*|arcade", "ARCADE"),
-    (r"mos\s+craciun\w*|mos(?:i|ii|ul)?\b", "SANTA_CLAUS"),
+    (r"mos\s+craciun\w*|mos(?:i|ii|ul|u)?\b", "SANTA_CLAUS"),
 )
 
 

@@ -309,8 +309,8 @@ def read_question(question: str, today: date) -> Question:
         start = monday + timedelta(weeks=weeks)
         r.take(pattern, lambda m, s=start: DateSpec(m.group(0), s, s + timedelta(days=6)))
     # "acum două luni", "acum 3 săptămâni", "acum un an": that month, week or year
-    ago = rf"\bacum\s+(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+"
     back = rf"\b(?:cu\s+)?(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+"
+    ago = rf"(?:\bacum|\bin\s+urma\s+cu)\s+(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+"
     r.take(ago + r"(?:luni|luna)\b", lambda m: _months_ago(m, today))
     r.take(back + r"(?:luni|luna)\s+in\s+urma\b", lambda m: _months_ago(m, today))
     r.take(ago + r"(?:saptamani|saptamana)\b", lambda m: _weeks_ago(m, today))
@@ -371,7 +371,8 @@ def read_question(question: str, today: date) -> Question:
         lambda m: year_taken(m.group(0), y + 1),
     )
     r.take(
-        rf"\bacum\s+(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+(?:an|ani|de\s+ani)\b|"
+        rf"(?:\bacum|\bin\s+urma\s+cu)\s+(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+"
+        r"(?:an|ani|de\s+ani)\b|"
         rf"\b(?:cu\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+(?:an|ani|de\s+ani)\s+in\s+urma\b",
         lambda m: year_taken(m.group(0), y - (to_int(m.group(1) or m.group(2)) or 0)),
     )

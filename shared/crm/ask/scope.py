@@ -16,7 +16,7 @@ from shared.crm.heuristics.text import fold
 
 SERVICE_WORDS = (
     (r"\bbotez\w*|\bursitoar\w*", "URSITOARE"),
-    (r"\bmos\s+craciun\w*|\bcraciun\w*|\bmos(?:ul|ului|i|ii)?\b", "SANTA_CLAUS"),
+    (r"\bmos\s+craciun\w*|\bcraciun\w*|\bmos(?:ul|ului|u|i|ii)?\b", "SANTA_CLAUS"),
     (r"\bheliu\w*", "HELIUM_BALLOONS"),
     (r"\bvat[aei]\b|\bvata\s+de\s+zahar", "COTTON_CANDY"),
     (r"\bpopcorn|\bfloricele", "POPCORN"),
