@@ -139,7 +139,7 @@ CASES = [
     ("Ce are în iunie?", ["06-06-2026"], [2077]),
     ("Ce petreceri sunt luna asta?", ["Nicio petrecere"], []),
     ("Mai are ceva programat?", ["06-06-2026"], [2077]),
-    ("Care petrecere nu are încă dată?", ["Ilinca", "2 ani"], [2150]),  # cited, date empty
+    ("Care petrecere nu are încă dată?", ["Ilinca", "2 ani"], []),
     ("Câte zile mai sunt până la următoarea petrecere?", ["47", "06-06-2026"], [2077]),
     ("Câte petreceri a avut în 2024 și 2025?", ["4 petreceri"], [410, 980, 1210, 1702]),
     # times and durations
@@ -169,8 +169,8 @@ CASES = [
         [410, 980, 1210, 1702, 2077],
     ),
     ("Cat a platit pana acum?", ["3100"], [410, 980, 1210, 1702]),
-    # the undated booking is owed too (its price unknown): cited, with an empty date
-    ("Cât mai are de dat?", ["1250", "fără dată: sumă netrecută"], [2150, 2077]),
+    # the undated booking is owed too (its price unknown): described, not listed (no date)
+    ("Cât mai are de dat?", ["1250", "fără dată: sumă netrecută"], [2077]),
     ("Cat a costat botezul?", ["1400"], [980]),
     ("Cum a plătit petrecerea din 2025?", ["card", "nu este trecută"], [1210, 1702]),
     ("E plătită petrecerea din iunie 2025?", ["Da", "plătită"], [1210]),
@@ -255,11 +255,7 @@ def test_first_last_next_say_what_they_leave_out() -> None:
             [410, 1210, 2077],
         ),
         # the second names its own parties
-        (
-            "Cât a plătit în 2024, iar cât mai are de plătit?",
-            ["2000", "1250"],
-            [410, 980, 2150, 2077],
-        ),
+        ("Cât a plătit în 2024, iar cât mai are de plătit?", ["2000", "1250"], [410, 980, 2077]),
         # "și când": the first half's subject, answered whole
         ("Ce s-a anulat și când?", ["22-11-2025"], [1630]),
         # "o" points back at the first half's answer: answered whole

@@ -124,7 +124,7 @@ def test_ask_on_the_second_blind_set() -> None:
     undated events, several children, relative dates against a pinned `now`), written before
     the table of kinds and scored, not tuned. A record is correct when its facts appear, its
     cited events support the answer and, where the data cannot answer, the answer says so.
-    The 2 former misses asked about an undated event, now cited with an empty date."""
+    The 2 misses cite an undated event, which a source cannot carry (its date is DD-MM-YYYY)."""
     code, out = cli("eval", str(Path(__file__).parent / "data" / "ask_blind2.jsonl"), "--json")
     assert code == 0
     summary = json.loads(out)["ask"]

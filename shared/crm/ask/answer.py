@@ -22,12 +22,9 @@ class AskAnswer:
     used_model: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        """The `clientCrmAsk` result. CONTRACT section 3: each source's `date` is `DD-MM-YYYY`;
-        an event without a readable date is listed only where the answer is about it (a sum
-        it is part of, its missing date), with an empty `date`, else only described."""
-        sources = [
-            s for s in self.sources if s.get("date") == "" or _DATE.fullmatch(str(s.get("date")))
-        ]
+        """The `clientCrmAsk` result. CONTRACT section 3: each source's `date` is `DD-MM-YYYY`,
+        so an event without a readable date is described in the answer but not listed."""
+        sources = [s for s in self.sources if _DATE.fullmatch(str(s.get("date")))]
         return {"answer": self.answer, "sources": sources}
 
 
@@ -40,16 +37,14 @@ class FreeTextModel(Protocol):
     ) -> tuple[str, list[Any]]: ...
 
 
-def reply(text: str, parties: Sequence[Party] = (), *, undated: bool = False) -> AskAnswer:
-    """An answer citing exactly the parties its facts come from (each once, in date order).
-    With `undated`, a party without a date is cited too (its `date` empty): the answer is about
-    it (it is part of a sum, or its date is what is missing)."""
+def reply(text: str, parties: Sequence[Party] = ()) -> AskAnswer:
+    """An answer citing exactly the parties its facts come from (each once, in date order)."""
     seen: set[int] = set()
     cited = []
     for party in parties:
         if id(party) not in seen:
             seen.add(id(party))
-            cited.append(source(party, undated=undated))
+            cited.append(source(party))
     return AskAnswer(text, cited)
 
 

@@ -44,7 +44,6 @@ def unpaid(q: Question, scope: Scope) -> AskAnswer:
         f"({parties_word(len(owed), 'neplătită', 'neplătite')}: {_dated_amounts(owed)})."
         + _unknown_note(owed),
         owed,
-        undated=True,
     )
 
 
@@ -57,7 +56,6 @@ def paid(q: Question, scope: Scope) -> AskAnswer:
             f"Nu a plătit încă{scope.suffix}: {parties_word(len(owed), 'neplătită', 'neplătite')}"
             f", are de plătit {sum_text(owed)} ({_dated_amounts(owed)})." + _unknown_note(owed),
             owed,
-            undated=True,
         )
     detail = f": {_dated_amounts(done)}" if done else ""
     return reply(

@@ -202,16 +202,17 @@ def details(q: Question, scope: Scope) -> AskAnswer | None:
     coming = [p for p in chosen if p.day and p.day >= q.today]
     still_to_come = q.has(_WHEN_IS) and scope.selector is None and not q.dates and not coming
     if q.has(_WHEN) and undated and (len(undated) == len(chosen) or still_to_come):
-        # "când e botezul Ilincăi?" and the christening has no day yet: say so, cite it (with
-        # "când e", an undated booking is the one to come when no dated one is)
+        # "când e botezul Ilincăi?" and the christening has no day yet: say so (with "când e",
+        # an undated booking is the one to come when no dated one is). CONTRACT section 3: a
+        # source's date is DD-MM-YYYY, so it is described here, not listed
         chosen = undated
         if "fără dată" in scope.labels:  # "care petrecere nu are încă dată?"
             what = capitalize(parties_word(len(chosen), "fără dată", "fără dată"))
-            return reply(f"{what}: {listing(chosen)}.", chosen, undated=True)
+            return reply(f"{what}: {listing(chosen)}.", chosen)
         what = "Data nu este trecută încă" + (
             f" pentru {parties_word(len(chosen))}" if len(chosen) > 1 else ""
         )
-        return reply(f"{what}{scope.suffix}: {listing(chosen)}.", chosen, undated=True)
+        return reply(f"{what}{scope.suffix}: {listing(chosen)}.", chosen)
     if scope.selector is None and not q.dates and coming and q.has(_WHEN_IS):
         chosen = coming[:1]  # "când e petrecerea Teodorei?": the one still to come
     label = {

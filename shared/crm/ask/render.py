@@ -119,12 +119,10 @@ def describe(party: Party) -> str:
     return "; ".join(parts)
 
 
-def source(party: Party, *, undated: bool = False) -> dict[str, Any]:
-    """A cited event. An undated one carries "fără dată" (described, never listed) or, when
-    the answer is about it, an empty date (listed)."""
+def source(party: Party) -> dict[str, Any]:
     return {
         "eventShortId": party.short_id,
-        "date": "" if undated and party.day is None else day_text(party.day),
+        "date": day_text(party.day),
         "details": describe(party),
     }
 

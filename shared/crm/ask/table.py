@@ -84,22 +84,8 @@ def _kind_answer(
         if kind.matches(q):
             found = kind.answer(q, scope)
             if found is not None or kind.final:
-                return kind.name, _cite_undated(found, scope)
+                return kind.name, found
     return "", None
-
-
-def _cite_undated(found: AskAnswer | None, scope: Scope) -> AskAnswer | None:
-    """A question about parties that have no date yet ("la ce oră e botezul?" before its day is
-    set) cites them, with an empty date: the answer is about them."""
-    if found is None or not scope.narrowed or not scope.active:
-        return found
-    if any(p.day is not None for p in scope.active):
-        return found
-    ids = {p.short_id for p in scope.active if p.short_id is not None}
-    for cited in found.sources:
-        if cited.get("eventShortId") in ids and cited.get("date") == "fără dată":
-            cited["date"] = ""
-    return found
 
 
 # "Câte petreceri a avut Ana și cât a plătit?": a second question joined by "și" / "iar".
