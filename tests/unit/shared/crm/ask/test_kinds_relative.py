@@ -5,8 +5,8 @@ across past and future, two facts at once and a party with no date yet. Today is
 22-04-2026.
 
 An undated party is described in the answer but never listed as a source: CONTRACT section 3
-gives every source a `DD-MM-YYYY` date (tests/contract/test_contract_conformance.py holds the callable
-to it)."""
+gives every source a `DD-MM-YYYY` date (tests/contract/test_contract_conformance.py holds the
+callable to it)."""
 
 from __future__ import annotations
 
