@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from shared.crm.heuristics.dates import MONTHS
+from shared.crm.heuristics.dates import MONTHS, WEEKDAYS
 from shared.crm.heuristics.text import NUMBER_WORD_RE, fold, to_int
 
 _FULL_MONTHS = {name: n for name, n in MONTHS.items() if len(name) >= 5 or name == "mai"}
@@ -123,20 +123,6 @@ _FUTURE = (
 )
 
 
-_DAYS = {
-    "luni": 0,
-    "lunea": 0,
-    "marti": 1,
-    "martea": 1,
-    "miercuri": 2,
-    "miercurea": 2,
-    "joi": 3,
-    "joia": 3,
-    "vineri": 4,
-    "vinerea": 4,
-    "sambata": 5,
-    "duminica": 6,
-}
 # "luni" is also "months": only with "de/pe" before it or a "which one" word after it
 _WEEKDAY = (
     r"\b(?:(?:de|pe|din|de\s+pe|in|la)\s+)?"
@@ -155,7 +141,7 @@ def _weekday(m: re.Match[str], today: date, past: bool, taken: list[DateSpec]) -
     which = m.group(6) or ""
     if any(spec.one_day for spec in taken):
         return None
-    wanted = _DAYS[name]
+    wanted = WEEKDAYS[name]
     if which.startswith("trecut") or (past and not which):
         back = (today.weekday() - wanted) % 7 or (7 if which else 0)
         day = today - timedelta(days=back)
