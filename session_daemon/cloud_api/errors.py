@@ -81,6 +81,10 @@ def classify(
 class GraphFailure(Exception):
     """A Graph API call failed; `code` is stable, `meta_code` is Meta's number when it gave one."""
 
+    code: str
+    retryable: bool
+    stops_account: bool
+
     def __init__(
         self,
         mapped: MappedError,
@@ -88,8 +92,12 @@ class GraphFailure(Exception):
         *,
         meta_code: int | None = None,
         http_status: int | None = None,
+        ambiguous: bool = False,
     ) -> None:
         super().__init__(message)
+        # the request may have reached Meta (a timeout or a dropped connection after sending):
+        # a send must then never be repeated (the outbox reads this attribute)
+        self.ambiguous = ambiguous
         self.code = mapped.code
         self.retryable = mapped.retryable
         self.stops_account = mapped.stops_account

@@ -130,10 +130,20 @@ class GraphClient:
                 except ValueError:
                     payload = None
                 if resp.status >= 400:
-                    raise _failure(resp.status, payload)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+                    failure = _failure(resp.status, payload)
+                    # Meta failed on its side after receiving a send: it may still go out
+                    failure.ambiguous = method == "POST" and resp.status >= 500
+                    raise failure
+        except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
             raise GraphFailure(
                 _UNAVAILABLE, f"Graph API unreachable: {type(exc).__name__}"
+            ) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # the request may have gone out: for a send, Meta may have the message
+            raise GraphFailure(
+                _UNAVAILABLE,
+                f"Graph API call interrupted: {type(exc).__name__}",
+                ambiguous=method == "POST",
             ) from exc
         if not isinstance(payload, dict):
             raise GraphFailure(_UNAVAILABLE, "Graph API answered something that is not JSON")

@@ -19,6 +19,7 @@ byte for byte (`redeliver`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import itertools
@@ -65,6 +66,7 @@ class GraphStandIn:
     not_on_whatsapp: set[str] = field(default_factory=set)  # wa_ids
     window_open: set[str] = field(default_factory=set)  # wa_ids / BSUIDs inside the 24 h window
     throughput_left: int | None = None  # sends accepted before 130429
+    stall_seconds: float = 0.0  # sends take this long (to test client timeouts)
     templates: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     corrupt_media: set[str] = field(default_factory=set)  # served with one byte changed
@@ -112,6 +114,8 @@ class GraphStandIn:
         if node != self.phone_number_id:
             return graph_error(400, 100, f"Object with ID '{node}' does not exist", subcode=33)
         body = await request.json()
+        if self.stall_seconds:
+            await asyncio.sleep(self.stall_seconds)
         if body.get("messaging_product") != "whatsapp":
             return graph_error(400, 100, "messaging_product must be whatsapp")
         if body.get("status") == "read":

@@ -17,6 +17,7 @@ from session_daemon.cloud_api.graph import (
 )
 from session_daemon.cloud_api.identity import ClientRef
 from session_daemon.cloud_api.outbound import media_body, template_body, text_body
+from session_daemon.outbox.items import is_ambiguous_send_error
 from tests.cloud_api.graph_standin import PHONE_NUMBER_ID, TOKEN, WABA_ID, GraphStandIn
 
 CLIENT = ClientRef(pn_jid="40733111222@s.whatsapp.net", bsuid="RO.13491208655302741918")
@@ -123,11 +124,22 @@ async def test_a_new_token_applies_to_the_next_call(
     assert info["quality_rating"] == "GREEN"
 
 
-async def test_unreachable_graph_is_retryable(http: aiohttp.ClientSession) -> None:
+async def test_unreachable_graph_is_retryable_and_a_lost_answer_is_ambiguous(
+    graph: GraphStandIn, http: aiohttp.ClientSession
+) -> None:
     client = GraphClient(http, "http://127.0.0.1:9/v24.0", timeout_seconds=2)
     with pytest.raises(GraphFailure) as caught:
         await client.send(PHONE_NUMBER_ID, TOKEN, text_body({"to": "40733111222"}, "x"))
     assert caught.value.code == "graph_unavailable" and caught.value.retryable
+    assert not caught.value.ambiguous  # never connected: safe to send again
+    graph.stall_seconds = 1.0
+    slow = GraphClient(http, graph.base_url, timeout_seconds=0.2)
+    with pytest.raises(GraphFailure) as timed_out:
+        await slow.send(PHONE_NUMBER_ID, TOKEN, text_body({"to": "40733111222"}, "x"))
+    # the request went out and the answer never came: Meta may have the message, the outbox
+    # must not send it again (it reads `ambiguous`)
+    assert timed_out.value.ambiguous
+    assert is_ambiguous_send_error(timed_out.value)
 
 
 async def test_media_download_checks_size_and_sha256(
