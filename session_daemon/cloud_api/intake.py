@@ -7,10 +7,11 @@ handler may answer 200. The journal's consumers deduplicate (message documents a
 per `wamid`; receipts only move a status forward), so Meta's byte-identical retries store nothing
 twice.
 
-What the transport port cannot carry yet goes to `on_other` (called after the journal, also
-before the 200): `failed` statuses (`statuses.status_patch`), identity changes (`system`),
-contact-book updates, account notices, and messages of users known only by a BSUID, which the
-pipeline's conversion does not address yet. Phase 2 of the Cloud API work journals those too.
+With a `store`, what the transport port cannot carry is written directly, still before the
+200: messages of users known only by a BSUID (`bsuid_threads`), the merge of a BSUID thread
+into the phone thread when a payload names both, and `failed` statuses (`status_writer`). The
+rest (identity `system` changes, contact-book updates, account notices, `sent` statuses) goes to
+`on_other`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from session_daemon.cloud_api.bsuid_threads import merge_bsuid_thread, store_bsuid_messages
 from session_daemon.cloud_api.convert import to_transport_events
 from session_daemon.cloud_api.model import CloudEvent, CloudMessage, CloudStatus
+from session_daemon.cloud_api.status_writer import apply_status
 from session_daemon.cloud_api.webhook import Delivery
 from session_daemon.transport.port import TransportEvent
+from shared.store.port import DocumentStore
+from shared.timeutil import utc_now
 
 __all__ = ["PipelineIntake", "split_events"]
 
@@ -55,11 +60,27 @@ async def _nothing(account_id: str, events: list[CloudEvent]) -> None:
     return None
 
 
+def identity_pairs(events: list[CloudEvent]) -> set[tuple[str, str]]:
+    """(BSUID, phone JID) of every client a payload named both ways."""
+    pairs: set[tuple[str, str]] = set()
+    for event in events:
+        client = (
+            event.client
+            if isinstance(event, CloudMessage)
+            else (event.recipient if isinstance(event, CloudStatus) else None)
+        )
+        if client is not None and client.bsuid and client.pn_jid:
+            pairs.add((client.bsuid, client.pn_jid))
+    return pairs
+
+
 @dataclass
 class PipelineIntake:
     submit: Submit
     on_other: OnOther = _nothing
+    store: DocumentStore | None = None
     counters: Counter[str] = field(default_factory=Counter)
+    _merged: set[tuple[str, str, str]] = field(default_factory=set)  # (account, bsuid, pn)
 
     async def __call__(self, delivery: Delivery) -> None:
         for account_id, events in delivery.routed.by_account.items():
@@ -68,6 +89,8 @@ class PipelineIntake:
             if transport_events:
                 await asyncio.to_thread(self._submit_all, transport_events)
             self.counters["journalled"] += len(transport_events)
+            if self.store is not None:
+                other = await asyncio.to_thread(self._write_direct, account_id, events, other)
             if other:
                 await self.on_other(account_id, other)
                 self.counters["other"] += len(other)
@@ -75,3 +98,36 @@ class PipelineIntake:
     def _submit_all(self, events: list[TransportEvent]) -> None:
         for event in events:
             self.submit(event)
+
+    def _write_direct(
+        self, account_id: str, events: list[CloudEvent], other: list[CloudEvent]
+    ) -> list[CloudEvent]:
+        assert self.store is not None
+        now = utc_now()
+        for bsuid, pn in sorted(identity_pairs(events)):
+            if (account_id, bsuid, pn) not in self._merged:
+                merge_bsuid_thread(self.store, account_id, bsuid, pn, now)
+                self._merged.add((account_id, bsuid, pn))
+                self.counters["identities_merged"] += 1
+        bsuid_only = [
+            e
+            for e in other
+            if isinstance(e, CloudMessage) and e.system is None and e.client.pn_jid is None
+        ]
+        self.counters["bsuid_messages"] += store_bsuid_messages(
+            self.store, account_id, bsuid_only, now
+        )
+        stored = {id(e) for e in bsuid_only}
+        rest: list[CloudEvent] = []
+        for event in other:
+            if id(event) in stored:
+                continue
+            takes_rules = isinstance(event, CloudStatus) and (
+                event.status == "failed" or event.recipient.pn_jid is None
+            )
+            if takes_rules and isinstance(event, CloudStatus):
+                found = apply_status(self.store, account_id, event)
+                self.counters["statuses_unmatched" if found is None else "statuses_applied"] += 1
+                continue
+            rest.append(event)
+        return rest

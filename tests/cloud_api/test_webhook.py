@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from session_daemon.cloud_api.identity import client_thread_id
 from session_daemon.cloud_api.intake import PipelineIntake
 from session_daemon.cloud_api.model import CloudEvent, CloudMessage, CloudStatus
 from session_daemon.cloud_api.routing import CloudAccountKeys
@@ -81,7 +82,7 @@ async def rig(tmp_path: Path, graph: GraphStandIn) -> AsyncIterator[Rig]:
     async def on_other(account_id: str, events: list[CloudEvent]) -> None:
         holder["rig"].other.extend((account_id, e) for e in events)
 
-    intake = PipelineIntake(pipeline.submit, on_other)
+    intake = PipelineIntake(pipeline.submit, on_other, store=store)
 
     async def sink(delivery: Delivery) -> None:
         if holder["rig"].fail_sink:
@@ -187,7 +188,7 @@ async def test_out_of_order_statuses_move_our_send_forward_only(rig: Rig) -> Non
     await rig.drain()
     doc = rig.store.get(message_path(tid, "req1"))
     assert doc is not None and doc.data["status"] == "read"
-    # a failed status is not a receipt: it goes to the status rules, after the journal
+    # a failed status after `read` is an error on the message, not a step back
     failed = status(
         "wamid.OUT1",
         "failed",
@@ -196,9 +197,11 @@ async def test_out_of_order_statuses_move_our_send_forward_only(rig: Rig) -> Non
         errors=[{"code": 131053, "title": "Media upload error"}],
     )
     assert await rig.post(envelope(entry(change(statuses=[failed])))) == 200
-    # `sent` goes there too (it can settle a send whose answer was lost)
-    others = [(a, e.status) for a, e in rig.other if isinstance(e, CloudStatus)]
-    assert others == [(ACC, "sent"), (ACC, "failed")]
+    doc = rig.store.get(message_path(tid, "req1"))
+    assert doc is not None and doc.data["status"] == "read"
+    assert doc.data["deliveryError"]["code"] == "media_error"
+    # `sent` is left to the caller (it can settle a send whose answer was lost)
+    assert [(a, e.status) for a, e in rig.other if isinstance(e, CloudStatus)] == [(ACC, "sent")]
 
 
 async def test_echoes_are_stored_as_phone_typed_outbound(rig: Rig) -> None:
@@ -250,15 +253,59 @@ async def test_routing_by_phone_number_id(rig: Rig) -> None:
     assert rig.webhook.counters["unknown_phone_number_id"] == 1
 
 
-async def test_username_senders_and_system_changes_reach_the_other_handler(rig: Rig) -> None:
-    msg = change(
+async def test_a_username_client_gets_a_thread_merged_when_the_phone_appears(rig: Rig) -> None:
+    bsuid_tid = client_thread_id(ACC, f"{BSUID}@bsuid")
+    only_id = change(
         contacts=[{"profile": {"name": "Ana", "username": "@ana"}, "user_id": BSUID}],
-        messages=[text_message("wamid.U1", "Salut", 1764760000, sender=None, user_id=BSUID)],
+        messages=[
+            text_message(
+                "wamid.U1", "Salut, am văzut reclama", 1764760000, sender=None, user_id=BSUID
+            )
+        ],
     )
-    assert await rig.post(envelope(entry(msg))) == 200
+    assert await rig.post(envelope(entry(only_id))) == 200
+    assert await rig.graph.redeliver_last() == 200
+    alias = rig.store.get(thread_path(bsuid_tid))
+    assert alias is not None and alias.data["clientJid"] == f"{BSUID}@bsuid"
+    assert alias.data["displayName"] == "Ana" and alias.data["unreadCount"] == 1
+    [first] = rig.store.query(query(f"{thread_path(bsuid_tid)}/messages"))
+    assert first.data["body"] == "Salut, am văzut reclama"
+    # the client shares the phone: Meta names both; one client, one thread
+    assert await rig.post(envelope(entry(inbound("wamid.A1", "Sunt Ana", 1764760100)))) == 200
+    await rig.drain()
+    assert [m.data["waMessageId"] for m in rig.messages()] == ["wamid.U1", "wamid.A1"]
+    phone = rig.store.get(thread_path(thread_id(ACC, f"{CLIENT}@s.whatsapp.net")))
+    assert phone is not None and phone.data["unreadCount"] == 2
+    assert phone.data["lastMessageText"] == "Sunt Ana"
+    alias = rig.store.get(thread_path(bsuid_tid))
+    assert alias is not None and alias.data["redirectTo"] == phone.id and alias.data["hidden"]
+    # nothing deleted: the alias keeps its message
+    assert len(rig.store.query(query(f"{thread_path(bsuid_tid)}/messages"))) == 1
+    # later messages without the phone follow the alias into the phone thread
+    later = change(
+        contacts=[{"profile": {"name": "Ana"}, "user_id": BSUID}],
+        messages=[text_message("wamid.U2", "Mersi", 1764760200, sender=None, user_id=BSUID)],
+    )
+    assert await rig.post(envelope(entry(later))) == 200
+    await rig.drain()
+    assert [m.data["waMessageId"] for m in rig.messages()] == ["wamid.U1", "wamid.A1", "wamid.U2"]
+
+
+async def test_system_changes_reach_the_other_handler(rig: Rig) -> None:
+    system = {
+        "from": CLIENT,
+        "id": "wamid.S1",
+        "timestamp": "1764760000",
+        "type": "system",
+        "system": {
+            "body": "User Ana changed number",
+            "type": "user_changed_number",
+            "wa_id": "40733999888",
+        },
+    }
+    assert await rig.post(envelope(entry(change(messages=[system])))) == 200
     [(account, event)] = rig.other
-    assert account == ACC and isinstance(event, CloudMessage)
-    assert event.client.client_jid == f"{BSUID}@bsuid"
+    assert account == ACC and isinstance(event, CloudMessage) and event.system is not None
 
 
 async def test_malformed_and_unknown_and_journal_failure(rig: Rig) -> None:
