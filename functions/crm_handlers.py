@@ -16,6 +16,7 @@ from typing import Any, cast
 from firebase_functions import https_fn
 from pydantic import ValidationError
 
+from shared import paths
 from shared.crm.ask import answer_question
 from shared.crm.extraction import (
     ExtractionError,
@@ -61,7 +62,12 @@ def _employee(req: https_fn.CallableRequest[Any], db: DocumentStore) -> _Caller:
     if auth is None or not auth.uid:
         raise https_fn.HttpsError(Code.UNAUTHENTICATED, "Trebuie să fiți autentificat.")
     token: Mapping[str, Any] = auth.token or {}
-    profile = db.get(f"staffProfiles/{auth.uid}")
+    try:
+        profile = db.get(paths.staff_profile_path(auth.uid))
+    except paths.InvalidId:  # no staff profile can have this uid
+        raise https_fn.HttpsError(
+            Code.PERMISSION_DENIED, "Doar angajații pot folosi CRM-ul."
+        ) from None
     email = token.get("email") if isinstance(token.get("email"), str) else None
     caller = classify_caller(
         auth.uid, email, token, profile.data if profile else None, super_admin_emails_from_env()
@@ -129,6 +135,8 @@ def extract_event_from_thread(
         )
     except ExtractionError as exc:
         raise https_fn.HttpsError(_CODES.get(exc.code, Code.INTERNAL), exc.message) from None
+    except paths.InvalidId as exc:  # ids are single path segments (CONTRACT section 2)
+        raise https_fn.HttpsError(Code.INVALID_ARGUMENT, f"Date invalide: {exc.field}.") from None
     except https_fn.HttpsError:
         raise
     except Exception:
@@ -151,7 +159,7 @@ def client_crm_ask(
     except ValidationError as exc:
         raise _invalid(exc) from None
     try:
-        client = db.get(f"clients/{data.phone_e164}")
+        client = db.get(paths.client_path(data.phone_e164))
         events = client_events(db, data.phone_e164)
         if model is None:
             config = model_config_from_env()

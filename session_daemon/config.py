@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from shared.paths import check_id
+
 log = logging.getLogger(__name__)
 
 TransportKind = Literal["neonize", "simulated"]
@@ -50,6 +52,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     backfill_count: int = 50
     backfill_threads: int = 20
+    # a repeat within this time answers with the last run's requestId (already_in_progress)
+    backfill_cooldown_seconds: float = 300.0
+    max_accounts: int = 50  # live (not deleted) accounts; add-account beyond: 409
     sync_full_history: bool = False
     simulator_qr_interval: float = 20.0
     simulator_qr_timeout: float = 160.0
@@ -59,7 +64,8 @@ class Settings:
         return self.journal_path or self.sessions_path.parent / "inbound-journal.db"
 
     def session_db(self, account_id: str) -> Path:
-        return self.sessions_path / f"{account_id}.db"
+        # the id becomes a file name: one path segment (no '/', '..', control characters)
+        return self.sessions_path / f"{check_id(account_id, 'accountId')}.db"
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -109,6 +115,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         "max_body_bytes": _env_int(env, "WHATSAPP_MAX_BODY_BYTES", 64 * 1024),
         "backfill_count": _env_int(env, "WHATSAPP_BACKFILL_COUNT", 50),
         "backfill_threads": _env_int(env, "WHATSAPP_BACKFILL_THREADS", 20),
+        "backfill_cooldown_seconds": _env_float(env, "WHATSAPP_BACKFILL_COOLDOWN_SECONDS", 300.0),
+        "max_accounts": _env_int(env, "WHATSAPP_MAX_ACCOUNTS", 50),
         "sync_full_history": _env_bool(env, "WHATSAPP_SYNC_FULL_HISTORY", False),
         "simulator_qr_interval": _env_float(env, "SIMULATOR_QR_INTERVAL", 20.0),
         "simulator_qr_timeout": _env_float(env, "SIMULATOR_QR_TIMEOUT", 160.0),
@@ -132,6 +140,10 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"port out of range: {settings.port}")
     if settings.max_concurrent_pairings < 1:
         raise ConfigError("WHATSAPP_MAX_CONCURRENT_PAIRINGS must be at least 1")
+    if settings.max_accounts < 1:
+        raise ConfigError("WHATSAPP_MAX_ACCOUNTS must be at least 1")
+    if settings.backfill_cooldown_seconds < 0:
+        raise ConfigError("WHATSAPP_BACKFILL_COOLDOWN_SECONDS must not be negative")
     if settings.max_body_bytes < 1024:
         raise ConfigError("WHATSAPP_MAX_BODY_BYTES must be at least 1024")
 

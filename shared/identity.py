@@ -4,7 +4,9 @@
   case-insensitive) or the custom claim `admin: true` (the boolean, not a truthy string). An
   unverified address proves nothing: anyone can sign up with a password under an address that
   has no account yet;
-- employee: a super-admin, or a user whose `staffProfiles/{uid}` document exists.
+- employee: a super-admin, or a user whose `staffProfiles/{uid}` document exists;
+- admin-only accounts: `config/whatsapp_inbox.adminOnlyAccountIds` lists accounts staff never
+  see (`admin_only_account_ids`, the one copy of that rule for the daemon, proxy and CRM).
 
 `classify_caller` is pure; `verify_id_token` and `resolve_caller` do the I/O (firebase_admin,
 imported lazily so importing this module stays cheap for Cloud Functions discovery).
@@ -20,10 +22,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared import paths
 from shared.store.port import DocumentStore
 
 SUPER_ADMIN_EMAILS_ENV = "SUPER_ADMIN_EMAILS"
-STAFF_PROFILES = "staffProfiles"
+STAFF_PROFILES = paths.STAFF_PROFILES
+ADMIN_ONLY_FIELD = "adminOnlyAccountIds"
 
 
 class InvalidToken(Exception):
@@ -179,7 +183,11 @@ def caller_from_claims(claims: Mapping[str, Any], store: DocumentStore) -> Calle
     uid = str(claims.get("uid") or claims.get("sub") or "")
     if not uid:
         raise InvalidToken("token has no uid")
-    profile = store.get(f"{STAFF_PROFILES}/{uid}")
+    try:
+        profile_path = paths.staff_profile_path(uid)
+    except paths.InvalidId:
+        raise InvalidToken("the token's uid cannot name a staff profile") from None
+    profile = store.get(profile_path)
     email = claims.get("email")
     return classify_caller(
         uid,
@@ -193,3 +201,16 @@ def caller_from_claims(claims: Mapping[str, Any], store: DocumentStore) -> Calle
 def resolve_caller(id_token: str, store: DocumentStore) -> Caller:
     """Verify the token and classify its user; raises InvalidToken."""
     return caller_from_claims(verify_id_token(id_token), store)
+
+
+def admin_only_account_ids(store: DocumentStore) -> frozenset[str]:
+    """Accounts only super-admins see (`config/whatsapp_inbox.adminOnlyAccountIds`)."""
+    snap = store.get(paths.WHATSAPP_INBOX_CONFIG)
+    ids = snap.data.get(ADMIN_ONLY_FIELD) if snap is not None else None
+    return frozenset(str(i) for i in ids) if isinstance(ids, list) else frozenset()
+
+
+def may_see_account(store: DocumentStore, account_id: str, *, is_super_admin: bool) -> bool:
+    """Whether a caller may see (and work in) an account: super-admins always, staff unless the
+    account is admin-only. Reads the store only for staff."""
+    return is_super_admin or account_id not in admin_only_account_ids(store)

@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from shared.paths import InvalidId
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -55,7 +57,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Echo the caller's `X-Request-ID` (or a new one) on every response, errors included."""
     given = request.headers.get("X-Request-ID", "")
-    request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     response = await handler(request)
     response.headers["X-Request-ID"] = request_id
     return response
@@ -78,6 +80,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = f"The request body is larger than {request.app[MAX_BODY]} bytes."
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(exc.status, code, message, headers=allow)
+    except InvalidId as exc:  # an id that is not one path segment reached a path builder
+        return error_response(400, "invalid_request", f"Invalid request: {exc}")
     except Exception:
         log.exception(
             "unhandled error on %s %s (X-Request-ID %s)",

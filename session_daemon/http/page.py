@@ -30,6 +30,7 @@ from session_daemon.http.context import CONTEXT, DaemonContext
 from session_daemon.http.qr_image import qr_data_url
 from session_daemon.http.routing import RouteSpec
 from session_daemon.sessions.accounts import account_view
+from shared.paths import ACCOUNTS
 from shared.store.port import query
 
 COOKIE = "sp_dashboard"
@@ -108,7 +109,7 @@ async def page(request: web.Request) -> web.StreamResponse:
         )
     if not _logged_in(request):
         return _login_form()
-    docs = await asyncio.to_thread(ctx.store.query, query("accounts"))
+    docs = await asyncio.to_thread(ctx.store.query, query(ACCOUNTS))
     rows = []
     for snap in sorted(docs, key=lambda s: str(s.data.get("name", ""))):
         if snap.data.get("status") == "deleted":
