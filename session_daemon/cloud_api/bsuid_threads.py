@@ -30,6 +30,8 @@ from session_daemon.inbound.convert import (
     thread_patch,
     thread_path,
 )
+from shared import paths
+from shared.ids import parse_thread_id
 from shared.store.port import DocumentStore, Transaction, query
 from shared.store.sentinels import Increment
 from shared.timeutil import to_ms
@@ -72,7 +74,8 @@ def _target(tx: Transaction, account_id: str, bsuid: str) -> tuple[str, str]:
     snap = tx.get(thread_path(tid))
     if snap is not None and isinstance(snap.data.get("redirectTo"), str):
         target = snap.data["redirectTo"]
-        return target, str(snap.data.get("canonicalClientJid") or target.rpartition("__")[2])
+        client = snap.data.get("canonicalClientJid")
+        return target, client if isinstance(client, str) else parse_thread_id(target)[1]
     return tid, jid
 
 
@@ -159,7 +162,11 @@ def _merge_once(
     if existing is not None and existing.data.get("redirectTo") == plan.canonical_thread_id:
         return MergeOutcome(False, 0)
     seen = existing.data.get("updatedAt") if existing is not None else None
-    docs = store.query(query(f"{alias_path}/messages")) if existing is not None else []
+    docs = (
+        store.query(query(paths.messages_collection(plan.alias_thread_id)))
+        if existing is not None
+        else []
+    )
 
     def run(tx: Transaction) -> MergeOutcome | None:
         alias = tx.get(alias_path)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from session_daemon.cloud_api.routing import CloudAccountKeys
-from session_daemon.sessions.secrets import SECRETS_COLLECTION, secrets_path
+from shared import paths
 from shared.store.port import DocumentStore, query
 from shared.store.sentinels import SERVER_TIMESTAMP
 
@@ -57,14 +57,14 @@ def _from(data: dict[str, Any]) -> CloudSecrets | None:
 
 
 def load(store: DocumentStore, account_id: str) -> CloudSecrets | None:
-    snap = store.get(secrets_path(account_id))
+    snap = store.get(paths.account_secrets_path(account_id))
     return _from(snap.data) if snap is not None else None
 
 
 def save(store: DocumentStore, secrets: CloudSecrets) -> None:
     """Merge into the account's secrets (QR fields of a former linked device stay untouched)."""
     store.set(
-        secrets_path(secrets.account_id),
+        paths.account_secrets_path(secrets.account_id),
         {**secrets.to_document(), "updatedAt": SERVER_TIMESTAMP},
         merge=True,
     )
@@ -72,7 +72,7 @@ def save(store: DocumentStore, secrets: CloudSecrets) -> None:
 
 def find_by_phone_number_id(store: DocumentStore, phone_number_id: str) -> CloudSecrets | None:
     hits = store.query(
-        query(SECRETS_COLLECTION, where=[("phoneNumberId", "==", phone_number_id)], limit=2)
+        query(paths.ACCOUNT_SECRETS, where=[("phoneNumberId", "==", phone_number_id)], limit=2)
     )
     found = [s for s in (_from(h.data) for h in hits) if s is not None]
     return found[0] if len(found) == 1 else None  # two accounts claiming one number: neither

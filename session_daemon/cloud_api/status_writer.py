@@ -8,7 +8,7 @@ from __future__ import annotations
 from session_daemon.cloud_api.identity import client_thread_id
 from session_daemon.cloud_api.model import CloudStatus
 from session_daemon.cloud_api.statuses import status_patch
-from session_daemon.inbound.convert import thread_path
+from shared import paths
 from shared.store.port import DocumentStore, Snapshot, Transaction, query
 
 __all__ = ["apply_status"]
@@ -19,7 +19,7 @@ def _find(tx: Transaction, account_id: str, status: CloudStatus) -> Snapshot | N
         tid = client_thread_id(account_id, status.recipient.client_jid)
         hits = tx.query(
             query(
-                f"{thread_path(tid)}/messages",
+                paths.messages_collection(tid),
                 where=[("waMessageId", "==", status.message_id)],
                 limit=1,
             )
@@ -27,7 +27,9 @@ def _find(tx: Transaction, account_id: str, status: CloudStatus) -> Snapshot | N
         if hits:
             return hits[0]
     # a failed status may name no recipient, or the message sits in a merged thread
-    hits = tx.query(query("messages", where=[("waMessageId", "==", status.message_id)], group=True))
+    hits = tx.query(
+        query(paths.MESSAGES, where=[("waMessageId", "==", status.message_id)], group=True)
+    )
     return next((h for h in hits if h.data.get("accountId") == account_id), None)
 
 

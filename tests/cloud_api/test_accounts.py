@@ -14,6 +14,7 @@ from session_daemon.cloud_api.accounts import (
     register_cloud_account,
 )
 from session_daemon.sessions.accounts import account_path, new_account_doc
+from shared import paths
 from shared.store.sqlite import SqliteStore
 
 BODY = {
@@ -73,7 +74,10 @@ def test_a_linked_account_converts_in_place(tmp_path: Path) -> None:
             "paired": True,
         },
     )
-    store.set("accountSecrets/wa_40722000009", {"accountId": "wa_40722000009", "qrCode": "old"})
+    store.set(
+        paths.account_secrets_path("wa_40722000009"),
+        {"accountId": "wa_40722000009", "qrCode": "old"},
+    )
     reg = register_cloud_account(store, CloudAccountRequest.model_validate(BODY))
     assert (reg.account_id, reg.created, reg.converted) == ("wa_40722000009", False, True)
     account = store.get(account_path("wa_40722000009"))

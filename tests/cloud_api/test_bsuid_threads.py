@@ -9,6 +9,7 @@ from session_daemon.cloud_api.bsuid_threads import merge_bsuid_thread, store_bsu
 from session_daemon.cloud_api.identity import ClientRef, client_thread_id
 from session_daemon.cloud_api.model import CloudMessage
 from session_daemon.inbound.convert import thread_path
+from shared import paths
 from shared.store.port import query
 from shared.store.sqlite import SqliteStore
 
@@ -34,7 +35,7 @@ def msg(wamid: str, ts: int, text: str, *, outbound: bool = False) -> CloudMessa
 
 
 def messages(store: SqliteStore, tid: str) -> list[str]:
-    snaps = store.query(query(f"{thread_path(tid)}/messages", order_by=["tsClientMs"]))
+    snaps = store.query(query(paths.messages_collection(tid), order_by=["tsClientMs"]))
     return [s.data["waMessageId"] for s in snaps]
 
 

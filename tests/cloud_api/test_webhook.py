@@ -21,6 +21,7 @@ from session_daemon.cloud_api.routing import CloudAccountKeys
 from session_daemon.cloud_api.webhook import CloudWebhook, Delivery
 from session_daemon.inbound.convert import message_path, thread_path
 from session_daemon.inbound.pipeline import InboundPipeline
+from shared import paths
 from shared.ids import thread_id
 from shared.store.port import Snapshot, query
 from shared.store.sqlite import SqliteStore
@@ -61,7 +62,7 @@ class Rig:
 
     def messages(self, account: str = ACC, client: str = CLIENT) -> list[Snapshot]:
         tid = thread_id(account, f"{client}@s.whatsapp.net")
-        return self.store.query(query(f"{thread_path(tid)}/messages", order_by=["tsClient"]))
+        return self.store.query(query(paths.messages_collection(tid), order_by=["tsClient"]))
 
     async def drain(self) -> None:
         assert await self.pipeline.drain(5)
@@ -268,7 +269,7 @@ async def test_a_username_client_gets_a_thread_merged_when_the_phone_appears(rig
     alias = rig.store.get(thread_path(bsuid_tid))
     assert alias is not None and alias.data["clientJid"] == f"{BSUID}@bsuid"
     assert alias.data["displayName"] == "Ana" and alias.data["unreadCount"] == 1
-    [first] = rig.store.query(query(f"{thread_path(bsuid_tid)}/messages"))
+    [first] = rig.store.query(query(paths.messages_collection(bsuid_tid)))
     assert first.data["body"] == "Salut, am văzut reclama"
     # the client shares the phone: Meta names both; one client, one thread
     assert await rig.post(envelope(entry(inbound("wamid.A1", "Sunt Ana", 1764760100)))) == 200
@@ -280,7 +281,7 @@ async def test_a_username_client_gets_a_thread_merged_when_the_phone_appears(rig
     alias = rig.store.get(thread_path(bsuid_tid))
     assert alias is not None and alias.data["redirectTo"] == phone.id and alias.data["hidden"]
     # nothing deleted: the alias keeps its message
-    assert len(rig.store.query(query(f"{thread_path(bsuid_tid)}/messages"))) == 1
+    assert len(rig.store.query(query(paths.messages_collection(bsuid_tid)))) == 1
     # later messages without the phone follow the alias into the phone thread
     later = change(
         contacts=[{"profile": {"name": "Ana"}, "user_id": BSUID}],
