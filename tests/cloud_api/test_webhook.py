@@ -205,21 +205,51 @@ async def test_out_of_order_statuses_move_our_send_forward_only(rig: Rig) -> Non
     assert [(a, e.status) for a, e in rig.other if isinstance(e, CloudStatus)] == [(ACC, "sent")]
 
 
-async def test_echoes_are_stored_as_phone_typed_outbound(rig: Rig) -> None:
-    echo = {
-        "from": "40722000009",
-        "to": CLIENT,
-        "id": "wamid.E1",
-        "timestamp": "1764760200",
-        "type": "text",
-        "text": {"body": "Vă sunăm mâine"},
-    }
-    payload = envelope(entry(change("smb_message_echoes", message_echoes=[echo])))
+async def test_echoes_are_stored_as_phone_typed_outbound_once(rig: Rig) -> None:
+    tid = thread_id(ACC, f"{CLIENT}@s.whatsapp.net")
+    # an app send, already recorded with its wamid (the thread exists: a send needs it)
+    rig.store.set(thread_path(tid), {"accountId": ACC, "clientJid": f"{CLIENT}@s.whatsapp.net"})
+    rig.store.create(
+        message_path(tid, "req1"),
+        {
+            "accountId": ACC,
+            "clientJid": f"{CLIENT}@s.whatsapp.net",
+            "direction": "outbound",
+            "status": "sent",
+            "waMessageId": "wamid.OURS",
+            "body": "Trimis din aplicație",
+        },
+    )
+    echoes = [
+        {
+            "from": "40722000009",
+            "to": CLIENT,
+            "id": "wamid.E1",
+            "timestamp": "1764760200",
+            "type": "text",
+            "text": {"body": "Vă sunăm mâine"},
+        },
+        # an echo of our own send: already stored under its requestId, never twice
+        {
+            "from": "40722000009",
+            "to": CLIENT,
+            "id": "wamid.OURS",
+            "timestamp": "1764760100",
+            "type": "text",
+            "text": {"body": "Trimis din aplicație"},
+        },
+    ]
+    payload = envelope(entry(change("smb_message_echoes", message_echoes=echoes)))
     assert await rig.post(payload) == 200
     assert await rig.graph.redeliver_last() == 200
     await rig.drain()
-    [msg] = rig.messages()
-    assert (msg.data["direction"], msg.data["body"]) == ("outbound", "Vă sunăm mâine")
+    docs = rig.store.query(query(paths.messages_collection(tid)))
+    assert sorted((m.id, m.data["direction"], m.data["body"]) for m in docs) == sorted(
+        [
+            ("req1", "outbound", "Trimis din aplicație"),
+            (paths.safe_doc_id("wamid.E1"), "outbound", "Vă sunăm mâine"),
+        ]
+    )
 
 
 async def test_routing_by_phone_number_id(rig: Rig) -> None:
