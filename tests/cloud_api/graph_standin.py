@@ -70,6 +70,7 @@ class GraphStandIn:
     templates: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     corrupt_media: set[str] = field(default_factory=set)  # served with one byte changed
+    media_outages: int = 0  # the next media lookups answer 500
     sent: list[Sent] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
     pending_statuses: list[dict[str, Any]] = field(default_factory=list)
@@ -162,6 +163,9 @@ class GraphStandIn:
         if (denied := self._authorized(request)) is not None:
             return denied
         node = request.match_info["node"]
+        if node in self.media and self.media_outages > 0:
+            self.media_outages -= 1
+            return graph_error(500, 2, "Service temporarily unavailable")
         if node in self.media:
             data, mime = self.media[node]
             return web.json_response(
