@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from session_daemon.cloud_api import secrets_store
+from session_daemon.cloud_api.dispatch import DispatchingTransport
 from session_daemon.cloud_api.graph import GraphClient
 from session_daemon.cloud_api.health import cloud_account_status
 from session_daemon.cloud_api.secrets_store import CloudSecrets
@@ -29,6 +30,7 @@ from session_daemon.transport.port import (
     TransportEvent,
     WhatsAppTransport,
 )
+from session_daemon.transport.simulated import SimulatedTransport
 from shared.store.sqlite import SqliteStore
 from tests.cloud_api.graph_standin import (
     APP_SECRET,
@@ -205,3 +207,29 @@ def test_health_from_token_number_and_webhooks() -> None:
         last_send_at=sent,
     )
     assert heard.reason is None
+
+
+async def test_one_port_for_both_kinds_and_a_number_that_moves(rig: Rig, tmp_path: Path) -> None:
+    linked = SimulatedTransport(receipt_delay=0.0)
+    kinds = {ACC: "linked"}
+    port: WhatsAppTransport = DispatchingTransport(
+        linked, rig.transport, lambda a: kinds.get(a, "linked")
+    )
+    events: list[TransportEvent] = []
+    await port.start_session(ACC, tmp_path / f"{ACC}.db", events.append)
+    await linked.arun(linked.pair, ACC, "+40722000009")
+    assert port.is_connected(ACC)
+    linked_result = await port.send_text(ACC, CLIENT_JID, "de pe telefonul legat")
+    assert rig.graph.sent == [] and linked_result.message_id
+    # the number moves to the Cloud API: same account id, the linked session stopped first
+    await port.stop_session(ACC, logout=True)
+    kinds[ACC] = "cloud"
+    await port.start_session(ACC, tmp_path / f"{ACC}.db", events.append)
+    assert events[-1] == Connected(ACC)
+    rig.last_inbound[CLIENT_JID] = NOW
+    rig.graph.window_open.add("40733111222")
+    await port.send_text(ACC, CLIENT_JID, "din Cloud API")
+    assert [s.body["text"]["body"] for s in rig.graph.sent] == ["din Cloud API"]
+    with pytest.raises(NotLinkedDevice):
+        await port.request_pairing_code(ACC, "+40722000009")
+    await linked.close()
