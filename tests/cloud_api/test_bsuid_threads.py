@@ -7,6 +7,7 @@ from pathlib import Path
 
 from session_daemon.cloud_api.bsuid_threads import merge_bsuid_thread, store_bsuid_messages
 from session_daemon.cloud_api.identity import ClientRef, client_thread_id
+from session_daemon.cloud_api.last_inbound import last_inbound_at
 from session_daemon.cloud_api.model import CloudMessage
 from session_daemon.inbound.convert import thread_path
 from shared import paths
@@ -69,4 +70,19 @@ def test_a_mapping_seen_first_sends_later_messages_to_the_phone_thread(tmp_path:
     assert alias is not None and alias.data["hidden"] and "lastMessageAt" not in alias.data
     assert store_bsuid_messages(store, ACC, [msg("wamid.9", 300, "Salut")], NOW) == 1
     assert messages(store, client_thread_id(ACC, PN)) == ["wamid.9"]
+    store.close()
+
+
+def test_last_inbound_is_the_window_start_and_follows_a_merge(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    assert last_inbound_at(store, ACC, PN) is None
+    store_bsuid_messages(
+        store, ACC, [msg("wamid.1", 100, "Bună"), msg("wamid.2", 200, "Noi", outbound=True)], NOW
+    )
+    assert last_inbound_at(store, ACC, f"{BSUID}@bsuid") == datetime.fromtimestamp(100, UTC)
+    merge_bsuid_thread(store, ACC, BSUID, PN, NOW)
+    assert last_inbound_at(store, ACC, PN) == datetime.fromtimestamp(100, UTC)
+    # through the alias too, and only inbound messages count
+    assert last_inbound_at(store, ACC, f"{BSUID}@bsuid") == datetime.fromtimestamp(100, UTC)
+    assert last_inbound_at(store, ACC, PN, scan=1) is None  # the newest is ours
     store.close()
