@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from session_daemon.cloud_api.bsuid_threads import merge_bsuid_thread, store_bsuid_messages
-from session_daemon.cloud_api.convert import to_transport_events
+from session_daemon.cloud_api.convert import receipt_event, to_transport_events
 from session_daemon.cloud_api.model import CloudEvent, CloudMessage, CloudStatus
 from session_daemon.cloud_api.status_writer import apply_status
 from session_daemon.cloud_api.webhook import Delivery
@@ -39,7 +39,10 @@ OnOther = Callable[[str, list[CloudEvent]], Awaitable[None]]
 def split_events(
     events: list[CloudEvent],
 ) -> tuple[list[CloudMessage], list[CloudStatus], list[CloudEvent]]:
-    """(messages the pipeline takes, receipts it takes, everything else)."""
+    """(messages the pipeline takes, receipts it takes, everything else).
+
+    A receipt of a client with a BSUID is not the pipeline's: its message may sit in the BSUID
+    thread or in the phone thread it was merged into, and the pipeline looks in one chat only."""
     messages: list[CloudMessage] = []
     statuses: list[CloudStatus] = []
     other: list[CloudEvent] = []
@@ -49,7 +52,11 @@ def split_events(
                 messages.append(event)
             else:
                 other.append(event)
-        elif isinstance(event, CloudStatus) and event.status in ("delivered", "read", "played"):
+        elif (
+            isinstance(event, CloudStatus)
+            and event.status in ("delivered", "read", "played")
+            and event.recipient.bsuid is None
+        ):
             statuses.append(event)
         else:
             other.append(event)
@@ -122,12 +129,14 @@ class PipelineIntake:
         for event in other:
             if id(event) in stored:
                 continue
-            takes_rules = isinstance(event, CloudStatus) and (
-                event.status == "failed" or event.recipient.pn_jid is None
-            )
-            if takes_rules and isinstance(event, CloudStatus):
-                found = apply_status(self.store, account_id, event)
-                self.counters["statuses_unmatched" if found is None else "statuses_applied"] += 1
+            if not isinstance(event, CloudStatus) or event.status == "sent":
+                rest.append(event)
                 continue
-            rest.append(event)
+            found = apply_status(self.store, account_id, event)
+            receipt = receipt_event(account_id, event) if found is None else None
+            if receipt is not None:
+                # not recorded yet (a send whose answer is still on its way): the pipeline keeps
+                # it as a pending receipt for when the message is recorded
+                self.submit(receipt)
+            self.counters["statuses_unmatched" if found is None else "statuses_applied"] += 1
         return rest

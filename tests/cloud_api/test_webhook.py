@@ -322,6 +322,32 @@ async def test_a_username_client_gets_a_thread_merged_when_the_phone_appears(rig
     assert [m.data["waMessageId"] for m in rig.messages()] == ["wamid.U1", "wamid.A1", "wamid.U2"]
 
 
+async def test_statuses_of_a_username_client_find_the_message_wherever_it_is(rig: Rig) -> None:
+    bsuid_tid = client_thread_id(ACC, f"{BSUID}@bsuid")
+    rig.store.create(
+        message_path(bsuid_tid, "req9"),
+        {
+            "accountId": ACC,
+            "clientJid": f"{BSUID}@bsuid",
+            "direction": "outbound",
+            "status": "sent",
+            "waMessageId": "wamid.OUT9",
+            "body": "Bună, Ana",
+        },
+    )
+    # Meta names the recipient by BSUID, and by phone too once it may share it
+    read = status("wamid.OUT9", "read", 1764760300, recipient_id=CLIENT, recipient_user_id=BSUID)
+    assert await rig.post(envelope(entry(change(statuses=[read])))) == 200
+    doc = rig.store.get(message_path(bsuid_tid, "req9"))
+    assert doc is not None and doc.data["status"] == "read"
+    # a status for a send not recorded yet waits as a pending receipt, nothing lost
+    early = status("wamid.OUT10", "delivered", 1764760400, recipient_user_id=BSUID)
+    assert await rig.post(envelope(entry(change(statuses=[early])))) == 200
+    await rig.drain()
+    pending = rig.store.get(paths.pending_receipt_path(ACC, "wamid.OUT10"))
+    assert pending is not None and pending.data["status"] == "delivered"
+
+
 async def test_system_changes_reach_the_other_handler(rig: Rig) -> None:
     system = {
         "from": CLIENT,
