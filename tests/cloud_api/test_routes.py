@@ -23,10 +23,10 @@ from session_daemon.http.auth import Authenticator
 from session_daemon.http.context import DaemonContext
 from session_daemon.http.routing import add_routes
 from session_daemon.sessions.manager import SessionManager
+from session_daemon.transport.simulated import SimulatedTransport
 from shared import paths
 from shared.store.sqlite import SqliteStore
 from tests.cloud_api.graph_standin import change, dumps, entry, envelope, text_message
-from tests.daemon.conftest import CollectingInbound, ScriptedTransport
 
 TOKEN = "service-token-for-cloud-tests"
 BODY = {
@@ -38,6 +38,16 @@ BODY = {
     "appSecret": "0123456789abcdef",
     "verifyToken": "verify-me-please",
 }
+
+
+class Inbound:
+    """The session manager's inbound side, unused by these routes."""
+
+    def submit(self, event: Any) -> None:
+        return None
+
+    def stats(self) -> dict[str, int]:
+        return {}
 
 
 @dataclass
@@ -71,8 +81,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     )
     settings.sessions_path.mkdir()
     store = SqliteStore(tmp_path / "store.db")
-    transport = ScriptedTransport()
-    manager = SessionManager(store, transport, settings, CollectingInbound())
+    transport = SimulatedTransport(receipt_delay=0.0)
+    manager = SessionManager(store, transport, settings, Inbound())
     ctx = DaemonContext(
         settings=settings,
         store=store,
@@ -112,6 +122,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     yield holder["rig"]
     await client.close()
     await manager.stop()
+    await transport.close()
     store.close()
 
 
