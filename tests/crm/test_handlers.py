@@ -11,8 +11,10 @@ from firebase_functions import https_fn
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
+from functions import crm_handlers
 from functions.crm_handlers import client_crm_ask, extract_event_from_thread
 from shared.crm.extractors import HeuristicExtractor
+from shared.identity import InvalidToken
 from shared.store.port import query
 from shared.store.sqlite import SqliteStore
 from tests.crm.conftest import ACCOUNT, PHONE, THREAD, Chat
@@ -20,8 +22,27 @@ from tests.crm.conftest import ACCOUNT, PHONE, THREAD, Chat
 Code = https_fn.FunctionsErrorCode
 
 
+# The ID tokens the stand-in verifier knows (token -> claims); the real one is
+# shared.identity.verify_id_token, proven through the emulators in test_callables_emulator.py.
+TOKENS: dict[str, dict[str, Any]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _verifier(monkeypatch: pytest.MonkeyPatch) -> None:
+    def verify(token: str) -> dict[str, Any]:
+        if token not in TOKENS:
+            raise InvalidToken("revoked", guess=False)
+        return TOKENS[token]
+
+    monkeypatch.setattr(crm_handlers, "_verify", verify)
+
+
 def call(data: Any, uid: str | None = "staff-1", **claims: Any) -> https_fn.CallableRequest[Any]:
-    raw = Request(EnvironBuilder(path="/", method="POST", json={"data": data}).get_environ())
+    token = f"token-of-{uid}-{len(TOKENS)}"
+    TOKENS[token] = {"uid": uid, **claims}
+    headers = [("Authorization", f"Bearer {token}")]
+    builder = EnvironBuilder(path="/", method="POST", json={"data": data}, headers=headers)
+    raw = Request(builder.get_environ())
     auth = https_fn.AuthData(uid, {"uid": uid, **claims}) if uid else None
     return https_fn.CallableRequest(data=data, raw_request=raw, auth=auth)
 
@@ -201,6 +222,50 @@ def test_ask_also_reads_legacy_events(staff: SqliteStore) -> None:
     assert "450" in result["answer"] and [s["eventShortId"] for s in result["sources"]] == [3]
 
 
+def test_ask_bad_input_gets_a_clear_answer_or_invalid_argument(staff: SqliteStore) -> None:
+    seed_client(staff)
+    for bad in ("", " \n ", "x" * 2001):
+        error = error_of(lambda bad=bad: ask(staff, {"phoneE164": PHONE, "question": bad}))
+        assert error.code == Code.INVALID_ARGUMENT
+    longest = ask(staff, {"phoneE164": PHONE, "question": "Cât a plătit? " + "a" * 1986})
+    assert "600" in longest["answer"]
+    nobody = ask(staff, {"phoneE164": "+40733111222", "question": "Câte petreceri are?"})
+    assert nobody == {
+        "answer": "Nu există niciun client cu acest număr și nicio petrecere înregistrată pe el "
+        "(0 petreceri, 0 lei).",
+        "sources": [],
+    }
+    staff.set("clients/+40733111333", {"phoneE164": "+40733111333"})
+    empty = ask(staff, {"phoneE164": "+40733111333", "question": "Când e următoarea petrecere?"})
+    assert "0 petreceri" in empty["answer"] and empty["sources"] == []
+
+
+def test_ask_today_is_the_day_in_romania(staff: SqliteStore) -> None:
+    """22:30 UTC on 9 October is already 10 October in Bucharest: "azi" is the party day."""
+    from datetime import UTC, datetime
+
+    seed_client(staff)
+    late = datetime(2026, 10, 9, 22, 30, tzinfo=UTC)
+    result = client_crm_ask(
+        call({"phoneE164": PHONE, "question": "Ce petrecere e azi?"}), db=staff, clock=lambda: late
+    )
+    assert "10-10-2026" in result["answer"] and "Nicio petrecere" not in result["answer"]
+    assert [s["eventShortId"] for s in result["sources"]] == [6]
+
+
+def test_ask_reads_legacy_and_undated_events_without_crashing(staff: SqliteStore) -> None:
+    odd: list[dict[str, Any]] = [
+        {"data": "31-02-2026", "incasare": {"stare": "???", "suma": "abc"}},
+        {"data": None, "roluriPeSlot": ["not", "a", "map"], "sarbatoritVarsta": "cinci"},
+        {"payment": "600 lei", "rolesBySlot": {"1A": {"startTime": "25:99"}}},
+    ]
+    for n, doc in enumerate(odd):
+        staff.set(f"evenimente/odd{n}", {**doc, "telefonClientE164": PHONE, "idScurt": 70 + n})
+    for question in ("Câte petreceri are?", "La ce oră începe?", "Câți ani are copilul?"):
+        result = ask(staff, {"phoneE164": PHONE, "question": question})
+        assert result["answer"] and all(s["date"] for s in result["sources"])
+
+
 def test_super_admin_by_email_case_insensitive(
     staff: SqliteStore, chat: Chat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -218,3 +283,18 @@ def test_super_admin_by_email_case_insensitive(
     assert unverified.code == Code.PERMISSION_DENIED
     denied = error_of(lambda: extract(staff, data, uid="x", email="nobody@example.com"))
     assert denied.code == Code.PERMISSION_DENIED
+
+
+def test_a_revoked_token_is_unauthenticated_and_an_outage_unavailable(
+    staff: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = {"phoneE164": PHONE, "question": "Câte petreceri?"}
+    request = call(data)
+    TOKENS.clear()  # the framework accepted the token; the revocation check refuses it
+    assert error_of(lambda: client_crm_ask(request, db=staff)).code == Code.UNAUTHENTICATED
+
+    def unreachable(token: str) -> dict[str, Any]:
+        raise ConnectionError("identitytoolkit unreachable")
+
+    monkeypatch.setattr(crm_handlers, "_verify", unreachable)
+    assert error_of(lambda: client_crm_ask(call(data), db=staff)).code == Code.UNAVAILABLE
