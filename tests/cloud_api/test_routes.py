@@ -28,7 +28,7 @@ from shared import paths
 from shared.store.sqlite import SqliteStore
 from tests.cloud_api.graph_standin import change, dumps, entry, envelope, text_message
 
-TOKEN = "service-token-for-cloud-tests"
+TOKEN = "service-token-for-the-cloud-api-route-tests"
 BODY = {
     "name": "Sales Cloud",
     "phone": "0722123456",
