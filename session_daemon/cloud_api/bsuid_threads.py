@@ -32,11 +32,14 @@ from session_daemon.inbound.convert import (
 )
 from shared import paths
 from shared.ids import parse_thread_id
+from shared.jids import jid_to_e164
 from shared.store.port import DocumentStore, Transaction, query
 from shared.store.sentinels import Increment
 from shared.timeutil import to_ms
 
 __all__ = ["MergeOutcome", "merge_bsuid_thread", "store_bsuid_messages"]
+
+_MAX_HOPS = 5
 
 
 def _record(account_id: str, msg: CloudMessage, addr: str, received_ms: int) -> InboundRecord:
@@ -68,14 +71,16 @@ def _record(account_id: str, msg: CloudMessage, addr: str, received_ms: int) -> 
 
 
 def _target(tx: Transaction, account_id: str, bsuid: str) -> tuple[str, str]:
-    """(thread id, clientJid) a BSUID-only message goes to: the alias's target once merged."""
-    jid = bsuid_jid(bsuid)
-    tid = client_thread_id(account_id, jid)
-    snap = tx.get(thread_path(tid))
-    if snap is not None and isinstance(snap.data.get("redirectTo"), str):
-        target = snap.data["redirectTo"]
-        client = snap.data.get("canonicalClientJid")
-        return target, client if isinstance(client, str) else parse_thread_id(target)[1]
+    """(thread id, clientJid) a BSUID-only message goes to: the end of the alias chain (a BSUID
+    merged into a newer BSUID, itself merged into the phone thread)."""
+    tid, jid = client_thread_id(account_id, bsuid_jid(bsuid)), bsuid_jid(bsuid)
+    for _ in range(_MAX_HOPS):
+        snap = tx.get(thread_path(tid))
+        target = snap.data.get("redirectTo") if snap is not None else None
+        if not isinstance(target, str) or target == tid:
+            break
+        client = snap.data.get("canonicalClientJid") if snap is not None else None
+        tid, jid = target, client if isinstance(client, str) else parse_thread_id(target)[1]
     return tid, jid
 
 
@@ -85,7 +90,7 @@ def store_bsuid_messages(
     """Store messages of clients without a phone; returns how many were new."""
     by_bsuid: dict[str, list[CloudMessage]] = {}
     for msg in messages:
-        if msg.client.pn_jid is None and msg.client.bsuid is not None and msg.system is None:
+        if msg.client.pn_jid is None and msg.client.bsuid is not None:
             by_bsuid.setdefault(msg.client.bsuid, []).append(msg)
     created = 0
     for bsuid, msgs in by_bsuid.items():
@@ -121,12 +126,12 @@ class MergeOutcome:
     copied: int  # messages created in the phone thread
 
 
-def _as_record(account_id: str, pn_jid: str, doc: dict[str, Any]) -> InboundRecord:
+def _as_record(account_id: str, target_jid: str, doc: dict[str, Any]) -> InboundRecord:
     return InboundRecord(
         account_id=account_id,
         wa_id=str(doc.get("waMessageId") or ""),
-        addr_jid=pn_jid,
-        pn_jid=pn_jid,
+        addr_jid=target_jid,
+        pn_jid=target_jid if jid_to_e164(target_jid) else None,
         from_me=doc.get("direction") == "outbound",
         ts_ms=int(doc.get("tsClientMs") or 0),
         text=str(doc.get("body") or ""),
@@ -139,21 +144,21 @@ def _as_record(account_id: str, pn_jid: str, doc: dict[str, Any]) -> InboundReco
 
 
 def merge_bsuid_thread(
-    store: DocumentStore, account_id: str, bsuid: str, pn_jid: str, now: datetime
+    store: DocumentStore, account_id: str, bsuid: str, target_jid: str, now: datetime
 ) -> MergeOutcome:
     """Merge the BSUID thread (if any, and not merged yet) into the phone thread; without one,
     record the mapping as a bare alias."""
     for _ in range(5):
-        outcome = _merge_once(store, account_id, bsuid, pn_jid, now)
+        outcome = _merge_once(store, account_id, bsuid, target_jid, now)
         if outcome is not None:
             return outcome
     raise RuntimeError(f"the thread of {bsuid} kept changing during its merge")
 
 
 def _merge_once(
-    store: DocumentStore, account_id: str, bsuid: str, pn_jid: str, now: datetime
+    store: DocumentStore, account_id: str, bsuid: str, target_jid: str, now: datetime
 ) -> MergeOutcome | None:
-    plan = merge_plan(account_id, bsuid, pn_jid)
+    plan = merge_plan(account_id, bsuid, target_jid)
     alias_path = thread_path(plan.alias_thread_id)
     # The messages are read by a query outside the transaction; the transaction then checks
     # that the alias did not change since (a message stored in between moves `updatedAt`),
@@ -184,7 +189,7 @@ def _merge_once(
                 {
                     **plan.alias_patch,
                     "accountId": account_id,
-                    "canonicalClientJid": pn_jid,
+                    "canonicalClientJid": target_jid,
                     "mergedAt": now,
                 },
             )
@@ -195,11 +200,13 @@ def _merge_once(
         missing = [(snap, path) for snap, path in targets if tx.get(path) is None]
         records = []
         for snap, path in missing:
-            copy = {**snap.data, "clientJid": pn_jid, "mergedFrom": plan.alias_thread_id}
+            copy = {**snap.data, "clientJid": target_jid, "mergedFrom": plan.alias_thread_id}
             tx.create(path, copy)
-            records.append(_as_record(account_id, pn_jid, copy))
+            records.append(_as_record(account_id, target_jid, copy))
         patch = (
-            thread_patch(canonical.data if canonical else None, account_id, pn_jid, records, now)
+            thread_patch(
+                canonical.data if canonical else None, account_id, target_jid, records, now
+            )
             or {}
         )
         unread = alias.data.get("unreadCount")
@@ -214,7 +221,12 @@ def _merge_once(
             tx.set(thread_path(plan.canonical_thread_id), patch, merge=True)
         tx.set(
             alias_path,
-            {**plan.alias_patch, "canonicalClientJid": pn_jid, "mergedAt": now, "unreadCount": 0},
+            {
+                **plan.alias_patch,
+                "canonicalClientJid": target_jid,
+                "mergedAt": now,
+                "unreadCount": 0,
+            },
             merge=True,
         )
         return MergeOutcome(True, len(missing))

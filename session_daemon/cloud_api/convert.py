@@ -7,7 +7,7 @@ history items a `HistorySyncChunk`, and `delivered`/`read`/`played` statuses `Re
 
 What the port cannot say yet stays in the typed event for the caller: `failed` statuses (see
 `statuses.status_patch`), reactions, replies and locations in detail (the media/fidelity port),
-and `system` identity changes (see `identity.merge_plan`).
+and the identity changes a `system` message carries (its text is kept as a message).
 """
 
 from __future__ import annotations
@@ -106,8 +106,6 @@ def to_transport_events(
     out: list[TransportEvent] = []
     history: list[WireMessage] = []
     for msg in messages:
-        if msg.system is not None:
-            continue  # identity changes, not chat messages
         wire = wire_message(msg)
         if msg.origin == "history":
             history.append(wire)

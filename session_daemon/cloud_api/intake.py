@@ -9,9 +9,10 @@ twice.
 
 With a `store`, what the transport port cannot carry is written directly, still before the
 200: messages of users known only by a BSUID (`bsuid_threads`), the merge of a BSUID thread
-into the phone thread when a payload names both, and `failed` statuses (`status_writer`). The
-rest (identity `system` changes, contact-book updates, account notices, `sent` statuses) goes to
-`on_other`.
+into the phone thread when a payload names both (or a `system` message moves the client to a new
+phone or BSUID), statuses the pipeline cannot place (`failed`, and any status of a client with a
+BSUID: `status_writer`). The rest (`system` changes, after their text is stored; contact-book
+updates, account notices, `sent` statuses) goes to `on_other`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 from session_daemon.cloud_api.bsuid_threads import merge_bsuid_thread, store_bsuid_messages
 from session_daemon.cloud_api.convert import receipt_event, to_transport_events
+from session_daemon.cloud_api.identity import bsuid_jid
 from session_daemon.cloud_api.model import CloudEvent, CloudMessage, CloudStatus
 from session_daemon.cloud_api.status_writer import apply_status
 from session_daemon.cloud_api.webhook import Delivery
@@ -48,8 +50,10 @@ def split_events(
     other: list[CloudEvent] = []
     for event in events:
         if isinstance(event, CloudMessage):
-            if event.system is None and event.client.pn_jid is not None:
+            if event.client.pn_jid is not None:
                 messages.append(event)
+                if event.system is not None:
+                    other.append(event)  # its text is a message; its identity change is told
             else:
                 other.append(event)
         elif (
@@ -79,6 +83,22 @@ def identity_pairs(events: list[CloudEvent]) -> set[tuple[str, str]]:
         if client is not None and client.bsuid and client.pn_jid:
             pairs.add((client.bsuid, client.pn_jid))
     return pairs
+
+
+def identity_changes(events: list[CloudEvent]) -> set[tuple[str, str]]:
+    """(previous BSUID, the client's new address) from `system` messages: a new phone
+    (`user_changed_number`, which also regenerates the BSUID) or a new BSUID alone
+    (`user_changed_user_id`). The previous BSUID's thread follows the client there."""
+    out: set[tuple[str, str]] = set()
+    for event in events:
+        change = event.system if isinstance(event, CloudMessage) else None
+        if change is None or change.previous_bsuid is None:
+            continue
+        if change.new_pn_jid is not None:
+            out.add((change.previous_bsuid, change.new_pn_jid))
+        elif change.new_bsuid is not None and change.new_bsuid != change.previous_bsuid:
+            out.add((change.previous_bsuid, bsuid_jid(change.new_bsuid)))
+    return out
 
 
 @dataclass
@@ -111,16 +131,12 @@ class PipelineIntake:
     ) -> list[CloudEvent]:
         assert self.store is not None
         now = utc_now()
-        for bsuid, pn in sorted(identity_pairs(events)):
-            if (account_id, bsuid, pn) not in self._merged:
-                merge_bsuid_thread(self.store, account_id, bsuid, pn, now)
-                self._merged.add((account_id, bsuid, pn))
+        for bsuid, target in sorted(identity_pairs(events) | identity_changes(events)):
+            if (account_id, bsuid, target) not in self._merged:
+                merge_bsuid_thread(self.store, account_id, bsuid, target, now)
+                self._merged.add((account_id, bsuid, target))
                 self.counters["identities_merged"] += 1
-        bsuid_only = [
-            e
-            for e in other
-            if isinstance(e, CloudMessage) and e.system is None and e.client.pn_jid is None
-        ]
+        bsuid_only = [e for e in other if isinstance(e, CloudMessage) and e.client.pn_jid is None]
         self.counters["bsuid_messages"] += store_bsuid_messages(
             self.store, account_id, bsuid_only, now
         )
@@ -128,6 +144,8 @@ class PipelineIntake:
         rest: list[CloudEvent] = []
         for event in other:
             if id(event) in stored:
+                if isinstance(event, CloudMessage) and event.system is not None:
+                    rest.append(event)  # stored as text; its identity change is told too
                 continue
             if not isinstance(event, CloudStatus) or event.status == "sent":
                 rest.append(event)

@@ -86,3 +86,20 @@ def test_last_inbound_is_the_window_start_and_follows_a_merge(tmp_path: Path) ->
     assert last_inbound_at(store, ACC, f"{BSUID}@bsuid") == datetime.fromtimestamp(100, UTC)
     assert last_inbound_at(store, ACC, PN, scan=1) is None  # the newest is ours
     store.close()
+
+
+def test_a_changed_bsuid_and_then_a_phone_make_one_chain(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    store_bsuid_messages(store, ACC, [msg("wamid.1", 100, "Bună")], NOW)
+    # user_changed_user_id: the old BSUID's thread follows the new BSUID
+    merge_bsuid_thread(store, ACC, BSUID, "RO.77@bsuid", NOW)
+    newer = ClientRef(None, "RO.77", profile_name="Ana")
+    later = CloudMessage("wamid.2", "1", "2", newer, "inbound", "live", 200_000, "text", text="Eu")
+    store_bsuid_messages(store, ACC, [later], NOW)
+    new_tid = client_thread_id(ACC, "RO.77@bsuid")
+    assert messages(store, new_tid) == ["wamid.1", "wamid.2"]
+    # then the phone appears for the new BSUID; a message to the oldest id follows the chain
+    merge_bsuid_thread(store, ACC, "RO.77", PN, NOW)
+    store_bsuid_messages(store, ACC, [msg("wamid.3", 300, "Tot eu")], NOW)
+    assert messages(store, client_thread_id(ACC, PN)) == ["wamid.1", "wamid.2", "wamid.3"]
+    store.close()

@@ -278,8 +278,10 @@ def test_system_number_and_user_id_changes() -> None:
         }
     )
     assert uid.system is not None and uid.system.new_pn_jid is None
-    # identity changes are not chat messages
-    assert to_transport_events("wa_1", [changed, uid]) == []
+    # the change is told in the chat too (Meta's own sentence), nothing silently dropped
+    events = to_transport_events("wa_1", [changed, uid])
+    texts = [e.message.text for e in events if isinstance(e, MessageReceived)]
+    assert texts == ["User Ana changed from 40733111222 to 40733999888", "…"]
 
 
 def test_unsupported_and_unknown_types_still_show_something() -> None:

@@ -348,19 +348,33 @@ async def test_statuses_of_a_username_client_find_the_message_wherever_it_is(rig
     assert pending is not None and pending.data["status"] == "delivered"
 
 
-async def test_system_changes_reach_the_other_handler(rig: Rig) -> None:
+async def test_a_number_change_moves_the_client_s_bsuid_thread_to_the_new_phone(
+    rig: Rig,
+) -> None:
+    only_id = change(
+        contacts=[{"profile": {"name": "Ana"}, "user_id": BSUID}],
+        messages=[text_message("wamid.U1", "Salut", 1764760000, sender=None, user_id=BSUID)],
+    )
+    assert await rig.post(envelope(entry(only_id))) == 200
+    sentence = "User Ana changed from 40733111222 to 40733999888"
     system = {
         "from": CLIENT,
         "id": "wamid.S1",
-        "timestamp": "1764760000",
+        "timestamp": "1764760100",
         "type": "system",
         "system": {
-            "body": "User Ana changed number",
+            "body": sentence,
             "type": "user_changed_number",
             "wa_id": "40733999888",
+            "user_id": "RO.99",
+            "previous_user_id": BSUID,
         },
     }
     assert await rig.post(envelope(entry(change(messages=[system])))) == 200
+    await rig.drain()
+    # the sentence is in the old phone's thread; the BSUID conversation follows the new phone
+    assert [m.data["body"] for m in rig.messages()] == [sentence]
+    assert [m.data["waMessageId"] for m in rig.messages(client="40733999888")] == ["wamid.U1"]
     [(account, event)] = rig.other
     assert account == ACC and isinstance(event, CloudMessage) and event.system is not None
 
