@@ -21,11 +21,11 @@ from session_daemon.config import Settings, check_sessions_dir, ensure_service_t
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
+from session_daemon.http.routes_outbox import outbox_worker
 from session_daemon.http.server import HardenedRunner, install_log_filter
 from session_daemon.http.throttle import FailureThrottle, parse_networks
 from session_daemon.inbound.pipeline import InboundPipeline
 from session_daemon.outbox import OutboxWorker
-from session_daemon.outbox import attach as attach_outbox
 from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.port import WhatsAppTransport
 from shared.store.port import DocumentStore
@@ -97,13 +97,8 @@ class Daemon:
             inbound=self.pipeline,
         )
         ctx.diag_sources["inbound"] = self.pipeline.stats
-        self.app = build_app(ctx)
-        if settings.transport == "simulated":
-            from session_daemon.http.routing import add_routes
-            from session_daemon.http.simulator import SIMULATOR_ROUTES
-
-            add_routes(self.app, SIMULATOR_ROUTES)
-        self.outbox = attach_outbox(self.app, ctx)
+        self.outbox = outbox_worker(ctx)
+        self.app = build_app(ctx, outbox=self.outbox, simulator=settings.transport == "simulated")
         ctx.diag_sources["outbox"] = self.outbox.stats
         # restoring only launches the session tasks: it is quick, and the API must not accept
         # account changes before the manager listens to transport events
