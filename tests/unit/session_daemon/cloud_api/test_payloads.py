@@ -18,9 +18,9 @@ from session_daemon.cloud_api.convert import UNSUPPORTED_TEXT, to_transport_even
 from session_daemon.cloud_api.model import AccountNotice, CloudMessage, CloudStatus, ContactUpdate
 from session_daemon.cloud_api.payloads import MalformedPayload, parse_webhook
 from session_daemon.transport.port import HistorySyncChunk, MessageReceived, ReceiptReceived
-from tests.cloud_api.graph_standin import change, contact, dumps, entry, envelope, status
+from tests.support.graph_standin import change, contact, dumps, entry, envelope, status
 
-NOTES = Path(__file__).resolve().parents[2].parent / "shared" / "notes" / "cloud-api.md"
+NOTES = Path(__file__).resolve().parents[4].parent / "shared" / "notes" / "cloud-api.md"
 BSUID = "RO.13491208655302741918"
 TEXT_EXAMPLE: dict[str, Any] = {
     "object": "whatsapp_business_account",

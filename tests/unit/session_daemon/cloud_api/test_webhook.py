@@ -25,7 +25,7 @@ from shared import paths
 from shared.ids import thread_id
 from shared.store.port import Snapshot, query
 from shared.store.sqlite import SqliteStore
-from tests.cloud_api.graph_standin import (
+from tests.support.graph_standin import (
     APP_SECRET,
     PHONE_NUMBER_ID,
     WABA_ID,

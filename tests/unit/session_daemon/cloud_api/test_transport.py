@@ -32,7 +32,7 @@ from session_daemon.transport.port import (
 )
 from session_daemon.transport.simulated import SimulatedTransport
 from shared.store.sqlite import SqliteStore
-from tests.cloud_api.graph_standin import (
+from tests.support.graph_standin import (
     APP_SECRET,
     PHONE_NUMBER_ID,
     TOKEN,

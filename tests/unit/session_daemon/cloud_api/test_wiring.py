@@ -23,7 +23,7 @@ from session_daemon.transport.simulated import SimulatedTransport
 from shared.ids import thread_id
 from shared.store.sqlite import SqliteStore
 from shared.timeutil import from_ms
-from tests.cloud_api.graph_standin import (
+from tests.support.graph_standin import (
     APP_SECRET,
     PHONE_NUMBER_ID,
     TOKEN,

@@ -18,7 +18,7 @@ from session_daemon.cloud_api.graph import (
 from session_daemon.cloud_api.identity import ClientRef
 from session_daemon.cloud_api.outbound import media_body, template_body, text_body
 from session_daemon.outbox.items import is_ambiguous_send_error
-from tests.cloud_api.graph_standin import PHONE_NUMBER_ID, TOKEN, WABA_ID, GraphStandIn
+from tests.support.graph_standin import PHONE_NUMBER_ID, TOKEN, WABA_ID, GraphStandIn
 
 CLIENT = ClientRef(pn_jid="40733111222@s.whatsapp.net", bsuid="RO.13491208655302741918")
 USERNAME_ONLY = ClientRef(pn_jid=None, bsuid="RO.13491208655302741918")

@@ -26,7 +26,7 @@ from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.simulated import SimulatedTransport
 from shared import paths
 from shared.store.sqlite import SqliteStore
-from tests.cloud_api.graph_standin import change, dumps, entry, envelope, text_message
+from tests.support.graph_standin import change, dumps, entry, envelope, text_message
 
 TOKEN = "service-token-for-the-cloud-api-route-tests"
 BODY = {

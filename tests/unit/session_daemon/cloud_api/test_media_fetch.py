@@ -8,7 +8,7 @@ import aiohttp
 
 from session_daemon.cloud_api.graph import GraphClient, MediaInfo
 from session_daemon.cloud_api.media_fetch import MEDIA_ID_LIFETIME, fetch_media, retry_delays
-from tests.cloud_api.graph_standin import TOKEN, GraphStandIn
+from tests.support.graph_standin import TOKEN, GraphStandIn
 
 T0 = datetime(2026, 12, 4, 12, tzinfo=UTC)
 

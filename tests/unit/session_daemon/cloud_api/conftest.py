@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.cloud_api.graph_standin import GraphStandIn
+from tests.support.graph_standin import GraphStandIn
 
 
 @pytest.fixture
