@@ -1,0 +1,199 @@
+"""Real neonize session hosts, offline: unresolvable hosts (`.invalid`), a proxy that accepts
+and never answers (a stalled network), kill -9 and SIGABRT of a host, and start attempts counted
+in handles and memory over the whole process tree.
+
+Nothing here reaches WhatsApp or the machine's resolver for a real name: every connection goes
+through a proxy under `.invalid` or to the local black hole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from session_daemon.hosts.proctree import tree_usage
+from session_daemon.hosts.supervisor import HostedTransport, HostOptions
+from session_daemon.transport.port import NotConnected, TransportError, TransportEvent
+
+pytestmark = pytest.mark.timeout(150)
+
+UNRESOLVABLE = "http://proxy.whatsapp.invalid:3128"
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """A proxy that accepts connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(128)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def transport(proxies: dict[str, str], register_timeout: float = 60.0) -> HostedTransport:
+    return HostedTransport(
+        HostOptions(engine="neonize", start_args={"register_timeout": register_timeout}),
+        proxy_for=lambda account: proxies.get(account, UNRESOLVABLE),
+    )
+
+
+class Events:
+    def __init__(self) -> None:
+        self.items: list[TransportEvent] = []
+
+    def __call__(self, event: TransportEvent) -> None:
+        self.items.append(event)
+
+
+async def test_an_unresolvable_proxy_fails_the_start_fast_and_leaves_no_host(
+    tmp_path: Path,
+) -> None:
+    hosts = transport({})
+    started = time.monotonic()
+    with pytest.raises(TransportError) as info:
+        await hosts.start_session("acc-nx", tmp_path / "acc-nx.db", Events())
+    assert time.monotonic() - started < 20
+    assert "proxy.whatsapp.invalid" in str(info.value) and info.value.retryable
+    assert hosts.host_pids() == {}
+    await hosts.close()
+
+
+async def test_a_stalled_connect_blocks_nobody_else(tmp_path: Path, blackhole: str) -> None:
+    hosts = transport({"acc-stall": blackhole})
+    stalled = asyncio.create_task(
+        hosts.start_session("acc-stall", tmp_path / "acc-stall.db", Events())
+    )
+    await asyncio.sleep(1.0)
+    assert not stalled.done()
+    latencies = []
+    for _ in range(20):  # other accounts' calls while the stall goes on
+        t0 = time.monotonic()
+        assert hosts.is_connected("acc-other") is False
+        with pytest.raises(NotConnected):
+            await hosts.send_text("acc-other", "40733111222@s.whatsapp.net", "x")
+        latencies.append(time.monotonic() - t0)
+    t0 = time.monotonic()
+    with pytest.raises(TransportError):  # another account starts (and fails) meanwhile
+        await hosts.start_session("acc-other", tmp_path / "acc-other.db", Events())
+    other_start = time.monotonic() - t0
+    assert max(latencies) < 1.0
+    assert other_start < 20
+    assert not stalled.done()
+    # stopping the stalled account does not wait for its connect to time out
+    t0 = time.monotonic()
+    await hosts.stop_session("acc-stall")
+    assert time.monotonic() - t0 < 5
+    with pytest.raises(TransportError):
+        await stalled
+    assert hosts.host_pids() == {}
+    await hosts.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGABRT], ids=["kill-9", "SIGABRT"])
+async def test_a_killed_neonize_host_fails_only_its_start(
+    tmp_path: Path, blackhole: str, sig: signal.Signals
+) -> None:
+    hosts = transport({"acc-1": blackhole, "acc-2": blackhole})
+    one = asyncio.create_task(hosts.start_session("acc-1", tmp_path / "acc-1.db", Events()))
+    two = asyncio.create_task(hosts.start_session("acc-2", tmp_path / "acc-2.db", Events()))
+    for _ in range(200):
+        if len(hosts.host_pids()) == 2:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)  # both sessions are inside Go, dialling
+    pids = hosts.host_pids()
+    os.kill(pids["acc-1"], sig)
+    with pytest.raises(TransportError) as info:
+        await asyncio.wait_for(one, 10)
+    assert signal.Signals(sig).name in str(info.value)
+    assert hosts.host_pids() == {"acc-2": pids["acc-2"]}  # the other session is untouched
+    assert not two.done()
+    await hosts.close()
+    with pytest.raises(TransportError):
+        await two
+
+
+async def test_start_attempts_leave_handles_and_memory_flat(tmp_path: Path) -> None:
+    """Each start attempt runs in a host of its own, so whatever neonize leaks per attempt (a
+    session-database handle and ~0.2 MB in-process) goes away with it. Measured over the whole
+    process tree: open handles and PSS after 30 attempts equal those after the warm-up."""
+    hosts = transport({})
+    lanes = 3
+    rounds = 10
+
+    async def attempt(account: str) -> None:
+        with pytest.raises(TransportError):
+            await hosts.start_session(account, tmp_path / f"{account}.db", Events())
+
+    samples: list[Any] = []
+    for round_ in range(rounds):
+        await asyncio.gather(*(attempt(f"acc-leak-{lane}") for lane in range(lanes)))
+        await asyncio.sleep(0.2)
+        samples.append(tree_usage())
+        if round_ == 1:
+            baseline = samples[-1]
+    final = samples[-1]
+    assert final.processes == 1  # no host outlives its attempt
+    assert abs(final.fds - baseline.fds) <= 5, [s.fds for s in samples]
+    assert final.pss_mb - baseline.pss_mb < 10, [round(s.pss_mb, 1) for s in samples]
+    await hosts.close()
+
+
+async def test_an_ended_go_loop_ends_the_host(tmp_path: Path) -> None:
+    """What Go does when `proto.Marshal` fails for an event it cannot encode: `Neonize()` returns
+    the error, so the connect task ends while the session is registered. The host is told."""
+    from neonize.exc import NeonizeError
+
+    from session_daemon.hosts.neonize_engine import HostedNeonize
+    from session_daemon.transport.neonize_transport import _Session
+
+    ended: list[str] = []
+    engine = HostedNeonize(on_loop_ended=ended.append, executor_workers=2)
+    loop = asyncio.get_running_loop()
+    session = _Session(account_id="acc-loop", sink=Events(), loop=loop)
+    session.registered = loop.create_future()
+    session.registered.set_result(None)
+    engine._sessions["acc-loop"] = session
+
+    async def go_returns() -> None:
+        raise NeonizeError("proto: required field Type not set")
+
+    task = asyncio.ensure_future(go_returns())
+    task.add_done_callback(lambda t: engine._on_loop_ended(session, t))
+    with pytest.raises(NeonizeError):
+        await task
+    await asyncio.sleep(0)
+    assert ended == ["proto: required field Type not set"]
+    # a stop is not an ended loop
+    session.stopping = True
+    task2 = asyncio.ensure_future(go_returns())
+    task2.add_done_callback(lambda t: engine._on_loop_ended(session, t))
+    with pytest.raises(NeonizeError):
+        await task2
+    await asyncio.sleep(0)
+    assert len(ended) == 1
