@@ -13,7 +13,7 @@ from session_daemon.http.errors import ApiError
 from session_daemon.http.qr_image import qr_data_url, qr_png
 from session_daemon.http.routing import QueryParam, RouteSpec, principal, read_body
 from session_daemon.sessions.accounts import account_view, is_valid_account_id
-from session_daemon.sessions.manager import (
+from session_daemon.sessions.errors import (
     AccountNotFound,
     AlreadyConnected,
     NotConnectedError,

@@ -24,7 +24,8 @@ from session_daemon.http.routes_accounts import account_id_param
 from session_daemon.http.routing import RouteSpec, read_body
 from session_daemon.inbound.pipeline import PipelineClosed
 from session_daemon.transport.port import TransportError
-from session_daemon.transport.simulated import SimulatedTransport, SimulatorError, lid_for_phone
+from session_daemon.transport.simulated import SimulatedTransport
+from session_daemon.transport.simulated_wire import SimulatorError, lid_for_phone
 
 T = TypeVar("T")
 HISTORY_MAX_BYTES = 32 * 1024 * 1024  # history chunks are big; the rest keeps the app's limit

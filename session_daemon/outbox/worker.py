@@ -13,6 +13,9 @@ Shape:
 
 Store calls are synchronous and run in worker threads; nothing blocks the event loop.
 See `items.py` for the per-item transactions and docs/outbound-guarantees.md for what is promised.
+
+Size (over 600 lines, on purpose): the scheduler, the lanes and one send share the worker's state
+(lanes, wake-up, stats, leases); the per-item transactions already live in `items.py`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """The session manager: one WhatsApp session per account, started and stopped one at a time.
 
+It runs sessions; account create/delete and backfill live in `account_lifecycle`
+(`AccountLifecycle`), which reaches the sessions only through `SessionControl` (`open_pairing`,
+`forget`, `spawn`). The manager is also the one object the HTTP layer talks to, so it forwards
+those account operations to `self.accounts`.
+
 - Status events from the transport go through one ordered queue consumed on the event loop;
   message, history and receipt events go straight to the inbound pipeline from the transport's
   thread (its `submit` returns once the event is journalled, which is the acknowledgement).
@@ -19,19 +24,25 @@ import itertools
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from session_daemon.config import Settings
-from session_daemon.sessions.accounts import (
-    account_id_for_phone,
-    account_path,
-    new_account_doc,
+from session_daemon.sessions.account_lifecycle import (
+    AccountLifecycle,
+    AddResult,
+    load_account,
+    update_account,
 )
 from session_daemon.sessions.backoff import backoff_delay
+from session_daemon.sessions.errors import (
+    AlreadyConnected,
+    NotConnectedError,
+    PairingUnavailable,
+)
 from session_daemon.sessions.secrets import SecretsStore
 from session_daemon.sessions.status import NO_AUTO_RETRY, Transition, should_restore, transition_for
 from session_daemon.transport.port import (
@@ -46,8 +57,8 @@ from session_daemon.transport.port import (
     TransportEvent,
     WhatsAppTransport,
 )
-from shared.store.port import AlreadyExists, DocumentStore, NotFound, Transaction, query
-from shared.store.sentinels import DELETE_FIELD, SERVER_TIMESTAMP
+from shared.store.port import DocumentStore, query
+from shared.store.sentinels import SERVER_TIMESTAMP
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +70,6 @@ class InboundSink(Protocol):
     """What the manager needs from the inbound pipeline."""
 
     def submit(self, event: TransportEvent) -> None: ...
-
-
-class AccountNotFound(Exception):
-    pass
-
-
-class NotConnectedError(Exception):
-    pass
-
-
-class PairingUnavailable(Exception):
-    """No pairing can start now; `retry_after` seconds is a good time to try again."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass
@@ -90,8 +85,6 @@ class SessionState:
     first_qr: asyncio.Event = field(default_factory=asyncio.Event)
     start_task: asyncio.Task[None] | None = None
     timer_task: asyncio.Task[None] | None = None
-    backfill_task: asyncio.Task[None] | None = None
-    backfill_request_id: str | None = None
     connect_attempts: int = 0
 
 
@@ -102,13 +95,6 @@ RegenerateKind = Literal["started", "reconnecting", "already_in_progress"]
 class RegenerateResult:
     kind: RegenerateKind
     request_id: str
-
-
-@dataclass(frozen=True)
-class AddResult:
-    account_id: str
-    data: dict[str, Any]
-    created: bool
 
 
 def _utc_now() -> datetime:
@@ -142,6 +128,7 @@ class SessionManager:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started = False
         self.event_counts: dict[str, int] = {}
+        self.accounts = AccountLifecycle(store, transport, settings, self)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -258,7 +245,7 @@ class SessionManager:
         elif transition.secrets == "clear":
             await asyncio.to_thread(self.secrets.clear, account_id)
         if transition.stop_session:
-            self._spawn(self._stop_session(state, generation))
+            self.spawn(self._stop_session(state, generation))
 
     async def _write_transition(self, account_id: str, transition: Transition) -> None:
         data: dict[str, Any] = {"status": transition.status, "updatedAt": SERVER_TIMESTAMP}
@@ -273,17 +260,7 @@ class SessionManager:
         )
 
     async def _update_account(self, account_id: str, data: dict[str, Any]) -> None:
-        """Update unless the account is gone or deleted (read and write in one transaction, so
-        a late session event cannot resurrect a deleted account's status)."""
-        path = account_path(account_id)
-
-        def write(tx: Transaction) -> None:
-            snap = tx.get(path)
-            if snap is not None and snap.data.get("status") != "deleted":
-                tx.update(path, data)
-
-        with contextlib.suppress(NotFound):
-            await asyncio.to_thread(self.store.transaction, write)
+        await update_account(self.store, account_id, data)
 
     # ---- starting and stopping ----------------------------------------------------------------
 
@@ -293,7 +270,7 @@ class SessionManager:
             state = self._states[account_id] = SessionState(account_id)
         return state
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -303,7 +280,7 @@ class SessionManager:
         self._cancel_tasks(state)
         state.generation = next(self._generations)
         state.connect_attempts = 0
-        state.start_task = self._spawn(self._start_with_retry(state, state.generation, paired))
+        state.start_task = self.spawn(self._start_with_retry(state, state.generation, paired))
 
     def _cancel_tasks(self, state: SessionState) -> None:
         for task in (state.start_task, state.timer_task):
@@ -425,7 +402,7 @@ class SessionManager:
         )
         state.status = "connecting"
         self._launch_start(state, paired=False)
-        state.timer_task = self._spawn(self._pairing_timer(state, state.generation))
+        state.timer_task = self.spawn(self._pairing_timer(state, state.generation))
         return request_id
 
     async def _pairing_timer(self, state: SessionState, generation: int) -> None:
@@ -443,45 +420,9 @@ class SessionManager:
                 self._retry_after_for_pairing_slot(),
             )
 
-    # ---- operations for the HTTP API -----------------------------------------------------------
+    # ---- the seam for the account lifecycle (SessionControl) -----------------------------------
 
-    async def get_account(self, account_id: str) -> dict[str, Any]:
-        snap = await asyncio.to_thread(self.store.get, account_path(account_id))
-        if snap is None or snap.data.get("status") == "deleted":
-            raise AccountNotFound(account_id)
-        return snap.data
-
-    async def add_account(self, name: str, phone_raw: str, phone_e164: str) -> AddResult:
-        """Idempotent by phone: the same number returns the existing account."""
-        existing = await asyncio.to_thread(
-            self.store.query, query("accounts", where=[("phoneE164", "==", phone_e164)])
-        )
-        live = [s for s in existing if s.data.get("status") != "deleted"]
-        if live:
-            return AddResult(live[0].id, live[0].data, created=False)
-        if existing:
-            account_id = existing[0].id
-            revive = {
-                "name": name,
-                "phone": phone_raw,
-                "status": "connecting",
-                "lastError": None,
-                "paired": False,
-                "deletedAt": DELETE_FIELD,
-                "updatedAt": SERVER_TIMESTAMP,
-            }
-            await asyncio.to_thread(self.store.update, account_path(account_id), revive)
-        else:
-            account_id = account_id_for_phone(phone_e164)
-            try:
-                await asyncio.to_thread(
-                    self.store.create,
-                    account_path(account_id),
-                    new_account_doc(name, phone_raw, phone_e164),
-                )
-            except AlreadyExists:
-                data = await self.get_account(account_id)
-                return AddResult(account_id, data, created=False)
+    async def open_pairing(self, account_id: str) -> None:
         state = self._state(account_id)
         try:
             self._check_pairing_slot(state)
@@ -492,14 +433,38 @@ class SessionManager:
             state.status = "needs_qr"
         else:
             await self._begin_pairing(state)
-        data = await self.get_account(account_id)
-        return AddResult(account_id, data, created=True)
+
+    async def forget(self, account_id: str) -> None:
+        state = self._states.pop(account_id, None)
+        if state is not None:
+            self._cancel_tasks(state)
+            state.generation = next(self._generations)  # drop late events of this session
+            async with self._ops:
+                if state.running:
+                    await self._transport_stop(account_id, logout=True)
+        async with self._ops:
+            await asyncio.to_thread(wipe_session_db, self.settings.session_db(account_id))
+        await asyncio.to_thread(self.secrets.clear, account_id)
+
+    # ---- operations for the HTTP API -----------------------------------------------------------
+
+    async def get_account(self, account_id: str) -> dict[str, Any]:
+        return await self.accounts.get_account(account_id)
+
+    async def add_account(self, name: str, phone_raw: str, phone_e164: str) -> AddResult:
+        return await self.accounts.add_account(name, phone_raw, phone_e164)
+
+    async def delete_account(self, account_id: str) -> bool:
+        return await self.accounts.delete_account(account_id)
+
+    async def backfill(self, account_id: str) -> tuple[str, bool]:
+        return await self.accounts.backfill(account_id)
 
     async def regenerate_qr(self, account_id: str) -> RegenerateResult:
         """New pairing (fresh session db), or a reconnect for a paired account that dropped.
 
         Raises AccountNotFound, PairingUnavailable (429), AlreadyConnected."""
-        data = await self.get_account(account_id)
+        data = await load_account(self.store, account_id)
         state = self._state(account_id)
         now = self._clock()
         if state.pairing and state.pairing_request_id:
@@ -526,7 +491,7 @@ class SessionManager:
         return RegenerateResult("started", request_id)
 
     async def request_pairing_code(self, account_id: str, phone_e164: str | None) -> str:
-        data = await self.get_account(account_id)
+        data = await load_account(self.store, account_id)
         state = self._state(account_id)
         if state.status == "connected":
             raise AlreadyConnected(account_id)
@@ -541,88 +506,6 @@ class SessionManager:
         code = await self.transport.request_pairing_code(account_id, phone)
         await asyncio.to_thread(self.secrets.set_pairing_code, account_id, code, self._clock())
         return code
-
-    async def delete_account(self, account_id: str) -> bool:
-        """Stop and unlink the session, wipe its session db, mark the account `deleted`.
-        Threads and messages are never touched. Returns False when it was already deleted."""
-        snap = await asyncio.to_thread(self.store.get, account_path(account_id))
-        if snap is None:
-            raise AccountNotFound(account_id)
-        state = self._states.pop(account_id, None)
-        if state is not None:
-            self._cancel_tasks(state)
-            state.generation = next(self._generations)  # drop late events of this session
-            if state.backfill_task is not None:
-                state.backfill_task.cancel()
-            async with self._ops:
-                if state.running:
-                    await self._transport_stop(account_id, logout=True)
-        async with self._ops:
-            await asyncio.to_thread(wipe_session_db, self.settings.session_db(account_id))
-        await asyncio.to_thread(self.secrets.clear, account_id)
-        if snap.data.get("status") == "deleted":
-            return False
-        await asyncio.to_thread(
-            self.store.update,
-            account_path(account_id),
-            {
-                "status": "deleted",
-                "paired": False,
-                "lastError": None,
-                "deletedAt": SERVER_TIMESTAMP,
-                "updatedAt": SERVER_TIMESTAMP,
-            },
-        )
-        return True
-
-    async def backfill(self, account_id: str) -> tuple[str, bool]:
-        """Ask the phone for older messages of the most recent threads (they arrive as history
-        sync and take the inbound path). Returns (requestId, already_running)."""
-        await self.get_account(account_id)
-        state = self._state(account_id)
-        if not self.transport.is_connected(account_id):
-            raise NotConnectedError(f"account {account_id} is not connected")
-        if state.backfill_task is not None and not state.backfill_task.done():
-            return state.backfill_request_id or "", True
-        request_id = uuid.uuid4().hex
-        state.backfill_request_id = request_id
-        state.backfill_task = self._spawn(self._run_backfill(account_id, request_id))
-        return request_id, False
-
-    async def _run_backfill(self, account_id: str, request_id: str) -> None:
-        threads = await asyncio.to_thread(
-            self.store.query,
-            query(
-                "threads",
-                where=[("accountId", "==", account_id)],
-                order_by=[("lastMessageAt", "desc")],
-                limit=self.settings.backfill_threads * 2,
-            ),
-        )
-        asked = 0
-        for snap in threads:
-            if asked >= self.settings.backfill_threads:
-                break
-            jid = snap.data.get("clientJid")
-            if (
-                not isinstance(jid, str)
-                or snap.data.get("redirectTo")
-                or "@s.whatsapp.net" not in jid
-            ):
-                continue
-            try:
-                await self.transport.request_history(account_id, jid, self.settings.backfill_count)
-                asked += 1
-            except Exception as exc:
-                log.warning("%s: backfill of %s failed: %s", account_id, jid, exc)
-        await self._update_account(
-            account_id,
-            {
-                "lastBackfillAt": SERVER_TIMESTAMP,
-                "lastBackfillRequestId": request_id,
-                "lastBackfillThreads": asked,
-            },
-        )
 
     # ---- views -----------------------------------------------------------------------------------
 
@@ -647,10 +530,6 @@ class SessionManager:
             "transportEvents": dict(self.event_counts),
             "noAutoRetryStatuses": sorted(NO_AUTO_RETRY),
         }
-
-
-class AlreadyConnected(Exception):
-    pass
 
 
 def wipe_session_db(db: Path) -> None:

@@ -20,6 +20,10 @@ How it fits neonize's Go side (read from its source; each point is a crash or a 
   timer (`qr_timeout_seconds` after the first code) that emits `QrTimeout` and stops the pairing.
 - `NEONIZE_BOT_TAG=off` must be in the environment before neonize is first imported (Go reads
   the environment once, when the library loads); importing this module sets it.
+
+Size (over 600 lines, on purpose): one class around neonize's global Go client map, whose lock,
+threads and callbacks must be read together; the pure conversion already lives apart
+(`neonize_convert`). The session-host work (issue 11) reshapes it.
 """
 
 from __future__ import annotations

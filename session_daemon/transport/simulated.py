@@ -25,26 +25,22 @@ call in a worker thread so the event loop is never blocked.
 
 Messages sent to a session that is known but not connected are queued "on the server" and
 delivered when it connects again (as WhatsApp does); `deliver_message` then returns the id at once.
+
+Modules: this one holds the two faces (port and phone controls); `simulated_network` the shared
+state and mechanics under the lock; `simulated_session` a session record and its db marker;
+`simulated_wire` the pure wire-message specs, `SimulatorError` and `lid_for_phone`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import hashlib
-import json
-import os
 import secrets
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar
 
 from session_daemon.transport.port import (
-    Connected,
     Disconnected,
     EventSink,
     HistorySyncChunk,
@@ -52,257 +48,45 @@ from session_daemon.transport.port import (
     Media,
     MessageReceived,
     MessageType,
-    NotConnected,
-    Paired,
     PairingCode,
-    QrCode,
-    QrTimeout,
     ReceiptReceived,
     ReceiptStatus,
     SendResult,
     StreamReplaced,
     TemporaryBan,
     TransportError,
-    TransportEvent,
     WireMessage,
 )
-from shared.jids import jid_to_e164, normalize_jid, parse_jid, phone_jid
+from session_daemon.transport.simulated_network import SendFailure, SimulatedNetwork
+from session_daemon.transport.simulated_session import (
+    SimSession,
+    default_own_phone,
+    load_session,
+    save_session,
+)
+from session_daemon.transport.simulated_wire import (
+    ReceivedMessage,
+    SimulatorError,
+    chat_and_pn,
+    media_from,
+    new_message_id,
+    require_phone,
+    to_datetime,
+    wire_message_from_spec,
+)
+from shared.jids import normalize_jid, phone_jid
 from shared.phones import to_e164_lenient
-from shared.timeutil import ensure_utc, from_ms, parse_iso, to_ms, utc_now
 
-__all__ = [
-    "ReceivedMessage",
-    "SimulatedTransport",
-    "SimulatorError",
-    "lid_for_phone",
-    "wire_message_from_spec",
-]
+__all__ = ["SimulatedTransport"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-SESSION_FORMAT = "superparty-simulated-session/1"
 _PAIRING_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # whatsmeow's pairing-code alphabet
-_MESSAGE_TYPES: frozenset[str] = frozenset(
-    ("text", "image", "video", "audio", "document", "sticker", "location", "contact",
-     "reaction", "other")
-)  # fmt: skip
-_MEDIA_TYPES: frozenset[str] = frozenset(("image", "video", "audio", "document"))
-
-SendFailure = Literal["retryable", "permanent"]
-_SERVER_HELD = (MessageReceived, HistorySyncChunk, ReceiptReceived)
-SessionState = Literal["pairing", "connected", "disconnected", "logged_out", "banned", "stopped"]
 
 
-class SimulatorError(ValueError):
-    """A control call that makes no sense in the current state; `code` is a stable error code
-    (`unknown_account`, `not_pairing`, `bad_pairing_code`, `not_connected`, `invalid_argument`,
-    `logged_out`)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class ReceivedMessage(NamedTuple):
-    """One message a simulated client phone received: `(account_id, text, message_id)`."""
-
-    account_id: str
-    text: str
-    message_id: str
-
-
-@dataclass
-class _Session:
-    account_id: str
-    session_db: Path
-    sink: EventSink
-    state: SessionState = "stopped"
-    paired: bool = False
-    own_jid: str | None = None
-    push_name: str | None = None
-    lid_map: dict[str, str] = field(default_factory=dict)  # lid jid -> phone jid
-    banned_until: datetime | None = None
-    qr_stop: threading.Event | None = None
-    pairing_code: str | None = None
-    pairing_phone: str | None = None
-    last_qr: str | None = None
-    offline_queue: list[TransportEvent] = field(default_factory=list)
-    history: list[WireMessage] = field(default_factory=list)  # what the linked phone holds
-
-
-def new_message_id() -> str:
-    """An id shaped like the ones WhatsApp clients make (`3EB0` + 16 upper hex)."""
-    return "3EB0" + secrets.token_hex(8).upper()
-
-
-def lid_for_phone(phone: str) -> str:
-    """The (stable, made-up) LID of a client phone in this simulated network."""
-    e164 = to_e164_lenient(phone) or phone
-    digest = hashlib.sha256(e164.encode()).hexdigest()
-    return f"{int(digest[:12], 16) % 10**14 + 10**14}@lid"
-
-
-def _random_b64(n: int) -> str:
-    return base64.b64encode(os.urandom(n)).decode()
-
-
-def _qr_payload() -> str:
-    # Same shape as whatsmeow's: ref,noisePub,identityPub,advSecret
-    return ",".join(("2@" + _random_b64(18), _random_b64(32), _random_b64(32), _random_b64(32)))
-
-
-def _default_own_phone(account_id: str) -> str:
-    digest = int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16)
-    return f"+407{digest % 10**8:08d}"
-
-
-def _require_phone(raw: str, what: str) -> str:
-    e164 = to_e164_lenient(raw)
-    if e164 is None:
-        raise SimulatorError("invalid_argument", f"{what} is not a phone number: {raw!r}")
-    return e164
-
-
-def _to_datetime(value: datetime | int | float | str | None, default: datetime) -> datetime:
-    """A timestamp from a datetime, epoch seconds (< 1e11) or ms, or ISO text."""
-    if value is None:
-        return default
-    if isinstance(value, datetime):
-        return ensure_utc(value)
-    if isinstance(value, bool):
-        raise SimulatorError("invalid_argument", "timestamp must be a number or ISO text")
-    if isinstance(value, int | float):
-        try:
-            return from_ms(value if value >= 1e11 else value * 1000)
-        except (OverflowError, ValueError, OSError):
-            raise SimulatorError("invalid_argument", f"timestamp out of range: {value!r}") from None
-    parsed = parse_iso(value) if isinstance(value, str) else None
-    if parsed is None:
-        raise SimulatorError("invalid_argument", f"not a timestamp: {value!r}")
-    return parsed
-
-
-def _media_from(value: Media | Mapping[str, Any] | None) -> Media | None:
-    if value is None or isinstance(value, Media):
-        return value
-    if not isinstance(value, Mapping):
-        raise SimulatorError("invalid_argument", "media must be an object")
-    mtype = value.get("type")
-    if mtype not in _MEDIA_TYPES:
-        raise SimulatorError(
-            "invalid_argument", f"media.type must be one of {sorted(_MEDIA_TYPES)}"
-        )
-    fields = {}
-    for key, attr in (
-        ("mimetype", "mimetype"),
-        ("filename", "filename"),
-        ("url", "url"),
-        ("thumbBase64", "thumb_base64"),
-    ):
-        item = value.get(key, value.get(attr))
-        if item is not None and not isinstance(item, str):
-            raise SimulatorError("invalid_argument", f"media.{key} must be a string")
-        fields[attr] = item
-    return Media(type=mtype, **fields)
-
-
-def wire_message_from_spec(
-    spec: Mapping[str, Any], *, own_jid: str, default_time: datetime | None = None
-) -> WireMessage:
-    """Build a `WireMessage` from a JSON-like spec (what `/api/simulator/*` bodies carry).
-
-    Keys: `from` (client phone, or a `…@lid` JID) or `chat`; `text`; `id`; `timestamp` (epoch
-    seconds or ms, or ISO); `fromMe` (bool); `pushName`; `media` {type, mimetype, filename, url,
-    thumbBase64}; `messageType`; `phoneJid` (the phone JID behind a LID chat, if it travels with
-    the message). Raises `SimulatorError("invalid_argument", ...)` on anything malformed.
-    """
-    if not isinstance(spec, Mapping):
-        raise SimulatorError("invalid_argument", "a message must be an object")
-    who = spec.get("from", spec.get("chat"))
-    if not isinstance(who, str) or not who.strip():
-        raise SimulatorError("invalid_argument", "message needs 'from' (a phone or a JID)")
-    text = spec.get("text", "")
-    if not isinstance(text, str):
-        raise SimulatorError("invalid_argument", "text must be a string")
-    msg_id = spec.get("id") or new_message_id()
-    if not isinstance(msg_id, str) or len(msg_id) > 128:
-        raise SimulatorError("invalid_argument", "id must be a string of at most 128 chars")
-    from_me = spec.get("fromMe", False)
-    if not isinstance(from_me, bool):
-        raise SimulatorError("invalid_argument", "fromMe must be a boolean")
-    push_name = spec.get("pushName")
-    if push_name is not None and not isinstance(push_name, str):
-        raise SimulatorError("invalid_argument", "pushName must be a string")
-    media = _media_from(spec.get("media"))
-    mtype = cast(MessageType, spec.get("messageType") or (media.type if media else "text"))
-    if mtype not in _MESSAGE_TYPES:
-        raise SimulatorError(
-            "invalid_argument", f"messageType must be one of {sorted(_MESSAGE_TYPES)}"
-        )
-    chat, pn = _chat_and_pn(who)
-    alt = spec.get("phoneJid")
-    if alt is not None:
-        pn = normalize_jid(alt) if isinstance(alt, str) else None
-        if pn is None or not pn.endswith("@s.whatsapp.net"):
-            raise SimulatorError("invalid_argument", "phoneJid must be a phone JID")
-    ts = _to_datetime(spec.get("timestamp"), default_time or utc_now())
-    return WireMessage(
-        id=msg_id,
-        chat_jid=chat,
-        sender_jid=own_jid if from_me else chat,
-        from_me=from_me,
-        timestamp=ts,
-        text=text,
-        message_type=mtype,
-        chat_pn_jid=pn if pn != chat else None,
-        sender_pn_jid=None if from_me else (pn if pn != chat else None),
-        is_group=chat.endswith("@g.us"),
-        push_name=push_name,
-        media=media,
-    )
-
-
-def _chat_and_pn(who: str) -> tuple[str, str | None]:
-    """(chat JID as addressed, its phone JID when it is one) for a phone number or any JID."""
-    if "@" in who:
-        jid = parse_jid(who)
-        if jid is None:
-            raise SimulatorError("invalid_argument", f"not a JID: {who!r}")
-        chat = str(jid.to_non_device())
-        return chat, chat if jid.is_phone else None
-    chat = phone_jid(_require_phone(who, "from"))
-    return chat, chat
-
-
-class SimulatedTransport:
+class SimulatedTransport(SimulatedNetwork):
     """See the module docstring. One instance serves every account, like the real adapter."""
-
-    def __init__(
-        self,
-        *,
-        qr_interval: float = 20.0,
-        qr_timeout: float = 160.0,
-        receipt_delay: float = 0.02,
-        auto_delivered: bool = True,
-        history_limit: int = 5000,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self.qr_interval = qr_interval
-        self.qr_timeout = qr_timeout
-        self.receipt_delay = receipt_delay
-        self.auto_delivered = auto_delivered
-        self.history_limit = history_limit
-        self._clock = clock
-        self._lock = threading.RLock()
-        self._sessions: dict[str, _Session] = {}
-        self._received: dict[str, list[ReceivedMessage]] = {}
-        self._send_failure: SendFailure | None = None
-        self._send_failures_left: int | None = None
-        self._connect_failures: dict[str, int] = {}
-        self._timers: set[threading.Timer] = set()
-        self._closed = False
-        self.sent_count = 0
 
     # ==== the port ===============================================================================
 
@@ -316,11 +100,11 @@ class SimulatedTransport:
             old = self._sessions.get(account_id)
             if old is not None:
                 self._stop_qr(old)
-            session = _Session(account_id, Path(session_db), sink)
+            session = SimSession(account_id, Path(session_db), sink)
             if old is not None:  # the server-side queue and phone memory survive a restart
                 session.offline_queue = old.offline_queue
                 session.history = old.history
-            self._load(session)
+            load_session(session)
             self._sessions[account_id] = session
         await asyncio.to_thread(self._connect, session)
 
@@ -395,9 +179,7 @@ class SimulatedTransport:
         self, account_id: str, phone_e164: str | None = None, push_name: str | None = None
     ) -> str:
         """The owner scans the QR with the phone `phone_e164`. Returns the linked JID."""
-        phone = (
-            _require_phone(phone_e164, "phone") if phone_e164 else _default_own_phone(account_id)
-        )
+        phone = require_phone(phone_e164, "phone") if phone_e164 else default_own_phone(account_id)
         with self._lock:
             session = self._require(account_id)
             if session.state != "pairing":
@@ -460,8 +242,8 @@ class SimulatedTransport:
         with self._lock:
             session = self._require(account_id)
             chat, pn = self._address(session, sender, via_lid=via_lid, lid=lid)
-        ts = _to_datetime(timestamp, self._now())
-        media_obj = _media_from(media)
+        ts = to_datetime(timestamp, self._now())
+        media_obj = media_from(media)
         mtype = message_type or (media_obj.type if media_obj else "text")
         message = WireMessage(
             id=msg_id or new_message_id(),
@@ -503,7 +285,7 @@ class SimulatedTransport:
             chat_jid=chat,
             sender_jid=own,
             from_me=True,
-            timestamp=_to_datetime(timestamp, self._now()),
+            timestamp=to_datetime(timestamp, self._now()),
             text=text,
             chat_pn_jid=pn if pn != chat else None,
             push_name=own_name,
@@ -527,7 +309,7 @@ class SimulatedTransport:
         Returns the number of messages sent once the daemon acknowledged the chunk."""
         with self._lock:
             session = self._require(account_id)
-            own = session.own_jid or phone_jid(_default_own_phone(account_id))
+            own = session.own_jid or phone_jid(default_own_phone(account_id))
         wires = tuple(
             m if isinstance(m, WireMessage) else wire_message_from_spec(m, own_jid=own)
             for m in messages
@@ -548,7 +330,7 @@ class SimulatedTransport:
             names[jid] = name
         with self._lock:
             session.lid_map.update(mapping)
-            self._save(session)
+            save_session(session)
         chunk = HistorySyncChunk(
             account_id, wires, lid_to_pn=mapping, push_names=names,
             chunk_order=chunk_order, progress=progress,
@@ -565,7 +347,7 @@ class SimulatedTransport:
         with self._lock:
             session = self._require(account_id)
             session.lid_map[lid_jid] = pn
-            self._save(session)
+            save_session(session)
 
     # ==== receipts ===============================================================================
 
@@ -585,7 +367,7 @@ class SimulatedTransport:
             raise SimulatorError("invalid_argument", "message_ids must be non-empty strings")
         with self._lock:
             self._require(account_id)
-        chat_jid, pn = _chat_and_pn(chat)
+        chat_jid, pn = chat_and_pn(chat)
         event = ReceiptReceived(
             account_id, tuple(message_ids), chat_jid, status, timestamp or self._now(),
             chat_pn_jid=pn if pn != chat_jid else None,
@@ -597,7 +379,7 @@ class SimulatedTransport:
     ) -> list[str]:
         """The client opens the chat: a `read` receipt for `message_ids` (default: everything
         this account sent to that phone). Returns the ids acknowledged."""
-        e164 = _require_phone(phone, "phone")
+        e164 = require_phone(phone, "phone")
         ids = list(message_ids) if message_ids is not None else [
             r.message_id for r in self.received_by(e164) if r.account_id == account_id
         ]  # fmt: skip
@@ -643,7 +425,7 @@ class SimulatedTransport:
             session = self._require(account_id)
             session.banned_until = ban_until
             session.state = "banned"
-            self._save(session)
+            save_session(session)
             until = session.banned_until
         session.sink(TemporaryBan(account_id, code, until))
 
@@ -728,229 +510,3 @@ class SimulatedTransport:
             receipt = ReceiptReceived(account_id, (msg_id,), chat, "delivered", now)
             self._later(self.receipt_delay, lambda: self._emit_if_connected(account_id, receipt))
         return SendResult(msg_id, now)
-
-    # ==== internals ==============================================================================
-
-    def _now(self) -> datetime:
-        now = ensure_utc(self._clock())
-        return from_ms(to_ms(now))  # millisecond precision, like the stored *Ms fields
-
-    def _require(self, account_id: str) -> _Session:
-        session = self._sessions.get(account_id)
-        if session is None:
-            raise SimulatorError("unknown_account", f"no session for account {account_id!r}")
-        return session
-
-    def _connected_session(self, account_id: str) -> _Session:
-        session = self._sessions.get(account_id)
-        if session is None or session.state != "connected":
-            raise NotConnected(f"{account_id} is not connected")
-        return session
-
-    def _phone_jid_of(self, raw: object) -> str:
-        if not isinstance(raw, str):
-            raise SimulatorError("invalid_argument", f"not a phone number or JID: {raw!r}")
-        if "@" in raw:
-            jid = parse_jid(raw)
-            if jid is None or not jid.is_phone:
-                raise SimulatorError("invalid_argument", f"not a phone JID: {raw!r}")
-            return str(jid.to_non_device())
-        return phone_jid(_require_phone(raw, "phone"))
-
-    def _address(
-        self, session: _Session, who: str, *, via_lid: bool, lid: str | None
-    ) -> tuple[str, str | None]:
-        chat, pn = _chat_and_pn(who)
-        if chat.endswith("@lid"):
-            return chat, session.lid_map.get(chat)
-        if via_lid and pn is not None:
-            lid_jid = normalize_jid(lid) if lid else lid_for_phone("+" + pn.split("@")[0])
-            if lid_jid is None or not lid_jid.endswith("@lid"):
-                raise SimulatorError("invalid_argument", f"not a LID: {lid!r}")
-            session.lid_map[lid_jid] = pn
-            self._save(session)
-            return lid_jid, pn
-        return chat, pn
-
-    def _remember(self, session: _Session, messages: list[WireMessage]) -> None:
-        """The linked phone keeps the latest `history_limit` messages (for `request_history`)."""
-        session.history.extend(messages)
-        overflow = len(session.history) - self.history_limit
-        if overflow > 0:
-            del session.history[:overflow]
-
-    def _record_received(self, account_id: str, chat: str, text: str, msg_id: str) -> None:
-        with self._lock:
-            self._record_received_locked(account_id, chat, text, msg_id)
-
-    def _record_received_locked(self, account_id: str, chat: str, text: str, msg_id: str) -> None:
-        e164 = jid_to_e164(chat)
-        if e164 is not None:
-            self._received.setdefault(e164, []).append(ReceivedMessage(account_id, text, msg_id))
-
-    def _deliver(self, account_id: str, event: TransportEvent, messages: list[WireMessage]) -> None:
-        """Hand an event to the daemon now, or queue it on the server while offline."""
-        with self._lock:
-            session = self._require(account_id)
-            if session.state == "logged_out":
-                raise SimulatorError("logged_out", f"{account_id} is logged out")
-            self._remember(session, messages)
-            if session.state != "connected":
-                session.offline_queue.append(event)
-                return
-        self._hand_over(session, [event])
-
-    def _emit_if_connected(self, account_id: str, event: TransportEvent) -> None:
-        with self._lock:
-            session = self._sessions.get(account_id)
-            if session is None or self._closed:
-                return
-            if session.state != "connected":
-                session.offline_queue.append(event)
-                return
-        self._hand_over(session, [event])
-
-    def _later(self, delay: float, fn: Callable[[], None]) -> None:
-        def run() -> None:
-            with self._lock:
-                self._timers.discard(timer)
-            with contextlib.suppress(Exception):
-                fn()
-
-        timer = threading.Timer(delay, run)
-        timer.daemon = True
-        with self._lock:
-            if self._closed:
-                return
-            self._timers.add(timer)
-        timer.start()
-
-    def _connect(self, session: _Session) -> None:
-        """Bring a started session up: resume, refuse (ban/logged out), or start showing QRs."""
-        with self._lock:
-            now = self._now()
-            if session.banned_until is not None and session.banned_until > now:
-                session.state = "banned"
-                event: TransportEvent = TemporaryBan(session.account_id, 101, session.banned_until)
-                pending: list[TransportEvent] = []
-            elif session.paired:
-                session.state = "connected"
-                event = Connected(session.account_id)
-                pending, session.offline_queue = session.offline_queue, []
-            else:
-                session.state = "pairing"
-                stop = threading.Event()
-                session.qr_stop = stop
-                threading.Thread(
-                    target=self._qr_loop, args=(session, stop), daemon=True,
-                    name=f"sim-qr-{session.account_id}",
-                ).start()  # fmt: skip
-                return
-        self._hand_over(session, [event, *pending])
-
-    def _qr_loop(self, session: _Session, stop: threading.Event) -> None:
-        deadline = self._clock() + timedelta(seconds=self.qr_timeout)
-        while not stop.is_set():
-            with self._lock:
-                if stop.is_set() or session.state != "pairing":
-                    return
-                if self._clock() >= deadline:
-                    session.state = "stopped"
-                    session.qr_stop = None
-                    timed_out = True
-                else:
-                    code = _qr_payload()
-                    session.last_qr = code
-                    timed_out = False
-            if timed_out:
-                session.sink(QrTimeout(session.account_id))
-                return
-            session.sink(QrCode(session.account_id, code))
-            remaining = (deadline - self._clock()).total_seconds()
-            stop.wait(max(0.0, min(self.qr_interval, remaining)))
-
-    def _stop_qr(self, session: _Session) -> None:
-        if session.qr_stop is not None:
-            session.qr_stop.set()
-            session.qr_stop = None
-
-    def _complete_pairing(
-        self, session: _Session, phone: str, push_name: str | None
-    ) -> tuple[str, list[TransportEvent]]:
-        """Called with the lock held; returns the events to emit once it is released."""
-        self._stop_qr(session)
-        session.paired = True
-        session.own_jid = phone_jid(phone)
-        session.push_name = push_name
-        session.pairing_code = session.pairing_phone = None
-        session.state = "connected"
-        self._save(session)
-        pending, session.offline_queue = session.offline_queue, []
-        account = session.account_id
-        events: list[TransportEvent] = [
-            Paired(account, session.own_jid, push_name),
-            Connected(account),
-            *pending,
-        ]
-        return session.own_jid, events
-
-    def _hand_over(self, session: _Session, events: list[TransportEvent]) -> None:
-        """Give events to the daemon in order. If the sink refuses one (the daemon is stopping),
-        that message and the ones after it stay on the server, to be delivered at the next
-        connect, as WhatsApp redelivers what was never acknowledged."""
-        for i, event in enumerate(events):
-            try:
-                session.sink(event)
-            except Exception:
-                held = [e for e in events[i:] if isinstance(e, _SERVER_HELD)]
-                with self._lock:
-                    session.offline_queue[:0] = held
-                raise
-
-    def _unlink(self, session: _Session) -> None:
-        session.paired = False
-        session.own_jid = None
-        session.state = "logged_out"
-        session.lid_map.clear()
-        self._save(session, logged_out=True)
-
-    # ---- the session db marker -----------------------------------------------------------------
-
-    def _load(self, session: _Session) -> None:
-        try:
-            raw = json.loads(session.session_db.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return
-        if not isinstance(raw, dict) or raw.get("format") != SESSION_FORMAT:
-            return
-        session.paired = bool(raw.get("paired"))
-        session.own_jid = raw.get("ownJid") if session.paired else None
-        session.push_name = raw.get("pushName")
-        lid_map = raw.get("lidMap")
-        session.lid_map = dict(lid_map) if isinstance(lid_map, dict) else {}
-        until = raw.get("bannedUntilMs")
-        session.banned_until = from_ms(until) if isinstance(until, int) else None
-
-    def _save(self, session: _Session, *, logged_out: bool = False) -> None:
-        data = {
-            "format": SESSION_FORMAT,
-            "paired": session.paired,
-            "ownJid": session.own_jid,
-            "pushName": session.push_name,
-            "lidMap": session.lid_map,
-            "loggedOut": logged_out,
-            "bannedUntilMs": to_ms(session.banned_until) if session.banned_until else None,
-        }
-        path = session.session_db
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-
-
-def with_timestamp(message: WireMessage, ts: datetime) -> WireMessage:
-    """A copy of `message` at another time (handy for building history chunks in tests)."""
-    return replace(message, timestamp=ensure_utc(ts))

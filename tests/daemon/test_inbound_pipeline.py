@@ -21,7 +21,8 @@ from session_daemon.transport.port import (
     ReceiptReceived,
     WireMessage,
 )
-from session_daemon.transport.simulated import SimulatedTransport, lid_for_phone
+from session_daemon.transport.simulated import SimulatedTransport
+from session_daemon.transport.simulated_wire import lid_for_phone
 from shared.schemas import Message, Thread
 from shared.store.port import DocumentStore, Snapshot, StoreError, WriteBatch, query
 from shared.store.sqlite import SqliteStore

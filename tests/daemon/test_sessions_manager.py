@@ -13,7 +13,8 @@ import pytest
 
 from session_daemon.config import Settings
 from session_daemon.sessions.backoff import backoff_delay
-from session_daemon.sessions.manager import PairingUnavailable, SessionManager
+from session_daemon.sessions.errors import PairingUnavailable
+from session_daemon.sessions.manager import SessionManager
 from session_daemon.sessions.secrets import secrets_path
 from session_daemon.sessions.status import should_restore, transition_for
 from session_daemon.transport.port import (

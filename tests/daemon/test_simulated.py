@@ -29,8 +29,8 @@ from session_daemon.transport.port import (
     TransportError,
     TransportEvent,
 )
-from session_daemon.transport.simulated import (
-    SimulatedTransport,
+from session_daemon.transport.simulated import SimulatedTransport
+from session_daemon.transport.simulated_wire import (
     SimulatorError,
     lid_for_phone,
     wire_message_from_spec,

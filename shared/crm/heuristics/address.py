@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.crm.heuristics.text import fold, sentences, title_word
+from shared.crm.heuristics.text import fold, is_stop_word, sentences, title_word
 from shared.crm.types import ChatMessage
 
 _STREET = re.compile(
@@ -309,7 +309,6 @@ _KEEP_LOWER = frozenset(
 def _recased(text: str) -> str:
     """An all-lowercase message with its content words capitalized (same length), so the rules
     that look for names ('Restaurant Casa Viilor', 'Cluj-Napoca') work on it too."""
-    from shared.crm.heuristics.people import is_stop_word
 
     def cap(m: re.Match[str]) -> str:
         word = m.group()

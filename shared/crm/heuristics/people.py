@@ -14,154 +14,14 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from shared.crm.heuristics.text import fold, title_word, to_int
+from shared.crm.heuristics.lexicon import STOP_NAMES
+from shared.crm.heuristics.text import fold, is_character_name, is_stop_word, title_word, to_int
 from shared.crm.types import ChatMessage
 
 _U = "A-ZĂÂÎȘȚŞŢ"
 _L = "a-zăâîșțşţ"
 NAME = rf"[{_U}][{_L}]+(?:-[{_U}][{_L}]+)?"
 _ANY_NAME = rf"[{_U}{_L}][{_L}]+(?:-[{_U}{_L}][{_L}]+)?"
-
-_STOP_NAMES = {
-    "mos",
-    "craciun",
-    "paste",
-    "dumnezeu",
-    "doamne",
-    "de",
-    "la",
-    "pe",
-    "cu",
-    "si",
-    "sau",
-    "e",
-    "este",
-    "va",
-    "nostru",
-    "noastre",
-    "mele",
-    "meu",
-    "mea",
-    "lor",
-    "ei",
-    "lui",
-    "care",
-    "face",
-    "implineste",
-    "are",
-    "in",
-    "din",
-    "pentru",
-    "fetitei",
-    "baiatului",
-    "copilului",
-    "nasterii",
-    "nastere",
-    "cade",
-    "copiii",
-    "copii",
-    "bebelusul",
-    "bebelusa",
-    "sarbatoritul",
-    "sarbatorita",
-    "vineri",
-    "sambata",
-    "duminica",
-    "luni",
-    "marti",
-    "miercuri",
-    "joi",
-    "animator",
-    "animatorul",
-    "animatoare",
-    "petrecere",
-    "petrecerea",
-    "botez",
-    "botezul",
-    "ziua",
-    "buna",
-    "salut",
-    "multumesc",
-    "multumim",
-    "perfect",
-    "super",
-    "da",
-    "nu",
-    "ok",
-    "bine",
-    "ea",
-    "el",
-    "noi",
-    "eu",
-    "ce",
-    "cand",
-    "cum",
-    "cat",
-    "cati",
-    "cate",
-    "aveti",
-    "vrem",
-    "vreau",
-    "frozen",
-    "paw",
-    "patrol",
-    "restaurant",
-    "str",
-    "strada",
-    "sector",
-    "adresa",
-    "tot",
-    "toti",
-    "totul",
-    "puțini",
-    "putini",
-    "vreo",
-    "cam",
-    "aprox",
-    "inca",
-    "gata",
-    "atunci",
-    "notat",
-    "confirm",
-    "mersi",
-    "acasa",
-    "fiica",
-    "fiul",
-    "fetita",
-    "baiatul",
-    "halloween",
-    "serbarea",
-    "serbare",
-    "aniversarea",
-    "aniversare",
-    "evenimentul",
-    "eveniment",
-    "party",
-    "cei",
-    "cele",
-    "doua",
-    "doi",
-    "trei",
-    "patru",
-    "cinci",
-    "mine",
-    "toate",
-    "ore",
-    "asta",
-    "acesta",
-    "aceasta",
-    "anul",
-    "acum",
-    "revelion",
-    "rusalii",
-    "dragobete",
-    "nunta",
-    "cumatrie",
-    "grupa",
-    "clasa",
-    "scoala",
-    "gradinita",
-}
 
 _KIN = (
     # the possessive forms first: "fetiței noastre Sofia" must not stop at "fetiței"
@@ -200,10 +60,6 @@ class NameMention:
     weight: int
 
 
-def is_stop_word(word: str) -> bool:
-    return fold(word) in _STOP_NAMES
-
-
 def _name_at(text: str, start: int, *, allow_lower: bool, pair: bool = True) -> str | None:
     """The name (or 'X și Y') starting at `start`, or None when it is not a plausible name."""
     first = _ANY_NAME if allow_lower else NAME
@@ -217,20 +73,18 @@ def _name_at(text: str, start: int, *, allow_lower: bool, pair: bool = True) -> 
         double = re.match(rf"({first})\s+({first})(?=\s*(?:[,.(!?]|$|{_AGE_VERB}\b))", text[start:])
         if (
             double
-            and fold(double.group(1)) not in _STOP_NAMES
-            and fold(double.group(2)) not in _STOP_NAMES
+            and fold(double.group(1)) not in STOP_NAMES
+            and fold(double.group(2)) not in STOP_NAMES
             and fold(double.group(2)) not in _NOT_SECOND_NAME
         ):
             m = double
     words = re.split(r"\s+(?:și|si)\s+", m.group(0))
     if len(words) == 2 and words[0][:1].isupper() and not words[1][:1].isupper():
         words = words[:1]  # "lui Tudor și aș vrea": a capitalized name, then a sentence goes on
-    if any(fold(w) in _STOP_NAMES or len(w) < 2 for w in words):
-        if fold(words[0]) in _STOP_NAMES or len(words[0]) < 2:
+    if any(fold(w) in STOP_NAMES or len(w) < 2 for w in words):
+        if fold(words[0]) in STOP_NAMES or len(words[0]) < 2:
             return None
         words = words[:1]
-    from shared.crm.heuristics.services import is_character_name
-
     if any(is_character_name(w) for w in words):
         return None
     words = [" ".join(title_word(part) for part in w.split()) for w in words]
@@ -270,8 +124,6 @@ def _double_name_start(text: str, start: int, all_lower: bool) -> int:
     before = re.search(rf"(?<![\w-])({word})\s+$", text[:start])
     if before is None or is_stop_word(before.group(1)):
         return start
-    from shared.crm.heuristics.services import is_character_name
-
     if is_character_name(before.group(1)) or fold(before.group(1)) in _NOT_FIRST_NAME:
         return start
     return before.start(1) if _name_at(text, before.start(1), allow_lower=all_lower) else start
@@ -389,7 +241,7 @@ def name_mentions(message: ChatMessage, previous: ChatMessage | None) -> list[Na
             answer = re.match(rf"\s*({word}(?:\s+{word})?)(?=\s*(?:[.,!]|$))", text)
             if answer:
                 name = " ".join(title_word(w) for w in answer.group(1).split())
-                if not any(fold(w) in _STOP_NAMES for w in name.split()):
+                if not any(fold(w) in STOP_NAMES for w in name.split()):
                     out.append(NameMention(name, answer.start(1), 3))
             else:
                 add(0, 3, allow_lower=True, pair=False)

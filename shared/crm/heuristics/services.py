@@ -13,212 +13,36 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from shared.crm.heuristics.lexicon import (
+    ALIAS_TO_NAME,
+    AMBIGUOUS_CHARACTERS,
+    GAMES_ARCH,
+    GENERIC_ANIMATOR,
+    SERVICE_PATTERNS,
+)
 from shared.crm.heuristics.text import (
     NUMBER_WORD_RE,
     Span,
     clause_at,
     fold,
+    is_stop_word,
     labelled_segments,
     sentences,
     to_int,
 )
 from shared.crm.types import ChatMessage, RoleDraft
 
-# Character display name → folded aliases. Common children's-party characters; franchises map
-# to no specific character.
-CHARACTERS: dict[str, tuple[str, ...]] = {
-    "Elsa": ("elsa",),
-    "Anna": ("anna",),
-    "Olaf": ("olaf",),
-    "Spider-Man": ("spider-man", "spiderman", "spider man", "omul paianjen", "omul-paianjen"),
-    "Spider-Gwen": ("spider-gwen", "spider gwen"),
-    "Batman": ("batman",),
-    "Superman": ("superman",),
-    "Iron Man": ("iron man", "ironman", "iron-man"),
-    "Hulk": ("hulk",),
-    "Captain America": ("captain america", "capitanul america"),
-    "Thor": ("thor",),
-    "Black Panther": ("black panther",),
-    "Wonder Woman": ("wonder woman",),
-    "Supergirl": ("supergirl",),
-    "Batgirl": ("batgirl",),
-    "Sonic": ("sonic",),
-    "Tails": ("tails",),
-    "Knuckles": ("knuckles",),
-    "Mickey": ("mickey", "mickey mouse"),
-    "Minnie": ("minnie", "minnie mouse"),
-    "Ladybug": ("ladybug", "buburuza"),
-    "Cat Noir": ("cat noir", "motanul negru"),
-    "Rapunzel": ("rapunzel",),
-    "Ariel": ("ariel", "mica sirena"),
-    "Cenușăreasa": ("cenusareasa", "cinderella"),
-    "Belle": ("belle",),
-    "Jasmine": ("jasmine",),
-    "Aurora": ("aurora",),
-    "Albă ca Zăpada": ("alba ca zapada", "snow white"),
-    "Moana": ("moana",),
-    "Mulan": ("mulan",),
-    "Tinker Bell": ("tinker bell", "clopotel"),
-    "Stitch": ("stitch",),
-    "Peppa Pig": ("peppa pig", "peppa"),
-    "George Pig": ("george pig",),
-    "Barbie": ("barbie",),
-    "Wednesday": ("wednesday",),
-    "Harry Potter": ("harry potter",),
-    "Hermione": ("hermione",),
-    "Pikachu": ("pikachu",),
-    "Mario": ("super mario", "mario"),
-    "Luigi": ("luigi",),
-    "Buzz Lightyear": ("buzz lightyear", "buzz"),
-    "Woody": ("woody",),
-    "Chase": ("chase",),
-    "Skye": ("skye",),
-    "Marshall": ("marshall",),
-    "Rubble": ("rubble",),
-    "Rocky": ("rocky",),
-    "Zuma": ("zuma",),
-    "Everest": ("everest",),
-    "Ryder": ("ryder",),
-    "Bluey": ("bluey",),
-    "Masha": ("masha", "masa si ursul"),
-    "Catboy": ("catboy",),
-    "Owlette": ("owlette",),
-    "Gekko": ("gekko",),
-    "Shrek": ("shrek",),
-    "Minion": ("minion", "minioni", "minionii"),
-    "Hello Kitty": ("hello kitty",),
-    "Unicorn": ("unicorn",),
-    "Jack Sparrow": ("jack sparrow",),
-    "Pirat": ("pirat", "piratul"),
-    "Clovn": ("clovn", "clovnul"),
-    "Vrăjitor": ("vrajitor", "magician", "show de magie", "spectacol de magie", "iluzionist"),
-    "Zâna": ("zana", "zanuta"),
-    "Prințesa": ("printesa", "printesa sofia"),
-    "Bumblebee": ("bumblebee",),
-    "Optimus Prime": ("optimus prime",),
-    "Lightning McQueen": ("fulger mcqueen", "lightning mcqueen", "mcqueen"),
-    "Steve Minecraft": ("minecraft", "steve"),
-    "Squid Game": ("squid game",),
-    "Among Us": ("among us",),
-    "Ninja": ("ninja", "ninjago"),
-    "Sponge Bob": ("sponge bob", "spongebob"),
-    "Deadpool": ("deadpool",),
-    "Venom": ("venom",),
-    "Miles Morales": ("miles morales",),
-    "Pinocchio": ("pinocchio", "pinochio"),
-    "Scufița Roșie": ("scufita rosie",),
-    "Robin": ("robin",),
-    "Donald": ("donald", "donald duck", "ratoiul donald"),
-    "Daisy": ("daisy",),
-    "Goofy": ("goofy",),
-    "Pluto": ("pluto",),
-    "Captain Marvel": ("captain marvel", "capitanul marvel"),
-    "Black Widow": ("black widow", "vaduva neagra"),
-    "Flash": ("flash",),
-    "Aquaman": ("aquaman",),
-    "Ben 10": ("ben 10", "ben10"),
-    "Dora": ("dora", "dora exploratoarea"),
-    "Mirabel": ("mirabel",),
-    "Tiana": ("tiana",),
-    "Pocahontas": ("pocahontas",),
-    "Kristoff": ("kristoff",),
-    "Maui": ("maui",),
-    "Leonardo": ("leonardo",),
-    "Raphael": ("raphael",),
-    "Donatello": ("donatello",),
-    "Michelangelo": ("michelangelo",),
-    "Yoshi": ("yoshi",),
-    "Kuromi": ("kuromi",),
-    "Elmo": ("elmo",),
-    "Bubble show": ("bubble show", "bubble-show", "show cu baloane de sapun", "baloane de sapun"),
-}
-# Franchises and generic personas: an animator whose character is not yet fixed.
-GENERIC_ANIMATOR = (
-    "paw patrol",
-    "frozen",
-    "avengers",
-    "supererou",
-    "super-erou",
-    "supereroi",
-    "printese",
-    "orice printesa",
-    "personaj",
-    "personaje",
-    "mascota",
-)
-
-_ALIAS_TO_NAME = {alias: name for name, aliases in CHARACTERS.items() for alias in aliases}
 _CHARACTER_RE = re.compile(
     r"(?<![\w-])("
-    + "|".join(re.escape(a) for a in sorted(_ALIAS_TO_NAME, key=len, reverse=True))
+    + "|".join(re.escape(a) for a in sorted(ALIAS_TO_NAME, key=len, reverse=True))
     + r")(?:(?![\w-])|(?=-(?:ul|ului|l|lui)\b))"  # "bubble show-ul", "Sonic-ul"
 )
-# Words that are characters only in context; as a lone capitalized word they may be names.
-_AMBIGUOUS = {
-    "aurora",
-    "rocky",
-    "everest",
-    "steve",
-    "zana",
-    "belle",
-    "chase",
-    "buzz",
-    "pirat",
-    # also given names or words: a character only when written capitalized or in a lowercase chat
-    "robin",
-    "daisy",
-    "flash",
-    "dora",
-    "leonardo",
-    "raphael",
-    "maui",
-}
-
 # "Personaje: pirat", "și un pirat": a word that is a character only in context, in one.
 _INTRODUCES_CHARACTER = re.compile(r"(?:\bpersonaj\w*\s*:|\b(?:un|o)|\banimat\w*)\s*$")
 
 _N = rf"(\d{{1,3}}|{NUMBER_WORD_RE})"
-_GAMES_ARCH = r"\barcad(?:a|e|ele)\s+(?:cu|de)\s+(?:jocuri|joc|aparate|console)\b"
-SERVICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "HELIUM_BALLOONS",
-        re.compile(
-            r"\bbalo(?:ane|anele|n|nase|anelor)\w*\s+(?:cu\s+|umplute\s+cu\s+)?heliu\b|\bheliu\b"
-        ),
-    ),
-    (
-        "BALLOONS",
-        re.compile(
-            r"\b(?:balo(?:ane|anele|nase|n)|arcad[ae]\s+(?:de|din)\s+baloane|ghirland\w+\s+de\s+baloane)\b(?!\s+(?:cu\s+|umplute\s+cu\s+)?heliu)"
-            r"(?!\s+de\s+sapun)"
-        ),
-    ),
-    ("URSITOARE", re.compile(r"\bursitoar\w*")),
-    (
-        "DRY_ICE",
-        re.compile(r"\bfum\w*\s+greu\b|\bgheata\s+carbonica\b|\bdry\s+ice\b|\bfum\s+de\s+gheata\b"),
-    ),
-    ("COTTON_CANDY", re.compile(r"\bvat[aaei]\w*(?:\s+de\s+zahar)?\b|\bcotton\s+candy\b")),
-    ("POPCORN", re.compile(r"\bpop-?corn\w*\b|\bfloricele\w*\b")),
-    (
-        "DECORATIONS",
-        re.compile(
-            r"\bdecor(?:ul|uri|urile|atiuni\w*|area|ati)?\b|\bdecoratiun\w+|\baranjament\w*"
-        ),
-    ),
-    (
-        "ARCADE",
-        # "arcadă cu jocuri"; a bare "arcadă" is an arch of balloons or flowers (decor)
-        re.compile(r"\barcade\b|\bjocuri\s+arcade\b|\bair\s+hockey\b|" + _GAMES_ARCH),
-    ),
-    ("SANTA_CLAUS", re.compile(r"\bmos(?:ul|ului)?\s+craciun\w*|\bmosul\b|\bsanta(?:\s+claus)?\b")),
-    (
-        "ANIMATOR",
-        re.compile(r"\banimat(?:or|oare|oarea|oarei|orul|orului|ori|orii|orilor|oarele|oare)\b"),
-    ),
-)
 SERVICE_ORDER = [kind for kind, _ in SERVICE_PATTERNS]
-_MENTIONS_ARCADE = re.compile(r"\barcade\b|air\s+hockey|" + _GAMES_ARCH)
+_MENTIONS_ARCADE = re.compile(r"\barcade\b|air\s+hockey|" + GAMES_ARCH)
 _MODELLED = re.compile(r"balo\w*\s+(?:modelat\w*|modelabil\w*|rasucit\w*|sculptat\w*)")
 _ARCADE_MACHINE = re.compile(
     r"\baparat(?:e|ele|ul)?\b(?!\s+(?:de\s+)?(?:vata|popcorn|floricele|foto|fum))"
@@ -259,8 +83,6 @@ _FOR_A_PERSON = re.compile(r"\b(?:pentru|pt|lui|fetei|fiicei|baiatului)\.?\s+$")
 
 def _plausible_character(name: str, folded: str, end: int) -> bool:
     """A capitalized neighbour of a character that is not a person, a place or a service."""
-    from shared.crm.heuristics.people import is_stop_word
-
     if any(is_stop_word(w) or len(w) < 3 for w in name.split()):
         return False
     if any(p.search(fold(name)) for _, p in SERVICE_PATTERNS) or re.search(
@@ -269,17 +91,6 @@ def _plausible_character(name: str, folded: str, end: int) -> bool:
         return False
     # "Elsa și Maria, 5 ani": a child with an age is not a character
     return not re.match(r"\s*(?:,|\()?\s*\d{1,2}\s*(?:de\s+)?an", folded[end:])
-
-
-def names_an_item(word: str) -> bool:
-    """A character or a service ("Elsa", "Popcorn"), not the name of a package."""
-    key = fold(word)
-    return key in _ALIAS_TO_NAME or any(p.search(key) for _, p in SERVICE_PATTERNS)
-
-
-def is_character_name(word: str) -> bool:
-    key = fold(word)
-    return key in _ALIAS_TO_NAME and key not in _AMBIGUOUS
 
 
 @dataclass
@@ -364,7 +175,7 @@ def items_in(
     _ends: list[int] = []
     for m in _CHARACTER_RE.finditer(folded):
         alias = m.group(1)
-        if alias in _AMBIGUOUS and not (
+        if alias in AMBIGUOUS_CHARACTERS and not (
             text[m.start()].isupper()
             or lowercase_chat
             or _INTRODUCES_CHARACTER.search(folded[max(0, m.start() - 20) : m.start()])
@@ -374,7 +185,7 @@ def items_in(
             taken.append(m.span())
             continue  # "grădinița Buburuza", "Ludoteca Pinocchio": the name of a place
         taken.append(m.span())
-        items.append(_Item("ANIMATOR", _ALIAS_TO_NAME[alias], 1, m.start()))
+        items.append(_Item("ANIMATOR", ALIAS_TO_NAME[alias], 1, m.start()))
         _ends.append(m.end())
     # "Jasmine și Aladdin", "un Blaze și un Fulger McQueen": a capitalized name joined to a known
     # character is a character too, even one the list does not know.

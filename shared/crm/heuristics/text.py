@@ -7,6 +7,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from shared.crm.heuristics.lexicon import (
+    ALIAS_TO_NAME,
+    AMBIGUOUS_CHARACTERS,
+    SERVICE_PATTERNS,
+    STOP_NAMES,
+)
+
 
 def fold(text: str) -> str:
     """Lowercase and strip diacritics, one output character per input character, so a match on
@@ -17,6 +24,24 @@ def fold(text: str) -> str:
         low = base.lower()
         out.append(low[0] if low else base)
     return "".join(out)
+
+
+# ---- word classes: the lexicon's questions --------------------------------------------------
+
+
+def is_stop_word(word: str) -> bool:
+    return fold(word) in STOP_NAMES
+
+
+def names_an_item(word: str) -> bool:
+    """A character or a service ("Elsa", "Popcorn"), not the name of a package."""
+    key = fold(word)
+    return key in ALIAS_TO_NAME or any(p.search(key) for _, p in SERVICE_PATTERNS)
+
+
+def is_character_name(word: str) -> bool:
+    key = fold(word)
+    return key in ALIAS_TO_NAME and key not in AMBIGUOUS_CHARACTERS
 
 
 def strip_diacritics(text: str) -> str:
@@ -237,8 +262,6 @@ _PAREN_LABEL = re.compile(r"(?<![\w-])([A-ZĂÂÎȘȚ][\w-]{2,})\s*\((?=[^)]*\))
 
 def _paren_labels(text: str) -> list[re.Match[str]]:
     """Package names before their contents in brackets (not "Elsa (2 ore) 600 lei", an item)."""
-    from shared.crm.heuristics.services import names_an_item
-
     return [m for m in _PAREN_LABEL.finditer(text) if not names_an_item(m.group(1))]
 
 

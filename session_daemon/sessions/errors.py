@@ -1,0 +1,24 @@
+"""The errors of account and session operations, shared by the account lifecycle, the session
+manager and the HTTP routes that map them to status codes."""
+
+from __future__ import annotations
+
+
+class AccountNotFound(Exception):
+    pass
+
+
+class NotConnectedError(Exception):
+    pass
+
+
+class AlreadyConnected(Exception):
+    pass
+
+
+class PairingUnavailable(Exception):
+    """No pairing can start now; `retry_after` seconds is a good time to try again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
