@@ -121,7 +121,10 @@ class SessionManager:
         self._rand = rand
         self._states: dict[str, SessionState] = {}
         self._generations = itertools.count(1)  # global: a re-added account never reuses one
-        self._ops = asyncio.Lock()  # the Go side is not safe for concurrent start/stop
+        # One lock per account, never one for all: a start or stop can wait on the network for
+        # a minute, and other accounts must not wait with it. (The in-process neonize transport
+        # serialises its own Go calls; session hosts are separate processes.)
+        self._account_ops: dict[str, asyncio.Lock] = {}
         self._events: asyncio.Queue[tuple[int, TransportEvent]] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -139,17 +142,15 @@ class SessionManager:
         self.started = True
 
     async def stop(self) -> None:
-        """Stop every session, one at a time; threads and account documents stay as they are."""
+        """Stop every session (each under its own lock); threads and account documents stay."""
         self.started = False
         for state in list(self._states.values()):
             self._cancel_tasks(state)
         for task in list(self._tasks):
             task.cancel()
-        for state in list(self._states.values()):
-            if state.running:
-                async with self._ops:
-                    await self._transport_stop(state.account_id, logout=False)
-                state.running = False
+        await asyncio.gather(
+            *(self._stop_for_shutdown(s) for s in list(self._states.values()) if s.running)
+        )
         if self._consumer is not None:
             # let already-queued status events land before leaving
             with contextlib.suppress(asyncio.TimeoutError):
@@ -282,6 +283,17 @@ class SessionManager:
         state.connect_attempts = 0
         state.start_task = self.spawn(self._start_with_retry(state, state.generation, paired))
 
+    async def _stop_for_shutdown(self, state: SessionState) -> None:
+        async with self._ops(state.account_id):
+            await self._transport_stop(state.account_id, logout=False)
+        state.running = False
+
+    def _ops(self, account_id: str) -> asyncio.Lock:
+        lock = self._account_ops.get(account_id)
+        if lock is None:
+            lock = self._account_ops[account_id] = asyncio.Lock()
+        return lock
+
     def _cancel_tasks(self, state: SessionState) -> None:
         for task in (state.start_task, state.timer_task):
             if task is not None and not task.done():
@@ -294,7 +306,7 @@ class SessionManager:
         while True:
             state.connect_attempts += 1
             try:
-                async with self._ops:
+                async with self._ops(account_id):
                     if state.generation != generation:
                         return
                     if state.running:
@@ -340,7 +352,7 @@ class SessionManager:
     async def _stop_session(
         self, state: SessionState, generation: int | None, *, logout: bool = False
     ) -> None:
-        async with self._ops:
+        async with self._ops(state.account_id):
             if generation is not None and state.generation != generation:
                 return
             if state.running:
@@ -377,7 +389,7 @@ class SessionManager:
         """Fresh session db, new generation, QR timer. Caller checked the pairing limit."""
         account_id = state.account_id
         self._cancel_tasks(state)
-        async with self._ops:
+        async with self._ops(account_id):
             if state.running:
                 await self._transport_stop(account_id, logout=False)
                 state.running = False
@@ -439,10 +451,10 @@ class SessionManager:
         if state is not None:
             self._cancel_tasks(state)
             state.generation = next(self._generations)  # drop late events of this session
-            async with self._ops:
+            async with self._ops(account_id):
                 if state.running:
                     await self._transport_stop(account_id, logout=True)
-        async with self._ops:
+        async with self._ops(account_id):
             await asyncio.to_thread(wipe_session_db, self.settings.session_db(account_id))
         await asyncio.to_thread(self.secrets.clear, account_id)
 
