@@ -42,16 +42,33 @@ def open_store(url: str) -> DocumentStore:
     return store
 
 
-def make_transport(settings: Settings) -> WhatsAppTransport:
+def make_transport(settings: Settings, store: DocumentStore) -> WhatsAppTransport:
     if settings.transport == "simulated":
         from session_daemon.transport.simulated import SimulatedTransport
 
         return SimulatedTransport(
             qr_interval=settings.simulator_qr_interval, qr_timeout=settings.simulator_qr_timeout
         )
+    if settings.session_hosts == "process":
+        # Production shape: a supervised child process per account (docs/session-runtime.md).
+        from session_daemon.hosts.supervisor import HostedTransport, HostOptions
+        from session_daemon.sessions.proxy import account_proxy
+
+        def proxy_for(account_id: str) -> str | None:
+            return account_proxy(store, account_id) or settings.proxy
+
+        return HostedTransport(
+            HostOptions(
+                engine="neonize",
+                start_args={"full_history": settings.sync_full_history},
+                backoff_initial=settings.host_backoff_initial,
+                backoff_max=settings.host_backoff_max,
+            ),
+            proxy_for=proxy_for,
+        )
     from session_daemon.transport.neonize_transport import NeonizeTransport
 
-    return NeonizeTransport(full_history=settings.sync_full_history)
+    return NeonizeTransport(full_history=settings.sync_full_history, proxy=settings.proxy)
 
 
 class Daemon:
@@ -72,7 +89,7 @@ class Daemon:
         settings = self.settings
         check_sessions_dir(settings.sessions_path)  # ConfigError with a clear message
         self.store = await asyncio.to_thread(open_store, settings.store_url)
-        self.transport = make_transport(settings)
+        self.transport = make_transport(settings, self.store)
         self.pipeline = InboundPipeline(
             self.store, settings.journal_dir, lid_resolver=self.transport.pn_for_lid
         )

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from session_daemon.proxy_url import BadProxy, parse_proxy_url
+
 log = logging.getLogger(__name__)
 
 TransportKind = Literal["neonize", "simulated"]
+SessionHosts = Literal["process", "inprocess"]
 
 DEFAULT_STORE_URL = "sqlite:///./data/superparty.db"
 DEFAULT_SESSIONS_PATH = "./data/sessions"
@@ -53,6 +56,12 @@ class Settings:
     sync_full_history: bool = False
     simulator_qr_interval: float = 20.0
     simulator_qr_timeout: float = 160.0
+    # neonize sessions: each in a supervised child process ("process"), or all in the daemon
+    # ("inprocess": no containment; kept for comparison and debugging)
+    session_hosts: SessionHosts = "process"
+    proxy: str | None = None  # WHATSAPP_PROXY: http:// or socks5://, for every account
+    host_backoff_initial: float = 1.0
+    host_backoff_max: float = 60.0
 
     @property
     def journal_dir(self) -> Path:
@@ -112,6 +121,10 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         "sync_full_history": _env_bool(env, "WHATSAPP_SYNC_FULL_HISTORY", False),
         "simulator_qr_interval": _env_float(env, "SIMULATOR_QR_INTERVAL", 20.0),
         "simulator_qr_timeout": _env_float(env, "SIMULATOR_QR_TIMEOUT", 160.0),
+        "session_hosts": env.get("WHATSAPP_SESSION_HOSTS") or "process",
+        "proxy": env.get("WHATSAPP_PROXY") or None,
+        "host_backoff_initial": _env_float(env, "WHATSAPP_HOST_BACKOFF_INITIAL", 1.0),
+        "host_backoff_max": _env_float(env, "WHATSAPP_HOST_BACKOFF_MAX", 60.0),
     }
     if env.get("WHATSAPP_INSTANCE_ID"):
         values["instance_id"] = env["WHATSAPP_INSTANCE_ID"]
@@ -134,6 +147,18 @@ def validate(settings: Settings) -> None:
         raise ConfigError("WHATSAPP_MAX_CONCURRENT_PAIRINGS must be at least 1")
     if settings.max_body_bytes < 1024:
         raise ConfigError("WHATSAPP_MAX_BODY_BYTES must be at least 1024")
+    if settings.session_hosts not in ("process", "inprocess"):
+        raise ConfigError(
+            "WHATSAPP_SESSION_HOSTS must be 'process' or 'inprocess', "
+            f"got {settings.session_hosts!r}"
+        )
+    if settings.proxy is not None:
+        try:
+            parse_proxy_url(settings.proxy)
+        except BadProxy as exc:
+            raise ConfigError(f"WHATSAPP_PROXY is not usable: {exc}") from None
+    if not (0 < settings.host_backoff_initial <= settings.host_backoff_max):
+        raise ConfigError("WHATSAPP_HOST_BACKOFF_INITIAL must be > 0 and <= ..._MAX")
 
 
 def check_sessions_dir(path: Path) -> None:

@@ -3,7 +3,8 @@
 Two differences from the in-process `NeonizeTransport`:
 - an ended session loop ends the host (the supervisor restarts it with backoff) instead of
   leaving a "disconnected" session that nothing retries;
-- the connection goes through the account's proxy (`http://` or `socks5://`), when it has one.
+- a failed start does not ask Go to stop (that can block a minute on a stalled network): the
+  host process ends, and with it everything Go held.
 """
 
 from __future__ import annotations
@@ -11,27 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from neonize._binder import ProxySettings
-
-from session_daemon.transport.neonize_transport import (
-    NeonizeTransport,
-    _Session,
-    _SessionClient,
-)
+from session_daemon.transport.neonize_transport import NeonizeTransport, _Session
 
 log = logging.getLogger(__name__)
-
-
-class _ProxiedClient(_SessionClient):
-    proxy: str | None = None
-
-    async def connect(self, proxy_settings: ProxySettings | None = None) -> Any:
-        if proxy_settings is None and self.proxy:
-            proxy_settings = ProxySettings(proxy_address=self.proxy)
-        return await super().connect(proxy_settings)
 
 
 class HostedNeonize(NeonizeTransport):
@@ -44,21 +29,8 @@ class HostedNeonize(NeonizeTransport):
     ) -> None:
         # One session per process: a few FFI workers are plenty.
         kwargs.setdefault("executor_workers", 8)
-        super().__init__(**kwargs)
+        super().__init__(proxy=proxy, **kwargs)
         self._on_host_loop_ended = on_loop_ended
-        self._proxy = proxy
-
-    def _new_client(self, session: _Session, session_db: Path) -> _SessionClient:
-        client = _ProxiedClient(
-            str(session_db),
-            uuid=session.account_id,
-            props=self._props,
-            on_event=lambda code, raw: self._handle_event(session, code, raw),
-            on_qr=lambda data: self._handle_qr(session, data),
-            on_login_status=lambda status: self._handle_login_status(session, status),
-        )
-        client.proxy = self._proxy
-        return client
 
     async def _abandon_start(self, session: _Session) -> None:
         # A failed start ends the host process, which frees everything Go holds; asking Go to

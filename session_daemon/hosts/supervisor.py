@@ -186,6 +186,8 @@ def describe_exit(returncode: int | None, loop_ended: str | None) -> str:
 class HostedTransport:
     """One object serves every account; each account's calls touch only its own host."""
 
+    supports_history_requests = False  # the neonize engine cannot (see NeonizeTransport)
+
     def __init__(
         self,
         options: HostOptions | None = None,
@@ -333,8 +335,8 @@ class HostedTransport:
             "account_id": slot.account_id,
             "session_db": str(slot.session_db),
         }
-        if self._proxy_for is not None:
-            args["proxy"] = self._proxy_for(slot.account_id)
+        if self._proxy_for is not None:  # may read the store: off the event loop
+            args["proxy"] = await asyncio.to_thread(self._proxy_for, slot.account_id)
         try:
             await host.call("start", args, self.options.start_timeout)
         except BaseException:

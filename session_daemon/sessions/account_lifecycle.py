@@ -22,12 +22,22 @@ from session_daemon.sessions.accounts import (
     account_path,
     new_account_doc,
 )
-from session_daemon.sessions.errors import AccountNotFound, NotConnectedError
+from session_daemon.sessions.errors import (
+    AccountNotFound,
+    BackfillUnsupported,
+    NotConnectedError,
+)
 from session_daemon.transport.port import WhatsAppTransport
 from shared.store.port import AlreadyExists, DocumentStore, NotFound, Transaction, query
 from shared.store.sentinels import DELETE_FIELD, SERVER_TIMESTAMP
 
 log = logging.getLogger(__name__)
+
+BACKFILL_UNSUPPORTED = (
+    "Older messages cannot be requested for this account: the WhatsApp library in use "
+    "(neonize 0.5.2) has no history request. Messages arrive live and from the phone's history "
+    "sync right after pairing."
+)
 
 
 class SessionControl(Protocol):
@@ -164,6 +174,10 @@ class AccountLifecycle:
         """Ask the phone for older messages of the most recent threads (they arrive as history
         sync and take the inbound path). Returns (requestId, already_running)."""
         await self.get_account(account_id)
+        # Before the connection check: the app retries every non-auth error, so an account that
+        # can never backfill must get the same answer whatever its state.
+        if not getattr(self.transport, "supports_history_requests", True):
+            raise BackfillUnsupported(BACKFILL_UNSUPPORTED)
         if not self.transport.is_connected(account_id):
             raise NotConnectedError(f"account {account_id} is not connected")
         running = self._backfills.get(account_id)

@@ -432,6 +432,17 @@ class SessionManager:
                 self._retry_after_for_pairing_slot(),
             )
 
+    async def restart_if_running(self, account_id: str) -> bool:
+        """Restart a paired account's running session (a new setting such as its proxy applies
+        at a session start). A pairing in progress is left alone: it would lose its QR."""
+        state = self._states.get(account_id)
+        if state is None or state.pairing or not (state.running or state.start_task):
+            return False
+        await self._write_status(account_id, "connecting", "restarting with new settings")
+        state.status = "connecting"
+        self._launch_start(state, paired=True)
+        return True
+
     # ---- the seam for the account lifecycle (SessionControl) -----------------------------------
 
     async def open_pairing(self, account_id: str) -> None:

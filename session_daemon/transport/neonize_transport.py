@@ -43,7 +43,7 @@ from typing import Any
 
 os.environ["NEONIZE_BOT_TAG"] = "off"
 
-from neonize._binder import gocode
+from neonize._binder import ProxySettings, gocode
 from neonize.aioze.client import NewAClient
 from neonize.aioze.events import Event
 from neonize.events import EVENT_TO_INT, INT_TO_EVENT
@@ -242,6 +242,8 @@ class _Session:
 class NeonizeTransport:
     """The real `WhatsAppTransport` (see module docstring for the neonize specifics)."""
 
+    supports_history_requests = False  # neonize 0.5.2 cannot send whatsmeow's peer request
+
     def __init__(
         self,
         executor_workers: int = 64,
@@ -251,8 +253,10 @@ class NeonizeTransport:
         qr_timeout_seconds: float = QR_TIMEOUT_SECONDS,
         register_timeout_seconds: float = REGISTER_TIMEOUT_SECONDS,
         go_log_level: int = logging.INFO,
+        proxy: str | None = None,
     ) -> None:
         self._workers = executor_workers
+        self._proxy = proxy  # http:// or socks5:// (checked by the caller), for every session
         self._executor: ThreadPoolExecutor | None = None
         self._executor_loop: asyncio.AbstractEventLoop | None = None
         # One DeviceProps for every session: the Go side merges it into a process-wide value.
@@ -284,7 +288,8 @@ class NeonizeTransport:
             session.client = self._new_client(session, Path(session_db))
             self._sessions[account_id] = session
             try:
-                task = await session.client.connect()
+                proxy = ProxySettings(proxy_address=self._proxy) if self._proxy else None
+                task = await session.client.connect(proxy)
                 session.connect_task = task
                 task.add_done_callback(lambda t: self._on_loop_ended(session, t))
                 await self._await_registration(session, task)
