@@ -172,6 +172,10 @@ AccountStatus = Literal[
     "stream_replaced",
     "error",
     "deleted",
+    "degraded",
+    "connect_failed",
+    "client_outdated",
+    "passkey_required",
 ]
 ACCOUNT_STATUSES: Final[tuple[AccountStatus, ...]] = get_args(AccountStatus)
 

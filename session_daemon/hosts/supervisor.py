@@ -37,15 +37,19 @@ from typing import Any, Final, Literal
 from session_daemon.hosts import wire
 from session_daemon.sessions.backoff import backoff_delay
 from session_daemon.transport.port import (
+    ClientOutdated,
     Connected,
+    ConnectFailure,
     Disconnected,
     EventSink,
     LoggedOut,
     NotConnected,
     Paired,
     PairFailed,
+    PasskeyRequired,
     QrTimeout,
     SendResult,
+    SessionEnded,
     StreamReplaced,
     TemporaryBan,
     TransportError,
@@ -55,7 +59,27 @@ from session_daemon.transport.port import (
 log = logging.getLogger(__name__)
 
 Engine = Literal["neonize", "simulated"]
-_TERMINAL = (LoggedOut, StreamReplaced, TemporaryBan, PairFailed, QrTimeout)
+_CONNECTION_LOST = (
+    Disconnected,
+    LoggedOut,
+    StreamReplaced,
+    TemporaryBan,
+    ConnectFailure,
+    ClientOutdated,
+)
+# After these the session manager decides (stop, or restart after its own backoff): the
+# supervisor restarts nothing by itself.
+_TERMINAL = (
+    LoggedOut,
+    StreamReplaced,
+    TemporaryBan,
+    PairFailed,
+    QrTimeout,
+    ConnectFailure,
+    ClientOutdated,
+    PasskeyRequired,
+    SessionEnded,
+)
 HELLO_TIMEOUT_SECONDS: Final = 30.0  # interpreter + neonize import on a loaded machine
 STOP_GRACE_SECONDS: Final = 2.0
 LOGOUT_GRACE_SECONDS: Final = 25.0
@@ -430,7 +454,7 @@ class HostedTransport:
         if isinstance(event, Connected):
             slot.connected = True
             slot.connected_at = time.monotonic()
-        elif isinstance(event, Disconnected | LoggedOut | StreamReplaced | TemporaryBan):
+        elif isinstance(event, _CONNECTION_LOST):
             slot.connected = False
         if isinstance(event, _TERMINAL):
             slot.want_running = False  # a person must act: no automatic restart

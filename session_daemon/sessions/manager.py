@@ -43,6 +43,8 @@ from session_daemon.sessions.errors import (
     NotConnectedError,
     PairingUnavailable,
 )
+from session_daemon.sessions.phone_presence import is_phone_activity
+from session_daemon.sessions.phone_watch import PhoneWatch
 from session_daemon.sessions.secrets import SecretsStore
 from session_daemon.sessions.status import NO_AUTO_RETRY, Transition, should_restore, transition_for
 from session_daemon.transport.port import (
@@ -86,6 +88,7 @@ class SessionState:
     start_task: asyncio.Task[None] | None = None
     timer_task: asyncio.Task[None] | None = None
     connect_attempts: int = 0
+    restarts: int = 0  # restarts after a failure since the last Connected (the backoff step)
 
 
 RegenerateKind = Literal["started", "reconnecting", "already_in_progress"]
@@ -132,12 +135,14 @@ class SessionManager:
         self.started = False
         self.event_counts: dict[str, int] = {}
         self.accounts = AccountLifecycle(store, transport, settings, self)
+        self.phones = PhoneWatch(store, clock)  # phoneLastSeenAt and the 12-day warning
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._consumer = asyncio.create_task(self._consume(), name="session-status-events")
+        self.spawn(self.phones.run(lambda: list(self._states)))
         await self._restore()
         self.started = True
 
@@ -189,6 +194,8 @@ class SessionManager:
         def sink(event: TransportEvent) -> None:
             name = type(event).__name__
             self.event_counts[name] = self.event_counts.get(name, 0) + 1
+            if is_phone_activity(event):
+                self.phones.seen(account_id)
             if isinstance(event, INBOUND_EVENTS):
                 self.inbound.submit(event)  # returns once journalled: the acknowledgement
                 return
@@ -223,6 +230,7 @@ class SessionManager:
         now = self._clock()
         if isinstance(event, Connected):
             state.connect_attempts = 0
+            state.restarts = 0
             state.last_regenerate_at = None  # the cooldown only damps repeated failed pairings
             transition = Transition(
                 status="connected",
@@ -245,8 +253,28 @@ class SessionManager:
             await asyncio.to_thread(self.secrets.set_pairing_code, account_id, event.code, now)
         elif transition.secrets == "clear":
             await asyncio.to_thread(self.secrets.clear, account_id)
-        if transition.stop_session:
+        if transition.restart:
+            self.spawn(self._restart_after_failure(state, generation))
+        elif transition.stop_session:
             self.spawn(self._stop_session(state, generation))
+
+    async def _restart_after_failure(self, state: SessionState, generation: int) -> None:
+        """Stop what is left of the session, wait a growing backoff, start it again (unless the
+        account moved on meanwhile: deleted, re-paired, restarted by hand)."""
+        await self._stop_session(state, generation)
+        state.restarts += 1
+        delay = backoff_delay(
+            state.restarts,
+            initial=self.settings.connect_backoff_initial,
+            maximum=self.settings.connect_backoff_max,
+            rand=self._rand,
+        )
+        retry_at = self._clock() + timedelta(seconds=delay)
+        await self._update_account(state.account_id, {"nextRetryAt": retry_at})
+        await asyncio.sleep(delay)
+        if state.generation == generation and self.started:
+            log.info("%s: restarting the session (restart %d)", state.account_id, state.restarts)
+            self._launch_start(state, paired=True)
 
     async def _write_transition(self, account_id: str, transition: Transition) -> None:
         data: dict[str, Any] = {"status": transition.status, "updatedAt": SERVER_TIMESTAMP}

@@ -35,6 +35,7 @@ from session_daemon.transport.port import (
     NotConnected,
     Paired,
     PairFailed,
+    PasskeyRequired,
     QrCode,
     QrTimeout,
     ReceiptReceived,
@@ -345,6 +346,31 @@ async def test_pairing_success_cancels_the_qr_timer(tmp_path: Path) -> None:
     assert transport.session_ids() == [ACC]
     with pytest.raises(TransportError):  # paired: no pairing code any more
         await transport.request_pairing_code(ACC, "+40722000001")
+
+
+async def test_a_scan_that_never_links_is_passkey_required(tmp_path: Path) -> None:
+    """whatsmeow accepted the scan ("success" on the QR channel) but no PairStatus follows: the
+    passkey step neonize 0.5.2 cannot answer. A scan that does link reports nothing of it."""
+    transport = NeonizeTransport(executor_workers=4, passkey_window_seconds=0.2)
+    sink = Recorder()
+    session = attach(transport, tmp_path, sink)
+    await asyncio.to_thread(go_qr, session, b"2@only,k1,k2,k3")
+    await asyncio.to_thread(go_login_status, session, b"success")
+    await asyncio.sleep(0.5)
+    assert [type(e) for e in sink.of(PasskeyRequired)] == [PasskeyRequired]
+    assert "no link followed" in sink.of(PasskeyRequired)[0].detail
+    assert sink.of(QrTimeout) == [] and transport.session_ids() == []
+
+    linked = Recorder()
+    session = attach(
+        NeonizeTransport(executor_workers=4, passkey_window_seconds=0.2), tmp_path, linked
+    )
+    await asyncio.to_thread(go_qr, session, b"2@only,k1,k2,k3")
+    await asyncio.to_thread(go_login_status, session, b"success")
+    ok = nz.PairStatus(ID=jid(OWN_PN, device=30), Status=nz.PairStatus.SUCCESS)
+    await asyncio.to_thread(go_event, session, ok)
+    await asyncio.sleep(0.5)
+    assert linked.of(PasskeyRequired) == [] and linked.of(Paired)
 
 
 # ---- a real session start (offline) --------------------------------------------------------------
