@@ -195,7 +195,7 @@ async def test_phone_last_seen_and_the_twelve_day_warning(env: Env) -> None:
 
 async def test_backfill_is_refused_the_same_way_every_time(env: Env) -> None:
     aid = await paired(env)
-    env.transport.supports_history_requests = False  # as NeonizeTransport / HostedTransport
+    env.transport.supports_history_requests = False  # as NeonizeTransport and session hosts
     for connected in (True, False):
         if not connected:
             env.transport.connected.discard(aid)
