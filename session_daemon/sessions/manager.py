@@ -56,6 +56,7 @@ from session_daemon.transport.port import (
     QrCode,
     QrTimeout,
     ReceiptReceived,
+    TemporaryBan,
     TransportEvent,
     WhatsAppTransport,
 )
@@ -257,6 +258,18 @@ class SessionManager:
             self.spawn(self._restart_after_failure(state, generation))
         elif transition.stop_session:
             self.spawn(self._stop_session(state, generation))
+        if isinstance(event, TemporaryBan) and event.expires_at is not None:
+            self.spawn(self._reconnect_after_ban(state, generation, event.expires_at))
+
+    async def _reconnect_after_ban(
+        self, state: SessionState, generation: int, expires_at: datetime
+    ) -> None:
+        """A temporary ban ends by itself: reconnect a minute after its expiry."""
+        wait = (expires_at - self._clock()).total_seconds() + 60
+        await asyncio.sleep(max(0.0, wait))
+        if state.generation == generation and self.started and state.status == "temporarily_banned":
+            log.info("%s: the temporary ban expired; reconnecting", state.account_id)
+            self._launch_start(state, paired=True)
 
     async def _restart_after_failure(self, state: SessionState, generation: int) -> None:
         """Stop what is left of the session, wait a growing backoff, start it again (unless the

@@ -81,7 +81,7 @@ STATUS_TABLE: Final[dict[str, tuple[str, str]]] = {
     ),
     "temporarily_banned": (
         "WhatsApp banned the number for a while (`banExpiresAt`).",
-        "Stop sending; the daemon reconnects after the expiry at its next start.",
+        "Stop sending; the daemon reconnects by itself a minute after the expiry.",
     ),
     "logged_out": (
         "The device was unlinked (from the phone, or after ~14 days without the phone online).",
@@ -115,6 +115,15 @@ class Transition:
     secrets: SecretsAction = "keep"
     fields: dict[str, Any] = field(default_factory=dict)
     restart: bool = False  # start the session again after a backoff
+
+
+def status_table_markdown() -> str:
+    """The README's status table (a test keeps the README equal to it)."""
+    rows = ["| status | meaning | what the operator does |", "|---|---|---|"]
+    rows += [
+        f"| `{name}` | {meaning} | {action} |" for name, (meaning, action) in STATUS_TABLE.items()
+    ]
+    return "\n".join(rows)
 
 
 def transition_for(event: TransportEvent) -> Transition | None:

@@ -24,6 +24,7 @@ from session_daemon.transport.port import (
     MessageReceived,
     PasskeyRequired,
     SessionEnded,
+    TemporaryBan,
     WireMessage,
 )
 from shared.schemas import ACCOUNT_STATUSES
@@ -203,3 +204,29 @@ async def test_backfill_is_refused_the_same_way_every_time(env: Env) -> None:
             await env.manager.backfill(aid)
         assert "neonize 0.5.2" in str(info.value)
     assert env.transport.history_requests == []
+
+
+async def test_a_temporary_ban_shows_its_expiry_and_ends_by_itself(env: Env) -> None:
+    aid = await paired(env)
+    starts = len(env.transport.start_calls)
+    # the ban expired 59.9 s ago: the reconnect (a minute after expiry) is due in 0.1 s
+    expires = datetime.now(UTC) - timedelta(seconds=59.9)
+    env.transport.emit(TemporaryBan(aid, code=101, expires_at=expires))
+    await env.settle()
+    data = env.account(aid)
+    assert data["status"] == "temporarily_banned" and data["banExpiresAt"] == expires
+    assert "until" in data["lastError"]
+    await until(lambda: len(env.transport.start_calls) == starts + 1)
+    await until(lambda: env.account(aid)["status"] == "connected")
+
+
+def test_the_readme_and_openapi_carry_the_status_table() -> None:
+    from session_daemon.http.openapi import account_status_schema
+    from session_daemon.sessions.status import status_table_markdown
+    from tests.daemon.conftest import REPO_ROOT
+
+    assert status_table_markdown() in (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    schema = account_status_schema()
+    assert schema["enum"] == list(STATUS_TABLE)
+    for name, (meaning, _action) in STATUS_TABLE.items():
+        assert f"`{name}`: {meaning}" in schema["description"]
