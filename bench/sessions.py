@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -136,10 +137,8 @@ async def restart(rounds: int, tmp: Path) -> None:
     spans = []
     for i in range(rounds):
         t0 = time.monotonic()
-        try:
+        with contextlib.suppress(TransportError):
             await neo.start_session(f"acc-n{i}", tmp / f"acc-n{i}.db", _ignore)
-        except TransportError:
-            pass
         spans.append(time.monotonic() - t0)
     await neo.close()
     print(
@@ -157,10 +156,8 @@ async def leaks(attempts: int, lanes: int, tmp: Path) -> None:
         nonlocal done
         while done < attempts:
             done += 1
-            try:
+            with contextlib.suppress(TransportError):
                 await hosts.start_session(f"acc-l{n}", tmp / f"acc-l{n}.db", _ignore)
-            except TransportError:
-                pass
             if done % 50 == 0:
                 samples.append((done, tree_usage()))
 
