@@ -277,6 +277,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--engine", choices=("neonize", "simulated"), default="neonize")
     opts = parser.parse_args(argv)
+    run_host(opts.fd, opts.engine)
+
+
+def run_host(fd: int, engine: str) -> None:
+    """Serve one session on the socket `fd` until the host ends (never returns). Also the entry
+    of a host forked by the zygote (`session_daemon/hosts/zygote.py`)."""
     die_with_parent()
     # Go's fmt.Println writes to fd 1 ("Press Ctrl+C to exit"): keep fd 1 for logs only.
     os.dup2(2, 1)
@@ -286,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         format="session-host[%(process)d] %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("neonize.utils.ffmpeg").setLevel(logging.ERROR)  # no media conversion here
-    sock = socket.socket(fileno=opts.fd)
+    sock = socket.socket(fileno=fd)
     channel = Channel(sock)
 
     def hard_exit(code: int) -> None:
@@ -296,8 +302,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.stderr.flush()
         os._exit(code)
 
-    host = Host(channel, opts.engine, exit=hard_exit)
+    host = Host(channel, engine, exit=hard_exit)
     asyncio.run(_serve(host, channel))
+    hard_exit(EXIT_STOPPED)
 
 
 async def _serve(host: Host, channel: Channel) -> None:

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import random
 import signal
 import socket
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from session_daemon.hosts import wire
+from session_daemon.hosts.launcher import ExecLauncher, HostProcess, Launcher, ZygoteLauncher
 from session_daemon.sessions.backoff import backoff_delay
 from session_daemon.transport.port import (
     ClientOutdated,
@@ -103,12 +103,15 @@ class HostOptions:
     start_timeout: float = 60.0
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
+    # "zygote": hosts forked from one process that preloaded their libraries (shared memory);
+    # "exec": a fresh interpreter per host
+    launcher: Literal["zygote", "exec"] = "zygote"
 
 
 class _Host:
     """One running host process and its socket."""
 
-    def __init__(self, account_id: str, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, account_id: str, proc: HostProcess) -> None:
         self.account_id = account_id
         self.proc = proc
         self.reader: asyncio.StreamReader | None = None
@@ -225,6 +228,12 @@ class HostedTransport:
         self._slots: dict[str, _Slot] = {}
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        opts = self.options
+        self._launcher: Launcher = (
+            ZygoteLauncher(opts.python, opts.env)
+            if opts.launcher == "zygote"
+            else ExecLauncher(opts.python, opts.env)
+        )
 
     # ---- the port: lifecycle ---------------------------------------------------------------------
 
@@ -260,6 +269,7 @@ class HostedTransport:
         await asyncio.gather(
             *(self.stop_session(a) for a in list(self._slots)), return_exceptions=True
         )
+        await self._launcher.close()
 
     # ---- the port: operations --------------------------------------------------------------------
 
@@ -374,20 +384,8 @@ class HostedTransport:
 
     async def _spawn(self, slot: _Slot) -> _Host:
         parent, child = socket.socketpair()
-        env = {**os.environ, **(self.options.env or {})}
         try:
-            proc = await asyncio.create_subprocess_exec(
-                self.options.python,
-                "-m",
-                "session_daemon.hosts.host",
-                "--fd",
-                str(child.fileno()),
-                "--engine",
-                self.options.engine,
-                pass_fds=(child.fileno(),),
-                stdin=asyncio.subprocess.DEVNULL,
-                env=env,
-            )
+            proc = await self._launcher.spawn(child, self.options.engine)
         except OSError as exc:
             parent.close()
             raise TransportError(f"cannot start a session host: {exc}") from exc

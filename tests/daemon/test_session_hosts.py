@@ -220,3 +220,20 @@ def test_exit_reasons_are_human() -> None:
     assert "aborted" in describe_exit(-int(signal.SIGABRT), None)
     assert "could not start" in describe_exit(2, None)
     assert describe_exit(3, "the event loop ended: x") == "the event loop ended: x"
+
+
+async def test_a_killed_zygote_costs_a_restart_of_each_session(rig: Rig) -> None:
+    """The hosts are forked by the zygote and die with it; the supervisor starts a new zygote
+    and brings every session back."""
+    from session_daemon.hosts.launcher import ZygoteLauncher
+
+    await rig.connect("acc-a")
+    await rig.connect("acc-b")
+    launcher = rig.transport._launcher
+    assert isinstance(launcher, ZygoteLauncher) and launcher._proc is not None
+    os.kill(launcher._proc.pid, signal.SIGKILL)
+    await rig.wait(
+        lambda: len(rig.of("acc-a", Connected)) >= 2 and len(rig.of("acc-b", Connected)) >= 2
+    )
+    assert launcher.starts == 2
+    assert await deliver(rig, "acc-a", "after") and await deliver(rig, "acc-b", "after")

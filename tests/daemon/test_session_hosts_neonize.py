@@ -141,9 +141,9 @@ async def test_a_killed_neonize_host_fails_only_its_start(
 async def test_start_attempts_leave_handles_and_memory_flat(tmp_path: Path) -> None:
     """Each start attempt runs in a host of its own, so whatever neonize leaks per attempt (a
     session-database handle and ~0.2 MB in-process) goes away with it. Measured over the whole
-    process tree: open handles and PSS after 30 attempts equal those after the warm-up."""
+    process tree: open handles and PSS after 40 attempts equal those after the warm-up."""
     hosts = transport({})
-    lanes = 3
+    lanes = 4
     rounds = 10
 
     async def attempt(account: str) -> None:
@@ -158,10 +158,13 @@ async def test_start_attempts_leave_handles_and_memory_flat(tmp_path: Path) -> N
         if round_ == 1:
             baseline = samples[-1]
     final = samples[-1]
-    assert final.processes == 1  # no host outlives its attempt
+    assert hosts.host_pids() == {}
+    # this process and the zygote: no host outlives its attempt
+    assert final.processes == baseline.processes == 2
     assert abs(final.fds - baseline.fds) <= 5, [s.fds for s in samples]
     assert final.pss_mb - baseline.pss_mb < 10, [round(s.pss_mb, 1) for s in samples]
     await hosts.close()
+    assert tree_usage().processes == 1  # closing the transport ends the zygote too
 
 
 async def test_an_ended_go_loop_ends_the_host(tmp_path: Path) -> None:
@@ -197,3 +200,17 @@ async def test_an_ended_go_loop_ends_the_host(tmp_path: Path) -> None:
         await task2
     await asyncio.sleep(0)
     assert len(ended) == 1
+
+
+def test_the_zygote_preloads_without_loading_go() -> None:
+    """Go's threads would not survive the fork: the preload must leave the Go library out."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from session_daemon.hosts.zygote import preload; preload(); "
+        "print('neonize._binder' in sys.modules, 'neonize' in sys.modules, "
+        "'neonize.proto.Neonize_pb2' in sys.modules, 'linkpreview' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "False", "True", "True"], out.stderr
