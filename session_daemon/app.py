@@ -105,6 +105,9 @@ class Daemon:
             inbound=self.pipeline,
         )
         ctx.diag_sources["inbound"] = self.pipeline.stats
+        transport_diag = getattr(self.transport, "diagnostics", None)
+        if callable(transport_diag):  # session hosts: restarts, last exits, unknown events
+            ctx.diag_sources["transportDiagnostics"] = transport_diag
         self.app = build_app(ctx)
         if settings.transport == "simulated":
             from session_daemon.http.routing import add_routes

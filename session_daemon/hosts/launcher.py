@@ -125,6 +125,8 @@ class ZygoteLauncher:
         try:
             await asyncio.to_thread(self._send, control, message, child.fileno())
             pid = await asyncio.wait_for(answer, 30.0)
+        except TimeoutError as exc:
+            raise OSError("the session-host zygote did not fork in time") from exc
         finally:
             self._waiting.pop(request_id, None)
         host = ForkedHost(pid, loop)

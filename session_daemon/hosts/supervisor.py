@@ -226,6 +226,7 @@ class HostedTransport:
         self._proxy_for = proxy_for
         self._rand = rand
         self._slots: dict[str, _Slot] = {}
+        self.unknown_events: dict[str, int] = {}
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         opts = self.options
@@ -331,6 +332,7 @@ class HostedTransport:
             "connected": sum(1 for s in self._slots.values() if s.connected),
             "restarts": {a: s.total_restarts for a, s in self._slots.items() if s.total_restarts},
             "lastExit": {a: s.last_exit for a, s in self._slots.items() if s.last_exit},
+            "unknownEvents": dict(self.unknown_events),
         }
 
     async def host_stats(self, account_id: str) -> dict[str, int]:
@@ -437,16 +439,26 @@ class HostedTransport:
             if fut is not None and not fut.done():
                 fut.set_result(message)
         elif op == "event":
-            event = wire.from_wire(message.get("event"))
-            self._track(slot, event)
-            sink = slot.sink
-            if sink is not None and slot.host is host:
-                # The sink may block (the journal's fsync, backpressure): never on the loop.
-                await asyncio.to_thread(sink, event)
+            try:
+                event = wire.from_wire(message.get("event"))
+            except wire.WireError as exc:  # a newer host's event: count it, keep the session
+                self._unknown(str(exc))
+            else:
+                self._track(slot, event)
+                sink = slot.sink
+                if sink is not None and slot.host is host:
+                    # The sink may block (the journal's fsync, backpressure): never on the loop.
+                    await asyncio.to_thread(sink, event)
             if message.get("ack"):
                 host.send_ack(int(message["seq"]))
         elif op == "loop_ended":
             host.loop_ended = str(message.get("reason") or "the session's event loop ended")
+
+    def _unknown(self, kind: str) -> None:
+        count = self.unknown_events.get(kind, 0)
+        self.unknown_events[kind] = count + 1
+        if count == 0:
+            log.warning("a session host sent an event this daemon does not know (%s)", kind)
 
     def _track(self, slot: _Slot, event: TransportEvent) -> None:
         if isinstance(event, Connected):
@@ -498,7 +510,7 @@ class HostedTransport:
                 try:
                     await self._launch(slot)
                     return
-                except TransportError as exc:
+                except Exception as exc:  # whatever failed, the account must come back
                     slot.restarts += 1
                     slot.total_restarts += 1
                     delay = self._delay(slot.restarts)

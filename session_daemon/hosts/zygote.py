@@ -89,6 +89,7 @@ class Zygote:
         self.control = control
         self.children: set[int] = set()
         self._buffer = b""
+        self._fds: list[int] = []  # received with a request line not yet complete
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
 
@@ -113,16 +114,14 @@ class Zygote:
         if not data:
             return False
         self._buffer += data
-        pending = list(fds)
+        self._fds.extend(fds)  # a descriptor can arrive before the end of its line
         while b"\n" in self._buffer:
             line, self._buffer = self._buffer.split(b"\n", 1)
             request = json.loads(line)
-            fd = pending.pop(0) if pending else -1
+            fd = self._fds.pop(0) if self._fds else -1
             if request.get("op") == "fork" and fd >= 0:
                 pid = self.fork(fd, str(request.get("engine") or "neonize"))
                 self.send({"op": "forked", "id": request.get("id"), "pid": pid})
-        for fd in pending:
-            os.close(fd)
         return True
 
     def fork(self, fd: int, engine: str) -> int:

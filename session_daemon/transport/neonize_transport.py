@@ -285,6 +285,7 @@ class NeonizeTransport:
         self._sessions: dict[str, _Session] = {}
         self._lock = asyncio.Lock()
         self.stuck_threads = 0  # session loops that never returned after stop (diagnostics)
+        self.unknown_events: dict[str, int] = {}
         # neonize passes its own logger's level to whatsmeow; unset means debug, which floods
         # the log callback with every socket frame of every session.
         if _NEONIZE_LOG.level == logging.NOTSET:
@@ -413,15 +414,28 @@ class NeonizeTransport:
             "connected": sum(1 for s in sessions if s.connected),
             "pairing": sum(1 for s in sessions if s.qr_seen and not s.pairing_over),
             "stuckSessionThreads": self.stuck_threads,
+            "unknownEvents": dict(self.unknown_events),
         }
+
+    def _unknown(self, kind: str) -> None:
+        """Unknown events are logged once per kind and counted (`/diag`), never fatal."""
+        count = self.unknown_events.get(kind, 0)
+        self.unknown_events[kind] = count + 1
+        if count == 0:
+            log.warning("neonize delivered %s, which this daemon does not know; ignored", kind)
 
     # ---- Go callbacks (run on Go's threads) -----------------------------------------------------
 
     def _handle_event(self, session: _Session, code: int, raw: bytes) -> None:
         ev_type = INT_TO_EVENT.get(code)
         if ev_type is None:
+            self._unknown(f"event code {code}")
             return
-        ev = ev_type.FromString(raw)
+        try:
+            ev = ev_type.FromString(raw)
+        except Exception:  # bytes this neonize cannot parse: count it, never end the session
+            self._unknown(f"unparsable {ev_type.__name__}")
+            return
         if code == _DEVICE_CODE:  # Go's first word on every connect: the session is live
             if session.client is not None:
                 session.client.me = ev
