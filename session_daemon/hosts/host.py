@@ -235,7 +235,17 @@ class Host:
             assert self.loop is not None
             self.loop.call_later(0.05, self.loop_ended, "simulated: an event Go cannot encode")
             return None
-        allowed = {"pair", "deliver_message", "disconnect", "reconnect", "logout", "ban"}
+        allowed = {
+            "pair",
+            "deliver_message",
+            "disconnect",
+            "reconnect",
+            "logout",
+            "ban",
+            "keepalive_timeout",
+            "keepalive_restored",
+            "connect_failure",
+        }
         if action not in allowed:
             raise TransportError(f"unknown simulator action {action!r}", retryable=False)
         method = getattr(transport, action)
