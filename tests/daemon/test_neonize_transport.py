@@ -213,6 +213,7 @@ async def test_events_reach_the_sink_in_order_on_the_delivery_thread(tmp_path: P
         "connected": 1,
         "pairing": 0,
         "stuckSessionThreads": 0,
+        "unknownEvents": {},
     }
 
     await asyncio.to_thread(go_event, session, nz.Disconnected(status=True))
@@ -371,6 +372,23 @@ async def test_a_scan_that_never_links_is_passkey_required(tmp_path: Path) -> No
     await asyncio.to_thread(go_event, session, ok)
     await asyncio.sleep(0.5)
     assert linked.of(PasskeyRequired) == [] and linked.of(Paired)
+
+
+def test_unknown_events_are_counted_and_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event code this daemon does not know, or bytes it cannot parse, never end a session."""
+    transport = NeonizeTransport(executor_workers=2)
+    session = _Session(account_id=ACC, sink=Recorder(), loop=asyncio.new_event_loop())
+    for _ in range(3):
+        transport._handle_event(session, 9999, b"")
+    transport._handle_event(session, EVENT_TO_INT[nz.Message], b"\xff\xff\xff")
+    assert transport.diagnostics()["unknownEvents"] == {
+        "event code 9999": 3,
+        "unparsable Message": 1,
+    }
+    assert sum("does not know" in r.getMessage() for r in caplog.records) == 2
+    session.loop.close()
 
 
 # ---- a real session start (offline) --------------------------------------------------------------
