@@ -125,3 +125,27 @@ def test_a_stalled_connect_leaves_the_api_responsive(
     gone = d.delete(f"/api/whatsapp/accounts/{stalled_id}")
     assert gone.status == 200
     assert time.monotonic() - t0 < 5.0  # a stop never waits for the stalled dial
+
+
+def test_session_hosts_die_with_a_killed_daemon(
+    daemon_factory: Callable[..., DaemonProcess], blackhole: str
+) -> None:
+    """kill -9 of the daemon takes its hosts (and the zygote) with it: a restarted daemon never
+    finds its sessions still connected in orphans (one session must never run twice)."""
+    from session_daemon.hosts.proctree import descendants
+
+    d = daemon_factory(env={"WHATSAPP_PROXY": blackhole}, args=NEONIZE)
+    assert d.post("/api/whatsapp/add-account", {"name": "A", "phone": "+40722000031"}).status == 200
+    assert d.proc is not None
+    daemon_pid = d.proc.pid
+    deadline = time.monotonic() + 30
+    while len(descendants(daemon_pid)) < 3 and time.monotonic() < deadline:  # zygote + host
+        time.sleep(0.1)
+    family = [p for p in descendants(daemon_pid) if p != daemon_pid]
+    assert len(family) >= 2
+    d.kill()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{p}").exists() for p in family) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [p for p in family if Path(f"/proc/{p}").exists()]
+    assert alive == [], alive
