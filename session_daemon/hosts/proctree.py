@@ -81,3 +81,15 @@ def tree_usage(pid: int | None = None) -> TreeUsage:
         pss_kb=sum(pss_kb(p) for p in pids),
         threads=sum(thread_count(p) for p in pids),
     )
+
+
+def usage_of(pids: list[int]) -> TreeUsage:
+    """The same sums over the given processes only (a test measures itself and its zygote,
+    not whatever else its runner started)."""
+    unique = list(dict.fromkeys(pids))
+    return TreeUsage(
+        processes=len(unique),
+        fds=sum(fd_count(p) for p in unique),
+        pss_kb=sum(pss_kb(p) for p in unique),
+        threads=sum(thread_count(p) for p in unique),
+    )
