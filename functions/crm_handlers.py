@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 from firebase_functions import https_fn
 from pydantic import ValidationError
 
+from shared import paths
 from shared.crm.ask import answer_question
 from shared.crm.extraction import (
     ExtractionError,
@@ -26,7 +27,12 @@ from shared.crm.extraction import (
 from shared.crm.extractors import Extractor, HeuristicExtractor, ModelAsk, ModelExtractor
 from shared.crm.llm import ChatModel, model_config_from_env
 from shared.crm.prompts import PROMPTS_DOC, Prompts, prompts_from_doc
-from shared.identity import classify_caller, super_admin_emails_from_env
+from shared.identity import (
+    InvalidToken,
+    bearer_token,
+    classify_caller,
+    super_admin_emails_from_env,
+)
 from shared.schemas import AskRequest, ExtractRequest
 from shared.store.port import DocumentStore
 
@@ -55,13 +61,45 @@ class _Caller:
     is_admin: bool
 
 
-def _employee(req: https_fn.CallableRequest[Any], db: DocumentStore) -> _Caller:
-    """One definition of employee (shared.identity): super-admin or staffProfiles/{uid}."""
+TokenVerifier = Callable[[str], Mapping[str, Any]]
+
+
+def _verify(token: str) -> Mapping[str, Any]:
+    import runtime
+
+    return cast(Mapping[str, Any], runtime.verify_token(token))
+
+
+def _employee(
+    req: https_fn.CallableRequest[Any], db: DocumentStore, verify: TokenVerifier | None = None
+) -> _Caller:
+    """One definition of employee (shared.identity): super-admin or staffProfiles/{uid}.
+
+    The framework checked the token's signature but not revocation; the same token goes through
+    `shared.identity.verify_id_token` (`runtime.verify_token`), so a disabled or signed-out user
+    is refused at once. A check that cannot be made right now is `unavailable`, never
+    `unauthenticated` (which signs the user out)."""
     auth = req.auth
-    if auth is None or not auth.uid:
+    raw = bearer_token(req.raw_request.headers.get("Authorization")) if req.raw_request else None
+    if auth is None or not auth.uid or raw is None:
         raise https_fn.HttpsError(Code.UNAUTHENTICATED, "Trebuie să fiți autentificat.")
-    token: Mapping[str, Any] = auth.token or {}
-    profile = db.get(f"staffProfiles/{auth.uid}")
+    try:
+        token: Mapping[str, Any] = (verify or _verify)(raw)
+    except InvalidToken:
+        raise https_fn.HttpsError(Code.UNAUTHENTICATED, "Sesiunea nu mai este validă.") from None
+    except Exception as exc:
+        log.warning("ID token could not be checked: %s", type(exc).__name__)
+        raise https_fn.HttpsError(
+            Code.UNAVAILABLE, "Autentificarea nu poate fi verificată acum; reîncercați."
+        ) from None
+    if token.get("uid") != auth.uid:
+        raise https_fn.HttpsError(Code.UNAUTHENTICATED, "Trebuie să fiți autentificat.")
+    try:
+        profile = db.get(paths.staff_profile_path(auth.uid))
+    except paths.InvalidId:  # no staff profile can have this uid
+        raise https_fn.HttpsError(
+            Code.PERMISSION_DENIED, "Doar angajații pot folosi CRM-ul."
+        ) from None
     email = token.get("email") if isinstance(token.get("email"), str) else None
     caller = classify_caller(
         auth.uid, email, token, profile.data if profile else None, super_admin_emails_from_env()
@@ -105,9 +143,10 @@ def extract_event_from_thread(
     *,
     db: DocumentStore | None = None,
     extractor: Extractor | None = None,
+    verify: TokenVerifier | None = None,
 ) -> dict[str, Any]:
     db = db or store()
-    caller = _employee(req, db)
+    caller = _employee(req, db, verify)
     try:
         data = ExtractRequest.model_validate(_data(req))
     except ValidationError as exc:
@@ -129,6 +168,8 @@ def extract_event_from_thread(
         )
     except ExtractionError as exc:
         raise https_fn.HttpsError(_CODES.get(exc.code, Code.INTERNAL), exc.message) from None
+    except paths.InvalidId as exc:  # ids are single path segments (CONTRACT section 2)
+        raise https_fn.HttpsError(Code.INVALID_ARGUMENT, f"Date invalide: {exc.field}.") from None
     except https_fn.HttpsError:
         raise
     except Exception:
@@ -143,15 +184,16 @@ def client_crm_ask(
     *,
     db: DocumentStore | None = None,
     model: ModelAsk | None = None,
+    verify: TokenVerifier | None = None,
 ) -> dict[str, Any]:
     db = db or store()
-    _employee(req, db)
+    _employee(req, db, verify)
     try:
         data = AskRequest.model_validate(_data(req))
     except ValidationError as exc:
         raise _invalid(exc) from None
     try:
-        client = db.get(f"clients/{data.phone_e164}")
+        client = db.get(paths.client_path(data.phone_e164))
         events = client_events(db, data.phone_e164)
         if model is None:
             config = model_config_from_env()

@@ -16,6 +16,7 @@ from typing import Any
 from firebase_functions import firestore_fn, https_fn, options, params
 
 from shared.identity import default_app
+from shared.paths import EVENT_TRIGGER_DOCUMENT
 
 REGION = "us-central1"  # the app calls every function here (CONTRACT section 1)
 # The Firestore trigger belongs with the database (nam5 -> us-central1, eur3 -> europe-west1);
@@ -111,7 +112,7 @@ def whatsapp(request: https_fn.Request) -> https_fn.Response:
 
 
 @firestore_fn.on_document_written(
-    document="evenimente/{eventId}", region=CLIENT_STATS_REGION, timeout_sec=60
+    document=EVENT_TRIGGER_DOCUMENT, region=CLIENT_STATS_REGION, timeout_sec=60
 )
 def aggregateClientStats(event: firestore_fn.Event[Any]) -> None:
     import runtime

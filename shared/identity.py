@@ -4,7 +4,9 @@
   case-insensitive) or the custom claim `admin: true` (the boolean, not a truthy string). An
   unverified address proves nothing: anyone can sign up with a password under an address that
   has no account yet;
-- employee: a super-admin, or a user whose `staffProfiles/{uid}` document exists.
+- employee: a super-admin, or a user whose `staffProfiles/{uid}` document exists;
+- admin-only accounts: `config/whatsapp_inbox.adminOnlyAccountIds` lists accounts staff never
+  see (`admin_only_account_ids`, the one copy of that rule for the daemon, proxy and CRM).
 
 `classify_caller` is pure; `verify_id_token` and `resolve_caller` do the I/O (firebase_admin,
 imported lazily so importing this module stays cheap for Cloud Functions discovery).
@@ -20,14 +22,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared import paths
 from shared.store.port import DocumentStore
 
 SUPER_ADMIN_EMAILS_ENV = "SUPER_ADMIN_EMAILS"
-STAFF_PROFILES = "staffProfiles"
+STAFF_PROFILES = paths.STAFF_PROFILES
+ADMIN_ONLY_FIELD = "adminOnlyAccountIds"
 
 
 class InvalidToken(Exception):
-    """The ID token is missing, malformed, expired, revoked or not signed by Firebase."""
+    """The ID token is missing, malformed, expired, revoked or not signed by Firebase.
+
+    `guess` says whether it counts as a failed attempt to throttle (forged, malformed, wrong
+    signature or audience); an expired or revoked token, or a disabled or deleted user, is what
+    honest apps send too and does not count (staff behind one address must not lock each other
+    out)."""
+
+    def __init__(self, reason: str, *, guess: bool = True) -> None:
+        super().__init__(reason)
+        self.guess = guess
 
 
 @dataclass(frozen=True)
@@ -150,12 +163,17 @@ def looks_like_jwt(token: str) -> bool:
 
 
 def verify_id_token(token: str) -> dict[str, Any]:
-    """The decoded claims of a Firebase ID token; raises InvalidToken (a 401) only when the token
-    itself is bad (malformed, expired, revoked, wrong signature, audience or issuer). Everything
-    else is our outage or misconfiguration and propagates (a 5xx: signing the user out would be
-    wrong): `firebase_admin.auth.CertificateFetchError` when Google's keys cannot be fetched,
-    ValueError when no project id is configured, `google.auth.exceptions.DefaultCredentialsError`
-    without credentials, ..."""
+    """The decoded claims of a Firebase ID token, checked for revocation: a disabled, deleted or
+    signed-out (refresh tokens revoked) user is refused at once, not when the token expires. This
+    costs one user lookup per call (`auth.verify_id_token(..., check_revoked=True)`).
+
+    Raises InvalidToken (a 401) only when the token itself is bad (malformed, expired, revoked,
+    wrong signature, audience or issuer, user disabled or deleted). Everything else is our outage
+    or misconfiguration and propagates (a 503: signing the user out would be wrong):
+    `firebase_admin.auth.CertificateFetchError` when Google's keys cannot be fetched, a
+    `firebase_admin.exceptions.FirebaseError` when the user lookup fails, ValueError when no
+    project id is configured, `google.auth.exceptions.DefaultCredentialsError` without
+    credentials, ..."""
     if not isinstance(token, str) or not token.strip():
         raise InvalidToken("missing token")
     if not looks_like_jwt(token.strip()):
@@ -166,9 +184,15 @@ def verify_id_token(token: str) -> dict[str, Any]:
 
     app = default_app()
     try:
-        claims = auth.verify_id_token(token.strip(), app=app)
-    except (auth.InvalidIdTokenError, auth.UserDisabledError) as exc:
-        # the caller's bad token (ExpiredIdTokenError and RevokedIdTokenError included)
+        claims = auth.verify_id_token(token.strip(), app=app, check_revoked=True)
+    except (
+        auth.ExpiredIdTokenError,
+        auth.RevokedIdTokenError,
+        auth.UserDisabledError,
+        auth.UserNotFoundError,
+    ) as exc:
+        raise InvalidToken(type(exc).__name__, guess=False) from None
+    except auth.InvalidIdTokenError as exc:  # forged, wrong signature, audience or issuer
         raise InvalidToken(type(exc).__name__) from None
     if not isinstance(claims, dict) or not isinstance(claims.get("uid"), str):
         raise InvalidToken("token has no uid")
@@ -179,7 +203,11 @@ def caller_from_claims(claims: Mapping[str, Any], store: DocumentStore) -> Calle
     uid = str(claims.get("uid") or claims.get("sub") or "")
     if not uid:
         raise InvalidToken("token has no uid")
-    profile = store.get(f"{STAFF_PROFILES}/{uid}")
+    try:
+        profile_path = paths.staff_profile_path(uid)
+    except paths.InvalidId:
+        raise InvalidToken("the token's uid cannot name a staff profile") from None
+    profile = store.get(profile_path)
     email = claims.get("email")
     return classify_caller(
         uid,
@@ -193,3 +221,16 @@ def caller_from_claims(claims: Mapping[str, Any], store: DocumentStore) -> Calle
 def resolve_caller(id_token: str, store: DocumentStore) -> Caller:
     """Verify the token and classify its user; raises InvalidToken."""
     return caller_from_claims(verify_id_token(id_token), store)
+
+
+def admin_only_account_ids(store: DocumentStore) -> frozenset[str]:
+    """Accounts only super-admins see (`config/whatsapp_inbox.adminOnlyAccountIds`)."""
+    snap = store.get(paths.WHATSAPP_INBOX_CONFIG)
+    ids = snap.data.get(ADMIN_ONLY_FIELD) if snap is not None else None
+    return frozenset(str(i) for i in ids) if isinstance(ids, list) else frozenset()
+
+
+def may_see_account(store: DocumentStore, account_id: str, *, is_super_admin: bool) -> bool:
+    """Whether a caller may see (and work in) an account: super-admins always, staff unless the
+    account is admin-only. Reads the store only for staff."""
+    return is_super_admin or account_id not in admin_only_account_ids(store)

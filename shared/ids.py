@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from shared.jids import chat_jid
+from shared.paths import check_id
 
 __all__ = [
     "THREAD_ID_SEPARATOR",
@@ -27,15 +28,14 @@ def thread_id(account_id: str, client_jid: str) -> str:
     """``{accountId}__{clientJid}`` with the canonical chat JID (device stripped, phone JID).
 
     ``client_jid`` may be a JID of a person (phone or LID) or a group, or a phone number.
-    Raises ValueError naming the bad argument otherwise.
+    Raises ValueError naming the bad argument otherwise (`shared.paths.InvalidId` for an
+    account id that is not one path segment).
     """
-    account = _require_text("account_id", account_id)
-    if "/" in account:
-        raise ValueError(f"account_id must not contain '/': {account_id!r}")
+    account = check_id(_require_text("account_id", account_id), "account_id")
     jid = chat_jid(client_jid)
     if jid is None:
         raise ValueError(f"client_jid is not a chat JID or phone number: {client_jid!r}")
-    return f"{account}{THREAD_ID_SEPARATOR}{jid}"
+    return check_id(f"{account}{THREAD_ID_SEPARATOR}{jid}", "thread_id")
 
 
 def parse_thread_id(value: str) -> tuple[str, str]:
@@ -43,7 +43,7 @@ def parse_thread_id(value: str) -> tuple[str, str]:
 
     JIDs never contain ``__``, so the *last* separator splits even if an account id has one.
     """
-    text = _require_text("thread_id", value)
+    text = check_id(_require_text("thread_id", value), "thread_id")
     account, sep, jid = text.rpartition(THREAD_ID_SEPARATOR)
     if not sep or not account or chat_jid(jid) != jid:
         raise ValueError(f"not a thread id: {value!r}")

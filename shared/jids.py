@@ -110,7 +110,7 @@ class Jid:
 
 
 def _small_int(text: str) -> int | None:
-    return int(text) if _NUMBER_RE.match(text) else None
+    return int(text) if _NUMBER_RE.fullmatch(text) else None
 
 
 def _split_user(raw_user: str) -> tuple[str, int, int] | None:
@@ -157,7 +157,7 @@ def parse_jid(raw: object) -> Jid | None:
     if parts is None:
         return None
     user, device, agent = parts
-    if not pattern.match(user):
+    if not pattern.fullmatch(user):
         return None
     if (device or agent) and server not in (PHONE_SERVER, LID_SERVER):
         return None  # only a person's account has devices
@@ -173,7 +173,7 @@ def normalize_jid(raw: object) -> str | None:
 def phone_jid(e164: str) -> str:
     """``+40722123456`` → ``40722123456@s.whatsapp.net``. Raises ValueError on a non-number."""
     normalized = to_e164_lenient(e164)
-    if normalized is None and isinstance(e164, str) and _E164_SHAPE.match(e164.strip()):
+    if normalized is None and isinstance(e164, str) and _E164_SHAPE.fullmatch(e164.strip()):
         # What jid_to_e164 returned for a legacy form phonenumbers rejects: keep its digits.
         digits = e164.strip()[1:]
         normalized = "+" + digits if _known_country_code(digits) else None

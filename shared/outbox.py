@@ -17,6 +17,8 @@ Stable API (the functions and the daemon both depend on it):
   (raises `SendRejected`), then create the outbox item and the optimistic message
   `threads/{threadId}/messages/{requestId}`, set `ownerUid` on the thread if unset and move the
   thread summary (`lastMessage*`) forward. The caller then wakes the daemon.
+- Paths come from `shared.paths` (re-exported here: `outbox_path`, `thread_path`,
+  `message_path`); every id is checked to be one path segment.
 - `SendRejected.code`, `.message`, `.http_status`: map to the contract's error body.
 
 `requestId = shared.ids.send_request_id(threadId, uid, clientMessageId)`. Every timestamp
@@ -26,7 +28,6 @@ written is a timezone-aware `datetime` (a Firestore Timestamp), never a string, 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,8 +36,9 @@ from typing import Any, Final
 from shared import schemas
 from shared.ids import send_request_id
 from shared.jids import chat_jid
+from shared.paths import OUTBOX, InvalidId, check_id, message_path, outbox_path, thread_path
 from shared.schemas import InvalidPayload, validate_payload
-from shared.store.port import DocumentStore, InvalidPath, Transaction, split_path
+from shared.store.port import DocumentStore, Transaction
 from shared.timeutil import ensure_utc, to_ms, utc_now
 
 __all__ = [
@@ -59,11 +61,9 @@ __all__ = [
     "validate_send_request",
 ]
 
-OUTBOX: Final = "outbox"
 MAX_TEXT_CHARS: Final = 65_536  # WhatsApp's own limit for one text message
 MAX_ID_CHARS: Final = 256
 PREVIEW_CHARS: Final = 100
-_RESERVED_ID: Final = re.compile(r"__.*__", re.DOTALL)
 
 SEND_ERROR_STATUS: Final[dict[str, int]] = {
     "invalid_request": 400,
@@ -113,35 +113,7 @@ class EnqueueResult:
     message_doc: dict[str, Any]  # the message as stored (data only; its id is `request_id`)
 
 
-# ---- paths -------------------------------------------------------------------------------------
-
-
-def outbox_path(request_id: str) -> str:
-    return f"{OUTBOX}/{request_id}"
-
-
-def thread_path(thread_id: str) -> str:
-    return f"threads/{thread_id}"
-
-
-def message_path(thread_id: str, message_id: str) -> str:
-    return f"threads/{thread_id}/messages/{message_id}"
-
-
 # ---- pure rules --------------------------------------------------------------------------------
-
-
-def _is_thread_id(value: str) -> bool:
-    """Whether `value` can name a thread document: a path the store accepts (one segment, not
-    `.` or `..`), and within Firestore's further limits (not a reserved `__...__` id, at most
-    1500 UTF-8 bytes)."""
-    try:
-        split_path(thread_path(value))
-    except InvalidPath:
-        return False
-    if _RESERVED_ID.fullmatch(value):
-        return False
-    return len(value.encode("utf-8", "surrogatepass")) <= 1500
 
 
 def validate_send_request(body: object) -> SendRequest:
@@ -151,8 +123,11 @@ def validate_send_request(body: object) -> SendRequest:
         parsed = validate_payload(schemas.SendRequest, body)
     except InvalidPayload as exc:
         raise SendRejected("invalid_request", f"Invalid request: {exc.message}") from None
-    if not _is_thread_id(parsed.thread_id) or len(parsed.thread_id) > 400:
-        raise SendRejected("invalid_request", "Invalid request: threadId: not a thread id")
+    try:  # ids are single path segments (CONTRACT section 2): `T/messages/M` is no thread
+        check_id(parsed.thread_id, "threadId")
+        check_id(parsed.account_id, "accountId")
+    except InvalidId as exc:
+        raise SendRejected("invalid_request", f"Invalid request: {exc}") from None
     if len(parsed.account_id) > MAX_ID_CHARS:
         raise SendRejected("invalid_request", "Invalid request: accountId: too long")
     return SendRequest(
@@ -317,6 +292,8 @@ def enqueue_send(
     Raises SendRejected when the thread checks fail (re-checked inside the transaction so two
     first senders cannot both become the owner) and ValueError for empty ids.
     """
+    check_id(thread_id, "threadId")  # InvalidId before anything is read or written
+    check_id(account_id, "accountId")
     request_id = send_request_id(thread_id, uid, client_message_id)
     at = ensure_utc(now) if now is not None else utc_now()
     item_path = outbox_path(request_id)

@@ -139,4 +139,4 @@ def to_e164_lenient(raw: object, default_region: str = "RO") -> str | None:
 
 def is_valid_e164(value: object) -> bool:
     """True when ``value`` is already a canonical, valid E.164 string."""
-    return isinstance(value, str) and bool(_E164_RE.match(value)) and to_e164(value) == value
+    return isinstance(value, str) and bool(_E164_RE.fullmatch(value)) and to_e164(value) == value

@@ -33,6 +33,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from shared import paths
 from shared.events import (
     PaymentMethod,
     PaymentStatus,
@@ -123,6 +124,18 @@ def _jid(value: object) -> object:
 
 
 JidStr = Annotated[str, BeforeValidator(_jid)]
+
+
+def _doc_id(value: str) -> str:
+    try:
+        return paths.check_id(value)
+    except paths.InvalidId as exc:
+        raise ValueError(exc.reason) from None
+
+
+DocId = Annotated[str, AfterValidator(_doc_id)]
+"""A document id: one path segment, as sent (no trimming: `T\n` and `T/messages/M` are
+refused, CONTRACT.md section 2)."""
 
 
 def _event_date(value: object) -> object:
@@ -510,8 +523,8 @@ class AddAccountRequest(Payload):
 class SendRequest(Payload):
     """``whatsappProxySend`` body: all five fields required."""
 
-    thread_id: NonEmptyStr
-    account_id: NonEmptyStr
+    thread_id: DocId
+    account_id: DocId
     to_jid: JidStr
     text: Annotated[str, Field(min_length=1, max_length=65_536)]
     client_message_id: Annotated[NonEmptyStr, Field(max_length=200)]
@@ -534,8 +547,8 @@ class SendResult(Payload):
 class ExtractRequest(Payload):
     """``whatsappExtractEventFromThread`` data."""
 
-    thread_id: NonEmptyStr
-    account_id: NonEmptyStr
+    thread_id: DocId
+    account_id: DocId
     phone_e164: PhoneE164 | None = None
     # More than 500 is read as 500 (the app may ask for "everything"); less than 1 is an error.
     last_n_messages: Annotated[int, AfterValidator(lambda n: min(n, 500))] = Field(

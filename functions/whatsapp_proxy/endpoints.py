@@ -18,8 +18,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared.identity import Caller, InvalidToken, bearer_token, caller_from_claims
+from shared.identity import (
+    Caller,
+    InvalidToken,
+    admin_only_account_ids,
+    bearer_token,
+    caller_from_claims,
+    may_see_account,
+)
 from shared.outbox import SendRejected, enqueue_send, validate_send_request
+from shared.paths import InvalidId, is_id
 from shared.schemas import AddAccountRequest, InvalidPayload, validate_payload
 from shared.store.port import DocumentStore
 
@@ -30,8 +38,8 @@ log = logging.getLogger(__name__)
 
 Access = Literal["signed_in", "employee", "super_admin"]
 
-ADMIN_ONLY_CONFIG = "config/whatsapp_inbox"
-ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+# fullmatch, never `$`: `$` also matches before a final newline (`wa_1\n` passed)
+ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 MAX_BODY_BYTES = 256 * 1024
 # Keys that carry pairing data; compared without case or separators ("QR_code", "pairing-url").
 PAIRING_KEYS = frozenset({"qr", "qrcode", "pairingcode", "pairingurl"})
@@ -97,7 +105,7 @@ def account_id_of(ctx: Context) -> str:
         value = json_body(ctx.request, required=False).get("accountId")
     if value is None or value == "":
         raise invalid("Invalid request: accountId: required.")
-    if not isinstance(value, str) or not ACCOUNT_ID.match(value):
+    if not isinstance(value, str) or not ACCOUNT_ID.fullmatch(value) or not is_id(value):
         raise invalid("Invalid request: accountId: letters, digits, '_' or '-' (1-100).")
     return value
 
@@ -115,18 +123,10 @@ def limit_of(ctx: Context, default: int, maximum: int) -> int:
     return min(value, maximum)
 
 
-def admin_only_account_ids(store: DocumentStore) -> set[str]:
-    snap = store.get(ADMIN_ONLY_CONFIG)
-    ids = snap.data.get("adminOnlyAccountIds") if snap is not None else None
-    return {str(i) for i in ids} if isinstance(ids, list) else set()
-
-
 def require_account_visible(ctx: Context, account_id: str) -> None:
     """Staff never touch accounts marked admin-only (the daemon sees our service token as a
     super-admin, so this check is ours)."""
-    if ctx.caller.is_super_admin:
-        return
-    if account_id in admin_only_account_ids(ctx.deps.store()):
+    if not may_see_account(ctx.deps.store(), account_id, is_super_admin=ctx.caller.is_super_admin):
         raise ProxyError(403, "super_admin_only", "This account is visible to admins only.")
 
 
@@ -337,10 +337,15 @@ def authenticate(request: ProxyRequest, deps: Deps, access: Access) -> Caller:
     if token is None:
         raise ProxyError(401, "missing_auth_token", "Sign in first (no Bearer token sent).")
     try:
-        claims = deps.verify_token(token)
+        claims = deps.verify_token(token)  # checks revocation: disabled/signed-out users are 401
         caller = caller_from_claims(claims, deps.store())
     except InvalidToken:
         raise ProxyError(401, "unauthorized", "Your session is not valid; sign in again.") from None
+    except Exception as exc:  # keys, user lookup or store unreachable: never a 401 (signs out)
+        log.warning("ID token could not be checked: %s", type(exc).__name__)
+        raise ProxyError(
+            503, "auth_unavailable", "Sign-in cannot be checked right now; try again."
+        ) from None
     if access == "signed_in":
         return caller
     if not caller.is_employee:
@@ -363,6 +368,8 @@ def handle(name: str, request: ProxyRequest, deps: Deps) -> ProxyResponse:
         return endpoint.handler(Context(request, caller, deps))
     except ProxyError as exc:
         return exc.response()
+    except InvalidId as exc:  # an id that is not one path segment, caught by a path builder
+        return invalid(f"Invalid request: {exc}").response()
     except Exception:
         log.exception("%s failed", name)
         return INTERNAL_ERROR.response()

@@ -14,17 +14,19 @@ from session_daemon.http.qr_image import qr_data_url, qr_png
 from session_daemon.http.routing import QueryParam, RouteSpec, principal, read_body
 from session_daemon.sessions.accounts import account_view, is_valid_account_id
 from session_daemon.sessions.errors import (
+    AccountLimitReached,
     AccountNotFound,
     AlreadyConnected,
     BackfillUnsupported,
     NotConnectedError,
     PairingUnavailable,
 )
+from session_daemon.transport.port import NotPairing, TransportError
+from shared import identity
+from shared.paths import ACCOUNTS, InvalidId, check_id
 from shared.phones import to_e164
 from shared.schemas import AddAccountRequest
 from shared.store.port import query
-
-ADMIN_ONLY_CONFIG = "config/whatsapp_inbox"
 
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
 
@@ -39,6 +41,10 @@ class PairingCodeRequest(BaseModel):
 
 def account_id_param(request: web.Request) -> str:
     account_id = request.match_info["accountId"]
+    try:  # ids are single path segments: control characters, '.', '..' are the caller's error
+        check_id(account_id, "accountId")
+    except InvalidId as exc:
+        raise ApiError(400, "invalid_request", f"Invalid request: {exc}") from None
     if not is_valid_account_id(account_id):
         raise ApiError(404, "account_not_found", "No such account.")
     return account_id
@@ -51,10 +57,8 @@ async def load_account(ctx: DaemonContext, account_id: str) -> dict[str, Any]:
         raise ApiError(404, "account_not_found", "No such account.") from None
 
 
-async def admin_only_account_ids(ctx: DaemonContext) -> set[str]:
-    snap = await asyncio.to_thread(ctx.store.get, ADMIN_ONLY_CONFIG)
-    ids = snap.data.get("adminOnlyAccountIds") if snap else None
-    return {str(i) for i in ids} if isinstance(ids, list) else set()
+async def admin_only_account_ids(ctx: DaemonContext) -> frozenset[str]:
+    return await asyncio.to_thread(identity.admin_only_account_ids, ctx.store)
 
 
 async def require_account_access(request: web.Request, account_id: str) -> dict[str, Any]:
@@ -98,8 +102,8 @@ async def list_accounts(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     who = principal(request)
     is_admin = who is None or who.is_super_admin
-    docs = await asyncio.to_thread(ctx.store.query, query("accounts"))
-    hidden = set() if is_admin else await admin_only_account_ids(ctx)
+    docs = await asyncio.to_thread(ctx.store.query, query(ACCOUNTS))
+    hidden = frozenset() if is_admin else await admin_only_account_ids(ctx)
     accounts = []
     for snap in docs:
         if snap.data.get("status") == "deleted" or snap.id in hidden:
@@ -115,7 +119,15 @@ async def list_accounts(request: web.Request) -> web.Response:
 async def add_account(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     body = await read_body(request, AddAccountRequest)  # the proxy's rules: phone -> E.164
-    result = await ctx.manager.add_account(body.name, body.phone, body.phone)
+    try:
+        result = await ctx.manager.add_account(body.name, body.phone, body.phone)
+    except AccountLimitReached as exc:
+        raise ApiError(
+            409,
+            "account_limit_reached",
+            f"At most {exc.limit} WhatsApp accounts; delete one first.",
+            limit=exc.limit,
+        ) from None
     return web.json_response(
         {
             "success": True,
@@ -210,8 +222,15 @@ async def pairing_code(request: web.Request) -> web.Response:
         raise ApiError(409, "already_connected", "This account is connected.") from None
     except PairingUnavailable as exc:
         raise _rate_limited(exc) from None
-    except NotConnectedError as exc:
-        raise ApiError(503, "pairing_unavailable", str(exc)) from None
+    except NotPairing:
+        # banned, replaced or disconnected while pairing: the state moved on, not our fault
+        raise ApiError(
+            409, "not_pairing", "The session is not pairing right now; regenerate the QR first."
+        ) from None
+    except (NotConnectedError, TransportError):
+        raise ApiError(
+            503, "pairing_unavailable", "WhatsApp did not give a pairing code; try again."
+        ) from None
     return web.json_response(
         {
             "success": True,
@@ -251,7 +270,14 @@ async def backfill(request: web.Request) -> web.Response:
     except NotConnectedError:
         raise ApiError(409, "not_connected", "The account is not connected.") from None
     message = "A backfill is already running." if running else "Backfill started."
-    return web.json_response({"success": True, "message": message, "requestId": request_id})
+    return web.json_response(
+        {
+            "success": True,
+            "status": "already_in_progress" if running else "started",
+            "message": message,
+            "requestId": request_id,
+        }
+    )
 
 
 ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
@@ -269,6 +295,10 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         "super_admin",
         "Add an account (idempotent by phone) and start QR pairing",
         body=AddAccountRequest,
+        responses={
+            200: "Added, or the existing account of this phone",
+            409: "account_limit_reached (WHATSAPP_MAX_ACCOUNTS live accounts)",
+        },
     ),
     RouteSpec(
         "GET",
@@ -278,6 +308,7 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         "Current QR code as JSON, or as a PNG image with ?format=png",
         query=(QueryParam("format", {"type": "string", "enum": ["json", "png"]}),),
         responses={200: "QR data or image", 404: "No QR right now"},
+        media={200: ("application/json", "image/png")},
     ),
     RouteSpec(
         "POST",
@@ -299,6 +330,12 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         "super_admin",
         "Phone-number pairing code (8 characters)",
         body=PairingCodeRequest,
+        responses={
+            200: "The code",
+            409: "already_connected / not_pairing",
+            429: "rate_limited: too many pairings / too soon",
+            503: "pairing_unavailable / auth_unavailable",
+        },
     ),
     RouteSpec(
         "DELETE",
@@ -316,7 +353,7 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         "transport this is always 409 `backfill_unsupported` (neonize 0.5.2 cannot request "
         "history); the answer is the same every time, so retrying does not help.",
         responses={
-            200: "Started, or already running",
+            200: "Started, or already_in_progress (a run within the cooldown: same requestId)",
             404: "No such account",
             409: "`backfill_unsupported` (the transport cannot request history) or `not_connected`",
         },

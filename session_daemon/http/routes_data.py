@@ -14,6 +14,7 @@ from session_daemon.http.jsonable import jsonable
 from session_daemon.http.routes_accounts import account_id_param, require_account_access
 from session_daemon.http.routing import QueryParam, RouteSpec, int_query, read_body
 from session_daemon.sessions.accounts import account_path
+from shared.paths import MESSAGES, THREADS, thread_id_of
 from shared.store.port import query
 from shared.store.sentinels import SERVER_TIMESTAMP
 
@@ -43,7 +44,7 @@ async def threads(request: web.Request) -> web.Response:
     docs = await asyncio.to_thread(
         ctx.store.query,
         query(
-            "threads",
+            THREADS,
             where=[("accountId", "==", account_id)],
             order_by=[("lastMessageAt", "desc")],
             limit=limit,
@@ -61,7 +62,7 @@ async def inbox(request: web.Request) -> web.Response:
     docs = await asyncio.to_thread(
         ctx.store.query,
         query(
-            "messages",
+            MESSAGES,
             where=[("accountId", "==", account_id)],
             order_by=[("tsClient", "desc")],
             limit=limit,
@@ -69,7 +70,7 @@ async def inbox(request: web.Request) -> web.Response:
         ),
     )
     messages = [
-        {"id": snap.id, "threadId": snap.path.split("/")[1], **jsonable(snap.data)} for snap in docs
+        {"id": snap.id, "threadId": thread_id_of(snap.path), **jsonable(snap.data)} for snap in docs
     ]
     return web.json_response({"success": True, "messages": messages})
 

@@ -19,6 +19,7 @@ from session_daemon.http.openapi import openapi_document
 from session_daemon.http.routes_accounts import admin_only_account_ids
 from session_daemon.http.routing import RouteSpec, principal
 from session_daemon.sessions.accounts import account_view
+from shared.paths import ACCOUNTS
 from shared.store.port import query
 
 METRICS: web.AppKey[Any] = web.AppKey("metrics", object)
@@ -112,7 +113,7 @@ async def dashboard_json(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     who = principal(request)
     is_admin = who is None or who.is_super_admin
-    docs = await asyncio.to_thread(ctx.store.query, query("accounts"))
+    docs = await asyncio.to_thread(ctx.store.query, query(ACCOUNTS))
     hidden = set() if is_admin else await admin_only_account_ids(ctx)
     accounts = []
     for snap in docs:

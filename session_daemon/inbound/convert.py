@@ -7,14 +7,13 @@ client's phone JID is known (a LID-addressed message may wait for its mapping in
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
 from session_daemon.transport.port import WireMessage
+from shared import paths
 from shared.ids import thread_id as make_thread_id
 from shared.jids import jid_to_e164, parse_jid
 from shared.store.sentinels import Increment
@@ -37,7 +36,6 @@ PREVIEW_CHARS: Final = 100
 Source = Literal["live", "history"]
 SkipReason = Literal["group", "status", "broadcast", "newsletter", "invalid", "empty", "reaction"]
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _PLACEHOLDERS: Final[dict[str, str]] = {
     "image": "[Imagine]",
     "video": "[Video]",
@@ -203,17 +201,15 @@ def record_from_wire(
 def message_doc_id(wa_id: str) -> str:
     """A document id for a WhatsApp message id: itself when it is plain (the usual `3EB0…` hex),
     else a stable hash, so any id is a valid, unique path segment."""
-    if _SAFE_ID.match(wa_id) and not (wa_id.startswith("__") and wa_id.endswith("__")):
-        return wa_id
-    return "wa-" + hashlib.sha256(wa_id.encode("utf-8")).hexdigest()[:40]
+    return paths.safe_doc_id(wa_id)
 
 
 def thread_path(thread_id: str) -> str:
-    return f"threads/{thread_id}"
+    return paths.thread_path(thread_id)
 
 
 def message_path(thread_id: str, wa_id: str) -> str:
-    return f"threads/{thread_id}/messages/{message_doc_id(wa_id)}"
+    return paths.message_path(thread_id, message_doc_id(wa_id))
 
 
 def thread_id_for(account_id: str, client_jid: str) -> str:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import threading
@@ -63,7 +64,9 @@ from session_daemon.transport.port import (
     ReceiptReceived,
     TransportEvent,
 )
+from shared.ids import parse_thread_id
 from shared.jids import normalize_jid
+from shared.paths import messages_collection
 from shared.store.port import AlreadyExists, DocumentStore, Snapshot, query
 from shared.timeutil import from_ms, to_ms, utc_now
 
@@ -521,12 +524,30 @@ class InboundPipeline:
             self._write_messages(messages)
         for entry in receipts:
             assert entry.receipt is not None
-            apply_receipts(self.store, entry.receipt)
+            apply_receipts(self.store, self._receipt_with_phone(entry.receipt))
             assert self._journal is not None
             self._journal.remove([entry.seq])
             entry.done = True
             with self._cv:
                 self._counters["receiptsApplied"] += 1
+
+    def _receipt_with_phone(self, event: ReceiptReceived) -> ReceiptReceived:
+        """A LID chat's receipt with its phone JID (learned, or from `lid_resolver`), so that it
+        is matched in the chat's own thread, never by the cross-thread search."""
+        lid = normalize_jid(event.chat_jid) if not event.chat_pn_jid else None
+        if lid is None or not lid.endswith("@lid"):
+            return event
+        with self._cv:
+            pn = self._lid_map.get((event.account_id, lid))
+        if pn is None and self.lid_resolver is not None:
+            try:
+                pn = normalize_jid(self.lid_resolver(event.account_id, lid) or "")
+            except Exception:
+                log.warning("lid_resolver failed for a receipt's chat", exc_info=True)
+                pn = None
+        if pn is None or not pn.endswith("@s.whatsapp.net"):
+            return event
+        return dataclasses.replace(event, chat_pn_jid=pn)
 
     def _client_jid(self, record: InboundRecord, learned: list[tuple[str, str, str]]) -> str | None:
         if record.pn_jid is not None:
@@ -636,7 +657,7 @@ class InboundPipeline:
                 continue
             hits = self.store.query(
                 query(
-                    f"threads/{tid}/messages", where=[("waMessageId", "==", record.wa_id)], limit=1
+                    messages_collection(tid), where=[("waMessageId", "==", record.wa_id)], limit=1
                 )
             )
             if hits:
@@ -656,10 +677,10 @@ class InboundPipeline:
         """The new message's document, with a receipt that came before it applied (forward
         only, at the receipt's own time), and that receipt when it was applied."""
         assert entry.record is not None
-        doc = message_document(entry.record, tid.rsplit("__", 1)[1])
+        doc = message_document(entry.record, parse_thread_id(tid)[1])
         if receipt is None or not entry.record.from_me:
             return doc, None
-        patch = pending_receipt_patch(receipt.data, doc, now=now)
+        patch = pending_receipt_patch(receipt.data, doc, now=now, thread_id=tid)
         doc.update(patch)
         return doc, receipt if patch else None
 
@@ -756,7 +777,7 @@ class InboundPipeline:
         now = utc_now()
         for tid, records in grouped.items():
             snap = threads.get(tid)
-            account, client = records[0].account_id, tid.rsplit("__", 1)[1]
+            account, client = records[0].account_id, parse_thread_id(tid)[1]
             patch = thread_patch(snap.data if snap else None, account, client, records, now)
             shown = patch.get("lastMessageId") if patch is not None else None
             if patch is not None and statuses and shown is not None:

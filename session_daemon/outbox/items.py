@@ -21,13 +21,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from session_daemon.transport.port import SendResult
-from shared.outbox import message_path, new_message_doc, outbox_path, status_rank, thread_path
+from shared.outbox import new_message_doc, status_rank
+from shared.paths import OUTBOX, message_path, outbox_path, thread_path
+from shared.paths import pending_receipt_path as pending_receipt_path
 from shared.store.port import DocumentStore, Snapshot, Transaction, query
 from shared.timeutil import ensure_utc, to_ms
 
 log = logging.getLogger(__name__)
 
-PENDING_RECEIPTS = "pendingReceipts"
 UNKNOWN_STATE_ERROR = (
     "unknown delivery state: the daemon sending this message stopped before recording the "
     "result; not resent, to never deliver it twice"
@@ -49,10 +50,6 @@ def is_ambiguous_send_error(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return any(marker in text for marker in _AMBIGUOUS_SEND_ERRORS)
-
-
-def pending_receipt_path(account_id: str, wa_message_id: str) -> str:
-    return f"{PENDING_RECEIPTS}/{account_id}__{wa_message_id}"
 
 
 # ---- outcomes --------------------------------------------------------------------------------
@@ -126,7 +123,7 @@ def _blocker(tx: Transaction, item: Snapshot) -> Snapshot | None:
         snap
         for status in ("queued", "processing")
         for snap in tx.query(
-            query("outbox", where=[("status", "==", status), ("threadId", "==", thread_id)])
+            query(OUTBOX, where=[("status", "==", status), ("threadId", "==", thread_id)])
         )
     ]
     earlier = [s for s in pending if s.id != item.id and order_key(s) < mine]
@@ -177,11 +174,15 @@ def _mirror(
 
 
 def pending_receipt_patch(
-    pending: dict[str, Any], message: dict[str, Any], *, now: datetime
+    pending: dict[str, Any], message: dict[str, Any], *, now: datetime, thread_id: str | None = None
 ) -> dict[str, Any]:
     """What an early receipt (a `pendingReceipts` document) adds to `message` when it is stored
     after the receipt: the status, forward only, and `deliveredAt`/`readAt` (and `...Ms`) at the
-    receipt's own time for those it does not have yet. Empty when it would not move forward."""
+    receipt's own time for those it does not have yet. Empty when it would not move forward, or
+    when the receipt came from a known chat other than `thread_id`'s (receipts are matched
+    within their chat; only an unmappable chat's receipt may apply anywhere in the account)."""
+    if thread_id is not None and not _receipt_fits_thread(pending.get("threadIds"), thread_id):
+        return {}
     status = "read" if pending.get("status") == "played" else str(pending.get("status"))
     if status_rank(status) <= status_rank(message.get("status")):
         return {}
@@ -196,6 +197,13 @@ def pending_receipt_patch(
             patch[field] = when
             patch[field + "Ms"] = to_ms(when)
     return patch
+
+
+def _receipt_fits_thread(receipt_threads: object, thread_id: str) -> bool:
+    if not isinstance(receipt_threads, list):
+        return True  # written before receipts kept their chat: as before
+    known = [t for t in receipt_threads if isinstance(t, str) and not t.endswith("@lid")]
+    return not known or thread_id in receipt_threads
 
 
 def _read_context(
@@ -380,7 +388,9 @@ def record_sent(
         receipt_patch: dict[str, Any] = {}
         if pending is not None:
             sent = {**(message.data if message is not None else {}), "status": "sent"}
-            receipt_patch = pending_receipt_patch(pending.data, sent, now=now)
+            receipt_patch = pending_receipt_patch(
+                pending.data, sent, now=now, thread_id=str(item.data.get("threadId"))
+            )
         if pending is not None and receipt_patch:
             tx.update(
                 pending.path,
@@ -475,7 +485,7 @@ def expired_claims(
 ) -> list[Snapshot]:
     """Items stuck in `processing`: lease expired, or claimed by this instance in an earlier life
     (same instance id, an attempt it no longer runs)."""
-    stuck = store.query(query("outbox", where=[("status", "==", "processing")]))
+    stuck = store.query(query(OUTBOX, where=[("status", "==", "processing")]))
     out = []
     for snap in stuck:
         if snap.data.get("attemptId") in in_flight:

@@ -7,8 +7,10 @@ Order and duplicates do not matter: `queued < sent < delivered < read` (`played`
 Finding the message: receipts carry WhatsApp message ids. Messages sent by the app are stored
 under their send `requestId` with `waMessageId` set when the send is recorded; messages typed on
 the phone are stored by the inbound pipeline with `waMessageId` too. So the lookup is a query on
-`waMessageId` in the chat's thread (and, for a chat whose thread cannot be derived, a
-collection-group query filtered by account). A receipt that arrives before the message is
+`waMessageId` in the chat's thread. Only a chat that cannot be mapped to a phone or group
+thread (a LID whose phone is unknown, or no usable chat JID) falls back to a collection-group
+query filtered by account: a receipt from a known chat never touches another chat's message.
+A receipt that arrives before the message is
 recorded (the phone answers faster than our write, or a phone-typed message is stored late) is
 kept in `pendingReceipts/{acc}__{waId}`, with each step's time (`deliveredAt`, `readAt`); the
 outbox's `record_sent` applies it to an app send, and the inbound pipeline to a phone-typed
@@ -25,8 +27,9 @@ from typing import Any
 from session_daemon.outbox.items import pending_receipt_path
 from session_daemon.transport.port import ReceiptReceived
 from shared.ids import thread_id as make_thread_id
-from shared.jids import normalize_jid
+from shared.jids import LID_SERVER, normalize_jid
 from shared.outbox import status_rank
+from shared.paths import MESSAGES, messages_collection, parse_message_path, thread_path
 from shared.store.port import DocumentStore, Snapshot, Transaction, query
 from shared.timeutil import ensure_utc, to_ms, utc_now
 
@@ -66,20 +69,28 @@ def _find(
 ) -> Snapshot | None:
     for tid in threads:
         hits = tx.query(
-            query(f"threads/{tid}/messages", where=[("waMessageId", "==", wa_id)], limit=1)
+            query(messages_collection(tid), where=[("waMessageId", "==", wa_id)], limit=1)
         )
         if hits:
             return hits[0]
+    if _mapped(threads):
+        return None  # the chat's own thread: a same id elsewhere is another chat's message
     # The chat could not be mapped to its thread (a LID without phone): search every thread.
-    hits = tx.query(query("messages", where=[("waMessageId", "==", wa_id)], group=True))
+    hits = tx.query(query(MESSAGES, where=[("waMessageId", "==", wa_id)], group=True))
     for snap in hits:
         if snap.data.get("accountId") == event.account_id:
             return snap
     return None
 
 
+def _mapped(threads: list[str]) -> bool:
+    """Whether one candidate is a phone or group thread (threads live under those; a LID
+    thread id is only a guess)."""
+    return any(not tid.endswith("@" + LID_SERVER) for tid in threads)
+
+
 def _thread_of(message_path: str) -> str:
-    return message_path.rsplit("/", 2)[0]  # threads/{tid}/messages/{id} -> threads/{tid}
+    return thread_path(parse_message_path(message_path)[0])
 
 
 def apply_receipts(

@@ -52,6 +52,7 @@ from session_daemon.transport.port import (
     TransportError,
     WhatsAppTransport,
 )
+from shared import paths
 from shared.store.port import Change, DocumentStore, Snapshot, query
 from shared.timeutil import ensure_utc, utc_now
 
@@ -147,7 +148,9 @@ class OutboxWorker:
         self._wake_event = asyncio.Event()
         self._stop_event = asyncio.Event()
         try:
-            self._unwatch = await asyncio.to_thread(self.store.watch, "outbox", self._on_changes)
+            self._unwatch = await asyncio.to_thread(
+                self.store.watch, paths.OUTBOX, self._on_changes
+            )
         except Exception:  # polling (and the wake route) still deliver every item
             log.exception("outbox change stream unavailable; polling every %ss",
                           self.config.poll_interval_s)  # fmt: skip
@@ -312,7 +315,7 @@ class OutboxWorker:
         for _ in range(FETCH_PAGES):
             page = self.store.query(
                 query(
-                    "outbox",
+                    paths.OUTBOX,
                     where=[("status", "==", "queued"), ("nextAttemptAt", "<=", now)],
                     order_by=["nextAttemptAt"],
                     limit=batch,
@@ -326,7 +329,7 @@ class OutboxWorker:
         out.extend(
             self.store.query(
                 query(
-                    "outbox",
+                    paths.OUTBOX,
                     where=[("status", "==", "queued"), ("nextAttemptAt", ">", now)],
                     order_by=["nextAttemptAt"],
                     limit=1,
@@ -497,7 +500,7 @@ class OutboxWorker:
             return ACCOUNT_OK
         if self.accounts is not None and not getattr(self.accounts, "started", True):
             return AccountVerdict("wait", "sessions are still being restored")
-        doc = await self._db(self.store.get, f"accounts/{account_id}")
+        doc = await self._db(self.store.get, paths.account_path(account_id))
         if doc is None:
             return AccountVerdict("fail", f"unknown account {account_id}: no such WhatsApp account")
         status = str(doc.data.get("status") or "unknown")

@@ -1,4 +1,5 @@
-"""Per-account WhatsApp sessions: the manager, its pure status rules, and the pairing secrets."""
+"""Per-account WhatsApp sessions: the manager (runs sessions), the account lifecycle (create,
+delete, backfill), their pure rules (`accounts`, `status`, `backoff`), and the pairing secrets."""
 
 from session_daemon.sessions.manager import SessionManager
 

@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from session_daemon.config import Settings
@@ -23,13 +24,16 @@ from session_daemon.sessions.accounts import (
     new_account_doc,
 )
 from session_daemon.sessions.errors import (
+    AccountLimitReached,
     AccountNotFound,
     BackfillUnsupported,
     NotConnectedError,
 )
 from session_daemon.transport.port import WhatsAppTransport
+from shared import paths
 from shared.store.port import AlreadyExists, DocumentStore, NotFound, Transaction, query
 from shared.store.sentinels import DELETE_FIELD, SERVER_TIMESTAMP
+from shared.timeutil import ensure_utc
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,7 @@ async def update_account(store: DocumentStore, account_id: str, data: dict[str, 
 class _Backfill:
     request_id: str
     task: asyncio.Task[Any]
+    started_at: datetime
 
 
 class AccountLifecycle:
@@ -106,18 +111,30 @@ class AccountLifecycle:
         self.settings = settings
         self.sessions = sessions
         self._backfills: dict[str, _Backfill] = {}
+        self._adds = asyncio.Lock()  # the account cap is checked and used in one step
 
     async def get_account(self, account_id: str) -> dict[str, Any]:
         return await load_account(self.store, account_id)
 
     async def add_account(self, name: str, phone_raw: str, phone_e164: str) -> AddResult:
-        """Idempotent by phone: the same number returns the existing account."""
+        """Idempotent by phone: the same number returns the existing account (even at the
+        cap). A new one beyond `max_accounts` live accounts raises AccountLimitReached."""
+        async with self._adds:
+            return await self._add_account(name, phone_raw, phone_e164)
+
+    async def _live_accounts(self) -> int:
+        docs = await asyncio.to_thread(self.store.query, query(paths.ACCOUNTS))
+        return sum(1 for s in docs if s.data.get("status") != "deleted")
+
+    async def _add_account(self, name: str, phone_raw: str, phone_e164: str) -> AddResult:
         existing = await asyncio.to_thread(
-            self.store.query, query("accounts", where=[("phoneE164", "==", phone_e164)])
+            self.store.query, query(paths.ACCOUNTS, where=[("phoneE164", "==", phone_e164)])
         )
         live = [s for s in existing if s.data.get("status") != "deleted"]
         if live:
             return AddResult(live[0].id, live[0].data, created=False)
+        if await self._live_accounts() >= self.settings.max_accounts:
+            raise AccountLimitReached(self.settings.max_accounts)
         if existing:
             account_id = existing[0].id
             revive = {
@@ -172,27 +189,54 @@ class AccountLifecycle:
 
     async def backfill(self, account_id: str) -> tuple[str, bool]:
         """Ask the phone for older messages of the most recent threads (they arrive as history
-        sync and take the inbound path). Returns (requestId, already_running)."""
-        await self.get_account(account_id)
-        # Before the connection check: the app retries every non-auth error, so an account that
-        # can never backfill must get the same answer whatever its state.
+        sync and take the inbound path). Returns (requestId, already_running).
+
+        Idempotent: while a run is going, and for `backfill_cooldown_seconds` after it started,
+        a repeat gets that run's requestId and `already_running` (never an error: the app
+        retries). The last run is also read from the account document, so a restart or
+        another daemon keeps the cooldown."""
+        data = await self.get_account(account_id)
+        # Before anything else: the app retries every non-auth error, so an account that can
+        # never backfill must get the same answer whatever its state.
         if not getattr(self.transport, "supports_history_requests", True):
             raise BackfillUnsupported(BACKFILL_UNSUPPORTED)
-        if not self.transport.is_connected(account_id):
-            raise NotConnectedError(f"account {account_id} is not connected")
         running = self._backfills.get(account_id)
         if running is not None and not running.task.done():
             return running.request_id, True
+        recent = self._recent_backfill(running, data)
+        if recent is not None:
+            return recent, True
+        if not self.transport.is_connected(account_id):
+            raise NotConnectedError(f"account {account_id} is not connected")
         request_id = uuid.uuid4().hex
         task = self.sessions.spawn(self._run_backfill(account_id, request_id))
-        self._backfills[account_id] = _Backfill(request_id, task)
+        self._backfills[account_id] = _Backfill(request_id, task, datetime.now(UTC))
         return request_id, False
+
+    def _recent_backfill(self, last: _Backfill | None, data: dict[str, Any]) -> str | None:
+        """The requestId of a backfill started (or, from the account document, finished) less
+        than the cooldown ago, else None."""
+        now = datetime.now(UTC)
+        runs: list[tuple[object, object]] = [
+            (data.get("lastBackfillAt"), data.get("lastBackfillRequestId"))
+        ]
+        if last is not None:
+            runs.insert(0, (last.started_at, last.request_id))
+        for at, request_id in runs:
+            if (
+                isinstance(at, datetime)
+                and isinstance(request_id, str)
+                and request_id
+                and (now - ensure_utc(at)).total_seconds() < self.settings.backfill_cooldown_seconds
+            ):
+                return request_id
+        return None
 
     async def _run_backfill(self, account_id: str, request_id: str) -> None:
         threads = await asyncio.to_thread(
             self.store.query,
             query(
-                "threads",
+                paths.THREADS,
                 where=[("accountId", "==", account_id)],
                 order_by=[("lastMessageAt", "desc")],
                 limit=self.settings.backfill_threads * 2,

@@ -6,14 +6,18 @@ import re
 from datetime import datetime
 from typing import Any
 
+from shared import paths
 from shared.store.sentinels import SERVER_TIMESTAMP
 
-ACCOUNTS = "accounts"
-_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+ACCOUNTS = paths.ACCOUNTS
+# fullmatch, never `$`: `$` also matches before a final newline (`wa_1\n` would pass)
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+# the same rule in /openapi.json (JSON Schema regexes are ECMA: `$` is the true end there)
+ACCOUNT_ID_PATTERN = f"^{_ACCOUNT_ID.pattern}$"
 
 
 def account_path(account_id: str) -> str:
-    return f"{ACCOUNTS}/{account_id}"
+    return paths.account_path(account_id)
 
 
 def account_id_for_phone(phone_e164: str) -> str:
@@ -23,7 +27,7 @@ def account_id_for_phone(phone_e164: str) -> str:
 
 def is_valid_account_id(account_id: str) -> bool:
     """Account ids become file names (`<id>.db`) and document ids: letters, digits, `_`, `-`."""
-    return bool(_ACCOUNT_ID.match(account_id))
+    return isinstance(account_id, str) and bool(_ACCOUNT_ID.fullmatch(account_id))
 
 
 def new_account_doc(name: str, phone_raw: str, phone_e164: str) -> dict[str, Any]:

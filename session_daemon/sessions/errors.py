@@ -16,6 +16,14 @@ class AlreadyConnected(Exception):
     pass
 
 
+class AccountLimitReached(Exception):
+    """Adding a new account would exceed `Settings.max_accounts` live accounts."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} WhatsApp accounts")
+        self.limit = limit
+
+
 class PairingUnavailable(Exception):
     """No pairing can start now; `retry_after` seconds is a good time to try again."""
 

@@ -60,6 +60,7 @@ from session_daemon.transport.port import (
     TransportEvent,
     WhatsAppTransport,
 )
+from shared import paths
 from shared.store.port import DocumentStore, query
 from shared.store.sentinels import SERVER_TIMESTAMP
 
@@ -166,7 +167,7 @@ class SessionManager:
                 await self._consumer
 
     async def _restore(self) -> None:
-        docs = await asyncio.to_thread(self.store.query, query("accounts"))
+        docs = await asyncio.to_thread(self.store.query, query(paths.ACCOUNTS))
         now = self._clock()
         for snap in docs:
             account_id, data = snap.id, snap.data

@@ -10,14 +10,15 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared import paths
 from shared.store.port import DocumentStore
 from shared.store.sentinels import SERVER_TIMESTAMP
 
-SECRETS_COLLECTION = "accountSecrets"
+SECRETS_COLLECTION = paths.ACCOUNT_SECRETS
 
 
 def secrets_path(account_id: str) -> str:
-    return f"{SECRETS_COLLECTION}/{account_id}"
+    return paths.account_secrets_path(account_id)
 
 
 @dataclass(frozen=True)

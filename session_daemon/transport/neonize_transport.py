@@ -69,6 +69,7 @@ from session_daemon.transport.port import (
     LoggedOut,
     MessageReceived,
     NotConnected,
+    NotPairing,
     Paired,
     PairFailed,
     PairingCode,
@@ -336,11 +337,11 @@ class NeonizeTransport:
 
     async def request_pairing_code(self, account_id: str, phone_e164: str) -> str:
         digits = phone_e164.strip().lstrip("+").replace(" ", "")
-        if not _PHONE_DIGITS.match(digits):
+        if not _PHONE_DIGITS.fullmatch(digits):
             raise TransportError(f"not a phone number: {phone_e164!r}", retryable=False)
         async with self._use(account_id, need_connected=False) as session:
             if not session.qr_seen or session.pairing_over or session.own_jid:
-                raise TransportError("the session is not showing QR codes", retryable=True)
+                raise NotPairing("the session is not showing QR codes", retryable=True)
             assert session.client is not None
             try:
                 code = str(

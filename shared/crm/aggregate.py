@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared import paths
 from shared.events import event_amount, event_phone, event_start_datetime, event_status, is_archived
 
-CLIENTS = "clients"
-INDEX = "clientStatsIndex"
+CLIENTS = paths.CLIENTS
+INDEX = paths.CLIENT_STATS_INDEX
 LEDGER = "ledger"
 
 
@@ -42,11 +43,11 @@ class Contribution:
 
 
 def client_path(phone: str) -> str:
-    return f"{CLIENTS}/{phone}"
+    return paths.client_path(phone)
 
 
 def index_path(event_id: str) -> str:
-    return f"{INDEX}/{event_id}"
+    return paths.client_stats_index_path(event_id)
 
 
 def _money(value: float) -> float:

@@ -7,22 +7,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from shared import paths
 from shared.crm.aggregate import client_path, contribution_of, index_path, plan_event_write
 from shared.store.port import DocumentStore, Transaction, query
 from shared.timeutil import utc_now
 
-EVENTS = "evenimente"
+EVENTS = paths.EVENTS
 
 
 def apply_event(store: DocumentStore, event_id: str, now: datetime | None = None) -> str | None:
     """Re-read `evenimente/{event_id}` and converge its client(s); returns the phone now holding
     its contribution. Idempotent: run it any number of times, in any order."""
-    if not event_id or "/" in event_id:
-        raise ValueError("event id required")
+    event_path = paths.event_path(event_id)  # InvalidId (a ValueError) unless one segment
     at = now or utc_now()
 
     def run(tx: Transaction) -> str | None:
-        event = tx.get(f"{EVENTS}/{event_id}")
+        event = tx.get(event_path)
         index = tx.get(index_path(event_id))
         previous = index.data.get("phoneE164") if index is not None else None
         previous = previous if isinstance(previous, str) and previous else None

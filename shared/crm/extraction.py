@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared import paths
 from shared.crm.drafting import (
     choose_target,
     date_context,
@@ -29,6 +30,7 @@ from shared.crm.drafting import (
 from shared.crm.extractors import Extractor
 from shared.crm.types import ChatMessage
 from shared.events import LOCAL_TZ, event_short_id, is_archived, normalize_event
+from shared.identity import may_see_account
 from shared.ids import extraction_client_request_id
 from shared.jids import jid_to_e164
 from shared.phones import to_e164
@@ -38,8 +40,7 @@ from shared.timeutil import ensure_utc, utc_now
 
 log = logging.getLogger(__name__)
 
-COUNTER_PATH = "counters/eventShortCode"
-ADMIN_ONLY_CONFIG = "config/whatsapp_inbox"
+COUNTER_PATH = paths.EVENT_SHORT_CODE_COUNTER
 MAX_MESSAGES = 500
 _V3_OPTIONAL_FIELDS = (
     "address",
@@ -81,7 +82,7 @@ def client_events(store: DocumentStore, phone: str) -> list[Snapshot]:
     """Every event of a client: V3 `phoneE164` and legacy `telefonClientE164` documents."""
     seen: dict[str, Snapshot] = {}
     for field_name in ("phoneE164", "telefonClientE164"):
-        for snap in store.query(query("evenimente", where=[(field_name, "==", phone)])):
+        for snap in store.query(query(paths.EVENTS, where=[(field_name, "==", phone)])):
             seen.setdefault(snap.path, snap)
     return list(seen.values())
 
@@ -131,23 +132,22 @@ class ExtractionService:
     # -- reads ------------------------------------------------------------------------------
 
     def _thread(self, request: ExtractionRequest) -> Mapping[str, Any]:
-        snap = self._store.get(f"threads/{request.thread_id}")
+        snap = self._store.get(paths.thread_path(request.thread_id))
         if snap is None:
             raise ExtractionError("not-found", "Conversația nu există.")
         if snap.data.get("accountId") != request.account_id:
             raise ExtractionError("permission-denied", "Conversația nu aparține acestui cont.")
-        if not request.caller_is_admin:
-            config = self._store.get(ADMIN_ONLY_CONFIG)
-            admin_only = (config.data.get("adminOnlyAccountIds") if config else None) or []
-            if request.account_id in admin_only:
-                raise ExtractionError("permission-denied", "Contul este doar pentru admini.")
+        if not may_see_account(
+            self._store, request.account_id, is_super_admin=request.caller_is_admin
+        ):
+            raise ExtractionError("permission-denied", "Contul este doar pentru admini.")
         return snap.data
 
     def _messages(self, request: ExtractionRequest) -> list[ChatMessage]:
         limit = max(1, min(int(request.last_n), MAX_MESSAGES))
         snaps = self._store.query(
             query(
-                f"threads/{request.thread_id}/messages",
+                paths.messages_collection(request.thread_id),
                 order_by=[("tsClient", "desc")],
                 limit=limit,
             )
@@ -181,7 +181,7 @@ class ExtractionService:
             request.dry_run,
             len(messages),
         )
-        audit_path = f"threads/{request.thread_id}/extractions/{key}"
+        audit_path = paths.extraction_path(request.thread_id, key)
 
         cached = self._store.get(audit_path)
         if cached and cached.data.get("status") in ("success", "noop"):
@@ -317,7 +317,7 @@ class ExtractionService:
         self, draft: dict[str, Any], request: ExtractionRequest, client_request_id: str
     ) -> tuple[str, int | None, bool]:
         event_id = f"wa_{client_request_id}"
-        path = f"evenimente/{event_id}"
+        path = paths.event_path(event_id)
 
         def create(tx: Transaction) -> tuple[str, int | None, bool]:
             existing = tx.get(path)
@@ -357,7 +357,7 @@ class ExtractionService:
         request: ExtractionRequest,
         client_request_id: str,
     ) -> tuple[str, int | None, bool]:
-        path = f"evenimente/{event_id}"
+        path = paths.event_path(event_id)
 
         def update(tx: Transaction) -> tuple[str, int | None, bool]:
             snap = tx.get(path)

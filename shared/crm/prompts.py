@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-PROMPTS_DOC = "app_config/ai_prompts"
+from shared.paths import AI_PROMPTS
+
+PROMPTS_DOC = AI_PROMPTS
 
 EXTRACT_SYSTEM = """Ești asistentul unei firme de animatori pentru petreceri de copii din România.
 Primești o conversație WhatsApp între CLIENT și STAFF (ambele direcții, în ordine cronologică).

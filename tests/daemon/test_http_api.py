@@ -22,7 +22,7 @@ from shared.identity import bearer_token
 from shared.store.sqlite import SqliteStore
 from tests.daemon.conftest import CollectingInbound, ScriptedTransport
 
-TOKEN = "service-token-for-tests"
+TOKEN = "service-token-for-tests-0123456789"
 ADMIN = Principal("firebase", "u-admin", "boss@example.com", True, True)
 STAFF = Principal("firebase", "u-staff", "staff@example.com", True, False)
 STRANGER = Principal("firebase", "u-x", "x@example.com", False, False)
@@ -229,10 +229,12 @@ async def test_unknown_routes_methods_and_accounts(api: Api) -> None:
         ("POST", "/api/whatsapp/backfill/wa_missing"),
         ("GET", "/api/whatsapp/threads/wa_missing"),
         ("GET", "/api/whatsapp/inbox/wa_missing"),
-        ("GET", "/api/whatsapp/auto-reply-settings/..%2F..%2Fetc"),
     ]:
         status, body, _ = await api.call(method, path)
         assert (status, body["error"]) == (404, "account_not_found"), path
+    # not one path segment: the caller's error (CONTRACT section 2), not a missing account
+    status, body, _ = await api.call("GET", "/api/whatsapp/auto-reply-settings/..%2F..%2Fetc")
+    assert (status, body["error"]) == (400, "invalid_request")
 
 
 async def test_internal_errors_do_not_leak(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from shared import paths
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "shared", ROOT / "session_daemon", *sorted((ROOT / "functions").glob("*.py"))]
 SOURCES += [ROOT / "functions" / "whatsapp_proxy"]
@@ -42,6 +44,15 @@ def _literal(node: ast.AST) -> object:
 def _collection(node: ast.AST, names: dict[str, ast.expr]) -> str | None:
     if isinstance(node, ast.Name) and node.id in names:  # `coll = f"threads/{t}/messages"`
         node = names[node.id]
+    # shared.paths: a collection constant (`THREADS`, `paths.EVENTS`) or collection builder
+    # (`messages_collection(t)`)
+    target = node.func if isinstance(node, ast.Call) else node
+    name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+    value = getattr(paths, name, None) if isinstance(name, str) else None
+    if isinstance(value, str) and value in paths.COLLECTIONS:
+        return value
+    if callable(value) and isinstance(node, ast.Call) and str(name).endswith("_collection"):
+        return str(value(*["x"] * len(node.args))).split("/")[-1]
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value.rstrip("/").split("/")[-1]
     if isinstance(node, ast.JoinedStr) and node.values:
