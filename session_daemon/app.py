@@ -45,6 +45,22 @@ def open_store(url: str) -> DocumentStore:
 
 
 def make_transport(settings: Settings, store: DocumentStore) -> WhatsAppTransport:
+    if settings.transport == "simulated" and settings.simulator == "shared":
+        if settings.session_hosts == "process":
+            # each session in a host, every host on the machine's shared phone network
+            from session_daemon.hosts.supervisor import HostedTransport, HostOptions
+
+            return HostedTransport(
+                HostOptions(
+                    engine="simnet",
+                    start_args={"sessions_path": str(settings.sessions_path)},
+                    backoff_initial=settings.host_backoff_initial,
+                    backoff_max=settings.host_backoff_max,
+                )
+            )
+        from session_daemon.transport.simnet import SimnetTransport
+
+        return SimnetTransport(settings.sessions_path)
     if settings.transport == "simulated":
         from session_daemon.transport.simulated import SimulatedTransport
 
@@ -120,9 +136,14 @@ class Daemon:
         self.app = build_app(ctx)
         if settings.transport == "simulated":
             from session_daemon.http.routing import add_routes
-            from session_daemon.http.simulator import SIMULATOR_ROUTES
+            from session_daemon.http.simulator import SIMULATOR, SIMULATOR_ROUTES
+            from session_daemon.transport.simnet import SimnetTransport
 
             add_routes(self.app, SIMULATOR_ROUTES)
+            if settings.simulator == "shared" and not isinstance(
+                self.transport, SimnetTransport
+            ):  # sessions in hosts: the simulator routes play the phones on their own client
+                self.app[SIMULATOR] = SimnetTransport(settings.sessions_path)
         self.outbox = attach_outbox(self.app, ctx)
         ctx.diag_sources["outbox"] = self.outbox.stats
         # restoring only launches the session tasks: it is quick, and the API must not accept

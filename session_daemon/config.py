@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 TransportKind = Literal["neonize", "simulated"]
 SessionHosts = Literal["process", "inprocess"]
+SimulatorKind = Literal["inprocess", "shared"]
 
 DEFAULT_STORE_URL = "sqlite:///./data/superparty.db"
 DEFAULT_SESSIONS_PATH = "./data/sessions"
@@ -65,6 +66,9 @@ class Settings:
     # neonize sessions: each in a supervised child process ("process"), or all in the daemon
     # ("inprocess": no containment; kept for comparison and debugging)
     session_hosts: SessionHosts = "process"
+    # --transport simulated: the phone network in this process, or one shared by every daemon
+    # using the same sessions folder (its own process: session_daemon/transport/simnet.py)
+    simulator: SimulatorKind = "inprocess"
     proxy: str | None = None  # WHATSAPP_PROXY: http:// or socks5://, for every account
     host_backoff_initial: float = 1.0
     host_backoff_max: float = 60.0
@@ -138,6 +142,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         "simulator_qr_interval": _env_float(env, "SIMULATOR_QR_INTERVAL", 20.0),
         "simulator_qr_timeout": _env_float(env, "SIMULATOR_QR_TIMEOUT", 160.0),
         "session_hosts": env.get("WHATSAPP_SESSION_HOSTS") or "process",
+        "simulator": env.get("WHATSAPP_SIMULATOR") or "inprocess",
         "proxy": env.get("WHATSAPP_PROXY") or None,
         "host_backoff_initial": _env_float(env, "WHATSAPP_HOST_BACKOFF_INITIAL", 1.0),
         "host_backoff_max": _env_float(env, "WHATSAPP_HOST_BACKOFF_MAX", 60.0),
@@ -181,6 +186,10 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             "WHATSAPP_SESSION_HOSTS must be 'process' or 'inprocess', "
             f"got {settings.session_hosts!r}"
+        )
+    if settings.simulator not in ("inprocess", "shared"):
+        raise ConfigError(
+            f"WHATSAPP_SIMULATOR must be 'inprocess' or 'shared', got {settings.simulator!r}"
         )
     if settings.proxy is not None:
         try:

@@ -209,6 +209,9 @@ class Host:
         if method == "send_presence":
             await transport.send_presence(account_id, str(args["to"]), bool(args["composing"]))
             return None
+        if method == "request_history":
+            await transport.request_history(account_id, str(args["chat"]), int(args["count"]))
+            return None
         if method == "pn_for_lid":
             return await asyncio.to_thread(transport.pn_for_lid, account_id, str(args["lid"]))
         if method == "sim":
@@ -256,6 +259,10 @@ class Host:
 def make_engine(
     engine: str, args: dict[str, Any], *, on_loop_ended: Callable[[str], None]
 ) -> WhatsAppTransport:
+    if engine == "simnet":  # the machine's shared simulated network
+        from session_daemon.transport.simnet import SimnetTransport
+
+        return SimnetTransport(Path(str(args["sessions_path"])))
     if engine == "simulated":
         from session_daemon.transport.simulated import SimulatedTransport
 
@@ -285,7 +292,7 @@ def process_stats() -> dict[str, int]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="session-host")
     parser.add_argument("--fd", type=int, required=True)
-    parser.add_argument("--engine", choices=("neonize", "simulated"), default="neonize")
+    parser.add_argument("--engine", choices=("neonize", "simulated", "simnet"), default="neonize")
     opts = parser.parse_args(argv)
     run_host(opts.fd, opts.engine)
 

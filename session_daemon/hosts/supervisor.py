@@ -58,7 +58,7 @@ from session_daemon.transport.port import (
 
 log = logging.getLogger(__name__)
 
-Engine = Literal["neonize", "simulated"]
+Engine = Literal["neonize", "simulated", "simnet"]
 _CONNECTION_LOST = (
     Disconnected,
     LoggedOut,
@@ -213,8 +213,6 @@ def describe_exit(returncode: int | None, loop_ended: str | None) -> str:
 class HostedTransport:
     """One object serves every account; each account's calls touch only its own host."""
 
-    supports_history_requests = False  # the neonize engine cannot (see NeonizeTransport)
-
     def __init__(
         self,
         options: HostOptions | None = None,
@@ -223,6 +221,8 @@ class HostedTransport:
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.options = options or HostOptions()
+        # neonize 0.5.2 cannot ask the phone for history (see NeonizeTransport); simulators can
+        self.supports_history_requests = self.options.engine != "neonize"
         self._proxy_for = proxy_for
         self._rand = rand
         self._slots: dict[str, _Slot] = {}
@@ -295,10 +295,12 @@ class HostedTransport:
             )
 
     async def request_history(self, account_id: str, chat_jid: str, count: int) -> None:
-        raise TransportError(
-            "on-demand history sync is not available with neonize 0.5.2 (no peer messages)",
-            retryable=False,
-        )
+        if not self.supports_history_requests:
+            raise TransportError(
+                "on-demand history sync is not available with neonize 0.5.2 (no peer messages)",
+                retryable=False,
+            )
+        await self._call(account_id, "request_history", {"chat": chat_jid, "count": count})
 
     def is_connected(self, account_id: str) -> bool:
         slot = self._slots.get(account_id)

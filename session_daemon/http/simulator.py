@@ -24,6 +24,7 @@ from session_daemon.http.routes_accounts import account_id_param
 from session_daemon.http.routing import RouteSpec, read_body
 from session_daemon.inbound.pipeline import PipelineClosed
 from session_daemon.transport.port import TransportError
+from session_daemon.transport.simnet import SimnetTransport
 from session_daemon.transport.simulated import SimulatedTransport
 from session_daemon.transport.simulated_wire import SimulatorError, lid_for_phone
 
@@ -131,9 +132,15 @@ class LearnLidBody(_Body):
     phone: Short
 
 
-def _sim(request: web.Request) -> SimulatedTransport:
+SIMULATOR: web.AppKey[SimnetTransport] = web.AppKey("simulator", SimnetTransport)
+
+
+def _sim(request: web.Request) -> SimulatedTransport | SimnetTransport:
+    """The phone network: in this process, or the machine's shared one (WHATSAPP_SIMULATOR)."""
+    if SIMULATOR in request.app:  # sessions run in hosts; the daemon plays the phones
+        return request.app[SIMULATOR]
     transport = request.app[CONTEXT].transport
-    if not isinstance(transport, SimulatedTransport):
+    if not isinstance(transport, SimulatedTransport | SimnetTransport):
         raise ApiError(404, "not_found", "The simulator runs only with --transport simulated.")
     return transport
 
@@ -316,7 +323,8 @@ async def learn_lid(request: web.Request) -> web.Response:
 
 async def state(request: web.Request) -> web.Response:
     sim = _sim(request)
-    return _ok(sessions=sim.accounts(), sentCount=sim.sent_count)
+    sessions, sent = await _run(lambda: (sim.accounts(), sim.sent_count))
+    return _ok(sessions=sessions, sentCount=sent)
 
 
 async def received(request: web.Request) -> web.Response:
@@ -324,7 +332,7 @@ async def received(request: web.Request) -> web.Response:
     phone = request.match_info["phone"]
     items = [
         {"accountId": r.account_id, "text": r.text, "messageId": r.message_id}
-        for r in sim.received_by(phone)
+        for r in await _run(sim.received_by, phone)
     ]
     return _ok(phone=phone, messages=items)
 
