@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import ctypes
 import logging
@@ -214,6 +215,16 @@ class Host:
             return None
         if method == "pn_for_lid":
             return await asyncio.to_thread(transport.pn_for_lid, account_id, str(args["lid"]))
+        if method in ("go_event", "go_loop_returns") and _test_hooks():
+            from session_daemon.hosts.neonize_engine import HostedNeonize
+
+            assert isinstance(transport, HostedNeonize)
+            if method == "go_event":
+                raw = base64.b64decode(str(args["raw"]))
+                await asyncio.to_thread(transport.deliver_raw, account_id, int(args["code"]), raw)
+            else:
+                transport.loop_returns(account_id, str(args["error"]))
+            return None
         if method == "sim":
             return await self._simulate(str(args["action"]), dict(args.get("kwargs") or {}))
         raise TransportError(f"unknown call {method!r}", retryable=False)
@@ -223,9 +234,14 @@ class Host:
             raise TransportError("this host already started a session", retryable=False)
         self.account_id = str(args["account_id"])
         self.transport = make_engine(self.engine, args, on_loop_ended=self.loop_ended)
-        await self.transport.start_session(
-            self.account_id, Path(str(args["session_db"])), self.sink
-        )
+        db = Path(str(args["session_db"]))
+        if args.get("offline_attach") and _test_hooks():
+            from session_daemon.hosts.neonize_engine import HostedNeonize
+
+            assert isinstance(self.transport, HostedNeonize)
+            self.transport.attach_offline(self.account_id, db, self.sink)
+            return
+        await self.transport.start_session(self.account_id, db, self.sink)
 
     async def _simulate(self, action: str, kwargs: dict[str, Any]) -> Any:
         """Plays the phone side of a simulated session (tests and demos only)."""
@@ -254,6 +270,11 @@ class Host:
         method = getattr(transport, action)
         result = await asyncio.to_thread(method, self.account_id, **kwargs)
         return result if isinstance(result, str | None) else str(result)
+
+
+def _test_hooks() -> bool:
+    """Test-only calls (`neonize_engine.HostedNeonize.attach_offline` and friends)."""
+    return os.environ.get("SESSION_HOST_TEST_HOOKS") == "1"
 
 
 def make_engine(

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from neonize.exc import NeonizeError
+
 from session_daemon.transport.neonize_transport import NeonizeTransport, _Session
+from session_daemon.transport.port import EventSink
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +52,33 @@ class HostedNeonize(NeonizeTransport):
             return  # start_session reports it as a failed start
         exc = None if task.cancelled() else task.exception()
         self._on_host_loop_ended(str(exc) if exc else "the Go loop returned")
+
+    # ---- test hooks (enabled in a host only with SESSION_HOST_TEST_HOOKS=1) -------------------
+    # WhatsApp is unreachable from test machines, so a test cannot get a session registered in
+    # Go. These put a real neonize client in place without connecting and hand it bytes the way
+    # Go's delivery thread does, so the path host -> daemon -> journal is tested with real
+    # protobuf bytes and the real conversion.
+
+    def attach_offline(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+        loop = asyncio.get_running_loop()
+        session = _Session(account_id=account_id, sink=sink, loop=loop)
+        session.registered = loop.create_future()
+        session.registered.set_result(None)
+        session.client = self._new_client(session, session_db)
+        self._sessions[account_id] = session
+
+    def deliver_raw(self, account_id: str, code: int, raw: bytes) -> None:
+        session = self._sessions[account_id]
+        thread = threading.Thread(
+            target=self._handle_event, args=(session, code, raw), name="go-delivery"
+        )
+        thread.start()
+        thread.join()
+
+    def loop_returns(self, account_id: str, error: str) -> None:
+        """What Go does after `proto.Marshal` failed: `Neonize()` returns the error."""
+        session = self._sessions[account_id]
+        future: asyncio.Future[Any] = session.loop.create_future()
+        future.set_exception(NeonizeError(error))
+        future.exception()
+        self._on_loop_ended(session, future)

@@ -221,3 +221,80 @@ def test_the_zygote_preloads_without_loading_go() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "False", "True", "True"], out.stderr
+
+
+async def test_real_protobuf_bytes_cross_the_host_and_an_ended_loop_restarts_it(
+    tmp_path: Path,
+) -> None:
+    """A neonize host (test hooks: a real client put in place without connecting) gets Go's bytes
+    on a delivery thread; the daemon's real pipeline stores them. Then Go's loop returns (what an
+    event it cannot encode does): the host ends, the supervisor notices and restarts it with a
+    growing backoff, and the restarted session receives again."""
+    import base64
+
+    from neonize.events import EVENT_TO_INT
+    from neonize.proto import Neonize_pb2 as nz
+    from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
+
+    from session_daemon.inbound.pipeline import InboundPipeline
+    from session_daemon.transport.port import Disconnected
+    from shared.store.port import query
+    from shared.store.sqlite import SqliteStore
+    from tests.daemon.test_neonize_convert import CLIENT_PN, OWN_PN, go_complete, jid, message_ev
+
+    store = SqliteStore(tmp_path / "store.db")
+    pipeline = InboundPipeline(store, tmp_path / "journal", flush_interval=0.01)
+    await pipeline.start()
+    status: list[TransportEvent] = []
+
+    def sink(event: TransportEvent) -> None:
+        if type(event).__name__ in ("MessageReceived", "HistorySyncChunk", "ReceiptReceived"):
+            pipeline.submit(event)
+        else:
+            status.append(event)
+
+    hosts = HostedTransport(
+        HostOptions(
+            engine="neonize",
+            env={"SESSION_HOST_TEST_HOOKS": "1"},
+            start_args={"offline_attach": True},
+            backoff_initial=0.4,
+        ),
+        rand=lambda: 1.0,
+    )
+
+    async def go(ev: Any) -> None:
+        raw = go_complete(ev).SerializeToString()
+        args = {"code": EVENT_TO_INT[type(ev)], "raw": base64.b64encode(raw).decode()}
+        await hosts._call("acc-go", "go_event", args)
+
+    try:
+        await hosts.start_session("acc-go", tmp_path / "acc-go.db", sink)
+        await go(nz.Device(JID=jid(OWN_PN, device=7), PushName="SuperParty", Initialized=True))
+        await go(nz.Connected(status=True))
+        await go(message_ev(e2e.Message(conversation="Bună!"), chat=jid(CLIENT_PN), msg_id="GO1"))
+        assert hosts.is_connected("acc-go")
+        gaps = []
+        for _ in range(2):
+            pid = hosts.host_pids()["acc-go"]
+            with pytest.raises(TransportError):  # the host ends inside the call
+                await hosts._call("acc-go", "go_loop_returns", {"error": "proto: bad enum"})
+            ended = time.monotonic()
+            for _ in range(200):
+                if hosts.host_pids().get("acc-go") not in (None, pid):
+                    break
+                await asyncio.sleep(0.02)
+            gaps.append(time.monotonic() - ended)
+        await go(message_ev(e2e.Message(conversation="din nou"), chat=jid(CLIENT_PN), msg_id="GO2"))
+        assert await pipeline.drain(10)
+        tid = f"acc-go__{CLIENT_PN}@s.whatsapp.net"
+        stored = {s.id: s.data["body"] for s in store.query(query(f"threads/{tid}/messages"))}
+        assert stored == {"GO1": "Bună!", "GO2": "din nou"}
+        reasons = [e.reason for e in status if isinstance(e, Disconnected)]
+        assert len(reasons) == 2 and all("event loop ended (proto: bad enum)" in r for r in reasons)
+        assert gaps[0] >= 0.35 and gaps[1] >= 0.75, gaps  # 0.4 s, then 0.8 s
+        assert hosts.diagnostics()["restarts"] == {"acc-go": 2}
+    finally:
+        await hosts.close()
+        await pipeline.stop()
+        store.close()
