@@ -83,6 +83,9 @@ def test_a_stalled_connect_leaves_the_api_responsive(
     while not children_of(d.proc.pid) and time.monotonic() < deadline:  # type: ignore[union-attr]
         time.sleep(0.1)
     assert children_of(d.proc.pid)  # type: ignore[union-attr]
+    # the Go library lives in the hosts only, never in the daemon
+    maps = Path(f"/proc/{d.proc.pid}/maps").read_text()  # type: ignore[union-attr]
+    assert "neonize-linux-amd64.so" not in maps
 
     bad = d.request("PUT", f"/api/whatsapp/accounts/{other_id}/proxy", {"proxy": "gopher://x:1"})
     assert bad.status == 400 and bad.json()["error"] == "invalid_proxy"
