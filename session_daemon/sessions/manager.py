@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from session_daemon.config import Settings
@@ -46,6 +45,7 @@ from session_daemon.sessions.errors import (
 from session_daemon.sessions.phone_presence import is_phone_activity
 from session_daemon.sessions.phone_watch import PhoneWatch
 from session_daemon.sessions.secrets import SecretsStore
+from session_daemon.sessions.session_db import wipe_session_db
 from session_daemon.sessions.status import NO_AUTO_RETRY, Transition, should_restore, transition_for
 from session_daemon.transport.port import (
     Connected,
@@ -266,10 +266,8 @@ class SessionManager:
         self, state: SessionState, generation: int, expires_at: datetime
     ) -> None:
         """A temporary ban ends by itself: reconnect a minute after its expiry."""
-        wait = (expires_at - self._clock()).total_seconds() + 60
-        await asyncio.sleep(max(0.0, wait))
+        await asyncio.sleep(max(0.0, (expires_at - self._clock()).total_seconds() + 60))
         if state.generation == generation and self.started and state.status == "temporarily_banned":
-            log.info("%s: the temporary ban expired; reconnecting", state.account_id)
             self._launch_start(state, paired=True)
 
     async def _restart_after_failure(self, state: SessionState, generation: int) -> None:
@@ -595,13 +593,6 @@ class SessionManager:
             "transportEvents": dict(self.event_counts),
             "noAutoRetryStatuses": sorted(NO_AUTO_RETRY),
         }
-
-
-def wipe_session_db(db: Path) -> None:
-    """Remove one account's whatsmeow session database (and its WAL/SHM side files)."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(f"{db}{suffix}").unlink()
 
 
 def _short(exc: BaseException) -> str:
