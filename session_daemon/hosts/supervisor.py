@@ -35,6 +35,7 @@ from typing import Any, Final, Literal
 
 from session_daemon.hosts import wire
 from session_daemon.hosts.launcher import ExecLauncher, HostProcess, Launcher, ZygoteLauncher
+from session_daemon.session_import.model import ImportAction, ImportedSession
 from session_daemon.sessions.backoff import backoff_delay
 from session_daemon.transport.port import (
     ClientOutdated,
@@ -271,6 +272,28 @@ class HostedTransport:
             *(self.stop_session(a) for a in list(self._slots)), return_exceptions=True
         )
         await self._launcher.close()
+
+    async def import_session(
+        self,
+        account_id: str,
+        session_db: Path,
+        session: ImportedSession,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> ImportAction:
+        """The port's import path (`SessionImporter`): the same whatsmeow database the neonize
+        transport writes, never while the account's host runs."""
+        if self.options.engine != "neonize":
+            raise TransportError("session import needs the neonize engine", retryable=False)
+        slot = self._slots.get(account_id)
+        if slot is not None and slot.host is not None and slot.host.alive():
+            raise TransportError(f"{account_id} has a running session", retryable=False)
+        from session_daemon.session_import.whatsmeow_db import import_whatsmeow_db
+
+        return await asyncio.to_thread(
+            import_whatsmeow_db, Path(session_db), session, force=force, dry_run=dry_run
+        )
 
     # ---- the port: operations --------------------------------------------------------------------
 

@@ -298,3 +298,32 @@ async def test_real_protobuf_bytes_cross_the_host_and_an_ended_loop_restarts_it(
         await hosts.close()
         await pipeline.stop()
         store.close()
+
+
+async def test_hosted_transport_imports_sessions_only_while_no_host_runs(
+    tmp_path: Path, blackhole: str
+) -> None:
+    """The port's import path on the hosted transport: the whatsmeow database the neonize
+    transport would write, refused while the account's host runs."""
+    from session_daemon.session_import.baileys import decode_auth_state
+    from session_daemon.transport.port import SessionImporter
+    from tests.session_import.baileys_folder import make_folder
+
+    account = "acc-import"
+    session = decode_auth_state(account, make_folder("40722000006").files())
+    db = tmp_path / f"{account}.db"
+    hosts = transport({account: blackhole})
+    importer: SessionImporter = hosts
+    assert await importer.import_session(account, db, session, dry_run=True) == "import"
+    assert await hosts.import_session(account, db, session) == "import"
+    starting = asyncio.create_task(hosts.start_session(account, db, Events()))
+    for _ in range(200):
+        if hosts.host_pids():
+            break
+        await asyncio.sleep(0.05)
+    with pytest.raises(TransportError, match="running session"):
+        await hosts.import_session(account, db, session, force=True)
+    await hosts.close()
+    with pytest.raises(TransportError):
+        await starting
+    assert await hosts.import_session(account, db, session) == "unchanged"
