@@ -29,8 +29,8 @@ from typing import Any
 
 from session_daemon.outbox import items
 from session_daemon.outbox.config import OutboxConfig
-from session_daemon.outbox.receipts import apply_receipts
 from session_daemon.outbox.worker import OutboxWorker
+from session_daemon.receipts import apply_receipts
 from session_daemon.transport.port import ReceiptReceived, SendResult, TransportEvent
 from session_daemon.transport.simulated import SimulatedTransport
 from shared.ids import thread_id

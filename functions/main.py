@@ -1,5 +1,6 @@
-"""Cloud Functions entry points: thin wrappers only (the logic lives in `whatsapp_proxy`,
-`client_stats`, `crm_handlers` beside this file, and in `shared`).
+"""Cloud Functions entry points: thin wrappers only (the logic lives in the package
+`superparty_functions` beside this file: `whatsapp_proxy`, `client_stats`, `crm_handlers`; and in
+`shared`).
 
 The `def` names are the contract's function names (the app calls them), hence camelCase.
 Heavy clients (Firestore, firebase_admin, OpenAI) are imported on first call: discovery runs this
@@ -37,10 +38,13 @@ _CORS = options.CorsOptions(cors_origins="*", cors_methods=["GET", "POST", "DELE
 
 
 def _proxy(name: str, request: Any) -> Any:
-    import runtime
-    from whatsapp_proxy.backend import config_from_env
-    from whatsapp_proxy.endpoints import Deps, handle
-    from whatsapp_proxy.flask_adapter import to_flask_response, to_proxy_request
+    from superparty_functions import runtime
+    from superparty_functions.whatsapp_proxy.backend import config_from_env
+    from superparty_functions.whatsapp_proxy.endpoints import Deps, handle
+    from superparty_functions.whatsapp_proxy.flask_adapter import (
+        to_flask_response,
+        to_proxy_request,
+    )
 
     deps = Deps(
         store=runtime.store,
@@ -106,7 +110,7 @@ def whatsappWhoAmI(request: https_fn.Request) -> https_fn.Response:
 @https_fn.on_request(invoker="public", timeout_sec=10)
 def whatsapp(request: https_fn.Request) -> https_fn.Response:
     """The legacy single endpoint: gone, for every method and path."""
-    from deprecated_stub import gone
+    from superparty_functions.deprecated_stub import gone
 
     return gone()
 
@@ -115,21 +119,21 @@ def whatsapp(request: https_fn.Request) -> https_fn.Response:
     document=EVENT_TRIGGER_DOCUMENT, region=CLIENT_STATS_REGION, timeout_sec=60
 )
 def aggregateClientStats(event: firestore_fn.Event[Any]) -> None:
-    import runtime
-    from client_stats import handle_event_written
+    from superparty_functions import runtime
+    from superparty_functions.client_stats import handle_event_written
 
     handle_event_written(runtime.store(), event.params.get("eventId", ""), event.id)
 
 
 @https_fn.on_call(timeout_sec=120, memory=options.MemoryOption.MB_512)
 def whatsappExtractEventFromThread(req: https_fn.CallableRequest[Any]) -> Any:
-    from crm_handlers import extract_event_from_thread
+    from superparty_functions.crm_handlers import extract_event_from_thread
 
     return extract_event_from_thread(req)
 
 
 @https_fn.on_call(timeout_sec=60)
 def clientCrmAsk(req: https_fn.CallableRequest[Any]) -> Any:
-    from crm_handlers import client_crm_ask
+    from superparty_functions.crm_handlers import client_crm_ask
 
     return client_crm_ask(req)

@@ -2,7 +2,7 @@
 # Installs everything the project needs to run and to test, idempotently:
 #   Debian packages, .venv (Python 3.11, requirements.lock + the project, editable),
 #   node_modules (npm ci of package-lock.json), the Node stand-in's node_modules
-#   (tests/cutover/app_functions), functions/venv (functions/requirements.txt).
+#   (tests/integration/cutover/app_functions), functions/venv (functions/requirements.txt).
 # Each step records a stamp keyed by a hash of its inputs and is skipped while the stamp matches,
 # so a second run takes about a second. Safe to run concurrently (one run at a time, via flock).
 #
@@ -123,7 +123,7 @@ if ! stamp_matches "$NPM_STAMP" "$npm_hash"; then
 fi
 
 # ---- the app's Node functions stand-in (tests only: our codebase served beside a Node one) ------
-APP_FUNCTIONS=tests/cutover/app_functions
+APP_FUNCTIONS=tests/integration/cutover/app_functions
 if [[ -f "$APP_FUNCTIONS/package-lock.json" ]]; then
     APP_STAMP="$APP_FUNCTIONS/node_modules/.superparty-stamp"
     app_hash="$(hash_files "$APP_FUNCTIONS/package.json" "$APP_FUNCTIONS/package-lock.json")"

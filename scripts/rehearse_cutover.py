@@ -11,9 +11,9 @@
 3. Checks what the app reads: every field of CONTRACT.md section 4 present with its type, every
    client's totals equal to a recomputation from its events, the app's documents unchanged.
 4. Serves our Python codebase beside a Node stand-in of the app's functions
-   (tests/cutover/app_functions) from one firebase.json in one Functions emulator, and calls one
-   of each: the app's `allocateStaffCode` callable and our `whatsappWhoAmI` (and the `whatsapp`
-   410 stub).
+   (tests/integration/cutover/app_functions) from one firebase.json in one Functions emulator,
+   and calls one of each: the app's `allocateStaffCode` callable and our `whatsappWhoAmI` (and
+   the `whatsapp` 410 stub).
 
 Not rehearsed here: importing the old linked sessions (docs/session-import.md has its own
 checks) and the production deploy commands themselves (`scripts/cutover.py day --dry-run`).
@@ -50,7 +50,7 @@ from vendor_shared import vendor_shared  # noqa: E402 - needs scripts/ on the pa
 PROJECT = "demo-rehearsal"  # "demo-" projects run offline, no credentials
 REGION = "us-central1"
 ROMANIA = ZoneInfo("Europe/Bucharest")
-NODE_STAND_IN = ROOT / "tests" / "cutover" / "app_functions"
+NODE_STAND_IN = ROOT / "tests" / "integration" / "cutover" / "app_functions"
 FIREBASE_CLI = ROOT / "node_modules" / ".bin" / "firebase"
 OLD_ACCOUNT = "account_prod_1700000000000"
 CLIENT_PHONE = "+40722111222"

@@ -21,11 +21,11 @@ from session_daemon.config import Settings, check_sessions_dir, ensure_service_t
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
+from session_daemon.http.routes_outbox import outbox_worker
 from session_daemon.http.server import HardenedRunner, install_log_filter
 from session_daemon.http.throttle import FailureThrottle, parse_networks
 from session_daemon.inbound.pipeline import InboundPipeline
 from session_daemon.outbox import OutboxWorker
-from session_daemon.outbox import attach as attach_outbox
 from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.port import WhatsAppTransport
 from shared.store.port import DocumentStore
@@ -133,18 +133,15 @@ class Daemon:
         transport_diag = getattr(self.transport, "diagnostics", None)
         if callable(transport_diag):  # session hosts: restarts, last exits, unknown events
             ctx.diag_sources["transportDiagnostics"] = transport_diag
-        self.app = build_app(ctx)
-        if settings.transport == "simulated":
-            from session_daemon.http.routing import add_routes
-            from session_daemon.http.simulator import SIMULATOR, SIMULATOR_ROUTES
+        self.outbox = outbox_worker(ctx)
+        self.app = build_app(ctx, outbox=self.outbox, simulator=settings.transport == "simulated")
+        if settings.transport == "simulated" and settings.simulator == "shared":
+            from session_daemon.http.simulator import SIMULATOR
             from session_daemon.transport.simnet import SimnetTransport
 
-            add_routes(self.app, SIMULATOR_ROUTES)
-            if settings.simulator == "shared" and not isinstance(
-                self.transport, SimnetTransport
-            ):  # sessions in hosts: the simulator routes play the phones on their own client
+            if not isinstance(self.transport, SimnetTransport):
+                # sessions in hosts: the simulator routes play the phones on their own client
                 self.app[SIMULATOR] = SimnetTransport(settings.sessions_path)
-        self.outbox = attach_outbox(self.app, ctx)
         ctx.diag_sources["outbox"] = self.outbox.stats
         # restoring only launches the session tasks: it is quick, and the API must not accept
         # account changes before the manager listens to transport events

@@ -6,7 +6,10 @@
 - `firebase_emulators`: the Firebase CLI's Auth and Functions emulators (firebase-tools from
   node_modules) running our `functions/` exactly as deployment would discover them, on free
   loopback ports, project `demo-superparty`. Its `FirebaseEmulators` gives the hosts and a
-  `functions_url(name)`; it sets no environment variable either.
+  `functions_url(name)`; it sets no environment variable either. They start ONCE per session
+  (`firebase_stack`, with a session daemon the functions reach, and the extra functions folders
+  test modules register with `register_codebase`): nothing else calls
+  `start_firebase_emulators`.
 - `get_free_port`: a function returning a free loopback TCP port.
 
 Outside CI a missing node_modules skips the tests that need an emulator (run
@@ -19,6 +22,7 @@ import collections
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -30,6 +34,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -40,6 +45,11 @@ settings.register_profile(
     "shared-machines", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("shared-machines")
+
+# Fixtures the tiers share (tests/support: they were per-folder conftest files before the tests
+# were laid out like the source): the daemon as a process and in-process stand-ins, the CRM chat
+# and model server, the Firebase door.
+pytest_plugins = ["tests.support.daemon", "tests.support.crm", "tests.support.functions"]
 
 # Tests talk to loopback only: google-auth must never probe the GCE metadata server
 # (169.254.169.254) when some code builds a Google client without an emulator. Set before any
@@ -368,21 +378,85 @@ def start_firebase_emulators(
     )
 
 
+# Extra functions folders served by the session's one emulator start, beside functions/ as
+# deployed: codebase name -> a function that fills the folder (main.py, requirements.txt, venv).
+# Test modules register theirs at import (collection), before the session stack starts; their
+# function names must differ from the deployed ones (one project).
+EXTRA_CODEBASES: dict[str, Callable[[Path], None]] = {}
+
+
+def register_codebase(name: str, fill: Callable[[Path], None]) -> None:
+    EXTRA_CODEBASES[name] = fill
+
+
+@dataclass
+class FirebaseStack:
+    """The session's Firebase door: the Auth and Functions emulators (started once) serving
+    functions/ as deployed, wired to `daemon`, a session daemon on the Firestore emulator (the
+    functions reach it at WHATSAPP_BACKEND_BASE_URL with its service token), plus the extra
+    codebases registered by test modules."""
+
+    emulators: FirebaseEmulators
+    daemon: Any  # tests.support.daemon.DaemonProcess
+    server: NodeServer
+
+
+PROXY_ADMIN_EMAIL = "proxy-admin@example.com"  # a super-admin by SUPER_ADMIN_EMAILS
+
+
 @pytest.fixture(scope="session")
-def firebase_emulators(
+def firebase_stack(
     tmp_path_factory: pytest.TempPathFactory, firestore_emulator: str
-) -> Iterator[FirebaseEmulators]:
-    """Auth + Functions emulators running `functions/`; the functions reach Firestore through
-    the session's `firestore_emulator` (FIRESTORE_EMULATOR_HOST in their environment, which
-    the functions inherit from the test process, as they do FIREBASE_AUTH_EMULATOR_HOST and
-    GCLOUD_PROJECT from the CLI), and find `shared` also through PYTHONPATH."""
-    server, info = start_firebase_emulators(
-        tmp_path_factory.mktemp("firebase"), {"FIRESTORE_EMULATOR_HOST": firestore_emulator}
+) -> Iterator[FirebaseStack]:
+    """The one start of the Firebase emulators in a test session (it takes ~15-25 s)."""
+    from tests.support.daemon import DaemonProcess
+    from tests.support.functions import deployed_copy
+
+    daemon = DaemonProcess(
+        workdir=tmp_path_factory.mktemp("session-daemon"),
+        token=secrets.token_urlsafe(24),
+        env={"FIRESTORE_EMULATOR_HOST": firestore_emulator},
+        store_url=f"firestore://{FIREBASE_DEMO_PROJECT}",
     )
+    daemon.start()
+    server = None
     try:
-        yield info
+        root = deployed_copy(Path(tmp_path_factory.mktemp("session-deploy")))
+        sections = _functions_config(root, root)  # functions/ as the deploy uploads it
+        for name, fill in sorted(EXTRA_CODEBASES.items()):
+            folder = root / name
+            folder.mkdir()
+            fill(folder)
+            sections.append(
+                {"source": name, "codebase": name, "runtime": "python311", "ignore": ["venv"]}
+            )
+        (root / "firebase.json").write_text(json.dumps({"functions": sections}))
+        server, emulators = start_firebase_emulators(
+            Path(tmp_path_factory.mktemp("session-firebase")),
+            {
+                "FIRESTORE_EMULATOR_HOST": firestore_emulator,
+                "WHATSAPP_BACKEND_BASE_URL": daemon.base_url,
+                "WHATSAPP_DAEMON_TOKEN": daemon.token,
+                "SUPER_ADMIN_EMAILS": PROXY_ADMIN_EMAIL.upper(),
+            },
+            root=root,
+        )
+        yield FirebaseStack(emulators, daemon, server)
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
+        try:
+            daemon.stop(timeout=10)
+        except RuntimeError:
+            daemon.kill()
+
+
+@pytest.fixture(scope="session")
+def firebase_emulators(firebase_stack: FirebaseStack) -> FirebaseEmulators:
+    """Auth + Functions emulators running `functions/` as deployed (the session's one start);
+    the functions reach Firestore through the session's `firestore_emulator`
+    (FIRESTORE_EMULATOR_HOST in their environment) and the session daemon."""
+    return firebase_stack.emulators
 
 
 @pytest.fixture(scope="session")

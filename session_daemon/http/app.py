@@ -12,16 +12,18 @@ from session_daemon.http.errors import (
     request_id_middleware,
 )
 from session_daemon.http.metrics import HttpMetrics
-from session_daemon.http.page import PAGE_ROUTES
-from session_daemon.http.routes_accounts import ACCOUNT_ROUTES
-from session_daemon.http.routes_data import DATA_ROUTES
-from session_daemon.http.routes_ops import METRICS, OPS_ROUTES
-from session_daemon.http.routes_proxy import PROXY_ROUTES
+from session_daemon.http.routes import route_tables
+from session_daemon.http.routes_ops import METRICS
+from session_daemon.http.routes_outbox import bind_outbox
 from session_daemon.http.routing import add_routes
+from session_daemon.outbox.worker import OutboxWorker
 
 
-def build_app(ctx: DaemonContext) -> web.Application:
-    """The API without simulator or outbox routes (the daemon wiring adds those)."""
+def build_app(
+    ctx: DaemonContext, *, outbox: OutboxWorker | None = None, simulator: bool = False
+) -> web.Application:
+    """The daemon's API: the route tables of `routes.route_tables`; the outbox's send and wake
+    routes when given its worker, the simulator's when `simulator`."""
     metrics = HttpMetrics(ctx)
     app = web.Application(
         client_max_size=ctx.settings.max_body_bytes,
@@ -31,9 +33,8 @@ def build_app(ctx: DaemonContext) -> web.Application:
     app[MAX_BODY] = ctx.settings.max_body_bytes
     app[BODY_TIMEOUT] = ctx.settings.http_body_timeout
     app[METRICS] = metrics
-    add_routes(app, OPS_ROUTES)
-    add_routes(app, PAGE_ROUTES)
-    add_routes(app, ACCOUNT_ROUTES)
-    add_routes(app, PROXY_ROUTES)
-    add_routes(app, DATA_ROUTES)
+    for table in route_tables(outbox=outbox is not None, simulator=simulator):
+        add_routes(app, table)
+    if outbox is not None:
+        bind_outbox(app, outbox, ctx.store)
     return app

@@ -1,7 +1,7 @@
 """Declarative routes: one `RouteSpec` both registers an aiohttp route (with its access check)
 and describes it in `/openapi.json`, so the two cannot drift apart.
 
-Other modules (the outbox worker's send/wake routes) add theirs with `add_routes(app, [...])`.
+`session_daemon.http.routes` lists every table; `build_app` registers them with `add_routes`.
 """
 
 from __future__ import annotations

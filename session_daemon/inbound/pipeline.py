@@ -22,11 +22,17 @@ transport's `pn_for_lid`). Until one is known the message is *parked*: it stays 
 counted in `pendingLid`, and moves into the phone thread as soon as a mapping arrives. Groups,
 status updates, broadcast lists and newsletters are counted and not mirrored.
 
-Receipts are journalled too and then applied with the outbox's `apply_receipts` (forward-only).
+Receipts are journalled too and then applied with `session_daemon.receipts.apply_receipts`
+(forward-only).
 A receipt that came before its phone-typed (from-me) message waits in `pendingReceipts`; it is
 read in the flush's one `get_many` and applied when the message is created (same batch).
 Entries that keep failing alone while others succeed are set aside (still journalled, retried
 slowly) so one bad document cannot stop the pipeline. See docs/inbound-guarantees.md.
+
+This module is the orchestration (lifecycle, submit, routing, the flusher's retry and set-aside,
+stats); its parts live beside it: `entries` (what is journalled), `group_commit` (the journal
+thread), `lids` (LID mappings and parked messages), `plan` (the pure flush planner) and `writer`
+(which commits a plan).
 """
 
 from __future__ import annotations
@@ -38,101 +44,48 @@ import json
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from session_daemon.inbound.convert import (
     InboundRecord,
-    message_document,
     message_path,
     record_from_wire,
     thread_id_for,
-    thread_patch,
-    thread_path,
+)
+from session_daemon.inbound.entries import (
+    Append,
+    Entry,
+    Kind,
+    PipelineClosed,
+    account_of,
+    receipt_from_json,
+    receipt_json,
 )
 from session_daemon.inbound.fair_queue import FairQueue
+from session_daemon.inbound.group_commit import GroupCommit
 from session_daemon.inbound.journal import Journal
-from session_daemon.outbox.items import pending_receipt_patch, pending_receipt_path
-from session_daemon.outbox.receipts import apply_receipts
+from session_daemon.inbound.lids import LidBook, LidResolver, history_mappings, phone_jid
+from session_daemon.inbound.plan import Placed
+from session_daemon.inbound.stats import COUNTERS, skipped_view
+from session_daemon.inbound.writer import FlushWriter
+from session_daemon.receipts import apply_receipts
 from session_daemon.transport.port import (
     HistorySyncChunk,
     MessageReceived,
     ReceiptReceived,
     TransportEvent,
 )
-from shared.ids import parse_thread_id
 from shared.jids import normalize_jid
-from shared.paths import messages_collection
-from shared.store.port import AlreadyExists, DocumentStore, Snapshot, query
-from shared.timeutil import from_ms, to_ms, utc_now
+from shared.store.port import DocumentStore
+from shared.timeutil import to_ms, utc_now
 
-__all__ = ["InboundPipeline", "PipelineClosed"]
+__all__ = ["InboundPipeline", "LidResolver", "PipelineClosed"]
 
 log = logging.getLogger(__name__)
 
 ISOLATE_AFTER = 3  # every 3rd consecutive failure of a batch, look for a poison entry
-
-LidResolver = Callable[[str, str], "str | None"]
-Kind = Literal["m", "r"]
-
-
-class PipelineClosed(RuntimeError):
-    """`submit` before `start()` or after `stop()`: the event was NOT acknowledged."""
-
-
-@dataclass(slots=True)
-class _Entry:
-    seq: int
-    kind: Kind
-    record: InboundRecord | None = None
-    receipt: ReceiptReceived | None = None
-    done: bool = False  # handled by a flush: written, a duplicate, applied, or parked
-
-
-@dataclass(slots=True)
-class _Append:
-    rows: list[tuple[Kind, str]]
-    entries: list[_Entry]
-    mappings: list[tuple[str, str, str]]
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
-
-
-def _account_of(entry: _Entry) -> str:
-    if entry.record is not None:
-        return entry.record.account_id
-    assert entry.receipt is not None
-    return entry.receipt.account_id
-
-
-def _receipt_json(event: ReceiptReceived) -> str:
-    return json.dumps(
-        {
-            "a": event.account_id,
-            "ids": list(event.message_ids),
-            "c": event.chat_jid,
-            "p": event.chat_pn_jid,
-            "s": event.status,
-            "t": to_ms(event.timestamp),
-        },
-        separators=(",", ":"),
-    )
-
-
-def _receipt_from_json(text: str) -> ReceiptReceived:
-    raw = json.loads(text)
-    return ReceiptReceived(
-        account_id=raw["a"],
-        message_ids=tuple(raw["ids"]),
-        chat_jid=raw["c"],
-        status=raw["s"],
-        timestamp=from_ms(raw["t"]),
-        chat_pn_jid=raw["p"],
-    )
 
 
 class InboundPipeline:
@@ -169,38 +122,18 @@ class InboundPipeline:
         self.stop_timeout = stop_timeout
         self.quarantine_retry_interval = quarantine_retry_interval
         self._journal: Journal | None = None
-        # group commit
-        self._append_cv = threading.Condition()
-        self._appends: deque[_Append] = deque()
+        self._group = GroupCommit(self._committed)
+        self._writer = FlushWriter(store, max_batch_writes, self._count)
         # routing and flushing (guarded by _cv)
         self._cv = threading.Condition()
-        self._ready: FairQueue[_Entry] = FairQueue(_account_of)
-        self._parked: dict[tuple[str, str], list[_Entry]] = {}
-        self._lid_map: dict[tuple[str, str], str] = {}
-        self._quarantined: list[_Entry] = []  # failed alone, again and again: retried slowly
+        self._ready: FairQueue[Entry] = FairQueue(account_of)
+        self._lids = LidBook()
+        self._quarantined: list[Entry] = []  # failed alone, again and again: retried slowly
         self._inflight = 0
         self._accepting = False
         self._stopping = False  # the flusher's flag
-        self._journal_stopping = False
         self._threads: list[threading.Thread] = []
-        self._counters: dict[str, int] = {
-            "eventsSubmitted": 0,
-            "messagesJournalled": 0,
-            "messagesStored": 0,
-            "duplicatesSkipped": 0,
-            "rehomed": 0,
-            "receiptsApplied": 0,
-            "pendingReceiptsApplied": 0,
-            "receiptErrors": 0,
-            "storeWrites": 0,
-            "threadWrites": 0,
-            "flushes": 0,
-            "storeErrors": 0,
-            "replayed": 0,
-            "lidMappings": 0,
-            "quarantined": 0,
-            "corruptJournalEntries": 0,
-        }
+        self._counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self._skipped: dict[str, int] = {}
         self._last_error: str | None = None
         self._last_flush_ms: float | None = None
@@ -211,11 +144,12 @@ class InboundPipeline:
     async def start(self) -> None:
         """Open the journal, replay what a previous run left in it, start the worker threads."""
         await asyncio.to_thread(self._open_and_replay)
-        for name, target in (
-            ("inbound-journal", self._journal_loop),
-            ("inbound-flush", self._flush_loop),
+        assert self._journal is not None
+        for name, target, args in (
+            ("inbound-journal", self._group.run, (self._journal,)),
+            ("inbound-flush", self._flush_loop, ()),
         ):
-            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         with self._cv:
@@ -227,9 +161,7 @@ class InboundPipeline:
         with self._cv:
             self._accepting = False
             self._cv.notify_all()
-        with self._append_cv:
-            self._journal_stopping = True
-            self._append_cv.notify_all()
+        self._group.stop()
         if self._threads:  # the journal thread first: what it still commits gets flushed too
             await asyncio.to_thread(self._threads[0].join, self.stop_timeout + 5)
         with self._cv:
@@ -245,16 +177,16 @@ class InboundPipeline:
     def _open_and_replay(self) -> None:
         journal = Journal(self.journal_path)
         self._journal = journal
-        self._lid_map = journal.mappings()
-        replay: list[_Entry] = []
+        self._lids = LidBook(journal.mappings())
+        replay: list[Entry] = []
         corrupt = 0
         for seq, kind, payload in journal.entries():
             try:
                 if kind == "m":
                     record = InboundRecord.from_json(json.loads(payload))
-                    replay.append(_Entry(seq, "m", record=record))
+                    replay.append(Entry(seq, "m", record=record))
                 elif kind == "r":
-                    replay.append(_Entry(seq, "r", receipt=_receipt_from_json(payload)))
+                    replay.append(Entry(seq, "r", receipt=receipt_from_json(payload)))
                 else:
                     raise ValueError(f"unknown kind {kind!r}")
             except (ValueError, KeyError, TypeError):
@@ -274,7 +206,7 @@ class InboundPipeline:
         disk (that is the acknowledgement). Other events are ignored. Raises PipelineClosed when
         not running and the journal's error if the disk write failed (then nothing is acked)."""
         rows: list[tuple[Kind, str]] = []
-        entries: list[_Entry] = []
+        entries: list[Entry] = []
         mappings: list[tuple[str, str, str]] = []
         received_ms = to_ms(utc_now())
         if isinstance(event, MessageReceived):
@@ -282,15 +214,7 @@ class InboundPipeline:
                 event.account_id, event.message, "live", received_ms, None, rows, entries, mappings
             )
         elif isinstance(event, HistorySyncChunk):
-            for lid, pn in event.lid_to_pn.items():
-                lid_jid, pn_jid = normalize_jid(lid), normalize_jid(pn)
-                if (
-                    lid_jid
-                    and pn_jid
-                    and lid_jid.endswith("@lid")
-                    and pn_jid.endswith("@s.whatsapp.net")
-                ):
-                    mappings.append((event.account_id, lid_jid, pn_jid))
+            mappings.extend(history_mappings(event.account_id, event.lid_to_pn))
             for wire in event.messages:
                 self._add_message(
                     event.account_id,
@@ -303,8 +227,8 @@ class InboundPipeline:
                     mappings,
                 )
         elif isinstance(event, ReceiptReceived):
-            rows.append(("r", _receipt_json(event)))
-            entries.append(_Entry(0, "r", receipt=event))
+            rows.append(("r", receipt_json(event)))
+            entries.append(Entry(0, "r", receipt=event))
         else:
             return
         with self._cv:
@@ -315,12 +239,8 @@ class InboundPipeline:
                 self._cv.wait(0.1)  # backpressure: the store is behind; slow the transport down
         if not rows and not mappings:
             return
-        request = _Append(rows, entries, mappings)
-        with self._append_cv:
-            if self._journal_stopping:
-                raise PipelineClosed("the inbound pipeline is stopping")
-            self._appends.append(request)
-            self._append_cv.notify()
+        request = Append(rows, entries, mappings)
+        self._group.request(request)
         request.done.wait()
         if request.error is not None:
             raise request.error
@@ -333,7 +253,7 @@ class InboundPipeline:
         received_ms: int,
         push_names: dict[str, str] | None,
         rows: list[tuple[Kind, str]],
-        entries: list[_Entry],
+        entries: list[Entry],
         mappings: list[tuple[str, str, str]],
     ) -> None:
         result = record_from_wire(
@@ -346,65 +266,41 @@ class InboundPipeline:
         if result.is_lid and result.pn_jid is not None:
             mappings.append((account_id, result.addr_jid, result.pn_jid))
         rows.append(("m", json.dumps(result.to_json(), separators=(",", ":"), ensure_ascii=False)))
-        entries.append(_Entry(0, "m", record=result))
+        entries.append(Entry(0, "m", record=result))
 
-    # ==== journal thread: group commit ===========================================================
+    # ==== journal thread: group commit (group_commit.py) =========================================
 
-    def _journal_loop(self) -> None:
-        while True:
-            with self._append_cv:
-                while not self._appends and not self._journal_stopping:
-                    self._append_cv.wait()
-                if not self._appends:
-                    return
-                group = list(self._appends)
-                self._appends.clear()
-            rows = [row for req in group for row in req.rows]
-            mappings = [m for req in group for m in req.mappings]
-            try:
-                assert self._journal is not None
-                seqs = self._journal.append(rows, mappings)
-            except BaseException as exc:  # the disk said no: nobody is acknowledged
-                log.exception("inbound journal append failed")
-                for req in group:
-                    req.error = exc
-                    req.done.set()
-                continue
-            entries = [e for req in group for e in req.entries]
-            for entry, seq in zip(entries, seqs, strict=True):
-                entry.seq = seq
-            with self._cv:
-                for account, lid, pn in mappings:
-                    self._learn(account, lid, pn)
-                self._counters["messagesJournalled"] += sum(1 for e in entries if e.kind == "m")
-                self._route(entries)
-                self._cv.notify_all()
-            for req in group:
-                req.done.set()
+    def _committed(self, entries: list[Entry], mappings: list[tuple[str, str, str]]) -> None:
+        with self._cv:
+            for account, lid, pn in mappings:
+                self._learn(account, lid, pn)
+            self._counters["messagesJournalled"] += sum(1 for e in entries if e.kind == "m")
+            self._route(entries)
+            self._cv.notify_all()
+
+    def _count(self, counts: dict[str, int]) -> None:
+        with self._cv:
+            for name, n in counts.items():
+                self._counters[name] += n
 
     # ==== routing (holding _cv) ==================================================================
 
     def _learn(self, account: str, lid: str, pn: str) -> None:
-        if self._lid_map.get((account, lid)) != pn:
-            self._lid_map[(account, lid)] = pn
+        new, parked = self._lids.learn(account, lid, pn)
+        if new:
             self._counters["lidMappings"] += 1
-        parked = self._parked.pop((account, lid), None)
         if parked:
             self._counters["rehomed"] += len(parked)
             self._requeue(parked)
 
-    def _route(self, entries: Sequence[_Entry]) -> None:
+    def _route(self, entries: Sequence[Entry]) -> None:
         self._ready.extend(entries)
 
-    def _park(self, entry: _Entry) -> None:
-        assert entry.record is not None
-        key = (entry.record.account_id, entry.record.addr_jid)
-        if key in self._lid_map:  # learned while this batch was being written
+    def _park(self, entry: Entry) -> None:
+        if not self._lids.park(entry):  # learned while this batch was being written
             self._requeue([entry])
-            return
-        self._parked.setdefault(key, []).append(entry)
 
-    def _requeue(self, entries: list[_Entry]) -> None:
+    def _requeue(self, entries: list[Entry]) -> None:
         """Parked entries go back to the queue: they are not handled any more, so a failed
         write of their batch must give them back like any other entry."""
         for entry in entries:
@@ -429,7 +325,7 @@ class InboundPipeline:
                 if not self._ready:
                     if self._stopping:
                         return
-                    batch: list[_Entry] = []
+                    batch: list[Entry] = []
                 else:
                     deadline = time.monotonic() + self.flush_interval
                     while len(self._ready) < self.max_batch and not self._stopping:
@@ -491,12 +387,12 @@ class InboundPipeline:
             self._last_flush_ms = round((time.perf_counter() - started) * 1000, 2)
             self._cv.notify_all()
 
-    def _isolate(self, pending: list[_Entry]) -> bool:
+    def _isolate(self, pending: list[Entry]) -> bool:
         """Write entries one at a time. If some succeed, the ones that fail are poison (bad data,
         a bug): they are set aside (still in the journal, retried every
         `quarantine_retry_interval` and at the next start) and counted, so they cannot block
         everything behind them. If all fail, it is an outage: returns False."""
-        bad: list[_Entry] = []
+        bad: list[Entry] = []
         for entry in pending:
             try:
                 self._write([entry])
@@ -517,7 +413,7 @@ class InboundPipeline:
             self._counters["quarantined"] += len(bad)
         return True
 
-    def _write(self, batch: list[_Entry]) -> None:
+    def _write(self, batch: list[Entry]) -> None:
         messages = [e for e in batch if e.kind == "m"]
         receipts = [e for e in batch if e.kind == "r"]
         if messages:
@@ -538,10 +434,10 @@ class InboundPipeline:
         if lid is None or not lid.endswith("@lid"):
             return event
         with self._cv:
-            pn = self._lid_map.get((event.account_id, lid))
+            pn = self._lids.phone(event.account_id, lid)
         if pn is None and self.lid_resolver is not None:
             try:
-                pn = normalize_jid(self.lid_resolver(event.account_id, lid) or "")
+                pn = phone_jid(self.lid_resolver(event.account_id, lid))
             except Exception:
                 log.warning("lid_resolver failed for a receipt's chat", exc_info=True)
                 pn = None
@@ -552,20 +448,19 @@ class InboundPipeline:
     def _client_jid(self, record: InboundRecord, learned: list[tuple[str, str, str]]) -> str | None:
         if record.pn_jid is not None:
             return record.pn_jid
-        key = (record.account_id, record.addr_jid)
         with self._cv:
-            known = self._lid_map.get(key)
+            known = self._lids.phone(record.account_id, record.addr_jid)
         if known is not None:
             return known
         resolver = self.lid_resolver
         if resolver is None:
             return None
         try:
-            found = normalize_jid(resolver(record.account_id, record.addr_jid) or "")
+            found = phone_jid(resolver(record.account_id, record.addr_jid))
         except Exception:
             log.exception("lid_resolver failed for %s", record.addr_jid)
             return None
-        if found is None or not found.endswith("@s.whatsapp.net"):
+        if found is None:
             return None
         learned.append((record.account_id, record.addr_jid, found))
         with self._cv:  # the chat's parked messages follow this one into the phone thread
@@ -573,10 +468,10 @@ class InboundPipeline:
             self._cv.notify_all()
         return found
 
-    def _write_messages(self, entries: list[_Entry]) -> None:
+    def _write_messages(self, entries: list[Entry]) -> None:
         learned: list[tuple[str, str, str]] = []
-        placed: list[tuple[_Entry, str, str]] = []  # entry, thread id, message path
-        parked: list[_Entry] = []
+        placed: list[tuple[Entry, Placed]] = []
+        parked: list[Entry] = []
         for entry in entries:
             record = entry.record
             assert record is not None
@@ -585,7 +480,7 @@ class InboundPipeline:
                 parked.append(entry)
                 continue
             tid = thread_id_for(record.account_id, client)
-            placed.append((entry, tid, message_path(tid, record.wa_id)))
+            placed.append((entry, Placed(record, tid, message_path(tid, record.wa_id))))
         assert self._journal is not None
         if learned:
             self._journal.append([], learned)
@@ -597,240 +492,17 @@ class InboundPipeline:
                     entry.done = True
                     self._park(entry)
 
-    def _write_placed(self, placed: list[tuple[_Entry, str, str]]) -> None:
+    def _write_placed(self, placed: list[tuple[Entry, Placed]]) -> None:
         assert self._journal is not None
-        # Dedup: within the batch, then against the store (one read for messages and threads).
-        unique: dict[str, tuple[_Entry, str, str]] = {}
-        for item in placed:
-            unique.setdefault(item[2], item)
-        # A phone-typed (from-me) message may come after its receipt (its LID chat was parked,
-        # it came by history sync, its write was retried): the receipt waits in
-        # pendingReceipts, read in the same get_many. Inbound messages get no receipts.
-        thread_ids = list(dict.fromkeys(tid for _, tid, _ in unique.values()))
-        msg_paths = list(unique)
-        mine = [p for p, (e, _, _) in unique.items() if e.record is not None and e.record.from_me]
-        pending_paths = [
-            pending_receipt_path(r.account_id, r.wa_id)
-            for r in (unique[p][0].record for p in mine)
-            if r is not None
-        ]
-        n_msgs, n_threads = len(msg_paths), len(thread_ids)
-        snaps = self.store.get_many(
-            msg_paths + [thread_path(t) for t in thread_ids] + pending_paths
-        )
-        existing_msgs = {p for p, s in zip(msg_paths, snaps[:n_msgs], strict=True) if s}
-        threads: dict[str, Snapshot | None] = dict(
-            zip(thread_ids, snaps[n_msgs : n_msgs + n_threads], strict=True)
-        )
-        receipts = {
-            path: snap
-            for path, snap in zip(mine, snaps[n_msgs + n_threads :], strict=True)
-            if snap is not None
-        }
-        fresh = [item for path, item in unique.items() if path not in existing_msgs]
-        fresh = self._drop_sent_by_daemon(fresh, threads)
-        duplicates = len(placed) - len(fresh)
-
-        created = self._commit(fresh, threads, receipts)
-        duplicates += len(fresh) - created
-        self._journal.remove([e.seq for e, _, _ in placed])
-        for entry, _, _ in placed:
+        result = self._writer.write([item for _, item in placed])
+        self._journal.remove([e.seq for e, _ in placed])
+        for entry, _ in placed:
             entry.done = True
         with self._cv:
-            self._counters["messagesStored"] += created
-            self._counters["duplicatesSkipped"] += duplicates
-            for entry, _, _ in fresh:
-                assert entry.record is not None
-                self._sources[entry.record.source] += 1
-
-    def _drop_sent_by_daemon(
-        self, items: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
-    ) -> list[tuple[_Entry, str, str]]:
-        """A from-me message may be one the daemon sent for the app: it is already stored under
-        its send requestId with this `waMessageId`. Only threads that existed before this flush
-        can hold one (a send needs the thread); each lookup is an indexed equality query."""
-        known: set[tuple[str, str]] = set()
-        for entry, tid, _ in items:
-            record = entry.record
-            assert record is not None
-            if not record.from_me or threads.get(tid) is None:
-                continue
-            hits = self.store.query(
-                query(
-                    messages_collection(tid), where=[("waMessageId", "==", record.wa_id)], limit=1
-                )
-            )
-            if hits:
-                known.add((tid, record.wa_id))
-        if not known:
-            return items
-        return [
-            item
-            for item in items
-            if item[0].record is None or (item[1], item[0].record.wa_id) not in known
-        ]
-
-    @staticmethod
-    def _document(
-        entry: _Entry, tid: str, receipt: Snapshot | None, now: datetime
-    ) -> tuple[dict[str, Any], Snapshot | None]:
-        """The new message's document, with a receipt that came before it applied (forward
-        only, at the receipt's own time), and that receipt when it was applied."""
-        assert entry.record is not None
-        doc = message_document(entry.record, parse_thread_id(tid)[1])
-        if receipt is None or not entry.record.from_me:
-            return doc, None
-        patch = pending_receipt_patch(receipt.data, doc, now=now, thread_id=tid)
-        doc.update(patch)
-        return doc, receipt if patch else None
-
-    def _commit(
-        self,
-        fresh: list[tuple[_Entry, str, str]],
-        threads: dict[str, Snapshot | None],
-        receipts: dict[str, Snapshot],
-    ) -> int:
-        """Create the new messages and move their threads: each pack is one atomic batch holding
-        messages together with their threads' summary (and the pending receipts they applied,
-        marked applied). Returns how many messages were created (a concurrent writer may have
-        won a few: that pack is then written one by one)."""
-        created = 0
-        for pack in self._packs(fresh, receipts):
-            batch = self.store.batch()
-            now = utc_now()
-            statuses: dict[str, str] = {}
-            applied = 0
-            for entry, tid, path in pack:
-                doc, receipt = self._document(entry, tid, receipts.get(path), now)
-                batch.create(path, doc)
-                if receipt is not None:
-                    statuses[path] = str(doc["status"])
-                    batch.update(receipt.path, {"appliedAt": now, "messagePath": path})
-                    applied += 1
-            patches = self._add_thread_writes(batch, pack, threads, statuses)
-            try:
-                batch.commit()
-            except AlreadyExists:
-                created += self._commit_one_by_one(pack, threads, receipts)
-                continue
-            self._remember_patches(threads, patches)
-            created += len(pack)
-            with self._cv:
-                self._counters["storeWrites"] += len(pack) + len(patches) + applied
-                self._counters["threadWrites"] += len(patches)
-                self._counters["pendingReceiptsApplied"] += applied
-        return created
-
-    def _packs(
-        self, fresh: list[tuple[_Entry, str, str]], receipts: dict[str, Snapshot] | None = None
-    ) -> list[list[tuple[_Entry, str, str]]]:
-        """Split a flush into batches of at most `max_batch_writes` writes (messages, a pending
-        receipt each applies, plus one thread write per thread), keeping each thread's messages
-        in one batch when they fit."""
-        by_thread: dict[str, list[tuple[_Entry, str, str]]] = {}
-        for item in fresh:
-            by_thread.setdefault(item[1], []).append(item)
-        limit = max(2, self.max_batch_writes)
-        extra = receipts or {}
-
-        def cost(item: tuple[_Entry, str, str]) -> int:
-            return 2 if item[2] in extra else 1
-
-        packs: list[list[tuple[_Entry, str, str]]] = []
-        current: list[tuple[_Entry, str, str]] = []
-        used = 0
-        for items in by_thread.values():
-            items.sort(key=lambda it: it[0].record.ts_ms if it[0].record else 0)
-            while items:
-                room = limit - used - 1  # one write for the thread
-                take = spent = 0
-                while take < len(items) and spent + cost(items[take]) <= room:
-                    spent += cost(items[take])
-                    take += 1
-                if current and take < len(items):
-                    packs.append(current)
-                    current, used = [], 0
-                    continue
-                if take == 0:  # a limit too small for even one item: one at a time
-                    take, spent = 1, cost(items[0])
-                current.extend(items[:take])
-                used += spent + 1
-                items = items[take:]
-        if current:
-            packs.append(current)
-        return packs
-
-    def _add_thread_writes(
-        self,
-        batch: Any,
-        items: list[tuple[_Entry, str, str]],
-        threads: dict[str, Snapshot | None],
-        statuses: dict[str, str] | None = None,
-    ) -> dict[str, dict[str, Any]]:
-        """One `set(merge)` per thread; `statuses` (message path -> status) are the new messages
-        that a pending receipt moved past `sent`, so the summary shows their real status."""
-        grouped: dict[str, list[InboundRecord]] = {}
-        for entry, tid, _ in items:
-            assert entry.record is not None
-            grouped.setdefault(tid, []).append(entry.record)
-        patches: dict[str, dict[str, Any]] = {}
-        now = utc_now()
-        for tid, records in grouped.items():
-            snap = threads.get(tid)
-            account, client = records[0].account_id, parse_thread_id(tid)[1]
-            patch = thread_patch(snap.data if snap else None, account, client, records, now)
-            shown = patch.get("lastMessageId") if patch is not None else None
-            if patch is not None and statuses and shown is not None:
-                status = statuses.get(message_path(tid, str(shown)))
-                if status is not None:
-                    patch["lastMessageStatus"] = status
-            if patch is not None:
-                batch.set(thread_path(tid), patch, merge=True)
-                patches[tid] = patch
-        return patches
-
-    @staticmethod
-    def _remember_patches(
-        threads: dict[str, Snapshot | None], patches: dict[str, dict[str, Any]]
-    ) -> None:
-        """Keep the flush's view of a thread current after a pack moved it (the next pack of
-        the same thread must see it exists, its name, and its new last message time)."""
-        for tid, patch in patches.items():
-            old = threads.get(tid)
-            threads[tid] = Snapshot(thread_path(tid), {**(old.data if old else {}), **patch})
-
-    def _commit_one_by_one(
-        self,
-        fresh: list[tuple[_Entry, str, str]],
-        threads: dict[str, Snapshot | None],
-        receipts: dict[str, Snapshot],
-    ) -> int:
-        won: list[tuple[_Entry, str, str]] = []
-        statuses: dict[str, str] = {}
-        now = utc_now()
-        for entry, tid, path in fresh:
-            doc, receipt = self._document(entry, tid, receipts.get(path), now)
-            try:
-                self.store.create(path, doc)
-                won.append((entry, tid, path))
-            except AlreadyExists:
-                continue
-            if receipt is not None:
-                statuses[path] = str(doc["status"])
-        # Re-read the threads: the concurrent writer may have moved them.
-        tids = list(dict.fromkeys(t for _, t, _ in won))
-        current = dict(zip(tids, self.store.get_many([thread_path(t) for t in tids]), strict=True))
-        batch = self.store.batch()
-        patches = self._add_thread_writes(batch, won, current, statuses)
-        for path in statuses:
-            batch.update(receipts[path].path, {"appliedAt": now, "messagePath": path})
-        batch.commit()
-        self._remember_patches(threads, patches)
-        with self._cv:
-            self._counters["storeWrites"] += len(won) + len(patches) + len(statuses)
-            self._counters["threadWrites"] += len(patches)
-            self._counters["pendingReceiptsApplied"] += len(statuses)
-        return len(won)
+            self._counters["messagesStored"] += result.created
+            self._counters["duplicatesSkipped"] += result.duplicates
+            for item in result.stored:
+                self._sources[item.record.source] += 1
 
     # ==== control and introspection ==============================================================
 
@@ -843,14 +515,14 @@ class InboundPipeline:
         if resolver is None:
             return 0
         with self._cv:
-            keys = list(self._parked)
+            keys = self._lids.parked_keys()
         learned: list[tuple[str, str, str]] = []
         for account, lid in keys:
             try:
-                pn = normalize_jid(resolver(account, lid) or "")
+                pn = phone_jid(resolver(account, lid))
             except Exception:
                 continue
-            if pn is not None and pn.endswith("@s.whatsapp.net"):
+            if pn is not None:
                 learned.append((account, lid, pn))
         if not learned:
             return 0
@@ -867,7 +539,7 @@ class InboundPipeline:
         """Block until nothing is queued or being written (parked LID messages excepted)."""
         deadline = time.monotonic() + timeout
         with self._cv:
-            while self._ready or self._inflight or self._appends:
+            while self._ready or self._inflight or self._group.busy:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -881,27 +553,18 @@ class InboundPipeline:
     def stats(self) -> dict[str, Any]:
         """Counters for /diag and metrics (JSON-able)."""
         with self._cv:
-            parked = sum(len(v) for v in self._parked.values())
+            parked = self._lids.parked_count
             stats: dict[str, Any] = dict(self._counters)
             stats.update(
                 {
                     "running": self._accepting,
                     "pendingLid": parked,
-                    "pendingLidChats": len(self._parked),
+                    "pendingLidChats": len(self._lids.parked),
                     "setAside": len(self._quarantined),
                     "journalBacklog": len(self._ready) + self._inflight + parked,
                     "queued": len(self._ready),
                     "inflight": self._inflight,
-                    "groupsSkipped": self._skipped.get("group", 0),
-                    "statusSkipped": self._skipped.get("status", 0),
-                    "broadcastSkipped": self._skipped.get("broadcast", 0),
-                    "newsletterSkipped": self._skipped.get("newsletter", 0),
-                    "otherSkipped": sum(
-                        v
-                        for k, v in self._skipped.items()
-                        if k not in ("group", "status", "broadcast", "newsletter")
-                    ),
-                    "skippedByReason": dict(self._skipped),
+                    **skipped_view(self._skipped),
                     "storedBySource": dict(self._sources),
                     "lastFlushMs": self._last_flush_ms,
                     "lastError": self._last_error,

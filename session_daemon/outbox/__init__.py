@@ -1,39 +1,15 @@
-"""Outbound messages: the outbox worker (lease, pacing, retries, no double sends), receipts,
-and the send/wake HTTP routes. `attach(app, ctx)` wires them into the daemon (`session_daemon.app`).
+"""Outbound messages: the outbox worker (lease, pacing, retries, no double sends).
 
 Interfaces for other parts of the daemon:
 - `OutboxWorker(store, transport, instance_id=..., config=..., accounts=manager)`:
   `await start()`, `await stop()`, `wake()` (thread-safe), `stats()`.
-- `apply_receipts(store, event: ReceiptReceived)` (in `receipts`): the inbound pipeline calls it.
-- `register_outbox_routes(app, worker, store)` (in `routes`).
+- Its HTTP routes (send, wake) and `outbox_worker(ctx)` live in `session_daemon.http.routes_outbox`
+  (the outbox does not import the HTTP layer); receipts in `session_daemon.receipts`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from session_daemon.outbox.config import OutboxConfig, outbox_config_from_env
-from session_daemon.outbox.receipts import apply_receipts
 from session_daemon.outbox.worker import OutboxWorker
 
-if TYPE_CHECKING:
-    from aiohttp import web
-
-    from session_daemon.http.context import DaemonContext
-
-__all__ = ["OutboxConfig", "OutboxWorker", "apply_receipts", "attach", "outbox_config_from_env"]
-
-
-def attach(app: web.Application, ctx: DaemonContext) -> OutboxWorker:
-    """Build the worker for a running daemon and register its routes on `app`."""
-    from session_daemon.outbox.routes import register_outbox_routes
-
-    worker = OutboxWorker(
-        ctx.store,
-        ctx.transport,
-        instance_id=ctx.settings.instance_id,
-        config=outbox_config_from_env(),
-        accounts=ctx.manager,
-    )
-    register_outbox_routes(app, worker, ctx.store)
-    return worker
+__all__ = ["OutboxConfig", "OutboxWorker", "outbox_config_from_env"]

@@ -24,6 +24,7 @@ from session_daemon.transport.port import SendResult
 from shared.outbox import new_message_doc, status_rank
 from shared.paths import OUTBOX, message_path, outbox_path, thread_path
 from shared.paths import pending_receipt_path as pending_receipt_path
+from shared.receipts import pending_receipt_patch as pending_receipt_patch
 from shared.store.port import DocumentStore, Snapshot, Transaction, query
 from shared.timeutil import ensure_utc, to_ms
 
@@ -171,39 +172,6 @@ def _mirror(
     if thread is not None and thread.data.get("lastMessageId") == request_id and final:
         tx.update(thread_path(thread_id), {"lastMessageStatus": final})
     return str(final) if final else None
-
-
-def pending_receipt_patch(
-    pending: dict[str, Any], message: dict[str, Any], *, now: datetime, thread_id: str | None = None
-) -> dict[str, Any]:
-    """What an early receipt (a `pendingReceipts` document) adds to `message` when it is stored
-    after the receipt: the status, forward only, and `deliveredAt`/`readAt` (and `...Ms`) at the
-    receipt's own time for those it does not have yet. Empty when it would not move forward, or
-    when the receipt came from a known chat other than `thread_id`'s (receipts are matched
-    within their chat; only an unmappable chat's receipt may apply anywhere in the account)."""
-    if thread_id is not None and not _receipt_fits_thread(pending.get("threadIds"), thread_id):
-        return {}
-    status = "read" if pending.get("status") == "played" else str(pending.get("status"))
-    if status_rank(status) <= status_rank(message.get("status")):
-        return {}
-    # each step's own time when the pending receipt kept one, else its (highest) receipt's time
-    at = pending.get("receiptAt")
-    at = ensure_utc(at) if isinstance(at, datetime) else now
-    patch: dict[str, Any] = {"status": status}
-    for step, field in (("delivered", "deliveredAt"), ("read", "readAt")):
-        if status_rank(step) <= status_rank(status) and not message.get(field):
-            own = pending.get(field)
-            when = ensure_utc(own) if isinstance(own, datetime) else at
-            patch[field] = when
-            patch[field + "Ms"] = to_ms(when)
-    return patch
-
-
-def _receipt_fits_thread(receipt_threads: object, thread_id: str) -> bool:
-    if not isinstance(receipt_threads, list):
-        return True  # written before receipts kept their chat: as before
-    known = [t for t in receipt_threads if isinstance(t, str) and not t.endswith("@lid")]
-    return not known or thread_id in receipt_threads
 
 
 def _read_context(

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from session_daemon.outbox import items
+import session_daemon.outbox.items as items
 from session_daemon.outbox.config import OutboxConfig
 from session_daemon.outbox.items import (
     ACCOUNT_OK,
