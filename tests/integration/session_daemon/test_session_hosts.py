@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from session_daemon.hosts.proctree import children_of
-from tests.daemon.conftest import REPO_ROOT, DaemonProcess
+from tests.support.daemon import REPO_ROOT, DaemonProcess
 
 pytestmark = pytest.mark.timeout(120)
 

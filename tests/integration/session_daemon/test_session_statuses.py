@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.daemon.conftest import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.conftest import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -240,7 +240,13 @@ async def test_real_protobuf_bytes_cross_the_host_and_an_ended_loop_restarts_it(
     from session_daemon.transport.port import Disconnected
     from shared.store.port import query
     from shared.store.sqlite import SqliteStore
-    from tests.daemon.test_neonize_convert import CLIENT_PN, OWN_PN, go_complete, jid, message_ev
+    from tests.unit.session_daemon.transport.test_neonize_convert import (
+        CLIENT_PN,
+        OWN_PN,
+        go_complete,
+        jid,
+        message_ev,
+    )
 
     store = SqliteStore(tmp_path / "store.db")
     pipeline = InboundPipeline(store, tmp_path / "journal", flush_interval=0.01)
@@ -307,7 +313,7 @@ async def test_hosted_transport_imports_sessions_only_while_no_host_runs(
     transport would write, refused while the account's host runs."""
     from session_daemon.session_import.baileys import decode_auth_state
     from session_daemon.transport.port import SessionImporter
-    from tests.session_import.baileys_folder import make_folder
+    from tests.support.session_import.baileys_folder import make_folder
 
     account = "acc-import"
     session = decode_auth_state(account, make_folder("40722000006").files())

@@ -28,7 +28,7 @@ from session_daemon.transport.port import (
     WireMessage,
 )
 from shared.schemas import ACCOUNT_STATUSES
-from tests.daemon.test_sessions_manager import Env, until
+from tests.unit.session_daemon.sessions.test_manager import Env, until
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -223,7 +223,7 @@ async def test_a_temporary_ban_shows_its_expiry_and_ends_by_itself(env: Env) -> 
 def test_the_readme_and_openapi_carry_the_status_table() -> None:
     from session_daemon.http.openapi import account_status_schema
     from session_daemon.sessions.status import status_table_markdown
-    from tests.daemon.conftest import REPO_ROOT
+    from tests.support.daemon import REPO_ROOT
 
     assert status_table_markdown() in (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     schema = account_status_schema()
