@@ -29,9 +29,9 @@ def paired(d: DaemonProcess, phone: str) -> str:
     account = str(
         d.post("/api/whatsapp/add-account", {"name": phone, "phone": phone}).json()["accountId"]
     )
-    d.wait_for(lambda: d.account_status(account) == "qr_ready", what="QR shown")
+    d.wait_for(lambda: d.account_status(account) == "qr_ready", what="QR shown", timeout=30)
     assert d.post(f"/api/simulator/pair/{account}", {"phone": phone}).status == 200
-    d.wait_for(lambda: d.account_status(account) == "connected", what="connected")
+    d.wait_for(lambda: d.account_status(account) == "connected", what="connected", timeout=30)
     return account
 
 

@@ -286,11 +286,14 @@ async def test_real_protobuf_bytes_cross_the_host_and_an_ended_loop_restarts_it(
             with pytest.raises(TransportError):  # the host ends inside the call
                 await hosts._call("acc-go", "go_loop_returns", {"error": "proto: bad enum"})
             ended = time.monotonic()
-            for _ in range(200):
-                if hosts.host_pids().get("acc-go") not in (None, pid):
-                    break
+            while hosts.host_pids().get("acc-go") in (None, pid):  # the restart's new host
+                assert time.monotonic() - ended < 30
                 await asyncio.sleep(0.02)
             gaps.append(time.monotonic() - ended)
+            slot = hosts._slots["acc-go"]
+            while slot.host is None or not slot.host.started:  # its session is in place
+                assert time.monotonic() - ended < 30
+                await asyncio.sleep(0.02)
         await go(message_ev(e2e.Message(conversation="din nou"), chat=jid(CLIENT_PN), msg_id="GO2"))
         assert await pipeline.drain(10)
         tid = f"acc-go__{CLIENT_PN}@s.whatsapp.net"
