@@ -41,7 +41,8 @@ CAPABILITIES = (
     "Pot răspunde din datele clientului la: cât a cheltuit, cât a plătit și cât mai are de "
     "plătit (și cum a plătit), media și cea mai scumpă sau ieftină petrecere, câte petreceri a "
     "avut, prima, ultima sau următoarea petrecere, petrecerea dintr-o zi, lună sau an (și "
-    "relativ: anul trecut, luna viitoare), ora de început, durata, copiii și vârsta lor la "
+    "relativ: anul trecut, luna viitoare, acum două luni, sâmbăta trecută), ora de început, "
+    "durata și ora de final (și ale unui serviciu: arcade, Moș Crăciun), copiii și vârsta lor la "
     "fiecare petrecere, personajele și serviciile, adresele, numărul de copii invitați și "
     "petrecerile anulate."
 )

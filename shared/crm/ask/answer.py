@@ -70,13 +70,18 @@ class Kind:
 
 def one_or_more(q: Question, scope: Scope) -> list[Party]:
     """The parties a single-value question ("at what time", "how much") is about: those the
-    question narrows to; without any narrowing, by tense: the last one that happened for a
-    past-tense question, else the next one (or the last one when nothing is booked)."""
-    if scope.narrowed:
-        return scope.active or scope.chosen
+    question narrows to (a child's one to come for a future-tense question); without any
+    narrowing (or narrowed only by a service several parties had: "cât a durat arcade-ul?"),
+    by tense: the last one that happened for a past-tense
+    question, else the next one (or the last one when nothing is booked)."""
     dated = [p for p in scope.active if p.day is not None]
     past = [p for p in dated if p.day is not None and p.day <= q.today]
     coming = [p for p in dated if p.day is not None and p.day >= q.today]
+    several = len(scope.active) > 1
+    if scope.narrowed and several and scope.by_subject_only and q.tense == "future" and coming:
+        return coming[:1]  # "câți copii vin la Petru?": his party to come
+    if scope.narrowed and not (scope.by_service_only and several):
+        return scope.active or scope.chosen
     if len(scope.active) <= 1:
         return scope.active
     if q.tense == "past":

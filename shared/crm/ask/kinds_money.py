@@ -49,6 +49,14 @@ def unpaid(q: Question, scope: Scope) -> AskAnswer:
 
 def paid(q: Question, scope: Scope) -> AskAnswer:
     done = [p for p in scope.active if p.status == "PAID"]
+    owed = [p for p in scope.active if p.status == "UNPAID"]
+    if scope.narrowed and owed and not done:
+        # "cât a plătit pentru petrecerea de sâmbătă?" and it is not paid: what is owed on it
+        return reply(
+            f"Nu a plătit încă{scope.suffix}: {parties_word(len(owed), 'neplătită', 'neplătite')}"
+            f", are de plătit {sum_text(owed)} ({_dated_amounts(owed)})." + _unknown_note(owed),
+            owed,
+        )
     detail = f": {_dated_amounts(done)}" if done else ""
     return reply(
         f"Clientul a plătit {sum_text(done)}{scope.suffix} "
@@ -151,7 +159,9 @@ def paid_or_not(q: Question, scope: Scope) -> AskAnswer | None:
     if not chosen:
         return None
     lines = [
-        f"{party_ref(p.day)} ({_amount(p)}) este {STATUS_WORDS.get(p.status, '')}" for p in chosen
+        f"{party_ref(p.day)} ({_amount(p)}) este {STATUS_WORDS.get(p.status, '')}"
+        + (f": are de plătit {_amount(p)}" if p.status == "UNPAID" and p.amount else "")
+        for p in chosen
     ]
     yes = all(p.status == "PAID" for p in chosen)
     return reply(("Da: " if yes else "Nu: ") + "; ".join(lines) + ".", chosen)
@@ -175,13 +185,18 @@ KINDS = [
         r"\bmai\s+(?:are|avem|au|trebuie)\s+(?:\w+\s+)?de\s+(?:platit|incasat|achitat|dat)|"
         r"\bde\s+achitat\b|\bde\s+plata\b|\bdatoreaz\w*|\brestant\w*|\bneplatit\w*|"
         r"\bneachitat\w*|\bnu\s+a\s+(?:platit|achitat)|\brest\w*\s+de\s+plata|\bde\s+incasat|"
-        r"\bdatori\w*|\bmai\s+(?:are|avem)\s+de\s+dat\b|\bmai\s+are\s+(?:ceva\s+)?de\b",
+        r"\bdatori\w*|\bmai\s+(?:are|avem)\s+de\s+dat\b|\bmai\s+are\s+(?:ceva\s+)?de\b|"
+        r"\b(?:are|au|avem|avea|aveau)\s+(?:\w+\s+)?de\s+(?:dat|platit|achitat|incasat)\b|"
+        r"\bmai\s+(?:trebuie|are)\s+sa\s+(?:\w+\s+)?(?:plateasca|achite|dea|platim|incasam)\b|"
+        r"\bmai\s+(?:datoreaza|datoreza|e\s+de\s+(?:dat|platit|achitat))\b",
         unpaid,
         unless=_BOTH,
     ),
     Kind(
         "paid_or_not",
-        r"^(?:si\s+)?(?:a|au|e|este|era|s-a|sunt)\s+(?:\w+\s+)?(?:platit\w*|achitat\w*)\b",
+        r"^(?:si\s+)?(?:a|au|e|este|era|s-a|sunt)\s+(?:\w+\s+)?(?:platit\w*|achitat\w*)\b|"
+        r"\b(?:e|este|era|sunt|a\s+fost|au\s+fost)\s+(?:deja\s+|integral\s+|tot\s+)?"
+        r"(?:platit\w*|achitat\w*)\b",
         paid_or_not,
         unless=_HOW_MUCH,
     ),

@@ -80,6 +80,8 @@ def age(q: Question, scope: Scope) -> AskAnswer:
             cited.append(p)
             if a is None:
                 lines.append(f"vârsta lui {child} nu este trecută la {party_ref(p.day)}")
+            elif p.day is not None and p.day > q.today:
+                lines.append(f"{child} împlinește {age_text(a)} la {party_ref(p.day)}")
             else:
                 lines.append(f"{child} avea {age_text(a)} la {party_ref(p.day)}")
     text = "; ".join(lines)

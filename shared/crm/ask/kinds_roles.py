@@ -17,7 +17,7 @@ _NOUNS = (
     (r"baloane\s+cu\s+heliu|baloane\s+heliu", "HELIUM_BALLOONS"),
     (r"baloane|balon\w*", "BALLOONS"),
     (r"aparate\w*|arcade", "ARCADE"),
-    (r"mos\s+craciun\w*", "SANTA_CLAUS"),
+    (r"mos\s+craciun\w*|mos(?:i|ii|ul|u)?\b", "SANTA_CLAUS"),
 )
 
 
@@ -31,8 +31,18 @@ def _listing(parties: list[Party], pick: Callable[[Role], bool]) -> tuple[str, l
     return "; ".join(lines), used
 
 
-def characters(q: Question, scope: Scope) -> AskAnswer:
+def _pool(q: Question, scope: Scope) -> list[Party]:
+    """The parties asked about; "ce personaje vin la Petru?" (future, no day named): the ones
+    still to come, when there are."""
     pool = scope.active or scope.chosen
+    if q.tense == "future" and scope.selector is None and not q.dates:
+        coming = [p for p in pool if p.day is not None and p.day >= q.today]
+        return coming or pool
+    return pool
+
+
+def characters(q: Question, scope: Scope) -> AskAnswer:
+    pool = _pool(q, scope)
     with_chars = [p for p in pool if p.characters]
     if not with_chars:
         return reply(f"Nu apar personaje la petrecerile clientului{scope.suffix}.")
@@ -40,23 +50,30 @@ def characters(q: Question, scope: Scope) -> AskAnswer:
     for p in with_chars:
         names.extend(c for c in p.characters if c not in names)
     detail = "; ".join(f"{day_text(p.day)}: {', '.join(p.characters)}" for p in with_chars)
-    return reply(f"Personaje{scope.suffix}: {', '.join(names)} ({detail}).", with_chars)
+    note = f"{scope.note}. " if scope.note else ""
+    return reply(f"{note}Personaje{scope.suffix}: {', '.join(names)} ({detail}).", with_chars)
 
 
-def services(q: Question, scope: Scope) -> AskAnswer:
-    pool = scope.active or scope.chosen
+def services(q: Question, scope: Scope) -> AskAnswer | None:
+    if q.dates and not q.has(_ORDERED):
+        return None  # "ce a avut acum două luni?": the party that day, whole (details)
+    pool = _pool(q, scope)
     text, used = _listing(pool, lambda r: True)
     if not used:
         return reply(f"Nu apar servicii la petrecerile clientului{scope.suffix}.")
-    return reply(f"Servicii{scope.suffix}: {text}.", used)
+    note = f"{scope.note}. " if scope.note else ""
+    return reply(f"{note}Servicii{scope.suffix}: {text}.", used)
 
 
 def role_count(q: Question, scope: Scope) -> AskAnswer | None:
-    kinds = [kind for pattern, kind in _NOUNS if q.has(rf"\b(?:cate|cati)\s+(?:\w+\s+)?{pattern}")]
+    kinds = [
+        kind for pattern, kind in _NOUNS if q.has(rf"\b(?:cate|cati)\s+(?:\w+\s+)?(?:{pattern})")
+    ]
     if not kinds:
         return None
     kind = kinds[0]
-    chosen = one_or_more(q, scope) if scope.narrowed else (scope.active or scope.chosen)
+    one = scope.narrowed and not scope.by_service_only  # "câți Moși au venit?": all of them
+    chosen = one_or_more(q, scope) if one else (scope.active or scope.chosen)
 
     def pick(r: Role) -> bool:
         return r.kind == kind
@@ -76,6 +93,8 @@ def role_count(q: Question, scope: Scope) -> AskAnswer | None:
     head = f"{total} {word}" if len(cited) == 1 else f"{total} {word} în total"
     return reply(f"{head}{scope.suffix} ({'; '.join(lines)}).", cited)
 
+
+_ORDERED = r"\bservicii\w*|\broluri\w*|\bcomandat\b|\brezervat\b|\bluat\b|\bpachet\w*|\binclude\b"
 
 KINDS = [
     Kind("role_count", r"\b(?:cate|cati)\b", role_count),

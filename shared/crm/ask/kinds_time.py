@@ -19,7 +19,7 @@ from shared.crm.ask.render import (
     party_ref,
     role_text,
 )
-from shared.crm.ask.scope import SERVICE_WORDS, Scope
+from shared.crm.ask.scope import SERVICE_WORDS, Scope, character_pattern
 
 
 def cancelled(q: Question, scope: Scope) -> AskAnswer:
@@ -69,7 +69,12 @@ def _named_roles(q: Question, party: Party) -> list[Role]:
     wanted = {role_type for pattern, role_type in SERVICE_WORDS if q.has(pattern)}
     if q.has(r"\banimator\w*|\bpersonaj\w*"):
         wanted.add("ANIMATOR")
-    return [r for r in party.roles if r.kind in wanted]
+    # "cât stă Elsa?": the animator playing the character named
+    return [
+        r
+        for r in party.roles
+        if r.kind in wanted or (r.character and q.has(character_pattern(r.character)))
+    ]
 
 
 def start(q: Question, scope: Scope) -> AskAnswer:
@@ -118,20 +123,41 @@ def duration(q: Question, scope: Scope) -> AskAnswer:
     return reply(capitalize("; ".join(lines)) + ".", chosen)
 
 
+def _until(start: str, minutes: int) -> str:
+    """The end of something that starts at `start` (HH:MM) and lasts `minutes`."""
+    try:
+        begin = datetime.strptime(start, "%H:%M")
+    except ValueError:
+        return "?"
+    return f"{begin + timedelta(minutes=minutes):%H:%M}"
+
+
 def end(q: Question, scope: Scope) -> AskAnswer:
     chosen = one_or_more(q, scope)
     if not chosen:
         return reply(f"Nicio petrecere{scope.suffix}.")
     lines = []
     for p in chosen:
+        asked = _named_roles(q, p)
+        named = [r for r in asked if r.start and r.duration]
+        if asked and not named:
+            roles = ", ".join(role_text(r, with_time=False) for r in asked)
+            lines.append(f"ora de final nu se poate afla pentru {roles} la {party_ref(p.day)}")
+            continue
+        if named:
+            spans = ", ".join(
+                f"{role_text(r, with_time=False)} de la {r.start} până la "
+                f"{_until(r.start or '', r.duration or 0)} ({minutes_text(r.duration or 0)})"
+                for r in named
+            )
+            lines.append(f"{party_ref(p.day)}: {spans}")
+            continue
         minutes = _show_minutes(p)
         if p.start is None or minutes is None:
             lines.append(f"ora de final nu se poate afla pentru {party_ref(p.day)}")
             continue
-        begin = datetime.strptime(p.start, "%H:%M")
-        finish = begin + timedelta(minutes=minutes)
         lines.append(
-            f"{party_ref(p.day)} se termină la {finish:%H:%M} "
+            f"{party_ref(p.day)} se termină la {_until(p.start, minutes)} "
             f"(începe la {p.start}, durează {minutes_text(minutes)})"
         )
     return reply(capitalize("; ".join(lines)) + ".", chosen)
@@ -172,7 +198,21 @@ def details(q: Question, scope: Scope) -> AskAnswer | None:
         return reply(text)
     if not chosen:
         return reply(f"{note}Nicio petrecere{scope.suffix}.{_left_out(scope)}")
+    undated = [p for p in chosen if p.day is None]
     coming = [p for p in chosen if p.day and p.day >= q.today]
+    still_to_come = q.has(_WHEN_IS) and scope.selector is None and not q.dates and not coming
+    if q.has(_WHEN) and undated and (len(undated) == len(chosen) or still_to_come):
+        # "când e botezul Ilincăi?" and the christening has no day yet: say so (with "când e",
+        # an undated booking is the one to come when no dated one is). CONTRACT section 3: a
+        # source's date is DD-MM-YYYY, so it is described here, not listed
+        chosen = undated
+        if "fără dată" in scope.labels:  # "care petrecere nu are încă dată?"
+            what = capitalize(parties_word(len(chosen), "fără dată", "fără dată"))
+            return reply(f"{what}: {listing(chosen)}.", chosen)
+        what = "Data nu este trecută încă" + (
+            f" pentru {parties_word(len(chosen))}" if len(chosen) > 1 else ""
+        )
+        return reply(f"{what}{scope.suffix}: {listing(chosen)}.", chosen)
     if scope.selector is None and not q.dates and coming and q.has(_WHEN_IS):
         chosen = coming[:1]  # "când e petrecerea Teodorei?": the one still to come
     label = {
@@ -184,6 +224,7 @@ def details(q: Question, scope: Scope) -> AskAnswer | None:
     return reply(f"{note}{label}{scope.suffix}: {listing(chosen)}.", chosen)
 
 
+_WHEN = r"\bcand\b|\bce\s+data\b|\bin\s+ce\s+zi\b|\bce\s+zi\b|\bpe\s+ce\s+data\b|\bdata\b"
 _WHEN_IS = r"\bcand\s+(?:e|este|va\s+fi|o\s+sa\s+fie|are\s+loc|vine|pica|cade)\b"
 
 KINDS = [
@@ -216,7 +257,9 @@ LATER_KINDS = [
     Kind(
         "end_time",
         r"\bpana\s+la\s+ce\s+ora\b|\bse\s+termina\b|\bcand\s+(?:se\s+)?termina\b|"
-        r"\bora\s+de\s+(?:final|sfarsit|incheiere)\b|\bs-a\s+terminat\b",
+        r"\bora\s+de\s+(?:final|sfarsit|incheiere)\b|\bs-a\s+terminat\b|"
+        r"\b(?:la\s+ce\s+ora|cand)\s+(?:\w+\s+)?(?:pleaca|a\s+plecat|au\s+plecat|"
+        r"se\s+incheie|s-a\s+incheiat|termina)\b",
         end,
     ),
     Kind(
@@ -242,7 +285,9 @@ DETAIL_KINDS = [
         r"\bare\s+vreo\b|\bdetalii\w*|\bspune\w*|\bce\s+stii\b|\bistoric\w*|\blista\w*|"
         r"\bcare\s+(?:a\s+fost|e|este|sunt|au\s+fost)\b|\bpetreceri\w*\b|\bpetrecerea\b|"
         r"\bce\s+s-a\s+intamplat\b|\bce\s+are\b|\bcare\s+petrecere\b|\bvine\b|\bvin\b|"
-        r"\b(?:a|au)\s+venit\b|\ba\s+fost\b",
+        r"\b(?:a|au)\s+venit\b|\ba\s+fost\b|\bce\s+(?:mai\s+)?urmeaza\b|"
+        r"\bce\s+(?:mai\s+)?(?:are|au|avem|aveti)\s+(?:\w+\s+)?programat\w*|"
+        r"\bce\s+(?:a|au)\s+avut\b",
         details,
     ),
 ]

@@ -14,6 +14,7 @@ from shared.events import (
     event_short_id,
     event_status,
     is_archived,
+    normalize_time,
     parse_event_date,
     parse_number,
 )
@@ -68,8 +69,8 @@ class Party:
         earlier), else of any role, else the event's own start."""
         starts = [r.start for r in self.main_roles if r.start]
         starts = starts or [r.start for r in self.roles if r.start]
-        own = self.event.get("startTime")
-        if not starts and isinstance(own, str) and own:
+        own = normalize_time(self.event.get("startTime"))
+        if not starts and own:
             return own
         return min(starts) if starts else None
 
@@ -118,7 +119,7 @@ def _role(raw: Mapping[str, Any]) -> Role:
         child=_text(details.get("childName")),
         child_age=_int(details.get("childAge")),
         count=_int(details.get("count")),
-        start=_text(raw.get("startTime")),
+        start=normalize_time(raw.get("startTime")),  # "25:99" is no time
         duration=_int(raw.get("durationMin")),
     )
 

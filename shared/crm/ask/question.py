@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from shared.crm.heuristics.dates import MONTHS
-from shared.crm.heuristics.text import fold
+from shared.crm.heuristics.dates import MONTHS, WEEKDAYS
+from shared.crm.heuristics.text import NUMBER_WORD_RE, fold, to_int
 
 _FULL_MONTHS = {name: n for name, n in MONTHS.items() if len(name) >= 5 or name == "mai"}
 _MONTH_ANY = "|".join(sorted(MONTHS, key=len, reverse=True))
@@ -47,6 +47,10 @@ class DateSpec:
     day_from: int | None = None
     day_to: int | None = None
     one_day: bool = False
+    # "acum 3 săptămâni": the day that far back, and how far from it a party may be when the
+    # week (or month) itself had none
+    around: date | None = None
+    slack_days: int = 0
 
     def matches(self, day: date) -> bool:
         if self.start is not None and self.end is not None:
@@ -82,6 +86,8 @@ class Question:
     today: date
     dates: list[DateSpec] = field(default_factory=list)
     near: bool = False
+    # the tense of the question this one continues ("câți copii vin la Petru și la ce oră?")
+    inherited_tense: str | None = None
 
     def has(self, pattern: str) -> bool:
         return re.search(pattern, self.text) is not None
@@ -93,20 +99,94 @@ class Question:
             return "past"
         if self.has(_FUTURE):
             return "future"
-        return None
+        return self.inherited_tense
 
 
 _PAST = (
     r"\b(?:a|au|am|ati|s-a|s-au|ne-a|i-a|le-a)\s+(?:mai\s+)?(?:fost|avut|venit|costat|durat|"
     r"inceput|platit|achitat|implinit|intrat|facut|comandat|rezervat|luat|dat|cheltuit|anulat|"
-    r"incasat|sarbatorit|terminat|tinut|cerut|ales|nascut|intamplat)\b|"
+    r"incasat|sarbatorit|terminat|tinut|cerut|ales|nascut|intamplat|stat|ramas|ajuns|sosit|plecat|"
+    r"jucat|adus|mers)\b|"
     r"\b(?:avea|aveau|era|erau|fost|avut|pana\s+acum|pana\s+azi|pana\s+in\s+prezent|deja|"
     r"data\s+trecuta|a\s+avut\s+loc|au\s+avut\s+loc)\b"
+)
+# The party itself is past ("unde a fost", "cât a durat"); "deja" or "a plătit" say nothing
+# of when it is ("petrecerea de sâmbătă e plătită deja?")
+_EVENT_PAST = (
+    r"\b(?:a|au|s-a|s-au)\s+(?:mai\s+)?(?:fost|avut|venit|durat|inceput|implinit|intrat|costat|"
+    r"sarbatorit|terminat|tinut|intamplat|stat|ramas|ajuns|sosit|plecat|jucat|mers)\b|"
+    r"\b(?:avea|aveau|era|erau)\b"
 )
 _FUTURE = (
     r"\b(?:va|vor|o\s+sa|urmeaza|urmatoare\w*|urmatorul|programat\w*|viitoare|viitor|vine|vin|"
     r"implineste|are\s+loc|care\s+vine|in\s+curand)\b"
 )
+
+
+# "luni" is also "months": only with "de/pe" before it or a "which one" word after it
+_WEEKDAY = (
+    r"\b(?:(?:de|pe|din|de\s+pe|in|la)\s+)?"
+    r"(?:(luni|lunea)(?=\s+(?:trecut|asta|aceasta|viitoare|urmatoare|care))|"
+    r"(?<=de\s)(luni)\b|(?<=pe\s)(luni)\b|(?<=din\s)(luni)\b|"
+    r"\b(marti|martea|miercuri|miercurea|joi|joia|vineri|vinerea|sambata|duminica)\b)"
+    r"(?:\s+(trecuta|trecut|asta|aceasta|viitoare|urmatoare|care\s+vine|ce\s+vine))?"
+)
+
+
+def _weekday(m: re.Match[str], today: date, past: bool, taken: list[DateSpec]) -> DateSpec | None:
+    """The day a weekday names: "trecută" (or a past-tense question) the latest such day
+    before today; "asta", "viitoare" or none the first such day from today on. A weekday next
+    to a date already read ("sâmbătă, 14 iunie") adds nothing."""
+    name = next(g for g in m.groups()[:5] if g)
+    which = m.group(6) or ""
+    if any(spec.one_day for spec in taken):
+        return None
+    wanted = WEEKDAYS[name]
+    if which.startswith("trecut") or (past and not which):
+        back = (today.weekday() - wanted) % 7 or (7 if which else 0)
+        day = today - timedelta(days=back)
+    else:
+        ahead = (wanted - today.weekday()) % 7
+        if which in ("viitoare", "urmatoare") and ahead == 0:
+            ahead = 7
+        day = today + timedelta(days=ahead)
+    return DateSpec(m.group(0), day, day, one_day=True)
+
+
+def _months_ago(m: re.Match[str], today: date) -> DateSpec | None:
+    n = to_int(m.group(1))
+    if n is None or not 0 < n <= 36:
+        return None
+    year, month = _shift_month(today, -n)
+    back = date(year, month, min(today.day, _month_end(year, month)))
+    return replace(_month_spec(m.group(0), year, month), around=back, slack_days=15)
+
+
+def _last_span(m: re.Match[str], today: date) -> DateSpec | None:
+    n = to_int(m.group(1)) if m.group(1) else 1
+    if n is None or not 0 < n <= 366:
+        return None
+    unit = m.group(2)
+    if unit.startswith("lun"):
+        year, month = _shift_month(today, -n)
+        start = date(year, month, min(today.day, _month_end(year, month)))
+    elif unit.startswith("sapt"):
+        start = today - timedelta(weeks=n)
+    elif unit.startswith("an"):
+        year = today.year - n
+        start = date(year, today.month, min(today.day, _month_end(year, today.month)))
+    else:
+        start = today - timedelta(days=n)
+    return DateSpec(m.group(0), start, today)
+
+
+def _weeks_ago(m: re.Match[str], today: date) -> DateSpec | None:
+    n = to_int(m.group(1))
+    if n is None or not 0 < n <= 104:
+        return None
+    monday = today - timedelta(days=today.weekday(), weeks=n)
+    back = today - timedelta(weeks=n)
+    return DateSpec(m.group(0), monday, monday + timedelta(days=6), around=back, slack_days=4)
 
 
 def _month_end(year: int, month: int) -> int:
@@ -214,13 +294,35 @@ def read_question(question: str, today: date) -> Question:
     ):
         start = monday + timedelta(weeks=weeks)
         r.take(pattern, lambda m, s=start: DateSpec(m.group(0), s, s + timedelta(days=6)))
+    # "acum două luni", "acum 3 săptămâni", "acum un an": that month, week or year
+    back = rf"\b(?:cu\s+)?(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+"
+    ago = rf"(?:\bacum|\bin\s+urma\s+cu)\s+(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+"
+    r.take(ago + r"(?:luni|luna)\b", lambda m: _months_ago(m, today))
+    r.take(back + r"(?:luni|luna)\s+in\s+urma\b", lambda m: _months_ago(m, today))
+    r.take(ago + r"(?:saptamani|saptamana)\b", lambda m: _weeks_ago(m, today))
+    r.take(back + r"(?:saptamani|saptamana)\s+in\s+urma\b", lambda m: _weeks_ago(m, today))
+    # "în ultimele 3 luni", "ultima lună", "în ultimele 2 săptămâni": up to today
+    r.take(
+        rf"\b(?:in\s+)?ultim(?:ele|ii|a|ul)\s+(?:(\d{{1,2}}|{NUMBER_WORD_RE})\s+)?"
+        r"(luni|luna|saptamani|saptamana|zile|zi|ani|an)\b",
+        lambda m: _last_span(m, today),
+    )
     for pattern, weeks in (
-        (r"\bweekend(?:ul)?\s+(?:trecut)\b", -1),
-        (r"\bweekend(?:ul)?\s+(?:asta|acesta)\b", 0),
-        (r"\bweekend(?:ul)?\s+(?:viitor|urmator)\b", 1),
+        (r"\b(?:in\s+|la\s+)?weekend(?:-?ul)?\s+(?:trecut|precedent)\b", -1),
+        (r"\b(?:in\s+|la\s+)?weekend(?:-?ul)?\s+(?:asta|acesta|aceasta|curent)\b", 0),
+        (r"\b(?:in\s+|la\s+)?weekend(?:-?ul)?\s+(?:viitor|urmator|care\s+vine)\b", 1),
     ):
         saturday = monday + timedelta(days=5, weeks=weeks)
         r.take(pattern, lambda m, s=saturday: DateSpec(m.group(0), s, s + timedelta(days=1)))
+    # "în weekend", "weekendul": the coming one (this one on a Sunday), or by a past tense
+    # the last one that began before today
+    weekend = monday + timedelta(days=5)
+    if re.search(_EVENT_PAST, full) and weekend >= today:
+        weekend -= timedelta(weeks=1)
+    r.take(
+        r"\b(?:in\s+|la\s+|de\s+|din\s+)?weekend(?:-?ul)?\b",
+        lambda m: DateSpec(m.group(0), weekend, weekend + timedelta(days=1)),
+    )
     for pattern, days in (
         (r"\balaltaieri\b", -2),
         (r"\bieri\b", -1),
@@ -230,6 +332,10 @@ def read_question(question: str, today: date) -> Question:
     ):
         d = today + timedelta(days=days)
         r.take(pattern, lambda m, dd=d: DateSpec(m.group(0), dd, dd, one_day=True))
+    # "sâmbătă", "de sâmbătă", "sâmbăta trecută", "duminica asta": the nearest such day, in the
+    # past when the question says so ("trecută", or "a fost"), else from today on
+    past = re.search(_EVENT_PAST, full) is not None
+    r.take(_WEEKDAY, lambda m: _weekday(m, today, past, r.specs))
 
     # 4. years: "2025", "anul trecut", "anul ăsta", "anul viitor"; one joins a yearless spec
     years: list[tuple[str, int]] = []
@@ -250,7 +356,12 @@ def read_question(question: str, today: date) -> Question:
         r"\b(?:in\s+|din\s+)?anul\s+(?:viitor|urmator)\b|\bla\s+anul\b",
         lambda m: year_taken(m.group(0), y + 1),
     )
-    r.take(r"\bacum\s+(?:2|doi)\s+ani\b", lambda m: year_taken(m.group(0), y - 2))
+    r.take(
+        rf"(?:\bacum|\bin\s+urma\s+cu)\s+(?:vreo\s+|cam\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+"
+        r"(?:an|ani|de\s+ani)\b|"
+        rf"\b(?:cu\s+)?(\d{{1,2}}|{NUMBER_WORD_RE})\s+(?:an|ani|de\s+ani)\s+in\s+urma\b",
+        lambda m: year_taken(m.group(0), y - (to_int(m.group(1) or m.group(2)) or 0)),
+    )
     r.take(r"\b(?:in\s+|din\s+)?(20\d\d)\b", lambda m: year_taken(m.group(0), int(m.group(1))))
 
     # labels in the staff's own spelling: `fold` keeps one character per character

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 from shared.crm.ask.party import Party, name_key
 from shared.crm.ask.question import DateSpec, Question
-from shared.crm.ask.render import ROLE_WORDS
+from shared.crm.ask.render import ROLE_WORDS, day_text
 from shared.crm.heuristics.text import fold
 
 SERVICE_WORDS = (
     (r"\bbotez\w*|\bursitoar\w*", "URSITOARE"),
-    (r"\bmos\s+craciun\w*|\bcraciun\w*", "SANTA_CLAUS"),
+    (r"\bmos\s+craciun\w*|\bcraciun\w*|\bmos(?:ul|ului|u|i|ii)?\b", "SANTA_CLAUS"),
     (r"\bheliu\w*", "HELIUM_BALLOONS"),
     (r"\bvat[aei]\b|\bvata\s+de\s+zahar", "COTTON_CANDY"),
     (r"\bpopcorn|\bfloricele", "POPCORN"),
@@ -80,6 +80,10 @@ class Scope:
     selector: str | None = None  # first | last | next | upcoming | past
     note: str = ""  # e.g. nothing on the day asked, the closest party instead
     pool: list[Party] = field(default_factory=list)  # `chosen` before first/last/next
+    # narrowed only by a service ("arcade-ul", "Moșul"): one such party may still be meant
+    by_service_only: bool = False
+    # narrowed only by who or what (a child, a character, a service), not by a day or place
+    by_subject_only: bool = False
 
     @property
     def active(self) -> list[Party]:
@@ -121,7 +125,7 @@ def celebrates(party: Party, children: set[str]) -> bool:
     return any(name_key(c) in children for c, _ in party.children())
 
 
-def _character_pattern(name: str) -> str:
+def character_pattern(name: str) -> str:
     parts = [re.escape(p) for p in re.split(r"[\s-]+", fold(name)) if p]
     return r"\b" + r"[\s-]?".join(parts) + r"\b"
 
@@ -131,7 +135,7 @@ def _characters_named(q: Question, parties: list[Party]) -> list[str]:
     for party in parties:
         for character in party.characters:
             key = fold(character)
-            if key not in names and re.search(_character_pattern(character), q.text):
+            if key not in names and re.search(character_pattern(character), q.text):
                 names.append(key)
     return names
 
@@ -165,6 +169,15 @@ def _by_dates(q: Question, parties: list[Party], spec: DateSpec) -> tuple[list[P
         else:
             year = (past or years)[-1]
         hits = [p for p in hits if p.day is not None and p.day.year == year]
+    around = spec.around
+    if not hits and around is not None and dated:
+        # "acum 3 săptămâni" and nothing that very week: the party closest to that day
+        best = min(dated, key=lambda p: abs((p.day - around).days) if p.day else 0)
+        gap = abs((best.day - around).days) if best.day else spec.slack_days + 1
+        if gap <= spec.slack_days:
+            return [p for p in dated if p.day == best.day], (
+                f"Nicio petrecere chiar {spec.label}; cea mai apropiată e pe {day_text(best.day)}"
+            )
     if hits or not spec.one_day:
         return hits, ""
     targets = spec.targets({p.day.year for p in dated if p.day} | {q.today.year})
@@ -177,11 +190,21 @@ def _by_dates(q: Question, parties: list[Party], spec: DateSpec) -> tuple[list[P
     return closest, f"Nicio petrecere pe {asked:%d-%m-%Y}; cea mai apropiată e la {gap} zile"
 
 
+_PAST_AND_FUTURE = (
+    r"\b(?:cu\s+tot\s+cu|inclusiv|plus|si)\s+(?:cele\s+|cei\s+|ce(?:le)?\s+)?(?:\w+\s+)?"
+    r"(?:programat\w*|viitoare|urmatoare|care\s+urmeaza|de\s+acum\s+incolo)\b|"
+    r"\b(?:trecute|facute)\s+(?:si|plus)\s+(?:cele\s+)?(?:programat\w*|viitoare)\b|"
+    r"\bcat\s+si\s+(?:cele\s+)?(?:programat\w*|viitoare)\b"
+)
+
+
 def _select(q: Question, parties: list[Party]) -> tuple[list[Party], str | None]:
     active = [p for p in parties if not p.cancelled]
     dated = [p for p in active if p.day is not None]
     past = [p for p in dated if p.day is not None and p.day <= q.today]
     coming = [p for p in dated if p.day is not None and p.day >= q.today]
+    if q.has(_PAST_AND_FUTURE):
+        return parties, None  # "în total, cu tot cu cele programate": every one
     if q.has(r"\bprim(?:a|ul|ei|ului)\b|\bcea\s+mai\s+veche\b|\bprima\s+data\b"):
         return dated[:1], "first"
     if q.has(
@@ -194,12 +217,16 @@ def _select(q: Question, parties: list[Party]) -> tuple[list[Party], str | None]
         r"\burmatoare\w*|\burmatorul\b|\burmeaza\b|\bcare\s+vine\b|\bviitoare\b|\bin\s+curand\b"
     ):
         return coming[:1], "next"
+    if q.has(r"\bprogramat\b") and not q.dates and not q.has(r"\bpetreceri\b|\bevenimente\b"):
+        return coming[:1], "next"  # "ce are programat?": the next one
     if q.has(r"\bprogramat\w*|\bin\s+viitor\b|\bde\s+acum\s+incolo\b|\bviitoarele\b"):
         return coming, "upcoming"
+    # "deja" next to a payment word ("e plătită deja?") is about the payment, not the day
+    paid_already = r"(?:platit\w*|achitat\w*|incasat\w*)\s+deja\b|\bdeja\s+(?:platit|achitat)"
     if q.has(
-        r"\bpana\s+(?:acum|azi|astazi|in\s+prezent)\b|\bdeja\b|\bau\s+avut\s+loc\b|"
+        r"\bpana\s+(?:acum|azi|astazi|in\s+prezent)\b|\bau\s+avut\s+loc\b|"
         r"\ba\s+avut\s+loc\b|\bin\s+trecut\b"
-    ):
+    ) or (q.has(r"\bdeja\b") and not q.has(paid_already)):
         return [p for p in parties if p.day is not None and p.day <= q.today], "past"
     return parties, None
 
@@ -218,10 +245,12 @@ def scope_of(q: Question, parties: list[Party]) -> Scope:
         chosen = every or [p for p in chosen if set(characters) & {fold(c) for c in p.characters}]
         written = {fold(c): c for p in chosen for c in p.characters}
         labels.append("cu " + ", ".join(written.get(c, c) for c in characters))
+    before_services = len(labels)
     for pattern, role_type in SERVICE_WORDS:
         if q.has(pattern):
             chosen = [p for p in chosen if any(r.kind == role_type for r in p.roles)]
             labels.append(ROLE_WORDS.get(role_type, role_type.lower()))
+    after_services = len(labels)
     places = _place_words(q, chosen)
     if places:
         at = [
@@ -249,4 +278,6 @@ def scope_of(q: Question, parties: list[Party]) -> Scope:
         labels.append(" și ".join(spec.label for spec in q.dates))
     pool = chosen
     chosen, selector = _select(q, chosen)
-    return Scope(live, chosen, labels, selector, note, pool)
+    subject = 0 < after_services == len(labels) and selector is None
+    only = subject and before_services == 0
+    return Scope(live, chosen, labels, selector, note, pool, only, subject)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from shared.crm.ask import kinds_money, kinds_people, kinds_roles, kinds_time
@@ -88,11 +89,19 @@ def _kind_answer(
 
 
 # "Câte petreceri a avut Ana și cât a plătit?": a second question joined by "și" / "iar".
+# "…și ce vârstă împlinește?", "…și e plătită deja?" too.
 _SECOND = re.compile(
-    r"\s*(?:,\s*)?\b(?:si|iar)\s+(?=(?:cat|cate|cati|cand|unde|cine|cum|la\s+ce\s+ora)\b)"
+    r"\s*(?:,\s*)?\b(?:si|iar)\s+(?=(?:cat|cate|cati|cand|unde|cine|cum|la\s+ce\s+ora)\b|"
+    r"ce\s+(?:varsta|ani|personaj\w*|servicii|adresa|ora)\b|"
+    r"(?:daca\s+)?(?:mai\s+)?(?:e|este|a\s+fost|s-a|au|a|sunt|era)\s+(?:\w+\s+)?"
+    r"(?:platit\w*|achitat\w*)\b)"
 )
 
 
+_IS_IT_PAID = (
+    r"(?:daca\s+)?(?:mai\s+)?(?:e|este|a\s+fost|s-a|au|a|sunt|era)\s+(?:\w+\s+)?"
+    r"(?:platit\w*|achitat\w*)\b"
+)
 # A second half with these words refers to what the first half found.
 _POINTS_BACK = r"\b(?:o|il|ii|le|ei|ea|el|ele|acolo|atunci|aceea|aceasta|acesta|asta)\b"
 # Kinds whose subject is not a scope the second half could share (the cancelled parties), or
@@ -116,14 +125,50 @@ def _two_questions(
     second = read_question(tail, q.today)
     first_scope = scope_of(first, parties)
     second_scope = scope_of(second, parties)
-    if not second_scope.labels:
+    # "…și e plătită deja?": whether the very parties of the first half are paid
+    same_parties = re.match(_IS_IT_PAID, fold(tail)) is not None and first_scope.narrowed
+    if same_parties:
+        second_scope = first_scope
+    elif not second_scope.labels:
         # "…iar unde a fost ultima?": Eric's last one. The first half's child, character or
         # place carry over, its dates do not ("cât a plătit în 2024 și cât mai are de plătit")
         second_scope = scope_of(read_question(f"{first.text} {tail}", q.today), parties)
+        second = replace(second, inherited_tense=first.tense)
     name1, one = _kind_answer(first, first_scope, client)
     name2, two = _kind_answer(second, second_scope, client)
-    if one is None or two is None or name1 == name2 or {name1, name2} & _WHOLE_ONLY:
+    if one is None or two is None or name1 == name2:
         return None
+    if {name1, name2} & _WHOLE_ONLY and not (same_parties and name1 == "details"):
+        return None
+    return _joined(one, two)
+
+
+# "Unde și la ce oră e petrecerea de sâmbătă?": two question words sharing one subject.
+_ASKS = (
+    r"unde|cand|la\s+ce\s+ora|de\s+la\s+ce\s+ora|pana\s+la\s+ce\s+ora|cat\s+costa|"
+    r"cat\s+a\s+costat|cat\s+dureaza|cat\s+a\s+durat|cati\s+copii|cine|ce\s+personaj\w*"
+)
+_PAIR = re.compile(rf"^\s*({_ASKS})\s*,?\s+si\s+({_ASKS})\b")
+
+
+def _shared_subject(
+    q: Question, parties: list[Party], client: Mapping[str, Any]
+) -> AskAnswer | None:
+    match = _PAIR.match(q.full)
+    if match is None:
+        return None
+    rest = q.original[match.end() :]  # `fold` keeps one character per character
+    answers = []
+    for asks in (match.group(1), match.group(2)):
+        half = read_question(f"{asks}{rest}", q.today)
+        answers.append(_kind_answer(half, scope_of(half, parties), client))
+    (name1, one), (name2, two) = answers
+    if one is None or two is None or name1 == name2 or {name1, name2} & {"not_in_data", ""}:
+        return None
+    return _joined(one, two)
+
+
+def _joined(one: AskAnswer, two: AskAnswer) -> AskAnswer:
     cited = {(s["eventShortId"], s["date"]) for s in one.sources}
     extra = [s for s in two.sources if (s["eventShortId"], s["date"]) not in cited]
     return AskAnswer(f"{one.answer} {two.answer}", [*one.sources, *extra])
@@ -132,7 +177,7 @@ def _two_questions(
 def data_answer(q: Question, parties: list[Party], client: Mapping[str, Any]) -> AskAnswer | None:
     """The data's answer: two joined questions answered each by its kind, or the whole question
     by the first kind of the table that matches and applies; None when no kind does."""
-    both = _two_questions(q, parties, client)
+    both = _shared_subject(q, parties, client) or _two_questions(q, parties, client)
     if both is not None:
         return both
     return _kind_answer(q, scope_of(q, parties), client)[1]

@@ -4,6 +4,7 @@ transport): auth, errors, every account/data/ops route, OpenAPI = router, the pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,17 +74,22 @@ class Api:
         return list(conn.execute("SELECT path, data FROM docs ORDER BY path"))
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def running_api(tmp_path: Path, **overrides: Any) -> AsyncIterator[Api]:
+    """The daemon's app in-process (real aiohttp server, real SqliteStore, scripted transport)
+    with these test settings, `overrides` replacing any of them."""
     settings = Settings(
-        sessions_path=tmp_path / "sessions",
-        service_token=TOKEN,
-        max_concurrent_pairings=2,
-        regenerate_cooldown_seconds=0,
-        connect_backoff_initial=0.01,
-        connect_backoff_max=0.02,
-        max_body_bytes=4096,
-        instance_id="test",
+        **{
+            "sessions_path": tmp_path / "sessions",
+            "service_token": TOKEN,
+            "max_concurrent_pairings": 2,
+            "regenerate_cooldown_seconds": 0,
+            "connect_backoff_initial": 0.01,
+            "connect_backoff_max": 0.02,
+            "max_body_bytes": 4096,
+            "instance_id": "test",
+            **overrides,
+        }
     )
     settings.sessions_path.mkdir()
     store = SqliteStore(tmp_path / "store.db")
@@ -101,10 +107,18 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     await manager.start()
     client = TestClient(TestServer(build_app(ctx)))
     await client.start_server()
-    yield Api(client, ctx, transport)
-    await client.close()
-    await manager.stop()
-    store.close()
+    try:
+        yield Api(client, ctx, transport)
+    finally:
+        await client.close()
+        await manager.stop()
+        store.close()
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    async with running_api(tmp_path) as running:
+        yield running
 
 
 # ---- auth ------------------------------------------------------------------------------------

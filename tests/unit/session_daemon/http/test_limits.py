@@ -9,49 +9,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from session_daemon.config import Settings
-from session_daemon.http.app import build_app
-from session_daemon.http.auth import Authenticator
-from session_daemon.http.context import DaemonContext
 from session_daemon.sessions.manager import SessionManager
-from shared.store.sqlite import SqliteStore
-from tests.support.daemon import CollectingInbound, ScriptedTransport
-from tests.unit.session_daemon.http.test_app import TOKEN, Api, resolve
+from tests.unit.session_daemon.http.test_app import Api, running_api
 
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = Settings(
-        sessions_path=tmp_path / "sessions",
-        service_token=TOKEN,
-        max_concurrent_pairings=5,
-        regenerate_cooldown_seconds=0,
-        max_accounts=2,
-        backfill_cooldown_seconds=300,
-        instance_id="test",
-    )
-    settings.sessions_path.mkdir()
-    store = SqliteStore(tmp_path / "store.db")
-    transport = ScriptedTransport()
-    inbound = CollectingInbound()
-    manager = SessionManager(store, transport, settings, inbound)
-    ctx = DaemonContext(
-        settings=settings,
-        store=store,
-        transport=transport,
-        manager=manager,
-        authenticator=Authenticator(TOKEN, resolve),
-        inbound=inbound,
-    )
-    await manager.start()
-    client = TestClient(TestServer(build_app(ctx)))
-    await client.start_server()
-    yield Api(client, ctx, transport)
-    await client.close()
-    await manager.stop()
-    store.close()
+    async with running_api(
+        tmp_path, max_concurrent_pairings=5, max_accounts=2, backfill_cooldown_seconds=300
+    ) as running:
+        yield running
 
 
 async def test_account_cap_is_409_and_readding_stays_idempotent(api: Api) -> None:

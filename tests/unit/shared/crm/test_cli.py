@@ -133,6 +133,18 @@ def test_ask_on_the_second_blind_set() -> None:
     assert summary["unverifiableSources"] == 0
 
 
+def test_ask_on_the_third_blind_set() -> None:
+    """87 questions over 16 histories, written by an engineer who never read the answerer and
+    kept out of development (scored twice: 0.759 before the relative-date and role-time work,
+    0.943 after). The threshold is the figure measured, so a regression fails."""
+    code, out = cli("eval", str(Path(__file__).parent / "data" / "ask_blind3.jsonl"), "--json")
+    assert code == 0
+    summary = json.loads(out)["ask"]
+    assert summary["records"] >= 80
+    assert summary["correct"] >= 0.94
+    assert summary["unverifiableSources"] == 0
+
+
 @pytest.mark.skipif(not EXTRACTION_DEV.is_file(), reason="dev corpus not present")
 def test_extract_prints_one_json_line_per_conversation() -> None:
     code, out = cli("extract", str(EXTRACTION_DEV))
