@@ -2,7 +2,8 @@
 idempotently when asked.
 
 Flow: thread and account check → the last N messages of both directions, in real-time order →
-cache lookup (thread, newest message, extractor version, mode) → audit `running` → quick check →
+cache lookup (thread, newest message and edit mark, extractor version, mode) → audit `running` →
+quick check →
 extractor (model or heuristics) → V3 normalization → CREATE vs UPDATE by comparing real dates
 with every open event of the client → with `dryRun=false`, save (create under an id derived
 from `clientRequestId`, `eventShortId` from the counter in the same transaction; or update the
@@ -36,7 +37,7 @@ from shared.jids import jid_to_e164
 from shared.phones import to_e164
 from shared.store.port import DocumentStore, Snapshot, Transaction, query
 from shared.store.sentinels import SERVER_TIMESTAMP
-from shared.timeutil import ensure_utc, utc_now
+from shared.timeutil import ensure_utc, to_ms, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,43 @@ def client_events(store: DocumentStore, phone: str) -> list[Snapshot]:
         for snap in store.query(query(paths.EVENTS, where=[(field_name, "==", phone)])):
             seen.setdefault(snap.path, snap)
     return list(seen.values())
+
+
+@dataclass(frozen=True)
+class _Window:
+    messages: list[ChatMessage]
+    earlier: list[ChatMessage]  # the earlier versions of edited messages (`editHistory`)
+    mark: str | None  # `edit_mark` of the window
+
+
+def _earlier_versions(snap: Snapshot) -> list[ChatMessage]:
+    current = _message_from_doc(snap)
+    history = snap.data.get("editHistory")
+    if current is None or not isinstance(history, list):
+        return []
+    versions: list[ChatMessage] = []
+    for version in history:
+        body = version.get("body") if isinstance(version, Mapping) else None
+        if not isinstance(body, str):
+            continue
+        at = version.get("at")
+        ts = ensure_utc(at).astimezone(LOCAL_TZ) if isinstance(at, datetime) else current.ts
+        versions.append(ChatMessage(current.id, current.direction, body, ts))
+    return versions
+
+
+def edit_mark(snaps: list[Snapshot]) -> str | None:
+    """A short digest of which messages in the window were edited and when (`editedAt`):
+    None when none was, so unedited chats keep CONTRACT.md's `clientRequestId` exactly."""
+    edits = sorted(
+        (snap.id, to_ms(at))
+        for snap in snaps
+        if isinstance(at := snap.data.get("editedAt"), datetime)
+    )
+    if not edits:
+        return None
+    text = "|".join(f"{message_id}@{ms}" for message_id, ms in edits)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def _cache_key(thread_id: str, newest_id: str, version: str, dry_run: bool, window: int) -> str:
@@ -143,7 +181,8 @@ class ExtractionService:
             raise ExtractionError("permission-denied", "Contul este doar pentru admini.")
         return snap.data
 
-    def _messages(self, request: ExtractionRequest) -> list[ChatMessage]:
+    def _messages(self, request: ExtractionRequest) -> _Window:
+        """The window read, oldest first, with the earlier versions of edited messages."""
         limit = max(1, min(int(request.last_n), MAX_MESSAGES))
         snaps = self._store.query(
             query(
@@ -153,7 +192,12 @@ class ExtractionService:
             )
         )
         messages = [m for m in (_message_from_doc(s) for s in snaps) if m is not None]
-        return sorted(messages, key=lambda m: m.ts)
+        earlier = [m for s in snaps for m in _earlier_versions(s)]
+        return _Window(
+            sorted(messages, key=lambda m: m.ts),
+            sorted(earlier, key=lambda m: m.ts),
+            edit_mark(snaps),
+        )
 
     def _open_events(self, phone: str | None) -> list[Snapshot]:
         if not phone:
@@ -171,12 +215,16 @@ class ExtractionService:
             or to_e164(thread.get("phoneE164"))
             or jid_to_e164(str(thread.get("clientJid") or ""))
         )
-        messages = self._messages(request)
+        window = self._messages(request)
+        messages, mark = window.messages, window.mark
         newest_id = messages[-1].id if messages else "none"
-        client_request_id = extraction_client_request_id(request.thread_id, newest_id)
+        # An edit changes no message id ("14 iunie" corrected to "15 iunie" in place), so the
+        # edit mark joins the newest id in both keys: a new draft, and a save that applies it.
+        state_id = newest_id if mark is None else f"{newest_id}~{mark}"
+        client_request_id = extraction_client_request_id(request.thread_id, state_id)
         key = _cache_key(
             request.thread_id,
-            newest_id,
+            state_id,
             self._extractor.version,
             request.dry_run,
             len(messages),
@@ -198,6 +246,7 @@ class ExtractionService:
                 "requestedBy": request.caller_uid,
                 "traceId": trace_id,
                 "lastMessageId": newest_id,
+                "editMark": mark,
                 "extractorVersion": self._extractor.version,
                 "model": self._extractor.model_name,
                 "messageCount": len(messages),
@@ -205,7 +254,9 @@ class ExtractionService:
             },
         )
         try:
-            result = self._extract_and_save(request, messages, phone, client_request_id, trace_id)
+            result = self._extract_and_save(
+                request, messages, phone, client_request_id, trace_id, window.earlier
+            )
         except Exception as exc:
             self._finish(audit_path, "failed", None, error=_short_error(exc))
             raise
@@ -235,6 +286,7 @@ class ExtractionService:
         phone: str | None,
         client_request_id: str,
         trace_id: str,
+        earlier: list[ChatMessage] | None = None,
     ) -> dict[str, Any]:
         def result(
             action: str,
@@ -276,6 +328,10 @@ class ExtractionService:
             draft["payment"]["amount"] = 0
             reasons.append("prețul nu a fost stabilit în conversație")
         mentioned, moved = date_context(messages)
+        # A date corrected with WhatsApp's edit is a move: an earlier version named a date the
+        # chat no longer names (and the new text says nothing about moving: it was rewritten).
+        edited_away = date_context(earlier)[0] - mentioned if earlier else frozenset()
+        mentioned, moved = mentioned | edited_away, moved or bool(edited_away)
         hint = fields.target_event_hint
         if hint and hint not in {s.id for s in open_events}:
             reasons.append(f"evenimentul {hint!r} indicat de model nu este al clientului: ignorat")

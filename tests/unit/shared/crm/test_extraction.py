@@ -280,3 +280,45 @@ def test_relative_dates_use_romanian_time_not_utc(db: SqliteStore, chat: Chat) -
     )
     chat.staff("Elsa, 650 lei. Notat!", "2026-03-05T22:40:00+00:00")
     assert service(db).run(request())["draftEvent"]["date"] == "07-03-2026"
+
+
+def test_an_edited_date_gives_a_new_draft_and_updates_the_saved_event(
+    db: SqliteStore, chat: Chat
+) -> None:
+    """A client corrects "14 iunie" to "15 iunie" with WhatsApp's edit: the message id does not
+    change, but the draft, the cache key and the saved event follow the edit."""
+    from session_daemon.inbound.changes import edit_patch
+
+    first_id = chat.client(
+        "Bună! Vrem Elsa pe 14 iunie, ora 16, pentru Maria, 5 ani. Adresa: Str. Teilor 9, Iași.",
+        "2026-03-05T09:00:00+02:00",
+    )
+    chat.staff("Elsa, 2 ore: 650 lei. V-am notat!", "2026-03-05T09:10:00+02:00")
+    newest = chat.client("Mulțumim, confirm!", "2026-03-05T09:12:00+02:00")
+    svc = service(db)
+    saved = svc.run(request(dry_run=False))
+    assert saved["draftEvent"]["date"] == "14-06-2026"
+    assert saved["clientRequestId"] == extraction_client_request_id(THREAD, newest)
+
+    path = f"threads/{THREAD}/messages/{first_id}"
+    doc = db.get(path)
+    assert doc is not None
+    patch = edit_patch(
+        doc.data,
+        client_jid=doc.data["clientJid"],
+        new_body=doc.data["body"].replace("14 iunie", "15 iunie"),
+        edited_at=datetime.fromisoformat("2026-03-05T09:20:00+02:00"),
+        from_me=False,
+    )
+    assert isinstance(patch, dict)
+    db.update(path, patch)
+
+    draft = svc.run(request())
+    assert draft["cacheHit"] is False
+    assert draft["draftEvent"]["date"] == "15-06-2026"
+    assert draft["clientRequestId"] != saved["clientRequestId"]
+    again = svc.run(request(dry_run=False))
+    [event] = events(db)
+    assert again["eventId"] == saved["eventId"] == event.id
+    assert event.data["date"] == "15-06-2026"
+    assert svc.run(request(dry_run=False))["cacheHit"] is True  # the edit is applied once
