@@ -48,16 +48,49 @@ def open_store(url: str) -> DocumentStore:
     return store
 
 
-def make_transport(settings: Settings) -> WhatsAppTransport:
+def make_transport(settings: Settings, store: DocumentStore) -> WhatsAppTransport:
+    if settings.transport == "simulated" and settings.simulator == "shared":
+        if settings.session_hosts == "process":
+            # each session in a host, every host on the machine's shared phone network
+            from session_daemon.hosts.supervisor import HostedTransport, HostOptions
+
+            return HostedTransport(
+                HostOptions(
+                    engine="simnet",
+                    start_args={"sessions_path": str(settings.sessions_path)},
+                    backoff_initial=settings.host_backoff_initial,
+                    backoff_max=settings.host_backoff_max,
+                )
+            )
+        from session_daemon.transport.simnet import SimnetTransport
+
+        return SimnetTransport(settings.sessions_path)
     if settings.transport == "simulated":
         from session_daemon.transport.simulated import SimulatedTransport
 
         return SimulatedTransport(
             qr_interval=settings.simulator_qr_interval, qr_timeout=settings.simulator_qr_timeout
         )
+    if settings.session_hosts == "process":
+        # Production shape: a supervised child process per account (docs/session-runtime.md).
+        from session_daemon.hosts.supervisor import HostedTransport, HostOptions
+        from session_daemon.sessions.proxy import account_proxy
+
+        def proxy_for(account_id: str) -> str | None:
+            return account_proxy(store, account_id) or settings.proxy
+
+        return HostedTransport(
+            HostOptions(
+                engine="neonize",
+                start_args={"full_history": settings.sync_full_history},
+                backoff_initial=settings.host_backoff_initial,
+                backoff_max=settings.host_backoff_max,
+            ),
+            proxy_for=proxy_for,
+        )
     from session_daemon.transport.neonize_transport import NeonizeTransport
 
-    return NeonizeTransport(full_history=settings.sync_full_history)
+    return NeonizeTransport(full_history=settings.sync_full_history, proxy=settings.proxy)
 
 
 class Daemon:
@@ -82,7 +115,7 @@ class Daemon:
         self.identity = claim_identity(self.settings)
         self.settings = settings = self.identity.settings
         self.store = await asyncio.to_thread(open_store, settings.store_url)
-        self.transport = make_transport(settings)
+        self.transport = make_transport(settings, self.store)
         self.pipeline = InboundPipeline(
             self.store, settings.journal_dir, lid_resolver=self.transport.pn_for_lid
         )
@@ -111,8 +144,18 @@ class Daemon:
             leases=self.leases,
         )
         ctx.diag_sources["inbound"] = self.pipeline.stats
+        transport_diag = getattr(self.transport, "diagnostics", None)
+        if callable(transport_diag):  # session hosts: restarts, last exits, unknown events
+            ctx.diag_sources["transportDiagnostics"] = transport_diag
         self.outbox = outbox_worker(ctx, fences=self.leases.coordinator.fence)
         self.app = build_app(ctx, outbox=self.outbox, simulator=settings.transport == "simulated")
+        if settings.transport == "simulated" and settings.simulator == "shared":
+            from session_daemon.http.simulator import SIMULATOR
+            from session_daemon.transport.simnet import SimnetTransport
+
+            if not isinstance(self.transport, SimnetTransport):
+                # sessions in hosts: the simulator routes play the phones on their own client
+                self.app[SIMULATOR] = SimnetTransport(settings.sessions_path)
         forward, close_forward = forwarding_middleware(self.leases.coordinator)
         self.app.middlewares.append(forward)  # account actions reach the account's owner
         self.app.on_cleanup.append(close_forward)

@@ -127,7 +127,7 @@ async def page(request: web.Request) -> web.StreamResponse:
             qr_cell = f"<img alt='QR code' width='240' src='{escape(url)}'>"
             if secrets.pairing_code:
                 qr_cell += f"<div>Pairing code: <b>{escape(secrets.pairing_code)}</b></div>"
-        error = escape(view["lastError"] or "")
+        error = escape(" ".join(filter(None, [view["lastError"], view["phoneOfflineWarning"]])))
         if snap.id in owned:  # the daemon holding its lease
             holder, since = owned[snap.id]
             when = f"{since:%Y-%m-%d %H:%M} UTC"

@@ -8,6 +8,7 @@ registered. A new table goes here (and nowhere else registers routes):
 | `OPS_ROUTES` | `routes_ops` | always: probes, `/diag`, `/metrics`, status |
 | `PAGE_ROUTES` | `page` | always: the dashboard page |
 | `ACCOUNT_ROUTES` | `routes_accounts` | always: accounts, pairing, backfill |
+| `PROXY_ROUTES` | `routes_proxy` | always: an account's own proxy (super-admins) |
 | `DATA_ROUTES` | `routes_data` | always: threads, messages, inbox |
 | `SIMULATOR_ROUTES` | `simulator` | `--transport simulated` only |
 | `OUTBOX_ROUTES` | `routes_outbox` | with an outbox worker: send, wake |
@@ -22,6 +23,7 @@ from session_daemon.http.routes_accounts import ACCOUNT_ROUTES
 from session_daemon.http.routes_data import DATA_ROUTES
 from session_daemon.http.routes_ops import OPS_ROUTES
 from session_daemon.http.routes_outbox import OUTBOX_ROUTES
+from session_daemon.http.routes_proxy import PROXY_ROUTES
 from session_daemon.http.routing import RouteSpec
 from session_daemon.http.simulator import SIMULATOR_ROUTES
 
@@ -31,7 +33,13 @@ __all__ = ["route_tables"]
 def route_tables(*, outbox: bool, simulator: bool) -> list[Sequence[RouteSpec]]:
     """The tables a daemon serves: the API, plus the simulator's and the outbox's when it has
     them."""
-    tables: list[Sequence[RouteSpec]] = [OPS_ROUTES, PAGE_ROUTES, ACCOUNT_ROUTES, DATA_ROUTES]
+    tables: list[Sequence[RouteSpec]] = [
+        OPS_ROUTES,
+        PAGE_ROUTES,
+        ACCOUNT_ROUTES,
+        PROXY_ROUTES,
+        DATA_ROUTES,
+    ]
     if simulator:
         tables.append(SIMULATOR_ROUTES)
     if outbox:

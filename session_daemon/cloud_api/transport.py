@@ -1,0 +1,268 @@
+"""`CloudTransport`: the Cloud API behind the daemon's `WhatsAppTransport` port (sending side).
+
+Inbound does not pass through here: webhooks are journalled by whichever daemon receives them
+(`webhook` + `intake`), whatever account they belong to, while only the lease owner of an account
+sends for it. This class sends, checks the token and the number, and answers the linked-device
+operations with a clear refusal (`not_linked_device`): a cloud number has no QR, no pairing code,
+and no history to request from a phone.
+
+Each send reads the account's secrets again, so a rotated token applies at once. A token Meta
+refuses (190), a permission removed or a blocked number stops the account's sends: they raise
+`NotConnected` (the outbox retries later) without calling Meta until the token changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from session_daemon.cloud_api.errors import GraphFailure
+from session_daemon.cloud_api.graph import GraphClient, Template
+from session_daemon.cloud_api.health import CloudHealth, cloud_account_status
+from session_daemon.cloud_api.identity import ClientRef, bsuid_of_jid
+from session_daemon.cloud_api.outbound import template_body, text_body
+from session_daemon.cloud_api.secrets_store import CloudSecrets
+from session_daemon.cloud_api.window import window_state
+from session_daemon.transport.port import (
+    Connected,
+    Disconnected,
+    EventSink,
+    LoggedOut,
+    NotConnected,
+    SendResult,
+    TransportError,
+)
+from shared.jids import jid_to_e164, normalize_jid
+from shared.timeutil import utc_now
+
+__all__ = [
+    "NOT_LINKED_DEVICE",
+    "OUTSIDE_SERVICE_WINDOW",
+    "CloudSendError",
+    "CloudTransport",
+    "NotLinkedDevice",
+    "OutsideServiceWindow",
+    "client_ref_of_jid",
+]
+
+NOT_LINKED_DEVICE = "not_linked_device"
+OUTSIDE_SERVICE_WINDOW = "outside_service_window"
+
+SecretsLookup = Callable[[str], Awaitable[CloudSecrets | None]]
+LastInbound = Callable[[str, str], Awaitable[datetime | None]]  # (accountId, clientJid)
+
+
+class CloudSendError(TransportError):
+    def __init__(self, failure: GraphFailure) -> None:
+        super().__init__(f"{failure.code}: {failure.message}", retryable=failure.retryable)
+        self.code = failure.code
+        self.meta_code = failure.meta_code
+        self.ambiguous = failure.ambiguous  # read by the outbox: never resend
+
+
+class OutsideServiceWindow(TransportError):
+    """Free-form text more than 24 h after the client's last message: a template is needed."""
+
+    code = OUTSIDE_SERVICE_WINDOW
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{OUTSIDE_SERVICE_WINDOW}: {message}", retryable=False)
+
+
+class NotLinkedDevice(TransportError):
+    code = NOT_LINKED_DEVICE
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{NOT_LINKED_DEVICE}: a Cloud API number has no {what}", retryable=False)
+
+
+def client_ref_of_jid(jid: str) -> ClientRef:
+    bsuid = bsuid_of_jid(jid)
+    if bsuid is not None:
+        return ClientRef(pn_jid=None, bsuid=bsuid)
+    pn = normalize_jid(jid)
+    if pn is None or jid_to_e164(pn) is None:
+        raise TransportError(f"not a Cloud API recipient: {jid!r}", retryable=False)
+    return ClientRef(pn_jid=pn, bsuid=None)
+
+
+def _fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:16]  # never keep the token itself
+
+
+@dataclass
+class _Account:
+    sink: EventSink
+    token_error: str | None = None
+    blocked_token: str | None = None  # fingerprint of the token that was refused
+    number_info: dict[str, Any] | None = None
+    last_send_at: datetime | None = None
+    last_webhook_at: datetime | None = None
+
+
+class CloudTransport:
+    def __init__(
+        self,
+        graph: GraphClient,
+        secrets: SecretsLookup,
+        last_inbound: LastInbound,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._graph = graph
+        self._secrets = secrets
+        self._last_inbound = last_inbound
+        self._clock = clock
+        self._accounts: dict[str, _Account] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+        """No session database: checks the token against the number and reports."""
+        self._accounts[account_id] = _Account(sink)
+        await self.check(account_id)
+
+    async def check(self, account_id: str) -> CloudHealth:
+        """`GET /{phone-number-id}` with the current token; emits Connected or Disconnected."""
+        state = self._accounts.get(account_id)
+        if state is None:
+            raise NotConnected(f"{account_id} is not started")
+        secrets = await self._secrets(account_id)
+        if secrets is None:
+            state.token_error = "no_cloud_credentials"
+            state.sink(LoggedOut(account_id, "no_cloud_credentials"))
+            return self.health(account_id)
+        try:
+            state.number_info = await self._graph.phone_number_info(
+                secrets.phone_number_id, secrets.access_token
+            )
+        except GraphFailure as exc:
+            if exc.stops_account:
+                state.token_error = exc.code
+                state.blocked_token = _fingerprint(secrets.access_token)
+            state.sink(Disconnected(account_id, exc.code))
+            return self.health(account_id)
+        state.token_error = None
+        state.blocked_token = None
+        health = self.health(account_id)
+        state.sink(
+            Connected(account_id)
+            if health.status == "connected"
+            else Disconnected(account_id, health.reason or "error")
+        )
+        return health
+
+    async def stop_session(self, account_id: str, *, logout: bool = False) -> None:
+        self._accounts.pop(account_id, None)  # nothing to unlink: Meta hosts the number
+
+    def health(self, account_id: str) -> CloudHealth:
+        state = self._accounts.get(account_id)
+        if state is None:
+            return CloudHealth("disconnected", "not_started")
+        return cloud_account_status(
+            now=self._clock(),
+            token_error=state.token_error,
+            number_info=state.number_info,
+            last_webhook_at=state.last_webhook_at,
+            last_send_at=state.last_send_at,
+        )
+
+    def note_webhook(self, account_id: str, at: datetime) -> None:
+        state = self._accounts.get(account_id)
+        if state is not None:
+            state.last_webhook_at = at
+
+    def is_connected(self, account_id: str) -> bool:
+        state = self._accounts.get(account_id)
+        return state is not None and state.token_error is None and state.number_info is not None
+
+    # ---- sending ---------------------------------------------------------------------------
+
+    async def _ready(self, account_id: str) -> tuple[_Account, CloudSecrets]:
+        state = self._accounts.get(account_id)
+        if state is None:
+            raise NotConnected(f"{account_id} is not started")
+        secrets = await self._secrets(account_id)
+        if secrets is None:
+            raise NotConnected("no_cloud_credentials")
+        if state.blocked_token is not None:
+            if state.blocked_token == _fingerprint(secrets.access_token):
+                raise NotConnected(f"{state.token_error}: sends stopped until the token changes")
+            state.blocked_token = None  # a new token: try it
+            state.token_error = None
+        return state, secrets
+
+    async def _send(
+        self, account_id: str, state: _Account, secrets: CloudSecrets, body: dict[str, Any]
+    ) -> SendResult:
+        try:
+            answer = await self._graph.send(secrets.phone_number_id, secrets.access_token, body)
+        except GraphFailure as exc:
+            if exc.stops_account:
+                state.token_error = exc.code
+                state.blocked_token = _fingerprint(secrets.access_token)
+                state.sink(Disconnected(account_id, exc.code))
+            raise CloudSendError(exc) from exc
+        now = self._clock()
+        state.last_send_at = now
+        return SendResult(message_id=answer.message_id, timestamp=now)
+
+    async def send_text(self, account_id: str, to_jid: str, text: str) -> SendResult:
+        state, secrets = await self._ready(account_id)
+        client = client_ref_of_jid(to_jid)
+        window = window_state(await self._last_inbound(account_id, to_jid), self._clock())
+        if not window.allows("free_form"):
+            raise OutsideServiceWindow(
+                "the client has not written in the last 24 hours; send an approved template"
+            )
+        try:
+            body = text_body(client.send_target(), text)
+        except ValueError as exc:
+            raise TransportError(str(exc), retryable=False) from exc
+        return await self._send(account_id, state, secrets, body)
+
+    async def send_template(
+        self, account_id: str, to_jid: str, name: str, language: str, params: list[str]
+    ) -> SendResult:
+        """Allowed outside the window (templates are billed; broadcasts use them)."""
+        state, secrets = await self._ready(account_id)
+        body = template_body(
+            client_ref_of_jid(to_jid).send_target(), name, language, body_params=params
+        )
+        return await self._send(account_id, state, secrets, body)
+
+    async def mark_read(self, account_id: str, message_id: str) -> None:
+        """Staff opened the thread: the client sees blue ticks."""
+        _, secrets = await self._ready(account_id)
+        try:
+            await self._graph.mark_read(secrets.phone_number_id, secrets.access_token, message_id)
+        except GraphFailure as exc:
+            raise CloudSendError(exc) from exc
+
+    async def list_templates(self, account_id: str) -> list[Template]:
+        _, secrets = await self._ready(account_id)
+        try:
+            return await self._graph.list_templates(secrets.waba_id, secrets.access_token)
+        except GraphFailure as exc:
+            raise CloudSendError(exc) from exc
+
+    async def send_presence(self, account_id: str, to_jid: str, composing: bool) -> None:
+        return None  # best effort by contract; the Cloud API has no free-standing presence
+
+    # ---- linked-device operations ----------------------------------------------------------
+
+    async def request_pairing_code(self, account_id: str, phone_e164: str) -> str:
+        raise NotLinkedDevice("pairing code")
+
+    async def request_history(self, account_id: str, chat_jid: str, count: int) -> None:
+        raise NotLinkedDevice("phone to request history from")
+
+    def pn_for_lid(self, account_id: str, lid_jid: str) -> str | None:
+        return None  # Cloud API payloads carry phones or BSUIDs, never LIDs
+
+    async def close(self) -> None:
+        self._accounts.clear()
