@@ -324,7 +324,9 @@ async def learn_lid(request: web.Request) -> web.Response:
 async def state(request: web.Request) -> web.Response:
     sim = _sim(request)
     sessions, sent = await _run(lambda: (sim.accounts(), sim.sent_count))
-    return _ok(sessions=sessions, sentCount=sent)
+    doubles = getattr(sim, "double_sessions", None)  # the shared network counts them
+    extra = {"doubleSessions": await _run(doubles)} if callable(doubles) else {}
+    return _ok(sessions=sessions, sentCount=sent, **extra)
 
 
 async def received(request: web.Request) -> web.Response:

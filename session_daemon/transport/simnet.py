@@ -82,6 +82,7 @@ CONTROL: Final = frozenset(
         "connect_failure",
         "stall_connects",
         "sent_count",
+        "double_sessions",
     }
 )
 
@@ -143,6 +144,8 @@ class _Connection:
                 self.loop.call_soon_threadsafe(write)
 
     def sink(self, event: TransportEvent) -> None:
+        if self.closed:  # the daemon is gone: the network keeps the message (ConnectionError)
+            raise ConnectionResetError("the daemon of this session disconnected")
         needs_ack = isinstance(event, _INBOUND) and not _on_loop(self.loop)
         with self._lock:
             self._seq += 1
@@ -153,8 +156,8 @@ class _Connection:
         self.send({"op": "event", "seq": seq, "event": wire.to_wire(event), "ack": needs_ack})
         if needs_ack:  # the phone's delivery returns once the daemon journalled it
             while not done.wait(1.0):
-                if self.closed:
-                    return
+                if self.closed:  # never acknowledged: WhatsApp would deliver it again
+                    raise ConnectionResetError("the daemon of this session disconnected")
 
     def acked(self, seq: int) -> None:
         with self._lock:
@@ -163,11 +166,9 @@ class _Connection:
             done.set()
 
     def close(self) -> None:
+        # deliveries still waiting for an acknowledgement see `closed` within a second and keep
+        # their message on the network (they are not woken as if acknowledged)
         self.closed = True
-        with self._lock:
-            for done in self._acks.values():
-                done.set()
-            self._acks.clear()
 
 
 class SimnetServer:
@@ -176,6 +177,11 @@ class SimnetServer:
         self.transport = transport or SimulatedTransport()
         self.clients = 0
         self._idle_since = time.monotonic()
+        # which connection runs each account's session: a start from another connection while
+        # that session is live is two live sessions of one device (WhatsApp replaces the older
+        # one); it is logged and counted, so failover tests can assert it never happens
+        self.owner: dict[str, _Connection] = {}
+        self.doubles: list[dict[str, Any]] = []
 
     async def serve(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -206,6 +212,9 @@ class SimnetServer:
             # the daemon holding these sessions is gone: its devices go offline, and what is
             # sent to them now waits on the "server" until a daemon starts them again
             for account in conn.accounts:
+                if self.owner.get(account) is not conn:
+                    continue  # another daemon runs it now: leave its session alone
+                del self.owner[account]
                 with contextlib.suppress(Exception):
                     await self.transport.stop_session(account)
             writer.close()
@@ -233,11 +242,25 @@ class SimnetServer:
         t = self.transport
         account = str(args.get("account_id", ""))
         if method == "start_session":
+            previous = self.owner.get(account)
+            if (
+                previous is not None
+                and previous is not conn
+                and not previous.closed
+                and t.accounts().get(account) == "connected"
+            ):
+                self.doubles.append({"account": account, "at": time.time()})
+                log.error("two live sessions of %s: the older one is replaced", account)
+                previous.sink(StreamReplaced(account_id=account))
             conn.accounts.add(account)
+            self.owner[account] = conn
             await t.start_session(account, Path(str(args["session_db"])), conn.sink)
             return None
         if method == "stop_session":
             conn.accounts.discard(account)
+            if self.owner.get(account) not in (None, conn):
+                return None  # replaced meanwhile: the account's session is another's now
+            self.owner.pop(account, None)
             await t.stop_session(account, logout=bool(args.get("logout")))
             return None
         if method == "request_pairing_code":
@@ -258,6 +281,8 @@ class SimnetServer:
                 raise SimulatorError("invalid_argument", f"unknown simulator action {name!r}")
             if name == "sent_count":
                 return t.sent_count
+            if name == "double_sessions":
+                return list(self.doubles)
             fn: Callable[..., Any] = getattr(t, name)
             positional = [wire.from_wire(a) for a in args.get("args") or []]
             named = {k: wire.from_wire(v) for k, v in dict(args.get("kwargs") or {}).items()}
@@ -386,6 +411,10 @@ class SimnetTransport:
     @property
     def sent_count(self) -> int:
         return int(self.control("sent_count"))
+
+    def double_sessions(self) -> list[dict[str, Any]]:
+        """Every time two daemons ran one account's session at once (should be never)."""
+        return list(self.control("double_sessions"))
 
     # ---- internals ------------------------------------------------------------------------------
 
