@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 FORWARDED_HEADER: Final = "X-Superparty-Forwarded"
 FORWARD_TIMEOUT_S: Final = 30.0
 # (method, route template) of the routes that act on one account's session -> who may call
-OWNER_ROUTES: Final[dict[tuple[str, str], Access]] = {
+OWNER_ACTIONS: Final[dict[tuple[str, str], Access]] = {
     ("GET", "/api/whatsapp/qr/{accountId}"): "super_admin",
     ("POST", "/api/whatsapp/regenerate-qr/{accountId}"): "super_admin",
     ("POST", "/api/whatsapp/pairing-code/{accountId}"): "super_admin",
@@ -68,7 +68,7 @@ def forwarding_middleware(
         template = resource.canonical if resource is not None else ""
         account_id = request.match_info.get("accountId", "")
         if (
-            (request.method, template) not in OWNER_ROUTES
+            (request.method, template) not in OWNER_ACTIONS
             or request.headers.get(FORWARDED_HEADER)
             or not is_id(account_id)
             or coordinator.holds(account_id)
@@ -80,7 +80,7 @@ def forwarding_middleware(
         # the caller is checked here first, so only authorised requests reach the owner (which
         # checks again): nobody can make the owner throttle this daemon's address
         await request.app[CONTEXT].authenticator.authorize(
-            request, OWNER_ROUTES[(request.method, template)]
+            request, OWNER_ACTIONS[(request.method, template)]
         )
         if "client" not in session:
             session["client"] = aiohttp.ClientSession(
