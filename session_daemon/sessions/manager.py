@@ -12,8 +12,13 @@ those account operations to `self.accounts`.
   generation are ignored, so a late QR of a cancelled pairing cannot overwrite a newer state.
 - Store calls are synchronous: they run in worker threads (`asyncio.to_thread`).
 
-Per-account state lives here only (not in the HTTP layer), so a future lease-based multi-instance
-ownership can be added in one place.
+Per-account state lives here only (not in the HTTP layer), so lease-based ownership hooks in
+here: with account leases (`session_daemon.leases`) start-up restores nothing, the coordinator
+calls `restore_one` for each account it acquires and `release` for each it gives up or loses,
+`claim` takes a new account's lease before its pairing, and `owns` drops late events of a lost one.
+
+Size (over 600 lines): the per-account state machine and its lease hooks share the private state
+(states, generations, per-account locks); splitting them would expose that state to another module.
 """
 
 from __future__ import annotations
