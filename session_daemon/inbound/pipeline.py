@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from session_daemon.inbound.convert import (
+    PREVIEW_CHARS,
     InboundRecord,
     message_document,
     message_path,
@@ -66,7 +67,7 @@ from session_daemon.transport.port import (
 )
 from shared.ids import parse_thread_id
 from shared.jids import normalize_jid
-from shared.paths import messages_collection
+from shared.paths import doc_id, messages_collection
 from shared.store.port import AlreadyExists, DocumentStore, Snapshot, query
 from shared.timeutil import from_ms, to_ms, utc_now
 
@@ -80,6 +81,21 @@ LidResolver = Callable[[str, str], "str | None"]
 Kind = Literal["m", "r"]
 
 
+@dataclass(frozen=True)
+class CreatedMessage:
+    """A message document this pipeline just created (for push notifications and media
+    downloads): never a duplicate, a change, or an upgrade."""
+
+    record: InboundRecord
+    thread_id: str
+    path: str
+    thread: dict[str, Any]  # the thread as this flush left it (name, subject)
+    replayed: bool
+
+
+CreatedHook = Callable[[list[CreatedMessage]], None]
+
+
 class PipelineClosed(RuntimeError):
     """`submit` before `start()` or after `stop()`: the event was NOT acknowledged."""
 
@@ -91,6 +107,7 @@ class _Entry:
     record: InboundRecord | None = None
     receipt: ReceiptReceived | None = None
     done: bool = False  # handled by a flush: written, a duplicate, applied, or parked
+    replayed: bool = False  # read back from the journal at start (no push for it)
 
 
 @dataclass(slots=True)
@@ -135,6 +152,33 @@ def _receipt_from_json(text: str) -> ReceiptReceived:
     )
 
 
+def _change_target(record: InboundRecord) -> str | None:
+    """The id of the message a change (edit, deletion, reaction) applies to; None otherwise."""
+    if record.content is None:
+        return None
+    from session_daemon.kinds import kind_of
+
+    return str(record.content.target_id) if kind_of(record.content).role == "change" else None
+
+
+def _is_placeholder(record: InboundRecord | None) -> bool:
+    from session_daemon.transport.port import UndecryptableContent
+
+    return record is not None and isinstance(record.content, UndecryptableContent)
+
+
+def _summary_patch(
+    thread: Snapshot | None, message_path_: str, patch: dict[str, Any]
+) -> dict[str, Any]:
+    """The thread summary's text when the changed message is the one it shows."""
+    body = patch.get("body")
+    if thread is None or not isinstance(body, str) or not body:
+        return {}
+    if thread.data.get("lastMessageId") != doc_id(message_path_):
+        return {}
+    return {"lastMessageText": body[:PREVIEW_CHARS], "lastMessagePreview": body[:PREVIEW_CHARS]}
+
+
 class InboundPipeline:
     """See the module docstring. `submit` is thread-safe and blocks until journalled."""
 
@@ -153,6 +197,7 @@ class InboundPipeline:
         pending_recheck_interval: float = 5.0,
         stop_timeout: float = 30.0,
         quarantine_retry_interval: float = 60.0,
+        on_created: CreatedHook | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -168,6 +213,8 @@ class InboundPipeline:
         self.pending_recheck_interval = pending_recheck_interval
         self.stop_timeout = stop_timeout
         self.quarantine_retry_interval = quarantine_retry_interval
+        # Called on the flusher thread after each commit: must return at once (enqueue only).
+        self.on_created = on_created
         self._journal: Journal | None = None
         # group commit
         self._append_cv = threading.Condition()
@@ -200,7 +247,10 @@ class InboundPipeline:
             "lidMappings": 0,
             "quarantined": 0,
             "corruptJournalEntries": 0,
+            "changesApplied": 0,
+            "placeholdersUpgraded": 0,
         }
+        self._change_skips: dict[str, int] = {}
         self._skipped: dict[str, int] = {}
         self._last_error: str | None = None
         self._last_flush_ms: float | None = None
@@ -252,7 +302,7 @@ class InboundPipeline:
             try:
                 if kind == "m":
                     record = InboundRecord.from_json(json.loads(payload))
-                    replay.append(_Entry(seq, "m", record=record))
+                    replay.append(_Entry(seq, "m", record=record, replayed=True))
                 elif kind == "r":
                     replay.append(_Entry(seq, "r", receipt=_receipt_from_json(payload)))
                 else:
@@ -576,6 +626,7 @@ class InboundPipeline:
     def _write_messages(self, entries: list[_Entry]) -> None:
         learned: list[tuple[str, str, str]] = []
         placed: list[tuple[_Entry, str, str]] = []  # entry, thread id, message path
+        changes: list[tuple[_Entry, str, str]] = []  # entry, thread id, target message path
         parked: list[_Entry] = []
         for entry in entries:
             record = entry.record
@@ -585,12 +636,18 @@ class InboundPipeline:
                 parked.append(entry)
                 continue
             tid = thread_id_for(record.account_id, client)
-            placed.append((entry, tid, message_path(tid, record.wa_id)))
+            target = _change_target(record)
+            if target is not None:
+                changes.append((entry, tid, message_path(tid, target)))
+            else:
+                placed.append((entry, tid, message_path(tid, record.wa_id)))
         assert self._journal is not None
         if learned:
             self._journal.append([], learned)
         if placed:
             self._write_placed(placed)
+        if changes:  # after the creates: a reaction may target a message of the same batch
+            self._apply_changes(changes)
         if parked:  # only now: had the write failed, they would go back to the queue with it
             with self._cv:
                 for entry in parked:
@@ -618,7 +675,8 @@ class InboundPipeline:
         snaps = self.store.get_many(
             msg_paths + [thread_path(t) for t in thread_ids] + pending_paths
         )
-        existing_msgs = {p for p, s in zip(msg_paths, snaps[:n_msgs], strict=True) if s}
+        existing_docs = {p: s for p, s in zip(msg_paths, snaps[:n_msgs], strict=True) if s}
+        existing_msgs = set(existing_docs)
         threads: dict[str, Snapshot | None] = dict(
             zip(thread_ids, snaps[n_msgs : n_msgs + n_threads], strict=True)
         )
@@ -631,8 +689,18 @@ class InboundPipeline:
         fresh = self._drop_sent_by_daemon(fresh, threads)
         duplicates = len(placed) - len(fresh)
 
-        created = self._commit(fresh, threads, receipts)
+        upgrades = [
+            item
+            for path, item in unique.items()
+            if path in existing_docs
+            and existing_docs[path].data.get("undecryptable") is True
+            and not _is_placeholder(item[0].record)
+        ]
+        won = self._commit(fresh, threads, receipts)
+        created = len(won)
         duplicates += len(fresh) - created
+        upgraded = self._upgrade(upgrades) if upgrades else 0
+        duplicates -= upgraded
         self._journal.remove([e.seq for e, _, _ in placed])
         for entry, _, _ in placed:
             entry.done = True
@@ -642,6 +710,101 @@ class InboundPipeline:
             for entry, _, _ in fresh:
                 assert entry.record is not None
                 self._sources[entry.record.source] += 1
+        self._announce(won, threads)
+
+    def _announce(
+        self, won: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
+    ) -> None:
+        hook = self.on_created
+        if hook is None or not won:
+            return
+        created = []
+        for entry, tid, path in won:
+            assert entry.record is not None
+            snap = threads.get(tid)
+            created.append(
+                CreatedMessage(
+                    entry.record, tid, path, dict(snap.data) if snap else {}, entry.replayed
+                )
+            )
+        try:
+            hook(created)
+        except Exception:  # a listener never fails the write that already happened
+            log.exception("inbound on_created listener failed")
+
+    def _apply_changes(self, changes: list[tuple[_Entry, str, str]]) -> None:
+        """Edits, deletions and reactions: one transaction each on the message they target
+        (and the thread summary when that message is the one it shows). A change to a message
+        that is not stored, or of another chat, is counted with its reason."""
+        assert self._journal is not None
+        for entry, tid, target in changes:
+            outcome = self._apply_change(entry, tid, target)
+            self._journal.remove([entry.seq])
+            entry.done = True
+            with self._cv:
+                if outcome == "applied":
+                    self._counters["changesApplied"] += 1
+                else:
+                    self._change_skips[outcome] = self._change_skips.get(outcome, 0) + 1
+
+    def _apply_change(self, entry: _Entry, tid: str, target: str) -> str:
+        from session_daemon.kinds import ChangeContext, kind_of
+
+        record = entry.record
+        assert record is not None
+        kind = kind_of(record.content)
+        change = kind.change
+        assert change is not None
+        ctx = ChangeContext(
+            client_jid=parse_thread_id(tid)[1],
+            at=from_ms(record.ts_ms),
+            from_me=record.from_me,
+            sender_jid=record.sender_jid or (None if record.from_me else record.pn_jid),
+        )
+
+        def apply(tx: Any) -> str:
+            snap = tx.get(target)
+            thread = tx.get(thread_path(tid))
+            patch = change(snap.data if snap else None, record.content, ctx)
+            if not isinstance(patch, dict):
+                return f"{kind.tag}:{patch.reason}"
+            tx.update(target, patch)
+            summary = _summary_patch(thread, target, patch)
+            if summary:
+                tx.update(thread_path(tid), summary)
+            return "applied"
+
+        return str(self.store.transaction(apply))
+
+    def _upgrade(self, items: list[tuple[_Entry, str, str]]) -> int:
+        """Undecryptable placeholders take their real content (the one rewrite create-once
+        allows); returns how many were upgraded."""
+        from session_daemon.inbound.changes import upgrade_patch
+
+        upgraded = 0
+        for entry, tid, path in items:
+            assert entry.record is not None
+            doc = message_document(entry.record, parse_thread_id(tid)[1])
+
+            def apply(tx: Any, path: str = path, tid: str = tid, doc: dict[str, Any] = doc) -> bool:
+                snap = tx.get(path)
+                thread = tx.get(thread_path(tid))
+                if snap is None:
+                    return False
+                patch = upgrade_patch(snap.data, doc, at=utc_now())
+                if not isinstance(patch, dict):
+                    return False
+                tx.update(path, patch)
+                summary = _summary_patch(thread, path, patch)
+                if summary:
+                    tx.update(thread_path(tid), summary)
+                return True
+
+            if self.store.transaction(apply):
+                upgraded += 1
+        with self._cv:
+            self._counters["placeholdersUpgraded"] += upgraded
+        return upgraded
 
     def _drop_sent_by_daemon(
         self, items: list[tuple[_Entry, str, str]], threads: dict[str, Snapshot | None]
@@ -689,12 +852,12 @@ class InboundPipeline:
         fresh: list[tuple[_Entry, str, str]],
         threads: dict[str, Snapshot | None],
         receipts: dict[str, Snapshot],
-    ) -> int:
+    ) -> list[tuple[_Entry, str, str]]:
         """Create the new messages and move their threads: each pack is one atomic batch holding
         messages together with their threads' summary (and the pending receipts they applied,
-        marked applied). Returns how many messages were created (a concurrent writer may have
-        won a few: that pack is then written one by one)."""
-        created = 0
+        marked applied). Returns the messages created (a concurrent writer may have won a few:
+        that pack is then written one by one)."""
+        created: list[tuple[_Entry, str, str]] = []
         for pack in self._packs(fresh, receipts):
             batch = self.store.batch()
             now = utc_now()
@@ -714,7 +877,7 @@ class InboundPipeline:
                 created += self._commit_one_by_one(pack, threads, receipts)
                 continue
             self._remember_patches(threads, patches)
-            created += len(pack)
+            created += pack
             with self._cv:
                 self._counters["storeWrites"] += len(pack) + len(patches) + applied
                 self._counters["threadWrites"] += len(patches)
@@ -804,7 +967,7 @@ class InboundPipeline:
         fresh: list[tuple[_Entry, str, str]],
         threads: dict[str, Snapshot | None],
         receipts: dict[str, Snapshot],
-    ) -> int:
+    ) -> list[tuple[_Entry, str, str]]:
         won: list[tuple[_Entry, str, str]] = []
         statuses: dict[str, str] = {}
         now = utc_now()
@@ -830,7 +993,7 @@ class InboundPipeline:
             self._counters["storeWrites"] += len(won) + len(patches) + len(statuses)
             self._counters["threadWrites"] += len(patches)
             self._counters["pendingReceiptsApplied"] += len(statuses)
-        return len(won)
+        return won
 
     # ==== control and introspection ==============================================================
 
@@ -902,6 +1065,7 @@ class InboundPipeline:
                         if k not in ("group", "status", "broadcast", "newsletter")
                     ),
                     "skippedByReason": dict(self._skipped),
+                    "changesSkipped": dict(self._change_skips),  # "kind:reason" -> count
                     "storedBySource": dict(self._sources),
                     "lastFlushMs": self._last_flush_ms,
                     "lastError": self._last_error,
