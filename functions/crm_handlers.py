@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -27,7 +27,12 @@ from shared.crm.extraction import (
 from shared.crm.extractors import Extractor, HeuristicExtractor, ModelAsk, ModelExtractor
 from shared.crm.llm import ChatModel, model_config_from_env
 from shared.crm.prompts import PROMPTS_DOC, Prompts, prompts_from_doc
-from shared.identity import classify_caller, super_admin_emails_from_env
+from shared.identity import (
+    InvalidToken,
+    bearer_token,
+    classify_caller,
+    super_admin_emails_from_env,
+)
 from shared.schemas import AskRequest, ExtractRequest
 from shared.store.port import DocumentStore
 
@@ -56,12 +61,39 @@ class _Caller:
     is_admin: bool
 
 
-def _employee(req: https_fn.CallableRequest[Any], db: DocumentStore) -> _Caller:
-    """One definition of employee (shared.identity): super-admin or staffProfiles/{uid}."""
+TokenVerifier = Callable[[str], Mapping[str, Any]]
+
+
+def _verify(token: str) -> Mapping[str, Any]:
+    import runtime
+
+    return cast(Mapping[str, Any], runtime.verify_token(token))
+
+
+def _employee(
+    req: https_fn.CallableRequest[Any], db: DocumentStore, verify: TokenVerifier | None = None
+) -> _Caller:
+    """One definition of employee (shared.identity): super-admin or staffProfiles/{uid}.
+
+    The framework checked the token's signature but not revocation; the same token goes through
+    `shared.identity.verify_id_token` (`runtime.verify_token`), so a disabled or signed-out user
+    is refused at once. A check that cannot be made right now is `unavailable`, never
+    `unauthenticated` (which signs the user out)."""
     auth = req.auth
-    if auth is None or not auth.uid:
+    raw = bearer_token(req.raw_request.headers.get("Authorization")) if req.raw_request else None
+    if auth is None or not auth.uid or raw is None:
         raise https_fn.HttpsError(Code.UNAUTHENTICATED, "Trebuie să fiți autentificat.")
-    token: Mapping[str, Any] = auth.token or {}
+    try:
+        token: Mapping[str, Any] = (verify or _verify)(raw)
+    except InvalidToken:
+        raise https_fn.HttpsError(Code.UNAUTHENTICATED, "Sesiunea nu mai este validă.") from None
+    except Exception as exc:
+        log.warning("ID token could not be checked: %s", type(exc).__name__)
+        raise https_fn.HttpsError(
+            Code.UNAVAILABLE, "Autentificarea nu poate fi verificată acum; reîncercați."
+        ) from None
+    if token.get("uid") != auth.uid:
+        raise https_fn.HttpsError(Code.UNAUTHENTICATED, "Trebuie să fiți autentificat.")
     try:
         profile = db.get(paths.staff_profile_path(auth.uid))
     except paths.InvalidId:  # no staff profile can have this uid
@@ -111,9 +143,10 @@ def extract_event_from_thread(
     *,
     db: DocumentStore | None = None,
     extractor: Extractor | None = None,
+    verify: TokenVerifier | None = None,
 ) -> dict[str, Any]:
     db = db or store()
-    caller = _employee(req, db)
+    caller = _employee(req, db, verify)
     try:
         data = ExtractRequest.model_validate(_data(req))
     except ValidationError as exc:
@@ -151,9 +184,10 @@ def client_crm_ask(
     *,
     db: DocumentStore | None = None,
     model: ModelAsk | None = None,
+    verify: TokenVerifier | None = None,
 ) -> dict[str, Any]:
     db = db or store()
-    _employee(req, db)
+    _employee(req, db, verify)
     try:
         data = AskRequest.model_validate(_data(req))
     except ValidationError as exc:

@@ -21,6 +21,8 @@ from session_daemon.config import Settings, check_sessions_dir, ensure_service_t
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
+from session_daemon.http.server import HardenedRunner, install_log_filter
+from session_daemon.http.throttle import FailureThrottle, parse_networks
 from session_daemon.inbound.pipeline import InboundPipeline
 from session_daemon.outbox import OutboxWorker
 from session_daemon.outbox import attach as attach_outbox
@@ -84,7 +86,14 @@ class Daemon:
             store=self.store,
             transport=self.transport,
             manager=self.manager,
-            authenticator=Authenticator(settings.service_token, firebase_resolver(self.store)),
+            authenticator=Authenticator(
+                settings.service_token,
+                firebase_resolver(self.store),
+                FailureThrottle(
+                    settings.auth_failures_allowed, settings.auth_failure_window_seconds
+                ),
+                parse_networks(settings.trusted_proxies),
+            ),
             inbound=self.pipeline,
         )
         ctx.diag_sources["inbound"] = self.pipeline.stats
@@ -101,7 +110,14 @@ class Daemon:
         await self.manager.start()
         log.info("sessions being restored: %s", self.manager.summary()["byStatus"])
         await self.outbox.start()
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        install_log_filter()
+        self._runner = HardenedRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            header_timeout=settings.http_header_timeout,
+            keepalive_timeout=settings.http_keepalive_timeout,
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.host, settings.port)
         await site.start()

@@ -6,6 +6,7 @@ for these values, so tests can build a `Settings` directly.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -25,6 +26,7 @@ TransportKind = Literal["neonize", "simulated"]
 DEFAULT_STORE_URL = "sqlite:///./data/superparty.db"
 DEFAULT_SESSIONS_PATH = "./data/sessions"
 DEFAULT_TOKEN_FILE = "./data/admin-token"
+MIN_SERVICE_TOKEN_LENGTH = 32  # a generated token is 43 characters (256 bits)
 
 
 class ConfigError(Exception):
@@ -58,6 +60,13 @@ class Settings:
     sync_full_history: bool = False
     simulator_qr_interval: float = 20.0
     simulator_qr_timeout: float = 160.0
+    http_header_timeout: float = 10.0  # a request head must arrive whole within this
+    http_keepalive_timeout: float = 30.0  # an idle kept-alive connection is closed after this
+    http_body_timeout: float = 30.0  # a handler waits this long for the request body
+    # failed service-token / bad-signature attempts per client address before 429
+    auth_failures_allowed: int = 10
+    auth_failure_window_seconds: float = 60.0
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For is believed
 
     @property
     def journal_dir(self) -> Path:
@@ -120,6 +129,16 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         "sync_full_history": _env_bool(env, "WHATSAPP_SYNC_FULL_HISTORY", False),
         "simulator_qr_interval": _env_float(env, "SIMULATOR_QR_INTERVAL", 20.0),
         "simulator_qr_timeout": _env_float(env, "SIMULATOR_QR_TIMEOUT", 160.0),
+        "http_header_timeout": _env_float(env, "WHATSAPP_HTTP_HEADER_TIMEOUT_SECONDS", 10.0),
+        "http_keepalive_timeout": _env_float(env, "WHATSAPP_HTTP_KEEPALIVE_SECONDS", 30.0),
+        "http_body_timeout": _env_float(env, "WHATSAPP_HTTP_BODY_TIMEOUT_SECONDS", 30.0),
+        "auth_failures_allowed": _env_int(env, "WHATSAPP_AUTH_FAILURES_ALLOWED", 10),
+        "auth_failure_window_seconds": _env_float(
+            env, "WHATSAPP_AUTH_FAILURE_WINDOW_SECONDS", 60.0
+        ),
+        "trusted_proxies": tuple(
+            p.strip() for p in (env.get("WHATSAPP_TRUSTED_PROXIES") or "").split(",") if p.strip()
+        ),
     }
     if env.get("WHATSAPP_INSTANCE_ID"):
         values["instance_id"] = env["WHATSAPP_INSTANCE_ID"]
@@ -146,6 +165,23 @@ def validate(settings: Settings) -> None:
         raise ConfigError("WHATSAPP_BACKFILL_COOLDOWN_SECONDS must not be negative")
     if settings.max_body_bytes < 1024:
         raise ConfigError("WHATSAPP_MAX_BODY_BYTES must be at least 1024")
+    for name, value in (
+        ("WHATSAPP_HTTP_HEADER_TIMEOUT_SECONDS", settings.http_header_timeout),
+        ("WHATSAPP_HTTP_KEEPALIVE_SECONDS", settings.http_keepalive_timeout),
+        ("WHATSAPP_HTTP_BODY_TIMEOUT_SECONDS", settings.http_body_timeout),
+        ("WHATSAPP_AUTH_FAILURE_WINDOW_SECONDS", settings.auth_failure_window_seconds),
+    ):
+        if not value > 0:
+            raise ConfigError(f"{name} must be a positive number of seconds")
+    if settings.auth_failures_allowed < 1:
+        raise ConfigError("WHATSAPP_AUTH_FAILURES_ALLOWED must be at least 1")
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"WHATSAPP_TRUSTED_PROXIES: {proxy!r} is not an IP address or network"
+            ) from None
 
 
 def check_sessions_dir(path: Path) -> None:
@@ -170,15 +206,27 @@ def sessions_dir_writable(path: Path) -> bool:
     return True
 
 
+def _check_token_length(token: str, where: str) -> None:
+    if len(token) < MIN_SERVICE_TOKEN_LENGTH:
+        raise ConfigError(
+            f"{where} is {len(token)} characters long; the service token must have at least "
+            f"{MIN_SERVICE_TOKEN_LENGTH} (generate one with: python -c "
+            "'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+
+
 def ensure_service_token(settings: Settings) -> Settings:
     """Use the configured token, else the one saved in the token file, else generate and save one
-    (mode 0600). Logs the file location, never the token."""
+    (mode 0600). Logs the file location, never the token. A token shorter than 32 characters is
+    a ConfigError: it could be guessed."""
     if settings.service_token:
+        _check_token_length(settings.service_token, "WHATSAPP_DAEMON_TOKEN")
         return settings
     token_file = settings.token_file
     if token_file.exists():
         token = token_file.read_text(encoding="utf-8").strip()
         if token:
+            _check_token_length(token, f"the service token in {token_file}")
             log.info("using the service token stored in %s", token_file.resolve())
             return replace(settings, service_token=token)
     token = secrets.token_urlsafe(32)

@@ -31,7 +31,16 @@ ADMIN_ONLY_FIELD = "adminOnlyAccountIds"
 
 
 class InvalidToken(Exception):
-    """The ID token is missing, malformed, expired, revoked or not signed by Firebase."""
+    """The ID token is missing, malformed, expired, revoked or not signed by Firebase.
+
+    `guess` says whether it counts as a failed attempt to throttle (forged, malformed, wrong
+    signature or audience); an expired or revoked token, or a disabled or deleted user, is what
+    honest apps send too and does not count (staff behind one address must not lock each other
+    out)."""
+
+    def __init__(self, reason: str, *, guess: bool = True) -> None:
+        super().__init__(reason)
+        self.guess = guess
 
 
 @dataclass(frozen=True)
@@ -154,12 +163,17 @@ def looks_like_jwt(token: str) -> bool:
 
 
 def verify_id_token(token: str) -> dict[str, Any]:
-    """The decoded claims of a Firebase ID token; raises InvalidToken (a 401) only when the token
-    itself is bad (malformed, expired, revoked, wrong signature, audience or issuer). Everything
-    else is our outage or misconfiguration and propagates (a 5xx: signing the user out would be
-    wrong): `firebase_admin.auth.CertificateFetchError` when Google's keys cannot be fetched,
-    ValueError when no project id is configured, `google.auth.exceptions.DefaultCredentialsError`
-    without credentials, ..."""
+    """The decoded claims of a Firebase ID token, checked for revocation: a disabled, deleted or
+    signed-out (refresh tokens revoked) user is refused at once, not when the token expires. This
+    costs one user lookup per call (`auth.verify_id_token(..., check_revoked=True)`).
+
+    Raises InvalidToken (a 401) only when the token itself is bad (malformed, expired, revoked,
+    wrong signature, audience or issuer, user disabled or deleted). Everything else is our outage
+    or misconfiguration and propagates (a 503: signing the user out would be wrong):
+    `firebase_admin.auth.CertificateFetchError` when Google's keys cannot be fetched, a
+    `firebase_admin.exceptions.FirebaseError` when the user lookup fails, ValueError when no
+    project id is configured, `google.auth.exceptions.DefaultCredentialsError` without
+    credentials, ..."""
     if not isinstance(token, str) or not token.strip():
         raise InvalidToken("missing token")
     if not looks_like_jwt(token.strip()):
@@ -170,9 +184,15 @@ def verify_id_token(token: str) -> dict[str, Any]:
 
     app = default_app()
     try:
-        claims = auth.verify_id_token(token.strip(), app=app)
-    except (auth.InvalidIdTokenError, auth.UserDisabledError) as exc:
-        # the caller's bad token (ExpiredIdTokenError and RevokedIdTokenError included)
+        claims = auth.verify_id_token(token.strip(), app=app, check_revoked=True)
+    except (
+        auth.ExpiredIdTokenError,
+        auth.RevokedIdTokenError,
+        auth.UserDisabledError,
+        auth.UserNotFoundError,
+    ) as exc:
+        raise InvalidToken(type(exc).__name__, guess=False) from None
+    except auth.InvalidIdTokenError as exc:  # forged, wrong signature, audience or issuer
         raise InvalidToken(type(exc).__name__) from None
     if not isinstance(claims, dict) or not isinstance(claims.get("uid"), str):
         raise InvalidToken("token has no uid")

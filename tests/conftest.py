@@ -250,6 +250,21 @@ class FirebaseEmulators:
         )
         return user["localId"], fresh["idToken"]
 
+    def admin_auth(self, action: Callable[[object], None]) -> None:
+        """Run `action(app)` with a firebase_admin app pointed at this Auth emulator (e.g.
+        `lambda app: auth.update_user(uid, disabled=True, app=app)`)."""
+        import firebase_admin
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("FIREBASE_AUTH_EMULATOR_HOST", self.auth_host)
+            app = firebase_admin.initialize_app(
+                options={"projectId": self.project_id}, name=f"admin-{uuid.uuid4().hex}"
+            )
+            try:
+                action(app)
+            finally:
+                firebase_admin.delete_app(app)
+
     def _identity(self, action: str, body: dict[str, object], admin: bool = False) -> dict:
         url = f"http://{self.auth_host}/identitytoolkit.googleapis.com/v1/{action}?key=fake-key"
         headers = {"Content-Type": "application/json"}

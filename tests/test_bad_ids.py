@@ -223,9 +223,17 @@ def test_proxy_refuses_ids_that_are_not_one_segment(
 
 
 def callable_request(data: Any) -> https_fn.CallableRequest[Any]:
-    raw = Request(EnvironBuilder(path="/", method="POST", json={"data": data}).get_environ())
+    headers = [("Authorization", "Bearer staff-id-token")]
+    builder = EnvironBuilder(path="/", method="POST", json={"data": data}, headers=headers)
     auth = https_fn.AuthData("u-staff", {"uid": "u-staff"})
-    return https_fn.CallableRequest(data=data, raw_request=raw, auth=auth)
+    return https_fn.CallableRequest(
+        data=data, raw_request=Request(builder.get_environ()), auth=auth
+    )
+
+
+def staff_claims(token: str) -> dict[str, Any]:
+    """Stand-in for the callables' revocation re-check of the request's token."""
+    return {"uid": "u-staff", "sub": "u-staff"}
 
 
 def test_callables_refuse_ids_that_are_not_one_segment(
@@ -241,12 +249,16 @@ def test_callables_refuse_ids_that_are_not_one_segment(
             data = {"threadId": THREAD, "accountId": ACCOUNT, "dryRun": False, field: bad}
             with pytest.raises(https_fn.HttpsError) as caught:
                 extract_event_from_thread(
-                    callable_request(data), db=store, extractor=HeuristicExtractor()
+                    callable_request(data),
+                    db=store,
+                    extractor=HeuristicExtractor(),
+                    verify=staff_claims,
                 )
             codes.append(caught.value.code)
     for phone in ("+40722/messages/x", "..", "+4072\x00"):
         with pytest.raises(https_fn.HttpsError) as caught:
-            client_crm_ask(callable_request({"phoneE164": phone, "question": "?"}), db=store)
+            request = callable_request({"phoneE164": phone, "question": "?"})
+            client_crm_ask(request, db=store, verify=staff_claims)
         codes.append(caught.value.code)
     assert set(codes) == {https_fn.FunctionsErrorCode.INVALID_ARGUMENT}
     assert dump(store) == before

@@ -27,6 +27,7 @@ from firebase_functions import https_fn
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
+from functions import crm_handlers
 from functions.crm_handlers import client_crm_ask, extract_event_from_thread
 from functions.deprecated_stub import gone
 from functions.whatsapp_proxy.backend import BackendConfig
@@ -594,10 +595,27 @@ C_JID = "40722111222@s.whatsapp.net"
 C_THREAD = f"{C_ACCOUNT}__{C_JID}"
 
 
+@pytest.fixture(autouse=True)
+def _token_of_uid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The callables re-verify the caller's token (revocation): here "id-token:<uid>" stands for
+    a valid ID token of <uid> (the real check runs in tests/crm/test_callables_emulator.py)."""
+
+    def verify(token: str) -> dict[str, Any]:
+        if not token.startswith("id-token:"):
+            raise InvalidToken("not a token of this test")
+        uid = token.removeprefix("id-token:")
+        return {"uid": uid, "sub": uid}
+
+    monkeypatch.setattr(crm_handlers, "_verify", verify)
+
+
 def _call(data: Any, uid: str = "staff-1") -> https_fn.CallableRequest[Any]:
-    raw = Request(EnvironBuilder(path="/", method="POST", json={"data": data}).get_environ())
+    headers = [("Authorization", f"Bearer id-token:{uid}")]
+    builder = EnvironBuilder(path="/", method="POST", json={"data": data}, headers=headers)
     return https_fn.CallableRequest(
-        data=data, raw_request=raw, auth=https_fn.AuthData(uid, {"uid": uid})
+        data=data,
+        raw_request=Request(builder.get_environ()),
+        auth=https_fn.AuthData(uid, {"uid": uid}),
     )
 
 

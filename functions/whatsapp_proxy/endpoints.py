@@ -337,10 +337,15 @@ def authenticate(request: ProxyRequest, deps: Deps, access: Access) -> Caller:
     if token is None:
         raise ProxyError(401, "missing_auth_token", "Sign in first (no Bearer token sent).")
     try:
-        claims = deps.verify_token(token)
+        claims = deps.verify_token(token)  # checks revocation: disabled/signed-out users are 401
         caller = caller_from_claims(claims, deps.store())
     except InvalidToken:
         raise ProxyError(401, "unauthorized", "Your session is not valid; sign in again.") from None
+    except Exception as exc:  # keys, user lookup or store unreachable: never a 401 (signs out)
+        log.warning("ID token could not be checked: %s", type(exc).__name__)
+        raise ProxyError(
+            503, "auth_unavailable", "Sign-in cannot be checked right now; try again."
+        ) from None
     if access == "signed_in":
         return caller
     if not caller.is_employee:

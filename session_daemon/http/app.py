@@ -5,7 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from session_daemon.http.context import CONTEXT, DaemonContext
-from session_daemon.http.errors import MAX_BODY, error_middleware, request_id_middleware
+from session_daemon.http.errors import (
+    BODY_TIMEOUT,
+    MAX_BODY,
+    error_middleware,
+    request_id_middleware,
+)
 from session_daemon.http.metrics import HttpMetrics
 from session_daemon.http.page import PAGE_ROUTES
 from session_daemon.http.routes_accounts import ACCOUNT_ROUTES
@@ -23,6 +28,7 @@ def build_app(ctx: DaemonContext) -> web.Application:
     )
     app[CONTEXT] = ctx
     app[MAX_BODY] = ctx.settings.max_body_bytes
+    app[BODY_TIMEOUT] = ctx.settings.http_body_timeout
     app[METRICS] = metrics
     add_routes(app, OPS_ROUTES)
     add_routes(app, PAGE_ROUTES)

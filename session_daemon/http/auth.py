@@ -4,6 +4,9 @@
   super-admin (it is what the `whatsappProxy*` functions send).
 - Any other bearer token is verified as a Firebase ID token by `shared.identity.resolve_caller`
   (a network call: it runs in a worker thread), then classified employee / super-admin.
+- ID tokens are checked for revocation: a disabled or signed-out employee is refused at once.
+- Failed service-token and bad-signature attempts are throttled per client address (429
+  `too_many_auth_failures`, throttle.py).
 - Only a bad token is 401 `unauthorized` (the app signs the user out and does not retry). When
   the token cannot be checked (Google's signing keys unreachable, the store unreachable while
   reading the staff profile, firebase_admin not configured) the answer is 503 `auth_unavailable`:
@@ -26,6 +29,7 @@ from typing import Literal
 from aiohttp import web
 
 from session_daemon.http.errors import ApiError
+from session_daemon.http.throttle import FailureThrottle, Network, client_address
 from shared import identity
 from shared.identity import bearer_token
 from shared.store.port import DocumentStore
@@ -51,7 +55,11 @@ IdTokenResolver = Callable[[str], Principal]
 
 
 class InvalidCredentials(Exception):
-    """The caller's token is bad: 401."""
+    """The caller's token is bad: 401. `guess`: a failed attempt to throttle (see throttle.py)."""
+
+    def __init__(self, reason: str, *, guess: bool = True) -> None:
+        super().__init__(reason)
+        self.guess = guess
 
 
 class AuthUnavailable(Exception):
@@ -97,7 +105,7 @@ def firebase_resolver(store: DocumentStore) -> IdTokenResolver:
         try:
             caller = identity.resolve_caller(token, store)
         except identity.InvalidToken as exc:
-            raise InvalidCredentials(str(exc)) from None
+            raise InvalidCredentials(str(exc), guess=exc.guess) from None
         except Exception as exc:  # key fetch, store, configuration: not the caller's fault
             _log_outage(exc)
             raise AuthUnavailable(type(exc).__name__) from None
@@ -113,11 +121,19 @@ def firebase_resolver(store: DocumentStore) -> IdTokenResolver:
 
 
 class Authenticator:
-    def __init__(self, service_token: str, resolve_id_token: IdTokenResolver | None) -> None:
+    def __init__(
+        self,
+        service_token: str,
+        resolve_id_token: IdTokenResolver | None,
+        throttle: FailureThrottle | None = None,
+        trusted_proxies: tuple[Network, ...] = (),
+    ) -> None:
         if not service_token:
             raise ValueError("a service token is required")
         self._service = service_token.encode()
         self._resolve = resolve_id_token
+        self._throttle = throttle
+        self._proxies = trusted_proxies
 
     def is_service_token(self, token: str) -> bool:
         return hmac.compare_digest(token.encode(), self._service)
@@ -129,16 +145,37 @@ class Authenticator:
             raise InvalidCredentials("only the service token is accepted")
         return await asyncio.to_thread(self._resolve, token)
 
+    def check_throttle(self, request: web.Request) -> str:
+        """The client's address; 429 when it failed too often lately."""
+        address = client_address(request, self._proxies)
+        wait = self._throttle.retry_after(address) if self._throttle else None
+        if wait is not None:
+            raise ApiError(
+                429,
+                "too_many_auth_failures",
+                f"Too many failed sign-in attempts from this address; retry in {wait} s.",
+                retryAfterSeconds=wait,
+            )
+        return address
+
+    def note_failure(self, address: str) -> None:
+        if self._throttle is not None:
+            self._throttle.failed(address)
+
     async def authorize(self, request: web.Request, access: Access) -> Principal | None:
-        """Raise the contract's 401/403 errors unless the caller may use a route of `access`."""
+        """Raise the contract's 401/403/429 errors unless the caller may use a route of
+        `access`."""
         if access == "public":
             return None
         token = bearer_token(request.headers.get("Authorization"))
         if token is None:
             raise ApiError(401, "missing_auth_token", "Send 'Authorization: Bearer <token>'.")
+        address = self.check_throttle(request)
         try:
             who = await self.principal(token)
-        except InvalidCredentials:
+        except InvalidCredentials as exc:
+            if exc.guess:
+                self.note_failure(address)
             raise ApiError(401, "unauthorized", "The token is not valid.") from None
         except AuthUnavailable:
             raise ApiError(

@@ -6,21 +6,27 @@ Unexpected exceptions become 500 `internal_error` without their text (it is logg
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from shared.paths import InvalidId
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
+DEFAULT_BODY_TIMEOUT = 30.0
 
 MAX_BODY: web.AppKey[int] = web.AppKey("max_body_bytes", int)
+BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout_seconds", float)
 
 
 class ApiError(Exception):
@@ -47,10 +53,22 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
     405: ("method_not_allowed", "This method is not allowed on this route."),
     413: ("payload_too_large", "The request body is too large."),
     415: ("invalid_request", "Send the body as application/json."),
+    408: ("body_timeout", "The request body did not arrive in time."),
 }
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+async def read_in_time(request: web.Request, read: Awaitable[T]) -> T:
+    """Await a body read within the body deadline (`WHATSAPP_HTTP_BODY_TIMEOUT_SECONDS`): 408
+    `body_timeout` for a client that stalls, 400 for a body the parser cannot take."""
+    try:
+        return await asyncio.wait_for(read, request.app.get(BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT))
+    except TimeoutError:
+        raise ApiError(408, "body_timeout", "The request body did not arrive in time.") from None
+    except (RequestPayloadError, HttpProcessingError):
+        raise ApiError(400, "invalid_request", "The request body could not be read.") from None
 
 
 @web.middleware
@@ -80,6 +98,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = f"The request body is larger than {request.app[MAX_BODY]} bytes."
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(exc.status, code, message, headers=allow)
+    except ConnectionResetError:  # the client hung up mid-request: its choice, not our error
+        log.debug("client went away during %s %s", request.method, request.path)
+        return error_response(400, "client_disconnected", "The connection was closed.")
     except InvalidId as exc:  # an id that is not one path segment reached a path builder
         return error_response(400, "invalid_request", f"Invalid request: {exc}")
     except Exception:

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from session_daemon.http.routing import ROUTE_SPECS, RouteSpec
+from session_daemon.sessions.accounts import ACCOUNT_ID_PATTERN
 
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
@@ -27,22 +28,32 @@ DESCRIPTION = (
     "service token (WHATSAPP_DAEMON_TOKEN, or the generated ./data/admin-token) or a Firebase ID "
     "token of an employee; `x-access: super_admin` routes need a super-admin (or the service "
     "token). A bad token is 401 `unauthorized`; a token that cannot be checked right now (key "
-    "server or store unreachable) is 503 `auth_unavailable`. "
+    "server, user lookup or store unreachable) is 503 `auth_unavailable`; a disabled or "
+    "signed-out user's token is 401 at once (revocation is checked); repeated failed "
+    "credentials from one address are 429 `too_many_auth_failures` with `retryAfterSeconds`. "
     "Every JSON error is `{success: false, error: <stable code>, message}`. "
     "QR and pairing codes are only returned to super-admins. /api/simulator/* exists only with "
     "`--transport simulated`."
 )
 
+# Answered by any route: the error middleware, the body reader and the authenticator.
 _STANDARD_ERRORS = {
-    "400": "invalid_request",
+    "400": "invalid_request, or bad_request for a request the HTTP parser rejects",
     "401": "missing_auth_token / unauthorized",
     "403": "employee_only / super_admin_only",
-    "404": "not found",
+    "404": "not_found / account_not_found",
+    "408": "body_timeout: the request body did not arrive in time",
     "413": "payload_too_large",
+    "429": "too_many_auth_failures (failed credentials from this address; retryAfterSeconds)",
     "500": "internal_error",
     "503": "auth_unavailable (the ID token could not be checked: retry)",
 }
-_AUTH_ONLY = ("401", "403", "503")
+_AUTH_ONLY = ("401", "403", "429", "503")
+_BODY_ONLY = ("408", "413")
+# Path parameters are checked before anything else (404 otherwise): declared as strictly.
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "accountId": {"type": "string", "pattern": ACCOUNT_ID_PATTERN},
+}
 
 
 def router_routes(app: web.Application) -> list[tuple[str, str]]:
@@ -71,11 +82,46 @@ def _body_schema(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _content(media: tuple[str, ...], schema: dict[str, Any]) -> dict[str, Any]:
+    return {m: {"schema": schema} if m == "application/json" else {} for m in media}
+
+
+def _responses(spec: RouteSpec) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, description in spec.responses.items():
+        media = spec.media.get(status)
+        if media is None:
+            media = (spec.content_type,) if status < 300 else ("application/json",)
+        responses[str(status)] = {
+            "description": description,
+            "content": _content(media, {"type": "object"}),
+        }
+    has_body = spec.method in ("POST", "PUT", "PATCH")
+    for code, text in _STANDARD_ERRORS.items():
+        if spec.access == "public" and code in _AUTH_ONLY:
+            continue
+        if code in _BODY_ONLY and not has_body:
+            continue
+        responses.setdefault(
+            code,
+            {
+                "description": text,
+                "content": _content(("application/json",), {"$ref": "#/components/schemas/Error"}),
+            },
+        )
+    return responses
+
+
 def _operation(
     spec: RouteSpec | None, method: str, path: str, components: dict[str, Any]
 ) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": PATH_PARAMS.get(name, {"type": "string"}),
+        }
         for name in _PARAM.findall(path)
     ]
     if spec is None:
@@ -95,33 +141,12 @@ def _operation(
                 "description": q.description,
             }
         )
-    responses: dict[str, Any] = {}
-    for status, description in spec.responses.items():
-        content_type = spec.content_type if status < 300 else "application/json"
-        responses[str(status)] = {
-            "description": description,
-            "content": {
-                content_type: {"schema": {"type": "object"}}
-                if content_type == "application/json"
-                else {}
-            },
-        }
-    for code, text in _STANDARD_ERRORS.items():
-        if spec.access == "public" and code in _AUTH_ONLY:
-            continue
-        responses.setdefault(
-            code,
-            {
-                "description": text,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        )
     operation: dict[str, Any] = {
         "operationId": f"{method.lower()}_{spec.handler.__name__}",
         "summary": spec.summary,
         "tags": [spec.tag],
         "parameters": params,
-        "responses": responses,
+        "responses": _responses(spec),
         "x-access": spec.access,
     }
     operation["security"] = [] if spec.access == "public" else [{"bearer": []}]

@@ -27,6 +27,7 @@ from html import escape
 from aiohttp import web
 
 from session_daemon.http.context import CONTEXT, DaemonContext
+from session_daemon.http.errors import ApiError, read_in_time
 from session_daemon.http.qr_image import qr_data_url
 from session_daemon.http.routing import RouteSpec
 from session_daemon.sessions.accounts import account_view
@@ -147,9 +148,14 @@ async def page(request: web.Request) -> web.StreamResponse:
 
 async def login(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
-    form = await request.post()
+    try:
+        form = await read_in_time(request, request.post())
+    except (ValueError, LookupError):  # multipart without a boundary, unknown charset, ...
+        raise ApiError(400, "invalid_form", "Send the sign-in form as a normal form.") from None
+    address = ctx.authenticator.check_throttle(request)
     token = form.get("token")
     if not isinstance(token, str) or not ctx.authenticator.is_service_token(token):
+        ctx.authenticator.note_failure(address)
         return _login_form("That token is not valid.")
     redirect = _see_other()
     _set_cookie(request, redirect)
@@ -172,6 +178,7 @@ PAGE_ROUTES: tuple[RouteSpec, ...] = (
         tag="page",
         content_type="text/html",
         responses={200: "Page", 401: "Login form"},
+        media={401: ("text/html",)},
     ),
     RouteSpec(
         "POST",
@@ -181,7 +188,8 @@ PAGE_ROUTES: tuple[RouteSpec, ...] = (
         "Dashboard sign-in (form field 'token')",
         tag="page",
         content_type="text/html",
-        responses={303: "Signed in", 401: "Refused"},
+        responses={303: "Signed in", 400: "invalid_form", 401: "Refused", 429: "Throttled"},
+        media={303: (), 401: ("text/html",)},
     ),
     RouteSpec(
         "POST",
@@ -192,5 +200,6 @@ PAGE_ROUTES: tuple[RouteSpec, ...] = (
         tag="page",
         content_type="text/html",
         responses={303: "Signed out"},
+        media={303: ()},
     ),
 )

@@ -20,6 +20,7 @@ from session_daemon.sessions.errors import (
     NotConnectedError,
     PairingUnavailable,
 )
+from session_daemon.transport.port import NotPairing, TransportError
 from shared import identity
 from shared.paths import ACCOUNTS, InvalidId, check_id
 from shared.phones import to_e164
@@ -220,8 +221,15 @@ async def pairing_code(request: web.Request) -> web.Response:
         raise ApiError(409, "already_connected", "This account is connected.") from None
     except PairingUnavailable as exc:
         raise _rate_limited(exc) from None
-    except NotConnectedError as exc:
-        raise ApiError(503, "pairing_unavailable", str(exc)) from None
+    except NotPairing:
+        # banned, replaced or disconnected while pairing: the state moved on, not our fault
+        raise ApiError(
+            409, "not_pairing", "The session is not pairing right now; regenerate the QR first."
+        ) from None
+    except (NotConnectedError, TransportError):
+        raise ApiError(
+            503, "pairing_unavailable", "WhatsApp did not give a pairing code; try again."
+        ) from None
     return web.json_response(
         {
             "success": True,
@@ -297,6 +305,7 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         "Current QR code as JSON, or as a PNG image with ?format=png",
         query=(QueryParam("format", {"type": "string", "enum": ["json", "png"]}),),
         responses={200: "QR data or image", 404: "No QR right now"},
+        media={200: ("application/json", "image/png")},
     ),
     RouteSpec(
         "POST",
@@ -318,6 +327,12 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         "super_admin",
         "Phone-number pairing code (8 characters)",
         body=PairingCodeRequest,
+        responses={
+            200: "The code",
+            409: "already_connected / not_pairing",
+            429: "rate_limited: too many pairings / too soon",
+            503: "pairing_unavailable / auth_unavailable",
+        },
     ),
     RouteSpec(
         "DELETE",

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from session_daemon.http.auth import Access, Principal
 from session_daemon.http.context import CONTEXT
-from session_daemon.http.errors import ApiError
+from session_daemon.http.errors import ApiError, read_in_time
 from shared.schemas import InvalidPayload, validate_payload
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -41,8 +41,12 @@ class RouteSpec:
     tag: str = "whatsapp"
     query: tuple[QueryParam, ...] = ()
     body: type[BaseModel] | None = None
+    # statuses this route answers beyond the standard ones of openapi.py (409, 429, ...)
     responses: dict[int, str] = field(default_factory=lambda: {200: "Success"})
-    content_type: str = "application/json"
+    content_type: str = "application/json"  # of its success responses
+    # media types per status where they differ: {200: ("application/json", "image/png")};
+    # an empty tuple declares a response without a body (a redirect)
+    media: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 ROUTE_SPECS: web.AppKey[list[RouteSpec]] = web.AppKey("route_specs", list)
@@ -79,7 +83,7 @@ async def read_json_object(request: web.Request, max_bytes: int | None = None) -
     `max_bytes` (default: the app's limit)."""
     if max_bytes is not None:
         request = request.clone(client_max_size=max_bytes)
-    raw = await request.read()  # aiohttp raises 413 beyond client_max_size
+    raw = await read_in_time(request, request.read())  # aiohttp raises 413 beyond the limit
     if not raw.strip():
         return {}
     try:

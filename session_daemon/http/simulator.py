@@ -301,7 +301,20 @@ async def drain(request: web.Request) -> web.Response:
 
 
 def _route(method: str, path: str, handler: Any, summary: str, body: Any = None) -> RouteSpec:
-    return RouteSpec(method, path, handler, "super_admin", summary, tag="simulator", body=body)
+    return RouteSpec(
+        method,
+        path,
+        handler,
+        "super_admin",
+        summary,
+        tag="simulator",
+        body=body,
+        responses={
+            200: "Done",
+            409: "The session's state does not allow it",
+            503: "inbound_unavailable",
+        },
+    )
 
 
 _A = "/api/simulator/{action}/{accountId}"

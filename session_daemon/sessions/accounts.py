@@ -12,6 +12,8 @@ from shared.store.sentinels import SERVER_TIMESTAMP
 ACCOUNTS = paths.ACCOUNTS
 # fullmatch, never `$`: `$` also matches before a final newline (`wa_1\n` would pass)
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+# the same rule in /openapi.json (JSON Schema regexes are ECMA: `$` is the true end there)
+ACCOUNT_ID_PATTERN = f"^{_ACCOUNT_ID.pattern}$"
 
 
 def account_path(account_id: str) -> str:

@@ -67,6 +67,7 @@ from session_daemon.transport.port import (
     LoggedOut,
     MessageReceived,
     NotConnected,
+    NotPairing,
     Paired,
     PairFailed,
     PairingCode,
@@ -317,7 +318,7 @@ class NeonizeTransport:
             raise TransportError(f"not a phone number: {phone_e164!r}", retryable=False)
         async with self._use(account_id, need_connected=False) as session:
             if not session.qr_seen or session.pairing_over or session.own_jid:
-                raise TransportError("the session is not showing QR codes", retryable=True)
+                raise NotPairing("the session is not showing QR codes", retryable=True)
             assert session.client is not None
             try:
                 code = str(

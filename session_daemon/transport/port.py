@@ -251,6 +251,11 @@ class NotConnected(TransportError):
     pass
 
 
+class NotPairing(TransportError):
+    """A pairing code was asked of a session that is not showing QR codes (banned, replaced,
+    disconnected mid-pairing): the caller's timing, answered 409 `not_pairing`."""
+
+
 class WhatsAppTransport(Protocol):
     """One object serves every account; sessions are started and stopped one at a time."""
 

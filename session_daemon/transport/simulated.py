@@ -48,6 +48,7 @@ from session_daemon.transport.port import (
     Media,
     MessageReceived,
     MessageType,
+    NotPairing,
     PairingCode,
     ReceiptReceived,
     ReceiptStatus,
@@ -126,7 +127,7 @@ class SimulatedTransport(SimulatedNetwork):
         with self._lock:
             session = self._sessions.get(account_id)
             if session is None or session.state != "pairing":
-                raise TransportError("the session is not showing QR codes", retryable=False)
+                raise NotPairing("the session is not showing QR codes", retryable=False)
             code = "".join(secrets.choice(_PAIRING_ALPHABET) for _ in range(8))
             session.pairing_code, session.pairing_phone = code, phone
             sink = session.sink

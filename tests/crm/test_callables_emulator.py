@@ -255,3 +255,16 @@ def test_client_crm_ask_answers_from_data(env: Any) -> None:
     assert status == 200, body
     assert "750" in body["result"]["answer"]
     assert [s["eventShortId"] for s in body["result"]["sources"]] == [3]
+
+
+def test_a_disabled_employee_is_refused_at_once(env: Any) -> None:
+    """The framework checks the signature only; the handlers check revocation too."""
+    from firebase_admin import auth
+
+    uid, token = env.emulators.sign_up()
+    env.db.set(f"staffProfiles/{uid}", {"role": "staff", "whatsAppAccountIds": []})
+    ask = {"phoneE164": "+40722000001", "question": "Câte petreceri?"}
+    assert env.call("clientCrmAsk", ask, token)[0] == 200
+    env.emulators.admin_auth(lambda app: auth.update_user(uid, disabled=True, app=app))
+    status, body = env.call("clientCrmAsk", ask, token)
+    assert status == 401 and body["error"]["status"] == "UNAUTHENTICATED", (status, body)

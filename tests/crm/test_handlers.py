@@ -11,8 +11,10 @@ from firebase_functions import https_fn
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
+from functions import crm_handlers
 from functions.crm_handlers import client_crm_ask, extract_event_from_thread
 from shared.crm.extractors import HeuristicExtractor
+from shared.identity import InvalidToken
 from shared.store.port import query
 from shared.store.sqlite import SqliteStore
 from tests.crm.conftest import ACCOUNT, PHONE, THREAD, Chat
@@ -20,8 +22,27 @@ from tests.crm.conftest import ACCOUNT, PHONE, THREAD, Chat
 Code = https_fn.FunctionsErrorCode
 
 
+# The ID tokens the stand-in verifier knows (token -> claims); the real one is
+# shared.identity.verify_id_token, proven through the emulators in test_callables_emulator.py.
+TOKENS: dict[str, dict[str, Any]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _verifier(monkeypatch: pytest.MonkeyPatch) -> None:
+    def verify(token: str) -> dict[str, Any]:
+        if token not in TOKENS:
+            raise InvalidToken("revoked", guess=False)
+        return TOKENS[token]
+
+    monkeypatch.setattr(crm_handlers, "_verify", verify)
+
+
 def call(data: Any, uid: str | None = "staff-1", **claims: Any) -> https_fn.CallableRequest[Any]:
-    raw = Request(EnvironBuilder(path="/", method="POST", json={"data": data}).get_environ())
+    token = f"token-of-{uid}-{len(TOKENS)}"
+    TOKENS[token] = {"uid": uid, **claims}
+    headers = [("Authorization", f"Bearer {token}")]
+    builder = EnvironBuilder(path="/", method="POST", json={"data": data}, headers=headers)
+    raw = Request(builder.get_environ())
     auth = https_fn.AuthData(uid, {"uid": uid, **claims}) if uid else None
     return https_fn.CallableRequest(data=data, raw_request=raw, auth=auth)
 
@@ -218,3 +239,18 @@ def test_super_admin_by_email_case_insensitive(
     assert unverified.code == Code.PERMISSION_DENIED
     denied = error_of(lambda: extract(staff, data, uid="x", email="nobody@example.com"))
     assert denied.code == Code.PERMISSION_DENIED
+
+
+def test_a_revoked_token_is_unauthenticated_and_an_outage_unavailable(
+    staff: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = {"phoneE164": PHONE, "question": "Câte petreceri?"}
+    request = call(data)
+    TOKENS.clear()  # the framework accepted the token; the revocation check refuses it
+    assert error_of(lambda: client_crm_ask(request, db=staff)).code == Code.UNAUTHENTICATED
+
+    def unreachable(token: str) -> dict[str, Any]:
+        raise ConnectionError("identitytoolkit unreachable")
+
+    monkeypatch.setattr(crm_handlers, "_verify", unreachable)
+    assert error_of(lambda: client_crm_ask(call(data), db=staff)).code == Code.UNAVAILABLE

@@ -262,3 +262,26 @@ def test_every_route_enforces_its_documented_access_level(stack: Stack) -> None:
             assert _error(reply) == (403, "super_admin_only"), url
         else:
             assert reply.status not in (401, 403), (url, reply.body[:200])
+
+
+def test_disabled_and_signed_out_users_are_refused_at_once(stack: Stack) -> None:
+    """Revocation is checked on every request (firebase_admin against the Auth emulator): the
+    still-unexpired ID token of a disabled or signed-out employee is 401 right away."""
+    from firebase_admin import auth
+
+    d = stack.daemon
+    disabled, revoked = stack.user(staff=True), stack.user(staff=True)
+    for user in (disabled, revoked):
+        assert d.get("/api/whatsapp/accounts", token=user.token).status == 200
+    # validSince has one-second resolution: revoke strictly after the token was issued
+    while int(time.time()) <= _claims(revoked.token)["iat"]:
+        time.sleep(0.05)
+
+    def disable_and_revoke(app: Any) -> None:
+        auth.update_user(disabled.uid, disabled=True, app=app)
+        auth.revoke_refresh_tokens(revoked.uid, app=app)
+
+    stack.emulators.admin_auth(disable_and_revoke)
+    for user in (disabled, revoked):
+        reply = d.get("/api/whatsapp/accounts", token=user.token)
+        assert _error(reply) == (401, "unauthorized"), user.uid

@@ -32,7 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from firebase_admin import _token_gen, credentials
+from firebase_admin import _token_gen, _user_mgt, credentials
 from firebase_admin import auth as fb_auth
 
 import session_daemon.http.auth as auth_module
@@ -41,11 +41,12 @@ from session_daemon.config import Settings
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
+from session_daemon.http.throttle import FailureThrottle
 from session_daemon.sessions.manager import SessionManager
 from shared.store.sqlite import SqliteStore
 from tests.daemon.conftest import CollectingInbound, ScriptedTransport
 
-TOKEN = "service-token-for-auth-tests"
+TOKEN = "service-token-for-auth-tests-0123456789"
 PROJECT = "demo-authtest"
 ISSUER = f"https://securetoken.google.com/{PROJECT}"
 SECRET_TEXT = "secret-detail-that-must-not-leak"
@@ -84,7 +85,9 @@ class Harness:
         return resp.status, body
 
 
-async def _harness(tmp_path: Path, resolver_store: Any = None) -> AsyncIterator[Harness]:
+async def _harness(
+    tmp_path: Path, resolver_store: Any = None, throttle: FailureThrottle | None = None
+) -> AsyncIterator[Harness]:
     settings = Settings(
         sessions_path=tmp_path / "sessions",
         service_token=TOKEN,
@@ -103,7 +106,7 @@ async def _harness(tmp_path: Path, resolver_store: Any = None) -> AsyncIterator[
         store=store,
         transport=transport,
         manager=manager,
-        authenticator=Authenticator(TOKEN, resolver),
+        authenticator=Authenticator(TOKEN, resolver, throttle),
         inbound=inbound,
     )
     await manager.start()
@@ -120,6 +123,12 @@ async def _harness(tmp_path: Path, resolver_store: Any = None) -> AsyncIterator[
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     async for h in _harness(tmp_path):
+        yield h
+
+
+@pytest.fixture
+async def throttled_harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    async for h in _harness(tmp_path, throttle=FailureThrottle(3, 60.0)):
         yield h
 
 
@@ -261,11 +270,13 @@ def _key_and_cert(common_name: str) -> tuple[rsa.RSAPrivateKey, str]:
 
 
 class KeyServer:
-    """Serves `{kid: PEM certificate}` like Google's securetoken key endpoint; `failing = True`
-    makes it answer 500."""
+    """Serves `{kid: PEM certificate}` like Google's securetoken key endpoint, and the Identity
+    Toolkit's `accounts:lookup` (the revocation check) from `users` {uid: user record};
+    `failing = True` makes both answer 500."""
 
     def __init__(self, certs: dict[str, str]) -> None:
         self.certs = certs
+        self.users: dict[str, dict[str, Any]] = {}
         self.failing = False
         outer = self
 
@@ -278,11 +289,24 @@ class KeyServer:
                 self.end_headers()
                 self.wfile.write(body if isinstance(body, bytes) else body.encode())
 
+            def do_POST(self) -> None:  # /projects/{p}/accounts:lookup {"localId": [uid]}
+                length = int(self.headers.get("Content-Length") or 0)
+                asked = json.loads(self.rfile.read(length) or b"{}").get("localId", [])
+                found = [
+                    {"localId": uid, **outer.users[uid]} for uid in asked if uid in outer.users
+                ]
+                body = json.dumps({"users": found} if found else {}).encode()
+                self.send_response(500 if outer.failing else 200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, *args: Any) -> None:
                 return None
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/certs"
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.base}/certs"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -305,6 +329,7 @@ def key_server(
     server = KeyServer({keys["kid"]: keys["cert"]})
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setattr(_token_gen, "ID_TOKEN_CERT_URI", server.url)
+    monkeypatch.setattr(_user_mgt.UserManager, "ID_TOOLKIT_URL", server.base)
     fresh_app({"projectId": PROJECT})  # its token verifier is built later, with our key server
     yield server
     server.close()
@@ -327,6 +352,7 @@ async def test_signed_tokens_are_checked_like_production(
     harness: Harness, keys: dict[str, Any], key_server: KeyServer
 ) -> None:
     harness.store.set("staffProfiles/staff-1", {"role": "staff"})
+    key_server.users = {"staff-1": {}, "nobody": {}}
     good, evil, kid = keys["good"], keys["evil"], keys["kid"]
     staff = _signed(good, kid, sub="staff-1", email="s@example.com")
     status, body = await harness.get("/api/whatsapp/accounts", staff)
@@ -378,4 +404,45 @@ async def test_key_server_down_is_503_for_a_well_formed_token(
     _assert_unavailable(status, body)
     key_server.failing = False
     harness.store.set("staffProfiles/staff-1", {"role": "staff"})
+    key_server.users = {"staff-1": {}}
     assert (await harness.get("/api/whatsapp/accounts", token))[0] == 200
+
+
+async def test_disabled_revoked_and_deleted_users_are_refused_at_once(
+    harness: Harness, keys: dict[str, Any], key_server: KeyServer
+) -> None:
+    """The revocation check (`check_revoked=True`): a valid signature is not enough. The user
+    lookup being unreachable is our outage: 503, never a 401 that signs staff out."""
+    harness.store.set("staffProfiles/staff-1", {"role": "staff"})
+    token = _signed(keys["good"], keys["kid"], sub="staff-1")
+    key_server.users = {"staff-1": {}}
+    assert (await harness.get("/api/whatsapp/accounts", token))[0] == 200
+    key_server.failing = True  # the user lookup (and the key endpoint) answer 500
+    _assert_unavailable(*await harness.get("/api/whatsapp/accounts", token))
+    key_server.failing = False
+    for record in ({"disabled": True}, {"validSince": str(int(time.time()) + 5)}, None):
+        key_server.users = {"staff-1": record} if record is not None else {}
+        status, body = await harness.get("/api/whatsapp/accounts", token)
+        assert (status, body["error"]) == (401, "unauthorized"), record
+
+
+async def test_bad_signatures_are_throttled_but_expired_and_revoked_tokens_are_not(
+    throttled_harness: Harness, keys: dict[str, Any], key_server: KeyServer
+) -> None:
+    """Staff behind one office address send expired tokens all day (the app refreshes them) and
+    a signed-out colleague's token now and then: those never lock the address. Forged tokens do."""
+    h, now = throttled_harness, int(time.time())
+    h.store.set("staffProfiles/staff-1", {"role": "staff"})
+    key_server.users = {"staff-1": {}, "gone": {"validSince": str(now + 5)}}
+    expired = _signed(keys["good"], keys["kid"], sub="staff-1", iat=now - 7200, exp=now - 3600)
+    revoked = _signed(keys["good"], keys["kid"], sub="gone")
+    for token in [expired, revoked] * 4:
+        assert (await h.get("/api/whatsapp/accounts", token))[0] == 401
+    good = _signed(keys["good"], keys["kid"], sub="staff-1")
+    assert (await h.get("/api/whatsapp/accounts", good))[0] == 200
+    forged = _signed(keys["evil"], keys["kid"], sub="staff-1", admin=True)
+    for _ in range(3):
+        assert (await h.get("/api/whatsapp/accounts", forged))[0] == 401
+    status, body = await h.get("/api/whatsapp/accounts", good)
+    assert (status, body["error"]) == (429, "too_many_auth_failures"), body
+    assert body["retryAfterSeconds"] >= 1

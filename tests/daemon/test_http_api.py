@@ -22,7 +22,7 @@ from shared.identity import bearer_token
 from shared.store.sqlite import SqliteStore
 from tests.daemon.conftest import CollectingInbound, ScriptedTransport
 
-TOKEN = "service-token-for-tests"
+TOKEN = "service-token-for-tests-0123456789"
 ADMIN = Principal("firebase", "u-admin", "boss@example.com", True, True)
 STAFF = Principal("firebase", "u-staff", "staff@example.com", True, False)
 STRANGER = Principal("firebase", "u-x", "x@example.com", False, False)

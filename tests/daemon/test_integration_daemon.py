@@ -199,7 +199,7 @@ def test_refuses_to_start_without_writable_sessions_dir(tmp_path: Path) -> None:
         [sys.executable, "-m", "session_daemon", "serve", "--transport", "simulated",
          "--store", f"sqlite:///{tmp_path}/s.db", "--sessions-path", str(blocker / "sessions"),
          "--port", str(free_port())],
-        cwd=tmp_path, env={**os.environ, "WHATSAPP_DAEMON_TOKEN": "x" * 20},
+        cwd=tmp_path, env={**os.environ, "WHATSAPP_DAEMON_TOKEN": "x" * 40},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2

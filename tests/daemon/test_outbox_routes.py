@@ -21,7 +21,7 @@ from shared.ids import send_request_id, thread_id
 from shared.store.sqlite import SqliteStore
 from tests.daemon.conftest import CollectingInbound, ScriptedTransport
 
-TOKEN = "service-token"
+TOKEN = "service-token-0123456789-0123456789"
 PEOPLE = {
     "admin-token": Principal("firebase", "u-admin", "boss@example.com", True, True),
     "ana-token": Principal("firebase", "u-ana", "ana@example.com", True, False),

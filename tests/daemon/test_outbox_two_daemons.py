@@ -145,7 +145,8 @@ def daemons(tmp_path: Path) -> Any:
     def make(name: str, env: dict[str, str]) -> LoggedDaemon:
         workdir = tmp_path / name
         workdir.mkdir(exist_ok=True)
-        d = LoggedDaemon(workdir, "tok-" + name, name, tmp_path / "store.db", env)
+        token = f"tok-{name}-".ljust(40, "0")  # the daemon refuses service tokens under 32
+        d = LoggedDaemon(workdir, token, name, tmp_path / "store.db", env)
         made.append(d)
         return d
 

@@ -67,4 +67,14 @@ def test_token_generated_once_saved_0600_and_not_logged(
     assert stat.S_IMODE(base.token_file.stat().st_mode) == 0o600
     assert str(base.token_file.resolve()) in caplog.text and token not in caplog.text
     assert ensure_service_token(base).service_token == token  # reused, not regenerated
-    assert ensure_service_token(replace(base, service_token="given")).service_token == "given"
+    assert ensure_service_token(replace(base, service_token="g" * 32)).service_token == "g" * 32
+
+
+def test_a_short_service_token_is_a_config_error(tmp_path: Path) -> None:
+    base = Settings(token_file=tmp_path / "admin-token")
+    with pytest.raises(ConfigError, match=r"31 characters long.*at least 32"):
+        ensure_service_token(replace(base, service_token="s" * 31))
+    base.token_file.write_text("short\n")
+    with pytest.raises(ConfigError, match="at least 32"):
+        ensure_service_token(base)
+    assert ensure_service_token(replace(base, service_token="s" * 32)).service_token == "s" * 32

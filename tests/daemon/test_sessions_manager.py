@@ -43,7 +43,7 @@ class Env:
         self.settings = replace(
             Settings(
                 sessions_path=tmp / "sessions",
-                service_token="t",
+                service_token="t" * 32,
                 connect_backoff_initial=0.01,
                 connect_backoff_max=0.05,
                 regenerate_cooldown_seconds=0.0,

@@ -19,7 +19,7 @@ from session_daemon.app import Daemon
 from session_daemon.config import Settings
 from tests.daemon.conftest import free_port
 
-TOKEN = "simulator-closing-token"
+TOKEN = "simulator-closing-token-0123456789"
 CLIENT = "+40711222333"
 
 

@@ -192,3 +192,15 @@ def test_bad_inputs_through_the_emulator(proxy_stack: ProxyStack) -> None:
     assert (status, body["error"]) == (400, "invalid_request")
     status, body = s.call("whatsappProxyBackfillAccount", "POST", staff, {"accountId": "no/slash"})
     assert (status, body["error"]) == (400, "invalid_request")
+
+
+def test_a_disabled_employee_is_refused_at_once(proxy_stack: ProxyStack) -> None:
+    """The proxy checks revocation (shared.identity.verify_id_token): a disabled employee's
+    unexpired token is 401 on the next call."""
+    from firebase_admin import auth
+
+    uid, token = proxy_stack.staff()
+    assert proxy_stack.call("whatsappProxyGetAccountsStaff", token=token)[0] == 200
+    proxy_stack.emulators.admin_auth(lambda app: auth.update_user(uid, disabled=True, app=app))
+    status, body = proxy_stack.call("whatsappProxyGetAccountsStaff", token=token)
+    assert (status, body["error"]) == (401, "unauthorized"), body

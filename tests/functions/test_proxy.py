@@ -22,7 +22,7 @@ from shared.identity import InvalidToken
 from shared.ids import send_request_id
 from shared.store.sqlite import SqliteStore
 
-SERVICE_TOKEN = "daemon-service-token-123"
+SERVICE_TOKEN = "daemon-service-token-0123456789-0123"
 ACCOUNT = "wa_40700000001"
 CLIENT_JID = "40722111222@s.whatsapp.net"
 THREAD = f"{ACCOUNT}__{CLIENT_JID}"
@@ -425,15 +425,23 @@ def test_backend_refusing_our_token_is_not_the_users_401(door: Door, daemon: Dae
     assert (status, body["error"]) == (500, "configuration_missing")
 
 
-def test_unexpected_failure_is_internal_error_without_text(daemon: Daemon) -> None:
+def test_store_down_while_checking_the_caller_is_503_without_text(daemon: Daemon) -> None:
+    """CONTRACT section 2: a token that cannot be checked right now (the store unreachable
+    while reading the staff profile, the user lookup failing) is 503 `auth_unavailable`, never a
+    401 and never a 500 (it was a 500)."""
+
     def broken_store() -> Any:
         raise RuntimeError("postgres://user:pw@secret-host")
 
-    deps = Deps(broken_store, verify, lambda: BackendConfig(daemon.url, SERVICE_TOKEN))
+    def lookup_down(token: str) -> dict[str, Any]:
+        raise ConnectionError("identitytoolkit.googleapis.com unreachable secret-host")
+
     headers = {"Authorization": "Bearer staff-token"}
-    resp = handle("whatsappProxySend", ProxyRequest("POST", headers, {}, b"{}"), deps)
-    assert resp.status == 500 and resp.body["error"] == "internal_error"
-    assert "secret-host" not in json.dumps(resp.body)
+    config = lambda: BackendConfig(daemon.url, SERVICE_TOKEN)  # noqa: E731
+    for deps in (Deps(broken_store, verify, config), Deps(broken_store, lookup_down, config)):
+        resp = handle("whatsappProxySend", ProxyRequest("POST", headers, {}, b"{}"), deps)
+        assert resp.status == 503 and resp.body["error"] == "auth_unavailable", resp.body
+        assert "secret-host" not in json.dumps(resp.body)
 
 
 def test_stub_body() -> None:
