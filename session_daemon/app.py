@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from collections.abc import Callable
@@ -23,9 +24,11 @@ from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
 from session_daemon.http.server import HardenedRunner, install_log_filter
 from session_daemon.http.throttle import FailureThrottle, parse_networks
-from session_daemon.inbound.pipeline import InboundPipeline
+from session_daemon.inbound.pipeline import CreatedHook, CreatedMessage, InboundPipeline
+from session_daemon.media.service import MediaService
 from session_daemon.outbox import OutboxWorker
 from session_daemon.outbox import attach as attach_outbox
+from session_daemon.push.service import PushService
 from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.port import WhatsAppTransport
 from shared.store.port import DocumentStore
@@ -56,6 +59,14 @@ def make_transport(settings: Settings) -> WhatsAppTransport:
     return NeonizeTransport(full_history=settings.sync_full_history)
 
 
+def _fan_out(listeners: list[CreatedHook]) -> CreatedHook:
+    def call_all(created: list[CreatedMessage]) -> None:
+        for listen in listeners:
+            listen(created)
+
+    return call_all
+
+
 class Daemon:
     """One running daemon. `await start()`, then `await stop()` (idempotent)."""
 
@@ -66,6 +77,8 @@ class Daemon:
         self.pipeline: InboundPipeline | None = None
         self.manager: SessionManager | None = None
         self.outbox: OutboxWorker | None = None
+        self.media: MediaService | None = None
+        self.push: PushService | None = None
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._stopping = False
@@ -75,8 +88,26 @@ class Daemon:
         check_sessions_dir(settings.sessions_path)  # ConfigError with a clear message
         self.store = await asyncio.to_thread(open_store, settings.store_url)
         self.transport = make_transport(settings)
+        # Media downloads and push notifications listen to the messages the pipeline creates
+        # (issue 12); both only enqueue on the pipeline's thread.
+        self.media = MediaService.from_settings(
+            self.store,
+            settings.store_url,
+            settings.sessions_path.parent,
+            f"http://{settings.host}:{settings.port}",
+            getattr(self.transport, "download_media", None),
+        )
+        self.media.start()
+        self.push = PushService.from_env(self.store, settings.store_url)
+        listeners: list[CreatedHook] = [self.media.on_created]
+        if self.push is not None:
+            self.push.start()
+            listeners.append(self.push.on_created)
         self.pipeline = InboundPipeline(
-            self.store, settings.journal_dir, lid_resolver=self.transport.pn_for_lid
+            self.store,
+            settings.journal_dir,
+            lid_resolver=self.transport.pn_for_lid,
+            on_created=_fan_out(listeners),
         )
         await self.pipeline.start()
         self.manager = SessionManager(self.store, self.transport, settings, self.pipeline)
@@ -98,6 +129,15 @@ class Daemon:
         )
         ctx.diag_sources["inbound"] = self.pipeline.stats
         self.app = build_app(ctx)
+        if self.media.routes:
+            from session_daemon.http.routing import add_routes
+
+            add_routes(self.app, self.media.routes)
+        media = self.media
+        ctx.diag_sources["media"] = lambda: dataclasses.asdict(media.downloader.stats)
+        if self.push is not None:
+            push = self.push
+            ctx.diag_sources["push"] = lambda: dataclasses.asdict(push.notifier.stats)
         if settings.transport == "simulated":
             from session_daemon.http.routing import add_routes
             from session_daemon.http.simulator import SIMULATOR_ROUTES
@@ -142,6 +182,10 @@ class Daemon:
             steps.append(("sessions", self.manager.stop))
         if self.pipeline is not None:
             steps.append(("inbound", self.pipeline.stop))
+        if self.push is not None:
+            steps.append(("push", self.push.stop))
+        if self.media is not None:
+            steps.append(("media", self.media.stop))
         if self.transport is not None:
             steps.append(("transport", self.transport.close))
         for name, step in steps:

@@ -319,6 +319,11 @@ def _media_map(media: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def shown_text(record: InboundRecord) -> str:
+    """What the inbox shows for a message: its text, a kind's body, or a media placeholder."""
+    return _shown_text(record)
+
+
 def _shown_text(record: InboundRecord) -> str:
     if record.text:
         return record.text

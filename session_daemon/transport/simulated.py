@@ -34,6 +34,10 @@ state and mechanics under the lock; `simulated_session` a session record and its
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import dataclasses
+import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -41,7 +45,10 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from session_daemon.transport.port import (
+    CallContent,
+    Content,
     Disconnected,
+    EditContent,
     EventSink,
     HistorySyncChunk,
     LoggedOut,
@@ -50,12 +57,16 @@ from session_daemon.transport.port import (
     MessageType,
     NotPairing,
     PairingCode,
+    PollContent,
+    ReactionContent,
     ReceiptReceived,
     ReceiptStatus,
+    RevokeContent,
     SendResult,
     StreamReplaced,
     TemporaryBan,
     TransportError,
+    UndecryptableContent,
     WireMessage,
 )
 from session_daemon.transport.simulated_network import SendFailure, SimulatedNetwork
@@ -84,6 +95,28 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _PAIRING_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # whatsmeow's pairing-code alphabet
+_CONTENT_TYPES: dict[type[Any], MessageType] = {
+    PollContent: "poll",
+    CallContent: "call",
+    UndecryptableContent: "undecryptable",
+    EditContent: "edit",
+    RevokeContent: "revoke",
+    ReactionContent: "reaction",
+}
+_MAX_MEDIA_BYTES = 64 * 1024 * 1024
+
+
+def _group_of(group: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """`{jid, subject}` of a group chat (None: a one-to-one chat)."""
+    if group is None:
+        return None, None
+    jid = normalize_jid(str(group.get("jid") or ""))
+    if jid is None or not jid.endswith("@g.us"):
+        raise SimulatorError("invalid_argument", "group.jid must be a group JID (…@g.us)")
+    subject = group.get("subject")
+    if subject is not None and not isinstance(subject, str):
+        raise SimulatorError("invalid_argument", "group.subject must be a string")
+    return jid, subject
 
 
 class SimulatedTransport(SimulatedNetwork):
@@ -233,32 +266,46 @@ class SimulatedTransport(SimulatedNetwork):
         via_lid: bool = False,
         lid: str | None = None,
         message_type: MessageType | None = None,
+        content: Content | None = None,
+        group: Mapping[str, Any] | None = None,
     ) -> str:
-        """A client writes to the account. `sender` is the client's phone (any format) or a LID
-        JID. With `via_lid`, a phone sender's message arrives addressed by its LID (`lid`, or a
-        stable made-up one) with the phone JID alongside (SenderAlt), and the session learns the
-        mapping. A bare LID sender carries a phone JID only if the session already knows it.
-        Returns the message id once the daemon acknowledged it (or at once when the session is
-        offline: the message then waits on the server until it reconnects)."""
+        """A client writes to the account (issue 12: `content` is a kind's typed content, an
+        edit, a deletion, a reaction, a poll, a missed call or an undecryptable placeholder;
+        `group` `{jid, subject}` makes `sender` a participant of that group chat; a media's
+        `dataBase64` is the file, served by `download_media`). `sender` is the client's phone
+        (any format) or a LID JID. With `via_lid`, a phone sender's message arrives addressed by
+        its LID (`lid`, or a stable made-up one) with the phone JID alongside (SenderAlt), and the
+        session learns the mapping. A bare LID sender carries a phone JID only if the session
+        already knows it. Returns the message id once the daemon acknowledged it (or at once
+        when the session is offline: the message then waits on the server until it reconnects).
+        """
         with self._lock:
             session = self._require(account_id)
             chat, pn = self._address(session, sender, via_lid=via_lid, lid=lid)
         ts = to_datetime(timestamp, self._now())
-        media_obj = media_from(media)
+        media_obj = self._media_with_file(media)
         mtype = message_type or (media_obj.type if media_obj else "text")
+        if content is not None and message_type is None:
+            mtype = _CONTENT_TYPES.get(type(content), "other")
+        sender_jid = chat
+        group_jid, subject = _group_of(group)
+        if group_jid is not None:
+            sender_jid, chat = chat, group_jid
         message = WireMessage(
             id=msg_id or new_message_id(),
             chat_jid=chat,
-            sender_jid=chat,
+            sender_jid=sender_jid,
             from_me=False,
             timestamp=ts,
             text=text,
             message_type=mtype,
-            chat_pn_jid=pn if pn != chat else None,
-            sender_pn_jid=pn if pn != chat else None,
+            chat_pn_jid=pn if pn != chat and group_jid is None else None,
+            sender_pn_jid=pn if pn != sender_jid else None,
             is_group=chat.endswith("@g.us"),
             push_name=push_name,
             media=media_obj,
+            content=content,
+            group_subject=subject,
         )
         self._deliver(account_id, MessageReceived(account_id, message), [message])
         return message.id
@@ -460,6 +507,49 @@ class SimulatedTransport(SimulatedNetwork):
             return {a: s.state for a, s in self._sessions.items()}
 
     # ---- async wrappers (never block the event loop) --------------------------------------------
+
+    def _media_with_file(self, media: Media | Mapping[str, Any] | None) -> Media | None:
+        """`media` with its file kept on the simulated media server when `dataBase64` is
+        given (a handle in `download`, its size and SHA-256); without it, nothing to fetch."""
+        if media is None or isinstance(media, Media):
+            return media
+        data_b64 = media.get("dataBase64")
+        plain = {k: v for k, v in media.items() if k != "dataBase64"}
+        base = media_from(plain)
+        if base is None or data_b64 is None:
+            return base
+        if not isinstance(data_b64, str):
+            raise SimulatorError("invalid_argument", "media.dataBase64 must be a string")
+        try:
+            data = base64.b64decode(data_b64, validate=True)
+        except (ValueError, binascii.Error):
+            raise SimulatorError("invalid_argument", "media.dataBase64 is not base64") from None
+        if len(data) > _MAX_MEDIA_BYTES:
+            raise SimulatorError("invalid_argument", "media.dataBase64 is too large")
+        handle = "sim-" + secrets.token_hex(12)
+        with self._lock:
+            self._media_files[handle] = data
+        return dataclasses.replace(
+            base,
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            download=handle,
+        )
+
+    def expire_media(self, handle: str) -> None:
+        """WhatsApp's servers drop a file (as they do after some weeks)."""
+        with self._lock:
+            self._media_files.pop(handle, None)
+
+    async def download_media(self, account_id: str, handle: str) -> bytes:
+        """The file of a delivered media message, like neonize's `download_any`: a dropped file
+        fails as whatsmeow does (status code 410)."""
+        with self._lock:
+            self._connected_session(account_id)
+            data = self._media_files.get(handle)
+        if data is None:
+            raise TransportError("download failed with status code 410", retryable=False)
+        return data
 
     async def adeliver_message(
         self, account_id: str, sender: str, text: str = "", **kw: Any

@@ -70,6 +70,7 @@ class SimulatedNetwork:
         self._timers: set[threading.Timer] = set()
         self._closed = False
         self.sent_count = 0
+        self._media_files: dict[str, bytes] = {}  # the simulated media server (handle -> file)
 
     # ==== internals ==============================================================================
 
