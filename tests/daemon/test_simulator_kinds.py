@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from shared.store.port import query
 from tests.daemon.conftest import DaemonProcess
 
 CLIENT = "+40733111222"
@@ -203,3 +204,25 @@ def test_bad_kinds_are_refused(rig: tuple[DaemonProcess, str]) -> None:
         f"/api/simulator/messages/{account}", {"from": CLIENT, "revoke": "X", "call": True}
     )
     assert reply.status == 400
+
+
+def test_a_group_is_sendable_through_the_outbox(rig: tuple[DaemonProcess, str]) -> None:
+    d, account = rig
+    group = "120363000000000777@g.us"
+    _send(rig, text="Cine vine?", pushName="Ana", group={"jid": group, "subject": "Echipa"})
+    tid = f"{account}__{group}"
+    _wait_doc(rig, _send(rig, text="Eu", group={"jid": group}), lambda d: True, chat=group)
+    reply = d.post(
+        "/api/whatsapp/send",
+        {"threadId": tid, "accountId": account, "toJid": group, "text": "Venim toți!",
+         "clientMessageId": "c-1", "uid": "staff1"},
+    )  # fmt: skip
+    assert reply.status == 200, reply.body
+
+    def sent() -> Any:
+        with d.open_store() as store:
+            items = [s.data for s in store.query(query("outbox")) if s.data["threadId"] == tid]
+        return items and items[0]["status"] == "sent" and items[0]
+
+    item = d.wait_for(sent, what="the group send")
+    assert item["toJid"] == group
