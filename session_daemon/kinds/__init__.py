@@ -19,7 +19,15 @@ from typing import Any, Literal
 
 from session_daemon.inbound.changes import Skip
 
-__all__ = ["KINDS", "ChangeContext", "Kind", "content_from_json", "content_to_json", "kind_of"]
+__all__ = [
+    "KINDS",
+    "ChangeContext",
+    "Kind",
+    "content_from_json",
+    "content_from_neonize",
+    "content_to_json",
+    "kind_of",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,9 @@ class Kind:
         Callable[[Mapping[str, Any] | None, Any, ChangeContext], dict[str, Any] | Skip] | None
     ) = None
     from_simulator: Callable[[Any], Any] | None = None
+    # an unwrapped waE2E.Message -> this kind's content, or None (no neonize import needed:
+    # protobuf attribute access only, so the daemon never loads Go for it)
+    from_neonize: Callable[[Any], Any] | None = None
 
 
 def _table() -> tuple[Kind, ...]:
@@ -51,6 +62,16 @@ def _table() -> tuple[Kind, ...]:
 KINDS: tuple[Kind, ...] = _table()
 _BY_TAG = {k.tag: k for k in KINDS}
 _BY_TYPE = {k.content: k for k in KINDS}
+
+
+def content_from_neonize(message: Any) -> Any:
+    """The first kind whose neonize converter recognises the (unwrapped) message, else None."""
+    for kind in KINDS:
+        if kind.from_neonize is not None:
+            content = kind.from_neonize(message)
+            if content is not None:
+                return content
+    return None
 
 
 def kind_of(content: Any) -> Kind:

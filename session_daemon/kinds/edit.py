@@ -28,4 +28,36 @@ def from_simulator(target_id: Any, text: str = "") -> EditContent:
     return EditContent(str(target_id), text)
 
 
-KIND = Kind("edit", EditContent, "change", change=change, from_simulator=from_simulator)
+MESSAGE_EDIT = 14  # waE2E.ProtocolMessage.Type
+
+
+def _text(msg: Any) -> str:
+    if msg.HasField("extendedTextMessage"):
+        return str(msg.extendedTextMessage.text)
+    if msg.conversation:
+        return str(msg.conversation)
+    for field in ("imageMessage", "videoMessage", "documentMessage"):
+        if msg.HasField(field):
+            return str(getattr(msg, field).caption)
+    return ""
+
+
+def from_neonize(msg: Any) -> EditContent | None:
+    """`protocolMessage{type: MESSAGE_EDIT, key, editedMessage}`, also inside the
+    `editedMessage` wrapper whatsmeow leaves on history-sync copies."""
+    if msg.HasField("editedMessage") and msg.editedMessage.HasField("message"):
+        msg = msg.editedMessage.message
+    proto = msg.protocolMessage if msg.HasField("protocolMessage") else None
+    if proto is None or proto.type != MESSAGE_EDIT or not proto.key.ID:
+        return None
+    return EditContent(str(proto.key.ID), _text(proto.editedMessage))
+
+
+KIND = Kind(
+    "edit",
+    EditContent,
+    "change",
+    change=change,
+    from_simulator=from_simulator,
+    from_neonize=from_neonize,
+)

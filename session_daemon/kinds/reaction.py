@@ -27,4 +27,18 @@ def from_simulator(body: Any) -> ReactionContent:
     return ReactionContent(str(body["to"]), str(body.get("emoji") or ""))
 
 
-KIND = Kind("reaction", ReactionContent, "change", change=change, from_simulator=from_simulator)
+def from_neonize(msg: Any) -> ReactionContent | None:
+    if not msg.HasField("reactionMessage") or not msg.reactionMessage.key.ID:
+        return None
+    reaction = msg.reactionMessage
+    return ReactionContent(str(reaction.key.ID), str(reaction.text))
+
+
+KIND = Kind(
+    "reaction",
+    ReactionContent,
+    "change",
+    change=change,
+    from_simulator=from_simulator,
+    from_neonize=from_neonize,
+)

@@ -21,4 +21,23 @@ def from_simulator(target_id: Any) -> RevokeContent:
     return RevokeContent(str(target_id))
 
 
-KIND = Kind("revoke", RevokeContent, "change", change=change, from_simulator=from_simulator)
+REVOKE = 0  # waE2E.ProtocolMessage.Type (also the default: `HasField` tells them apart)
+
+
+def from_neonize(msg: Any) -> RevokeContent | None:
+    if not msg.HasField("protocolMessage"):
+        return None
+    proto = msg.protocolMessage
+    if not proto.HasField("type") or proto.type != REVOKE or not proto.key.ID:
+        return None
+    return RevokeContent(str(proto.key.ID))
+
+
+KIND = Kind(
+    "revoke",
+    RevokeContent,
+    "change",
+    change=change,
+    from_simulator=from_simulator,
+    from_neonize=from_neonize,
+)
