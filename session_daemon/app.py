@@ -96,6 +96,7 @@ class Daemon:
             settings.sessions_path.parent,
             f"http://{settings.host}:{settings.port}",
             getattr(self.transport, "download_media", None),
+            pictures=getattr(self.transport, "profile_picture", None),
         )
         self.media.start()
         self.push = PushService.from_env(self.store, settings.store_url)

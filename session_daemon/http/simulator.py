@@ -12,6 +12,8 @@ closed (daemon starting or stopping) delivering answers 503 `inbound_unavailable
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -324,6 +326,25 @@ async def fail_connects(request: web.Request) -> web.Response:
     return _ok()
 
 
+class ProfilePictureBody(_Body):
+    who: Short  # a client's phone, or a group JID
+    data_base64: Annotated[str, StringConstraints(max_length=MEDIA_MAX_CHARS)] | None = Field(
+        None, alias="dataBase64"
+    )  # null removes the picture
+
+
+async def profile_picture(request: web.Request) -> web.Response:
+    sim = _sim(request)
+    account_id_param(request)
+    body = await read_body(request, ProfilePictureBody, max_bytes=HISTORY_MAX_BYTES)
+    try:
+        data = base64.b64decode(body.data_base64, validate=True) if body.data_base64 else None
+    except (ValueError, binascii.Error):
+        raise ApiError(400, "invalid_request", "dataBase64 is not base64.") from None
+    await _run(sim.set_profile_picture, body.who, data)
+    return _ok()
+
+
 async def learn_lid(request: web.Request) -> web.Response:
     sim, account = _sim(request), account_id_param(request)
     body = await read_body(request, LearnLidBody)
@@ -462,6 +483,13 @@ SIMULATOR_ROUTES: tuple[RouteSpec, ...] = (
         fail_connects,
         "Make the next connects fail",
         FailConnectsBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="profile-picture", accountId="{accountId}"),
+        profile_picture,
+        "A client or group sets (or removes, with null) its profile picture",
+        ProfilePictureBody,
     ),
     _route(
         "POST",

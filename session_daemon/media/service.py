@@ -26,16 +26,19 @@ from session_daemon.media.fields import max_bytes_from_env
 from session_daemon.media.jobs import DownloadError, Fetch, MediaDownloader, MediaJob
 from session_daemon.media.local import LocalMediaStore, load_or_create_key
 from session_daemon.media.port import MediaStore
+from session_daemon.media.profile_pictures import PictureFetch, picture_due, refresh_picture
 from session_daemon.media.routes import media_routes
-from shared.paths import doc_id
+from shared.paths import doc_id, thread_path
 from shared.store.factory import firestore_project
 from shared.store.port import DocumentStore
+from shared.timeutil import utc_now
 
 __all__ = ["MediaService"]
 
 log = logging.getLogger(__name__)
 
 Downloader = Callable[[str, str], Any]  # (account id, handle) -> awaitable bytes
+Pictures = Callable[[str, str], Any]  # (account id, chat JID) -> awaitable bytes | None
 
 
 class MediaService:
@@ -47,11 +50,16 @@ class MediaService:
         *,
         max_bytes: int,
         routes: list[RouteSpec] | None = None,
+        pictures: Pictures | None = None,
     ) -> None:
         self.media = media
         self.routes = routes or []
         self.downloader = MediaDownloader(store, media, max_bytes=max_bytes)
+        self._store = store
         self._download = download
+        self._pictures = pictures
+        self._picture_jobs: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -63,6 +71,7 @@ class MediaService:
         public_url: str,
         download: Downloader | None,
         environ: Mapping[str, str] | None = None,
+        pictures: Pictures | None = None,
     ) -> MediaService:
         env = os.environ if environ is None else environ
         max_bytes = max_bytes_from_env(env)
@@ -74,16 +83,32 @@ class MediaService:
 
             bucket_name = env.get("WHATSAPP_MEDIA_BUCKET") or f"{project}.firebasestorage.app"
             bucket = storage.Client(project=project).bucket(bucket_name)
-            return cls(store, CloudStorageMediaStore(bucket), download, max_bytes=max_bytes)
+            return cls(
+                store,
+                CloudStorageMediaStore(bucket),
+                download,
+                max_bytes=max_bytes,
+                pictures=pictures,
+            )
         key = load_or_create_key(data_dir / "media-key", env.get("WHATSAPP_MEDIA_SIGNING_KEY"))
         folder = Path(env.get("WHATSAPP_MEDIA_DIR") or data_dir / "media")
         local = LocalMediaStore(folder, key, env.get("WHATSAPP_PUBLIC_URL") or public_url)
-        return cls(store, local, download, max_bytes=max_bytes, routes=media_routes(local))
+        return cls(
+            store,
+            local,
+            download,
+            max_bytes=max_bytes,
+            routes=media_routes(local),
+            pictures=pictures,
+        )
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
 
     async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.downloader.close()
         self._loop = None
 
@@ -100,12 +125,56 @@ class MediaService:
 
         return fetch
 
+    def _picture_fetch(self, account_id: str, jid: str) -> PictureFetch:
+        pictures = self._pictures
+
+        async def fetch() -> bytes | None:
+            if pictures is None:
+                return None
+            data = await pictures(account_id, jid)
+            return bytes(data) if data else None
+
+        return fetch
+
+    def _refresh_picture(self, item: CreatedMessage) -> None:
+        """A picture for a thread that has none checked yet, or one checked over a day ago
+        (at most one refresh per thread in flight)."""
+        if self._pictures is None or item.thread_id in self._picture_jobs:
+            return
+        if not picture_due(item.thread, utc_now()):
+            return
+        client_jid = str(item.thread.get("clientJid") or "")
+        if not client_jid:
+            return
+        self._picture_jobs.add(item.thread_id)
+
+        async def run() -> None:
+            try:
+                await refresh_picture(
+                    self._store,
+                    self.media,
+                    thread_path=thread_path(item.thread_id),
+                    account_id=item.record.account_id,
+                    client_jid=client_jid,
+                    fetch=self._picture_fetch(item.record.account_id, client_jid),
+                    now=utc_now(),
+                )
+            finally:
+                self._picture_jobs.discard(item.thread_id)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def on_created(self, created: list[CreatedMessage]) -> None:
-        """The pipeline's listener (flusher thread): schedule a job per file to fetch."""
+        """The pipeline's listener (flusher thread): schedule a job per file to fetch, and a
+        profile picture for threads that need one."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         for item in created:
+            if not item.replayed:
+                loop.call_soon_threadsafe(self._refresh_picture, item)
             media = item.record.media
             handle = media.get("download") if media else None
             if not media or not handle or media.get("url"):

@@ -536,6 +536,23 @@ class SimulatedTransport(SimulatedNetwork):
             download=handle,
         )
 
+    def set_profile_picture(self, who: str, picture: bytes | None) -> None:
+        """A client (phone) or group (JID) sets or removes its profile picture."""
+        chat = normalize_jid(who) if "@" in who else phone_jid(require_phone(who, "phone"))
+        if chat is None:
+            raise SimulatorError("invalid_argument", f"not a JID or phone: {who!r}")
+        with self._lock:
+            if picture is None:
+                self._pictures.pop(chat, None)
+            else:
+                self._pictures[chat] = picture
+
+    async def profile_picture(self, account_id: str, jid: str) -> bytes | None:
+        """The picture of a chat as the account sees it (None: none, or hidden)."""
+        with self._lock:
+            self._connected_session(account_id)
+            return self._pictures.get(normalize_jid(jid) or jid)
+
     def expire_media(self, handle: str) -> None:
         """WhatsApp's servers drop a file (as they do after some weeks)."""
         with self._lock:

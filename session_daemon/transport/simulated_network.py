@@ -71,6 +71,7 @@ class SimulatedNetwork:
         self._closed = False
         self.sent_count = 0
         self._media_files: dict[str, bytes] = {}  # the simulated media server (handle -> file)
+        self._pictures: dict[str, bytes] = {}  # profile pictures by chat JID
 
     # ==== internals ==============================================================================
 

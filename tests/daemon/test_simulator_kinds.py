@@ -226,3 +226,26 @@ def test_a_group_is_sendable_through_the_outbox(rig: tuple[DaemonProcess, str]) 
 
     item = d.wait_for(sent, what="the group send")
     assert item["toJid"] == group
+
+
+def test_a_new_thread_gets_the_clients_profile_picture(rig: tuple[DaemonProcess, str]) -> None:
+    d, account = rig
+    picture = b"\xff\xd8\xff\xe0profile"
+    who = "+40766000111"
+    _ok(
+        d.post(
+            f"/api/simulator/profile-picture/{account}",
+            {"who": who, "dataBase64": base64.b64encode(picture).decode()},
+        )
+    )
+    _ok(d.post(f"/api/simulator/messages/{account}", {"from": who, "text": "Bună!"}))
+    tid = f"{account}__40766000111@s.whatsapp.net"
+
+    def url() -> Any:
+        with d.open_store() as store:
+            snap = store.get(f"threads/{tid}")
+        return snap.data.get("profilePictureUrl") if snap else None
+
+    link = d.wait_for(url, what="the profile picture")
+    with urllib.request.urlopen(urllib.request.Request(link), timeout=10) as resp:
+        assert resp.read() == picture
