@@ -23,11 +23,18 @@ from typing import Any
 from session_daemon.http.routing import RouteSpec
 from session_daemon.inbound.pipeline import CreatedMessage
 from session_daemon.media.fields import max_bytes_from_env
-from session_daemon.media.jobs import DownloadError, Fetch, MediaDownloader, MediaJob
+from session_daemon.media.jobs import (
+    DownloadError,
+    Fetch,
+    MediaDownloader,
+    MediaJob,
+    classify_download_error,
+)
 from session_daemon.media.local import LocalMediaStore, load_or_create_key
 from session_daemon.media.port import MediaStore
 from session_daemon.media.profile_pictures import PictureFetch, picture_due, refresh_picture
 from session_daemon.media.routes import media_routes
+from session_daemon.transport.port import TransportError
 from shared.paths import doc_id, thread_path
 from shared.store.factory import firestore_project
 from shared.store.port import DocumentStore
@@ -120,7 +127,10 @@ class MediaService:
                 raise DownloadError(
                     "no_download_info", permanent=True, detail="this transport cannot download"
                 )
-            data = await download(account_id, handle)
+            try:
+                data = await download(account_id, handle)
+            except TransportError as exc:  # whatsmeow's wording says whether it is final
+                raise classify_download_error(str(exc)) from None
             return bytes(data)
 
         return fetch

@@ -14,36 +14,14 @@ the job's reasons (issue 12: never a silent null, and say when a file is gone fo
 
 from __future__ import annotations
 
-import re
-from typing import Any, Final
+from typing import Any
 
-from session_daemon.media.jobs import DownloadError, Fetch
+from session_daemon.media.jobs import DownloadError, Fetch, classify_download_error
 
 # The attachment's download info is read by conversion (pure); it is re-exported here.
 from session_daemon.transport.neonize_convert import DownloadInfo, download_info
 
 __all__ = ["DownloadInfo", "classify_download_error", "download_info", "neonize_fetch"]
-
-
-_EXPIRED: Final = re.compile(r"status code (404|410)\b")
-_NOTHING: Final = (
-    "didn't find any attachments",
-    "no url present",
-    "unknown media type",
-    "does not start with slash",
-)
-_CORRUPT: Final = ("invalid media hmac", "doesn't match", "file too short")
-
-
-def classify_download_error(text: str) -> DownloadError:
-    lowered = text.lower()
-    if _EXPIRED.search(lowered):
-        return DownloadError("expired", permanent=True, detail=text)
-    if any(marker in lowered for marker in _NOTHING):
-        return DownloadError("no_download_info", permanent=True, detail=text)
-    if any(marker in lowered for marker in _CORRUPT):
-        return DownloadError("corrupt", permanent=False, detail=text)
-    return DownloadError("download_failed", permanent=False, detail=text)
 
 
 def neonize_fetch(client: Any, message: Any) -> Fetch:
