@@ -35,6 +35,7 @@ from neonize.proto.waWeb import WAWebProtobufsWeb_pb2 as web
 
 from session_daemon.kinds import content_from_neonize
 from session_daemon.transport.port import (
+    CallContent,
     Connected,
     Content,
     Disconnected,
@@ -416,6 +417,43 @@ def convert_undecryptable(ev: Any, *, now: datetime | None = None) -> WireMessag
     return _wire_from_info(ev.Info, ("undecryptable", "", None), now=now, kind=content)
 
 
+def _call_time(value: int, now: datetime | None) -> datetime | None:
+    """A call's timestamp: neonize's unit for calls is not documented, so the magnitude
+    decides (milliseconds since 2001 exceed 10^12; seconds stay below 10^11)."""
+    if value > 10**11:
+        return _wire_time(from_ms, value) or now
+    return (_wire_time(from_seconds, value) if value > 0 else None) or now
+
+
+def convert_call_offer(ev: Any, *, now: datetime | None = None) -> WireMessage | None:
+    """CallOffer: the linked device never answers, so the call shows as a missed call in the
+    chat (video when the offer carries a `video` node)."""
+    meta = ev.basicCallMeta
+    chat = jid_str(getattr(meta, "from"))  # `from` is a Python keyword
+    if not meta.callID or chat is None:
+        return None
+    creator = jid_str(meta.callCreator) or chat
+    creator_alt = jid_str(meta.callCreatorAlt)
+    group = _server(chat) == GROUP_SERVER
+    timestamp = _call_time(int(meta.timestamp), now)
+    if timestamp is None:
+        return None
+    video = any(node.Tag == "video" for node in ev.data.Nodes)
+    pn = None if group else (_phone_or_none(chat) or _phone_or_none(creator_alt))
+    return WireMessage(
+        id=str(meta.callID),
+        chat_jid=chat,
+        sender_jid=creator,
+        from_me=False,
+        timestamp=timestamp,
+        message_type="call",
+        chat_pn_jid=pn,
+        sender_pn_jid=_phone_or_none(creator) or _phone_or_none(creator_alt),
+        is_group=group,
+        content=CallContent(video=video, group=group),
+    )
+
+
 def convert_web_message(
     info: web.WebMessageInfo,
     *,
@@ -577,6 +615,9 @@ def convert_event(
         return convert_history_sync(account_id, ev, own_jid=own_jid)
     if isinstance(ev, nz.Receipt):
         return convert_receipt(account_id, ev)
+    if isinstance(ev, nz.CallOffer):
+        call = convert_call_offer(ev, now=now)
+        return MessageReceived(account_id, call) if call is not None else None
     if isinstance(ev, nz.UndecryptableMessage):
         placeholder = convert_undecryptable(ev, now=now)
         return MessageReceived(account_id, placeholder) if placeholder is not None else None

@@ -101,6 +101,7 @@ SUBSCRIBED_EVENTS: tuple[type[Any], ...] = (
     nz.Message,
     nz.Receipt,
     nz.UndecryptableMessage,  # a "waiting for this message" placeholder (issue 12)
+    nz.CallOffer,  # a missed call in the chat (issue 12)
 )
 _DEVICE_CODE = EVENT_TO_INT[nz.Device]
 _INBOUND = (MessageReceived, HistorySyncChunk, ReceiptReceived)

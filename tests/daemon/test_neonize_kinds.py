@@ -15,6 +15,7 @@ from session_daemon.transport.neonize_convert import (
     convert_web_message,
 )
 from session_daemon.transport.port import (
+    CallContent,
     EditContent,
     MessageReceived,
     PollContent,
@@ -119,3 +120,21 @@ def test_media_carries_what_a_download_needs() -> None:
     assert msg.media.download is not None
     no_key = _live(e2e.Message(imageMessage=e2e.ImageMessage(mimetype="image/jpeg")))
     assert no_key.media is not None and no_key.media.download is None
+
+
+def test_a_call_offer_is_a_missed_call() -> None:
+    meta = nz.BasicCallMeta(callID="CALL0001", timestamp=1_732_400_000, callCreator=jid(CLIENT_PN))
+    getattr(meta, "from").CopyFrom(jid(CLIENT_PN))
+    offer = nz.CallOffer(
+        basicCallMeta=meta, data=nz.Node(Tag="offer", Nodes=[nz.Node(Tag="video")])
+    )
+    event = convert_event("acc", wire(offer), now=NOW)
+    assert isinstance(event, MessageReceived)
+    call = event.message
+    assert (call.id, call.message_type, call.chat_pn_jid) == (
+        "CALL0001",
+        "call",
+        f"{CLIENT_PN}@s.whatsapp.net",
+    )
+    assert call.content == CallContent(video=True)
+    assert call.timestamp.year == 2024
