@@ -84,12 +84,15 @@ class MediaService:
         max_bytes = max_bytes_from_env(env)
         project = firestore_project(store_url)
         if project is not None:
-            from google.cloud import storage  # type: ignore[attr-defined]
-
             from session_daemon.media.cloud_storage import CloudStorageMediaStore
 
             bucket_name = env.get("WHATSAPP_MEDIA_BUCKET") or f"{project}.firebasestorage.app"
-            bucket = storage.Client(project=project).bucket(bucket_name)
+
+            def bucket() -> Any:
+                from google.cloud import storage  # type: ignore[attr-defined]
+
+                return storage.Client(project=project).bucket(bucket_name)
+
             return cls(
                 store,
                 CloudStorageMediaStore(bucket),

@@ -5,7 +5,8 @@ Firestore store's project), credentials from Application Default Credentials (th
 account, or `GOOGLE_APPLICATION_CREDENTIALS`), `WHATSAPP_FCM_BASE_URL` to point elsewhere
 (a test stand-in), `WHATSAPP_FCM_ACCESS_TOKEN` for a fixed token (tests only),
 `WHATSAPP_PUSH_WINDOW_SECONDS` (default 3) for the per-thread coalescing window.
-`WHATSAPP_PUSH=off` turns it off even on Firestore.
+`WHATSAPP_PUSH=off` turns it off even on Firestore; against the Firestore emulator it is off
+unless `WHATSAPP_FCM_PROJECT` is set.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ class PushService:
         env = os.environ if environ is None else environ
         if env.get("WHATSAPP_PUSH", "").lower() in ("off", "false", "0"):
             return None
-        project = env.get("WHATSAPP_FCM_PROJECT") or firestore_project(store_url)
+        project = env.get("WHATSAPP_FCM_PROJECT")
+        if not project and not env.get("FIRESTORE_EMULATOR_HOST"):
+            # on the emulator, pushing to real phones needs WHATSAPP_FCM_PROJECT said out loud
+            project = firestore_project(store_url)
         if not project:
             return None
         fixed = env.get("WHATSAPP_FCM_ACCESS_TOKEN")
