@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -34,6 +35,7 @@ MEDIA_ROUTE_PREFIX: Final = "/media"
 _SIG_HEX_CHARS: Final = 64  # the full SHA-256: truncating would only weaken the credential
 _MIN_KEY_BYTES: Final = 32
 _REVOKED_DIR: Final = ".revoked"
+_SIG: Final = re.compile(r"[0-9a-f]{64}")
 
 
 def load_or_create_key(path: Path, env_value: str | None = None) -> bytes:
@@ -122,18 +124,18 @@ class LocalMediaStore:
         """The file a link names when its signature is right and the file exists, else None.
         The signature is checked first, in constant time, so a bad link learns nothing about
         which files exist."""
-        if not sig:
-            return None
         try:
             split_object_name(f"{account_id}/{file_name}")
         except InvalidObjectName:
             return None
-        if not hmac.compare_digest(sig, self.signature(account_id, file_name)):
+        if not self.signature_is_valid(account_id, file_name, sig):
             return None
         path = self._file(account_id, file_name)
         return path if path.is_file() else None
 
     def signature_is_valid(self, account_id: str, file_name: str, sig: str | None) -> bool:
-        if not sig:
+        # Only lowercase hex of the right length is compared: compare_digest refuses non-ASCII
+        # text (a TypeError, so a 500 for any caller who sends one).
+        if not sig or not _SIG.fullmatch(sig):
             return False
         return hmac.compare_digest(sig, self.signature(account_id, file_name))

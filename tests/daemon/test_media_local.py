@@ -122,6 +122,8 @@ async def test_bad_missing_or_foreign_signatures_are_refused(
         f"/media/wa_2/3EB0AA.jpg?sig={sig}",  # another account's folder
         f"/media/wa_1/3EB0AB.jpg?sig={sig}",  # another file
         f"/media/wa_1/..%2F..%2Fetc?sig={sig}",
+        "/media/wa_1/3EB0AA.jpg?sig=%C2%80",  # non-ASCII: compare_digest would raise
+        f"/media/wa_1/3EB0AA.jpg?sig={sig.upper()}",
     ):
         resp = await client.get(path)
         body = await resp.json()
