@@ -513,3 +513,13 @@ async def test_protobuf_events_become_store_documents(tmp_path: Path) -> None:
     finally:
         await pipeline.stop()
         store.close()
+
+
+async def test_download_media_without_a_session_is_not_connected() -> None:
+    transport = NeonizeTransport(executor_workers=2)
+    with pytest.raises(NotConnected):
+        await transport.download_media("acc-nowhere", "CgA=")
+    with pytest.raises(TransportError) as bad:
+        await transport.download_media("acc-nowhere", "not base64!")
+    assert "no url present" in str(bad.value)  # classified final: nothing to download from
+    await transport.close()
