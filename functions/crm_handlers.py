@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from firebase_functions import https_fn
@@ -27,6 +28,7 @@ from shared.crm.extraction import (
 from shared.crm.extractors import Extractor, HeuristicExtractor, ModelAsk, ModelExtractor
 from shared.crm.llm import ChatModel, model_config_from_env
 from shared.crm.prompts import PROMPTS_DOC, Prompts, prompts_from_doc
+from shared.events import LOCAL_TZ
 from shared.identity import (
     InvalidToken,
     bearer_token,
@@ -37,6 +39,11 @@ from shared.schemas import AskRequest, ExtractRequest
 from shared.store.port import DocumentStore
 
 log = logging.getLogger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 Code = https_fn.FunctionsErrorCode
 _CODES = {
@@ -185,7 +192,12 @@ def client_crm_ask(
     db: DocumentStore | None = None,
     model: ModelAsk | None = None,
     verify: TokenVerifier | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> dict[str, Any]:
+    """Answers from the client's own events. Relative dates ("next party", "anul trecut") are
+    relative to today in Romania (`clock` is injectable for tests). A phone without a client,
+    a client without parties, legacy or undated events all get an answer; bad data is
+    invalid-argument."""
     db = db or store()
     _employee(req, db, verify)
     try:
@@ -203,6 +215,7 @@ def client_crm_ask(
             [e.data for e in events],
             data.question,
             model=model,
+            today=(clock or _utc_now)().astimezone(LOCAL_TZ).date(),
             on_model_error=lambda exc: log.warning("ask model failed: %s", exc),
         )
     except Exception:

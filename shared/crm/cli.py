@@ -27,6 +27,7 @@ from shared.crm.extractors import Extractor, HeuristicExtractor, ModelAsk, Model
 from shared.crm.llm import ChatModel, model_config_from_env
 from shared.crm.scoring import AskScore, ExtractionScore
 from shared.crm.types import ChatMessage
+from shared.events import LOCAL_TZ
 
 
 class InputError(ValueError):
@@ -130,9 +131,9 @@ def ask_record(
     client = record.get("client") if isinstance(record.get("client"), dict) else {}
     if today is None and record.get("now") is not None:
         # "next party" is relative to when the question is asked; a record may pin that moment
-        today = _parse_ts(record.get("now"), f"{where}: `now`").date()
-    answer = answer_question(client, events, question, model=model, today=today)
-    return {"id": record.get("id"), "answer": answer.answer, "sources": answer.sources}
+        today = _parse_ts(record.get("now"), f"{where}: `now`").astimezone(LOCAL_TZ).date()
+    answer = answer_question(client, events, question, model=model, today=today).as_dict()
+    return {"id": record.get("id"), **answer}
 
 
 def _chat_model(kind: str) -> ChatModel | None:
@@ -239,7 +240,13 @@ def _evaluate(
             extraction.add(record_id, expected, intent, event or None)
         elif "question" in record:
             answered = ask_record(record, ask_model, where)
-            ask.add(record_id, expected, answered["answer"], answered["sources"])
+            ask.add(
+                record_id,
+                expected,
+                answered["answer"],
+                answered["sources"],
+                events=list(record.get("events") or []),
+            )
         else:
             raise InputError(f"{where}: neither a conversation nor an ask record")
     summary: dict[str, Any] = {}
@@ -259,7 +266,10 @@ def _evaluate(
             "records": ask.records,
             "answerAccuracy": round(ask.accuracy, 4),
             "sourcesExact": ask.source_exact,
+            "correct": round(ask.correct_rate, 4),
+            "unverifiableSources": ask.unverifiable,
             "misses": ask.misses,
+            "wrong": ask.wrong,
         }
     if args.json:
         _emit(out, summary)
@@ -277,10 +287,10 @@ def _evaluate(
     if ask.records:
         out.write(f"ask: {ask.records} records\n")
         out.write(ask.table() + "\n")
-        out.write(f"overall: answers {ask.accuracy:.3f}\n")
+        out.write(f"overall: answers {ask.accuracy:.3f}, correct {ask.correct_rate:.3f}\n")
         if args.verbose:
-            for record_id in ask.misses:
-                out.write(f"  miss {record_id}\n")
+            for record_id in ask.wrong:
+                out.write(f"  wrong {record_id}\n")
 
 
 def main() -> None:

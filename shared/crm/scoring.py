@@ -4,17 +4,23 @@ Extraction: the intent must match; for BOOKING records each field counts when eq
 times, numbers, status exactly; names case- and diacritic-insensitively; addresses when at least
 80% of the expected address's words, lowercased, without diacritics and with street
 abbreviations expanded, appear in the prediction; roles as a multiset of `roleType`).
-Ask: an answer counts when it contains every `must_contain` string."""
+Ask: an answer counts when it contains every `must_contain` string ("answers"; case- and
+diacritic-insensitive). A record is *correct* when, besides, its cited events are among the
+events that support the answer (`sources`, plus any `also_ok`), at least one is cited when
+`sources` is not empty, and, for `honest: true` (the data cannot answer), the answer says so
+instead of guessing. A cited source is *unverifiable* when no event of the record has its
+`eventShortId` and its `DD-MM-YYYY` date: the figure that must stay 0."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.crm.heuristics.text import strip_diacritics
+from shared.events import normalize_event
 
 SCORED_FIELDS = (
     "date",
@@ -152,9 +158,62 @@ class ExtractionScore:
         return "\n".join(lines)
 
 
+def _fold(text: str) -> str:
+    return strip_diacritics(text).lower()
+
+
 def answer_hits(answer: str, must_contain: list[str]) -> bool:
-    low = answer.lower()
-    return all(str(s).lower() in low for s in must_contain)
+    low = _fold(answer)
+    return all(_fold(str(s)) in low for s in must_contain)
+
+
+# Ways a Romanian answer says "the data does not tell": what an honest answer must contain when
+# the expected record is `honest` (an answer with none of them states something as known).
+_HONEST_MARKERS = re.compile(
+    r"\b(nu|nicio|niciun|niciunul|niciuna|lipseste|lipsesc|necunoscut\w*)\b"
+)
+
+
+def says_unknown(answer: str) -> bool:
+    return _HONEST_MARKERS.search(_fold(answer)) is not None
+
+
+def _source_id(source: Mapping[str, Any]) -> int | None:
+    value = source.get("eventShortId")
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def unverifiable_sources(
+    sources: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The cited sources no event of the record backs: the id is unknown, or the date given is
+    not that event's date (an event without a readable date is cited with an empty date)."""
+    known: set[tuple[int | None, str]] = set()
+    for raw in events:
+        event = normalize_event(raw)
+        day = event.get("date")
+        known.add((_source_id(event), day if isinstance(day, str) else ""))
+    out = []
+    for source in sources:
+        day = source.get("date")
+        if (_source_id(source), day if isinstance(day, str) else "") not in known:
+            out.append(source)
+    return out
+
+
+def sources_hit(expected: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]) -> bool:
+    """Every cited event supports the answer; one is cited when some event does."""
+    wanted = {int(s) for s in expected.get("sources") or []}
+    allowed = wanted | {int(s) for s in expected.get("also_ok") or []}
+    cited = {_source_id(s) for s in sources}
+    if not cited <= allowed:
+        return False
+    return bool(cited) or not wanted or bool(expected.get("honest"))
 
 
 @dataclass
@@ -162,23 +221,43 @@ class AskScore:
     records: int = 0
     answer_hits: int = 0
     source_exact: int = 0
+    correct: int = 0
+    unverifiable: int = 0
     misses: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
 
     def add(
-        self, record_id: str, expected: Mapping[str, Any], answer: str, sources: list[Any]
+        self,
+        record_id: str,
+        expected: Mapping[str, Any],
+        answer: str,
+        sources: Sequence[Mapping[str, Any]],
+        events: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         self.records += 1
-        if answer_hits(answer, list(expected.get("must_contain") or [])):
+        text_ok = answer_hits(answer, list(expected.get("must_contain") or []))
+        if text_ok:
             self.answer_hits += 1
         else:
             self.misses.append(record_id)
         wanted = sorted(int(s) for s in expected.get("sources") or [])
         got = sorted(int(s["eventShortId"]) for s in sources if s.get("eventShortId") is not None)
         self.source_exact += wanted == got
+        if events is not None:
+            self.unverifiable += len(unverifiable_sources(sources, events))
+        honest_ok = not expected.get("honest") or says_unknown(answer)
+        if text_ok and honest_ok and sources_hit(expected, sources):
+            self.correct += 1
+        else:
+            self.wrong.append(record_id)
 
     @property
     def accuracy(self) -> float:
         return self.answer_hits / self.records if self.records else 0.0
+
+    @property
+    def correct_rate(self) -> float:
+        return self.correct / self.records if self.records else 0.0
 
     def table(self) -> str:
         return "\n".join(
@@ -188,5 +267,7 @@ class AskScore:
                 f"{'sources exact':<16} "
                 f"{(self.source_exact / self.records if self.records else 0):>8.3f}  "
                 f"{self.source_exact}/{self.records}",
+                f"{'correct':<16} {self.correct_rate:>8.3f}  {self.correct}/{self.records}",
+                f"{'unverifiable':<16} {self.unverifiable:>8}  cited sources no event backs",
             ]
         )

@@ -222,6 +222,50 @@ def test_ask_also_reads_legacy_events(staff: SqliteStore) -> None:
     assert "450" in result["answer"] and [s["eventShortId"] for s in result["sources"]] == [3]
 
 
+def test_ask_bad_input_gets_a_clear_answer_or_invalid_argument(staff: SqliteStore) -> None:
+    seed_client(staff)
+    for bad in ("", " \n ", "x" * 2001):
+        error = error_of(lambda bad=bad: ask(staff, {"phoneE164": PHONE, "question": bad}))
+        assert error.code == Code.INVALID_ARGUMENT
+    longest = ask(staff, {"phoneE164": PHONE, "question": "Cât a plătit? " + "a" * 1986})
+    assert "600" in longest["answer"]
+    nobody = ask(staff, {"phoneE164": "+40733111222", "question": "Câte petreceri are?"})
+    assert nobody == {
+        "answer": "Nu există niciun client cu acest număr și nicio petrecere înregistrată pe el "
+        "(0 petreceri, 0 lei).",
+        "sources": [],
+    }
+    staff.set("clients/+40733111333", {"phoneE164": "+40733111333"})
+    empty = ask(staff, {"phoneE164": "+40733111333", "question": "Când e următoarea petrecere?"})
+    assert "0 petreceri" in empty["answer"] and empty["sources"] == []
+
+
+def test_ask_today_is_the_day_in_romania(staff: SqliteStore) -> None:
+    """22:30 UTC on 9 October is already 10 October in Bucharest: "azi" is the party day."""
+    from datetime import UTC, datetime
+
+    seed_client(staff)
+    late = datetime(2026, 10, 9, 22, 30, tzinfo=UTC)
+    result = client_crm_ask(
+        call({"phoneE164": PHONE, "question": "Ce petrecere e azi?"}), db=staff, clock=lambda: late
+    )
+    assert "10-10-2026" in result["answer"] and "Nicio petrecere" not in result["answer"]
+    assert [s["eventShortId"] for s in result["sources"]] == [6]
+
+
+def test_ask_reads_legacy_and_undated_events_without_crashing(staff: SqliteStore) -> None:
+    odd: list[dict[str, Any]] = [
+        {"data": "31-02-2026", "incasare": {"stare": "???", "suma": "abc"}},
+        {"data": None, "roluriPeSlot": ["not", "a", "map"], "sarbatoritVarsta": "cinci"},
+        {"payment": "600 lei", "rolesBySlot": {"1A": {"startTime": "25:99"}}},
+    ]
+    for n, doc in enumerate(odd):
+        staff.set(f"evenimente/odd{n}", {**doc, "telefonClientE164": PHONE, "idScurt": 70 + n})
+    for question in ("Câte petreceri are?", "La ce oră începe?", "Câți ani are copilul?"):
+        result = ask(staff, {"phoneE164": PHONE, "question": question})
+        assert result["answer"] and all(s["date"] for s in result["sources"])
+
+
 def test_super_admin_by_email_case_insensitive(
     staff: SqliteStore, chat: Chat, monkeypatch: pytest.MonkeyPatch
 ) -> None:

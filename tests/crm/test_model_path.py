@@ -253,6 +253,15 @@ def test_ask_uses_the_model_only_for_free_text_and_drops_made_up_sources(llm: Op
     assert "Evenimente" in llm.requests[0]["messages"][1]["content"]
 
 
+def test_ask_model_numbers_are_checked_against_the_data(llm: OpenAIServer) -> None:
+    """A model answer stating a figure the events do not hold is dropped for the data answer."""
+    llm.queue_json({"answer": "Ana a plătit 4500 lei pentru Elsa.", "sources": [9]})
+    answer = answer_question({}, EVENTS, "Cum a reacționat copilul?", model=ModelAsk(model(llm)))
+    assert len(llm.requests) == 1
+    assert not answer.used_model and answer.sources == []
+    assert "4500" not in answer.answer and "1200 lei" in answer.answer
+
+
 @pytest.mark.parametrize(
     "reply",
     [

@@ -18,9 +18,7 @@ from session_daemon.http.context import DaemonContext
 from session_daemon.sessions.manager import SessionManager
 from shared.store.sqlite import SqliteStore
 from tests.daemon.conftest import CollectingInbound, ScriptedTransport
-from tests.daemon.test_http_api import Api, resolve
-
-TOKEN = "service-token-for-tests"
+from tests.daemon.test_http_api import TOKEN, Api, resolve
 
 
 @pytest.fixture
