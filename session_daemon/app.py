@@ -24,6 +24,7 @@ from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
 from session_daemon.http.server import HardenedRunner, install_log_filter
 from session_daemon.http.throttle import FailureThrottle, parse_networks
+from session_daemon.inbound.group_subjects import GroupSubjects
 from session_daemon.inbound.pipeline import CreatedHook, CreatedMessage, InboundPipeline
 from session_daemon.media.service import MediaService
 from session_daemon.outbox import OutboxWorker
@@ -79,6 +80,7 @@ class Daemon:
         self.outbox: OutboxWorker | None = None
         self.media: MediaService | None = None
         self.push: PushService | None = None
+        self.groups: GroupSubjects | None = None
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._stopping = False
@@ -100,7 +102,9 @@ class Daemon:
         )
         self.media.start()
         self.push = PushService.from_env(self.store, settings.store_url)
-        listeners: list[CreatedHook] = [self.media.on_created]
+        self.groups = GroupSubjects(self.store, getattr(self.transport, "group_subject", None))
+        self.groups.start()
+        listeners: list[CreatedHook] = [self.media.on_created, self.groups.on_created]
         if self.push is not None:
             self.push.start()
             listeners.append(self.push.on_created)
@@ -187,6 +191,8 @@ class Daemon:
             steps.append(("push", self.push.stop))
         if self.media is not None:
             steps.append(("media", self.media.stop))
+        if self.groups is not None:
+            steps.append(("group subjects", self.groups.stop))
         if self.transport is not None:
             steps.append(("transport", self.transport.close))
         for name, step in steps:

@@ -345,6 +345,19 @@ async def profile_picture(request: web.Request) -> web.Response:
     return _ok()
 
 
+class GroupSubjectBody(_Body):
+    jid: Short
+    subject: Short | None = None
+
+
+async def group_subject(request: web.Request) -> web.Response:
+    sim = _sim(request)
+    account_id_param(request)
+    body = await read_body(request, GroupSubjectBody)
+    await _run(sim.set_group_subject, body.jid, body.subject)
+    return _ok()
+
+
 async def learn_lid(request: web.Request) -> web.Response:
     sim, account = _sim(request), account_id_param(request)
     body = await read_body(request, LearnLidBody)
@@ -490,6 +503,13 @@ SIMULATOR_ROUTES: tuple[RouteSpec, ...] = (
         profile_picture,
         "A client or group sets (or removes, with null) its profile picture",
         ProfilePictureBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="group-subject", accountId="{accountId}"),
+        group_subject,
+        "A group is created or renamed (its group info)",
+        GroupSubjectBody,
     ),
     _route(
         "POST",

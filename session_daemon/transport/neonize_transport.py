@@ -388,6 +388,20 @@ class NeonizeTransport:
             raise TransportError("download returned no bytes")
         return bytes(data)
 
+    async def group_subject(self, account_id: str, group_jid: str) -> str | None:
+        """A group's subject from its group info."""
+        target = jid_proto(group_jid)
+        if target is None:
+            return None
+        async with self._use(account_id) as session:
+            assert session.client is not None
+            try:
+                info = await session.client.get_group_info(target)
+            except NeonizeError as exc:
+                raise TransportError(f"group info: {exc}") from exc
+        name = getattr(getattr(info, "GroupName", None), "Name", "")
+        return str(name) or None
+
     async def profile_picture(self, account_id: str, jid: str) -> bytes | None:
         """The chat's current profile picture (None: none, or hidden from us)."""
         target = jid_proto(jid)

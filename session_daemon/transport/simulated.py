@@ -291,6 +291,9 @@ class SimulatedTransport(SimulatedNetwork):
         group_jid, subject = _group_of(group)
         if group_jid is not None:
             sender_jid, chat = chat, group_jid
+            if subject:
+                with self._lock:
+                    self._group_subjects[group_jid] = subject
         message = WireMessage(
             id=msg_id or new_message_id(),
             chat_jid=chat,
@@ -535,6 +538,22 @@ class SimulatedTransport(SimulatedNetwork):
             sha256=hashlib.sha256(data).hexdigest(),
             download=handle,
         )
+
+    def set_group_subject(self, group_jid: str, subject: str | None) -> None:
+        """A group is created or renamed (what `group_subject` answers from now on)."""
+        jid, _ = _group_of({"jid": group_jid})
+        assert jid is not None
+        with self._lock:
+            if subject:
+                self._group_subjects[jid] = subject
+            else:
+                self._group_subjects.pop(jid, None)
+
+    async def group_subject(self, account_id: str, group_jid: str) -> str | None:
+        """The group's subject from its group info (like neonize's `get_group_info`)."""
+        with self._lock:
+            self._connected_session(account_id)
+            return self._group_subjects.get(normalize_jid(group_jid) or group_jid)
 
     def set_profile_picture(self, who: str, picture: bytes | None) -> None:
         """A client (phone) or group (JID) sets or removes its profile picture."""

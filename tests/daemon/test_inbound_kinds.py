@@ -231,3 +231,14 @@ def test_record_versions() -> None:
     assert InboundRecord.from_json(json.loads(json.dumps(raw))) == record
     with pytest.raises(ValueError):
         InboundRecord.from_json({**raw, "v": RECORD_VERSION + 1})  # a newer daemon's record
+
+
+def test_group_subjects_are_due_when_missing_or_a_day_old() -> None:
+    from session_daemon.inbound.group_subjects import subject_due
+
+    now = T0 + timedelta(days=3)
+    assert subject_due({"clientJid": GROUP}, now)
+    assert not subject_due({"clientJid": CLIENT_JID}, now)
+    fresh = {"isGroup": True, "groupSubject": "S", "groupSubjectCheckedAt": now}
+    assert not subject_due(fresh, now + timedelta(hours=23))
+    assert subject_due(fresh, now + timedelta(days=1))

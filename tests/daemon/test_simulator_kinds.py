@@ -249,3 +249,23 @@ def test_a_new_thread_gets_the_clients_profile_picture(rig: tuple[DaemonProcess,
     link = d.wait_for(url, what="the profile picture")
     with urllib.request.urlopen(urllib.request.Request(link), timeout=10) as resp:
         assert resp.read() == picture
+
+
+def test_a_group_without_a_subject_gets_it_from_its_group_info(
+    rig: tuple[DaemonProcess, str],
+) -> None:
+    d, account = rig
+    group = "120363000000000888@g.us"
+    _ok(d.post(f"/api/simulator/group-subject/{account}", {"jid": group, "subject": "Mame"}))
+    _send(rig, text="Salut", group={"jid": group})  # neonize messages carry no subject
+    tid = f"{account}__{group}"
+
+    def subject() -> Any:
+        with d.open_store() as store:
+            snap = store.get(f"threads/{tid}")
+        return snap.data.get("groupSubject") if snap else None
+
+    assert d.wait_for(subject, what="the group subject") == "Mame"
+    with d.open_store() as store:
+        snap = store.get(f"threads/{tid}")
+    assert snap is not None and snap.data["displayName"] == "Mame"
