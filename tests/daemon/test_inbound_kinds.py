@@ -1,6 +1,6 @@
-"""Message kinds through the real inbound pipeline (SqliteStore, journal): groups mirrored,
-edits, deletions, reactions, polls, missed calls, undecryptable placeholders upgraded in place,
-the created-message hook, and a journal written before the change replayed after it."""
+"""The inbound pipeline's issue-12 machinery beside the kinds (tests/daemon/kinds/ has one file
+per kind): groups mirrored, the created-message hook, group subjects, and a journal written
+before the change replayed after it."""
 
 from __future__ import annotations
 
@@ -15,16 +15,10 @@ import pytest
 from session_daemon.inbound.convert import RECORD_VERSION, InboundRecord
 from session_daemon.inbound.journal import Journal
 from session_daemon.inbound.pipeline import CreatedMessage, InboundPipeline
-from session_daemon.inbound.special import UNDECRYPTABLE_BODY
 from session_daemon.transport.port import (
-    CallContent,
     Content,
-    EditContent,
     MessageReceived,
     PollContent,
-    ReactionContent,
-    RevokeContent,
-    UndecryptableContent,
     WireMessage,
 )
 from shared.store.sqlite import SqliteStore
@@ -94,77 +88,6 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     yield r
     await pipeline.stop()
     store.close()
-
-
-async def test_an_edit_updates_body_keeps_history_and_the_summary(rig: Rig) -> None:
-    rig.send(msg("M1", "Vrem Elsa pe 14 iunie"))
-    await rig.drain()
-    rig.send(msg("E1", minutes=2, content=EditContent("M1", "Vrem Elsa pe 15 iunie")))
-    rig.send(msg("E1", minutes=2, content=EditContent("M1", "Vrem Elsa pe 15 iunie")))  # again
-    await rig.drain()
-    doc = rig.doc("M1")
-    assert doc["body"] == "Vrem Elsa pe 15 iunie"
-    assert doc["editHistory"] == [{"body": "Vrem Elsa pe 14 iunie", "at": T0}]
-    assert rig.thread()["lastMessageText"] == "Vrem Elsa pe 15 iunie"
-    assert rig.store.get(f"threads/{TID}/messages/E1") is None  # a change is not a message
-    stats = rig.pipeline.stats()
-    assert stats["changesApplied"] == 1 and stats["changesSkipped"] == {"edit:duplicate": 1}
-
-
-async def test_revokes_keep_the_text_and_reactions_are_per_sender(rig: Rig) -> None:
-    rig.send(msg("M1", "Ce preț are?"))
-    rig.send(msg("R1", minutes=1, content=ReactionContent("M1", "👍"), from_me=True))
-    rig.send(msg("R2", minutes=1, content=ReactionContent("M1", "❤️")))
-    rig.send(msg("D1", minutes=3, content=RevokeContent("M1")))
-    await rig.drain()
-    doc = rig.doc("M1")
-    assert doc["body"] == "Ce preț are?" and doc["revokedAt"] == T0 + timedelta(minutes=3)
-    assert doc["reactions"] == {"me": "👍", "40733111222": "❤️"}
-
-
-async def test_changes_to_unknown_messages_are_counted_not_lost(rig: Rig) -> None:
-    rig.send(msg("E9", content=EditContent("NOPE", "x")))
-    rig.send(msg("R9", content=ReactionContent("NOPE", "👍")))
-    rig.send(msg("M1", "în alt chat", chat="40744000000@s.whatsapp.net"))
-    await rig.drain()
-    rig.send(msg("R8", content=ReactionContent("M1", "👍")))  # M1 is another chat's message
-    await rig.drain()
-    assert rig.pipeline.stats()["changesSkipped"] == {
-        "edit:target_unknown": 1,
-        "reaction:target_unknown": 2,
-    }
-    assert "reactions" not in rig.doc("M1", f"{ACC}__40744000000@s.whatsapp.net")
-
-
-async def test_polls_and_missed_calls_are_visible_messages(rig: Rig) -> None:
-    rig.send(msg("P1", content=PollContent("Ce zi?", ("Sâmbătă", "Duminică"), 1)))
-    rig.send(msg("C1", minutes=1, content=CallContent(video=True)))
-    await rig.drain()
-    poll = rig.doc("P1")
-    assert poll["messageType"] == "poll" and poll["body"].startswith("📊 Ce zi?")
-    assert poll["poll"]["options"] == ["Sâmbătă", "Duminică"]
-    call = rig.doc("C1")
-    assert (call["messageType"], call["body"]) == ("call", "📹 Apel video pierdut")
-    assert rig.thread()["lastMessageText"] == "📹 Apel video pierdut"
-
-
-async def test_a_placeholder_is_upgraded_in_place_and_nothing_else(rig: Rig) -> None:
-    rig.send(msg("U1", content=UndecryptableContent()))
-    await rig.drain()
-    assert rig.doc("U1")["body"] == UNDECRYPTABLE_BODY
-    assert rig.thread()["lastMessageText"] == UNDECRYPTABLE_BODY
-    rig.send(msg("U1", "Bună, ce pachete aveți?"))  # the retry, same id
-    await rig.drain()
-    doc = rig.doc("U1")
-    assert doc["body"] == "Bună, ce pachete aveți?" and doc["undecryptable"] is False
-    assert rig.thread()["lastMessageText"] == "Bună, ce pachete aveți?"
-    rig.send(msg("U1", "a forged second copy"))  # create-once stands
-    rig.send(msg("U1", content=UndecryptableContent()))
-    await rig.drain()
-    assert rig.doc("U1")["body"] == "Bună, ce pachete aveți?"
-    stats = rig.pipeline.stats()
-    assert stats["placeholdersUpgraded"] == 1 and stats["duplicatesSkipped"] == 2
-    assert [c.record.wa_id for c in rig.created] == ["U1"]  # created once
 
 
 async def test_group_chats_are_mirrored_with_subject_and_senders(rig: Rig) -> None:
