@@ -48,16 +48,49 @@ def open_store(url: str) -> DocumentStore:
     return store
 
 
-def make_transport(settings: Settings) -> WhatsAppTransport:
+def make_transport(settings: Settings, store: DocumentStore) -> WhatsAppTransport:
+    if settings.transport == "simulated" and settings.simulator == "shared":
+        if settings.session_hosts == "process":
+            # each session in a host, every host on the machine's shared phone network
+            from session_daemon.hosts.supervisor import HostedTransport, HostOptions
+
+            return HostedTransport(
+                HostOptions(
+                    engine="simnet",
+                    start_args={"sessions_path": str(settings.sessions_path)},
+                    backoff_initial=settings.host_backoff_initial,
+                    backoff_max=settings.host_backoff_max,
+                )
+            )
+        from session_daemon.transport.simnet import SimnetTransport
+
+        return SimnetTransport(settings.sessions_path)
     if settings.transport == "simulated":
         from session_daemon.transport.simulated import SimulatedTransport
 
         return SimulatedTransport(
             qr_interval=settings.simulator_qr_interval, qr_timeout=settings.simulator_qr_timeout
         )
+    if settings.session_hosts == "process":
+        # Production shape: a supervised child process per account (docs/session-runtime.md).
+        from session_daemon.hosts.supervisor import HostedTransport, HostOptions
+        from session_daemon.sessions.proxy import account_proxy
+
+        def proxy_for(account_id: str) -> str | None:
+            return account_proxy(store, account_id) or settings.proxy
+
+        return HostedTransport(
+            HostOptions(
+                engine="neonize",
+                start_args={"full_history": settings.sync_full_history},
+                backoff_initial=settings.host_backoff_initial,
+                backoff_max=settings.host_backoff_max,
+            ),
+            proxy_for=proxy_for,
+        )
     from session_daemon.transport.neonize_transport import NeonizeTransport
 
-    return NeonizeTransport(full_history=settings.sync_full_history)
+    return NeonizeTransport(full_history=settings.sync_full_history, proxy=settings.proxy)
 
 
 def _fan_out(listeners: list[CreatedHook]) -> CreatedHook:
@@ -89,7 +122,7 @@ class Daemon:
         settings = self.settings
         check_sessions_dir(settings.sessions_path)  # ConfigError with a clear message
         self.store = await asyncio.to_thread(open_store, settings.store_url)
-        self.transport = make_transport(settings)
+        self.transport = make_transport(settings, self.store)
         # Media downloads and push notifications listen to the messages the pipeline creates
         # (issue 12); both only enqueue on the pipeline's thread.
         self.media = MediaService.from_settings(
@@ -133,6 +166,9 @@ class Daemon:
             inbound=self.pipeline,
         )
         ctx.diag_sources["inbound"] = self.pipeline.stats
+        transport_diag = getattr(self.transport, "diagnostics", None)
+        if callable(transport_diag):  # session hosts: restarts, last exits, unknown events
+            ctx.diag_sources["transportDiagnostics"] = transport_diag
         self.app = build_app(ctx)
         if self.media.routes:
             from session_daemon.http.routing import add_routes
@@ -145,9 +181,14 @@ class Daemon:
             ctx.diag_sources["push"] = lambda: dataclasses.asdict(push.notifier.stats)
         if settings.transport == "simulated":
             from session_daemon.http.routing import add_routes
-            from session_daemon.http.simulator import SIMULATOR_ROUTES
+            from session_daemon.http.simulator import SIMULATOR, SIMULATOR_ROUTES
+            from session_daemon.transport.simnet import SimnetTransport
 
             add_routes(self.app, SIMULATOR_ROUTES)
+            if settings.simulator == "shared" and not isinstance(
+                self.transport, SimnetTransport
+            ):  # sessions in hosts: the simulator routes play the phones on their own client
+                self.app[SIMULATOR] = SimnetTransport(settings.sessions_path)
         self.outbox = attach_outbox(self.app, ctx)
         ctx.diag_sources["outbox"] = self.outbox.stats
         # restoring only launches the session tasks: it is quick, and the API must not accept

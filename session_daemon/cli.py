@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -63,7 +64,14 @@ def serve(
     if settings.transport == "neonize":
         os.environ.setdefault("NEONIZE_BOT_TAG", "off")
         try:
-            importlib.import_module("neonize")
+            if settings.session_hosts == "process":
+                # Sessions run in hosts: check what neonize needs (libmagic, the package)
+                # without loading its Go library into the daemon (~25 MB and Go's threads).
+                importlib.import_module("magic")
+                if importlib.util.find_spec("neonize") is None:
+                    raise ImportError("the neonize package is not installed")
+            else:
+                importlib.import_module("neonize")
         except Exception as exc:  # missing libmagic and similar
             typer.echo(f"cannot load neonize: {exc}", err=True)
             raise typer.Exit(2) from None

@@ -17,11 +17,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from session_daemon.proxy_url import BadProxy, parse_proxy_url
 from shared.paths import check_id
 
 log = logging.getLogger(__name__)
 
 TransportKind = Literal["neonize", "simulated"]
+SessionHosts = Literal["process", "inprocess"]
+SimulatorKind = Literal["inprocess", "shared"]
 
 DEFAULT_STORE_URL = "sqlite:///./data/superparty.db"
 DEFAULT_SESSIONS_PATH = "./data/sessions"
@@ -60,6 +63,15 @@ class Settings:
     sync_full_history: bool = False
     simulator_qr_interval: float = 20.0
     simulator_qr_timeout: float = 160.0
+    # neonize sessions: each in a supervised child process ("process"), or all in the daemon
+    # ("inprocess": no containment; kept for comparison and debugging)
+    session_hosts: SessionHosts = "process"
+    # --transport simulated: the phone network in this process, or one shared by every daemon
+    # using the same sessions folder (its own process: session_daemon/transport/simnet.py)
+    simulator: SimulatorKind = "inprocess"
+    proxy: str | None = None  # WHATSAPP_PROXY: http:// or socks5://, for every account
+    host_backoff_initial: float = 1.0
+    host_backoff_max: float = 60.0
     http_header_timeout: float = 10.0  # a request head must arrive whole within this
     http_keepalive_timeout: float = 30.0  # an idle kept-alive connection is closed after this
     http_body_timeout: float = 30.0  # a handler waits this long for the request body
@@ -129,6 +141,11 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         "sync_full_history": _env_bool(env, "WHATSAPP_SYNC_FULL_HISTORY", False),
         "simulator_qr_interval": _env_float(env, "SIMULATOR_QR_INTERVAL", 20.0),
         "simulator_qr_timeout": _env_float(env, "SIMULATOR_QR_TIMEOUT", 160.0),
+        "session_hosts": env.get("WHATSAPP_SESSION_HOSTS") or "process",
+        "simulator": env.get("WHATSAPP_SIMULATOR") or "inprocess",
+        "proxy": env.get("WHATSAPP_PROXY") or None,
+        "host_backoff_initial": _env_float(env, "WHATSAPP_HOST_BACKOFF_INITIAL", 1.0),
+        "host_backoff_max": _env_float(env, "WHATSAPP_HOST_BACKOFF_MAX", 60.0),
         "http_header_timeout": _env_float(env, "WHATSAPP_HTTP_HEADER_TIMEOUT_SECONDS", 10.0),
         "http_keepalive_timeout": _env_float(env, "WHATSAPP_HTTP_KEEPALIVE_SECONDS", 30.0),
         "http_body_timeout": _env_float(env, "WHATSAPP_HTTP_BODY_TIMEOUT_SECONDS", 30.0),
@@ -165,6 +182,22 @@ def validate(settings: Settings) -> None:
         raise ConfigError("WHATSAPP_BACKFILL_COOLDOWN_SECONDS must not be negative")
     if settings.max_body_bytes < 1024:
         raise ConfigError("WHATSAPP_MAX_BODY_BYTES must be at least 1024")
+    if settings.session_hosts not in ("process", "inprocess"):
+        raise ConfigError(
+            "WHATSAPP_SESSION_HOSTS must be 'process' or 'inprocess', "
+            f"got {settings.session_hosts!r}"
+        )
+    if settings.simulator not in ("inprocess", "shared"):
+        raise ConfigError(
+            f"WHATSAPP_SIMULATOR must be 'inprocess' or 'shared', got {settings.simulator!r}"
+        )
+    if settings.proxy is not None:
+        try:
+            parse_proxy_url(settings.proxy)
+        except BadProxy as exc:
+            raise ConfigError(f"WHATSAPP_PROXY is not usable: {exc}") from None
+    if not (0 < settings.host_backoff_initial <= settings.host_backoff_max):
+        raise ConfigError("WHATSAPP_HOST_BACKOFF_INITIAL must be > 0 and <= ..._MAX")
     for name, value in (
         ("WHATSAPP_HTTP_HEADER_TIMEOUT_SECONDS", settings.http_header_timeout),
         ("WHATSAPP_HTTP_KEEPALIVE_SECONDS", settings.http_keepalive_timeout),

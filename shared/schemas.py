@@ -185,6 +185,10 @@ AccountStatus = Literal[
     "stream_replaced",
     "error",
     "deleted",
+    "degraded",
+    "connect_failed",
+    "client_outdated",
+    "passkey_required",
 ]
 ACCOUNT_STATUSES: Final[tuple[AccountStatus, ...]] = get_args(AccountStatus)
 

@@ -16,6 +16,7 @@ from session_daemon.http.page import PAGE_ROUTES
 from session_daemon.http.routes_accounts import ACCOUNT_ROUTES
 from session_daemon.http.routes_data import DATA_ROUTES
 from session_daemon.http.routes_ops import METRICS, OPS_ROUTES
+from session_daemon.http.routes_proxy import PROXY_ROUTES
 from session_daemon.http.routing import add_routes
 
 
@@ -33,5 +34,6 @@ def build_app(ctx: DaemonContext) -> web.Application:
     add_routes(app, OPS_ROUTES)
     add_routes(app, PAGE_ROUTES)
     add_routes(app, ACCOUNT_ROUTES)
+    add_routes(app, PROXY_ROUTES)
     add_routes(app, DATA_ROUTES)
     return app

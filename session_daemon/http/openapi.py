@@ -10,6 +10,7 @@ from aiohttp import web
 
 from session_daemon.http.routing import ROUTE_SPECS, RouteSpec
 from session_daemon.sessions.accounts import ACCOUNT_ID_PATTERN
+from session_daemon.sessions.status import STATUS_TABLE
 
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
@@ -158,10 +159,26 @@ def _operation(
     return operation
 
 
+def account_status_schema() -> dict[str, Any]:
+    """`accounts[].status` with the meaning of each value and what the operator does; every
+    status comes with a human `lastError` on the account."""
+    lines = [
+        f"- `{name}`: {meaning} Operator: {action}"
+        for name, (meaning, action) in (STATUS_TABLE.items())
+    ]
+    return {
+        "type": "string",
+        "enum": list(STATUS_TABLE),
+        "description": "Account status; `lastError` on the account says why, in words the app "
+        "and the dashboard show. `phoneOfflineWarning` is set when the phone was not seen for "
+        "12 days (`phoneLastSeenAt`).\n" + "\n".join(lines),
+    }
+
+
 def openapi_document(app: web.Application, version: str) -> dict[str, Any]:
     specs = {(s.method, _PARAM.sub(r"{\1}", s.path)): s for s in app.get(ROUTE_SPECS, [])}
     paths: dict[str, dict[str, Any]] = {}
-    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA, "AccountStatus": account_status_schema()}
     for method, path in router_routes(app):
         paths.setdefault(path, {})[method.lower()] = _operation(
             specs.get((method, path)), method, path, schemas

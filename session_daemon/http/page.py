@@ -124,7 +124,7 @@ async def page(request: web.Request) -> web.StreamResponse:
             qr_cell = f"<img alt='QR code' width='240' src='{escape(url)}'>"
             if secrets.pairing_code:
                 qr_cell += f"<div>Pairing code: <b>{escape(secrets.pairing_code)}</b></div>"
-        error = escape(view["lastError"] or "")
+        error = escape(" ".join(filter(None, [view["lastError"], view["phoneOfflineWarning"]])))
         rows.append(
             f"<tr><td>{escape(view['name'] or '')}<br><small>{escape(snap.id)}</small></td>"
             f"<td>{escape(view['phone'] or '')}</td>"

@@ -17,6 +17,7 @@ from session_daemon.sessions.errors import (
     AccountLimitReached,
     AccountNotFound,
     AlreadyConnected,
+    BackfillUnsupported,
     NotConnectedError,
     PairingUnavailable,
 )
@@ -264,6 +265,8 @@ async def backfill(request: web.Request) -> web.Response:
         request_id, running = await ctx.manager.backfill(account_id)
     except AccountNotFound:
         raise ApiError(404, "account_not_found", "No such account.") from None
+    except BackfillUnsupported as exc:
+        raise ApiError(409, "backfill_unsupported", str(exc)) from None
     except NotConnectedError:
         raise ApiError(409, "not_connected", "The account is not connected.") from None
     message = "A backfill is already running." if running else "Backfill started."
@@ -346,10 +349,13 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         "/api/whatsapp/backfill/{accountId}",
         backfill,
         "employee",
-        "Ask the phone for older messages of recent threads (asynchronous)",
+        "Ask the phone for older messages of recent threads (asynchronous). With the neonize "
+        "transport this is always 409 `backfill_unsupported` (neonize 0.5.2 cannot request "
+        "history); the answer is the same every time, so retrying does not help.",
         responses={
             200: "Started, or already_in_progress (a run within the cooldown: same requestId)",
-            409: "not_connected",
+            404: "No such account",
+            409: "`backfill_unsupported` (the transport cannot request history) or `not_connected`",
         },
     ),
 )

@@ -32,6 +32,7 @@ from session_daemon.kinds import reaction as reaction_kind
 from session_daemon.kinds import revoke as revoke_kind
 from session_daemon.kinds import undecryptable as undecryptable_kind
 from session_daemon.transport.port import Content, TransportError
+from session_daemon.transport.simnet import SimnetTransport
 from session_daemon.transport.simulated import SimulatedTransport
 from session_daemon.transport.simulated_wire import SimulatorError, lid_for_phone
 
@@ -177,14 +178,32 @@ class FailConnectsBody(_Body):
     times: int = Field(ge=0, le=1000)
 
 
+class KeepAliveBody(_Body):
+    missed: int = Field(3, ge=1, le=1000)
+
+
+class ConnectFailureBody(_Body):
+    reason: Short = "bad_user_agent"
+
+
+class StallBody(_Body):
+    seconds: float = Field(gt=0, le=3600)
+
+
 class LearnLidBody(_Body):
     lid: Short
     phone: Short
 
 
-def _sim(request: web.Request) -> SimulatedTransport:
+SIMULATOR: web.AppKey[SimnetTransport] = web.AppKey("simulator", SimnetTransport)
+
+
+def _sim(request: web.Request) -> SimulatedTransport | SimnetTransport:
+    """The phone network: in this process, or the machine's shared one (WHATSAPP_SIMULATOR)."""
+    if SIMULATOR in request.app:  # sessions run in hosts; the daemon plays the phones
+        return request.app[SIMULATOR]
     transport = request.app[CONTEXT].transport
-    if not isinstance(transport, SimulatedTransport):
+    if not isinstance(transport, SimulatedTransport | SimnetTransport):
         raise ApiError(404, "not_found", "The simulator runs only with --transport simulated.")
     return transport
 
@@ -358,6 +377,39 @@ async def group_subject(request: web.Request) -> web.Response:
     return _ok()
 
 
+async def keepalive_timeout(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, KeepAliveBody)
+    await _run(sim.keepalive_timeout, account, body.missed)
+    return _ok()
+
+
+async def keepalive_restored(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    await _run(sim.keepalive_restored, account)
+    return _ok()
+
+
+async def end_loop(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    await _run(sim.end_loop, account)
+    return _ok()
+
+
+async def connect_failure(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, ConnectFailureBody)
+    await _run(sim.connect_failure, account, body.reason)
+    return _ok()
+
+
+async def stall_connects(request: web.Request) -> web.Response:
+    sim, account = _sim(request), account_id_param(request)
+    body = await read_body(request, StallBody)
+    sim.stall_connects(account, body.seconds)
+    return _ok()
+
+
 async def learn_lid(request: web.Request) -> web.Response:
     sim, account = _sim(request), account_id_param(request)
     body = await read_body(request, LearnLidBody)
@@ -367,7 +419,8 @@ async def learn_lid(request: web.Request) -> web.Response:
 
 async def state(request: web.Request) -> web.Response:
     sim = _sim(request)
-    return _ok(sessions=sim.accounts(), sentCount=sim.sent_count)
+    sessions, sent = await _run(lambda: (sim.accounts(), sim.sent_count))
+    return _ok(sessions=sessions, sentCount=sent)
 
 
 async def received(request: web.Request) -> web.Response:
@@ -375,7 +428,7 @@ async def received(request: web.Request) -> web.Response:
     phone = request.match_info["phone"]
     items = [
         {"accountId": r.account_id, "text": r.text, "messageId": r.message_id}
-        for r in sim.received_by(phone)
+        for r in await _run(sim.received_by, phone)
     ]
     return _ok(phone=phone, messages=items)
 
@@ -517,6 +570,39 @@ SIMULATOR_ROUTES: tuple[RouteSpec, ...] = (
         learn_lid,
         "The session's LID store learns a mapping (no event)",
         LearnLidBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="keepalive-timeout", accountId="{accountId}"),
+        keepalive_timeout,
+        "WhatsApp stops answering keep-alives (status degraded)",
+        KeepAliveBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="keepalive-restored", accountId="{accountId}"),
+        keepalive_restored,
+        "Keep-alives answered again",
+    ),
+    _route(
+        "POST",
+        _A.format(action="end-loop", accountId="{accountId}"),
+        end_loop,
+        "The session's event loop ends (an event the Go encoder cannot map)",
+    ),
+    _route(
+        "POST",
+        _A.format(action="connect-failure", accountId="{accountId}"),
+        connect_failure,
+        "WhatsApp refuses the connection (reason `client_outdated` plays ClientOutdated)",
+        ConnectFailureBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="stall-connects", accountId="{accountId}"),
+        stall_connects,
+        "The next connect of the account hangs this many seconds",
+        StallBody,
     ),
     _route("POST", "/api/simulator/fail-sends", fail_sends, "Make sends fail", FailSendsBody),
     _route("POST", "/api/simulator/drain", drain, "Wait until inbound messages are stored"),

@@ -26,6 +26,7 @@ from session_daemon.sessions.accounts import (
 from session_daemon.sessions.errors import (
     AccountLimitReached,
     AccountNotFound,
+    BackfillUnsupported,
     NotConnectedError,
 )
 from session_daemon.transport.port import WhatsAppTransport
@@ -35,6 +36,12 @@ from shared.store.sentinels import DELETE_FIELD, SERVER_TIMESTAMP
 from shared.timeutil import ensure_utc
 
 log = logging.getLogger(__name__)
+
+BACKFILL_UNSUPPORTED = (
+    "Older messages cannot be requested for this account: the WhatsApp library in use "
+    "(neonize 0.5.2) has no history request. Messages arrive live and from the phone's history "
+    "sync right after pairing."
+)
 
 
 class SessionControl(Protocol):
@@ -189,6 +196,10 @@ class AccountLifecycle:
         retries). The last run is also read from the account document, so a restart or
         another daemon keeps the cooldown."""
         data = await self.get_account(account_id)
+        # Before anything else: the app retries every non-auth error, so an account that can
+        # never backfill must get the same answer whatever its state.
+        if not getattr(self.transport, "supports_history_requests", True):
+            raise BackfillUnsupported(BACKFILL_UNSUPPORTED)
         running = self._backfills.get(account_id)
         if running is not None and not running.task.done():
             return running.request_id, True

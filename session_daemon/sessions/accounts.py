@@ -74,4 +74,7 @@ def account_view(
         "createdAt": _str_or_none(data.get("createdAt")),
         "updatedAt": _str_or_none(data.get("updatedAt")),
         "lastBackfillAt": _str_or_none(data.get("lastBackfillAt")),
+        # the linked phone's last own activity, and the warning 12 days after it
+        "phoneLastSeenAt": _str_or_none(data.get("phoneLastSeenAt")),
+        "phoneOfflineWarning": _str_or_none(data.get("phoneOfflineWarning")),
     }

@@ -30,3 +30,8 @@ class PairingUnavailable(Exception):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BackfillUnsupported(Exception):
+    """The transport cannot ask the phone for older messages (neonize 0.5.2 has no peer
+    history request): a backfill would be a no-op, so it is refused, the same way every time."""

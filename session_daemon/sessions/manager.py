@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from session_daemon.config import Settings
@@ -43,7 +42,10 @@ from session_daemon.sessions.errors import (
     NotConnectedError,
     PairingUnavailable,
 )
+from session_daemon.sessions.phone_presence import is_phone_activity
+from session_daemon.sessions.phone_watch import PhoneWatch
 from session_daemon.sessions.secrets import SecretsStore
+from session_daemon.sessions.session_db import wipe_session_db
 from session_daemon.sessions.status import NO_AUTO_RETRY, Transition, should_restore, transition_for
 from session_daemon.transport.port import (
     Connected,
@@ -54,6 +56,7 @@ from session_daemon.transport.port import (
     QrCode,
     QrTimeout,
     ReceiptReceived,
+    TemporaryBan,
     TransportEvent,
     WhatsAppTransport,
 )
@@ -87,6 +90,7 @@ class SessionState:
     start_task: asyncio.Task[None] | None = None
     timer_task: asyncio.Task[None] | None = None
     connect_attempts: int = 0
+    restarts: int = 0  # restarts after a failure since the last Connected (the backoff step)
 
 
 RegenerateKind = Literal["started", "reconnecting", "already_in_progress"]
@@ -122,7 +126,10 @@ class SessionManager:
         self._rand = rand
         self._states: dict[str, SessionState] = {}
         self._generations = itertools.count(1)  # global: a re-added account never reuses one
-        self._ops = asyncio.Lock()  # the Go side is not safe for concurrent start/stop
+        # One lock per account, never one for all: a start or stop can wait on the network for
+        # a minute, and other accounts must not wait with it. (The in-process neonize transport
+        # serialises its own Go calls; session hosts are separate processes.)
+        self._account_ops: dict[str, asyncio.Lock] = {}
         self._events: asyncio.Queue[tuple[int, TransportEvent]] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -130,27 +137,27 @@ class SessionManager:
         self.started = False
         self.event_counts: dict[str, int] = {}
         self.accounts = AccountLifecycle(store, transport, settings, self)
+        self.phones = PhoneWatch(store, clock)  # phoneLastSeenAt and the 12-day warning
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._consumer = asyncio.create_task(self._consume(), name="session-status-events")
+        self.spawn(self.phones.run(lambda: list(self._states)))
         await self._restore()
         self.started = True
 
     async def stop(self) -> None:
-        """Stop every session, one at a time; threads and account documents stay as they are."""
+        """Stop every session (each under its own lock); threads and account documents stay."""
         self.started = False
         for state in list(self._states.values()):
             self._cancel_tasks(state)
         for task in list(self._tasks):
             task.cancel()
-        for state in list(self._states.values()):
-            if state.running:
-                async with self._ops:
-                    await self._transport_stop(state.account_id, logout=False)
-                state.running = False
+        await asyncio.gather(
+            *(self._stop_for_shutdown(s) for s in list(self._states.values()) if s.running)
+        )
         if self._consumer is not None:
             # let already-queued status events land before leaving
             with contextlib.suppress(asyncio.TimeoutError):
@@ -189,6 +196,8 @@ class SessionManager:
         def sink(event: TransportEvent) -> None:
             name = type(event).__name__
             self.event_counts[name] = self.event_counts.get(name, 0) + 1
+            if is_phone_activity(event):
+                self.phones.seen(account_id)
             if isinstance(event, INBOUND_EVENTS):
                 self.inbound.submit(event)  # returns once journalled: the acknowledgement
                 return
@@ -223,6 +232,7 @@ class SessionManager:
         now = self._clock()
         if isinstance(event, Connected):
             state.connect_attempts = 0
+            state.restarts = 0
             state.last_regenerate_at = None  # the cooldown only damps repeated failed pairings
             transition = Transition(
                 status="connected",
@@ -245,8 +255,38 @@ class SessionManager:
             await asyncio.to_thread(self.secrets.set_pairing_code, account_id, event.code, now)
         elif transition.secrets == "clear":
             await asyncio.to_thread(self.secrets.clear, account_id)
-        if transition.stop_session:
+        if transition.restart:
+            self.spawn(self._restart_after_failure(state, generation))
+        elif transition.stop_session:
             self.spawn(self._stop_session(state, generation))
+        if isinstance(event, TemporaryBan) and event.expires_at is not None:
+            self.spawn(self._reconnect_after_ban(state, generation, event.expires_at))
+
+    async def _reconnect_after_ban(
+        self, state: SessionState, generation: int, expires_at: datetime
+    ) -> None:
+        """A temporary ban ends by itself: reconnect a minute after its expiry."""
+        await asyncio.sleep(max(0.0, (expires_at - self._clock()).total_seconds() + 60))
+        if state.generation == generation and self.started and state.status == "temporarily_banned":
+            self._launch_start(state, paired=True)
+
+    async def _restart_after_failure(self, state: SessionState, generation: int) -> None:
+        """Stop what is left of the session, wait a growing backoff, start it again (unless the
+        account moved on meanwhile: deleted, re-paired, restarted by hand)."""
+        await self._stop_session(state, generation)
+        state.restarts += 1
+        delay = backoff_delay(
+            state.restarts,
+            initial=self.settings.connect_backoff_initial,
+            maximum=self.settings.connect_backoff_max,
+            rand=self._rand,
+        )
+        retry_at = self._clock() + timedelta(seconds=delay)
+        await self._update_account(state.account_id, {"nextRetryAt": retry_at})
+        await asyncio.sleep(delay)
+        if state.generation == generation and self.started:
+            log.info("%s: restarting the session (restart %d)", state.account_id, state.restarts)
+            self._launch_start(state, paired=True)
 
     async def _write_transition(self, account_id: str, transition: Transition) -> None:
         data: dict[str, Any] = {"status": transition.status, "updatedAt": SERVER_TIMESTAMP}
@@ -283,6 +323,17 @@ class SessionManager:
         state.connect_attempts = 0
         state.start_task = self.spawn(self._start_with_retry(state, state.generation, paired))
 
+    async def _stop_for_shutdown(self, state: SessionState) -> None:
+        async with self._ops(state.account_id):
+            await self._transport_stop(state.account_id, logout=False)
+        state.running = False
+
+    def _ops(self, account_id: str) -> asyncio.Lock:
+        lock = self._account_ops.get(account_id)
+        if lock is None:
+            lock = self._account_ops[account_id] = asyncio.Lock()
+        return lock
+
     def _cancel_tasks(self, state: SessionState) -> None:
         for task in (state.start_task, state.timer_task):
             if task is not None and not task.done():
@@ -295,7 +346,7 @@ class SessionManager:
         while True:
             state.connect_attempts += 1
             try:
-                async with self._ops:
+                async with self._ops(account_id):
                     if state.generation != generation:
                         return
                     if state.running:
@@ -341,7 +392,7 @@ class SessionManager:
     async def _stop_session(
         self, state: SessionState, generation: int | None, *, logout: bool = False
     ) -> None:
-        async with self._ops:
+        async with self._ops(state.account_id):
             if generation is not None and state.generation != generation:
                 return
             if state.running:
@@ -378,7 +429,7 @@ class SessionManager:
         """Fresh session db, new generation, QR timer. Caller checked the pairing limit."""
         account_id = state.account_id
         self._cancel_tasks(state)
-        async with self._ops:
+        async with self._ops(account_id):
             if state.running:
                 await self._transport_stop(account_id, logout=False)
                 state.running = False
@@ -421,6 +472,17 @@ class SessionManager:
                 self._retry_after_for_pairing_slot(),
             )
 
+    async def restart_if_running(self, account_id: str) -> bool:
+        """Restart a paired account's running session (a new setting such as its proxy applies
+        at a session start). A pairing in progress is left alone: it would lose its QR."""
+        state = self._states.get(account_id)
+        if state is None or state.pairing or not (state.running or state.start_task):
+            return False
+        await self._write_status(account_id, "connecting", "restarting with new settings")
+        state.status = "connecting"
+        self._launch_start(state, paired=True)
+        return True
+
     # ---- the seam for the account lifecycle (SessionControl) -----------------------------------
 
     async def open_pairing(self, account_id: str) -> None:
@@ -440,10 +502,10 @@ class SessionManager:
         if state is not None:
             self._cancel_tasks(state)
             state.generation = next(self._generations)  # drop late events of this session
-            async with self._ops:
+            async with self._ops(account_id):
                 if state.running:
                     await self._transport_stop(account_id, logout=True)
-        async with self._ops:
+        async with self._ops(account_id):
             await asyncio.to_thread(wipe_session_db, self.settings.session_db(account_id))
         await asyncio.to_thread(self.secrets.clear, account_id)
 
@@ -531,13 +593,6 @@ class SessionManager:
             "transportEvents": dict(self.event_counts),
             "noAutoRetryStatuses": sorted(NO_AUTO_RETRY),
         }
-
-
-def wipe_session_db(db: Path) -> None:
-    """Remove one account's whatsmeow session database (and its WAL/SHM side files)."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(f"{db}{suffix}").unlink()
 
 
 def _short(exc: BaseException) -> str:

@@ -1,8 +1,10 @@
 """Account status rules: which transport event moves an account to which status (pure).
 
 The statuses are those of CONTRACT.md (`connecting`, `qr_ready`, `connected`, `disconnected`,
-`logged_out`, `needs_qr`) plus ours: `temporarily_banned`, `stream_replaced`, `error`, and
-`deleted` (the account document is kept, never removed).
+`logged_out`, `needs_qr`) plus ours: `temporarily_banned`, `stream_replaced`, `error`,
+`degraded`, `connect_failed`, `client_outdated`, `passkey_required`, and `deleted` (the account
+document is kept, never removed). `STATUS_TABLE` below is the one description of each, used by
+the README and the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -12,14 +14,20 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from session_daemon.transport.port import (
+    ClientOutdated,
     Connected,
+    ConnectFailure,
     Disconnected,
+    KeepAliveRestored,
+    KeepAliveTimeout,
     LoggedOut,
     Paired,
     PairFailed,
     PairingCode,
+    PasskeyRequired,
     QrCode,
     QrTimeout,
+    SessionEnded,
     StreamReplaced,
     TemporaryBan,
     TransportEvent,
@@ -28,8 +36,69 @@ from shared.schemas import AccountStatus
 
 # Statuses after which the daemon never reconnects on its own: a person must act.
 NO_AUTO_RETRY: Final[frozenset[str]] = frozenset(
-    {"logged_out", "needs_qr", "temporarily_banned", "stream_replaced", "deleted"}
+    {
+        "logged_out",
+        "needs_qr",
+        "temporarily_banned",
+        "stream_replaced",
+        "deleted",
+        "passkey_required",
+    }
 )
+
+# ConnectFailure reasons that are WhatsApp's own trouble (HTTP 5xx-like): retried with backoff.
+TRANSIENT_CONNECT_FAILURES: Final[frozenset[str]] = frozenset(
+    {"service_unavailable", "internal_server_error", "experimental", "unknown"}
+)
+
+# name -> (meaning, what the operator does). The README table and the OpenAPI description of
+# `status` are generated from this (tests check they agree).
+STATUS_TABLE: Final[dict[str, tuple[str, str]]] = {
+    "connecting": ("A session is starting or resuming.", "Wait."),
+    "qr_ready": ("A QR code is waiting to be scanned.", "Scan it: Linked devices > Link a device."),
+    "connected": ("Connected; messages flow both ways.", "Nothing."),
+    "degraded": (
+        "Connected, but WhatsApp stopped answering keep-alives: messages may be late until it "
+        "recovers (the session retries by itself).",
+        "Wait; if it lasts more than a few minutes, check the network or the proxy.",
+    ),
+    "disconnected": (
+        "The connection dropped or the session host ended; `lastError` says why and when the "
+        "automatic restart happens.",
+        "Wait for the automatic reconnect; Reconnect (regenerate-qr) if it lasts.",
+    ),
+    "error": (
+        "A start attempt failed; the daemon retries with backoff (`nextRetryAt`).",
+        "Check `lastError` (network, proxy); nothing to do if it recovers.",
+    ),
+    "connect_failed": (
+        "WhatsApp refused the connection with a reason the library does not retry.",
+        "Read `lastError`; check the number on the phone, then Reconnect.",
+    ),
+    "client_outdated": (
+        "WhatsApp refuses this version of the WhatsApp library.",
+        "Update neonize (the library) and restart the daemon; the session is kept.",
+    ),
+    "temporarily_banned": (
+        "WhatsApp banned the number for a while (`banExpiresAt`).",
+        "Stop sending; the daemon reconnects by itself a minute after the expiry.",
+    ),
+    "logged_out": (
+        "The device was unlinked (from the phone, or after ~14 days without the phone online).",
+        "Pair again: Regenerate QR.",
+    ),
+    "needs_qr": ("No paired session (the QR expired or pairing failed).", "Regenerate QR."),
+    "passkey_required": (
+        "The phone scanned the code but the link never completed: WhatsApp asked for a passkey "
+        "check that this library (neonize 0.5.2) cannot answer.",
+        "Move the number to the official Cloud API account kind, or retry later.",
+    ),
+    "stream_replaced": (
+        "Another process opened this same session.",
+        "Run one daemon per account; then Reconnect.",
+    ),
+    "deleted": ("The account was deleted; its threads and messages are kept.", "Nothing."),
+}
 
 SecretsAction = Literal["keep", "set_qr", "set_pairing_code", "clear"]
 
@@ -45,6 +114,16 @@ class Transition:
     pairing_finished: bool = False
     secrets: SecretsAction = "keep"
     fields: dict[str, Any] = field(default_factory=dict)
+    restart: bool = False  # start the session again after a backoff
+
+
+def status_table_markdown() -> str:
+    """The README's status table (a test keeps the README equal to it)."""
+    rows = ["| status | meaning | what the operator does |", "|---|---|---|"]
+    rows += [
+        f"| `{name}` | {meaning} | {action} |" for name, (meaning, action) in STATUS_TABLE.items()
+    ]
+    return "\n".join(rows)
 
 
 def transition_for(event: TransportEvent) -> Transition | None:
@@ -107,6 +186,60 @@ def transition_for(event: TransportEvent) -> Transition | None:
                 set_last_error=True,
                 stop_session=True,
                 fields={"banExpiresAt": expires_at},
+            )
+        case SessionEnded(reason=reason):
+            return Transition(
+                status="disconnected",
+                last_error=f"{reason or 'the session ended'}; restarting with backoff",
+                set_last_error=True,
+                restart=True,
+            )
+        case KeepAliveTimeout(error_count=count):
+            return Transition(
+                status="degraded",
+                last_error=f"WhatsApp stopped answering keep-alives ({count} missed); "
+                "messages may be delayed until the connection recovers",
+                set_last_error=True,
+            )
+        case KeepAliveRestored():
+            return Transition(status="connected", last_error=None, set_last_error=True)
+        case ConnectFailure(reason=reason, message=message):
+            detail = f"{reason}: {message}" if message else reason
+            if reason in TRANSIENT_CONNECT_FAILURES:
+                return Transition(
+                    status="error",
+                    last_error=f"WhatsApp refused the connection for now ({detail}); "
+                    "retrying with backoff",
+                    set_last_error=True,
+                    stop_session=True,
+                    restart=True,
+                )
+            return Transition(
+                status="connect_failed",
+                last_error=f"WhatsApp refused the connection ({detail}) and the library does not "
+                "retry it; check the number on the phone, then reconnect",
+                set_last_error=True,
+                stop_session=True,
+            )
+        case ClientOutdated():
+            return Transition(
+                status="client_outdated",
+                last_error="WhatsApp rejects this version of the WhatsApp library (client "
+                "outdated); update neonize and restart the daemon (the session is kept)",
+                set_last_error=True,
+                stop_session=True,
+            )
+        case PasskeyRequired(detail=detail):
+            return Transition(
+                status="passkey_required",
+                last_error="The phone scanned the code but WhatsApp asked for a passkey check to "
+                "link this device, which this library (neonize 0.5.2) cannot answer; the phone "
+                "shows 'continue on WhatsApp Web'. Use the official Cloud API account kind for "
+                f"this number, or retry later.{' (' + detail + ')' if detail else ''}",
+                set_last_error=True,
+                stop_session=True,
+                pairing_finished=True,
+                secrets="clear",
             )
         case QrTimeout():
             return Transition(

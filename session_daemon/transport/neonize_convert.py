@@ -36,16 +36,21 @@ from neonize.proto.waWeb import WAWebProtobufsWeb_pb2 as web
 from session_daemon.kinds import content_from_neonize
 from session_daemon.transport.port import (
     CallContent,
+    ClientOutdated,
     Connected,
+    ConnectFailure,
     Content,
     Disconnected,
     HistorySyncChunk,
+    KeepAliveRestored,
+    KeepAliveTimeout,
     LoggedOut,
     Media,
     MessageReceived,
     MessageType,
     Paired,
     PairFailed,
+    PasskeyRequired,
     QrCode,
     ReceiptReceived,
     ReceiptStatus,
@@ -627,6 +632,8 @@ def convert_event(
             if own is None:
                 return PairFailed(account_id, "pairing succeeded without a device JID")
             return Paired(account_id, own_jid=own)
+        if "passkey" in ev.Error.lower():  # whatsmeow names the step when it knows it
+            return PasskeyRequired(account_id, detail=ev.Error)
         return PairFailed(account_id, ev.Error or "pairing failed")
     if isinstance(ev, nz.Connected):
         return Connected(account_id)
@@ -641,8 +648,12 @@ def convert_event(
         expires = now + timedelta(seconds=ev.Expire) if ev.Expire > 0 else None
         return TemporaryBan(account_id, code=int(ev.Code), expires_at=expires)
     if isinstance(ev, nz.ConnectFailure):
-        reason = _enum_name(nz.ConnectFailureReason, ev.Reason, "unknown")
-        return Disconnected(account_id, reason=f"connect_failure:{reason}")
+        reason = _enum_name(nz.ConnectFailureReason, ev.Reason, str(int(ev.Reason)))
+        return ConnectFailure(account_id, reason=reason, message=ev.Message)
     if isinstance(ev, nz.ClientOutdated):
-        return Disconnected(account_id, reason="client_outdated")
+        return ClientOutdated(account_id)
+    if isinstance(ev, nz.KeepAliveTimeout):
+        return KeepAliveTimeout(account_id, error_count=int(ev.ErrorCount))
+    if isinstance(ev, nz.KeepAliveRestored):
+        return KeepAliveRestored(account_id)
     return None

@@ -47,7 +47,7 @@ os.environ["NEONIZE_BOT_TAG"] = "off"
 
 import aiohttp
 from google.protobuf.message import DecodeError
-from neonize._binder import gocode
+from neonize._binder import ProxySettings, gocode
 from neonize.aioze.client import NewAClient
 from neonize.aioze.events import Event
 from neonize.events import EVENT_TO_INT, INT_TO_EVENT
@@ -64,7 +64,9 @@ from session_daemon.transport.neonize_convert import (
     jid_str,
 )
 from session_daemon.transport.port import (
+    ClientOutdated,
     Connected,
+    ConnectFailure,
     Disconnected,
     EventSink,
     HistorySyncChunk,
@@ -75,9 +77,11 @@ from session_daemon.transport.port import (
     Paired,
     PairFailed,
     PairingCode,
+    PasskeyRequired,
     QrTimeout,
     ReceiptReceived,
     SendResult,
+    SessionEnded,
     StreamReplaced,
     TemporaryBan,
     TransportError,
@@ -101,6 +105,8 @@ SUBSCRIBED_EVENTS: tuple[type[Any], ...] = (
     nz.TemporaryBan,
     nz.ConnectFailure,
     nz.ClientOutdated,
+    nz.KeepAliveTimeout,
+    nz.KeepAliveRestored,
     nz.HistorySync,
     nz.Message,
     nz.Receipt,
@@ -109,7 +115,14 @@ SUBSCRIBED_EVENTS: tuple[type[Any], ...] = (
 )
 _DEVICE_CODE = EVENT_TO_INT[nz.Device]
 _INBOUND = (MessageReceived, HistorySyncChunk, ReceiptReceived)
-_CONNECTION_LOST = (Disconnected, LoggedOut, StreamReplaced, TemporaryBan)
+_CONNECTION_LOST = (
+    Disconnected,
+    LoggedOut,
+    StreamReplaced,
+    TemporaryBan,
+    ConnectFailure,
+    ClientOutdated,
+)
 _PHONE_DIGITS = re.compile(r"^\d{8,15}$")
 
 DEFAULT_DEVICE_NAME = "SuperParty CRM"
@@ -117,6 +130,7 @@ QR_TIMEOUT_SECONDS = 160.0  # whatsmeow: first code 60 s, then five of 20 s
 REGISTER_TIMEOUT_SECONDS = 45.0  # connect until Go holds the session (first QR or device)
 DRAIN_TIMEOUT_SECONDS = 80.0  # in-flight FFI calls at stop (whatsmeow's request timeout 75 s)
 STOP_GRACE_SECONDS = 3.0
+PASSKEY_WINDOW_SECONDS = 45.0  # scan accepted → Paired takes seconds; a passkey gate never ends
 
 
 class _GoCalls:
@@ -223,6 +237,7 @@ class _Session:
     push_name: str | None = None
     qr_seen: bool = False
     pairing_over: bool = False
+    linked: bool = False  # a Paired event arrived (the passkey check watches for it)
     qr_timer: asyncio.TimerHandle | None = None
     inflight: int = 0
     idle: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
@@ -249,6 +264,8 @@ class _Session:
 class NeonizeTransport:
     """The real `WhatsAppTransport` (see module docstring for the neonize specifics)."""
 
+    supports_history_requests = False  # neonize 0.5.2 cannot send whatsmeow's peer request
+
     def __init__(
         self,
         executor_workers: int = 64,
@@ -258,8 +275,11 @@ class NeonizeTransport:
         qr_timeout_seconds: float = QR_TIMEOUT_SECONDS,
         register_timeout_seconds: float = REGISTER_TIMEOUT_SECONDS,
         go_log_level: int = logging.INFO,
+        proxy: str | None = None,
+        passkey_window_seconds: float = PASSKEY_WINDOW_SECONDS,
     ) -> None:
         self._workers = executor_workers
+        self._proxy = proxy  # http:// or socks5:// (checked by the caller), for every session
         self._executor: ThreadPoolExecutor | None = None
         self._executor_loop: asyncio.AbstractEventLoop | None = None
         # One DeviceProps for every session: the Go side merges it into a process-wide value.
@@ -267,10 +287,12 @@ class NeonizeTransport:
             os=device_name, platformType=DeviceProps.CHROME, requireFullSync=full_history
         )
         self._qr_timeout = qr_timeout_seconds
+        self._passkey_window = passkey_window_seconds
         self._register_timeout = register_timeout_seconds
         self._sessions: dict[str, _Session] = {}
         self._lock = asyncio.Lock()
         self.stuck_threads = 0  # session loops that never returned after stop (diagnostics)
+        self.unknown_events: dict[str, int] = {}
         # neonize passes its own logger's level to whatsmeow; unset means debug, which floods
         # the log callback with every socket frame of every session.
         if _NEONIZE_LOG.level == logging.NOTSET:
@@ -291,7 +313,8 @@ class NeonizeTransport:
             session.client = self._new_client(session, Path(session_db))
             self._sessions[account_id] = session
             try:
-                task = await session.client.connect()
+                proxy = ProxySettings(proxy_address=self._proxy) if self._proxy else None
+                task = await session.client.connect(proxy)
                 session.connect_task = task
                 task.add_done_callback(lambda t: self._on_loop_ended(session, t))
                 await self._await_registration(session, task)
@@ -456,15 +479,28 @@ class NeonizeTransport:
             "connected": sum(1 for s in sessions if s.connected),
             "pairing": sum(1 for s in sessions if s.qr_seen and not s.pairing_over),
             "stuckSessionThreads": self.stuck_threads,
+            "unknownEvents": dict(self.unknown_events),
         }
+
+    def _unknown(self, kind: str) -> None:
+        """Unknown events are logged once per kind and counted (`/diag`), never fatal."""
+        count = self.unknown_events.get(kind, 0)
+        self.unknown_events[kind] = count + 1
+        if count == 0:
+            log.warning("neonize delivered %s, which this daemon does not know; ignored", kind)
 
     # ---- Go callbacks (run on Go's threads) -----------------------------------------------------
 
     def _handle_event(self, session: _Session, code: int, raw: bytes) -> None:
         ev_type = INT_TO_EVENT.get(code)
         if ev_type is None:
+            self._unknown(f"event code {code}")
             return
-        ev = ev_type.FromString(raw)
+        try:
+            ev = ev_type.FromString(raw)
+        except Exception:  # bytes this neonize cannot parse: count it, never end the session
+            self._unknown(f"unparsable {ev_type.__name__}")
+            return
         if code == _DEVICE_CODE:  # Go's first word on every connect: the session is live
             if session.client is not None:
                 session.client.me = ev
@@ -501,13 +537,15 @@ class NeonizeTransport:
             return
         if status == "success":  # the device events follow; no QR timeout from now on
             with contextlib.suppress(RuntimeError):
-                session.loop.call_soon_threadsafe(_pairing_succeeded, session)
+                session.loop.call_soon_threadsafe(self._pairing_succeeded, session)
             return
-        event: TransportEvent = (
-            QrTimeout(session.account_id)
-            if status == "timeout"
-            else PairFailed(session.account_id, status)
-        )
+        event: TransportEvent
+        if status == "timeout":
+            event = QrTimeout(session.account_id)
+        elif "passkey" in status.lower():
+            event = PasskeyRequired(session.account_id, detail=status)
+        else:
+            event = PairFailed(session.account_id, status)
         with contextlib.suppress(RuntimeError):
             session.loop.call_soon_threadsafe(self._end_pairing, session, event)
 
@@ -601,7 +639,26 @@ class NeonizeTransport:
         if session.registered is None or not session.registered.done():
             return  # start_session reports it
         log.warning("%s: session loop ended: %s", session.account_id, exc)
-        session.sink(Disconnected(session.account_id, reason=f"session loop ended: {exc}"))
+        reason = f"the session's event loop ended ({exc or 'the Go loop returned'})"
+        session.sink(SessionEnded(session.account_id, reason=reason))
+
+    def _pairing_succeeded(self, session: _Session) -> None:
+        """On the loop: the phone scanned and WhatsApp accepted it. A link normally completes
+        (Paired) within seconds; one that does not is the passkey step neonize 0.5.2 cannot
+        answer (the phone shows "continue on WhatsApp Web"): the best signal the library gives."""
+        session.pairing_over = True
+        _cancel_timer(session)
+        session.qr_timer = session.loop.call_later(
+            self._passkey_window, self._link_never_completed, session
+        )
+
+    def _link_never_completed(self, session: _Session) -> None:
+        if session.linked or session.stopping:
+            return
+        detail = f"the scan was accepted but no link followed within {self._passkey_window:.0f} s"
+        session.sink(PasskeyRequired(session.account_id, detail=detail))
+        task = session.loop.create_task(self._stop_if_current(session))
+        task.add_done_callback(_log_task_failure)
 
     def _arm_qr_timer(self, session: _Session) -> None:
         if session.stopping or session.pairing_over or session.qr_timer is not None:
@@ -633,6 +690,7 @@ class NeonizeTransport:
         elif isinstance(event, _CONNECTION_LOST):
             session.connected = False
         if isinstance(event, Paired):
+            session.linked = True
             session.own_jid = session.own_jid or event.own_jid
             session.pairing_over = True
             with contextlib.suppress(RuntimeError):
@@ -705,11 +763,6 @@ class NeonizeTransport:
 def _cancel_timer(session: _Session) -> None:
     if session.qr_timer is not None:
         session.qr_timer.cancel()
-
-
-def _pairing_succeeded(session: _Session) -> None:
-    session.pairing_over = True
-    _cancel_timer(session)
 
 
 def _log_task_failure(task: asyncio.Task[None]) -> None:

@@ -189,6 +189,53 @@ class QrTimeout:
 
 
 @dataclass(frozen=True)
+class SessionEnded:
+    """The session's event loop ended although nobody stopped it (for instance an event the Go
+    encoder cannot map): nothing is received any more, so the session must be restarted."""
+
+    account_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class KeepAliveTimeout:
+    """WhatsApp stopped answering keep-alives: the socket may be dead although "connected"."""
+
+    account_id: str
+    error_count: int = 0
+
+
+@dataclass(frozen=True)
+class KeepAliveRestored:
+    account_id: str
+
+
+@dataclass(frozen=True)
+class ConnectFailure:
+    """WhatsApp refused the connection (whatsmeow does not reconnect after this)."""
+
+    account_id: str
+    reason: str  # whatsmeow's ConnectFailureReason name, lower case, or the numeric code
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ClientOutdated:
+    """WhatsApp refuses this client version (whatsmeow does not reconnect after this)."""
+
+    account_id: str
+
+
+@dataclass(frozen=True)
+class PasskeyRequired:
+    """A QR was scanned (or a code entered) but the link never completed within the window:
+    WhatsApp's passkey step for linking devices, which neonize 0.5.2 cannot answer."""
+
+    account_id: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class MessageReceived:
     account_id: str
     message: WireMessage
@@ -225,6 +272,12 @@ TransportEvent = (
     | StreamReplaced
     | TemporaryBan
     | QrTimeout
+    | SessionEnded
+    | KeepAliveTimeout
+    | KeepAliveRestored
+    | ConnectFailure
+    | ClientOutdated
+    | PasskeyRequired
     | MessageReceived
     | HistorySyncChunk
     | ReceiptReceived

@@ -46,11 +46,15 @@ from typing import Any, ParamSpec, TypeVar
 
 from session_daemon.transport.port import (
     CallContent,
+    ClientOutdated,
+    ConnectFailure,
     Content,
     Disconnected,
     EditContent,
     EventSink,
     HistorySyncChunk,
+    KeepAliveRestored,
+    KeepAliveTimeout,
     LoggedOut,
     Media,
     MessageReceived,
@@ -63,9 +67,11 @@ from session_daemon.transport.port import (
     ReceiptStatus,
     RevokeContent,
     SendResult,
+    SessionEnded,
     StreamReplaced,
     TemporaryBan,
     TransportError,
+    TransportEvent,
     UndecryptableContent,
     WireMessage,
 )
@@ -131,6 +137,7 @@ class SimulatedTransport(SimulatedNetwork):
             if left:
                 self._connect_failures[account_id] = left - 1
                 raise TransportError("simulated connect failure", retryable=True)
+            stall = self._connect_stalls.pop(account_id, 0.0)
             old = self._sessions.get(account_id)
             if old is not None:
                 self._stop_qr(old)
@@ -140,6 +147,8 @@ class SimulatedTransport(SimulatedNetwork):
                 session.history = old.history
             load_session(session)
             self._sessions[account_id] = session
+        if stall:  # a connect hanging on a dead network (cancellable, like the real one)
+            await asyncio.sleep(stall)
         await asyncio.to_thread(self._connect, session)
 
     async def stop_session(self, account_id: str, *, logout: bool = False) -> None:
@@ -492,6 +501,51 @@ class SimulatedTransport(SimulatedNetwork):
         with self._lock:
             self._send_failure = mode
             self._send_failures_left = count
+
+    # ---- the failure states of the real library (neonize/whatsmeow) ---------------------------
+
+    def keepalive_timeout(self, account_id: str, missed: int = 3) -> None:
+        """WhatsApp stops answering keep-alives: the socket looks connected but may be dead."""
+        with self._lock:
+            session = self._require(account_id)
+            if session.state != "connected":
+                return
+        session.sink(KeepAliveTimeout(account_id, error_count=missed))
+
+    def keepalive_restored(self, account_id: str) -> None:
+        with self._lock:
+            session = self._require(account_id)
+            if session.state != "connected":
+                return
+        session.sink(KeepAliveRestored(account_id))
+
+    def end_loop(self, account_id: str, reason: str = "an event Go cannot encode") -> None:
+        """The session's event loop ends (neonize: `proto.Marshal` failed): nothing is received
+        any more until the session is started again."""
+        with self._lock:
+            session = self._require(account_id)
+            if session.state != "connected":
+                return
+            session.state = "disconnected"
+        session.sink(SessionEnded(account_id, reason=f"the session's event loop ended ({reason})"))
+
+    def connect_failure(self, account_id: str, reason: str = "bad_user_agent") -> None:
+        """WhatsApp refuses the connection (`ConnectFailure`); `client_outdated` as the reason
+        plays `ClientOutdated`."""
+        with self._lock:
+            session = self._require(account_id)
+            session.state = "disconnected"
+        event: TransportEvent = (
+            ClientOutdated(account_id)
+            if reason == "client_outdated"
+            else ConnectFailure(account_id, reason=reason)
+        )
+        session.sink(event)
+
+    def stall_connects(self, account_id: str, seconds: float) -> None:
+        """The next `start_session` for the account hangs `seconds` before connecting."""
+        with self._lock:
+            self._connect_stalls[account_id] = seconds
 
     def fail_connects(self, account_id: str, times: int) -> None:
         """The next `times` `start_session` calls for the account raise a retryable error."""

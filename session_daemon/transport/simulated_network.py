@@ -67,6 +67,7 @@ class SimulatedNetwork:
         self._send_failure: SendFailure | None = None
         self._send_failures_left: int | None = None
         self._connect_failures: dict[str, int] = {}
+        self._connect_stalls: dict[str, float] = {}  # start_session hangs this long, once
         self._timers: set[threading.Timer] = set()
         self._closed = False
         self.sent_count = 0

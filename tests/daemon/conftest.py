@@ -281,6 +281,7 @@ class ScriptedTransport:
         self.stop_calls: list[tuple[str, bool]] = []
         self.connected: set[str] = set()
         self.history_requests: list[tuple[str, str, int]] = []
+        self.supports_history_requests = True  # False plays neonize (no history request)
         self.emit_qr_on_start = True
 
     async def start_session(self, account_id: str, session_db: Path, sink: Any) -> None:

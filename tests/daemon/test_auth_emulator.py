@@ -230,6 +230,8 @@ EXPECTED_ACCESS = {
     ("POST", "/api/whatsapp/regenerate-qr/{accountId}"): "super_admin",
     ("POST", "/api/whatsapp/pairing-code/{accountId}"): "super_admin",
     ("DELETE", "/api/whatsapp/accounts/{accountId}"): "super_admin",
+    ("GET", "/api/whatsapp/accounts/{accountId}/proxy"): "super_admin",
+    ("PUT", "/api/whatsapp/accounts/{accountId}/proxy"): "super_admin",
     ("POST", "/api/whatsapp/backfill/{accountId}"): "employee",
     ("GET", "/api/whatsapp/threads/{accountId}"): "employee",
     ("GET", "/api/whatsapp/inbox/{accountId}"): "employee",

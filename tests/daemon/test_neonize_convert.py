@@ -26,9 +26,13 @@ from session_daemon.transport.neonize_convert import (
     message_content,
 )
 from session_daemon.transport.port import (
+    ClientOutdated,
     Connected,
+    ConnectFailure,
     Disconnected,
     HistorySyncChunk,
+    KeepAliveRestored,
+    KeepAliveTimeout,
     LoggedOut,
     Media,
     MessageReceived,
@@ -594,9 +598,13 @@ def test_connection_events() -> None:
     logged_out = nz.LoggedOut(OnConnect=True, Reason=nz.ConnectFailureReason.Value("LOGGED_OUT"))
     assert convert_event(ACC, wire(logged_out), now=NOW) == LoggedOut(ACC, reason="logged_out")
     failure = nz.ConnectFailure(Reason=nz.ConnectFailureReason.Value("SERVICE_UNAVAILABLE"))
-    assert convert_event(ACC, wire(failure), now=NOW) == Disconnected(
-        ACC, reason="connect_failure:service_unavailable"
+    assert convert_event(ACC, wire(failure), now=NOW) == ConnectFailure(
+        ACC, reason="service_unavailable"
     )
+    assert convert_event(ACC, wire(nz.ClientOutdated()), now=NOW) == ClientOutdated(ACC)
+    timeout = nz.KeepAliveTimeout(ErrorCount=3, LastSuccess=TS_S)
+    assert convert_event(ACC, wire(timeout), now=NOW) == KeepAliveTimeout(ACC, error_count=3)
+    assert convert_event(ACC, wire(nz.KeepAliveRestored()), now=NOW) == KeepAliveRestored(ACC)
 
 
 def test_temporary_ban_expire_is_a_duration() -> None:

@@ -35,6 +35,7 @@ from session_daemon.transport.port import (
     NotConnected,
     Paired,
     PairFailed,
+    PasskeyRequired,
     QrCode,
     QrTimeout,
     ReceiptReceived,
@@ -212,6 +213,7 @@ async def test_events_reach_the_sink_in_order_on_the_delivery_thread(tmp_path: P
         "connected": 1,
         "pairing": 0,
         "stuckSessionThreads": 0,
+        "unknownEvents": {},
     }
 
     await asyncio.to_thread(go_event, session, nz.Disconnected(status=True))
@@ -345,6 +347,48 @@ async def test_pairing_success_cancels_the_qr_timer(tmp_path: Path) -> None:
     assert transport.session_ids() == [ACC]
     with pytest.raises(TransportError):  # paired: no pairing code any more
         await transport.request_pairing_code(ACC, "+40722000001")
+
+
+async def test_a_scan_that_never_links_is_passkey_required(tmp_path: Path) -> None:
+    """whatsmeow accepted the scan ("success" on the QR channel) but no PairStatus follows: the
+    passkey step neonize 0.5.2 cannot answer. A scan that does link reports nothing of it."""
+    transport = NeonizeTransport(executor_workers=4, passkey_window_seconds=0.2)
+    sink = Recorder()
+    session = attach(transport, tmp_path, sink)
+    await asyncio.to_thread(go_qr, session, b"2@only,k1,k2,k3")
+    await asyncio.to_thread(go_login_status, session, b"success")
+    await asyncio.sleep(0.5)
+    assert [type(e) for e in sink.of(PasskeyRequired)] == [PasskeyRequired]
+    assert "no link followed" in sink.of(PasskeyRequired)[0].detail
+    assert sink.of(QrTimeout) == [] and transport.session_ids() == []
+
+    linked = Recorder()
+    session = attach(
+        NeonizeTransport(executor_workers=4, passkey_window_seconds=0.2), tmp_path, linked
+    )
+    await asyncio.to_thread(go_qr, session, b"2@only,k1,k2,k3")
+    await asyncio.to_thread(go_login_status, session, b"success")
+    ok = nz.PairStatus(ID=jid(OWN_PN, device=30), Status=nz.PairStatus.SUCCESS)
+    await asyncio.to_thread(go_event, session, ok)
+    await asyncio.sleep(0.5)
+    assert linked.of(PasskeyRequired) == [] and linked.of(Paired)
+
+
+def test_unknown_events_are_counted_and_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event code this daemon does not know, or bytes it cannot parse, never end a session."""
+    transport = NeonizeTransport(executor_workers=2)
+    session = _Session(account_id=ACC, sink=Recorder(), loop=asyncio.new_event_loop())
+    for _ in range(3):
+        transport._handle_event(session, 9999, b"")
+    transport._handle_event(session, EVENT_TO_INT[nz.Message], b"\xff\xff\xff")
+    assert transport.diagnostics()["unknownEvents"] == {
+        "event code 9999": 3,
+        "unparsable Message": 1,
+    }
+    assert sum("does not know" in r.getMessage() for r in caplog.records) == 2
+    session.loop.close()
 
 
 # ---- a real session start (offline) --------------------------------------------------------------

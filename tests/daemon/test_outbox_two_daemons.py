@@ -72,7 +72,7 @@ def _child() -> None:
             time.sleep(delay)  # the answer on its way back
             return result
 
-    app_module.make_transport = lambda settings: LoggedTransport()
+    app_module.make_transport = lambda settings, store: LoggedTransport()
     sys.argv = [sys.argv[0], "serve", *sys.argv[1:]]
     main()
 

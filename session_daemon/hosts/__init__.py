@@ -1,0 +1,1 @@
+"""Session hosts: one supervised child process per account holds its WhatsApp session."""
