@@ -60,14 +60,17 @@ def fcm() -> Iterator[FcmStandIn]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["inprocess", "shared"])
 def rig(
-    fcm: FcmStandIn, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, fcm: FcmStandIn, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[DaemonProcess, str]]:
+    """The in-process simulator, and the shared one with every session in a host process
+    (the content of each kind crosses the host wire; media are handed over on disk)."""
     d = DaemonProcess(
         workdir=tmp_path_factory.mktemp("kinds-daemon"),
         token=secrets.token_urlsafe(24),
         env={
+            "WHATSAPP_SIMULATOR": str(request.param),
             "WHATSAPP_FCM_PROJECT": "demo-superparty",
             "WHATSAPP_FCM_BASE_URL": f"http://127.0.0.1:{fcm.server_address[1]}",
             "WHATSAPP_FCM_ACCESS_TOKEN": "test-access-token",
@@ -78,6 +81,8 @@ def rig(
     try:
         account = _ok(d.post("/api/whatsapp/add-account", {"name": "Sales", "phone": "0722000001"}))
         account_id = account["accountId"]
+        qr = f"/api/whatsapp/qr/{account_id}"
+        d.wait_for(lambda: d.get(qr).json().get("qr"), timeout=30, what="the first QR")
         _ok(d.post(f"/api/simulator/pair/{account_id}", {}))
         d.wait_for(lambda: d.account_status(account_id) == "connected", what="connected")
         with d.open_store() as store:
