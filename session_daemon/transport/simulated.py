@@ -609,8 +609,13 @@ class SimulatedTransport(SimulatedNetwork):
             self._connected_session(account_id)
             return self._group_subjects.get(normalize_jid(group_jid) or group_jid)
 
-    def set_profile_picture(self, who: str, picture: bytes | None) -> None:
-        """A client (phone) or group (JID) sets or removes its profile picture."""
+    def set_profile_picture(self, who: str, picture_base64: str | None) -> None:
+        """A client (phone) or group (JID) sets or removes (None) its profile picture; base64,
+        so the call crosses the shared simulator's wire."""
+        try:
+            picture = base64.b64decode(picture_base64, validate=True) if picture_base64 else None
+        except (ValueError, binascii.Error):
+            raise SimulatorError("invalid_argument", "the picture is not base64") from None
         chat = normalize_jid(who) if "@" in who else phone_jid(require_phone(who, "phone"))
         if chat is None:
             raise SimulatorError("invalid_argument", f"not a JID or phone: {who!r}")
