@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs to run and to test, idempotently:
 #   Debian packages, .venv (Python 3.11, requirements.lock + the project, editable),
-#   node_modules (npm ci of package-lock.json), functions/venv (functions/requirements.txt).
+#   node_modules (npm ci of package-lock.json), the Node stand-in's node_modules
+#   (tests/cutover/app_functions), functions/venv (functions/requirements.txt).
 # Each step records a stamp keyed by a hash of its inputs and is skipped while the stamp matches,
 # so a second run takes about a second. Safe to run concurrently (one run at a time, via flock).
 #
@@ -119,6 +120,20 @@ if ! stamp_matches "$NPM_STAMP" "$npm_hash"; then
     # compiling it from source took 10+ minutes on 2 cores; without it npm ci takes ~45 s.
     npm ci --omit=optional --no-audit --no-fund --loglevel=error >/dev/null
     echo "$npm_hash" >"$NPM_STAMP"
+fi
+
+# ---- the app's Node functions stand-in (tests only: our codebase served beside a Node one) ------
+APP_FUNCTIONS=tests/cutover/app_functions
+if [[ -f "$APP_FUNCTIONS/package-lock.json" ]]; then
+    APP_STAMP="$APP_FUNCTIONS/node_modules/.superparty-stamp"
+    app_hash="$(hash_files "$APP_FUNCTIONS/package.json" "$APP_FUNCTIONS/package-lock.json")"
+    if ! stamp_matches "$APP_STAMP" "$app_hash"; then
+        log "installing npm packages of $APP_FUNCTIONS (npm ci)"
+        # optional dependencies included: firebase-admin lists @google-cloud/firestore as one, and
+        # the Functions emulator loads it for a Node codebase.
+        (cd "$APP_FUNCTIONS" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        echo "$app_hash" >"$APP_STAMP"
+    fi
 fi
 
 # ---- functions/venv (the Firebase CLI runs our Python functions from it) ----------------------

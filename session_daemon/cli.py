@@ -1,5 +1,6 @@
 """`superparty-daemon serve` runs the daemon; `superparty-daemon qr ACCOUNT` prints the current QR
-of an account in the terminal by asking the running daemon."""
+of an account in the terminal by asking the running daemon; `superparty-daemon set-admin EMAIL`
+makes a user a super-admin (claim + config/super_admins)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from session_daemon import admin_cli
 from session_daemon.config import DEFAULT_TOKEN_FILE, ConfigError, settings_from_env
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -137,6 +139,10 @@ def qr(
     sys.stdout.write(qr_terminal(code))
     if body.get("pairingCode"):
         typer.echo(f"pairing code: {body['pairingCode']}")
+
+
+# Admin set-up lives in its own module (one line here keeps this file's commands apart).
+cli.command("set-admin")(admin_cli.set_admin)
 
 
 def main() -> None:

@@ -51,9 +51,13 @@ class Caller:
     is_employee: bool
     staff_profile_exists: bool
     staff_profile_role: str | None
+    # Why the caller is or is not admin / employee, for operators setting admins up
+    # (`whatsappWhoAmI`'s additive `reasons`; the app ignores it).
+    reasons: tuple[str, ...] = ()
+    admin_by_claim: bool = False
 
     def who_am_i(self) -> dict[str, Any]:
-        """The `whatsappWhoAmI` body (CONTRACT.md section 2)."""
+        """The `whatsappWhoAmI` body (CONTRACT.md section 2, plus the additive `reasons`)."""
         return {
             "uid": self.uid,
             "email": self.email,
@@ -61,6 +65,7 @@ class Caller:
             "isEmployee": self.is_employee,
             "staffProfileExists": self.staff_profile_exists,
             "staffProfileRole": self.staff_profile_role,
+            "reasons": list(self.reasons),
         }
 
 
@@ -106,7 +111,42 @@ def classify_caller(
         is_employee=is_super_admin or profile_exists,
         staff_profile_exists=profile_exists,
         staff_profile_role=role if isinstance(role, str) else None,
+        reasons=_reasons(uid, normalized, claims, admins, profile_exists, is_super_admin),
+        admin_by_claim=claims.get("admin") is True,
     )
+
+
+def _reasons(
+    uid: str,
+    email: str | None,
+    claims: Mapping[str, Any],
+    admins: set[str],
+    profile_exists: bool,
+    is_super_admin: bool,
+) -> tuple[str, ...]:
+    out = []
+    admin_claim = claims.get("admin")
+    if admin_claim is True:
+        out.append("admin: the token has the custom claim admin=true")
+    elif admin_claim is not None:
+        out.append(f"not admin by claim: admin={admin_claim!r} is not the boolean true")
+    else:
+        out.append("not admin by claim: the token has no admin claim")
+    if email is None:
+        out.append("not admin by email: the token has no email")
+    elif email not in admins:
+        out.append(f"not admin by email: {email} is not in SUPER_ADMIN_EMAILS")
+    elif claims.get("email_verified") is not True:
+        out.append(f"not admin by email: {email} is in SUPER_ADMIN_EMAILS but not verified")
+    else:
+        out.append(f"admin: {email} is verified and in SUPER_ADMIN_EMAILS")
+    if profile_exists:
+        out.append(f"employee: staffProfiles/{uid} exists")
+    elif is_super_admin:
+        out.append(f"employee: a super-admin (no staffProfiles/{uid} needed)")
+    else:
+        out.append(f"not employee: no staffProfiles/{uid} and not a super-admin")
+    return tuple(out)
 
 
 _app_lock = threading.Lock()

@@ -21,7 +21,8 @@ API (stdlib only; cheap to import from Cloud Functions):
   `event_path(event_id)`, `counter_path(name)`, `config_path(name)`, `app_config_path(name)`,
   `staff_profile_path(uid)`, `user_path(uid)`, `pending_receipt_path(account, wa_message_id)`;
   collection paths: `messages_collection(t)`. Fixed documents: `EVENT_SHORT_CODE_COUNTER`,
-  `WHATSAPP_INBOX_CONFIG` (its `adminOnlyAccountIds`), `AI_PROMPTS`; trigger pattern
+  `WHATSAPP_INBOX_CONFIG` (its `adminOnlyAccountIds`), `SUPER_ADMINS_CONFIG` (its `emails`),
+  `AI_PROMPTS`; trigger pattern
   `EVENT_TRIGGER_DOCUMENT` (`evenimente/{eventId}`).
 - Parsers: `doc_id(path)`, `thread_id_of(path)` (a thread, message or extraction path → its
   thread id), `parse_message_path(path) -> (thread_id, message_id)`. They raise `InvalidId`.
@@ -55,6 +56,7 @@ __all__ = [
     "OUTBOX",
     "PENDING_RECEIPTS",
     "STAFF_PROFILES",
+    "SUPER_ADMINS_CONFIG",
     "THREADS",
     "USERS",
     "WA_SESSIONS",
@@ -254,6 +256,7 @@ def pending_receipt_path(account_id: str, wa_message_id: str) -> str:
 
 EVENT_SHORT_CODE_COUNTER: Final = counter_path("eventShortCode")
 WHATSAPP_INBOX_CONFIG: Final = config_path("whatsapp_inbox")  # field `adminOnlyAccountIds`
+SUPER_ADMINS_CONFIG: Final = config_path("super_admins")  # field `emails`: the rules' admin list
 AI_PROMPTS: Final = app_config_path("ai_prompts")
 EVENT_TRIGGER_DOCUMENT: Final = f"{EVENTS}/{{eventId}}"  # the Firestore trigger's pattern
 

@@ -608,6 +608,7 @@ class WhoAmI(Payload):
     is_employee: bool
     staff_profile_exists: bool
     staff_profile_role: str | None = None
+    reasons: list[str] = Field(default_factory=list)  # additive: why admin / employee or not
 
 
 class AutoReplySettings(Payload):

@@ -250,6 +250,13 @@ class FirebaseEmulators:
         )
         return user["localId"], fresh["idToken"]
 
+    def sign_in(self, email: str) -> str:
+        """A fresh ID token of a `sign_up` user (carries claims set since)."""
+        reply = self._identity(
+            "accounts:signInWithPassword", {"email": email, "password": "secret123"}
+        )
+        return str(reply["idToken"])
+
     def admin_auth(self, action: Callable[[object], None]) -> None:
         """Run `action(app)` with a firebase_admin app pointed at this Auth emulator (e.g.
         `lambda app: auth.update_user(uid, disabled=True, app=app)`)."""

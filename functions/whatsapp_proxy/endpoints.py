@@ -27,7 +27,7 @@ from shared.identity import (
     may_see_account,
 )
 from shared.outbox import SendRejected, enqueue_send, validate_send_request
-from shared.paths import InvalidId, is_id
+from shared.paths import SUPER_ADMINS_CONFIG, InvalidId, is_id
 from shared.schemas import AddAccountRequest, InvalidPayload, validate_payload
 from shared.store.port import DocumentStore
 
@@ -43,6 +43,11 @@ ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 MAX_BODY_BYTES = 256 * 1024
 # Keys that carry pairing data; compared without case or separators ("QR_code", "pairing-url").
 PAIRING_KEYS = frozenset({"qr", "qrcode", "pairingcode", "pairingurl"})
+ALREADY_CONNECTED = {
+    "success": True,
+    "status": "already_connected",
+    "message": "This account is already connected; no QR code is needed.",
+}
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,10 @@ def regenerate_qr(ctx: Context) -> ProxyResponse:
         body={},
         request_id=ctx.request_id,
     )
+    if resp.status == 409 and resp.body.get("error") == "already_connected":
+        # A daemon older than the contract's answer: a connected account is not an error for
+        # the app (CONTRACT section 2), it shows the message.
+        return ProxyResponse(200, ALREADY_CONNECTED)
     return forwarded(resp)
 
 
@@ -312,7 +321,21 @@ def send(ctx: Context) -> ProxyResponse:
 
 
 def who_am_i(ctx: Context) -> ProxyResponse:
-    return ProxyResponse(200, {"success": True, **ctx.caller.who_am_i()})
+    body = {"success": True, **ctx.caller.who_am_i()}
+    caller = ctx.caller
+    if caller.is_super_admin and not caller.admin_by_claim and caller.email:
+        # Admin here by SUPER_ADMIN_EMAILS; the Firestore rules see an admin only through the
+        # claim or config/super_admins, so say whether the app's direct reads will agree.
+        snap = ctx.deps.store().get(SUPER_ADMINS_CONFIG)
+        listed = snap.data.get("emails") if snap is not None else None
+        if isinstance(listed, list) and caller.email.strip().lower() in listed:
+            body["reasons"].append(f"rules: {SUPER_ADMINS_CONFIG} lists {caller.email}")
+        else:
+            body["reasons"].append(
+                f"rules: {SUPER_ADMINS_CONFIG} does not list {caller.email}: the app's Firestore "
+                "reads will not see an admin (run `superparty-daemon set-admin`)"
+            )
+    return ProxyResponse(200, body)
 
 
 ENDPOINTS: dict[str, Endpoint] = {

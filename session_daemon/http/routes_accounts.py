@@ -182,7 +182,15 @@ async def regenerate_qr(request: web.Request) -> web.Response:
     except AccountNotFound:
         raise ApiError(404, "account_not_found", "No such account.") from None
     except AlreadyConnected:
-        raise ApiError(409, "already_connected", "This account is connected.") from None
+        # Not an error for the app (CONTRACT section 2): it shows the message; the number
+        # stays linked (nothing is logged out).
+        return web.json_response(
+            {
+                "success": True,
+                "status": "already_connected",
+                "message": "This account is already connected; no QR code is needed.",
+            }
+        )
     except PairingUnavailable as exc:
         raise _rate_limited(exc) from None
     if result.kind == "already_in_progress":
@@ -317,9 +325,8 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         "super_admin",
         "Start a new QR pairing (or reconnect a paired account)",
         responses={
-            200: "Started",
+            200: "Started, reconnecting, or already connected (status already_connected)",
             202: "Already in progress",
-            409: "Connected",
             429: "Too many pairings / too soon",
         },
     ),

@@ -71,7 +71,6 @@ def bad_requests(account: str) -> list[tuple[str, str, dict[str, Any], int, str]
          {"body": {"prompt": "x" * 5000}}, 400, "invalid_request"),
         ("POST", f"/api/whatsapp/pairing-code/{account}", {"body": {"phone": 7}}, 400,
          "invalid_request"),
-        ("POST", f"/api/whatsapp/regenerate-qr/{account}", {}, 409, "already_connected"),
         ("PATCH", f"/api/whatsapp/accounts/{account}", {}, 405, "method_not_allowed"),
         ("GET", "/api/whatsapp/nothing-here", {}, 404, "not_found"),
         ("POST", "/api/whatsapp/send", {"body": {"threadId": 5}}, 400, "invalid_request"),

@@ -4,13 +4,17 @@ the daemon with its simulated phones (issue 5, first Done-when bullet)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.functions.conftest import PROXY_ADMIN_EMAIL, ProxyStack
 
 pytestmark = pytest.mark.emulators
@@ -192,6 +196,65 @@ def test_bad_inputs_through_the_emulator(proxy_stack: ProxyStack) -> None:
     assert (status, body["error"]) == (400, "invalid_request")
     status, body = s.call("whatsappProxyBackfillAccount", "POST", staff, {"accountId": "no/slash"})
     assert (status, body["error"]) == (400, "invalid_request")
+
+
+def set_admin(s: ProxyStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """`superparty-daemon set-admin` as an operator runs it, against the emulators."""
+    env = {
+        **os.environ,
+        "FIREBASE_AUTH_EMULATOR_HOST": s.emulators.auth_host,
+        "FIRESTORE_EMULATOR_HOST": s.daemon.env["FIRESTORE_EMULATOR_HOST"],
+        "SUPER_ADMIN_EMAILS": PROXY_ADMIN_EMAIL,  # as the functions are deployed here
+    }
+    command = [str(ROOT / ".venv" / "bin" / "superparty-daemon"), "set-admin", *args]
+    command += ["--project", s.emulators.project_id]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_set_admin_makes_an_admin_the_proxy_and_the_rules_agree_on(
+    proxy_stack: ProxyStack,
+) -> None:
+    s = proxy_stack
+    email = f"ops-{int(time.time() * 1000)}@example.com"
+    uid, before = s.sign_up(email)
+    body = s.call("whatsappWhoAmI", token=before)[1]
+    assert body["isAdmin"] is False
+    assert "not admin by claim: the token has no admin claim" in body["reasons"]
+
+    done = set_admin(s, email.upper())
+    assert done.returncode == 0, done.stderr
+    assert f"admin claim set for {email} (uid {uid})" in done.stdout
+    # the functions' SUPER_ADMIN_EMAILS does not list it: only the claim works there
+    assert f"{email} is in config/super_admins but not in SUPER_ADMIN_EMAILS" in done.stderr
+    assert f"{PROXY_ADMIN_EMAIL} is in SUPER_ADMIN_EMAILS in this shell but not" in done.stderr
+    snap = s.store.get("config/super_admins")
+    assert snap is not None and email in snap.data["emails"]
+
+    body = s.call("whatsappWhoAmI", token=s.emulators.sign_in(email))[1]
+    assert body["isAdmin"] is True and body["isEmployee"] is True
+    assert "admin: the token has the custom claim admin=true" in body["reasons"]
+
+    done = set_admin(s, email, "--remove")
+    assert done.returncode == 0, done.stderr
+    body = s.call("whatsappWhoAmI", token=s.emulators.sign_in(email))[1]
+    assert body["isAdmin"] is False
+    snap = s.store.get("config/super_admins")
+    assert snap is not None and email not in snap.data["emails"]
+
+    done = set_admin(s, "nobody-signed-up@example.com")
+    assert done.returncode == 1 and "sign up first" in done.stderr
+
+
+def test_who_am_i_says_when_the_rules_do_not_list_an_email_admin(proxy_stack: ProxyStack) -> None:
+    s = proxy_stack
+    try:  # another test of this module may have signed the admin up already
+        admin = s.emulators.sign_in(PROXY_ADMIN_EMAIL)
+    except urllib.error.HTTPError:
+        _, admin = s.sign_up(PROXY_ADMIN_EMAIL)
+    s.store.set("config/super_admins", {"emails": []}, merge=True)
+    body = s.call("whatsappWhoAmI", token=admin)[1]
+    assert body["isAdmin"] is True
+    assert any("does not list" in r and "set-admin" in r for r in body["reasons"]), body
 
 
 def test_a_disabled_employee_is_refused_at_once(proxy_stack: ProxyStack) -> None:

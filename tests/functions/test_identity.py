@@ -47,7 +47,33 @@ def test_staff_profile_makes_an_employee_not_an_admin() -> None:
         "isEmployee": True,
         "staffProfileExists": True,
         "staffProfileRole": "staff",
+        "reasons": [
+            "not admin by claim: the token has no admin claim",
+            "not admin by email: a@b.ro is not in SUPER_ADMIN_EMAILS",
+            "employee: staffProfiles/u exists",
+        ],
     }
+
+
+@pytest.mark.parametrize(
+    ("claims", "profile", "expected"),
+    [
+        ({"admin": True}, None, ["admin: the token has the custom claim admin=true",
+                                 "employee: a super-admin (no staffProfiles/u needed)"]),
+        ({"admin": "true"}, None, ["not admin by claim: admin='true' is not the boolean true",
+                                   "not employee: no staffProfiles/u and not a super-admin"]),
+        ({"email_verified": False}, None,
+         ["not admin by email: boss@x.ro is in SUPER_ADMIN_EMAILS but not verified"]),
+        ({"email_verified": True}, None,
+         ["admin: boss@x.ro is verified and in SUPER_ADMIN_EMAILS"]),
+    ],
+)  # fmt: skip
+def test_reasons_say_why(
+    claims: dict[str, object], profile: dict[str, str] | None, expected: list[str]
+) -> None:
+    reasons = classify_caller("u", "Boss@x.ro", claims, profile, ["boss@x.ro"]).reasons
+    for reason in expected:
+        assert reason in reasons, reasons
 
 
 def test_signed_in_stranger_is_nothing() -> None:

@@ -528,3 +528,21 @@ def test_send_without_backend_still_queues(store: SqliteStore) -> None:
 def test_send_with_daemon_down_still_queues(store: SqliteStore) -> None:
     door = Door(store, BackendConfig("http://127.0.0.1:9", SERVICE_TOKEN, 1.0))
     assert door("whatsappProxySend", "POST", body=send_body())[0] == 200
+
+
+def test_regenerate_on_a_connected_account_is_200_already_connected(
+    door: Door, daemon: Daemon
+) -> None:
+    """The daemon's 200 passes as it is; an older daemon's 409 becomes the same 200."""
+    path = f"/api/whatsapp/regenerate-qr/{ACCOUNT}"
+    answers = [
+        (200, {"success": True, "status": "already_connected", "message": "Connected."}),
+        (409, {"success": False, "error": "already_connected", "message": "Connected."}),
+    ]
+    for daemon_status, daemon_body in answers:
+        daemon.reply("POST", path, daemon_status, daemon_body)
+        status, body = door(
+            "whatsappProxyRegenerateQr", "POST", token="admin-token", query={"accountId": ACCOUNT}
+        )
+        assert (status, body["success"], body["status"]) == (200, True, "already_connected")
+        assert isinstance(body["message"], str) and body["message"]
