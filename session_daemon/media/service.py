@@ -89,7 +89,7 @@ class MediaService:
             bucket_name = env.get("WHATSAPP_MEDIA_BUCKET") or f"{project}.firebasestorage.app"
 
             def bucket() -> Any:
-                from google.cloud import storage  # type: ignore[attr-defined]
+                import google.cloud.storage as storage
 
                 return storage.Client(project=project).bucket(bucket_name)
 

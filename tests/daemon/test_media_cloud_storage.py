@@ -72,8 +72,8 @@ def gcs_url() -> Iterator[str]:
 
 @pytest.fixture
 def bucket(gcs_url: str) -> Any:
+    import google.cloud.storage as storage
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
 
     client = storage.Client(
         project="demo-superparty",
@@ -137,8 +137,8 @@ def test_revoke_rotates_the_token_and_keeps_the_bytes(bucket: Any, gcs_url: str)
 
 
 def test_names_are_checked_and_outages_are_media_store_errors(gcs_url: str) -> None:
+    import google.cloud.storage as storage
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
 
     client = storage.Client(
         project="demo-superparty",
