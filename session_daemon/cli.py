@@ -21,6 +21,7 @@ import typer
 
 from session_daemon import admin_cli
 from session_daemon.config import DEFAULT_TOKEN_FILE, ConfigError, settings_from_env
+from session_daemon.session_import.command import import_sessions
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -143,6 +144,7 @@ def qr(
 
 # Admin set-up lives in its own module (one line here keeps this file's commands apart).
 cli.command("set-admin")(admin_cli.set_admin)
+cli.command("import-sessions")(import_sessions)
 
 
 def main() -> None:

@@ -19,7 +19,8 @@ API (stdlib only; cheap to import from Cloud Functions):
   `extraction_path(t, key)`, `outbox_path(request_id)`, `account_path(a)`,
   `account_secrets_path(a)`, `client_path(phone)`, `client_stats_index_path(event_id)`,
   `event_path(event_id)`, `counter_path(name)`, `config_path(name)`, `app_config_path(name)`,
-  `staff_profile_path(uid)`, `user_path(uid)`, `pending_receipt_path(account, wa_message_id)`;
+  `staff_profile_path(uid)`, `user_path(uid)`, `pending_receipt_path(account, wa_message_id)`,
+  `wa_session_path(a)`;
   collection paths: `messages_collection(t)`. Fixed documents: `EVENT_SHORT_CODE_COUNTER`,
   `WHATSAPP_INBOX_CONFIG` (its `adminOnlyAccountIds`), `SUPER_ADMINS_CONFIG` (its `emails`),
   `AI_PROMPTS`; trigger pattern
@@ -84,6 +85,7 @@ __all__ = [
     "thread_id_of",
     "thread_path",
     "user_path",
+    "wa_session_path",
 ]
 
 THREADS: Final = "threads"
@@ -214,6 +216,11 @@ def account_path(account_id: str) -> str:
 
 def account_secrets_path(account_id: str) -> str:
     return f"{ACCOUNT_SECRETS}/{check_id(account_id, 'accountId')}"
+
+
+def wa_session_path(account_id: str) -> str:
+    """The old backend's copy of an account's Baileys auth state (read by the session import)."""
+    return f"{WA_SESSIONS}/{check_id(account_id, 'accountId')}"
 
 
 def client_path(phone_e164: str) -> str:

@@ -57,6 +57,8 @@ from neonize.proto.waCompanionReg.WAWebProtobufsCompanionReg_pb2 import DevicePr
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ClientName, ClientType
 
+from session_daemon.session_import.model import ImportAction, ImportedSession
+from session_daemon.session_import.whatsmeow_db import import_whatsmeow_db
 from session_daemon.transport.neonize_convert import (
     convert_event,
     convert_qr,
@@ -338,6 +340,22 @@ class NeonizeTransport:
             while self._sessions:
                 _, session = self._sessions.popitem()
                 await self._shutdown(session, logout=False)
+
+    async def import_session(
+        self,
+        account_id: str,
+        session_db: Path,
+        session: ImportedSession,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> ImportAction:
+        """Write the imported device as a whatsmeow session database (`whatsmeow_db`)."""
+        if account_id in self._sessions:
+            raise TransportError(f"{account_id} has a running session", retryable=False)
+        return await asyncio.to_thread(
+            import_whatsmeow_db, Path(session_db), session, force=force, dry_run=dry_run
+        )
 
     # ---- operations --------------------------------------------------------------------------
 

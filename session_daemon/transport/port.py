@@ -15,7 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from session_daemon.session_import.model import ImportAction, ImportedSession
 
 MessageType = Literal[
     "text",
@@ -337,3 +340,24 @@ class WhatsAppTransport(Protocol):
         """The phone JID behind a LID, when this session knows it."""
 
     async def close(self) -> None: ...
+
+
+class SessionImporter(Protocol):
+    """The transport port's import path, implemented by both adapters (`NeonizeTransport`,
+    `SimulatedTransport`). A protocol of its own, so transports that never import (test fakes)
+    still satisfy `WhatsAppTransport`."""
+
+    async def import_session(
+        self,
+        account_id: str,
+        session_db: Path,
+        session: ImportedSession,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> ImportAction:
+        """Store a linked device imported from another backend (`session_import`) as this
+        transport's session at `session_db`, so `start_session` resumes it without a QR.
+        Never while that session runs. Atomic; identical data is left alone; a store holding
+        another device raises `SessionConflict` unless `force`. `dry_run` only says what it
+        would do."""

@@ -44,6 +44,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from session_daemon.session_import.model import ImportAction, ImportedSession
+from session_daemon.session_import.simulated_marker import import_marker
 from session_daemon.transport.port import (
     CallContent,
     ClientOutdated,
@@ -215,6 +217,24 @@ class SimulatedTransport(SimulatedNetwork):
             timers = list(self._timers)
         for timer in timers:
             timer.cancel()
+
+    async def import_session(
+        self,
+        account_id: str,
+        session_db: Path,
+        session: ImportedSession,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> ImportAction:
+        """The simulated import path: the device becomes this transport's session marker."""
+        with self._lock:
+            running = self._sessions.get(account_id)
+            if running is not None and running.state not in ("stopped", "logged_out"):
+                raise TransportError(f"{account_id} has a running session", retryable=False)
+        return await asyncio.to_thread(
+            import_marker, Path(session_db), session, force=force, dry_run=dry_run
+        )
 
     # ==== the linked phone: pairing ==============================================================
 

@@ -72,6 +72,7 @@ def test_non_strings_are_refused() -> None:
         paths.staff_profile_path,
         paths.user_path,
         lambda v: paths.pending_receipt_path(v, "3EB0"),
+        paths.wa_session_path,
     ],
 )
 @pytest.mark.parametrize("bad", ["T/messages/M", "..", "acc\n", ""])
@@ -91,6 +92,7 @@ def test_builders_and_parsers() -> None:
     assert paths.EVENT_SHORT_CODE_COUNTER == "counters/eventShortCode"
     assert paths.WHATSAPP_INBOX_CONFIG == "config/whatsapp_inbox"
     assert paths.AI_PROMPTS == "app_config/ai_prompts"
+    assert paths.wa_session_path("account_prod_1") == "wa_sessions/account_prod_1"
     for bad in ("threads/T", "outbox/R/x/y", "threads//messages/M", "threads/../messages/M"):
         with pytest.raises(paths.InvalidId):
             paths.parse_message_path(bad)
