@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from collections.abc import Callable
@@ -24,12 +25,15 @@ from session_daemon.http.context import DaemonContext
 from session_daemon.http.routes_outbox import outbox_worker
 from session_daemon.http.server import HardenedRunner, install_log_filter
 from session_daemon.http.throttle import FailureThrottle, parse_networks
-from session_daemon.inbound.pipeline import InboundPipeline
+from session_daemon.inbound.group_subjects import GroupSubjects
+from session_daemon.inbound.pipeline import CreatedHook, CreatedMessage, InboundPipeline
 from session_daemon.leases.forward import forwarding_middleware
 from session_daemon.leases.runtime import LeaseRuntime
 from session_daemon.leases.wiring import Identity, build_runtime, claim_identity
 from session_daemon.leases.wiring import register as register_instance
+from session_daemon.media.service import MediaService
 from session_daemon.outbox import OutboxWorker
+from session_daemon.push.service import PushService
 from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.port import WhatsAppTransport
 from shared.store.port import DocumentStore
@@ -93,6 +97,14 @@ def make_transport(settings: Settings, store: DocumentStore) -> WhatsAppTranspor
     return NeonizeTransport(full_history=settings.sync_full_history, proxy=settings.proxy)
 
 
+def _fan_out(listeners: list[CreatedHook]) -> CreatedHook:
+    def call_all(created: list[CreatedMessage]) -> None:
+        for listen in listeners:
+            listen(created)
+
+    return call_all
+
+
 class Daemon:
     """One running daemon. `await start()`, then `await stop()` (idempotent)."""
 
@@ -105,6 +117,9 @@ class Daemon:
         self.outbox: OutboxWorker | None = None
         self.identity: Identity | None = None
         self.leases: LeaseRuntime | None = None
+        self.media: MediaService | None = None
+        self.push: PushService | None = None
+        self.groups: GroupSubjects | None = None
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._stopping = False
@@ -116,8 +131,29 @@ class Daemon:
         self.settings = settings = self.identity.settings
         self.store = await asyncio.to_thread(open_store, settings.store_url)
         self.transport = make_transport(settings, self.store)
+        # Media downloads, push notifications and group subjects listen to the messages the
+        # pipeline creates (issue 12); each only enqueues on the pipeline's thread.
+        self.media = MediaService.from_settings(
+            self.store,
+            settings.store_url,
+            settings.sessions_path.parent,
+            f"http://{settings.host}:{settings.port}",
+            getattr(self.transport, "download_media", None),
+            pictures=getattr(self.transport, "profile_picture", None),
+        )
+        self.media.start()
+        self.push = PushService.from_env(self.store, settings.store_url)
+        self.groups = GroupSubjects(self.store, getattr(self.transport, "group_subject", None))
+        self.groups.start()
+        listeners: list[CreatedHook] = [self.media.on_created, self.groups.on_created]
+        if self.push is not None:
+            self.push.start()
+            listeners.append(self.push.on_created)
         self.pipeline = InboundPipeline(
-            self.store, settings.journal_dir, lid_resolver=self.transport.pn_for_lid
+            self.store,
+            settings.journal_dir,
+            lid_resolver=self.transport.pn_for_lid,
+            on_created=_fan_out(listeners),
         )
         await self.pipeline.start()
         self.manager = SessionManager(self.store, self.transport, settings, self.pipeline)
@@ -148,7 +184,17 @@ class Daemon:
         if callable(transport_diag):  # session hosts: restarts, last exits, unknown events
             ctx.diag_sources["transportDiagnostics"] = transport_diag
         self.outbox = outbox_worker(ctx, fences=self.leases.coordinator.fence)
-        self.app = build_app(ctx, outbox=self.outbox, simulator=settings.transport == "simulated")
+        self.app = build_app(
+            ctx,
+            outbox=self.outbox,
+            simulator=settings.transport == "simulated",
+            media=self.media.routes,
+        )
+        media = self.media
+        ctx.diag_sources["media"] = lambda: dataclasses.asdict(media.downloader.stats)
+        if self.push is not None:
+            push = self.push
+            ctx.diag_sources["push"] = lambda: dataclasses.asdict(push.notifier.stats)
         if settings.transport == "simulated" and settings.simulator == "shared":
             from session_daemon.http.simulator import SIMULATOR
             from session_daemon.transport.simnet import SimnetTransport
@@ -200,6 +246,12 @@ class Daemon:
             steps.append(("sessions", self.manager.stop))
         if self.pipeline is not None:
             steps.append(("inbound", self.pipeline.stop))
+        if self.push is not None:
+            steps.append(("push", self.push.stop))
+        if self.media is not None:
+            steps.append(("media", self.media.stop))
+        if self.groups is not None:
+            steps.append(("group subjects", self.groups.stop))
         if self.transport is not None:
             steps.append(("transport", self.transport.close))
         for name, step in steps:

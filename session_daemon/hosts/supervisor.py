@@ -16,15 +16,21 @@ calls. This module starts, watches and restarts hosts:
   acknowledged to the host, which holds the Go delivery thread until then.
 - **Terminal events** (logged out, stream replaced, ban, pairing over) end restarts: a person
   must act, and the session manager stops the account.
+
+Size (over 600 lines, on purpose): one class owns the per-account hosts, their locks and restarts;
+issue 12's host calls (media download as a file, profile picture, group subject) share that state.
+Splitting the calls out is a follow-up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import logging
 import random
+import secrets
 import signal
 import socket
 import sys
@@ -85,6 +91,7 @@ HELLO_TIMEOUT_SECONDS: Final = 30.0  # interpreter + neonize import on a loaded 
 STOP_GRACE_SECONDS: Final = 2.0
 LOGOUT_GRACE_SECONDS: Final = 25.0
 SEND_TIMEOUT_SECONDS: Final = 90.0  # whatsmeow's request timeout is 75 s
+MEDIA_TIMEOUT_SECONDS: Final = 300.0  # a 100 MB file on a slow link
 CALL_TIMEOUT_SECONDS: Final = 30.0
 STABLE_AFTER_SECONDS: Final = 60.0  # connected this long: the next crash starts backoff afresh
 
@@ -324,6 +331,35 @@ class HostedTransport:
                 retryable=False,
             )
         await self._call(account_id, "request_history", {"chat": chat_jid, "count": count})
+
+    async def download_media(self, account_id: str, handle: str) -> bytes:
+        """The host downloads into a file beside the session database; the daemon reads it
+        and removes it (whatsmeow's error wording comes back as the TransportError's text)."""
+        slot = self._slots.get(account_id)
+        if slot is None or slot.session_db is None:
+            raise NotConnected(f"account {account_id} has no running session")
+        folder = slot.session_db.parent / ".media-download"
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        target = folder / f"{account_id}-{secrets.token_hex(8)}.part"
+        try:
+            await self._call(
+                account_id,
+                "download_media",
+                {"handle": handle, "path": str(target)},
+                timeout=MEDIA_TIMEOUT_SECONDS,
+            )
+            return await asyncio.to_thread(target.read_bytes)
+        finally:
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(target.unlink)
+
+    async def profile_picture(self, account_id: str, jid: str) -> bytes | None:
+        result = await self._call(account_id, "profile_picture", {"jid": jid}, timeout=60)
+        return base64.b64decode(result) if isinstance(result, str) and result else None
+
+    async def group_subject(self, account_id: str, group_jid: str) -> str | None:
+        result = await self._call(account_id, "group_subject", {"jid": group_jid}, timeout=30)
+        return result if isinstance(result, str) and result else None
 
     def is_connected(self, account_id: str) -> bool:
         slot = self._slots.get(account_id)

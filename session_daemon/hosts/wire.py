@@ -48,6 +48,13 @@ _TYPES: Final[dict[str, type[Any]]] = {
         port.HistorySyncChunk,
         port.ReceiptReceived,
         port.SendResult,
+        # the typed content of issue 12's message kinds (WireMessage.content)
+        port.PollContent,
+        port.CallContent,
+        port.UndecryptableContent,
+        port.EditContent,
+        port.RevokeContent,
+        port.ReactionContent,
     )
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiohttp import web
 
 from session_daemon.http.context import CONTEXT, DaemonContext
@@ -15,15 +17,20 @@ from session_daemon.http.metrics import HttpMetrics
 from session_daemon.http.routes import route_tables
 from session_daemon.http.routes_ops import METRICS
 from session_daemon.http.routes_outbox import bind_outbox
-from session_daemon.http.routing import add_routes
+from session_daemon.http.routing import RouteSpec, add_routes
 from session_daemon.outbox.worker import OutboxWorker
 
 
 def build_app(
-    ctx: DaemonContext, *, outbox: OutboxWorker | None = None, simulator: bool = False
+    ctx: DaemonContext,
+    *,
+    outbox: OutboxWorker | None = None,
+    simulator: bool = False,
+    media: Sequence[RouteSpec] = (),
 ) -> web.Application:
     """The daemon's API: the route tables of `routes.route_tables`; the outbox's send and wake
-    routes when given its worker, the simulator's when `simulator`."""
+    routes when given its worker, the simulator's when `simulator`, the local media store's
+    signed file route when given it (`MediaService.routes`)."""
     metrics = HttpMetrics(ctx)
     app = web.Application(
         client_max_size=ctx.settings.max_body_bytes,
@@ -33,7 +40,7 @@ def build_app(
     app[MAX_BODY] = ctx.settings.max_body_bytes
     app[BODY_TIMEOUT] = ctx.settings.http_body_timeout
     app[METRICS] = metrics
-    for table in route_tables(outbox=outbox is not None, simulator=simulator):
+    for table in route_tables(outbox=outbox is not None, simulator=simulator, media=media):
         add_routes(app, table)
     if outbox is not None:
         bind_outbox(app, outbox, ctx.store)

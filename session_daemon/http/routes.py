@@ -12,6 +12,10 @@ registered. A new table goes here (and nowhere else registers routes):
 | `DATA_ROUTES` | `routes_data` | always: threads, messages, inbox |
 | `SIMULATOR_ROUTES` | `simulator` | `--transport simulated` only |
 | `OUTBOX_ROUTES` | `routes_outbox` | with an outbox worker: send, wake |
+| `media_routes(store)` | `media.routes` | a local media store (no bucket): signed files |
+
+The media table is built by the media service (it holds the store it serves) and handed to
+`build_app`, which registers it here with the others.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from session_daemon.http.simulator import SIMULATOR_ROUTES
 __all__ = ["route_tables"]
 
 
-def route_tables(*, outbox: bool, simulator: bool) -> list[Sequence[RouteSpec]]:
-    """The tables a daemon serves: the API, plus the simulator's and the outbox's when it has
-    them."""
+def route_tables(
+    *, outbox: bool, simulator: bool, media: Sequence[RouteSpec] = ()
+) -> list[Sequence[RouteSpec]]:
+    """The tables a daemon serves: the API, plus the simulator's, the outbox's and the local
+    media store's when it has them."""
     tables: list[Sequence[RouteSpec]] = [
         OPS_ROUTES,
         PAGE_ROUTES,
@@ -44,4 +50,6 @@ def route_tables(*, outbox: bool, simulator: bool) -> list[Sequence[RouteSpec]]:
         tables.append(SIMULATOR_ROUTES)
     if outbox:
         tables.append(OUTBOX_ROUTES)
+    if media:
+        tables.append(media)
     return tables

@@ -7,6 +7,10 @@ closed (daemon starting or stopping) delivering answers 503 `inbound_unavailable
 
     curl -H "Authorization: Bearer $TOKEN" -X POST localhost:8080/api/simulator/pair/wa_4072...
     curl ... -d '{"from": "+40711111111", "text": "Bună!"}' .../api/simulator/messages/wa_4072...
+
+Size (over 600 lines, on purpose): the routes and their request bodies are one table that the
+OpenAPI document is built from; issue 12's message kinds (group, media, edit, revoke, reaction,
+poll, call, undecryptable) added their bodies here. Moving the bodies out is a follow-up.
 """
 
 from __future__ import annotations
@@ -16,20 +20,27 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from session_daemon.http.context import CONTEXT
 from session_daemon.http.errors import ApiError
 from session_daemon.http.routes_accounts import account_id_param
 from session_daemon.http.routing import RouteSpec, read_body
 from session_daemon.inbound.pipeline import PipelineClosed
-from session_daemon.transport.port import TransportError
+from session_daemon.kinds import call as call_kind
+from session_daemon.kinds import edit as edit_kind
+from session_daemon.kinds import poll as poll_kind
+from session_daemon.kinds import reaction as reaction_kind
+from session_daemon.kinds import revoke as revoke_kind
+from session_daemon.kinds import undecryptable as undecryptable_kind
+from session_daemon.transport.port import Content, TransportError
 from session_daemon.transport.simnet import SimnetTransport
 from session_daemon.transport.simulated import SimulatedTransport
 from session_daemon.transport.simulated_wire import SimulatorError, lid_for_phone
 
 T = TypeVar("T")
 HISTORY_MAX_BYTES = 32 * 1024 * 1024  # history chunks are big; the rest keeps the app's limit
+MEDIA_MAX_CHARS = 24 * 1024 * 1024  # a simulated file, base64 (within HISTORY_MAX_BYTES)
 Text = Annotated[str, StringConstraints(max_length=65536)]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Timestamp = int | float | str | None
@@ -50,11 +61,29 @@ class PairWithCodeBody(_Body):
 
 
 class MediaBody(_Body):
-    type: Literal["image", "video", "audio", "document"]
+    type: Literal["image", "video", "audio", "document", "sticker"]
     mimetype: Short | None = None
     filename: Short | None = None
     url: Annotated[str, StringConstraints(max_length=2048)] | None = None
     thumb_base64: Text | None = Field(None, alias="thumbBase64")
+    data_base64: Annotated[str, StringConstraints(max_length=MEDIA_MAX_CHARS)] | None = Field(
+        None, alias="dataBase64"
+    )
+
+
+class GroupBody(_Body):
+    jid: Short
+    subject: Short | None = None
+
+
+class ReactionBody(_Body):
+    to: Short
+    emoji: Annotated[str, StringConstraints(max_length=32)] = ""
+
+
+class PollBody(_Body):
+    name: Short | None = None
+    options: Annotated[list[Short], Field(min_length=1, max_length=12)]
 
 
 class MessageBody(_Body):
@@ -66,6 +95,42 @@ class MessageBody(_Body):
     lid: Short | None = None
     push_name: Short | None = Field(None, alias="pushName")
     media: MediaBody | None = None
+    group: GroupBody | None = None
+    # the message kinds of issue 12 (at most one per message)
+    edit: Short | None = None
+    revoke: Short | None = None
+    reaction: ReactionBody | None = None
+    poll: PollBody | None = None
+    call: bool = False
+    undecryptable: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MessageBody:
+        kinds = [self.edit, self.revoke, self.reaction, self.poll, self.call or None]
+        kinds.append(self.undecryptable or None)
+        if sum(k is not None for k in kinds) > 1:
+            raise ValueError(
+                "send at most one of edit, revoke, reaction, poll, call, undecryptable"
+            )
+        return self
+
+    def content(self) -> Content | None:
+        """The kind's typed content, parsed by that kind's own file."""
+        if self.edit is not None:
+            return edit_kind.from_simulator(self.edit, self.text)
+        if self.revoke is not None:
+            return revoke_kind.from_simulator(self.revoke)
+        if self.reaction is not None:
+            return reaction_kind.from_simulator(
+                {"to": self.reaction.to, "emoji": self.reaction.emoji}
+            )
+        if self.poll is not None:
+            return poll_kind.from_simulator({"name": self.poll.name, "options": self.poll.options})
+        if self.call:
+            return call_kind.from_simulator(True)
+        if self.undecryptable:
+            return undecryptable_kind.from_simulator(True)
+        return None
 
 
 class TypeOnPhoneBody(_Body):
@@ -190,12 +255,13 @@ async def pair_with_code(request: web.Request) -> web.Response:
 
 async def deliver(request: web.Request) -> web.Response:
     sim, account = _sim(request), account_id_param(request)
-    body = await read_body(request, MessageBody)
-    media = body.media.model_dump(by_alias=True) if body.media else None
+    body = await read_body(request, MessageBody, max_bytes=HISTORY_MAX_BYTES)  # media files
+    media = body.media.model_dump(by_alias=True, exclude_none=True) if body.media else None
+    group = body.group.model_dump() if body.group else None
     message_id = await _run(
-        sim.deliver_message, account, body.sender, body.text, media=media,
+        sim.deliver_message, account, body.sender, "" if body.edit else body.text, media=media,
         push_name=body.push_name, msg_id=body.id, timestamp=body.timestamp,
-        via_lid=body.via_lid, lid=body.lid,
+        via_lid=body.via_lid, lid=body.lid, content=body.content(), group=group,
     )  # fmt: skip
     return _ok(messageId=message_id)
 
@@ -278,6 +344,34 @@ async def fail_connects(request: web.Request) -> web.Response:
     sim, account = _sim(request), account_id_param(request)
     body = await read_body(request, FailConnectsBody)
     sim.fail_connects(account, body.times)
+    return _ok()
+
+
+class ProfilePictureBody(_Body):
+    who: Short  # a client's phone, or a group JID
+    data_base64: Annotated[str, StringConstraints(max_length=MEDIA_MAX_CHARS)] | None = Field(
+        None, alias="dataBase64"
+    )  # null removes the picture
+
+
+async def profile_picture(request: web.Request) -> web.Response:
+    sim = _sim(request)
+    account_id_param(request)
+    body = await read_body(request, ProfilePictureBody, max_bytes=HISTORY_MAX_BYTES)
+    await _run(sim.set_profile_picture, body.who, body.data_base64)
+    return _ok()
+
+
+class GroupSubjectBody(_Body):
+    jid: Short
+    subject: Short | None = None
+
+
+async def group_subject(request: web.Request) -> web.Response:
+    sim = _sim(request)
+    account_id_param(request)
+    body = await read_body(request, GroupSubjectBody)
+    await _run(sim.set_group_subject, body.jid, body.subject)
     return _ok()
 
 
@@ -455,6 +549,20 @@ SIMULATOR_ROUTES: tuple[RouteSpec, ...] = (
         fail_connects,
         "Make the next connects fail",
         FailConnectsBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="profile-picture", accountId="{accountId}"),
+        profile_picture,
+        "A client or group sets (or removes, with null) its profile picture",
+        ProfilePictureBody,
+    ),
+    _route(
+        "POST",
+        _A.format(action="group-subject", accountId="{accountId}"),
+        group_subject,
+        "A group is created or renamed (its group info)",
+        GroupSubjectBody,
     ),
     _route(
         "POST",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from session_daemon.inbound.groups import group_thread_patch
 from session_daemon.transport.port import WireMessage
 from shared import paths
 from shared.ids import thread_id as make_thread_id
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 PREVIEW_CHARS: Final = 100
+RECORD_VERSION: Final = 1  # 0: the first format (no "v"); 1: kinds, groups (issue 12)
 Source = Literal["live", "history"]
 SkipReason = Literal["group", "status", "broadcast", "newsletter", "invalid", "empty", "reaction"]
 
@@ -67,9 +69,21 @@ class InboundRecord:
     media: dict[str, Any] | None
     source: Source
     received_ms: int
+    # Since record version 1 (absent from version 0 records, which read as the defaults):
+    content: Any = None  # a kind's typed content (session_daemon.kinds), None for text/media
+    is_group: bool = False
+    group_subject: str | None = None
+    sender_jid: str | None = None  # in a group: the participant who wrote (phone JID if known)
 
     def to_json(self) -> dict[str, Any]:
+        from session_daemon.kinds import content_to_json
+
         return {
+            "v": RECORD_VERSION,
+            "k": content_to_json(self.content) if self.content is not None else None,
+            "g": self.is_group,
+            "gs": self.group_subject,
+            "sj": self.sender_jid,
             "a": self.account_id,
             "i": self.wa_id,
             "c": self.addr_jid,
@@ -86,7 +100,25 @@ class InboundRecord:
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> InboundRecord:
+        """Reads every record version written so far: a field added later is absent from
+        older records and takes its default, so an old journal replays after an upgrade."""
+        from session_daemon.kinds import content_from_json
+
+        version = raw.get("v", 0)
+        if not isinstance(version, int) or version < 0 or version > RECORD_VERSION:
+            # a newer daemon's record: left in the journal for that daemon, never guessed at
+            raise ValueError(f"journal record version {version!r} is not readable here")
+        extra: dict[str, Any] = {}
+        if version >= 1:
+            kind = raw.get("k")
+            extra = {
+                "content": content_from_json(kind) if kind is not None else None,
+                "is_group": bool(raw.get("g")),
+                "group_subject": raw.get("gs"),
+                "sender_jid": raw.get("sj"),
+            }
         return cls(
+            **extra,
             account_id=raw["a"],
             wa_id=raw["i"],
             addr_jid=raw["c"],
@@ -110,8 +142,10 @@ def _skip_reason_for_chat(raw_chat: str, is_group: bool) -> tuple[str | None, Sk
     jid = parse_jid(raw_chat)
     if jid is None:
         return None, "invalid"
-    if is_group or jid.is_group:
-        return None, "group"
+    if jid.is_group:  # mirrored since issue 12: the group JID is the thread's clientJid
+        return str(jid.to_non_device()), None
+    if is_group:
+        return None, "group"  # a group message whose chat is not a group JID: not mirrored
     if jid.is_status:
         return None, "status"
     if jid.is_broadcast:
@@ -133,6 +167,13 @@ def _clean(text: str | None) -> str | None:
         return text
     except UnicodeEncodeError:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _user_jid_or_none(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    jid = parse_jid(raw)
+    return str(jid.to_non_device()) if jid is not None and jid.is_user else None
 
 
 def _phone_jid_or_none(raw: str | None) -> str | None:
@@ -158,18 +199,33 @@ def record_from_wire(
     addr, reason = _skip_reason_for_chat(wire.chat_jid, wire.is_group)
     if reason is not None or addr is None:
         return reason or "invalid"
-    if wire.message_type == "reaction":
-        return "reaction"
-    if not wire.text and wire.media is None and wire.message_type in ("text", "other"):
+    is_group = addr.endswith("@g.us")
+    if wire.message_type == "reaction" and wire.content is None:
+        return "reaction"  # a reaction without its target: nothing to attach it to
+    empty_kinds = ("text", "other")
+    if (
+        not wire.text
+        and wire.media is None
+        and wire.content is None
+        and (wire.message_type in empty_kinds)
+    ):
         return "empty"
     if not wire.id:
         return "invalid"
-    pn = addr if addr.endswith("@s.whatsapp.net") else _phone_jid_or_none(wire.chat_pn_jid)
-    if pn is None and not wire.from_me:
-        pn = _phone_jid_or_none(wire.sender_pn_jid)
+    sender = None
+    if is_group:
+        pn: str | None = addr  # a group thread is keyed by the group JID itself
+        sender = _phone_jid_or_none(wire.sender_pn_jid) or _user_jid_or_none(wire.sender_jid)
+    else:
+        pn = addr if addr.endswith("@s.whatsapp.net") else _phone_jid_or_none(wire.chat_pn_jid)
+        if pn is None and not wire.from_me:
+            pn = _phone_jid_or_none(wire.sender_pn_jid)
     name = _clean(wire.push_name)
     if not name and push_names and not wire.from_me:
-        name = push_names.get(addr) or (push_names.get(pn) if pn else None)
+        key = sender if is_group else addr
+        name = (push_names.get(key) if key else None) or (
+            push_names.get(pn) if pn and not is_group else None
+        )
     media = None
     if wire.media is not None:
         media = {
@@ -178,8 +234,16 @@ def record_from_wire(
             "mimetype": _clean(wire.media.mimetype),
             "filename": _clean(wire.media.filename),
             "thumbBase64": _clean(wire.media.thumb_base64),
+            "sizeBytes": wire.media.size_bytes,
+            "sha256": _clean(wire.media.sha256),
+            "voice": wire.media.voice,
+            "download": wire.media.download,
         }
     return InboundRecord(
+        content=wire.content,
+        is_group=is_group,
+        group_subject=_clean(wire.group_subject) if is_group else None,
+        sender_jid=sender,
         account_id=account_id,
         wa_id=_clean(wire.id) or "",
         addr_jid=addr,
@@ -216,9 +280,56 @@ def thread_id_for(account_id: str, client_jid: str) -> str:
     return make_thread_id(account_id, client_jid)
 
 
+def _kind_fields(record: InboundRecord) -> dict[str, Any]:
+    """The document fields of a message kind (poll, call, placeholder); {} for text/media."""
+    if record.content is None:
+        return {}
+    from session_daemon.kinds import kind_of
+
+    kind = kind_of(record.content)
+    return kind.fields(record.content) if kind.fields is not None else {}
+
+
+def _media_map(media: Mapping[str, Any]) -> dict[str, Any]:
+    """The document's `media`: the journal's map without the download handle, with its status
+    (`pending` until the download job stores the file; a link given by the transport is
+    `stored`; nothing to download from is `failed` with the reason, never a silent null)."""
+    from session_daemon.media.fields import REASON_TEXT, pending_fields
+
+    doc = pending_fields(
+        str(media.get("type")),
+        mimetype=media.get("mimetype"),
+        filename=media.get("filename"),
+        thumb_base64=media.get("thumbBase64"),
+        size_bytes=media.get("sizeBytes"),
+        sha256=media.get("sha256"),
+    )
+    if media.get("voice"):
+        doc["voice"] = True
+    if media.get("url"):
+        doc.update({"url": media["url"], "status": "stored"})
+    elif not media.get("download"):
+        doc.update(
+            {
+                "status": "failed",
+                "reason": "no_download_info",
+                "reasonText": REASON_TEXT["no_download_info"],
+            }
+        )
+    return doc
+
+
+def shown_text(record: InboundRecord) -> str:
+    """What the inbox shows for a message: its text, a kind's body, or a media placeholder."""
+    return _shown_text(record)
+
+
 def _shown_text(record: InboundRecord) -> str:
     if record.text:
         return record.text
+    body = _kind_fields(record).get("body")
+    if isinstance(body, str) and body:
+        return body
     kind = record.media["type"] if record.media else record.message_type
     return _PLACEHOLDERS.get(kind, "[Mesaj]")
 
@@ -246,8 +357,11 @@ def message_document(record: InboundRecord, client_jid: str) -> dict[str, Any]:
         "providerMessageId": record.wa_id,
         "senderName": record.push_name,
         "clientMessageId": None,  # only the app's own sends carry one
-        "media": dict(record.media) if record.media is not None else None,
+        "media": _media_map(record.media) if record.media is not None else None,
     }
+    if record.is_group:
+        doc["senderJid"] = None if record.from_me else record.sender_jid
+    doc.update(_kind_fields(record))
     return doc
 
 
@@ -286,7 +400,8 @@ def thread_patch(
     if not new_records:
         return None
     patch: dict[str, Any] = {}
-    phone = jid_to_e164(client_jid)
+    group = client_jid.endswith("@g.us")
+    phone = None if group else jid_to_e164(client_jid)
     current = existing or {}
     if existing is None:
         patch.update(
@@ -303,12 +418,21 @@ def thread_patch(
                 "coWriterUids": [],
             }
         )
-    names = [r for r in sorted(new_records, key=lambda r: r.ts_ms) if not r.from_me and r.push_name]
-    name = names[-1].push_name if names else None
-    if name and name != current.get("displayName"):
-        patch["displayName"] = name
-    elif existing is None or not current.get("displayName"):
-        patch["displayName"] = phone or client_jid
+    if group:
+        # A group is named by its subject, never by whoever wrote last; no phone fields.
+        subjects = [r.group_subject for r in sorted(new_records, key=lambda r: r.ts_ms)]
+        known = [s for s in subjects if s]
+        patch.update(group_thread_patch(existing, client_jid, known[-1] if known else None) or {})
+        patch.pop("clientJid", None)
+    else:
+        names = [
+            r for r in sorted(new_records, key=lambda r: r.ts_ms) if not r.from_me and r.push_name
+        ]
+        name = names[-1].push_name if names else None
+        if name and name != current.get("displayName"):
+            patch["displayName"] = name
+        elif existing is None or not current.get("displayName"):
+            patch["displayName"] = phone or client_jid
 
     newest = _newest(new_records)
     current_ms = _last_message_ms(current)

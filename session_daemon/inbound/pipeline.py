@@ -19,8 +19,10 @@ message written before the crash but not yet removed from the journal is found b
 LID-addressed messages are resolved to the client's phone JID (the message's own alt JID, the
 mappings learned from earlier messages and history sync, then `lid_resolver`, normally the
 transport's `pn_for_lid`). Until one is known the message is *parked*: it stays in the journal,
-counted in `pendingLid`, and moves into the phone thread as soon as a mapping arrives. Groups,
-status updates, broadcast lists and newsletters are counted and not mirrored.
+counted in `pendingLid`, and moves into the phone thread as soon as a mapping arrives. Groups
+are mirrored (issue 12); status updates, broadcast lists and newsletters are counted, not mirrored.
+Edits, deletions and reactions change the message they target, and an undecryptable placeholder
+takes its real content when it comes (`writer`, `change_writer`); `on_created` hears of new ones.
 
 Receipts are journalled too and then applied with `session_daemon.receipts.apply_receipts`
 (forward-only).
@@ -31,8 +33,7 @@ slowly) so one bad document cannot stop the pipeline. See docs/inbound-guarantee
 
 This module is the orchestration (lifecycle, submit, routing, the flusher's retry and set-aside,
 stats); its parts live beside it: `entries` (what is journalled), `group_commit` (the journal
-thread), `lids` (LID mappings and parked messages), `plan` (the pure flush planner) and `writer`
-(which commits a plan).
+thread), `lids` (LID mappings, parked messages), `plan` (the pure flush planner), `writer`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from session_daemon.inbound.change_writer import change_target
 from session_daemon.inbound.convert import (
     InboundRecord,
     message_path,
@@ -56,10 +58,14 @@ from session_daemon.inbound.convert import (
 )
 from session_daemon.inbound.entries import (
     Append,
+    CreatedHook,
+    CreatedMessage,
     Entry,
     Kind,
     PipelineClosed,
     account_of,
+    announce,
+    created_messages,
     receipt_from_json,
     receipt_json,
 )
@@ -81,7 +87,7 @@ from shared.jids import normalize_jid
 from shared.store.port import DocumentStore
 from shared.timeutil import to_ms, utc_now
 
-__all__ = ["InboundPipeline", "LidResolver", "PipelineClosed"]
+__all__ = ["CreatedHook", "CreatedMessage", "InboundPipeline", "LidResolver", "PipelineClosed"]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +112,7 @@ class InboundPipeline:
         pending_recheck_interval: float = 5.0,
         stop_timeout: float = 30.0,
         quarantine_retry_interval: float = 60.0,
+        on_created: CreatedHook | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -121,6 +128,8 @@ class InboundPipeline:
         self.pending_recheck_interval = pending_recheck_interval
         self.stop_timeout = stop_timeout
         self.quarantine_retry_interval = quarantine_retry_interval
+        # Called on the flusher thread after each commit: must return at once (enqueue only).
+        self.on_created = on_created
         self._journal: Journal | None = None
         self._group = GroupCommit(self._committed)
         self._writer = FlushWriter(store, max_batch_writes, self._count)
@@ -184,7 +193,7 @@ class InboundPipeline:
             try:
                 if kind == "m":
                     record = InboundRecord.from_json(json.loads(payload))
-                    replay.append(Entry(seq, "m", record=record))
+                    replay.append(Entry(seq, "m", record=record, replayed=True))
                 elif kind == "r":
                     replay.append(Entry(seq, "r", receipt=receipt_from_json(payload)))
                 else:
@@ -471,6 +480,7 @@ class InboundPipeline:
     def _write_messages(self, entries: list[Entry]) -> None:
         learned: list[tuple[str, str, str]] = []
         placed: list[tuple[Entry, Placed]] = []
+        changes: list[tuple[Entry, Placed]] = []  # the Placed's path is the target message's
         parked: list[Entry] = []
         for entry in entries:
             record = entry.record
@@ -480,29 +490,41 @@ class InboundPipeline:
                 parked.append(entry)
                 continue
             tid = thread_id_for(record.account_id, client)
-            placed.append((entry, Placed(record, tid, message_path(tid, record.wa_id))))
+            target = change_target(record)
+            if target is not None:
+                changes.append((entry, Placed(record, tid, message_path(tid, target))))
+            else:
+                placed.append((entry, Placed(record, tid, message_path(tid, record.wa_id))))
         assert self._journal is not None
         if learned:
             self._journal.append([], learned)
-        if placed:
-            self._write_placed(placed)
+        if placed or changes:
+            self._write_placed(placed, changes)
         if parked:  # only now: had the write failed, they would go back to the queue with it
             with self._cv:
                 for entry in parked:
                     entry.done = True
                     self._park(entry)
 
-    def _write_placed(self, placed: list[tuple[Entry, Placed]]) -> None:
+    def _write_placed(
+        self, placed: list[tuple[Entry, Placed]], changes: list[tuple[Entry, Placed]]
+    ) -> None:
+        """New messages, then the changes (edits, deletions, reactions: a reaction may target a
+        message of the same batch), then the journal entries of both go."""
         assert self._journal is not None
-        result = self._writer.write([item for _, item in placed])
-        self._journal.remove([e.seq for e, _ in placed])
-        for entry, _ in placed:
+        result = self._writer.write([item for _, item in placed], [item for _, item in changes])
+        handled = placed + changes
+        self._journal.remove([e.seq for e, _ in handled])
+        for entry, _ in handled:
             entry.done = True
         with self._cv:
             self._counters["messagesStored"] += result.created
             self._counters["duplicatesSkipped"] += result.duplicates
+            self._counters["placeholdersUpgraded"] += result.upgraded
             for item in result.stored:
                 self._sources[item.record.source] += 1
+        if self.on_created is not None and result.won:
+            announce(self.on_created, created_messages(placed, result.won, result.threads))
 
     # ==== control and introspection ==============================================================
 
@@ -565,6 +587,7 @@ class InboundPipeline:
                     "queued": len(self._ready),
                     "inflight": self._inflight,
                     **skipped_view(self._skipped),
+                    "changesSkipped": self._writer.change_skips(),  # "kind:reason" -> count
                     "storedBySource": dict(self._sources),
                     "lastFlushMs": self._last_flush_ms,
                     "lastError": self._last_error,

@@ -7,6 +7,7 @@ committed (a concurrent writer may have won a few messages):
 
     flush_reads(placed)              the one get_many: messages (dedup), threads, early receipts
     FlushReads.view(snapshots)       -> the fresh messages, the threads, the pending receipts
+    FlushView.upgrades               stored placeholders whose real content came (change_writer)
     candidates_sent_by_daemon(view)  from-me messages that the outbox may already have stored
     split_packs(fresh, ...)          batches of <= max_batch_writes, a thread's messages together
     plan_pack(pack, threads, ...)    each message's document and one summary patch per thread
@@ -27,6 +28,7 @@ from session_daemon.inbound.convert import (
     thread_patch,
     thread_path,
 )
+from session_daemon.transport.port import UndecryptableContent
 from shared.ids import parse_thread_id
 from shared.paths import pending_receipt_path
 from shared.receipts import pending_receipt_patch
@@ -65,6 +67,8 @@ class FlushView:
     fresh: list[Placed]
     threads: dict[str, Snapshot | None]
     receipts: dict[str, Snapshot]
+    # stored undecryptable placeholders this flush brings the real content of
+    upgrades: list[Placed] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,7 @@ class FlushReads:
     def view(self, snapshots: Sequence[Snapshot | None]) -> FlushView:
         n_msgs, n_threads = len(self.unique), len(self.thread_ids)
         existing = {
-            p for p, s in zip(self.unique, snapshots[:n_msgs], strict=True) if s is not None
+            p: s for p, s in zip(self.unique, snapshots[:n_msgs], strict=True) if s is not None
         }
         threads: dict[str, Snapshot | None] = dict(
             zip(self.thread_ids, snapshots[n_msgs : n_msgs + n_threads], strict=True)
@@ -90,7 +94,19 @@ class FlushReads:
             if snap is not None
         }
         fresh = [item for path, item in self.unique.items() if path not in existing]
-        return FlushView(fresh, threads, receipts)
+        upgrades = [
+            item
+            for path, item in self.unique.items()
+            if path in existing
+            and existing[path].data.get("undecryptable") is True
+            and not _is_placeholder(item.record)
+        ]
+        return FlushView(fresh, threads, receipts, upgrades)
+
+
+def _is_placeholder(record: InboundRecord) -> bool:
+    """An undecryptable placeholder ("waiting for this message"): it never upgrades one."""
+    return isinstance(record.content, UndecryptableContent)
 
 
 def flush_reads(placed: Sequence[Placed]) -> FlushReads:

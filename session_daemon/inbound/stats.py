@@ -23,6 +23,8 @@ COUNTERS = (
     "lidMappings",
     "quarantined",
     "corruptJournalEntries",
+    "changesApplied",
+    "placeholdersUpgraded",
 )
 
 _NAMED_SKIPS = ("group", "status", "broadcast", "newsletter")

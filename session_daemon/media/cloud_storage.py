@@ -34,8 +34,20 @@ class CloudStorageMediaStore:
     caller, so credentials and `STORAGE_EMULATOR_HOST` stay the caller's business)."""
 
     def __init__(self, bucket: Any, download_base: str = FIREBASE_DOWNLOAD_BASE) -> None:
-        self._bucket = bucket
+        # `bucket` may be a callable that makes it: the client then needs credentials only
+        # at the first upload (a daemon without them starts; its jobs fail `storage_failed`)
+        self._bucket_or_factory = bucket
+        self._resolved: Any = None if callable(bucket) else bucket
         self._base = download_base.rstrip("/")
+
+    @property
+    def _bucket(self) -> Any:
+        if self._resolved is None:
+            try:
+                self._resolved = self._bucket_or_factory()
+            except Exception as exc:
+                raise MediaStoreError(f"Cloud Storage unavailable: {type(exc).__name__}") from exc
+        return self._resolved
 
     def blob_name(self, name: str) -> str:
         split_object_name(name)  # only names object_name() made

@@ -20,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from session_daemon.media.fields import (
     FailureReason,
@@ -39,7 +40,14 @@ from session_daemon.media.port import MediaStore, MediaStoreError, object_name
 from shared.store.port import DocumentStore, Transaction
 from shared.timeutil import utc_now
 
-__all__ = ["DownloadError", "Fetch", "MediaDownloader", "MediaJob", "RetryPolicy"]
+__all__ = [
+    "DownloadError",
+    "Fetch",
+    "MediaDownloader",
+    "MediaJob",
+    "RetryPolicy",
+    "classify_download_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,30 @@ class DownloadError(Exception):
         super().__init__(detail or reason)
         self.reason: FailureReason = reason
         self.permanent = permanent
+
+
+# whatsmeow's download errors, as neonize (and the simulator) report them: see
+# session_daemon/transport/neonize_media.py for what each means.
+_EXPIRED: Final = re.compile(r"status code (404|410)\b")
+_NOTHING: Final = (
+    "didn't find any attachments",
+    "no url present",
+    "unknown media type",
+    "does not start with slash",
+)
+_CORRUPT: Final = ("invalid media hmac", "doesn't match", "file too short")
+
+
+def classify_download_error(text: str) -> DownloadError:
+    """The job's reason for a transport's download error text (whatsmeow's wording)."""
+    lowered = text.lower()
+    if _EXPIRED.search(lowered):
+        return DownloadError("expired", permanent=True, detail=text)
+    if any(marker in lowered for marker in _NOTHING):
+        return DownloadError("no_download_info", permanent=True, detail=text)
+    if any(marker in lowered for marker in _CORRUPT):
+        return DownloadError("corrupt", permanent=False, detail=text)
+    return DownloadError("download_failed", permanent=False, detail=text)
 
 
 @dataclass(frozen=True)

@@ -69,28 +69,32 @@ class GoogleAccessToken:
     """Wraps `google.auth` credentials (a service account key, or Application Default
     Credentials on the VM) scoped to FCM; refreshes when expired."""
 
-    def __init__(self, credentials: Any) -> None:
+    def __init__(self, credentials: Any = None) -> None:
+        # None: Application Default Credentials, looked up at the first send (a daemon without
+        # them still starts; its pushes fail and are counted)
         self._credentials = credentials
         self._lock = threading.Lock()
 
     @classmethod
     def application_default(cls) -> GoogleAccessToken:
-        import google.auth
-
-        credentials, _ = google.auth.default(scopes=[FCM_SCOPE])
-        return cls(credentials)
+        return cls(None)
 
     def token(self) -> str:
         from google.auth.transport.requests import Request
 
         with self._lock:
+            if self._credentials is None:
+                import google.auth
+
+                self._credentials, _ = google.auth.default(scopes=[FCM_SCOPE])
             if not self._credentials.valid:
                 self._credentials.refresh(Request())
             return str(self._credentials.token)
 
     def invalidate(self) -> None:
         with self._lock:
-            self._credentials.token = None
+            if self._credentials is not None:
+                self._credentials.token = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,9 @@ class FcmV1Client:
                 status, body, headers = await self._post(message)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 status, body, headers, code = 0, None, None, type(exc).__name__
+            except Exception as exc:  # no credentials, a refresh refused: not worth retrying
+                log.warning("FCM send impossible: %s", type(exc).__name__)
+                return SendOutcome("failed", type(exc).__name__, attempts)
             else:
                 if status == 200:
                     name = body.get("name") if isinstance(body, dict) else None

@@ -11,16 +11,21 @@ units differ on the wire and are easy to mix up, so they are named here once:
 Only content a person wrote becomes a `WireMessage`: protocol messages (history-sync
 notifications, app-state keys, revokes, edits), bare sender-key distributions, poll votes and
 system stubs convert to None.
+
+Size (over 600 lines, on purpose): every neonize event's conversion in one pure module, so the
+units above are named once; issue 12 added media download info, undecryptable messages and call
+offers. The kinds' own converters live in `session_daemon/kinds/`.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 # neonize loads its Go library on first import and Go reads the environment only then: the
 # "AI" badge on outgoing 1:1 messages must be switched off before any neonize import.
@@ -32,10 +37,13 @@ from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 from neonize.proto.waHistorySync import WAWebProtobufsHistorySync_pb2 as hs
 from neonize.proto.waWeb import WAWebProtobufsWeb_pb2 as web
 
+from session_daemon.kinds import content_from_neonize
 from session_daemon.transport.port import (
+    CallContent,
     ClientOutdated,
     Connected,
     ConnectFailure,
+    Content,
     Disconnected,
     HistorySyncChunk,
     KeepAliveRestored,
@@ -53,6 +61,7 @@ from session_daemon.transport.port import (
     StreamReplaced,
     TemporaryBan,
     TransportEvent,
+    UndecryptableContent,
     WireMessage,
 )
 from shared.jids import GROUP_SERVER, LID_SERVER, PHONE_SERVER, normalize_jid
@@ -264,15 +273,118 @@ def convert_message(ev: nz.Message, *, now: datetime | None = None) -> WireMessa
     `chat_pn_jid` is the chat's phone JID: the chat itself when phone-addressed; for a LID chat
     the sender's alternative address (incoming) or the recipient's (typed on the linked phone).
     """
-    info = ev.Info
+    kind = content_from_neonize(_unwrap(ev.Message))
+    if kind is not None:
+        return _wire_from_info(ev.Info, (_kind_type(kind), "", None), now=now, kind=kind)
+    content = message_content(ev.Message)
+    if content is None:
+        return None
+    return _wire_from_info(ev.Info, content, now=now, media_message=ev.Message)
+
+
+_KIND_TYPES: dict[str, MessageType] = {
+    "poll": "poll",
+    "call": "call",
+    "undecryptable": "undecryptable",
+    "edit": "edit",
+    "revoke": "revoke",
+    "reaction": "reaction",
+}
+
+
+def _kind_type(content: Content) -> MessageType:
+    from session_daemon.kinds import kind_of
+
+    return _KIND_TYPES.get(kind_of(content).tag, "other")
+
+
+# (field of waE2E.Message, our media type); whatsmeow's DownloadAny looks at exactly these
+# top-level fields, so a wrapped attachment must be handed over unwrapped.
+_ATTACHMENTS: Final = (
+    ("imageMessage", "image"),
+    ("videoMessage", "video"),
+    ("ptvMessage", "video"),
+    ("audioMessage", "audio"),
+    ("documentMessage", "document"),
+    ("stickerMessage", "sticker"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DownloadInfo:
+    """What the message says about its file, and the bytes `download_any` needs to fetch it
+    (kept in the journal, so a download can be retried after a restart)."""
+
+    media_type: str
+    mimetype: str | None
+    filename: str | None
+    size_bytes: int | None
+    sha256: str | None  # hex of the decrypted file (WhatsApp's `fileSHA256`)
+    thumb_base64: str | None
+    voice: bool
+    message_b64: str  # a waE2E.Message holding only this attachment, serialized
+    downloadable: bool = True  # a media key and a path or URL: what DownloadAny needs
+
+    def message(self) -> e2e.Message:
+        return e2e.Message.FromString(base64.b64decode(self.message_b64))
+
+
+def download_info(message: e2e.Message) -> DownloadInfo | None:
+    """The attachment of a message (through its wrappers), or None when it has none."""
+    msg = _unwrap(message)
+    for field_name, media_type in _ATTACHMENTS:
+        if not msg.HasField(field_name):
+            continue
+        part = getattr(msg, field_name)
+        alone = e2e.Message()
+        # ptvMessage (round video notes) downloads like a video; whatsmeow knows only the five.
+        target = "videoMessage" if field_name == "ptvMessage" else field_name
+        getattr(alone, target).CopyFrom(part)
+        filename = (getattr(part, "fileName", "") or getattr(part, "title", "")) or None
+        thumb = getattr(part, "JPEGThumbnail", b"") or b""
+        return DownloadInfo(
+            media_type=media_type,
+            mimetype=part.mimetype or None,
+            filename=filename if media_type == "document" else None,
+            size_bytes=int(part.fileLength) if part.fileLength else None,
+            sha256=part.fileSHA256.hex() if part.fileSHA256 else None,
+            thumb_base64=base64.b64encode(thumb).decode("ascii") if thumb else None,
+            voice=bool(getattr(part, "PTT", False)),
+            message_b64=base64.b64encode(alone.SerializeToString()).decode("ascii"),
+            downloadable=bool(part.mediaKey) and bool(part.directPath or part.URL),
+        )
+    return None
+
+
+def _with_download(media: Media | None, message: e2e.Message | None) -> Media | None:
+    """Media with what `download_media` needs to fetch its file (kept in the journal)."""
+    if media is None or message is None:
+        return media
+    info = download_info(message)
+    if info is None:
+        return media
+    return dataclasses.replace(
+        media,
+        size_bytes=info.size_bytes,
+        sha256=info.sha256,
+        voice=info.voice,
+        download=info.message_b64 if info.downloadable else None,
+    )
+
+
+def _wire_from_info(
+    info: Any,
+    content: tuple[MessageType, str, Media | None],
+    *,
+    now: datetime | None,
+    kind: Content | None = None,
+    media_message: e2e.Message | None = None,
+) -> WireMessage | None:
+    message_type, text, media = content
     src = info.MessageSource
     chat = jid_str(src.Chat)
     if not info.ID or chat is None:
         return None
-    content = message_content(ev.Message)
-    if content is None:
-        return None
-    message_type, text, media = content
     sender = jid_str(src.Sender) or chat
     sender_alt = jid_str(src.SenderAlt)
     is_group = src.IsGroup or _server(chat) == GROUP_SERVER
@@ -299,7 +411,55 @@ def convert_message(ev: nz.Message, *, now: datetime | None = None) -> WireMessa
         sender_pn_jid=sender_pn,
         is_group=is_group,
         push_name=info.Pushname or None,
-        media=media,
+        media=_with_download(media, media_message),
+        content=kind,
+    )
+
+
+def convert_undecryptable(ev: Any, *, now: datetime | None = None) -> WireMessage | None:
+    """UndecryptableMessage: a placeholder ("waiting for this message"), upgraded in place when
+    the phone resends the content under the same id. `DECRYPT_FAIL_HIDE` is whatsmeow saying the
+    message would not be shown anyway (reactions, poll votes): nothing to keep."""
+    if ev.DecryptFailMode == nz.UndecryptableMessage.DECRYPT_FAIL_HIDE:
+        return None
+    content = UndecryptableContent()
+    return _wire_from_info(ev.Info, ("undecryptable", "", None), now=now, kind=content)
+
+
+def _call_time(value: int, now: datetime | None) -> datetime | None:
+    """A call's timestamp: neonize's unit for calls is not documented, so the magnitude
+    decides (milliseconds since 2001 exceed 10^12; seconds stay below 10^11)."""
+    if value > 10**11:
+        return _wire_time(from_ms, value) or now
+    return (_wire_time(from_seconds, value) if value > 0 else None) or now
+
+
+def convert_call_offer(ev: Any, *, now: datetime | None = None) -> WireMessage | None:
+    """CallOffer: the linked device never answers, so the call shows as a missed call in the
+    chat (video when the offer carries a `video` node)."""
+    meta = ev.basicCallMeta
+    chat = jid_str(getattr(meta, "from"))  # `from` is a Python keyword
+    if not meta.callID or chat is None:
+        return None
+    creator = jid_str(meta.callCreator) or chat
+    creator_alt = jid_str(meta.callCreatorAlt)
+    group = _server(chat) == GROUP_SERVER
+    timestamp = _call_time(int(meta.timestamp), now)
+    if timestamp is None:
+        return None
+    video = any(node.Tag == "video" for node in ev.data.Nodes)
+    pn = None if group else (_phone_or_none(chat) or _phone_or_none(creator_alt))
+    return WireMessage(
+        id=str(meta.callID),
+        chat_jid=chat,
+        sender_jid=creator,
+        from_me=False,
+        timestamp=timestamp,
+        message_type="call",
+        chat_pn_jid=pn,
+        sender_pn_jid=_phone_or_none(creator) or _phone_or_none(creator_alt),
+        is_group=group,
+        content=CallContent(video=video, group=group),
     )
 
 
@@ -316,10 +476,12 @@ def convert_web_message(
     chat = _norm(key.remoteJID)
     if not key.ID or chat is None or not info.HasField("message"):
         return None
-    content = message_content(info.message)
+    kind = content_from_neonize(_unwrap(info.message))
+    content = (_kind_type(kind), "", None) if kind is not None else message_content(info.message)
     if content is None:
         return None
     message_type, text, media = content
+    media = _with_download(media, info.message)
     is_group = _server(chat) == GROUP_SERVER
     if key.fromMe:
         sender = own_jid or ""
@@ -346,6 +508,7 @@ def convert_web_message(
         is_group=is_group,
         push_name=info.pushName or None,
         media=media,
+        content=kind,
     )
 
 
@@ -461,6 +624,12 @@ def convert_event(
         return convert_history_sync(account_id, ev, own_jid=own_jid)
     if isinstance(ev, nz.Receipt):
         return convert_receipt(account_id, ev)
+    if isinstance(ev, nz.CallOffer):
+        call = convert_call_offer(ev, now=now)
+        return MessageReceived(account_id, call) if call is not None else None
+    if isinstance(ev, nz.UndecryptableMessage):
+        placeholder = convert_undecryptable(ev, now=now)
+        return MessageReceived(account_id, placeholder) if placeholder is not None else None
     if isinstance(ev, nz.PairStatus):
         if ev.Status == nz.PairStatus.SUCCESS:
             own = jid_str(ev.ID)

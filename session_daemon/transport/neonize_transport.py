@@ -29,6 +29,8 @@ threads and callbacks must be read together; the pure conversion already lives a
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import ctypes
 import dataclasses
@@ -43,6 +45,8 @@ from typing import Any
 
 os.environ["NEONIZE_BOT_TAG"] = "off"
 
+import aiohttp
+from google.protobuf.message import DecodeError
 from neonize._binder import ProxySettings, gocode
 from neonize.aioze.client import NewAClient
 from neonize.aioze.events import Event
@@ -108,6 +112,8 @@ SUBSCRIBED_EVENTS: tuple[type[Any], ...] = (
     nz.HistorySync,
     nz.Message,
     nz.Receipt,
+    nz.UndecryptableMessage,  # a "waiting for this message" placeholder (issue 12)
+    nz.CallOffer,  # a missed call in the chat (issue 12)
 )
 _DEVICE_CODE = EVENT_TO_INT[nz.Device]
 _INBOUND = (MessageReceived, HistorySyncChunk, ReceiptReceived)
@@ -402,6 +408,64 @@ class NeonizeTransport:
                 )
         except (TransportError, NeonizeError) as exc:  # typing indicators are best effort
             log.debug("%s: presence to %s not sent: %s", account_id, to_jid, exc)
+
+    async def download_media(self, account_id: str, handle: str) -> bytes:
+        """The file of a media message: `handle` is the serialized attachment conversion kept
+        (`Media.download`). whatsmeow's error text is kept: the media job reads from it whether
+        the file is gone for good (404/410: neonize 0.5.2 cannot ask for a re-upload)."""
+        try:
+            message = e2e.Message.FromString(base64.b64decode(handle, validate=True))
+        except (ValueError, binascii.Error, DecodeError) as exc:
+            raise TransportError(
+                "no url present: unreadable download handle", retryable=False
+            ) from exc
+        async with self._use(account_id) as session:
+            assert session.client is not None
+            try:
+                data = await session.client.download_any(message)
+            except NeonizeError as exc:
+                raise TransportError(str(exc)) from exc
+        if not isinstance(data, bytes | bytearray):
+            raise TransportError("download returned no bytes")
+        return bytes(data)
+
+    async def group_subject(self, account_id: str, group_jid: str) -> str | None:
+        """A group's subject from its group info."""
+        target = jid_proto(group_jid)
+        if target is None:
+            return None
+        async with self._use(account_id) as session:
+            assert session.client is not None
+            try:
+                info = await session.client.get_group_info(target)
+            except NeonizeError as exc:
+                raise TransportError(f"group info: {exc}") from exc
+        name = getattr(getattr(info, "GroupName", None), "Name", "")
+        return str(name) or None
+
+    async def profile_picture(self, account_id: str, jid: str) -> bytes | None:
+        """The chat's current profile picture (None: none, or hidden from us)."""
+        target = jid_proto(jid)
+        if target is None:
+            return None
+        async with self._use(account_id) as session:
+            assert session.client is not None
+            try:
+                info = await session.client.get_profile_picture(target)
+            except NeonizeError as exc:
+                text = str(exc).lower()
+                if "does not have a profile picture" in text or "hidden" in text:
+                    return None
+                raise TransportError(f"profile picture: {exc}") from exc
+        url = getattr(info, "URL", "") or getattr(info, "url", "")
+        if not url:
+            return None
+        # WhatsApp's picture URLs are signed and short-lived: fetch the bytes now.
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as resp:
+            if resp.status != 200:
+                raise TransportError(f"profile picture download: HTTP {resp.status}")
+            return await resp.read()
 
     async def request_history(self, account_id: str, chat_jid: str, count: int) -> None:
         # whatsmeow sends on-demand history requests as *peer* messages; neonize 0.5.2's

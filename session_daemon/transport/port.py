@@ -30,9 +30,14 @@ MessageType = Literal[
     "location",
     "contact",
     "reaction",
+    "poll",
+    "call",
+    "undecryptable",
+    "edit",
+    "revoke",
     "other",
 ]
-MediaType = Literal["image", "video", "audio", "document"]
+MediaType = Literal["image", "video", "audio", "document", "sticker"]
 ReceiptStatus = Literal["delivered", "read", "played"]
 
 
@@ -43,6 +48,60 @@ class Media:
     filename: str | None = None
     url: str | None = None
     thumb_base64: str | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None  # hex of the decrypted file, when the message says it
+    voice: bool = False  # a voice note (push-to-talk audio)
+    # What the transport's `download_media` needs to fetch the file again (opaque to the
+    # daemon, kept in the journal so a download survives a restart); None: not downloadable.
+    download: str | None = None
+
+
+# ---- typed content of the message kinds that are not text or media (one class per kind) ----
+
+
+@dataclass(frozen=True)
+class PollContent:
+    name: str | None  # None for v4 polls (a FutureProofMessage without a name)
+    options: tuple[str, ...]
+    selectable_count: int | None = None
+
+
+@dataclass(frozen=True)
+class CallContent:
+    """A missed call."""
+
+    video: bool = False
+    group: bool = False
+
+
+@dataclass(frozen=True)
+class UndecryptableContent:
+    """A message WhatsApp could not decrypt yet ("waiting for this message"): the same id
+    arrives again with its content when the phone resends it."""
+
+
+@dataclass(frozen=True)
+class EditContent:
+    target_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RevokeContent:
+    """Deleted for everyone."""
+
+    target_id: str
+
+
+@dataclass(frozen=True)
+class ReactionContent:
+    target_id: str
+    emoji: str  # "" removes the sender's reaction
+
+
+Content = (
+    PollContent | CallContent | UndecryptableContent | EditContent | RevokeContent | ReactionContent
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +125,8 @@ class WireMessage:
     is_group: bool = False
     push_name: str | None = None
     media: Media | None = None
+    content: Content | None = None  # the kind's typed content, beside text and media
+    group_subject: str | None = None  # a group chat's subject, when the transport knows it
 
 
 # ---- events a session emits ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import fcntl
 import logging
@@ -83,6 +84,9 @@ CONTROL: Final = frozenset(
         "stall_connects",
         "sent_count",
         "double_sessions",
+        "set_profile_picture",
+        "set_group_subject",
+        "expire_media",
     }
 )
 
@@ -273,8 +277,14 @@ class SimnetServer:
         if method == "request_history":
             await t.request_history(account, str(args["chat"]), int(args["count"]))
             return None
-        if method == "pn_for_lid":
-            return t.pn_for_lid(account, str(args["lid"]))
+        if method == "download_media":
+            data = await t.download_media(account, str(args["handle"]))
+            return base64.b64encode(data).decode("ascii")
+        if method == "profile_picture":
+            picture = await t.profile_picture(account, str(args["jid"]))
+            return base64.b64encode(picture).decode("ascii") if picture else None
+        if method == "group_subject":
+            return await t.group_subject(account, str(args["jid"]))
         if method == "control":
             name = str(args["name"])
             if name not in CONTROL:
@@ -367,6 +377,18 @@ class SimnetTransport:
 
     def is_connected(self, account_id: str) -> bool:
         return account_id in self._connected
+
+    async def download_media(self, account_id: str, handle: str) -> bytes:
+        result = await self._call("download_media", {"account_id": account_id, "handle": handle})
+        return base64.b64decode(str(result))
+
+    async def profile_picture(self, account_id: str, jid: str) -> bytes | None:
+        result = await self._call("profile_picture", {"account_id": account_id, "jid": jid})
+        return base64.b64decode(result) if isinstance(result, str) and result else None
+
+    async def group_subject(self, account_id: str, group_jid: str) -> str | None:
+        result = await self._call("group_subject", {"account_id": account_id, "jid": group_jid})
+        return result if isinstance(result, str) and result else None
 
     def pn_for_lid(self, account_id: str, lid_jid: str) -> str | None:
         loop = self._loop

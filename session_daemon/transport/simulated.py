@@ -29,11 +29,19 @@ delivered when it connects again (as WhatsApp does); `deliver_message` then retu
 Modules: this one holds the two faces (port and phone controls); `simulated_network` the shared
 state and mechanics under the lock; `simulated_session` a session record and its db marker;
 `simulated_wire` the pure wire-message specs, `SimulatorError` and `lid_for_phone`.
+
+Size (over 600 lines, on purpose): the port face and the phone controls share one session table
+and lock; issue 12 added the phones' media files, group subjects and profile pictures (and their
+port calls). Moving those into their own module is a follow-up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import dataclasses
+import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -43,9 +51,12 @@ from typing import Any, ParamSpec, TypeVar
 from session_daemon.session_import.model import ImportAction, ImportedSession
 from session_daemon.session_import.simulated_marker import import_marker
 from session_daemon.transport.port import (
+    CallContent,
     ClientOutdated,
     ConnectFailure,
+    Content,
     Disconnected,
+    EditContent,
     EventSink,
     HistorySyncChunk,
     KeepAliveRestored,
@@ -56,14 +67,18 @@ from session_daemon.transport.port import (
     MessageType,
     NotPairing,
     PairingCode,
+    PollContent,
+    ReactionContent,
     ReceiptReceived,
     ReceiptStatus,
+    RevokeContent,
     SendResult,
     SessionEnded,
     StreamReplaced,
     TemporaryBan,
     TransportError,
     TransportEvent,
+    UndecryptableContent,
     WireMessage,
 )
 from session_daemon.transport.simulated_network import SendFailure, SimulatedNetwork
@@ -92,6 +107,28 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _PAIRING_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # whatsmeow's pairing-code alphabet
+_CONTENT_TYPES: dict[type[Any], MessageType] = {
+    PollContent: "poll",
+    CallContent: "call",
+    UndecryptableContent: "undecryptable",
+    EditContent: "edit",
+    RevokeContent: "revoke",
+    ReactionContent: "reaction",
+}
+_MAX_MEDIA_BYTES = 64 * 1024 * 1024
+
+
+def _group_of(group: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """`{jid, subject}` of a group chat (None: a one-to-one chat)."""
+    if group is None:
+        return None, None
+    jid = normalize_jid(str(group.get("jid") or ""))
+    if jid is None or not jid.endswith("@g.us"):
+        raise SimulatorError("invalid_argument", "group.jid must be a group JID (…@g.us)")
+    subject = group.get("subject")
+    if subject is not None and not isinstance(subject, str):
+        raise SimulatorError("invalid_argument", "group.subject must be a string")
+    return jid, subject
 
 
 class SimulatedTransport(SimulatedNetwork):
@@ -262,32 +299,49 @@ class SimulatedTransport(SimulatedNetwork):
         via_lid: bool = False,
         lid: str | None = None,
         message_type: MessageType | None = None,
+        content: Content | None = None,
+        group: Mapping[str, Any] | None = None,
     ) -> str:
-        """A client writes to the account. `sender` is the client's phone (any format) or a LID
-        JID. With `via_lid`, a phone sender's message arrives addressed by its LID (`lid`, or a
-        stable made-up one) with the phone JID alongside (SenderAlt), and the session learns the
-        mapping. A bare LID sender carries a phone JID only if the session already knows it.
-        Returns the message id once the daemon acknowledged it (or at once when the session is
-        offline: the message then waits on the server until it reconnects)."""
+        """A client writes to the account (issue 12: `content` is a kind's typed content, an
+        edit, a deletion, a reaction, a poll, a missed call or an undecryptable placeholder;
+        `group` `{jid, subject}` makes `sender` a participant of that group chat; a media's
+        `dataBase64` is the file, served by `download_media`). `sender` is the client's phone
+        (any format) or a LID JID. With `via_lid`, a phone sender's message arrives addressed by
+        its LID (`lid`, or a stable made-up one) with the phone JID alongside (SenderAlt), and the
+        session learns the mapping. A bare LID sender carries a phone JID only if the session
+        already knows it. Returns the message id once the daemon acknowledged it (or at once
+        when the session is offline: the message then waits on the server until it reconnects).
+        """
         with self._lock:
             session = self._require(account_id)
             chat, pn = self._address(session, sender, via_lid=via_lid, lid=lid)
         ts = to_datetime(timestamp, self._now())
-        media_obj = media_from(media)
+        media_obj = self._media_with_file(media)
         mtype = message_type or (media_obj.type if media_obj else "text")
+        if content is not None and message_type is None:
+            mtype = _CONTENT_TYPES.get(type(content), "other")
+        sender_jid = chat
+        group_jid, subject = _group_of(group)
+        if group_jid is not None:
+            sender_jid, chat = chat, group_jid
+            if subject:
+                with self._lock:
+                    self._group_subjects[group_jid] = subject
         message = WireMessage(
             id=msg_id or new_message_id(),
             chat_jid=chat,
-            sender_jid=chat,
+            sender_jid=sender_jid,
             from_me=False,
             timestamp=ts,
             text=text,
             message_type=mtype,
-            chat_pn_jid=pn if pn != chat else None,
-            sender_pn_jid=pn if pn != chat else None,
+            chat_pn_jid=pn if pn != chat and group_jid is None else None,
+            sender_pn_jid=pn if pn != sender_jid else None,
             is_group=chat.endswith("@g.us"),
             push_name=push_name,
             media=media_obj,
+            content=content,
+            group_subject=subject,
         )
         self._deliver(account_id, MessageReceived(account_id, message), [message])
         return message.id
@@ -534,6 +588,87 @@ class SimulatedTransport(SimulatedNetwork):
             return {a: s.state for a, s in self._sessions.items()}
 
     # ---- async wrappers (never block the event loop) --------------------------------------------
+
+    def _media_with_file(self, media: Media | Mapping[str, Any] | None) -> Media | None:
+        """`media` with its file kept on the simulated media server when `dataBase64` is
+        given (a handle in `download`, its size and SHA-256); without it, nothing to fetch."""
+        if media is None or isinstance(media, Media):
+            return media
+        data_b64 = media.get("dataBase64")
+        plain = {k: v for k, v in media.items() if k != "dataBase64"}
+        base = media_from(plain)
+        if base is None or data_b64 is None:
+            return base
+        if not isinstance(data_b64, str):
+            raise SimulatorError("invalid_argument", "media.dataBase64 must be a string")
+        try:
+            data = base64.b64decode(data_b64, validate=True)
+        except (ValueError, binascii.Error):
+            raise SimulatorError("invalid_argument", "media.dataBase64 is not base64") from None
+        if len(data) > _MAX_MEDIA_BYTES:
+            raise SimulatorError("invalid_argument", "media.dataBase64 is too large")
+        handle = "sim-" + secrets.token_hex(12)
+        with self._lock:
+            self._media_files[handle] = data
+        return dataclasses.replace(
+            base,
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            download=handle,
+        )
+
+    def set_group_subject(self, group_jid: str, subject: str | None) -> None:
+        """A group is created or renamed (what `group_subject` answers from now on)."""
+        jid, _ = _group_of({"jid": group_jid})
+        assert jid is not None
+        with self._lock:
+            if subject:
+                self._group_subjects[jid] = subject
+            else:
+                self._group_subjects.pop(jid, None)
+
+    async def group_subject(self, account_id: str, group_jid: str) -> str | None:
+        """The group's subject from its group info (like neonize's `get_group_info`)."""
+        with self._lock:
+            self._connected_session(account_id)
+            return self._group_subjects.get(normalize_jid(group_jid) or group_jid)
+
+    def set_profile_picture(self, who: str, picture_base64: str | None) -> None:
+        """A client (phone) or group (JID) sets or removes (None) its profile picture; base64,
+        so the call crosses the shared simulator's wire."""
+        try:
+            picture = base64.b64decode(picture_base64, validate=True) if picture_base64 else None
+        except (ValueError, binascii.Error):
+            raise SimulatorError("invalid_argument", "the picture is not base64") from None
+        chat = normalize_jid(who) if "@" in who else phone_jid(require_phone(who, "phone"))
+        if chat is None:
+            raise SimulatorError("invalid_argument", f"not a JID or phone: {who!r}")
+        with self._lock:
+            if picture is None:
+                self._pictures.pop(chat, None)
+            else:
+                self._pictures[chat] = picture
+
+    async def profile_picture(self, account_id: str, jid: str) -> bytes | None:
+        """The picture of a chat as the account sees it (None: none, or hidden)."""
+        with self._lock:
+            self._connected_session(account_id)
+            return self._pictures.get(normalize_jid(jid) or jid)
+
+    def expire_media(self, handle: str) -> None:
+        """WhatsApp's servers drop a file (as they do after some weeks)."""
+        with self._lock:
+            self._media_files.pop(handle, None)
+
+    async def download_media(self, account_id: str, handle: str) -> bytes:
+        """The file of a delivered media message, like neonize's `download_any`: a dropped file
+        fails as whatsmeow does (status code 410)."""
+        with self._lock:
+            self._connected_session(account_id)
+            data = self._media_files.get(handle)
+        if data is None:
+            raise TransportError("download failed with status code 410", retryable=False)
+        return data
 
     async def adeliver_message(
         self, account_id: str, sender: str, text: str = "", **kw: Any

@@ -71,6 +71,9 @@ class SimulatedNetwork:
         self._timers: set[threading.Timer] = set()
         self._closed = False
         self.sent_count = 0
+        self._media_files: dict[str, bytes] = {}  # the simulated media server (handle -> file)
+        self._pictures: dict[str, bytes] = {}  # profile pictures by chat JID
+        self._group_subjects: dict[str, str] = {}  # group JID -> subject (its group info)
 
     # ==== internals ==============================================================================
 

@@ -22,7 +22,7 @@ _MESSAGE_TYPES: frozenset[str] = frozenset(
     ("text", "image", "video", "audio", "document", "sticker", "location", "contact",
      "reaction", "other")
 )  # fmt: skip
-_MEDIA_TYPES: frozenset[str] = frozenset(("image", "video", "audio", "document"))
+_MEDIA_TYPES: frozenset[str] = frozenset(("image", "video", "audio", "document", "sticker"))
 
 
 class SimulatorError(ValueError):
@@ -91,7 +91,7 @@ def media_from(value: Media | Mapping[str, Any] | None) -> Media | None:
         raise SimulatorError(
             "invalid_argument", f"media.type must be one of {sorted(_MEDIA_TYPES)}"
         )
-    fields = {}
+    fields: dict[str, str | None] = {}
     for key, attr in (
         ("mimetype", "mimetype"),
         ("filename", "filename"),
@@ -102,7 +102,13 @@ def media_from(value: Media | Mapping[str, Any] | None) -> Media | None:
         if item is not None and not isinstance(item, str):
             raise SimulatorError("invalid_argument", f"media.{key} must be a string")
         fields[attr] = item
-    return Media(type=mtype, **fields)
+    return Media(
+        type=mtype,
+        mimetype=fields["mimetype"],
+        filename=fields["filename"],
+        url=fields["url"],
+        thumb_base64=fields["thumb_base64"],
+    )
 
 
 def wire_message_from_spec(

@@ -88,6 +88,10 @@ def client_events(store: DocumentStore, phone: str) -> list[Snapshot]:
     return list(seen.values())
 
 
+# Extraction stays on one-to-one client threads: a group has no single client to book for.
+_GROUP_SKIP = "conversație de grup: extragerea citește doar conversațiile cu un client"
+
+
 @dataclass(frozen=True)
 class _Window:
     messages: list[ChatMessage]
@@ -255,7 +259,14 @@ class ExtractionService:
         )
         try:
             result = self._extract_and_save(
-                request, messages, phone, client_request_id, trace_id, window.earlier
+                request,
+                messages,
+                phone,
+                client_request_id,
+                trace_id,
+                window.earlier,
+                group=thread.get("isGroup") is True
+                or str(thread.get("clientJid") or "").endswith("@g.us"),
             )
         except Exception as exc:
             self._finish(audit_path, "failed", None, error=_short_error(exc))
@@ -287,6 +298,7 @@ class ExtractionService:
         client_request_id: str,
         trace_id: str,
         earlier: list[ChatMessage] | None = None,
+        group: bool = False,
     ) -> dict[str, Any]:
         def result(
             action: str,
@@ -308,7 +320,7 @@ class ExtractionService:
                 **extra,
             }
 
-        skip = quick_check(messages)
+        skip = _GROUP_SKIP if group else quick_check(messages)
         if skip:
             return result("NOOP", None, None, 0.9, [skip])
         now = self._clock()

@@ -47,4 +47,12 @@ def _open_firestore(url: str, rest: str) -> DocumentStore:
     return FirestoreStore(parts[0], parts[1] if len(parts) == 2 else None)
 
 
-__all__ = ["InvalidStoreUrl", "open_store"]
+def firestore_project(url: str) -> str | None:
+    """The project of a `firestore://PROJECT[/DATABASE]` URL; None for any other store."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != "firestore":
+        return None
+    return rest.rstrip("/").split("/")[0] or None
+
+
+__all__ = ["InvalidStoreUrl", "firestore_project", "open_store"]

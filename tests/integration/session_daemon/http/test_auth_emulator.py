@@ -220,6 +220,7 @@ EXPECTED_ACCESS = {
     ("GET", "/"): "public",  # the page checks the service token itself (page.py)
     ("POST", "/login"): "public",
     ("POST", "/logout"): "public",
+    ("GET", "/media/{accountId}/{file}"): "public",  # the signed link is the credential (issue 12)
     ("GET", "/diag"): "super_admin",
     ("GET", "/metrics"): "super_admin",
     ("GET", "/api/status/dashboard"): "employee",

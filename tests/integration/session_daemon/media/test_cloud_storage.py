@@ -150,3 +150,14 @@ def test_names_are_checked_and_outages_are_media_store_errors(gcs_url: str) -> N
         store.put("../etc/passwd", b"x", "text/plain")
     with pytest.raises(MediaStoreError):
         store.put("wa_1/M3.bin", b"x", "application/octet-stream")
+
+
+def test_a_bucket_made_at_first_use_fails_as_a_media_store_error() -> None:
+    """The daemon starts without Cloud Storage credentials; only its uploads fail (counted)."""
+
+    def no_credentials() -> Any:
+        raise RuntimeError("no default credentials")
+
+    store = CloudStorageMediaStore(no_credentials)
+    with pytest.raises(MediaStoreError):
+        store.put("wa_1/M4.bin", b"x", "application/octet-stream")

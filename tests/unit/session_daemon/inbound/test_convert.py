@@ -14,6 +14,7 @@ from session_daemon.inbound.convert import (
     record_from_wire,
     thread_patch,
 )
+from session_daemon.media.fields import REASON_TEXT
 from session_daemon.transport.port import Media, WireMessage
 from shared.store.sentinels import Increment
 
@@ -43,8 +44,8 @@ def record(**kw: object) -> InboundRecord:
 
 
 def test_skips_chats_that_are_not_clients() -> None:
+    # groups are mirrored since issue 12 (tests/unit/session_daemon/inbound/test_kinds.py)
     cases = {
-        "120363000000000001@g.us": "group",
         "status@broadcast": "status",
         "123456@broadcast": "broadcast",
         "120363000000000002@newsletter": "newsletter",
@@ -84,7 +85,10 @@ def test_message_document_fields_and_units() -> None:
     assert doc["tsClient"] == ts and doc["tsClientMs"] == int(ts.timestamp() * 1000)
     assert doc["createdAt"] == ts and doc["createdAtMs"] == doc["tsClientMs"]
     assert doc["media"] == {"type": "image", "url": None, "mimetype": "image/jpeg",
-                            "filename": None, "thumbBase64": None}  # fmt: skip
+                            "filename": None, "thumbBase64": None, "sizeBytes": None,
+                            "sha256": None, "attempts": 0, "status": "failed",
+                            "reason": "no_download_info",
+                            "reasonText": REASON_TEXT["no_download_info"]}  # fmt: skip
     assert doc["body"] == "" and doc["messageType"] == "image"
     out = message_document(record(from_me=True), JID)
     assert out["direction"] == "outbound" and out["status"] == "sent"

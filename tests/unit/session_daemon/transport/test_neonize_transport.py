@@ -551,8 +551,19 @@ async def test_protobuf_events_become_store_documents(tmp_path: Path) -> None:
         assert thread_doc.data["clientJid"] == PN_CHAT
         client_jids = {t.data["clientJid"] for t in store.query(query("threads"))}
         assert PN_CHAT in client_jids
-        assert not [j for j in client_jids if not j.endswith("@s.whatsapp.net")]  # no group/LID
+        # no LID thread; groups are mirrored since issue 12
+        assert not [j for j in client_jids if not j.endswith(("@s.whatsapp.net", "@g.us"))]
         assert pipeline.stats()["messagesStored"] >= 5
     finally:
         await pipeline.stop()
         store.close()
+
+
+async def test_download_media_without_a_session_is_not_connected() -> None:
+    transport = NeonizeTransport(executor_workers=2)
+    with pytest.raises(NotConnected):
+        await transport.download_media("acc-nowhere", "CgA=")
+    with pytest.raises(TransportError) as bad:
+        await transport.download_media("acc-nowhere", "not base64!")
+    assert "no url present" in str(bad.value)  # classified final: nothing to download from
+    await transport.close()

@@ -322,3 +322,14 @@ def test_an_edited_date_gives_a_new_draft_and_updates_the_saved_event(
     assert again["eventId"] == saved["eventId"] == event.id
     assert event.data["date"] == "15-06-2026"
     assert svc.run(request(dry_run=False))["cacheHit"] is True  # the edit is applied once
+
+
+def test_group_threads_are_not_extracted(db: SqliteStore) -> None:
+    """Extraction stays on one-to-one client threads (issue 12: groups are mirrored)."""
+    group_thread = f"{ACCOUNT}__120363041234567890@g.us"
+    group = Chat(db, thread_id=group_thread)
+    db.update(f"threads/{group_thread}", {"clientJid": "120363041234567890@g.us", "isGroup": True})
+    group.client("Vrem Elsa pe 21 martie, ora 16, Str. Teilor 9", "2026-03-05T09:00:00+02:00")
+    result = service(db).run(request(thread_id=group_thread))
+    assert result["action"] == "NOOP" and "grup" in result["reasons"][0]
+    assert events(db) == []
