@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,78 +15,25 @@ from session_daemon.inbound.convert import RECORD_VERSION, InboundRecord
 from session_daemon.inbound.journal import Journal
 from session_daemon.inbound.pipeline import CreatedMessage, InboundPipeline
 from session_daemon.transport.port import (
-    Content,
     MessageReceived,
     PollContent,
-    WireMessage,
 )
 from shared.store.sqlite import SqliteStore
+from tests.support.kinds import T0, Rig, msg, started_rig
 
 ACC = "acc1"
 CLIENT_JID = "40733111222@s.whatsapp.net"
 TID = f"{ACC}__{CLIENT_JID}"
 GROUP = "120363041234567890@g.us"
 GTID = f"{ACC}__{GROUP}"
-T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-
-
-class Rig:
-    def __init__(self, store: SqliteStore, pipeline: InboundPipeline) -> None:
-        self.store = store
-        self.pipeline = pipeline
-        self.created: list[CreatedMessage] = []
-
-    def send(self, msg: WireMessage) -> None:
-        self.pipeline.submit(MessageReceived(ACC, msg))
-
-    async def drain(self) -> None:
-        assert await self.pipeline.drain(5)
-
-    def doc(self, mid: str, tid: str = TID) -> dict[str, Any]:
-        snap = self.store.get(f"threads/{tid}/messages/{mid}")
-        assert snap is not None, mid
-        return snap.data
-
-    def thread(self, tid: str = TID) -> dict[str, Any]:
-        snap = self.store.get(f"threads/{tid}")
-        assert snap is not None
-        return snap.data
-
-
-def msg(
-    mid: str,
-    text: str = "",
-    *,
-    minutes: int = 0,
-    content: Content | None = None,
-    chat: str = CLIENT_JID,
-    sender: str | None = None,
-    from_me: bool = False,
-    **kw: Any,
-) -> WireMessage:
-    return WireMessage(
-        id=mid,
-        chat_jid=chat,
-        sender_jid=sender or ("40722000111@s.whatsapp.net" if from_me else chat),
-        from_me=from_me,
-        timestamp=T0 + timedelta(minutes=minutes),
-        text=text,
-        content=content,
-        push_name=None if from_me else kw.pop("push_name", "Ana"),
-        **kw,
-    )
 
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    store = SqliteStore(tmp_path / "store.db")
-    pipeline = InboundPipeline(store, tmp_path / "journal", flush_interval=0.01)
-    r = Rig(store, pipeline)
-    pipeline.on_created = r.created.extend
-    await pipeline.start()
+    r = await started_rig(tmp_path)
     yield r
-    await pipeline.stop()
-    store.close()
+    await r.pipeline.stop()
+    r.store.close()
 
 
 async def test_group_chats_are_mirrored_with_subject_and_senders(rig: Rig) -> None:
