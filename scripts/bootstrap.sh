@@ -15,7 +15,10 @@ PIP_TOOLS_VERSION="7.6.2"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-DEB_PACKAGES=(libmagic1)
+# One package per line (branches add theirs without conflicts).
+DEB_PACKAGES=(
+    libmagic1
+)
 PYTHON_VERSION="3.11"
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
