@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from session_daemon import admin_cli
+from session_daemon import admin_cli, cli_ops
 from session_daemon.config import DEFAULT_TOKEN_FILE, ConfigError, settings_from_env
 from session_daemon.session_import.command import import_sessions
 
@@ -145,6 +145,7 @@ def qr(
 # Admin set-up lives in its own module (one line here keeps this file's commands apart).
 cli.command("set-admin")(admin_cli.set_admin)
 cli.command("import-sessions")(import_sessions)
+cli_ops.register(cli)  # backup, restore, journal, parked, outbox, doc, owners
 
 
 def main() -> None:
