@@ -24,7 +24,8 @@ from session_daemon.ops.layout import Layout, sqlite_file
 from shared.store.port import DocumentStore, StoreError
 
 StoreOpt = Annotated[
-    str | None, typer.Option("--store", help="sqlite:///path or firestore://PROJECT [env STORE_URL]")
+    str | None,
+    typer.Option("--store", help="sqlite:///path or firestore://PROJECT [env STORE_URL]"),
 ]
 SessionsOpt = Annotated[
     Path | None, typer.Option(help="session databases folder [env SESSIONS_PATH]")
@@ -207,10 +208,15 @@ def outbox_retry(
 
 
 def doc(
-    kind_or_path: Annotated[str, typer.Argument(help="a kind (thread, message, outbox, account, "
-                                                     "client, event, lease, instance, config, "
-                                                     "counter, extraction, account-secrets) "
-                                                     "or a document path")],  # fmt: skip
+    kind_or_path: Annotated[
+        str,
+        typer.Argument(
+            help="a kind (thread, message, outbox, account, "
+            "client, event, lease, instance, config, "
+            "counter, extraction, account-secrets) "
+            "or a document path"
+        ),
+    ],
     ids: Annotated[list[str] | None, typer.Argument(help="the kind's ids")] = None,
     store: StoreOpt = None,
     show_secrets: Annotated[bool, typer.Option(help="print accountSecrets values")] = False,
@@ -232,7 +238,8 @@ def doc(
 
 def owners(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Who owns which account: each lease's holder daemon, state and expiry."""
-    from session_daemon.ops.inspect import default_now, owners as lease_rows
+    from session_daemon.ops.inspect import default_now
+    from session_daemon.ops.inspect import owners as lease_rows
 
     with _store(store) as db:
         rows = lease_rows(db, now=default_now())

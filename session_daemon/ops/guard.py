@@ -44,7 +44,9 @@ def users_in_store(store: DocumentStore, now: datetime | None = None) -> list[st
     for snap in store.query(query(DAEMON_INSTANCES)):
         instance = parse_instance(snap.id, snap.data, now=now)
         if instance is not None and instance.state != "stopped" and instance.fresh(now):
-            found.append(f"daemon {snap.id} is {instance.state} (heartbeat {instance.heartbeat_at})")
+            found.append(
+                f"daemon {snap.id} is {instance.state} (heartbeat {instance.heartbeat_at})"
+            )
     for snap in store.query(query(ACCOUNT_LEASES)):
         lease = parse_lease(snap.id, snap.data, now=now)
         if lease is not None and lease.live(now):

@@ -23,7 +23,9 @@ from shared.timeutil import ensure_utc, from_ms
 
 def _journal_rows(path: Path) -> tuple[list[tuple[int, str, str]], set[tuple[str, str]]]:
     if not path.is_file():
-        raise BackupError(f"no inbound journal at {path} (check --data-path / INBOUND_JOURNAL_PATH)")
+        raise BackupError(
+            f"no inbound journal at {path} (check --data-path / INBOUND_JOURNAL_PATH)"
+        )
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
         try:
@@ -90,7 +92,7 @@ def stuck_outbox(
                 "account": data.get("accountId"),
                 "thread": data.get("threadId"),
                 "attempts": data.get("attemptCount") or 0,
-                "since": (due or lease).isoformat() if (due or lease) else None,
+                "since": since.isoformat() if (since := due or lease) else None,
                 "lastError": data.get("lastError"),
             })  # fmt: skip
     return sorted(out, key=lambda row: (row["status"], row["since"] or ""))
@@ -98,7 +100,7 @@ def stuck_outbox(
 
 def owners(store: DocumentStore, *, now: datetime) -> list[dict[str, Any]]:
     """Who holds each account's lease, and until when (an expired lease: nobody)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for snap in store.query(query(ACCOUNT_LEASES)):
         lease = parse_lease(snap.id, snap.data, now=now)
         if lease is None:

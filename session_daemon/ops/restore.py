@@ -95,7 +95,9 @@ def verify(src: Path) -> dict[str, Any]:
 def plan(manifest: dict[str, Any], layout: Layout) -> list[Unit]:
     kind = manifest.get("storeKind")
     if kind == "sqlite" and layout.store_file is None:
-        raise BackupError("this backup holds an embedded store: restore it with --store sqlite:///…")
+        raise BackupError(
+            "this backup holds an embedded store: restore it with --store sqlite:///…"
+        )
     if kind == "firestore" and layout.store_file is not None:
         raise BackupError("this backup was taken with a Firestore store: pass its --store URL")
     folders = {
@@ -172,8 +174,11 @@ def restore_backup(
         for unit in units:
             staged.append((unit, _stage(src, unit, token)))
     except (OSError, BackupError) as exc:
-        for _, path in staged:
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(True)
+        for _, path in staged:  # our own staged copies, never data
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise BackupError(f"restore failed, nothing changed: {reason}") from None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -37,7 +37,7 @@ class InputError(ValueError):
     pass
 
 
-class ExtractorKind(str, Enum):
+class ExtractorKind(StrEnum):
     heuristic = "heuristic"
     model = "model"
     auto = "auto"
@@ -224,7 +224,9 @@ def rebuild_client_stats_command(
     raise typer.Exit(_rebuild_client_stats(store, _out(ctx)))
 
 
-def _on_file(out: TextIO, command: str, file: Path, kind: str, as_json: bool, verbose: bool) -> None:
+def _on_file(
+    out: TextIO, command: str, file: Path, kind: str, as_json: bool, verbose: bool
+) -> None:
     if not file.is_file():
         print(f"superparty-crm: no such file: {file}", file=sys.stderr)
         raise typer.Exit(2)
