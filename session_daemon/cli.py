@@ -8,7 +8,6 @@ import asyncio
 import importlib
 import importlib.util
 import json
-import logging
 import os
 import sys
 import urllib.error
@@ -21,18 +20,10 @@ import typer
 
 from session_daemon import admin_cli, cli_ops
 from session_daemon.config import DEFAULT_TOKEN_FILE, ConfigError, settings_from_env
+from session_daemon.logs import configure_logging
 from session_daemon.session_import.command import import_sessions
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-
-
-def _configure_logging(level: str) -> None:
-    # neonize calls logging.basicConfig at import: import it first, then take over (force=True).
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
 
 
 @cli.command()
@@ -49,6 +40,9 @@ def serve(
         Path | None, typer.Option(help="session databases folder [env SESSIONS_PATH]")
     ] = None,
     log_level: Annotated[str, typer.Option(envvar="LOG_LEVEL")] = "INFO",
+    log_format: Annotated[
+        str, typer.Option(envvar="LOG_FORMAT", help="text | json (one JSON object per line)")
+    ] = "text",
 ) -> None:
     """Run the session daemon until SIGINT/SIGTERM."""
     from session_daemon.app import run
@@ -78,7 +72,12 @@ def serve(
         except Exception as exc:  # missing libmagic and similar
             typer.echo(f"cannot load neonize: {exc}", err=True)
             raise typer.Exit(2) from None
-    _configure_logging(log_level)
+    if log_format.lower() not in ("text", "json"):
+        typer.echo(
+            f"configuration error: LOG_FORMAT must be text or json, not {log_format!r}", err=True
+        )
+        raise typer.Exit(2)
+    configure_logging(log_level, log_format)
     try:
         asyncio.run(run(settings))
     except ConfigError as exc:
