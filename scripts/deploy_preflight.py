@@ -214,9 +214,10 @@ def preflight(
     functions: Flag = False,
     dry_run: Flag = False,
     print_codebase: Annotated[bool, typer.Option(help="print it and exit")] = False,
-    root: Annotated[Path, typer.Option(help="the checkout (tests: a copy)")] = ROOT,
+    root: Annotated[Path | None, typer.Option(help="the checkout [default: this one]")] = None,
 ) -> None:
     try:
+        root = root or ROOT
         if print_codebase:
             print(our_codebase(root / "firebase.json"))
             return

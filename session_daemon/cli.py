@@ -1,6 +1,7 @@
-"""`superparty-daemon serve` runs the daemon; `superparty-daemon qr ACCOUNT` prints the current QR
-of an account in the terminal by asking the running daemon; `superparty-daemon set-admin EMAIL`
-makes a user a super-admin (claim + config/super_admins)."""
+"""`superparty-daemon`: the session daemon (`serve`) and the operator's commands: an account's
+QR in the terminal, super-admins, the session import, backup and restore, and what sits in the
+journal, what is parked, what is stuck in the outbox, what a document holds, who owns which
+account. The reference (generated from `--help`) is in README.md."""
 
 from __future__ import annotations
 
