@@ -57,6 +57,21 @@ if [[ -z "$ROOT" && "$(id -u)" != 0 ]]; then
     die "run as root (sudo), or pass --root DIR to write an image of the files"
 fi
 
+# ---- Debian packages (the machine only) ----------------------------------------------------------
+DEB_PACKAGES=(python3.11 python3.11-venv libmagic1 ca-certificates)
+if [[ -z "$ROOT" ]]; then
+    missing=()
+    for pkg in "${DEB_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$pkg")
+    done
+    if ((${#missing[@]})); then
+        log "installing Debian packages: ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+fi
+
 # ---- user ---------------------------------------------------------------------------------------
 if [[ -z "$ROOT" ]]; then
     if ! id -u "$SERVICE_USER" >/dev/null 2>&1; then
@@ -83,6 +98,8 @@ owned 0750 "root:$SERVICE_USER" "$(at "$ETC_DIR")"
 owned 0750 "$SERVICE_USER:$SERVICE_USER" "$(at "$DATA_DIR")"
 owned 0700 "$SERVICE_USER:$SERVICE_USER" "$(at "$DATA_DIR/sessions")"
 owned 0750 "$SERVICE_USER:$SERVICE_USER" "$(at "$DATA_DIR/media")"
+# Files put there by root (a restore run with sudo, a copy) must stay the daemon's to write.
+[[ -n "$ROOT" ]] || chown -R "$SERVICE_USER:$SERVICE_USER" "$DATA_DIR"
 
 # ---- environment file (never overwritten: it holds the service token) --------------------------
 ENV_FILE="$(at "$ETC_DIR/daemon.env")"

@@ -19,7 +19,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from session_daemon.logs import bind
-from shared.paths import InvalidId
+from shared.paths import InvalidId, is_id
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,8 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     # Every log line of this request carries its id, and the path's account when it names one.
     started = time.monotonic()
-    with bind(requestId=request_id, account=request.match_info.get("accountId")):
+    account = request.match_info.get("accountId")
+    with bind(requestId=request_id, account=account if is_id(account) else None):
         response = await handler(request)
         _log_access(request, response.status, time.monotonic() - started)
     response.headers["X-Request-ID"] = request_id
