@@ -8,7 +8,7 @@ from typing import Any
 
 from shared import paths
 from shared.paths import ACCOUNT_SECRETS
-from shared.store.port import split_path
+from shared.store.port import collection_of, split_path
 
 KINDS: dict[str, Callable[..., str]] = {
     "thread": paths.thread_path,
@@ -46,6 +46,6 @@ def doc_path(kind_or_path: str, ids: list[str]) -> str:
 def shown(path: str, data: dict[str, Any], *, secrets: bool) -> dict[str, Any]:
     """The document as printed: values of the server-only secrets collection are masked unless
     asked for (a proxy password should not land in a terminal scroll-back by accident)."""
-    if secrets or path.split("/")[0] not in _SECRET_COLLECTIONS:
+    if secrets or collection_of(path) not in _SECRET_COLLECTIONS:
         return data
     return {key: "***" for key in data}
