@@ -86,7 +86,7 @@ def main() -> None:
             alone += write_for(store, args.seconds, f"a{r}")
             stop = threading.Event()
 
-            def back_up(r: int = r) -> None:
+            def back_up(r: int = r, stop: threading.Event = stop) -> None:
                 k = 0
                 while not stop.is_set():
                     started = time.perf_counter()
