@@ -14,6 +14,7 @@ import os
 import shutil
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from session_daemon.ops.layout import is_sqlite_file
 
@@ -48,9 +49,17 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def sqlite_uri(path: Path, mode: str) -> str:
+    """A `file:` URI for `path` (quoted: a `?` or `#` in a folder name is not a parameter)."""
+    return f"file:{quote(str(path.absolute()))}?mode={mode}"
+
+
 def copy_sqlite(src: Path, dst: Path) -> None:
     """A consistent copy of a live SQLite database (online backup API, one step)."""
-    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=30)
+    # mode=rw, not ro: a read-only connection to a WAL database the daemon has closed leaves
+    # -wal/-shm files behind, owned by whoever ran the backup (root: the daemon could not open
+    # its store again). A read-write one removes them at close; it never creates the database.
+    source = sqlite3.connect(sqlite_uri(src, "rw"), uri=True, timeout=30)
     try:
         target = sqlite3.connect(str(dst))
         try:
@@ -86,7 +95,7 @@ def check_sqlite(path: Path) -> str | None:
     if not is_sqlite_file(path):
         return "not a SQLite database"
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        conn = sqlite3.connect(sqlite_uri(path, "ro") + "&immutable=1", uri=True)
         try:
             verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
         finally:

@@ -15,7 +15,7 @@ from typing import Any
 
 from session_daemon.inbound.convert import thread_id_for
 from session_daemon.leases.record import parse_lease
-from session_daemon.ops.files import BackupError
+from session_daemon.ops.files import BackupError, sqlite_uri
 from shared.paths import ACCOUNT_LEASES, OUTBOX
 from shared.store.port import DocumentStore, query
 from shared.timeutil import ensure_utc, from_ms
@@ -27,7 +27,7 @@ def _journal_rows(path: Path) -> tuple[list[tuple[int, str, str]], set[tuple[str
             f"no inbound journal at {path} (check --data-path / INBOUND_JOURNAL_PATH)"
         )
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        conn = sqlite3.connect(sqlite_uri(path, "rw"), uri=True, timeout=10)  # see files.py
         try:
             rows = conn.execute("SELECT seq, kind, payload FROM entries ORDER BY seq").fetchall()
             known = {(a, lid) for a, lid in conn.execute("SELECT account, lid FROM lid_map")}
