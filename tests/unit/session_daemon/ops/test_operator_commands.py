@@ -129,3 +129,31 @@ def test_restore_sees_a_daemon_holding_the_data_folder(tmp_path: Path) -> None:
     finally:
         identity.close()
     assert locked_slots(layout) == []
+
+
+def test_journal_and_parked_list_ids_never_text(tmp_path: Path) -> None:
+    from session_daemon.inbound.convert import InboundRecord
+    from session_daemon.inbound.journal import Journal
+
+    def rec(wa_id: str, chat: str) -> str:
+        record = InboundRecord(
+            ACC, wa_id, chat, None, False, 1_700_000_000_000, "words only the client wrote",
+            "text", "Ana Secret", None, "live", 1_700_000_000_000,
+        )  # fmt: skip
+        return json.dumps(record.to_json())
+
+    where = ["--sessions-path", str(tmp_path / "sessions")]
+    missing = runner.invoke(cli, ["journal", *where])
+    assert missing.exit_code == 1 and "no inbound journal" in missing.output
+    journal = Journal(tmp_path / "inbound-journal.db")
+    journal.append([("m", rec("A1", CLIENT)), ("m", rec("B2", "123456789@lid"))])
+    journal.close()
+    listed = runner.invoke(cli, ["journal", *where, "--json"])
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert [(r["waMessageId"], r["parked"], r["thread"]) for r in rows] == [
+        ("A1", False, TID), ("B2", True, None)
+    ]  # fmt: skip
+    parked = runner.invoke(cli, ["parked", *where])
+    assert "B2" in parked.output and "A1" not in parked.output
+    for out in (listed.output, parked.output):
+        assert "words only" not in out and "Secret" not in out
