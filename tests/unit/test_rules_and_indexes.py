@@ -20,6 +20,7 @@ field values are JSON-like (no Timestamps, references or bytes)."""
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import sys
@@ -84,6 +85,12 @@ def _collection(node: ast.AST, names: dict[str, ast.expr]) -> str | None:
 
 
 def queries_in_source() -> list[QueryShape]:
+    return list(_queries_in_source())
+
+
+@functools.cache
+def _queries_in_source() -> tuple[QueryShape, ...]:
+    """Parsed once per session: collection and two tests read it (QueryShape is frozen)."""
     found = []
     files = [p for s in SOURCES for p in ([s] if s.is_file() else sorted(s.rglob("*.py")))]
     for path in files:
@@ -132,7 +139,7 @@ def queries_in_source() -> list[QueryShape]:
                     tuple(orders),
                 )
             )
-    return found
+    return tuple(found)
 
 
 APP_QUERIES = [
