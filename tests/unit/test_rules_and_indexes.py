@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from shared import paths
+from tests.support.sources import parsed
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -94,7 +95,7 @@ def _queries_in_source() -> tuple[QueryShape, ...]:
     found = []
     files = [p for s in SOURCES for p in ([s] if s.is_file() else sorted(s.rglob("*.py")))]
     for path in files:
-        tree = ast.parse(path.read_text(), str(path))
+        tree = parsed(path)
         names = {
             target.id: node.value
             for node in ast.walk(tree)
