@@ -399,7 +399,7 @@ async def test_health_ready_diag_dashboard_metrics(api: Api) -> None:
     assert status == 200 and body["accounts"][0]["status"] == "qr_ready"
     assert "qrCode" not in body or body["accounts"][0]["qrCode"] is None
     status, text, _ = await api.call("GET", "/metrics")
-    assert status == 200 and b'whatsapp_sessions{status="qr_ready"} 1.0' in text
+    assert status == 200 and b'superparty_sessions{status="qr_ready"} 1.0' in text
     status, body, _ = await api.call("GET", "/metrics", token=None)
     assert status == 401
 
