@@ -8,50 +8,8 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.daemon import DaemonProcess
+from tests.support.metric_names import EXPORTED
 
-# The whole exposition, by family (as `# TYPE` names it) and type. Counters end in `_total`.
-EXPECTED = {
-    # per number (only the daemon holding the account's lease exports these)
-    "superparty_account_up": "gauge",
-    "superparty_account_status": "gauge",
-    "superparty_inbound_messages_total": "counter",
-    "superparty_outbound_messages_total": "counter",
-    "superparty_outbox_queue_depth": "gauge",
-    "superparty_last_inbound_timestamp_seconds": "gauge",
-    "superparty_phone_last_seen_timestamp_seconds": "gauge",
-    "superparty_inbound_lag_seconds": "histogram",
-    "superparty_reconnects_total": "counter",
-    # daemon-wide
-    "superparty_sessions": "gauge",
-    "superparty_pairings_in_progress": "gauge",
-    "superparty_uptime_seconds": "gauge",
-    "superparty_http_requests_total": "counter",
-    "superparty_http_request_duration_seconds": "histogram",
-    **{
-        f"superparty_lease_{name}_total": "counter"
-        for name in (
-            "acquired", "takeovers", "handovers_in", "handovers_out", "released", "lost",
-            "contended", "tick_errors",
-        )
-    },  # fmt: skip
-    **{
-        f"superparty_inbound_{name}_total": "counter"
-        for name in (
-            "events_submitted", "messages_journalled", "messages_stored", "duplicates_skipped",
-            "messages_rehomed", "receipts_applied", "pending_receipts_applied", "receipt_errors",
-            "store_writes", "thread_writes", "flushes", "store_errors", "replayed_entries",
-            "lid_mappings", "quarantined_entries", "corrupt_journal_entries", "changes_applied",
-            "placeholders_upgraded", "journal_commits", "skipped",
-        )
-    },  # fmt: skip
-    **{
-        f"superparty_inbound_{name}": "gauge"
-        for name in (
-            "pending_lid_messages", "pending_lid_chats", "set_aside_entries",
-            "journal_backlog_entries", "queued_entries", "inflight_entries", "last_flush_seconds",
-        )
-    },  # fmt: skip
-}
 CLIENT = "+40733111222"
 
 
@@ -105,7 +63,7 @@ def test_metrics_names_and_per_number_series(daemon: DaemonProcess) -> None:
         return sent == 1 and again == 1 and up == 1 and text
 
     text = d.wait_for(settled, what="the send, the reconnect and the number up")
-    assert _types(text) == EXPECTED
+    assert _types(text) == EXPORTED
     samples = _samples(text)
     one = frozenset({("account", account)})
     assert samples[("superparty_inbound_messages_total", one)] == 1
