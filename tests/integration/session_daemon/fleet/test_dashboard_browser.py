@@ -34,13 +34,6 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DESKTOP = {"viewport": {"width": 1366, "height": 820}}
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-}
 CLIENT = "+40733111222"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
@@ -56,9 +49,24 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def sign_in(browser: Browser, d: DaemonProcess, options: dict[str, object]) -> Page:
-    page = browser.new_context(**options).new_page()
+def new_page(browser: Browser, *, phone: bool) -> Page:
+    """A fresh context (own storage): a desktop window, or a phone's viewport and touch."""
+    if phone:
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+        )
+    else:
+        context = browser.new_context(viewport={"width": 1366, "height": 820})
+    page = context.new_page()
     page.set_default_timeout(10_000)
+    return page
+
+
+def sign_in(browser: Browser, d: DaemonProcess) -> Page:
+    page = new_page(browser, phone=True)
     page.goto(d.base_url + "/")
     page.fill("input[name=token]", d.token)
     page.click("text=Sign in")
@@ -74,8 +82,7 @@ def test_operator_pairs_a_number_and_pauses_auto_reply(
     browser: Browser, daemon: DaemonProcess
 ) -> None:
     d = daemon
-    desktop = browser.new_context(**DESKTOP).new_page()  # type: ignore[arg-type]
-    desktop.set_default_timeout(10_000)
+    desktop = new_page(browser, phone=False)
     errors: list[str] = []
     desktop.on("pageerror", lambda exc: errors.append(str(exc)))
     desktop.goto(d.base_url + "/")
@@ -100,7 +107,7 @@ def test_operator_pairs_a_number_and_pauses_auto_reply(
     assert account
     desktop.evaluate("window.__sameDocument = true")
     shot(desktop, "02-qr-desktop")
-    phone = sign_in(browser, d, PHONE)
+    phone = sign_in(browser, d)
     expect(phone.locator("tr[data-account] .qr img")).to_be_visible()
     shot(phone, "02-qr-phone")
 

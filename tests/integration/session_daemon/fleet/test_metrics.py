@@ -55,9 +55,7 @@ def test_metrics_names_and_per_number_series(daemon: DaemonProcess) -> None:
         text = d.get("/metrics").body.decode()
         samples = _samples(text)
         one = frozenset({("account", account)})
-        sent = samples.get(
-            ("superparty_outbound_messages_total", one | {("status", "sent")}), 0
-        )
+        sent = samples.get(("superparty_outbound_messages_total", one | {("status", "sent")}), 0)
         again = samples.get(("superparty_reconnects_total", one), 0)
         up = samples.get(("superparty_account_up", one), 0)
         return sent == 1 and again == 1 and up == 1 and text
