@@ -40,6 +40,7 @@ class AccountCollector(Collector):
             for snap in self._store.query(query(ACCOUNTS))
             if snap.data.get("status") != "deleted" and local.runs_here(snap.id)
         ]
+        local.seed([snap.id for snap in accounts])
         queued = queued_by_account(self._store) if accounts else {}
         up = GaugeMetricFamily(
             "superparty_account_up", "1 while the number is connected, else 0", labels=["account"]
@@ -64,7 +65,7 @@ class AccountCollector(Collector):
         )
         last_in = GaugeMetricFamily(
             "superparty_last_inbound_timestamp_seconds",
-            "WhatsApp time of the last live client message (absent until one arrives)",
+            "WhatsApp time of the last client message (from the store at first, then live)",
             labels=["account"],
         )
         phone = GaugeMetricFamily(

@@ -9,7 +9,8 @@ Fed by three hooks (each may run on any thread; one lock guards everything):
 
 Counters only ever grow for the life of the process (Prometheus computes rates); the "today"
 figures restart at midnight in the company's time zone. Nothing here is persisted: after a
-restart the dashboard shows what happened since (and the store's own timestamps, see view.py).
+restart the counters start again, and the last message times are read once from the store's
+threads (`seed`, view.py).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class FleetStats:
         self._clock = clock
         self._lock = threading.Lock()
         self._accounts: dict[str, AccountStats] = {}
+        self._seeded: set[str] = set()
 
     def _get(self, account_id: str, now: datetime) -> AccountStats:
         stats = self._accounts.get(account_id)
@@ -119,6 +121,21 @@ class FleetStats:
             stats.connections += 1
             if stats.connections > 1:
                 stats.reconnects_total += 1
+
+    def needs_seed(self, account_id: str) -> bool:
+        with self._lock:
+            return account_id not in self._seeded
+
+    def seed(self, account_id: str, last_in: datetime | None, last_out: datetime | None) -> None:
+        """What the store says of the last messages, read once when this daemon starts
+        counting an account: the times survive a restart or a lease moving here."""
+        with self._lock:
+            self._seeded.add(account_id)
+            stats = self._get(account_id, self._clock())
+            if last_in is not None:
+                stats.last_inbound_at = _latest(stats.last_inbound_at, last_in)
+            if last_out is not None:
+                stats.last_outbound_at = _latest(stats.last_outbound_at, last_out)
 
     # ---- views -----------------------------------------------------------------------------
 

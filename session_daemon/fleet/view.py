@@ -8,15 +8,15 @@ counters of the accounts it runs; another daemon's are its own to show).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from session_daemon.fleet.stats import AccountStats
+from session_daemon.fleet.stats import AccountStats, FleetStats
 from session_daemon.leases.engine import owners
 from session_daemon.sessions.status import STATUS_TABLE
-from shared.paths import ACCOUNTS, OUTBOX
+from shared.paths import ACCOUNTS, OUTBOX, THREADS
 from shared.store.port import DocumentStore, Snapshot, query
 
 # One query for the whole fleet's queue (equality on one field: no composite index needed on
@@ -28,6 +28,35 @@ def queued_by_account(store: DocumentStore) -> dict[str, int]:
     """Outbox items waiting to be sent, per account (all daemons' accounts)."""
     docs = store.query(query(OUTBOX, where=[("status", "==", "queued")], limit=QUEUE_SCAN_LIMIT))
     return dict(Counter(str(snap.data.get("accountId") or "") for snap in docs))
+
+
+# Threads read per account to find its last inbound and outbound message after a restart.
+SEED_THREADS = 20
+
+
+def last_messages(store: DocumentStore, account_id: str) -> tuple[datetime | None, ...]:
+    """The newest inbound and outbound message times among the account's most recent threads
+    (the app's own index: accountId, lastMessageAt desc). A thread keeps only its newest
+    message's direction, so these are lower bounds, exact once a message comes in or goes out."""
+    newest: dict[str, datetime] = {}
+    recent = query(
+        THREADS,
+        where=[("accountId", "==", account_id)],
+        order_by=[("lastMessageAt", "desc")],
+        limit=SEED_THREADS,
+    )
+    for snap in store.query(recent):
+        direction, at = snap.data.get("lastMessageDirection"), snap.data.get("lastMessageAt")
+        if isinstance(at, datetime) and direction in ("inbound", "outbound"):
+            newest.setdefault(str(direction), at)
+    return newest.get("inbound"), newest.get("outbound")
+
+
+def seed_from_store(store: DocumentStore, fleet: FleetStats, account_ids: Iterable[str]) -> None:
+    """Give each account this daemon runs its last message times from the store, once."""
+    for account_id in account_ids:
+        if fleet.needs_seed(account_id):
+            fleet.seed(account_id, *last_messages(store, account_id))
 
 
 def _iso(value: Any) -> str | None:
@@ -59,6 +88,8 @@ class Local:
     is_pairing: Callable[[str], bool]
     runs_here: Callable[[str], bool]
     stats: Callable[[str], AccountStats]
+    # reads the last message times of accounts not seen yet (seed_from_store); in a worker thread
+    seed: Callable[[Iterable[str]], None] = lambda account_ids: None
 
 
 def fleet_rows(
@@ -114,6 +145,6 @@ def fleet_rows(
 
 def fleet_snapshot(store: DocumentStore, local: Local, now: datetime) -> list[dict[str, Any]]:
     """Read the store (accounts, leases, queue) and build the rows: call in a worker thread."""
-    return fleet_rows(
-        store.query(query(ACCOUNTS)), owners(store, now), queued_by_account(store), local
-    )
+    accounts = store.query(query(ACCOUNTS))
+    local.seed([snap.id for snap in accounts if local.runs_here(snap.id)])
+    return fleet_rows(accounts, owners(store, now), queued_by_account(store), local)

@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from session_daemon.fleet.collector import AccountCollector
-from session_daemon.fleet.view import Local
+from session_daemon.fleet.view import Local, seed_from_store
 from session_daemon.http.context import DaemonContext
 from session_daemon.http.errors import Handler
 from shared.schemas import ACCOUNT_STATUSES
@@ -164,6 +164,7 @@ def local_view(ctx: DaemonContext) -> Local:
         is_pairing=manager.is_pairing,
         runs_here=runs_here,
         stats=ctx.fleet.get,
+        seed=lambda account_ids: seed_from_store(ctx.store, ctx.fleet, account_ids),
     )
 
 

@@ -676,9 +676,7 @@ class OutboxWorker:
             self.counters.requeued += 1
             self._wake_later(backoff)
 
-    async def _record(
-        self, account_id: str, rid: str, attempt_id: str, result: SendResult
-    ) -> None:
+    async def _record(self, account_id: str, rid: str, attempt_id: str, result: SendResult) -> None:
         for attempt in range(RECORD_RETRIES):
             try:
                 await self._db(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from session_daemon.fleet.stats import AccountStats
-from session_daemon.fleet.view import Local, fleet_rows, reason_for
+from session_daemon.fleet.stats import AccountStats, FleetStats
+from session_daemon.fleet.view import Local, fleet_rows, reason_for, seed_from_store
 from shared.store.port import Snapshot
+from shared.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -48,3 +50,25 @@ def test_reason_prefers_the_sessions_own_words_and_adds_the_phone_warning() -> N
     )
     assert reason_for("connected", {}) == "Connected; messages flow both ways."
     assert "Next retry at" in reason_for("error", {"nextRetryAt": NOW})
+
+
+def test_last_message_times_are_seeded_once_from_the_accounts_threads(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    times = [NOW - timedelta(minutes=m) for m in range(4)]
+    for i, (direction, account) in enumerate(
+        [("outbound", "a"), ("outbound", "a"), ("inbound", "a"), ("inbound", "b")]
+    ):
+        store.set(
+            f"threads/{account}__{i}@s.whatsapp.net",
+            {"accountId": account, "lastMessageAt": times[i], "lastMessageDirection": direction},
+        )
+    fleet = FleetStats(clock=lambda: NOW)
+    seed_from_store(store, fleet, ["a"])
+    a = fleet.get("a")
+    assert (a.last_inbound_at, a.last_outbound_at) == (times[2], times[0])
+    # once: a later store change is the live hooks' to report, not a second read
+    store.set("threads/a__9@s.whatsapp.net", {"accountId": "a", "lastMessageAt": NOW,
+                                              "lastMessageDirection": "inbound"})  # fmt: skip
+    seed_from_store(store, fleet, ["a"])
+    assert fleet.get("a").last_inbound_at == times[2]
+    store.close()
