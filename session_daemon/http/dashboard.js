@@ -221,7 +221,8 @@
     const connected = accounts.filter((a) => a.status === "connected").length;
     setText(
       $("summary"),
-      accounts.length + " numbers · " + connected + " connected · " +
+      accounts.length + (accounts.length === 1 ? " number · " : " numbers · ") +
+        connected + " connected · " +
         reply.data.pairingsInProgress + " pairing"
     );
     await Promise.all([...rows.values()].map((entry) => showQr(entry).catch(() => {})));
