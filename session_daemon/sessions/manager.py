@@ -263,7 +263,10 @@ class SessionManager:
             # the new owner's to write; the session is being released
             return
         for listen in self.status_listeners:
-            listen(event)
+            try:
+                listen(event)
+            except Exception:  # a listener never holds up the account's own state
+                log.exception("status listener failed on %s", type(event).__name__)
         transition = transition_for(event)
         if transition is None:
             return
