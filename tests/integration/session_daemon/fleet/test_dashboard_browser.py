@@ -1,9 +1,10 @@
 """The fleet dashboard in a real headless browser: Debian's Chromium driven by Playwright.
 
 A daemon runs on SQLite with the simulated transport. The operator signs in with the service
-token, adds a number from the page, sees its QR, the phone pairs (simulator) and the row turns
-connected without the page reloading; a message arrives and the row's counters move; they pause
-auto-reply through its confirmation dialog. Screenshots of each state, at a desktop and a phone
+token, adds a number from the page, sees its QR, asks for a pairing code (confirming the phone
+number), the phone pairs (simulator) and the row turns connected without the page reloading; a
+message arrives and the row's counters move; they pause auto-reply through its confirmation
+dialog. Screenshots of each state, at a desktop and a phone
 size, go to `test-artifacts/dashboard/` (git-ignored) for a person to look at.
 
 Chromium starts once for the module. Playwright cannot download browsers here: it launches
@@ -36,11 +37,11 @@ FLAGS = [
 ]
 CLIENT = "+40733111222"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # no skip when Chromium is missing: the bootstrap installs it, so its absence is a failure
+    assert CHROMIUM.exists(), "run scripts/bootstrap.sh: it installs Debian's chromium"
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     with sync_playwright() as pw:
@@ -107,6 +108,12 @@ def test_operator_pairs_a_number_and_pauses_auto_reply(
     assert account
     desktop.evaluate("window.__sameDocument = true")
     shot(desktop, "02-qr-desktop")
+    # or a pairing code for the number's phone, after checking the number in the dialog
+    row.locator("button[data-action=pairing-code]").click()
+    expect(desktop.locator("#confirm-phone")).to_have_value("+40722000001")
+    desktop.locator("#confirm-ok").click()
+    expect(desktop.locator("#notice")).to_contain_text("Pairing code for Sales <b>1</b>: ")
+    expect(row.locator(".qr .code")).to_contain_text("Code: ")
     phone = sign_in(browser, d)
     expect(phone.locator("tr[data-account] .qr img")).to_be_visible()
     shot(phone, "02-qr-phone")
