@@ -20,6 +20,7 @@ DEB_PACKAGES=(
     libmagic1
     shellcheck
     systemd
+    chromium
 )
 PYTHON_VERSION="3.11"
 
