@@ -14,7 +14,7 @@ refuses (190), a permission removed or a blocked number stops the account's send
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Any
 
 from session_daemon.cloud_api.errors import GraphFailure
 from session_daemon.cloud_api.graph import GraphClient, Template
-from session_daemon.cloud_api.health import CloudHealth, cloud_account_status
+from session_daemon.cloud_api.health import CloudHealth, cloud_account_status, sentence
 from session_daemon.cloud_api.identity import ClientRef, bsuid_of_jid
 from session_daemon.cloud_api.outbound import template_body, text_body
 from session_daemon.cloud_api.secrets_store import CloudSecrets
@@ -134,7 +134,7 @@ class CloudTransport:
         secrets = await self._secrets(account_id)
         if secrets is None:
             state.token_error = "no_cloud_credentials"
-            state.sink(LoggedOut(account_id, "no_cloud_credentials"))
+            state.sink(LoggedOut(account_id, sentence("no_cloud_credentials")))
             return self.health(account_id)
         try:
             state.number_info = await self._graph.phone_number_info(
@@ -144,7 +144,7 @@ class CloudTransport:
             if exc.stops_account:
                 state.token_error = exc.code
                 state.blocked_token = _fingerprint(secrets.access_token)
-            state.sink(Disconnected(account_id, exc.code))
+            state.sink(Disconnected(account_id, sentence(exc.code)))
             return self.health(account_id)
         state.token_error = None
         state.blocked_token = None
@@ -152,7 +152,7 @@ class CloudTransport:
         state.sink(
             Connected(account_id)
             if health.status == "connected"
-            else Disconnected(account_id, health.reason or "error")
+            else Disconnected(account_id, sentence(health.reason or "error"))
         )
         return health
 
@@ -171,10 +171,28 @@ class CloudTransport:
             last_send_at=state.last_send_at,
         )
 
-    def note_webhook(self, account_id: str, at: datetime) -> None:
+    def note_webhook(self, account_id: str, at: datetime, *, keep_newer: bool = False) -> None:
         state = self._accounts.get(account_id)
-        if state is not None:
-            state.last_webhook_at = at
+        if state is None:
+            return
+        if keep_newer and state.last_webhook_at is not None and state.last_webhook_at >= at:
+            return
+        state.last_webhook_at = at
+
+    def running(self) -> list[str]:
+        """The cloud accounts started here (this daemon holds their leases)."""
+        return list(self._accounts)
+
+    def number_info(self, account_id: str) -> dict[str, Any] | None:
+        state = self._accounts.get(account_id)
+        return state.number_info if state is not None else None
+
+    @property
+    def graph(self) -> GraphClient:
+        return self._graph
+
+    async def secrets_of(self, account_id: str) -> CloudSecrets | None:
+        return await self._secrets(account_id)
 
     def is_connected(self, account_id: str) -> bool:
         state = self._accounts.get(account_id)
@@ -205,7 +223,7 @@ class CloudTransport:
             if exc.stops_account:
                 state.token_error = exc.code
                 state.blocked_token = _fingerprint(secrets.access_token)
-                state.sink(Disconnected(account_id, exc.code))
+                state.sink(Disconnected(account_id, sentence(exc.code)))
             raise CloudSendError(exc) from exc
         now = self._clock()
         state.last_send_at = now
@@ -226,12 +244,24 @@ class CloudTransport:
         return await self._send(account_id, state, secrets, body)
 
     async def send_template(
-        self, account_id: str, to_jid: str, name: str, language: str, params: list[str]
+        self,
+        account_id: str,
+        to_jid: str,
+        name: str,
+        language: str,
+        params: Sequence[str] = (),
+        *,
+        components: Sequence[Mapping[str, Any]] | None = None,
     ) -> SendResult:
-        """Allowed outside the window (templates are billed; broadcasts use them)."""
+        """Allowed outside the window (templates are billed; broadcasts use them). `params`
+        fill the body's `{{n}}`; `components` is Meta's full list (the outbox item's)."""
         state, secrets = await self._ready(account_id)
         body = template_body(
-            client_ref_of_jid(to_jid).send_target(), name, language, body_params=params
+            client_ref_of_jid(to_jid).send_target(),
+            name,
+            language,
+            body_params=params,
+            components=components or None,
         )
         return await self._send(account_id, state, secrets, body)
 
