@@ -28,9 +28,11 @@ from typing import Any, Final
 from session_daemon.cloud_api.accounts import CLOUD, Registration
 from session_daemon.cloud_api.errors import GraphFailure
 from session_daemon.cloud_api.health import describe
-from session_daemon.cloud_api.routes import CloudApi
+from session_daemon.cloud_api.routes import CloudApi, cloud_route_specs
+from session_daemon.cloud_api.routes_staff import CloudStaffApi, staff_route_specs
 from session_daemon.cloud_api.webhook import Delivery
 from session_daemon.cloud_api.wiring import CloudWiring, build_cloud
+from session_daemon.http.routing import RouteSpec
 from session_daemon.sessions.errors import PairingUnavailable
 from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.port import TransportError, TransportEvent, WhatsAppTransport
@@ -67,6 +69,7 @@ class CloudRuntime:
         self.manager: SessionManager | None = None
         self._noted: dict[str, datetime] = {}
         self._task: asyncio.Task[None] | None = None
+        self._staff: CloudStaffApi | None = None
 
     @classmethod
     async def create(
@@ -126,6 +129,16 @@ class CloudRuntime:
             await self.start_account(reg.account_id)
 
         return CloudApi(self.store, self.wiring.webhook, stop_linked, registered)
+
+    def route_specs(self, manager: SessionManager) -> list[RouteSpec]:
+        """The Cloud API's route table (registered through `session_daemon.http.routes`)."""
+        return [*cloud_route_specs(self.api(manager)), *staff_route_specs(self.staff)]
+
+    @property
+    def staff(self) -> CloudStaffApi:
+        if self._staff is None:
+            self._staff = CloudStaffApi(self.store, self.wiring.cloud)
+        return self._staff
 
     async def start_account(self, account_id: str) -> None:
         """Run a cloud account here (taking its free lease); one owned by another daemon is

@@ -42,6 +42,7 @@ from shared.timeutil import utc_now
 __all__ = [
     "NOT_LINKED_DEVICE",
     "OUTSIDE_SERVICE_WINDOW",
+    "AccountStopped",
     "CloudSendError",
     "CloudTransport",
     "NotLinkedDevice",
@@ -62,6 +63,15 @@ class CloudSendError(TransportError):
         self.code = failure.code
         self.meta_code = failure.meta_code
         self.ambiguous = failure.ambiguous  # read by the outbox: never resend
+
+
+class AccountStopped(NotConnected):
+    """Meta refused the token or the number: this send did not go out and waits (with the
+    account's others) until a new token is saved."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"{code}: sends stopped until the token changes")
+        self.code = code
 
 
 class OutsideServiceWindow(TransportError):
@@ -224,6 +234,8 @@ class CloudTransport:
                 state.token_error = exc.code
                 state.blocked_token = _fingerprint(secrets.access_token)
                 state.sink(Disconnected(account_id, sentence(exc.code)))
+                if not exc.ambiguous:  # not sent: it waits in the outbox for a new token
+                    raise AccountStopped(exc.code) from exc
             raise CloudSendError(exc) from exc
         now = self._clock()
         state.last_send_at = now
