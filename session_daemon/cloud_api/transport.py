@@ -35,6 +35,7 @@ from session_daemon.transport.port import (
     NotConnected,
     SendResult,
     TransportError,
+    TransportEvent,
 )
 from shared.jids import jid_to_e164, normalize_jid
 from shared.timeutil import utc_now
@@ -107,6 +108,14 @@ def _fingerprint(token: str) -> str:
 @dataclass
 class _Account:
     sink: EventSink
+    reported: TransportEvent | None = None  # the last status told (repeats are not told)
+
+    def tell(self, event: TransportEvent) -> None:
+        """Status events only when the status changes: a periodic check that finds nothing
+        new writes nothing (and leaves a reason noted beside `connected` alone)."""
+        if event != self.reported:
+            self.reported = event
+            self.sink(event)
     token_error: str | None = None
     blocked_token: str | None = None  # fingerprint of the token that was refused
     number_info: dict[str, Any] | None = None
@@ -144,7 +153,7 @@ class CloudTransport:
         secrets = await self._secrets(account_id)
         if secrets is None:
             state.token_error = "no_cloud_credentials"
-            state.sink(LoggedOut(account_id, sentence("no_cloud_credentials")))
+            state.tell(LoggedOut(account_id, sentence("no_cloud_credentials")))
             return self.health(account_id)
         try:
             state.number_info = await self._graph.phone_number_info(
@@ -154,12 +163,12 @@ class CloudTransport:
             if exc.stops_account:
                 state.token_error = exc.code
                 state.blocked_token = _fingerprint(secrets.access_token)
-            state.sink(Disconnected(account_id, sentence(exc.code)))
+            state.tell(Disconnected(account_id, sentence(exc.code)))
             return self.health(account_id)
         state.token_error = None
         state.blocked_token = None
         health = self.health(account_id)
-        state.sink(
+        state.tell(
             Connected(account_id)
             if health.status == "connected"
             else Disconnected(account_id, sentence(health.reason or "error"))
@@ -233,12 +242,14 @@ class CloudTransport:
             if exc.stops_account:
                 state.token_error = exc.code
                 state.blocked_token = _fingerprint(secrets.access_token)
-                state.sink(Disconnected(account_id, sentence(exc.code)))
+                state.tell(Disconnected(account_id, sentence(exc.code)))
                 if not exc.ambiguous:  # not sent: it waits in the outbox for a new token
                     raise AccountStopped(exc.code) from exc
             raise CloudSendError(exc) from exc
         now = self._clock()
         state.last_send_at = now
+        if isinstance(state.reported, Disconnected):  # a new token works: say so at once
+            state.tell(Connected(account_id))
         return SendResult(message_id=answer.message_id, timestamp=now)
 
     async def send_text(self, account_id: str, to_jid: str, text: str) -> SendResult:

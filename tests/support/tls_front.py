@@ -115,7 +115,7 @@ def tls_front(root: Path, upstream_port: int, nginx: str) -> Iterator[TlsFront]:
     conf = root / "nginx.conf"
     conf.write_text(CONF.format(root=root, port=port, upstream=upstream_port))
     proc = subprocess.Popen(
-        [nginx, "-p", str(root), "-c", str(conf)],
+        [nginx, "-p", str(root), "-e", str(root / "error.log"), "-c", str(conf)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
