@@ -194,7 +194,7 @@ class Daemon:
             outbox=self.outbox,
             simulator=settings.transport == "simulated",
             media=self.media.routes,
-            cloud=self.cloud.route_specs(self.manager),
+            cloud=self.cloud.route_specs(self.manager, self.leases.coordinator),
         )
         # a free-form text outside a cloud client's 24-hour window is refused before queueing
         self.app[SEND_PRECHECK] = self.cloud.staff.outside_window

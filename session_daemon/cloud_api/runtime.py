@@ -28,11 +28,13 @@ from typing import Any, Final
 from session_daemon.cloud_api.accounts import CLOUD, Registration
 from session_daemon.cloud_api.errors import GraphFailure
 from session_daemon.cloud_api.health import describe
+from session_daemon.cloud_api.owner_forward import OwnerForward
 from session_daemon.cloud_api.routes import CloudApi, cloud_route_specs
 from session_daemon.cloud_api.routes_staff import CloudStaffApi, staff_route_specs
 from session_daemon.cloud_api.webhook import Delivery
 from session_daemon.cloud_api.wiring import CloudWiring, build_cloud
 from session_daemon.http.routing import RouteSpec
+from session_daemon.leases.coordinator import LeaseCoordinator
 from session_daemon.sessions.errors import PairingUnavailable
 from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.port import TransportError, TransportEvent, WhatsAppTransport
@@ -70,6 +72,7 @@ class CloudRuntime:
         self._noted: dict[str, datetime] = {}
         self._task: asyncio.Task[None] | None = None
         self._staff: CloudStaffApi | None = None
+        self._forward: OwnerForward | None = None
 
     @classmethod
     async def create(
@@ -115,8 +118,10 @@ class CloudRuntime:
 
     # ---- registration ----------------------------------------------------------------------
 
-    def api(self, manager: SessionManager) -> CloudApi:
+    def api(self, manager: SessionManager, coordinator: LeaseCoordinator | None = None) -> CloudApi:
         self.manager = manager
+        if coordinator is not None:
+            self._forward = OwnerForward(coordinator)
         manager.on_restore = self.wiring.kinds.learn
 
         async def stop_linked(account_id: str) -> None:
@@ -128,11 +133,16 @@ class CloudRuntime:
             self.wiring.kinds.set_cloud(reg.account_id)
             await self.start_account(reg.account_id)
 
-        return CloudApi(self.store, self.wiring.webhook, stop_linked, registered)
+        return CloudApi(self.store, self.wiring.webhook, stop_linked, registered, self._forward)
 
-    def route_specs(self, manager: SessionManager) -> list[RouteSpec]:
+    def route_specs(
+        self, manager: SessionManager, coordinator: LeaseCoordinator | None = None
+    ) -> list[RouteSpec]:
         """The Cloud API's route table (registered through `session_daemon.http.routes`)."""
-        return [*cloud_route_specs(self.api(manager)), *staff_route_specs(self.staff)]
+        return [
+            *cloud_route_specs(self.api(manager, coordinator)),
+            *staff_route_specs(self.staff),
+        ]
 
     @property
     def staff(self) -> CloudStaffApi:
@@ -184,6 +194,8 @@ class CloudRuntime:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._forward is not None:
+            await self._forward.close()
         await self.wiring.close()
 
     async def _health_loop(self) -> None:

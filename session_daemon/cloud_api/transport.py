@@ -116,6 +116,7 @@ class _Account:
         if event != self.reported:
             self.reported = event
             self.sink(event)
+
     token_error: str | None = None
     blocked_token: str | None = None  # fingerprint of the token that was refused
     number_info: dict[str, Any] | None = None

@@ -8,8 +8,10 @@ restored at a restart without a session database, and a linked number converted 
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
@@ -17,6 +19,8 @@ from typer.testing import CliRunner
 from session_daemon.cli import cli
 from session_daemon.cloud_api.signature import HEADER
 from shared.outbox import enqueue_send
+from shared.store.port import query
+from shared.store.sqlite import SqliteStore
 from tests.support.daemon import DaemonProcess
 from tests.support.graph_standin import (
     APP_SECRET,
@@ -60,16 +64,25 @@ def start_daemon(
     return d
 
 
+@contextlib.contextmanager
+def open_store(d: DaemonProcess) -> Iterator[SqliteStore]:
+    """The daemon's SQLite store (its own, or the one several daemons share)."""
+    url = d.store_url or ""
+    store = SqliteStore(Path(url[len("sqlite:///") :]) if url else d.store_path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def doc(d: DaemonProcess, path: str) -> dict[str, Any] | None:
-    with d.open_store() as store:
+    with open_store(d) as store:
         snap = store.get(path)
         return dict(snap.data) if snap is not None else None
 
 
 def messages(d: DaemonProcess, thread_id: str) -> dict[str, dict[str, Any]]:
-    from shared.store.port import query
-
-    with d.open_store() as store:
+    with open_store(d) as store:
         return {s.id: dict(s.data) for s in store.query(query(f"threads/{thread_id}/messages"))}
 
 
@@ -98,8 +111,8 @@ def test_cloud_number_end_to_end(
     assert "GET" in {m for m, p in standin.requests if p.endswith(PHONE_NUMBER_ID)}
 
     # ---- the handshake: plain text; a wrong verify token is refused ------------------------
-    query = f"hub.mode=subscribe&hub.verify_token={VERIFY}&hub.challenge=1158201444"
-    hand = d.get(f"{HOOK}?{query}", token=None)
+    hub = f"hub.mode=subscribe&hub.verify_token={VERIFY}&hub.challenge=1158201444"
+    hand = d.get(f"{HOOK}?{hub}", token=None)
     assert (hand.status, hand.content_type, hand.body) == (200, "text/plain", b"1158201444")
     wrong = d.get(f"{HOOK}?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1", token=None)
     assert wrong.status == 403 and wrong.json()["success"] is False
@@ -240,7 +253,7 @@ def test_cloud_number_end_to_end(
     assert message["deliveryError"]["metaCode"] == 131026
 
     # ---- a template through the outbox (the broadcasts' seam), allowed outside the window
-    with d.open_store() as store:
+    with open_store(d) as store:
         queued = enqueue_send(
             store,
             thread_id=THREAD,
