@@ -214,6 +214,7 @@ class Daemon:
         self.app.middlewares.append(forward)  # account actions reach the account's owner
         self.app.on_cleanup.append(close_forward)
         ctx.diag_sources["outbox"] = self.outbox.stats
+        ctx.diag_sources["cloudApi"] = self.cloud.diag
         # restoring only launches the session tasks: it is quick, and the API must not accept
         # account changes before the manager listens to transport events
         await self.manager.start()

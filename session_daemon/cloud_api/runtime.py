@@ -184,6 +184,15 @@ class CloudRuntime:
             raise TransportError(f"{exc.code}: {exc.message}") from exc
         return data
 
+    def diag(self) -> dict[str, Any]:
+        """For `/diag`: webhook outcomes (bad signatures, malformed, unknown kinds), what the
+        intake stored, and the cloud numbers this daemon runs."""
+        return {
+            "webhook": dict(self.wiring.webhook.counters),
+            "intake": dict(self.wiring.intake.counters),
+            "running": sorted(self.wiring.cloud.running()),
+        }
+
     # ---- health ----------------------------------------------------------------------------
 
     def start(self) -> None:

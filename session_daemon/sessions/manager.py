@@ -483,6 +483,8 @@ class SessionManager:
         """Fresh session db, new generation, QR timer. Caller checked the pairing limit."""
         account_id = state.account_id
         await self._ensure_owned(account_id)
+        if self.on_restore is not None:  # pairing means a linked device, whatever it was before
+            self.on_restore(account_id, {"status": "connecting"})
         self._cancel_tasks(state)
         async with self._ops(account_id):
             if state.running:

@@ -145,6 +145,8 @@ def test_cloud_number_end_to_end(
         assert deliver(graph, forged, signature="sha256=" + "0" * 64) == 401
     assert deliver(graph, forged, signature=None) == 401
     assert deliver(graph, {"object": "whatsapp_business_account"}) == 400  # malformed: 400
+    counted = d.get("/diag").json()["cloudApi"]["webhook"]
+    assert (counted["bad_signature"], counted["malformed"], counted["delivered"]) == (26, 1, 2)
 
     inbound = d.wait_for(lambda: messages(d, THREAD) or None, what="the phone thread")
     assert [m["body"] for m in inbound.values()] == ["Bună, aveți loc sâmbătă?"]  # stored once
