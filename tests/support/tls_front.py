@@ -45,6 +45,8 @@ http {{
         ssl_certificate {root}/cert.pem;
         ssl_certificate_key {root}/key.pem;
         client_max_body_size 4m;
+        # kept in memory: nginx's workers (nobody) cannot write into the test's private folder
+        client_body_buffer_size 4m;
         location /webhooks/whatsapp-cloud/ {{
             proxy_pass http://127.0.0.1:{upstream};
             proxy_set_header Host $host;

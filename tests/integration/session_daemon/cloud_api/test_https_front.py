@@ -84,4 +84,14 @@ def test_signed_webhooks_pass_through_the_tls_front(
     assert graph_thread.call(standin.deliver(body)) == 200
     stored = d.wait_for(lambda: messages(d, THREAD) or None, what="the message behind TLS")
     assert [m["body"] for m in stored.values()] == [TEXT]
+    # a large batch (history-sized: ~1.5 MB, far past the API's JSON limit) arrives in many
+    # chunks through the proxy and is still verified over every byte
+    many = [
+        text_message(f"wamid.BIG{i}", f"{i} " + "ă" * 2000, now + i, sender=CLIENT)
+        for i in range(120)
+    ]
+    big = dumps(envelope(entry(change(contacts=[contact(CLIENT, "Ana")], messages=many))))
+    assert len(big) > 1_000_000
+    assert graph_thread.call(standin.deliver(big)) == 200
+    d.wait_for(lambda: len(messages(d, THREAD)) == 121, what="the large batch stored")
     assert ACCOUNT in THREAD
