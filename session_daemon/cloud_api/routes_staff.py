@@ -32,6 +32,7 @@ from session_daemon.cloud_api.window import window_state
 from session_daemon.http.errors import ApiError
 from session_daemon.http.routes_accounts import account_id_param, require_account_access
 from session_daemon.http.routing import RouteSpec
+from session_daemon.sessions.accounts import is_valid_account_id
 from shared import paths
 from shared.paths import InvalidId, check_id
 from shared.store.port import DocumentStore, query
@@ -87,12 +88,16 @@ class CloudStaffApi:
             }
         )
 
-    def _thread_read(self, thread_id: str) -> tuple[dict[str, Any], str | None]:
-        """Reset the unread count; the newest inbound message id (for the read receipt)."""
+    def _thread(self, thread_id: str) -> dict[str, Any]:
         snap = self.store.get(paths.thread_path(thread_id))
         if snap is None:
             raise ApiError(404, "thread_not_found", "This conversation does not exist.")
-        if snap.data.get("unreadCount"):
+        return snap.data
+
+    def _thread_read(self, thread_id: str) -> str | None:
+        """Reset the unread count; the newest inbound message id (for the read receipt)."""
+        snap = self.store.get(paths.thread_path(thread_id))
+        if snap is not None and snap.data.get("unreadCount"):
             self.store.update(paths.thread_path(thread_id), {"unreadCount": 0})
         recent = self.store.query(
             query(paths.messages_collection(thread_id), order_by=[("tsClient", "desc")], limit=20)
@@ -105,7 +110,7 @@ class CloudStaffApi:
             ),
             None,
         )
-        return snap.data, newest
+        return newest
 
     async def read_thread(self, request: web.Request) -> web.Response:
         thread_id = request.match_info["threadId"]
@@ -113,9 +118,12 @@ class CloudStaffApi:
             check_id(thread_id, "threadId")
         except InvalidId as exc:
             raise ApiError(400, "invalid_request", f"Invalid request: {exc}") from None
-        thread, newest = await asyncio.to_thread(self._thread_read, thread_id)
+        thread = await asyncio.to_thread(self._thread, thread_id)
         account_id = str(thread.get("accountId") or "")
-        account = await require_account_access(request, account_id)
+        if not is_valid_account_id(account_id):
+            raise ApiError(404, "account_not_found", "The thread names no known account.")
+        account = await require_account_access(request, account_id)  # before any write
+        newest = await asyncio.to_thread(self._thread_read, thread_id)
         receipt = "not_cloud"
         if account_kind(account) == CLOUD and newest is not None:
             secrets = await self.cloud.secrets_of(account_id)
