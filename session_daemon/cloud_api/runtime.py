@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 CLOUD_MEDIA_PREFIX: Final = "cloud:"
 WEBHOOK_NOTE_EVERY: Final = timedelta(minutes=5)
 DEFAULT_CHECK_SECONDS: Final = 300.0
+RECHECK_SECONDS: Final = 15.0
 
 
 def graph_base_url_from_env(environ: dict[str, str] | None = None) -> str | None:
@@ -209,12 +210,21 @@ class CloudRuntime:
 
     async def _health_loop(self) -> None:
         every = _check_seconds()
+        # a number whose last check failed (Meta unreachable, say) is asked again sooner: its
+        # sends wait until a check answers
+        tick = min(every, RECHECK_SECONDS)
+        since = 0.0
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(tick)
+            since += tick
+            full = since >= every
+            if full:
+                since = 0.0
             try:
-                await asyncio.to_thread(self.wiring.kinds.load, self.store)
-                for account_id in self.wiring.cloud.running():
-                    await self.check(account_id)
+                cloud = self.wiring.cloud
+                for account_id in cloud.running():
+                    if full or cloud.unanswered(account_id):
+                        await self.check(account_id)
             except Exception:
                 log.exception("cloud account health check failed")
 

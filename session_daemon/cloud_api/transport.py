@@ -199,6 +199,11 @@ class CloudTransport:
             return
         state.last_webhook_at = at
 
+    def unanswered(self, account_id: str) -> bool:
+        """Its last check got no answer from Meta (not a refusal): worth asking again soon."""
+        state = self._accounts.get(account_id)
+        return state is not None and state.token_error is None and state.number_info is None
+
     def running(self) -> list[str]:
         """The cloud accounts started here (this daemon holds their leases)."""
         return list(self._accounts)
