@@ -248,5 +248,9 @@ class CloudRuntime:
         patch: dict[str, Any] = {"cloudHealth": report, "updatedAt": SERVER_TIMESTAMP}
         if health.status == "connected" and health.reason is not None:
             patch["lastError"] = describe(health.reason)
+        elif health.status == "connected" and snap is not None:
+            noted = str(snap.data.get("lastError") or "")
+            if noted.startswith("webhook_silent"):  # webhooks arrive again
+                patch["lastError"] = None
         await asyncio.to_thread(self._update, account_id, patch)
         return report
