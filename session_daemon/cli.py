@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 
 from session_daemon import admin_cli
-from session_daemon.cloud_api.cli_command import add_cloud_account
+from session_daemon.cloud_api.cli_command import make_add_cloud_account
 from session_daemon.config import DEFAULT_TOKEN_FILE, ConfigError, settings_from_env
 from session_daemon.session_import.command import import_sessions
 
@@ -147,7 +147,7 @@ def qr(
 # Admin set-up lives in its own module (one line here keeps this file's commands apart).
 cli.command("set-admin")(admin_cli.set_admin)
 cli.command("import-sessions")(import_sessions)
-cli.command("add-cloud-account")(add_cloud_account)
+cli.command("add-cloud-account")(make_add_cloud_account(_token))
 
 
 def main() -> None:

@@ -29,6 +29,14 @@ class DispatchingTransport:
         self.cloud = cloud
         self._kind_of = kind_of
 
+    def __getattr__(self, name: str) -> Any:
+        """What the port does not name (optional capabilities such as
+        `supports_history_requests`, `profile_picture`, `diagnostics`) is the linked
+        transport's: the daemon asks for them with `getattr`, as before this dispatcher."""
+        if name.startswith("__") or name in ("linked", "cloud", "_kind_of"):
+            raise AttributeError(name)
+        return getattr(self.linked, name)
+
     def _for(self, account_id: str) -> WhatsAppTransport:
         return self.cloud if self._kind_of(account_id) == CLOUD else self.linked
 
