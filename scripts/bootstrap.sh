@@ -21,6 +21,7 @@ DEB_PACKAGES=(
     shellcheck
     systemd
     chromium
+    nginx-light
 )
 PYTHON_VERSION="3.11"
 

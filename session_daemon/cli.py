@@ -1,7 +1,8 @@
 """`superparty-daemon`: the session daemon (`serve`) and the operator's commands: an account's
-QR in the terminal, super-admins, the session import, backup and restore, and what sits in the
-journal, what is parked, what is stuck in the outbox, what a document holds, who owns which
-account. The reference (generated from `--help`) is in README.md."""
+QR in the terminal, super-admins, the session import, adding a Cloud API number through the
+running daemon, backup and restore, and what sits in the journal, what is parked, what is stuck
+in the outbox, what a document holds, who owns which account. The reference (generated from
+`--help`) is in README.md."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Annotated
 import typer
 
 from session_daemon import admin_cli, cli_ops
+from session_daemon.cloud_api.cli_command import make_add_cloud_account
 from session_daemon.config import DEFAULT_TOKEN_FILE, ConfigError, settings_from_env
 from session_daemon.logs import configure_logging
 from session_daemon.session_import.command import import_sessions
@@ -145,6 +147,7 @@ def qr(
 # Admin set-up lives in its own module (one line here keeps this file's commands apart).
 cli.command("set-admin")(admin_cli.set_admin)
 cli.command("import-sessions")(import_sessions)
+cli.command("add-cloud-account")(make_add_cloud_account(_token))
 cli_ops.register(cli)  # backup, restore, journal, parked, outbox, doc, owners
 
 
