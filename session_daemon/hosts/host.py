@@ -50,6 +50,7 @@ from session_daemon.transport.port import (
     TransportError,
     TransportEvent,
     WhatsAppTransport,
+    as_location,
 )
 
 log = logging.getLogger("session_daemon.hosts.host")
@@ -254,7 +255,7 @@ class Host:
             raise TransportError("this host already started a session", retryable=False)
         self.account_id = str(args["account_id"])
         self.transport = make_engine(self.engine, args, on_loop_ended=self.loop_ended)
-        db = Path(str(args["session_db"]))
+        db = as_location(str(args["session_db"]))
         if args.get("offline_attach") and _test_hooks():
             from session_daemon.hosts.neonize_engine import HostedNeonize
 

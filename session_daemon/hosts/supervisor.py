@@ -34,6 +34,7 @@ import secrets
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -44,6 +45,7 @@ from session_daemon.hosts.launcher import ExecLauncher, HostProcess, Launcher, Z
 from session_daemon.session_import.model import ImportAction, ImportedSession
 from session_daemon.sessions.backoff import backoff_delay
 from session_daemon.transport.port import (
+    IMPORT_NEEDS_FOLDER,
     ClientOutdated,
     Connected,
     ConnectFailure,
@@ -57,10 +59,12 @@ from session_daemon.transport.port import (
     QrTimeout,
     SendResult,
     SessionEnded,
+    SessionLocation,
     StreamReplaced,
     TemporaryBan,
     TransportError,
     TransportEvent,
+    is_database_url,
 )
 
 log = logging.getLogger(__name__)
@@ -187,7 +191,7 @@ class _Slot:
 
     account_id: str
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
-    session_db: Path | None = None
+    session_db: SessionLocation | None = None
     sink: EventSink | None = None
     host: _Host | None = None
     want_running: bool = False
@@ -246,14 +250,16 @@ class HostedTransport:
 
     # ---- the port: lifecycle ---------------------------------------------------------------------
 
-    async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+    async def start_session(
+        self, account_id: str, session_db: SessionLocation, sink: EventSink
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self._closed = False
         slot = self._slot(account_id)
         _cancel(slot.restart_task)
         async with slot.lock:
             await self._stop_host(slot, logout=False)
-            slot.session_db = Path(session_db)
+            slot.session_db = session_db
             slot.sink = sink
             slot.want_running = True
             slot.restarts = 0
@@ -283,7 +289,7 @@ class HostedTransport:
     async def import_session(
         self,
         account_id: str,
-        session_db: Path,
+        session_db: SessionLocation,
         session: ImportedSession,
         *,
         force: bool = False,
@@ -296,6 +302,8 @@ class HostedTransport:
         slot = self._slots.get(account_id)
         if slot is not None and slot.host is not None and slot.host.alive():
             raise TransportError(f"{account_id} has a running session", retryable=False)
+        if is_database_url(session_db):
+            raise TransportError(IMPORT_NEEDS_FOLDER, retryable=False)
         from session_daemon.session_import.whatsmeow_db import import_whatsmeow_db
 
         return await asyncio.to_thread(
@@ -338,7 +346,11 @@ class HostedTransport:
         slot = self._slots.get(account_id)
         if slot is None or slot.session_db is None:
             raise NotConnected(f"account {account_id} has no running session")
-        folder = slot.session_db.parent / ".media-download"
+        folder = (
+            Path(tempfile.gettempdir()) / "superparty-media-download"
+            if is_database_url(slot.session_db)  # a postgres:// session: no sessions folder
+            else Path(slot.session_db).parent / ".media-download"
+        )
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         target = folder / f"{account_id}-{secrets.token_hex(8)}.part"
         try:

@@ -47,10 +47,11 @@ from session_daemon.sessions.errors import (
     NotConnectedError,
     PairingUnavailable,
 )
+from session_daemon.sessions.pg_sessions import SessionServerError
 from session_daemon.sessions.phone_presence import is_phone_activity
 from session_daemon.sessions.phone_watch import PhoneWatch
 from session_daemon.sessions.secrets import SecretsStore
-from session_daemon.sessions.session_db import wipe_session_db
+from session_daemon.sessions.session_db import session_locations
 from session_daemon.sessions.status import NO_AUTO_RETRY, Transition, should_restore, transition_for
 from session_daemon.transport.port import (
     Connected,
@@ -127,6 +128,7 @@ class SessionManager:
         self.settings = settings
         self.inbound = inbound
         self.secrets = SecretsStore(store)
+        self.sessions = session_locations(settings)  # the sessions folder, or postgres://
         self._clock = clock
         self._rand = rand
         self._states: dict[str, SessionState] = {}
@@ -191,7 +193,8 @@ class SessionManager:
         await asyncio.to_thread(self.secrets.clear, account_id)
         state = self._state(account_id)
         state.status = str(status)
-        if should_restore(data, self._clock(), self.settings.session_db(account_id).exists()):
+        stored = await asyncio.to_thread(self._stored_session, account_id)
+        if should_restore(data, self._clock(), stored):
             log.info("restoring session of %s", account_id)
             await self._write_status(account_id, "connecting", None)
             state.status = "connecting"
@@ -362,6 +365,15 @@ class SessionManager:
             await self._transport_stop(state.account_id, logout=False)
         state.running = False
 
+    def _stored_session(self, account_id: str) -> bool:
+        """Blocking. A session server that does not answer counts as "stored": the start is
+        then retried with backoff, rather than a paired account sent back to pairing."""
+        try:
+            return self.sessions.exists(account_id)
+        except SessionServerError as exc:
+            log.warning("%s: cannot look up its stored session (%s)", account_id, exc)
+            return True
+
     def _ops(self, account_id: str) -> asyncio.Lock:
         lock = self._account_ops.get(account_id)
         if lock is None:
@@ -376,13 +388,15 @@ class SessionManager:
 
     async def _start_with_retry(self, state: SessionState, generation: int, paired: bool) -> None:
         account_id = state.account_id
-        db = self.settings.session_db(account_id)
         while True:
             state.connect_attempts += 1
             try:
                 async with self._ops(account_id):
                     if state.generation != generation:
                         return
+                    # a postgres:// location creates the account's database here (a server
+                    # that does not answer is retried like a failed connect)
+                    db = await asyncio.to_thread(self.sessions.location, account_id)
                     if state.running:
                         await self._transport_stop(account_id, logout=False)
                         state.running = False
@@ -474,7 +488,7 @@ class SessionManager:
             if state.running:
                 await self._transport_stop(account_id, logout=False)
                 state.running = False
-            await asyncio.to_thread(wipe_session_db, self.settings.session_db(account_id))
+            await asyncio.to_thread(self.sessions.wipe, account_id)
         await asyncio.to_thread(self.secrets.clear, account_id)
         now = self._clock()
         request_id = uuid.uuid4().hex
@@ -547,7 +561,7 @@ class SessionManager:
                 if state.running:
                     await self._transport_stop(account_id, logout=True)
         async with self._ops(account_id):
-            await asyncio.to_thread(wipe_session_db, self.settings.session_db(account_id))
+            await asyncio.to_thread(self.sessions.wipe, account_id)
         await asyncio.to_thread(self.secrets.clear, account_id)
 
     # ---- operations for the HTTP API -----------------------------------------------------------
@@ -583,7 +597,7 @@ class SessionManager:
                     max(1, int(self.settings.regenerate_cooldown_seconds - elapsed) + 1),
                 )
         resumable = data.get("paired") and data.get("status") not in ("logged_out", "needs_qr")
-        if resumable and self.settings.session_db(account_id).exists():
+        if resumable and await asyncio.to_thread(self._stored_session, account_id):
             await self._ensure_owned(account_id)
             state.last_regenerate_at = now
             request_id = uuid.uuid4().hex

@@ -51,6 +51,7 @@ from typing import Any, ParamSpec, TypeVar
 from session_daemon.session_import.model import ImportAction, ImportedSession
 from session_daemon.session_import.simulated_marker import import_marker
 from session_daemon.transport.port import (
+    SIMULATOR_NEEDS_FOLDER,
     CallContent,
     ClientOutdated,
     ConnectFailure,
@@ -74,12 +75,14 @@ from session_daemon.transport.port import (
     RevokeContent,
     SendResult,
     SessionEnded,
+    SessionLocation,
     StreamReplaced,
     TemporaryBan,
     TransportError,
     TransportEvent,
     UndecryptableContent,
     WireMessage,
+    is_database_url,
 )
 from session_daemon.transport.simulated_network import SendFailure, SimulatedNetwork
 from session_daemon.transport.simulated_session import (
@@ -136,7 +139,9 @@ class SimulatedTransport(SimulatedNetwork):
 
     # ==== the port ===============================================================================
 
-    async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+    async def start_session(
+        self, account_id: str, session_db: SessionLocation, sink: EventSink
+    ) -> None:
         with self._lock:
             self._closed = False  # a start after close() reopens the network
             left = self._connect_failures.get(account_id, 0)
@@ -147,6 +152,8 @@ class SimulatedTransport(SimulatedNetwork):
             old = self._sessions.get(account_id)
             if old is not None:
                 self._stop_qr(old)
+            if is_database_url(session_db):
+                raise TransportError(SIMULATOR_NEEDS_FOLDER, retryable=False)
             session = SimSession(account_id, Path(session_db), sink)
             if old is not None:  # the server-side queue and phone memory survive a restart
                 session.offline_queue = old.offline_queue
