@@ -208,3 +208,23 @@ def test_bad_session_urls_stop_the_daemon_with_the_reason(
     assert done.returncode == 2, stderr
     assert "configuration error: SESSIONS_PATH:" in stderr
     assert "password authentication failed" in stderr and "not-it" not in stderr
+
+
+async def test_a_session_host_opens_its_account_database_from_the_url(pg: PostgresServer) -> None:
+    """The path a daemon takes: the manager's location, the supervisor, a neonize session host
+    that opens the store (whatsmeow creates its tables) and then dials out, here through a proxy
+    that does not resolve, so the start fails offline."""
+    from session_daemon.hosts.supervisor import HostedTransport, HostOptions
+    from session_daemon.transport.port import TransportError
+
+    dsn = sessions(pg, "hosted").location("acc-h")
+    hosts = HostedTransport(
+        HostOptions(engine="neonize", start_args={"register_timeout": 20}, launcher="exec"),
+        proxy_for=lambda _account: "http://proxy.whatsapp.invalid:3128",
+    )
+    try:
+        with pytest.raises(TransportError):
+            await hosts.start_session("acc-h", dsn, lambda _event: None)
+    finally:
+        await hosts.close()
+    assert "whatsmeow_device" in pg.tables(database_name("hosted", "acc-h"))
