@@ -17,9 +17,9 @@ calls. This module starts, watches and restarts hosts:
 - **Terminal events** (logged out, stream replaced, ban, pairing over) end restarts: a person
   must act, and the session manager stops the account.
 
-Size (over 600 lines, on purpose): one class owns the per-account hosts, their locks and restarts;
-issue 12's host calls (media download as a file, profile picture, group subject) share that state.
-Splitting the calls out is a follow-up.
+One host's process, socket and calls in flight are a `HostConnection`
+(`session_daemon/hosts/host_connection.py`); this module keeps the per-account slots, their
+locks and restarts.
 """
 
 from __future__ import annotations
@@ -31,17 +31,27 @@ import dataclasses
 import logging
 import random
 import secrets
-import signal
 import socket
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from session_daemon.hosts import wire
-from session_daemon.hosts.launcher import ExecLauncher, HostProcess, Launcher, ZygoteLauncher
+from session_daemon.hosts.host_connection import (
+    HELLO_TIMEOUT_SECONDS,
+    LOGOUT_GRACE_SECONDS,
+    MEDIA_TIMEOUT_SECONDS,
+    SEND_TIMEOUT_SECONDS,
+    STABLE_AFTER_SECONDS,
+    STOP_GRACE_SECONDS,
+    HostConnection,
+    HostGone,
+    describe_exit,
+)
+from session_daemon.hosts.launcher import ExecLauncher, Launcher, ZygoteLauncher
 from session_daemon.session_import.model import ImportAction, ImportedSession
 from session_daemon.sessions.backoff import backoff_delay
 from session_daemon.transport.port import (
@@ -91,19 +101,6 @@ _TERMINAL = (
     PasskeyRequired,
     SessionEnded,
 )
-HELLO_TIMEOUT_SECONDS: Final = 30.0  # interpreter + neonize import on a loaded machine
-STOP_GRACE_SECONDS: Final = 2.0
-LOGOUT_GRACE_SECONDS: Final = 25.0
-SEND_TIMEOUT_SECONDS: Final = 90.0  # whatsmeow's request timeout is 75 s
-MEDIA_TIMEOUT_SECONDS: Final = 300.0  # a 100 MB file on a slow link
-CALL_TIMEOUT_SECONDS: Final = 30.0
-STABLE_AFTER_SECONDS: Final = 60.0  # connected this long: the next crash starts backoff afresh
-
-
-class HostGone(TransportError):
-    """The host process ended while a call was in flight: its outcome is unknown."""
-
-    ambiguous = True  # the outbox never resends a send whose fate is unknown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,71 +117,6 @@ class HostOptions:
     launcher: Literal["zygote", "exec"] = "zygote"
 
 
-class _Host:
-    """One running host process and its socket."""
-
-    def __init__(self, account_id: str, proc: HostProcess) -> None:
-        self.account_id = account_id
-        self.proc = proc
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.next_id = 0
-        self.hello: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.read_task: asyncio.Task[None] | None = None
-        self.loop_ended: str | None = None
-        self.started = False  # its session started: from now on an exit means a restart
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.returncode is None
-
-    async def call(self, method: str, args: dict[str, Any], timeout: float) -> Any:
-        if self.writer is None or not self.alive():
-            raise NotConnected(f"account {self.account_id}: its session host is not running")
-        self.next_id += 1
-        call_id = self.next_id
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.pending[call_id] = fut
-        try:
-            self.writer.write(
-                wire.encode_frame({"op": "call", "id": call_id, "method": method, "args": args})
-            )
-            await self.writer.drain()
-            reply = await asyncio.wait_for(fut, timeout)
-        except TimeoutError as exc:  # before OSError, of which it is a subclass
-            raise HostGone(f"session host did not answer {method} within {timeout:.0f} s") from exc
-        except (ConnectionError, OSError) as exc:
-            raise HostGone(f"session host unreachable during {method}: {exc}") from exc
-        finally:
-            self.pending.pop(call_id, None)
-        if reply.get("ok"):
-            return wire.from_wire(reply.get("result"))
-        error = str(reply.get("error") or "failed")
-        if reply.get("notConnected"):
-            raise NotConnected(error)
-        raise TransportError(error, retryable=bool(reply.get("retryable", True)))
-
-    def send_ack(self, seq: int) -> None:
-        if self.writer is not None and not self.writer.is_closing():
-            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-                self.writer.write(wire.encode_frame({"op": "ack", "seq": seq}))
-
-    def fail_pending(self, reason: str) -> None:
-        for fut in self.pending.values():
-            if not fut.done():
-                fut.set_exception(HostGone(reason))
-        self.pending.clear()
-
-    def kill(self) -> None:
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-
-
 @dataclasses.dataclass(eq=False)
 class _Slot:
     """Everything the supervisor knows about one account."""
@@ -193,7 +125,7 @@ class _Slot:
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
     session_db: SessionLocation | None = None
     sink: EventSink | None = None
-    host: _Host | None = None
+    host: HostConnection | None = None
     want_running: bool = False
     connected: bool = False
     connected_at: float | None = None
@@ -201,25 +133,6 @@ class _Slot:
     total_restarts: int = 0
     restart_task: asyncio.Task[None] | None = None
     last_exit: str | None = None
-
-
-def describe_exit(returncode: int | None, loop_ended: str | None) -> str:
-    """A human reason for a host's end (pure)."""
-    if loop_ended:
-        return loop_ended
-    if returncode is None:
-        return "the session host stopped answering"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        if -returncode == signal.SIGABRT:
-            return f"the session host aborted ({name}: a fatal error inside the WhatsApp library)"
-        return f"the session host was killed ({name})"
-    if returncode == 2:
-        return "the session host could not start the session"
-    return f"the session host exited with code {returncode}"
 
 
 class HostedTransport:
@@ -457,7 +370,7 @@ class HostedTransport:
             raise
         host.started = True
 
-    async def _spawn(self, slot: _Slot) -> _Host:
+    async def _spawn(self, slot: _Slot) -> HostConnection:
         parent, child = socket.socketpair()
         try:
             proc = await self._launcher.spawn(child, self.options.engine)
@@ -466,7 +379,7 @@ class HostedTransport:
             raise TransportError(f"cannot start a session host: {exc}") from exc
         finally:
             child.close()
-        host = _Host(slot.account_id, proc)
+        host = HostConnection(slot.account_id, proc)
         host.reader, host.writer = await asyncio.open_connection(sock=parent)
         host.read_task = asyncio.create_task(
             self._read(slot, host), name=f"session-host-{slot.account_id}"
@@ -478,7 +391,7 @@ class HostedTransport:
             raise TransportError(f"the session host did not come up: {exc}") from exc
         return host
 
-    async def _read(self, slot: _Slot, host: _Host) -> None:
+    async def _read(self, slot: _Slot, host: HostConnection) -> None:
         assert host.reader is not None
         try:
             while True:
@@ -502,7 +415,7 @@ class HostedTransport:
             host.fail_pending(why)
             self._host_ended(slot, host, why)
 
-    async def _on_message(self, slot: _Slot, host: _Host, message: dict[str, Any]) -> None:
+    async def _on_message(self, slot: _Slot, host: HostConnection, message: dict[str, Any]) -> None:
         op = message.get("op")
         if op == "hello":
             if not host.hello.done():
@@ -544,7 +457,7 @@ class HostedTransport:
         if isinstance(event, Paired):
             slot.restarts = 0
 
-    def _host_ended(self, slot: _Slot, host: _Host, why: str) -> None:
+    def _host_ended(self, slot: _Slot, host: HostConnection, why: str) -> None:
         if slot.host is not host or not host.started:
             return  # a start that failed, or an older host: its caller handles it
         slot.host = None
