@@ -11,7 +11,9 @@ The host keeps nothing durable: the journal and the store stay in the daemon. It
 and answers calls:
 
 - daemon → host: `{"op": "call", "id", "method", "args"}` (`start`, `stop`, `pairing_code`,
-  `send_text`, `send_presence`, `pn_for_lid`, `stats`, `sim`), `{"op": "ack", "seq"}`.
+  `send_text`, `send_presence`, `pn_for_lid`, `stats`, `sim`), `{"op": "ack", "seq"}`,
+  `{"op": "lease", "seconds"}` (how long the account's lease is still trusted: the host ends its
+  session when that passes without a renewal, `session_daemon/hosts/lease_watchdog.py`).
 - host → daemon: `{"op": "hello", "pid"}`, `{"op": "reply", "id", "ok", "result" | "error",
   "retryable", "notConnected"}`, `{"op": "event", "seq", "event", "ack"}`,
   `{"op": "loop_ended", "reason"}`.
@@ -42,6 +44,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from session_daemon.hosts import wire
+from session_daemon.hosts.lease_watchdog import LeaseWatchdog
 from session_daemon.transport.port import (
     HistorySyncChunk,
     MessageReceived,
@@ -59,6 +62,8 @@ EXIT_STOPPED: Final = 0
 EXIT_START_FAILED: Final = 2
 EXIT_LOOP_ENDED: Final = 3
 EXIT_DAEMON_GONE: Final = 4
+EXIT_LEASE_LAPSED: Final = 5
+LAPSE_STOP_SECONDS: Final = 0.5  # then the process ends, which closes the connection anyway
 STOP_GRACE_SECONDS: Final = 1.5
 LOGOUT_GRACE_SECONDS: Final = 20.0
 _INBOUND = (MessageReceived, HistorySyncChunk, ReceiptReceived)
@@ -121,6 +126,7 @@ class Host:
         self._seq_lock = threading.Lock()
         self._acks: dict[int, threading.Event] = {}
         self._closing = threading.Event()
+        self.watchdog = LeaseWatchdog(self.lease_lapsed)
 
     # ---- events to the daemon (any thread) -----------------------------------------------------
 
@@ -159,6 +165,19 @@ class Host:
         with contextlib.suppress(OSError):
             self.channel.send({"op": "loop_ended", "reason": text})
         self._exit(EXIT_LOOP_ENDED)
+
+    def lease_lapsed(self, reason: str) -> None:
+        """The watchdog's thread: the daemon stopped vouching for the lease (paused, stuck,
+        gone). Disconnect now, before another daemon may take the account, and end the host."""
+        log.warning("%s: ending the session: %s", self.account_id, reason)
+        self._closing.set()
+        transport, account_id, loop = self.transport, self.account_id, self.loop
+        if transport is not None and account_id is not None and loop is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(transport.stop_session(account_id), loop).result(
+                    LAPSE_STOP_SECONDS
+                )
+        self._exit(EXIT_LEASE_LAPSED)
 
     def daemon_gone(self) -> None:
         self._closing.set()
@@ -380,6 +399,8 @@ async def _serve(host: Host, channel: Channel) -> None:
             op = message.get("op")
             if op == "ack":
                 host.acked(int(message["seq"]))
+            elif op == "lease":
+                host.watchdog.renew(float(message.get("seconds") or 0.0))
             elif op == "call":
                 loop.call_soon_threadsafe(_spawn_call, message)
 

@@ -80,9 +80,13 @@ class HostConnection:
         raise TransportError(error, retryable=bool(reply.get("retryable", True)))
 
     def send_ack(self, seq: int) -> None:
+        self.post({"op": "ack", "seq": seq})
+
+    def post(self, message: dict[str, Any]) -> None:
+        """A frame that needs no answer (written now, never waits for the socket)."""
         if self.writer is not None and not self.writer.is_closing():
             with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-                self.writer.write(wire.encode_frame({"op": "ack", "seq": seq}))
+                self.writer.write(wire.encode_frame(message))
 
     def fail_pending(self, reason: str) -> None:
         for fut in self.pending.values():
@@ -112,4 +116,6 @@ def describe_exit(returncode: int | None, loop_ended: str | None) -> str:
         return f"the session host was killed ({name})"
     if returncode == 2:
         return "the session host could not start the session"
+    if returncode == 5:  # host.EXIT_LEASE_LAPSED
+        return "the session host ended its session: its daemon did not renew the lease in time"
     return f"the session host exited with code {returncode}"

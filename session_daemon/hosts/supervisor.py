@@ -133,6 +133,7 @@ class _Slot:
     total_restarts: int = 0
     restart_task: asyncio.Task[None] | None = None
     last_exit: str | None = None
+    lease_deadline: float | None = None  # monotonic: the daemon trusts the lease until then
 
 
 class HostedTransport:
@@ -305,6 +306,15 @@ class HostedTransport:
             return None
         return result if isinstance(result, str) else None
 
+    def lease_valid_for(self, account_id: str, seconds: float) -> None:
+        """The lease coordinator trusts the account's lease `seconds` longer: tell its host, whose
+        watchdog ends the session when that passes unrenewed (the daemon paused or stuck)."""
+        slot = self._slot(account_id)
+        slot.lease_deadline = time.monotonic() + seconds
+        host = slot.host
+        if host is not None and host.alive():
+            host.post({"op": "lease", "seconds": seconds})
+
     # ---- diagnostics -----------------------------------------------------------------------------
 
     def host_pids(self) -> dict[str, int]:
@@ -352,6 +362,7 @@ class HostedTransport:
         assert slot.session_db is not None
         host = await self._spawn(slot)
         slot.host = host  # before the start: a stop must find it to end a hanging start
+        self._arm_watchdog(slot, host)
         args: dict[str, Any] = {
             **self.options.start_args,
             "account_id": slot.account_id,
@@ -369,6 +380,14 @@ class HostedTransport:
                 await host.proc.wait()
             raise
         host.started = True
+
+    def _arm_watchdog(self, slot: _Slot, host: HostConnection) -> None:
+        """A new host of an account whose lease is trusted starts with the watchdog armed (an
+        expired deadline is an older lease's: the coordinator's next renewal arms it)."""
+        if slot.lease_deadline is not None:
+            left = slot.lease_deadline - time.monotonic()
+            if left > 0:
+                host.post({"op": "lease", "seconds": left})
 
     async def _spawn(self, slot: _Slot) -> HostConnection:
         parent, child = socket.socketpair()
@@ -493,6 +512,10 @@ class HostedTransport:
             async with slot.lock:
                 if not slot.want_running or self._closed or slot.host is not None:
                     return
+                if slot.lease_deadline is not None and time.monotonic() >= slot.lease_deadline:
+                    # the lease is not trusted now (the host ended by its watchdog): the
+                    # coordinator renews it (and we start next round) or stops the account
+                    continue
                 try:
                     await self._launch(slot)
                     return

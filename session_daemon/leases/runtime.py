@@ -5,6 +5,9 @@
   before its first request), then ticks every lease/3 on a worker thread and sweeps local
   deadlines every `sweep_seconds` on the event loop.
 - `LeaseRuntime.stop()` is the SIGTERM path: hand every lease over, then stop ticking.
+- `watch(account_id, seconds)`, when given, hears after each renewal how long each held lease is
+  trusted: session hosts end their session when that passes unrenewed, so a paused daemon's
+  sessions stop before another daemon may take them (`session_daemon/hosts/lease_watchdog.py`).
 - `ready_fields()` gives `/ready` its lease fields (CONTRACT.md section 5), `diag()` who owns
   which account and since when, `metric_values()` the counters for /metrics.
 
@@ -93,8 +96,11 @@ class LeaseRuntime:
         trusted_local: bool = False,
         sweep_seconds: float = 0.2,
         handover_timeout: float = 60.0,
+        watch: Callable[[str, float], None] | None = None,
     ) -> None:
         self.coordinator = coordinator
+        self.watch = watch
+        self._vouched: dict[str, float] = {}  # account -> the deadline last told to `watch`
         self.trusted_local = trusted_local
         self.sweep_seconds = sweep_seconds
         self.handover_timeout = handover_timeout
@@ -128,8 +134,28 @@ class LeaseRuntime:
     async def _sweeps(self) -> None:
         while not self._stop.is_set():
             self.coordinator.expire_local()
+            self.vouch()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.sweep_seconds)
+
+    def vouch(self) -> None:
+        """Tell `watch` the new deadline of every lease renewed since the last sweep (on the
+        event loop, like the session stops: a paused loop vouches for nothing)."""
+        if self.watch is None:
+            return
+        c = self.coordinator
+        now = c.monotonic()
+        held = {acc: h.deadline for acc, h in list(c.held.items())}
+        for acc in list(self._vouched):
+            if acc not in held:
+                del self._vouched[acc]
+        for acc, deadline in held.items():
+            if self._vouched.get(acc) != deadline and deadline > now:
+                self._vouched[acc] = deadline
+                try:
+                    self.watch(acc, deadline - now)
+                except Exception:  # a host gone meanwhile: its supervisor reports it
+                    log.exception("could not pass the lease deadline of %s on", acc)
 
     async def stop(self) -> None:
         """Hand every lease over (sessions stopped first), then stop the loops."""

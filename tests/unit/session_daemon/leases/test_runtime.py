@@ -153,3 +153,24 @@ async def test_ready_diag_and_metrics_show_the_leases(tmp_path: Path, store: Sql
     finally:
         await client.close()
         await manager.stop()
+
+
+async def test_each_renewal_is_vouched_for_to_the_session_hosts(store: SqliteStore) -> None:
+    """`watch` hears the trusted time of every held lease after each renewal (not every sweep),
+    never more than the lease, and nothing for leases it gave up."""
+    heard: list[tuple[str, float]] = []
+    sessions = SlowSessions("a", {}, [])
+    rt = runtime(store, "a", sessions)
+    rt.watch = lambda account, seconds: heard.append((account, seconds))
+    await rt.start()
+    try:
+        await until(lambda: {a for a, _ in heard} == set(ACCOUNTS), 3 * LEASE)
+        await asyncio.sleep(LEASE)  # about three renewals per account
+        per_account = {a: sum(1 for x, _ in heard if x == a) for a in ACCOUNTS}
+        assert all(2 <= n <= 8 for n in per_account.values()), per_account
+        assert all(0 < s <= LEASE for _, s in heard)
+    finally:
+        await rt.stop()
+    count = len(heard)
+    rt.vouch()
+    assert len(heard) == count  # handed over: nothing vouched for any more
