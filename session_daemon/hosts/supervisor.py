@@ -326,6 +326,7 @@ class HostedTransport:
         return {
             "hosts": len(self.host_pids()),
             "connected": sum(1 for s in self._slots.values() if s.connected),
+            "connectedAccounts": sorted(a for a, s in self._slots.items() if s.connected),
             "restarts": {a: s.total_restarts for a, s in self._slots.items() if s.total_restarts},
             "lastExit": {a: s.last_exit for a, s in self._slots.items() if s.last_exit},
             "unknownEvents": dict(self.unknown_events),
