@@ -493,10 +493,11 @@ class HostedTransport:
         slot.restarts += 1
         slot.total_restarts += 1
         delay = self._delay(slot.restarts)
-        log.warning("%s: %s; restarting in %.1f s", slot.account_id, why, delay)
-        self._emit(
-            slot, Disconnected(slot.account_id, reason=f"{why}; restarting in {delay:.1f} s")
-        )
+        then = f"restarting in {delay:.1f} s"
+        if slot.lease_deadline is not None and time.monotonic() >= slot.lease_deadline:
+            then = "restarting once the lease is renewed"
+        log.warning("%s: %s; %s", slot.account_id, why, then)
+        self._emit(slot, Disconnected(slot.account_id, reason=f"{why}; {then}"))
         slot.restart_task = asyncio.create_task(self._restart_after(slot, delay))
 
     def _delay(self, attempt: int) -> float:
