@@ -12,8 +12,8 @@ and answers calls:
 
 - daemon → host: `{"op": "call", "id", "method", "args"}` (`start`, `stop`, `pairing_code`,
   `send_text`, `send_presence`, `pn_for_lid`, `stats`, `sim`), `{"op": "ack", "seq"}`,
-  `{"op": "lease", "seconds"}` (how long the account's lease is still trusted: the host ends its
-  session when that passes without a renewal, `session_daemon/hosts/lease_watchdog.py`).
+  `{"op": "lease", "seconds", "stopWithin"}` (when the host must end its session unless renewed,
+  and how long it may take: `session_daemon/hosts/lease_watchdog.py`).
 - host → daemon: `{"op": "hello", "pid"}`, `{"op": "reply", "id", "ok", "result" | "error",
   "retryable", "notConnected"}`, `{"op": "event", "seq", "event", "ack"}`,
   `{"op": "loop_ended", "reason"}`.
@@ -63,7 +63,9 @@ EXIT_START_FAILED: Final = 2
 EXIT_LOOP_ENDED: Final = 3
 EXIT_DAEMON_GONE: Final = 4
 EXIT_LEASE_LAPSED: Final = 5
-LAPSE_STOP_SECONDS: Final = 0.5  # then the process ends, which closes the connection anyway
+# at most this (or the daemon's `stopWithin`) for a clean stop; then the process ends, which
+# closes the connection anyway
+LAPSE_STOP_SECONDS: Final = 0.5
 STOP_GRACE_SECONDS: Final = 1.5
 LOGOUT_GRACE_SECONDS: Final = 20.0
 _INBOUND = (MessageReceived, HistorySyncChunk, ReceiptReceived)
@@ -127,6 +129,7 @@ class Host:
         self._acks: dict[int, threading.Event] = {}
         self._closing = threading.Event()
         self.watchdog = LeaseWatchdog(self.lease_lapsed)
+        self.stop_within = LAPSE_STOP_SECONDS
 
     # ---- events to the daemon (any thread) -----------------------------------------------------
 
@@ -175,7 +178,7 @@ class Host:
         if transport is not None and account_id is not None and loop is not None:
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(transport.stop_session(account_id), loop).result(
-                    LAPSE_STOP_SECONDS
+                    self.stop_within
                 )
         self._exit(EXIT_LEASE_LAPSED)
 
@@ -400,6 +403,7 @@ async def _serve(host: Host, channel: Channel) -> None:
             if op == "ack":
                 host.acked(int(message["seq"]))
             elif op == "lease":
+                host.stop_within = float(message.get("stopWithin") or LAPSE_STOP_SECONDS)
                 host.watchdog.renew(float(message.get("seconds") or 0.0))
             elif op == "call":
                 loop.call_soon_threadsafe(_spawn_call, message)

@@ -134,6 +134,7 @@ class _Slot:
     restart_task: asyncio.Task[None] | None = None
     last_exit: str | None = None
     lease_deadline: float | None = None  # monotonic: the daemon trusts the lease until then
+    lease_stop_within: float = 0.5  # how long the host may take to disconnect after it
 
 
 class HostedTransport:
@@ -306,14 +307,16 @@ class HostedTransport:
             return None
         return result if isinstance(result, str) else None
 
-    def lease_valid_for(self, account_id: str, seconds: float) -> None:
-        """The lease coordinator trusts the account's lease `seconds` longer: tell its host, whose
-        watchdog ends the session when that passes unrenewed (the daemon paused or stuck)."""
+    def lease_valid_for(self, account_id: str, seconds: float, stop_within: float = 0.5) -> None:
+        """The lease coordinator vouches for the account's lease `seconds` longer: tell its host,
+        whose watchdog ends the session (within `stop_within`) when that passes unrenewed (the
+        daemon paused or stuck)."""
         slot = self._slot(account_id)
         slot.lease_deadline = time.monotonic() + seconds
+        slot.lease_stop_within = stop_within
         host = slot.host
         if host is not None and host.alive():
-            host.post({"op": "lease", "seconds": seconds})
+            host.post({"op": "lease", "seconds": seconds, "stopWithin": stop_within})
 
     # ---- diagnostics -----------------------------------------------------------------------------
 
@@ -388,7 +391,7 @@ class HostedTransport:
         if slot.lease_deadline is not None:
             left = slot.lease_deadline - time.monotonic()
             if left > 0:
-                host.post({"op": "lease", "seconds": left})
+                host.post({"op": "lease", "seconds": left, "stopWithin": slot.lease_stop_within})
 
     async def _spawn(self, slot: _Slot) -> HostConnection:
         parent, child = socket.socketpair()

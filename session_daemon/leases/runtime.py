@@ -5,9 +5,10 @@
   before its first request), then ticks every lease/3 on a worker thread and sweeps local
   deadlines every `sweep_seconds` on the event loop.
 - `LeaseRuntime.stop()` is the SIGTERM path: hand every lease over, then stop ticking.
-- `watch(account_id, seconds)`, when given, hears after each renewal how long each held lease is
-  trusted: session hosts end their session when that passes unrenewed, so a paused daemon's
-  sessions stop before another daemon may take them (`session_daemon/hosts/lease_watchdog.py`).
+- `watch(account_id, seconds, stop_within)`, when given, hears after each renewal when each
+  held account's session host must start disconnecting (`stop_within` before the daemon's local
+  deadline, which is before expiry) unless renewed: a paused daemon's sessions stop before
+  another daemon may take them (`session_daemon/hosts/lease_watchdog.py`).
 - `ready_fields()` gives `/ready` its lease fields (CONTRACT.md section 5), `diag()` who owns
   which account and since when, `metric_values()` the counters for /metrics.
 
@@ -31,6 +32,12 @@ from session_daemon.leases.record import Fence
 log = logging.getLogger(__name__)
 
 
+def host_stop_allowance(lease_seconds: float) -> float:
+    """How long a session host may take to disconnect when its lease is no longer vouched for:
+    it starts that long before the daemon's local deadline (which is itself before expiry)."""
+    return min(0.5, lease_seconds / 10)
+
+
 class AsyncSessions(Protocol):
     async def start_owned(self, account_id: str, fence: Fence) -> None: ...
     async def stop_owned(self, account_id: str) -> None: ...
@@ -44,6 +51,9 @@ class AsyncSessionControl:
     def __init__(self, sessions: AsyncSessions, loop: asyncio.AbstractEventLoop) -> None:
         self.sessions = sessions
         self.loop = loop
+        # called on the loop when a session has stopped (the runtime ticks at once, so a lease
+        # waiting for that stop is handed over now rather than a tick later)
+        self.on_stopped: Callable[[str], None] | None = None
         self._busy: dict[str, concurrent.futures.Future[None]] = {}
         self._running: set[str] = set()
 
@@ -78,6 +88,8 @@ class AsyncSessionControl:
                 await self.sessions.stop_owned(account_id)
             finally:
                 self._running.discard(account_id)
+                if self.on_stopped is not None:
+                    self.on_stopped(account_id)
 
         self._submit(account_id, stop_then_forget)
 
@@ -96,7 +108,7 @@ class LeaseRuntime:
         trusted_local: bool = False,
         sweep_seconds: float = 0.2,
         handover_timeout: float = 60.0,
-        watch: Callable[[str, float], None] | None = None,
+        watch: Callable[[str, float, float], None] | None = None,
     ) -> None:
         self.coordinator = coordinator
         self.watch = watch
@@ -106,6 +118,7 @@ class LeaseRuntime:
         self.handover_timeout = handover_timeout
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
 
     @property
     def interval(self) -> float:
@@ -120,16 +133,32 @@ class LeaseRuntime:
             asyncio.create_task(self._sweeps(), name="lease-sweeps"),
         ]
 
+    def wake(self, _account_id: str | None = None) -> None:
+        """Tick now (on the loop): a session stopped, its lease can be handed over."""
+        self._wake.set()
+
     async def _ticks(self) -> None:
         while not self._stop.is_set():
+            # a hand-over on its way to us: look again sooner (a quarter of a tick)
+            wait = self.interval / 4 if self.coordinator.awaiting_handover else self.interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval)
+                await asyncio.wait_for(self._woken(), wait)
+            self._wake.clear()
             if self._stop.is_set():
                 return
             try:
                 await asyncio.to_thread(self.coordinator.tick)
             except Exception:  # the tick logs its own store errors; never end the loop
                 log.exception("lease tick failed")
+
+    async def _woken(self) -> None:
+        stop = asyncio.ensure_future(self._stop.wait())
+        wake = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({stop, wake}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            wake.cancel()
 
     async def _sweeps(self) -> None:
         while not self._stop.is_set():
@@ -145,7 +174,9 @@ class LeaseRuntime:
             return
         c = self.coordinator
         now = c.monotonic()
-        held = {acc: h.deadline for acc, h in list(c.held.items())}
+        # the host must be disconnected by the local deadline: it starts that much earlier
+        allowance = host_stop_allowance(c.engine.lease_seconds)
+        held = {acc: h.deadline - allowance for acc, h in list(c.held.items())}
         for acc in list(self._vouched):
             if acc not in held:
                 del self._vouched[acc]
@@ -153,13 +184,14 @@ class LeaseRuntime:
             if self._vouched.get(acc) != deadline and deadline > now:
                 self._vouched[acc] = deadline
                 try:
-                    self.watch(acc, deadline - now)
+                    self.watch(acc, deadline - now, allowance)
                 except Exception:  # a host gone meanwhile: its supervisor reports it
                     log.exception("could not pass the lease deadline of %s on", acc)
 
     async def stop(self) -> None:
         """Hand every lease over (sessions stopped first), then stop the loops."""
         self._stop.set()
+        self._wake.set()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task

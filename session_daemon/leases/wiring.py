@@ -111,14 +111,14 @@ class ManagedSessions:
         await self.manager.release(account_id)
 
 
-def _host_watch(manager: SessionManager) -> Callable[[str, float], None] | None:
+def _host_watch(manager: SessionManager) -> Callable[[str, float, float], None] | None:
     """The session hosts' lease watchdog feed (`HostedTransport.lease_valid_for`), also behind a
     transport that dispatches by account kind (`linked`); None for in-process sessions."""
     transport: Any = manager.transport
     for candidate in (transport, getattr(transport, "linked", None)):
         watch = getattr(candidate, "lease_valid_for", None)
         if callable(watch):
-            return cast(Callable[[str, float], None], watch)
+            return cast(Callable[[str, float, float], None], watch)
     return None
 
 
@@ -156,6 +156,7 @@ def build_runtime(
         engine, registry, control, accounts, max_pairings=settings.max_concurrent_pairings
     )
     runtime = LeaseRuntime(coordinator, trusted_local=trusted_local, watch=_host_watch(manager))
+    control.on_stopped = runtime.wake
 
     async def claim(account_id: str) -> bool:
         return await asyncio.to_thread(coordinator.claim_now, account_id)

@@ -49,6 +49,9 @@ ENV = {
     "WHATSAPP_OUTBOX_BACKOFF_MAX_SECONDS": "0.5",
     "WHATSAPP_OUTBOX_MAX_ATTEMPTS": "100",
     "WHATSAPP_OUTBOX_POLL_SECONDS": "0.5",
+    # a killed daemon's claims lapse after this (then failed as unknown state, never resent);
+    # live claims are renewed every third of it. The default 60 s was most of this file's time
+    "WHATSAPP_OUTBOX_LEASE_SECONDS": "3",
 }
 
 
