@@ -129,6 +129,7 @@ class SessionManager:
         self.inbound = inbound
         self.secrets = SecretsStore(store)
         self.sessions = session_locations(settings)  # the sessions folder, or postgres://
+        self._cloud: set[str] = set()  # Cloud API accounts restored here (no session database)
         self._clock = clock
         self._rand = rand
         self._states: dict[str, SessionState] = {}
@@ -205,10 +206,12 @@ class SessionManager:
         state = self._state(account_id)
         state.status = str(status)
         if data.get("kind") == "cloud":  # no session database, no QR: Meta hosts the number
+            self._cloud.add(account_id)
             await self._write_status(account_id, "connecting", None)
             state.status = "connecting"
             self._launch_start(state, paired=True)
             return
+        self._cloud.discard(account_id)
         stored = await asyncio.to_thread(self._stored_session, account_id)
         if should_restore(data, self._clock(), stored):
             log.info("restoring session of %s", account_id)
@@ -417,7 +420,11 @@ class SessionManager:
                         return
                     # a postgres:// location creates the account's database here (a server
                     # that does not answer is retried like a failed connect)
-                    db = await asyncio.to_thread(self.sessions.location, account_id)
+                    db = (  # a cloud number has no session: no database to create for it
+                        self.settings.session_db(account_id)
+                        if account_id in self._cloud
+                        else await asyncio.to_thread(self.sessions.location, account_id)
+                    )
                     if state.running:
                         await self._transport_stop(account_id, logout=False)
                         state.running = False
