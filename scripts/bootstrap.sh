@@ -22,6 +22,7 @@ DEB_PACKAGES=(
     systemd
     chromium
     nginx-light
+    postgresql
 )
 PYTHON_VERSION="3.11"
 

@@ -104,6 +104,12 @@ def backup(
     except BackupError as exc:
         _fail(str(exc))
     typer.echo(f"backed up {len(manifest['files'])} files to {dest}")
+    if manifest["sessionsInPostgres"]:
+        typer.echo(
+            "note: the session databases are in PostgreSQL (SESSIONS_PATH=postgres://…) and "
+            "are not in this backup: back them up with pg_dump",
+            err=True,
+        )
 
 
 def restore(

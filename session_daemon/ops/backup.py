@@ -54,8 +54,9 @@ def _sources(layout: Layout) -> list[tuple[Path, str, str]]:
         if not layout.store_file.is_file():
             raise BackupError(f"no embedded store at {layout.store_file} (check --store)")
         out.append((layout.store_file, f"store/{layout.store_file.name}", "store"))
-    for path in session_files(layout.sessions):
-        out.append((path, f"sessions/{path.name}", "session"))
+    if layout.sessions_url is None:  # in PostgreSQL otherwise: not ours to copy (pg_dump)
+        for path in session_files(layout.sessions):
+            out.append((path, f"sessions/{path.name}", "session"))
     for path in layout.identity_files():
         out.append((path, f"identity/{path.name}", "identity"))
     if layout.media_key is not None and layout.media_key.is_file():
@@ -105,6 +106,7 @@ def create_backup(layout: Layout, dest: Path, *, now: datetime | None = None) ->
             "createdAt": (now or datetime.now(UTC)).isoformat(),
             "storeKind": "sqlite" if layout.store_file is not None else "firestore",
             "storeUrl": layout.store_url,
+            "sessionsInPostgres": layout.sessions_url is not None,
             "files": [item.as_dict() for item in items],
         }
         path = staging / MANIFEST

@@ -31,6 +31,8 @@ class Layout:
     data_dir: Path
     media_dir: Path | None  # embedded store only (Firestore keeps media in Cloud Storage)
     media_key: Path | None
+    # SESSIONS_PATH=postgres://…: the session databases are in PostgreSQL (pg_dump backs them up)
+    sessions_url: str | None = None
 
     @classmethod
     def of(cls, settings: Settings, env: dict[str, str] | None = None) -> Layout:
@@ -46,6 +48,7 @@ class Layout:
             data_dir=data_dir,
             media_dir=(media or data_dir / "media") if store_file else None,
             media_key=data_dir / "media-key" if store_file else None,
+            sessions_url=settings.sessions_url,
         )
 
     def identity_files(self) -> list[Path]:
