@@ -99,7 +99,8 @@ class AutoReplyEngine:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        for n in range(max(1, self.config.workers)):
+        workers = self.config.workers or (1 if type(self.store).__name__ == "SqliteStore" else 4)
+        for n in range(workers):
             q: queue.Queue[Any] = queue.Queue(maxsize=self.config.queue_max)
             worker = threading.Thread(target=self._run, args=(q,), name=f"auto-reply-{n}")
             worker.daemon = True

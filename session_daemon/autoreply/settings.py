@@ -146,7 +146,9 @@ class AutoReplyConfig:
     flow_cooldown_s: float = 12 * 3600.0  # one flow answers a thread once per this
     name_question: str = DEFAULT_NAME_QUESTION
     model_timeout_s: float = 6.0
-    workers: int = 4
+    # decision threads; 0: 1 on SQLite (one writer: more threads only fight for its lock and
+    # slow the inbound flusher, bench/autoreply.py), else 4
+    workers: int = 0
     queue_max: int = 10_000
     recent_messages: int = 20  # read per decision: staff activity and the model's context
 
@@ -157,6 +159,7 @@ _ENV: Final[dict[str, tuple[str, type]]] = {
     "WHATSAPP_AUTO_REPLY_MAX_PER_HOUR": ("max_per_hour", int),
     "WHATSAPP_AUTO_REPLY_FLOW_COOLDOWN_MINUTES": ("flow_cooldown_s", float),
     "WHATSAPP_AUTO_REPLY_MODEL_TIMEOUT_SECONDS": ("model_timeout_s", float),
+    "WHATSAPP_AUTO_REPLY_WORKERS": ("workers", int),
 }
 _MINUTES: Final = {"staff_quiet_s", "flow_cooldown_s"}
 

@@ -125,8 +125,6 @@ async def create(request: web.Request) -> web.Response:
         uid=uid,
         gap_s=broadcast_gap_from_env(),
     )
-    if doc.get("accountId") != account_id:
-        raise ApiError(409, "broadcast_conflict", "This clientBroadcastId names another broadcast.")
     if runner is not None and not duplicate:
         runner.kick()
     return web.json_response(
@@ -201,7 +199,7 @@ AUTO_REPLY_ROUTES: tuple[RouteSpec, ...] = (
             200: "Stored; sent in the background (or already stored: `duplicate: true`)",
             400: "invalid_request, invalid_recipient (names the field)",
             404: "account_not_found",
-            409: "template_required (Cloud API account), broadcast_conflict",
+            409: "template_required (Cloud API account)",
         },
     ),
     RouteSpec(
