@@ -4,8 +4,9 @@ Side by side, the same burst of live client messages (several threads, a keyword
 goes through a pipeline without the auto-reply listener and one with it (account enabled, one
 flow; the engine's one worker on SQLite, then 4 workers for comparison). Prints the time until
 the pipeline has stored everything (the listener only queues, but the replies' writes share the
-store), the time until every reply is in the outbox, and the per-message decision time of the engine (p50/p99) for an account with
-auto-reply off (one read) and for a flow reply (reads + the outbox transaction).
+store), the time until every reply is in the outbox, and the per-message decision time of the
+engine (p50/p99) for an account with auto-reply off (one read) and for a flow reply (reads and
+the outbox transaction).
 
     python bench/autoreply.py [--messages 2000] [--threads 200]
 """
