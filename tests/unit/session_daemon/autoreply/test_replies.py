@@ -8,7 +8,13 @@ from datetime import timedelta
 import pytest
 
 from session_daemon.autoreply.replies import extract_name
-from session_daemon.autoreply.settings import AutoReplyConfig, Flow, fold
+from session_daemon.autoreply.settings import (
+    AutoReplyConfig,
+    Flow,
+    auto_reply_config_from_env,
+    fold,
+)
+from session_daemon.config import ConfigError
 from shared.outbox import enqueue_send
 from tests.support.kinds import ACC, CLIENT_JID, TID, msg
 from tests.unit.session_daemon.autoreply.conftest import AutoRig
@@ -110,3 +116,13 @@ async def test_a_known_client_is_not_asked(auto: AutoRig) -> None:
     auto.store.create("clients/+40733111222", {"phoneE164": "+40733111222", "eventsCount": 2})
     assert await auto.reply_to(msg("m1", "pret")) == "flow"
     assert auto.rig.thread().get("clientProvidedName") is None
+
+
+def test_limits_from_the_environment() -> None:
+    config = auto_reply_config_from_env(
+        {"WHATSAPP_AUTO_REPLY_STAFF_QUIET_MINUTES": "15", "WHATSAPP_AUTO_REPLY_MAX_PER_HOUR": "5"}
+    )
+    assert (config.staff_quiet_s, config.max_per_hour, config.enabled) == (900, 5, True)
+    assert auto_reply_config_from_env({"WHATSAPP_AUTO_REPLY": "off"}).enabled is False
+    with pytest.raises(ConfigError, match="WHATSAPP_AUTO_REPLY_MAX_PER_HOUR"):
+        auto_reply_config_from_env({"WHATSAPP_AUTO_REPLY_MAX_PER_HOUR": "many"})
