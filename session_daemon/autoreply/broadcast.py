@@ -33,7 +33,27 @@ from shared.timeutil import to_ms, utc_now
 MAX_RECIPIENTS: Final = 256
 # account statuses after which no later recipient can be reached: stop the broadcast
 PERMANENT_STATUSES: Final = frozenset({"logged_out", "needs_qr", "temporarily_banned", "deleted"})
+# Cloud API accounts: a `lastError` starting with one of these codes stops the account's sends
+# until an operator acts (session_daemon/cloud_api/errors.py, `stops_account`)
+STOPPING_ERROR_CODES: Final = frozenset(
+    {"token_expired", "permission_denied", "number_blocked", "not_found", "no_cloud_credentials"}
+)
 FINAL: Final = frozenset({"sent", "failed", "skipped"})
+
+
+def stop_reason(account: Mapping[str, Any] | None) -> str | None:
+    """Why no later recipient of this account can be reached (`account_<status or code>`), or
+    None while it can still send (connected, or only disconnected for a while)."""
+    if account is None:
+        return "account_deleted"
+    status = str(account.get("status") or "")
+    if status in PERMANENT_STATUSES:
+        return f"account_{status}"
+    code = str(account.get("lastError") or "").split(":", 1)[0].strip()
+    if status != "connected" and code in STOPPING_ERROR_CODES:
+        return f"account_{code}"
+    return None
+
 
 Recipient = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 

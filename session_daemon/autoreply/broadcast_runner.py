@@ -2,8 +2,9 @@
 
 For each recipient in order: queue its outbox item (the outbox worker paces it like any send),
 wait until the item is `sent` or `failed`, then wait the broadcast gap before the next one.
-A failed item whose account is now logged out, banned or deleted stops the broadcast (the
-recipients not yet queued become `skipped`); any other failure is that recipient's alone.
+A failed item whose account is now logged out, banned or deleted (or, on the Cloud API, whose
+token or number was refused) stops the broadcast, also while an item waits: the recipients not
+yet queued become `skipped`. Any other failure is that recipient's alone.
 
 Restart and failover: a recipient already `queued` is waited for, never queued again (its
 request id is derived from the broadcast id and its index); the gap is waited again.
@@ -19,8 +20,8 @@ from typing import Any
 
 from session_daemon.autoreply.broadcast import (
     FINAL,
-    PERMANENT_STATUSES,
     queue_recipient,
+    stop_reason,
     update_recipient,
 )
 from shared.outbox import SendRejected
@@ -177,10 +178,7 @@ class BroadcastRunner:
 
     async def _dead_reason(self, account: str) -> str | None:
         snap = await self._db(self.store.get, account_path(account))
-        status = str(snap.data.get("status") or "") if snap else "deleted"
-        if status in PERMANENT_STATUSES:
-            return f"account_{status}"
-        return None
+        return stop_reason(snap.data if snap else None)
 
     async def _wait(self, account: str, rid: str) -> tuple[str, str | None]:
         """`sent`/`failed` with the item's error, `dead` when the account can no longer send

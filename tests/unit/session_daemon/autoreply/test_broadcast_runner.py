@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from session_daemon.autoreply.broadcast import create_broadcast, resolve_recipients
+from session_daemon.autoreply.broadcast import create_broadcast, resolve_recipients, stop_reason
 from session_daemon.autoreply.broadcast_runner import BroadcastRunner
 from session_daemon.http.routes_autoreply import broadcast_gap_from_env
 from shared.store.port import query
@@ -108,3 +108,14 @@ def test_the_gap_defaults_to_five_seconds(monkeypatch: pytest.MonkeyPatch) -> No
     assert broadcast_gap_from_env() == 5.0
     monkeypatch.setenv("WHATSAPP_BROADCAST_GAP_SECONDS", "0.5")
     assert broadcast_gap_from_env() == 0.5
+
+
+def test_what_stops_a_broadcast() -> None:
+    assert stop_reason({"status": "connected"}) is None
+    assert stop_reason({"status": "disconnected", "lastError": "wifi"}) is None
+    assert stop_reason({"status": "logged_out"}) == "account_logged_out"
+    assert stop_reason({"status": "temporarily_banned"}) == "account_temporarily_banned"
+    assert stop_reason(None) == "account_deleted"
+    cloud = {"status": "disconnected", "lastError": "token_expired: the token expired"}
+    assert stop_reason(cloud) == "account_token_expired"
+    assert stop_reason({**cloud, "status": "connected"}) is None
