@@ -12,56 +12,29 @@ agent under its id and waits for the balance. A second series does the same with
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-AGENT = ROOT / "tests" / "support" / "lease_agent.py"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.lease_agents import LeaseAgent, wait_for  # noqa: E402
 
 
-class Agent:
-    def __init__(self, work: Path, db: Path, name: str, lease: float, accounts: int) -> None:
-        self.name = name
-        self.log = work / f"{name}-{time.monotonic_ns()}.jsonl"
-        cmd = [sys.executable, str(AGENT), "--db", str(db), "--name", name, "--lease", str(lease)]
-        cmd += ["--accounts", str(accounts), "--log", str(self.log)]
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
-        wait_for(lambda: any(e["ev"] == "ready" for e in self.events()), 30)
-
-    def events(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        text = self.log.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in text if line.endswith("}")]
-
-    def live(self) -> set[str]:
-        now: set[str] = set()
-        for ev in self.events():
-            if ev["ev"] == "start":
-                now.add(ev["acc"])
-            elif ev["ev"] == "stop":
-                now.discard(ev["acc"])
-        return now
-
+class Agent(LeaseAgent):
     def started_after(self, t: float) -> dict[str, float]:
         return {e["acc"]: e["t"] for e in self.events() if e["ev"] == "start" and e["t"] >= t}
 
 
-def wait_for(cond: Callable[[], bool], timeout: float) -> None:
-    end = time.time() + timeout
-    while not cond():
-        if time.time() > end:
-            raise TimeoutError
-        time.sleep(0.02)
+def launch(work: Path, db: Path, name: str, args: argparse.Namespace) -> Agent:
+    log = work / f"{name}-{time.monotonic_ns()}.jsonl"
+    return Agent.launch(db, name, log, lease=args.lease, accounts=args.accounts, ready_within=30)
 
 
 def settled(agents: list[Agent], n: int) -> bool:
@@ -72,8 +45,8 @@ def settled(agents: list[Agent], n: int) -> bool:
 def series(args: argparse.Namespace, sig: int) -> list[float]:
     work = Path(tempfile.mkdtemp(prefix="bench-leases-"))
     db = work / "store.db"
-    agents = [Agent(work, db, n, args.lease, args.accounts) for n in ("a", "b", "c")]
-    wait_for(lambda: settled(agents, args.accounts), 30)
+    agents = [launch(work, db, n, args) for n in ("a", "b", "c")]
+    wait_for(lambda: settled(agents, args.accounts), 30, "balance")
     times: list[float] = []
     try:
         for r in range(args.rounds):
@@ -87,13 +60,13 @@ def series(args: argparse.Namespace, sig: int) -> list[float]:
             def moved(o: set[str] = orphans, w: list[Agent] = others) -> bool:
                 return o <= set().union(*(a.live() for a in w))
 
-            wait_for(moved, 30)
+            wait_for(moved, 30, "takeover")
             started: dict[str, float] = {}
             for a in others:
                 started.update({k: v for k, v in a.started_after(t0).items() if k in orphans})
             times += [(started[acc] - t0) / args.lease for acc in orphans]
-            agents[agents.index(victim)] = Agent(work, db, victim.name, args.lease, args.accounts)
-            wait_for(lambda: settled(agents, args.accounts), 30)
+            agents[agents.index(victim)] = launch(work, db, victim.name, args)
+            wait_for(lambda: settled(agents, args.accounts), 30, "balance")
     finally:
         for a in agents:
             if a.proc.poll() is None:

@@ -18,6 +18,7 @@ cd "$ROOT"
 # One package per line (branches add theirs without conflicts).
 DEB_PACKAGES=(
     libmagic1
+    chromium
 )
 PYTHON_VERSION="3.11"
 

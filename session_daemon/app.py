@@ -24,6 +24,7 @@ from session_daemon.autoreply.engine import AutoReplyEngine
 from session_daemon.autoreply.model import model_replier_from_env
 from session_daemon.autoreply.settings import auto_reply_config_from_env
 from session_daemon.config import Settings, check_sessions_dir, ensure_service_token
+from session_daemon.fleet.stats import FleetStats
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
@@ -153,7 +154,13 @@ class Daemon:
         self.push = PushService.from_env(self.store, settings.store_url)
         self.groups = GroupSubjects(self.store, getattr(self.transport, "group_subject", None))
         self.groups.start()
-        listeners: list[CreatedHook] = [self.media.on_created, self.groups.on_created]
+        # per-number activity for /metrics and the fleet dashboard (session_daemon/fleet)
+        fleet = FleetStats()
+        listeners: list[CreatedHook] = [
+            self.media.on_created,
+            self.groups.on_created,
+            fleet.on_created,
+        ]
         if self.push is not None:
             self.push.start()
             listeners.append(self.push.on_created)
@@ -178,6 +185,7 @@ class Daemon:
         )
         await self.pipeline.start()
         self.manager = SessionManager(self.store, self.transport, settings, self.pipeline)
+        self.manager.status_listeners.append(fleet.on_status_event)
         # account leases: this daemon runs a session only while it holds the account's lease
         self.leases = build_runtime(
             settings, self.store, self.manager, trusted_local=self.identity.identity.locked_locally
@@ -199,12 +207,14 @@ class Daemon:
             ),
             inbound=self.pipeline,
             leases=self.leases,
+            fleet=fleet,
         )
         ctx.diag_sources["inbound"] = self.pipeline.stats
         transport_diag = getattr(self.transport, "diagnostics", None)
         if callable(transport_diag):  # session hosts: restarts, last exits, unknown events
             ctx.diag_sources["transportDiagnostics"] = transport_diag
         self.outbox = outbox_worker(ctx, fences=self.leases.coordinator.fence)
+        self.outbox.on_outcome = fleet.on_outbox
         self.app = build_app(
             ctx,
             outbox=self.outbox,

@@ -130,8 +130,12 @@ class NodeServer:
         cwd: Path = ROOT,
         env: Mapping[str, str] | None = None,
         ready_text: str | None = None,
+        stdin_stops_it: bool = True,
     ) -> None:
         self.name = name
+        # our launchers exit when their stdin closes; the firebase CLI does not (it waits for a
+        # signal), so stop() sends it SIGTERM at once instead of waiting 5 s for nothing
+        self._stdin_stops_it = stdin_stops_it
         self.output: collections.deque[str] = collections.deque(maxlen=400)
         self._ready = threading.Event()
         self._ready_text = ready_text
@@ -179,7 +183,7 @@ class NodeServer:
         )
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc.poll() is None and self._stdin_stops_it:
             if self.proc.stdin is not None:
                 with contextlib.suppress(OSError):
                     self.proc.stdin.close()
@@ -364,6 +368,7 @@ def start_firebase_emulators(
         cwd=workdir,
         env=env,
         ready_text="All emulators ready",
+        stdin_stops_it=False,
     )
     server.wait_ready(FIREBASE_EMULATORS_START_TIMEOUT_S)
     if any("Failed to load function" in line for line in server.output):

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from session_daemon.config import Settings
+from session_daemon.fleet.stats import FleetStats
 from session_daemon.http.auth import Authenticator
 from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.port import WhatsAppTransport
@@ -39,6 +40,8 @@ class DaemonContext:
     leases: LeaseView | None = None  # None: leases not running (a test app without them)
     # name -> callable returning a JSON-able dict, shown in /diag (e.g. the outbox worker)
     diag_sources: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    # what this daemon saw of each number it runs (per-number metrics, the fleet dashboard)
+    fleet: FleetStats = field(default_factory=FleetStats)
     started_monotonic: float = field(default_factory=time.monotonic)
     version: str = "0.1.0"
 

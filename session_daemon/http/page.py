@@ -1,8 +1,14 @@
-"""The operator page at `/`: accounts with status, and the QR while an account is pairing.
+"""The operator's fleet dashboard at `/`: one row per number, live, with its actions.
 
-Server-rendered, no JavaScript, refreshes itself.
+The HTML is a shell; `/dashboard.js` (our own script, no third-party code: the CSP allows
+scripts from this origin only) fills it from `GET /api/fleet` every few seconds, updating the
+cells that changed in place (no full-page refresh, no flicker), shows a pairing number's QR
+from `GET /api/whatsapp/qr/{accountId}`, and runs the actions (re-pair with a QR or a pairing
+code, backfill, pause auto-reply, add a number) through the same bearer-protected JSON routes
+as the app, each after a confirmation dialog. Every text from the store is set as text, never
+as HTML.
 
-Who may see it, and why: the service token only, typed into the login form (a POST body).
+Who may see it, and why: the service token only, typed into the sign-in form (a POST body).
 - The page shows live QR and pairing codes, which reach super-admins only (CONTRACT.md section 6,
   hole 2). The service token acts as a super-admin, so every signed-in viewer may see them.
 - The operator runs it on the daemon's machine (it listens on 127.0.0.1 by default) and has the
@@ -13,41 +19,67 @@ Who may see it, and why: the service token only, typed into the login form (a PO
   the browser history, in a reverse proxy's access log and in shell history. The daemon's own
   access log is off (see app.py).
 After sign-in the cookie holds an HMAC derived from the token, not the token; it is HttpOnly and
-SameSite=Strict, and only this page reads it (the JSON API accepts bearer tokens only). Rotating
-the service token invalidates every cookie.
+SameSite=Strict and only opens this page (the JSON API accepts bearer tokens only, so a forged
+cross-site request carries no credential). The script needs the token itself for its bearer
+calls: the sign-in form's script keeps it in the tab's `sessionStorage` (gone when the tab
+closes; cleared by Sign out and by the sign-in page), never in a cookie, the URL or the HTML.
+A tab without it (another tab, a restored session) is sent back to the sign-in form.
+Rotating the service token invalidates every cookie.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-from datetime import UTC, datetime
 from html import escape
+from pathlib import Path
 
 from aiohttp import web
 
 from session_daemon.http.context import CONTEXT, DaemonContext
 from session_daemon.http.errors import ApiError, read_in_time
-from session_daemon.http.qr_image import qr_data_url
 from session_daemon.http.routing import RouteSpec
-from session_daemon.leases.engine import owners
-from session_daemon.sessions.accounts import account_view
-from shared.paths import ACCOUNTS
-from shared.store.port import query
 
 COOKIE = "sp_dashboard"
+SCRIPT = Path(__file__).with_name("dashboard.js")
 _HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; "
+    "img-src data:; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
 }
 _STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
-    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.4rem .7rem;"
-    "text-align:left;vertical-align:top}.connected{color:#080}.err{color:#a00}"
+    ":root{--ok:#0a7a32;--bad:#b3261e;--warn:#9a6700;--line:#d0d7de;--muted:#57606a}"
+    "*{box-sizing:border-box}[hidden]{display:none!important}body{font-family:system-ui,sans-serif;margin:0;color:#1f2328;"
+    "background:#f6f8fa}header{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;"
+    "padding:.8rem 1rem;background:#fff;border-bottom:1px solid var(--line)}"
+    "h1{font-size:1.15rem;margin:0;flex:1 1 auto}main{padding:1rem}"
+    "button{font:inherit;padding:.35rem .7rem;border:1px solid var(--line);border-radius:6px;"
+    "background:#fff;cursor:pointer}button.primary{background:#1f6feb;color:#fff;"
+    "border-color:#1f6feb}button.danger{background:var(--bad);color:#fff;border-color:var(--bad)}"
+    "button:disabled{opacity:.5;cursor:default}input{font:inherit;padding:.35rem;"
+    "border:1px solid var(--line);border-radius:6px}"
+    "table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line)}"
+    "th,td{padding:.5rem .6rem;border-bottom:1px solid var(--line);text-align:left;"
+    "vertical-align:top;font-size:.92rem}th{background:#f0f3f6;font-weight:600}"
+    ".status{font-weight:600}.s-connected{color:var(--ok)}.s-bad{color:var(--bad)}"
+    ".s-wait{color:var(--warn)}.reason{color:var(--muted);font-size:.85rem;max-width:28rem}"
+    ".muted{color:var(--muted)}.actions{display:flex;flex-wrap:wrap;gap:.3rem}"
+    ".qr img{width:220px;height:220px;image-rendering:pixelated;display:block}"
+    ".code{font:600 1.3rem ui-monospace,monospace;letter-spacing:.15em}"
+    "#notice{min-height:1.4rem;margin:0 0 .6rem}#notice.err{color:var(--bad)}"
+    "#offline{display:none;background:#fff8c5;padding:.4rem 1rem}#offline.on{display:block}"
+    "form.inline{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center;margin:0 0 1rem}"
+    "dialog{border:1px solid var(--line);border-radius:8px;max-width:26rem}"
+    "dialog::backdrop{background:rgba(0,0,0,.3)}"
+    "@media (max-width:760px){main{padding:.5rem}thead{display:none}table,tbody,tr,td{"
+    "display:block;width:100%}tr{border-bottom:6px solid #f6f8fa}td{border:0;"
+    "padding:.25rem .7rem}td[data-label]::before{content:attr(data-label) ': ';"
+    "color:var(--muted)}td.name{padding-top:.6rem;font-size:1rem}"
+    ".qr img{width:180px;height:180px}}"
 )
 
 
@@ -62,29 +94,63 @@ def _logged_in(request: web.Request) -> bool:
     return bool(cookie) and hmac.compare_digest(cookie, _cookie_value(ctx))
 
 
-def _html(body: str, status: int = 200) -> web.Response:
+def _document(title: str, body: str, status: int) -> web.Response:
     doc = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Superparty WhatsApp</title>"
-        f"<meta http-equiv='refresh' content='5'><style>{_STYLE}</style></head>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style>"
+        "<script src='/dashboard.js' defer></script></head>"
         f"<body>{body}</body></html>"
     )
     return web.Response(text=doc, content_type="text/html", status=status, headers=_HEADERS)
 
 
 def _login_form(message: str = "") -> web.Response:
-    note = f"<p class='err'>{escape(message)}</p>" if message else ""
+    note = f"<p id='notice' class='err'>{escape(message)}</p>" if message else ""
     body = (
-        "<h1>Superparty WhatsApp daemon</h1>"
+        "<header><h1>Superparty WhatsApp daemon</h1></header><main data-view='login'>"
         + note
-        + "<form method='post' action='/login'><label>Service token "
-        "<input type='password' name='token' autocomplete='current-password'></label> "
-        "<button>Sign in</button></form>"
+        + "<form id='login' class='inline' method='post' action='/login'><label>Service token "
+        "<input type='password' name='token' autocomplete='current-password' required></label> "
+        "<button class='primary'>Sign in</button></form></main>"
     )
-    doc = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Sign in</title>"
-        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+    return _document("Sign in", body, 401)
+
+
+_TABLE_HEAD = "".join(
+    f"<th>{name}</th>"
+    for name in (
+        "Number", "Status", "Last inbound", "Last outbound", "Today in / out", "Queue",
+        "Failures", "Owner", "Actions",
     )
-    return web.Response(text=doc, content_type="text/html", status=401, headers=_HEADERS)
+)  # fmt: skip
+
+_CONFIRM = (
+    "<dialog id='confirm'><form method='dialog'><p id='confirm-text'></p>"
+    "<p id='confirm-extra' hidden><label>Phone <input id='confirm-phone' "
+    "inputmode='tel' autocomplete='off'></label></p>"
+    "<div class='actions'><button value='cancel'>Cancel</button>"
+    "<button value='ok' id='confirm-ok' class='primary'>Confirm</button></div></form></dialog>"
+)
+
+
+def _dashboard(ctx: DaemonContext) -> web.Response:
+    body = (
+        "<header><h1>Superparty WhatsApp fleet</h1>"
+        f"<span class='muted'>Daemon <b>{escape(ctx.settings.instance_id)}</b></span>"
+        "<span id='summary' class='muted'></span>"
+        "<form id='logout' method='post' action='/logout'><button>Sign out</button></form>"
+        "</header><div id='offline'>The daemon does not answer; retrying…</div>"
+        "<main data-view='fleet'><p id='notice' role='status'></p>"
+        "<form id='add' class='inline'><input name='name' placeholder='Name' required "
+        "maxlength='100'><input name='phone' placeholder='Phone, e.g. 0722 123 456' required "
+        "inputmode='tel'><button class='primary'>Add number</button></form>"
+        f"<table><thead><tr>{_TABLE_HEAD}</tr></thead><tbody id='rows'>"
+        "<tr id='empty'><td colspan='9'>Loading…</td></tr></tbody></table>"
+        "<noscript>This page needs JavaScript (its own script only).</noscript>"
+        f"</main>{_CONFIRM}"
+    )
+    return _document("Superparty WhatsApp fleet", body, 200)
 
 
 def _see_other() -> web.Response:
@@ -104,7 +170,6 @@ def _set_cookie(request: web.Request, response: web.StreamResponse) -> None:
 
 
 async def page(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CONTEXT]
     if "token" in request.query:
         return _login_form(
             "The token is not accepted in the address (it would stay in the browser history "
@@ -112,45 +177,16 @@ async def page(request: web.Request) -> web.StreamResponse:
         )
     if not _logged_in(request):
         return _login_form()
-    docs = await asyncio.to_thread(ctx.store.query, query(ACCOUNTS))
-    owned = await asyncio.to_thread(owners, ctx.store, datetime.now(UTC))
-    rows = []
-    for snap in sorted(docs, key=lambda s: str(s.data.get("name", ""))):
-        if snap.data.get("status") == "deleted":
-            continue
-        view = account_view(snap.id, snap.data)
-        status = ctx.manager.status_of(snap.id) or view["status"] or ""
-        qr_cell = ""
-        secrets = ctx.manager.secrets.get(snap.id)
-        if ctx.manager.is_pairing(snap.id) and secrets.qr_code:
-            url = await asyncio.to_thread(qr_data_url, secrets.qr_code)
-            qr_cell = f"<img alt='QR code' width='240' src='{escape(url)}'>"
-            if secrets.pairing_code:
-                qr_cell += f"<div>Pairing code: <b>{escape(secrets.pairing_code)}</b></div>"
-        error = escape(" ".join(filter(None, [view["lastError"], view["phoneOfflineWarning"]])))
-        if snap.id in owned:  # the daemon holding its lease
-            holder, since = owned[snap.id]
-            when = f"{since:%Y-%m-%d %H:%M} UTC"
-            error += f"<div><small>run by {escape(holder)} since {when}</small></div>"
-        rows.append(
-            f"<tr><td>{escape(view['name'] or '')}<br><small>{escape(snap.id)}</small></td>"
-            f"<td>{escape(view['phone'] or '')}</td>"
-            f"<td class='{escape(status)}'>{escape(status)}<div class='err'>{error}</div></td>"
-            f"<td>{qr_cell}</td></tr>"
-        )
-    summary = ctx.manager.summary()
-    table = (
-        "<table><tr><th>Account</th><th>Phone</th><th>Status</th><th>QR</th></tr>"
-        + ("".join(rows) or "<tr><td colspan='4'>No accounts yet.</td></tr>")
-        + "</table>"
+    return _dashboard(request.app[CONTEXT])
+
+
+async def script(request: web.Request) -> web.StreamResponse:
+    """The page's own script (static, no secrets: public like the sign-in form)."""
+    return web.Response(
+        text=SCRIPT.read_text(encoding="utf-8"),
+        content_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
     )
-    body = (
-        "<h1>Superparty WhatsApp daemon</h1>"
-        f"<p>Instance {escape(ctx.settings.instance_id)} · {summary['sessions']} sessions · "
-        f"{summary['pairingsInProgress']} pairing</p>{table}"
-        "<form method='post' action='/logout'><button>Sign out</button></form>"
-    )
-    return _html(body)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -181,11 +217,20 @@ PAGE_ROUTES: tuple[RouteSpec, ...] = (
         "/",
         page,
         "public",
-        "Operator page (HTML; service token via the login form, then a cookie)",
+        "Fleet dashboard (HTML; service token via the sign-in form, then a cookie)",
         tag="page",
         content_type="text/html",
         responses={200: "Page", 401: "Login form"},
         media={401: ("text/html",)},
+    ),
+    RouteSpec(
+        "GET",
+        "/dashboard.js",
+        script,
+        "public",
+        "The dashboard page's script (static)",
+        tag="page",
+        content_type="text/javascript",
     ),
     RouteSpec(
         "POST",

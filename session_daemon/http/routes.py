@@ -6,7 +6,8 @@ registered. A new table goes here (and nowhere else registers routes):
 | table | module | when |
 |---|---|---|
 | `OPS_ROUTES` | `routes_ops` | always: probes, `/diag`, `/metrics`, status |
-| `PAGE_ROUTES` | `page` | always: the dashboard page |
+| `PAGE_ROUTES` | `page` | always: the dashboard page and its script |
+| `FLEET_ROUTES` | `routes_fleet` | always: the dashboard's data (`/api/fleet`) |
 | `ACCOUNT_ROUTES` | `routes_accounts` | always: accounts, pairing, backfill |
 | `PROXY_ROUTES` | `routes_proxy` | always: an account's own proxy (super-admins) |
 | `DATA_ROUTES` | `routes_data` | always: threads, messages, inbox |
@@ -27,6 +28,7 @@ from session_daemon.http.page import PAGE_ROUTES
 from session_daemon.http.routes_accounts import ACCOUNT_ROUTES
 from session_daemon.http.routes_autoreply import AUTO_REPLY_ROUTES
 from session_daemon.http.routes_data import DATA_ROUTES
+from session_daemon.http.routes_fleet import FLEET_ROUTES
 from session_daemon.http.routes_ops import OPS_ROUTES
 from session_daemon.http.routes_outbox import OUTBOX_ROUTES
 from session_daemon.http.routes_proxy import PROXY_ROUTES
@@ -44,6 +46,7 @@ def route_tables(
     tables: list[Sequence[RouteSpec]] = [
         OPS_ROUTES,
         PAGE_ROUTES,
+        FLEET_ROUTES,
         ACCOUNT_ROUTES,
         PROXY_ROUTES,
         DATA_ROUTES,

@@ -128,6 +128,8 @@ class OutboxWorker:
         self._clock = clock
         self._rand = rand
         self.counters = OutboxStats()
+        # told of each item's final outcome, (accountId, "sent" | "failed"): per-number metrics
+        self.on_outcome: Callable[[str, str], None] | None = None
         self._lanes: dict[str, _Lane] = {}
         self._held: set[str] = set()
         self._parked: dict[str, tuple[float, str]] = {}  # requestId -> (monotonic until, thread)
@@ -205,6 +207,11 @@ class OutboxWorker:
     @property
     def stopping(self) -> bool:
         return self._stop_event is not None and self._stop_event.is_set()
+
+    def _count(self, account_id: str, outcome: str) -> None:
+        setattr(self.counters, outcome, getattr(self.counters, outcome) + 1)
+        if self.on_outcome is not None:
+            self.on_outcome(account_id, outcome)
 
     def stats(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -594,12 +601,12 @@ class OutboxWorker:
                 self._park(rid, str(data.get("threadId")), outcome.retry_at)
             return
         if isinstance(outcome, Failed):
-            self.counters.failed += 1
+            self._count(lane.account_id, "failed")
             log.warning("outbox item %s failed: %s", rid, outcome.error)
             return
         if isinstance(outcome, Deferred):
             if outcome.failed:
-                self.counters.failed += 1
+                self._count(lane.account_id, "failed")
             else:
                 self.counters.deferred += 1
                 self._wake_at(outcome.next_attempt_at)
@@ -629,7 +636,7 @@ class OutboxWorker:
                         items.fail_unknown_state, self.store, rid, attempt_id, error,
                         now=self._clock(),
                     )  # fmt: skip
-                    self.counters.failed += 1
+                    self._count(lane.account_id, "failed")
                     return
                 retryable = exc.retryable or isinstance(exc, NotConnected)
                 await self._requeue(claimed, f"{type(exc).__name__}: {exc}", retryable)
@@ -642,9 +649,9 @@ class OutboxWorker:
                 await self._db(
                     items.fail_unknown_state, self.store, rid, attempt_id, error, now=self._clock()
                 )
-                self.counters.failed += 1
+                self._count(lane.account_id, "failed")
                 return
-            await self._record(rid, attempt_id, result)
+            await self._record(lane.account_id, rid, attempt_id, result)
         finally:
             renew.cancel()
             self._in_flight.discard(attempt_id)
@@ -663,19 +670,19 @@ class OutboxWorker:
             backoff_s=backoff,
         )
         if failed:
-            self.counters.failed += 1
+            self._count(str(claimed.data.get("accountId") or ""), "failed")
             log.warning("outbox item %s failed: %s", claimed.request_id, error)
         else:
             self.counters.requeued += 1
             self._wake_later(backoff)
 
-    async def _record(self, rid: str, attempt_id: str, result: SendResult) -> None:
+    async def _record(self, account_id: str, rid: str, attempt_id: str, result: SendResult) -> None:
         for attempt in range(RECORD_RETRIES):
             try:
                 await self._db(
                     items.record_sent, self.store, rid, attempt_id, result, now=self._clock()
                 )
-                self.counters.sent += 1
+                self._count(account_id, "sent")
                 return
             except Exception:
                 log.exception("outbox item %s sent but not recorded (try %d)", rid, attempt + 1)

@@ -146,6 +146,8 @@ class SessionManager:
         self.claim: Callable[[str], Awaitable[bool]] | None = None
         self.owns: Callable[[str], bool] | None = None
         self.event_counts: dict[str, int] = {}
+        # told of each status event this daemon applies (per-number metrics: reconnects)
+        self.status_listeners: list[Callable[[TransportEvent], None]] = []
         self.accounts = AccountLifecycle(store, transport, settings, self)
         self.phones = PhoneWatch(store, clock)  # phoneLastSeenAt and the 12-day warning
 
@@ -260,6 +262,11 @@ class SessionManager:
             # its lease is gone (this daemon was paused or cut off): the account's status is
             # the new owner's to write; the session is being released
             return
+        for listen in self.status_listeners:
+            try:
+                listen(event)
+            except Exception:  # a listener never holds up the account's own state
+                log.exception("status listener failed on %s", type(event).__name__)
         transition = transition_for(event)
         if transition is None:
             return

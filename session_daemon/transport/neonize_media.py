@@ -19,7 +19,7 @@ from typing import Any
 from session_daemon.media.jobs import DownloadError, Fetch, classify_download_error
 
 # The attachment's download info is read by conversion (pure); it is re-exported here.
-from session_daemon.transport.neonize_convert import DownloadInfo, download_info
+from session_daemon.transport.neonize_content import DownloadInfo, download_info
 
 __all__ = ["DownloadInfo", "classify_download_error", "download_info", "neonize_fetch"]
 

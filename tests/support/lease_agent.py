@@ -6,7 +6,8 @@ it runs every 100 ms (a document created in the transaction that checks the fenc
 
 Every line of the log is one JSON event with the wall time: start, stop, fenced (a send
 refused by the fence), plus "ready" once registered. SIGTERM hands the leases over and exits.
-Used by tests/integration/session_daemon/leases/test_agents.py and bench/leases.py.
+Used by tests/integration/session_daemon/leases/test_agents.py and bench/leases.py, both through
+tests/support/lease_agents.py.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ import functools
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.support.sources import parsed
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("shared", "session_daemon")
 
@@ -80,7 +82,7 @@ def _import_graph() -> dict[str, frozenset[str]]:
     modules = _modules()
     graph: dict[str, frozenset[str]] = {}
     for name, path in modules.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parsed(path)
         targets = set(_imports(tree, name, path.name == "__init__.py", frozenset(modules)))
         graph[name] = frozenset(t for t in targets if t in modules and t != name)
     return graph

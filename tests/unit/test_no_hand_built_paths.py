@@ -18,6 +18,7 @@ import itertools
 from pathlib import Path
 
 from shared import paths
+from tests.support.sources import parsed
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("shared", "session_daemon", "functions")
@@ -61,8 +62,8 @@ def _name_of(node: ast.expr) -> str | None:
     return None
 
 
-def findings_in(source: str, where: str) -> list[str]:
-    tree = ast.parse(source)
+def findings_in(source: str | ast.Module, where: str) -> list[str]:
+    tree = ast.parse(source) if isinstance(source, str) else source
     skip = _docstrings(tree)
     for node in ast.walk(tree):  # an f-string's literal parts are reported with the f-string
         if isinstance(node, ast.JoinedStr):
@@ -109,7 +110,7 @@ def scan(root: Path) -> list[str]:
             rel = file.relative_to(root).as_posix()
             if rel.startswith(EXCEPTED):
                 continue
-            found += findings_in(file.read_text(encoding="utf-8"), rel)
+            found += findings_in(parsed(file), rel)
     return found
 
 

@@ -20,6 +20,7 @@ field values are JSON-like (no Timestamps, references or bytes)."""
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import sys
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 
 from shared import paths
+from tests.support.sources import parsed
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -84,10 +86,16 @@ def _collection(node: ast.AST, names: dict[str, ast.expr]) -> str | None:
 
 
 def queries_in_source() -> list[QueryShape]:
+    return list(_queries_in_source())
+
+
+@functools.cache
+def _queries_in_source() -> tuple[QueryShape, ...]:
+    """Parsed once per session: collection and two tests read it (QueryShape is frozen)."""
     found = []
     files = [p for s in SOURCES for p in ([s] if s.is_file() else sorted(s.rglob("*.py")))]
     for path in files:
-        tree = ast.parse(path.read_text(), str(path))
+        tree = parsed(path)
         names = {
             target.id: node.value
             for node in ast.walk(tree)
@@ -132,7 +140,7 @@ def queries_in_source() -> list[QueryShape]:
                     tuple(orders),
                 )
             )
-    return found
+    return tuple(found)
 
 
 APP_QUERIES = [

@@ -220,6 +220,8 @@ EXPECTED_ACCESS = {
     ("GET", "/"): "public",  # the page checks the service token itself (page.py)
     ("POST", "/login"): "public",
     ("POST", "/logout"): "public",
+    ("GET", "/dashboard.js"): "public",  # the page's static script, no data
+    ("GET", "/api/fleet"): "super_admin",  # the dashboard's data: every number and its owner
     ("GET", "/media/{accountId}/{file}"): "public",  # the signed link is the credential (issue 12)
     ("GET", "/diag"): "super_admin",
     ("GET", "/metrics"): "super_admin",

@@ -145,7 +145,7 @@ def from_schema(schema: dict[str, Any], components: dict[str, Any], depth: int =
 
 # Operations that would only slow the fuzz down (a 10 s drain) or stop the whole daemon's use.
 SKIP = {("post", "/api/simulator/drain")}
-NON_JSON = {"/", "/login", "/logout", "/metrics"}
+NON_JSON = {"/", "/login", "/logout", "/metrics", "/dashboard.js"}
 
 
 def test_fuzz_every_documented_operation(paired: tuple[DaemonProcess, str]) -> None:

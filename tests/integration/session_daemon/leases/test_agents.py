@@ -8,50 +8,31 @@ a restart under the killed agent's id (it gets its share back)."""
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from shared.paths import OUTBOX
 from shared.store.port import query
 from shared.store.sqlite import SqliteStore
+from tests.support.lease_agents import LeaseAgent, wait_for
 
-AGENT = Path(__file__).resolve().parents[3] / "support" / "lease_agent.py"
 LEASE = 1.0
 N = 30
 
 
 @dataclass
-class Agent:
-    name: str
-    log: Path
-    proc: subprocess.Popen[bytes]
+class Agent(LeaseAgent):
     killed_at: float | None = None
     paused: tuple[float, float] | None = None
 
-    def events(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        lines = self.log.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.endswith("}")]
-
     def live(self) -> set[str]:
-        now: set[str] = set()
-        for ev in self.events():
-            if ev["ev"] == "start":
-                now.add(ev["acc"])
-            elif ev["ev"] == "stop":
-                now.discard(ev["acc"])
-        return set() if self.killed_at is not None else now
+        return set() if self.killed_at is not None else super().live()
 
 
 @dataclass
@@ -62,12 +43,9 @@ class Cluster:
 
     def spawn(self, name: str) -> Agent:
         log = self.tmp / f"{name}-{len(self.agents)}.jsonl"
-        cmd = [sys.executable, str(AGENT), "--db", str(self.db), "--name", name]
-        cmd += ["--lease", str(LEASE), "--accounts", str(N), "--log", str(log)]
-        proc = subprocess.Popen(cmd, stderr=(self.tmp / f"{name}.err").open("ab"))
-        agent = Agent(name, log, proc)
+        err = (self.tmp / f"{name}.err").open("ab")
+        agent = Agent.launch(self.db, name, log, lease=LEASE, accounts=N, stderr=err)
         self.agents.append(agent)
-        wait_for(lambda: any(e["ev"] == "ready" for e in agent.events()), 20, "agent ready")
         return agent
 
     def counts(self) -> dict[str, int]:
@@ -80,15 +58,6 @@ class Cluster:
     def settled(self) -> bool:
         counts = self.counts()
         return sum(counts.values()) == N and max(counts.values()) - min(counts.values()) <= 1
-
-
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> float:
-    start = time.time()
-    while not cond():
-        if time.time() - start > timeout:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return time.time() - start
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ def test_two_daemons_share_accounts_by_lease(
     wait(lambda: b_accounts <= held(a), 3 * LEASE + 1, "takeover")
     assert time.monotonic() - killed_at <= 3 * LEASE
     assert a.get("/diag").json()["leases"]["counters"]["takeovers"] == 2
-    assert b"leases_takeovers 2.0" in a.get("/metrics").body
+    assert b"superparty_lease_takeovers_total 2.0" in a.get("/metrics").body
 
     # a second daemon under a's id, while a lives: refused with a clear error
     intruder = subprocess.run(

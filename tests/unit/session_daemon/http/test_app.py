@@ -399,7 +399,7 @@ async def test_health_ready_diag_dashboard_metrics(api: Api) -> None:
     assert status == 200 and body["accounts"][0]["status"] == "qr_ready"
     assert "qrCode" not in body or body["accounts"][0]["qrCode"] is None
     status, text, _ = await api.call("GET", "/metrics")
-    assert status == 200 and b'whatsapp_sessions{status="qr_ready"} 1.0' in text
+    assert status == 200 and b'superparty_sessions{status="qr_ready"} 1.0' in text
     status, body, _ = await api.call("GET", "/metrics", token=None)
     assert status == 401
 
@@ -459,9 +459,22 @@ async def test_page_needs_the_token_and_escapes(api: Api) -> None:
     assert cookie.value != TOKEN and cookie["httponly"]
     resp = await api.client.get("/", cookies={"sp_dashboard": cookie.value})
     html = await resp.text()
-    assert resp.status == 200
-    assert "<script>alert" not in html and "&lt;script&gt;" in html
-    assert "data:image/png;base64," in html
-    # the API itself does not accept the cookie
-    resp = await api.client.get("/api/whatsapp/accounts", cookies={"sp_dashboard": cookie.value})
-    assert resp.status == 401
+    assert resp.status == 200 and "data-view='fleet'" in html
+    # the shell holds no store data (the script fills it as text) and no token
+    assert "alert(1)" not in html and TOKEN not in html
+    assert "<script src='/dashboard.js' defer></script>" in html
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+    resp = await api.client.get("/dashboard.js")
+    assert resp.status == 200 and "textContent" in await resp.text()
+    # the data comes from a bearer route; the cookie opens neither it nor the API
+    for path in ("/api/whatsapp/accounts", "/api/fleet"):
+        resp = await api.client.get(path, cookies={"sp_dashboard": cookie.value})
+        assert resp.status == 401
+    status, body, _ = await api.call("GET", "/api/fleet")
+    assert status == 200 and body["accounts"][0]["name"] == "<script>alert(1)</script>"
+    row = body["accounts"][0]
+    assert row["status"] == "qr_ready" and row["pairing"] is True and row["runsHere"] is True
+    assert row["queueDepth"] == 0 and row["inboundToday"] == 0 and row["reason"]
+    status, body, _ = await api.call("GET", "/api/fleet", token="staff-id-token")
+    assert status == 403

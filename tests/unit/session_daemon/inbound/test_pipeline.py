@@ -622,9 +622,10 @@ async def test_a_quarantined_phone_message_gets_its_pending_receipt_when_retried
     store = CountingStore(SqliteStore(tmp_path / "store.db"))
     mine = wire(1, from_me=True)
     store.poison = {mine.id}
+    # an idle flusher wakes at the recheck interval: the quarantine retry cannot come sooner
     pipeline = InboundPipeline(
         store, tmp_path / "journal", flush_interval=0.01, retry_initial=0.01,
-        quarantine_retry_interval=0.3,
+        quarantine_retry_interval=0.3, pending_recheck_interval=0.3,
     )  # fmt: skip
     await pipeline.start()
     pipeline.submit(MessageReceived(ACC, mine))

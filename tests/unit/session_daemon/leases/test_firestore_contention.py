@@ -6,7 +6,6 @@ whose renewals keep aborting keeps its session until its local deadline, then st
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent import futures
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,7 @@ from session_daemon.leases.engine import Acquired, Contended, Held, LeaseEngine,
 from session_daemon.leases.instances import InstanceRegistry, ProcessMark
 from session_daemon.leases.record import Fence, Lease
 from shared.store.firestore import FirestoreStore
-from tests.unit.shared.store.test_firestore_contention import AbortingFirestore
+from tests.support.aborting_firestore import AbortingFirestore, serve_store
 
 LEASE = 2.0
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -50,18 +49,8 @@ def fake_store(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[AbortsThenCommits, FirestoreStore]]:
     fake = AbortsThenCommits(request.param)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    server.add_generic_rpc_handlers((fake.handler(),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    with monkeypatch.context() as env:
-        env.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{port}")
-        store = FirestoreStore("lease-contention")
-    try:
+    with serve_store(fake, "lease-contention", monkeypatch) as store:
         yield fake, store
-    finally:
-        store.close()
-        server.stop(grace=None)
 
 
 class Clock:

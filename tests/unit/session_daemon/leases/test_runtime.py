@@ -145,7 +145,8 @@ async def test_ready_diag_and_metrics_show_the_leases(tmp_path: Path, store: Sql
         assert sorted(diag["leases"]["held"]) == ACCOUNTS
         assert diag["leases"]["counters"]["acquired"] == 6
         metrics = await (await client.get("/metrics", headers=auth)).text()
-        assert "leases_acquired 6.0" in metrics and "leases_takeovers 0.0" in metrics
+        assert "superparty_lease_acquired_total 6.0" in metrics
+        assert "superparty_lease_takeovers_total 0.0" in metrics
         await leases.stop()  # released: nobody else lives
         body = await (await client.get("/ready")).json()
         assert body["lockStatus"] == "standby" and body["lockExpiresInSeconds"] is None

@@ -15,6 +15,7 @@ from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 from neonize.proto.waHistorySync import WAWebProtobufsHistorySync_pb2 as hs
 from neonize.proto.waWeb import WAWebProtobufsWeb_pb2 as web
 
+from session_daemon.transport.neonize_content import message_content
 from session_daemon.transport.neonize_convert import (
     convert_event,
     convert_history_sync,
@@ -23,7 +24,6 @@ from session_daemon.transport.neonize_convert import (
     convert_receipt,
     jid_proto,
     jid_str,
-    message_content,
 )
 from session_daemon.transport.port import (
     ClientOutdated,
