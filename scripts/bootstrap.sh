@@ -19,6 +19,7 @@ cd "$ROOT"
 DEB_PACKAGES=(
     libmagic1
     chromium
+    nginx-light
 )
 PYTHON_VERSION="3.11"
 

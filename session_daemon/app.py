@@ -23,13 +23,14 @@ from session_daemon.autoreply.broadcast_runner import BroadcastRunner
 from session_daemon.autoreply.engine import AutoReplyEngine
 from session_daemon.autoreply.model import model_replier_from_env
 from session_daemon.autoreply.settings import auto_reply_config_from_env
+from session_daemon.cloud_api.runtime import CloudRuntime
 from session_daemon.config import Settings, check_sessions_dir, ensure_service_token
 from session_daemon.fleet.stats import FleetStats
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
 from session_daemon.http.routes_autoreply import BROADCAST_RUNNER
-from session_daemon.http.routes_outbox import outbox_worker
+from session_daemon.http.routes_outbox import SEND_PRECHECK, outbox_worker
 from session_daemon.http.server import HardenedRunner, install_log_filter
 from session_daemon.http.throttle import FailureThrottle, parse_networks
 from session_daemon.inbound.group_subjects import GroupSubjects
@@ -42,7 +43,7 @@ from session_daemon.media.service import MediaService
 from session_daemon.outbox import OutboxWorker
 from session_daemon.push.service import PushService
 from session_daemon.sessions.manager import SessionManager
-from session_daemon.transport.port import WhatsAppTransport
+from session_daemon.transport.port import TransportEvent, WhatsAppTransport
 from shared.store.port import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class Daemon:
         self.settings = ensure_service_token(settings)
         self.store: DocumentStore | None = None
         self.transport: WhatsAppTransport | None = None
+        self.cloud: CloudRuntime | None = None  # Cloud API numbers beside linked devices
         self.pipeline: InboundPipeline | None = None
         self.manager: SessionManager | None = None
         self.outbox: OutboxWorker | None = None
@@ -139,7 +141,10 @@ class Daemon:
         self.identity = claim_identity(self.settings)
         self.settings = settings = self.identity.settings
         self.store = await asyncio.to_thread(open_store, settings.store_url)
-        self.transport = make_transport(settings, self.store)
+        linked = make_transport(settings, self.store)
+        # one port for both kinds of account (issue 18): cloud numbers go to the Graph API
+        self.cloud = await CloudRuntime.create(self.store, self._submit_inbound, linked)
+        self.transport = self.cloud.transport
         # Media downloads, push notifications and group subjects listen to the messages the
         # pipeline creates (issue 12); each only enqueues on the pipeline's thread.
         self.media = MediaService.from_settings(
@@ -147,12 +152,12 @@ class Daemon:
             settings.store_url,
             settings.sessions_path.parent,
             f"http://{settings.host}:{settings.port}",
-            getattr(self.transport, "download_media", None),
-            pictures=getattr(self.transport, "profile_picture", None),
+            self.cloud.download_media,
+            pictures=getattr(linked, "profile_picture", None),
         )
         self.media.start()
         self.push = PushService.from_env(self.store, settings.store_url)
-        self.groups = GroupSubjects(self.store, getattr(self.transport, "group_subject", None))
+        self.groups = GroupSubjects(self.store, getattr(linked, "group_subject", None))
         self.groups.start()
         # per-number activity for /metrics and the fleet dashboard (session_daemon/fleet)
         fleet = FleetStats()
@@ -210,7 +215,7 @@ class Daemon:
             fleet=fleet,
         )
         ctx.diag_sources["inbound"] = self.pipeline.stats
-        transport_diag = getattr(self.transport, "diagnostics", None)
+        transport_diag = getattr(linked, "diagnostics", None)
         if callable(transport_diag):  # session hosts: restarts, last exits, unknown events
             ctx.diag_sources["transportDiagnostics"] = transport_diag
         self.outbox = outbox_worker(ctx, fences=self.leases.coordinator.fence)
@@ -220,7 +225,10 @@ class Daemon:
             outbox=self.outbox,
             simulator=settings.transport == "simulated",
             media=self.media.routes,
+            cloud=self.cloud.route_specs(self.manager, self.leases.coordinator),
         )
+        # a free-form text outside a cloud client's 24-hour window is refused before queueing
+        self.app[SEND_PRECHECK] = self.cloud.staff.outside_window
         media = self.media
         ctx.diag_sources["media"] = lambda: dataclasses.asdict(media.downloader.stats)
         if self.push is not None:
@@ -230,7 +238,7 @@ class Daemon:
             from session_daemon.http.simulator import SIMULATOR
             from session_daemon.transport.simnet import SimnetTransport
 
-            if not isinstance(self.transport, SimnetTransport):
+            if not isinstance(linked, SimnetTransport):
                 # sessions in hosts: the simulator routes play the phones on their own client
                 self.app[SIMULATOR] = SimnetTransport(settings.sessions_path)
         forward, close_forward = forwarding_middleware(self.leases.coordinator)
@@ -246,12 +254,14 @@ class Daemon:
         )
         self.app[BROADCAST_RUNNER] = self.broadcasts
         ctx.diag_sources["broadcasts"] = self.broadcasts.stats
+        ctx.diag_sources["cloudApi"] = self.cloud.diag
         # restoring only launches the session tasks: it is quick, and the API must not accept
         # account changes before the manager listens to transport events
         await self.manager.start()
         await self.leases.start(register=False)  # the first tick takes and restores accounts
         log.info("sessions being restored: %s", self.manager.summary()["byStatus"])
         await self.outbox.start()
+        self.cloud.start()  # the periodic health check of the cloud numbers run here
         self.broadcasts.start()
         install_log_filter()
         self._runner = HardenedRunner(
@@ -271,6 +281,12 @@ class Daemon:
             settings.transport,
             settings.store_url.split(":", 1)[0],
         )
+
+    def _submit_inbound(self, event: TransportEvent) -> None:
+        """Webhook events into the pipeline (created after the transport it resolves LIDs with)."""
+        if self.pipeline is None:
+            raise RuntimeError("the inbound pipeline is not running")
+        self.pipeline.submit(event)
 
     async def stop(self) -> None:
         if self._stopping:
@@ -297,7 +313,9 @@ class Daemon:
             steps.append(("media", self.media.stop))
         if self.groups is not None:
             steps.append(("group subjects", self.groups.stop))
-        if self.transport is not None:
+        if self.cloud is not None:  # closes both transports and the Graph API client
+            steps.append(("transport", self.cloud.stop))
+        elif self.transport is not None:
             steps.append(("transport", self.transport.close))
         for name, step in steps:
             try:

@@ -1,6 +1,7 @@
 """`superparty-daemon serve` runs the daemon; `superparty-daemon qr ACCOUNT` prints the current QR
 of an account in the terminal by asking the running daemon; `superparty-daemon set-admin EMAIL`
-makes a user a super-admin (claim + config/super_admins)."""
+makes a user a super-admin (claim + config/super_admins); `superparty-daemon add-cloud-account`
+adds a WhatsApp Cloud API number through the running daemon."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Annotated
 import typer
 
 from session_daemon import admin_cli
+from session_daemon.cloud_api.cli_command import make_add_cloud_account
 from session_daemon.config import DEFAULT_TOKEN_FILE, ConfigError, settings_from_env
 from session_daemon.session_import.command import import_sessions
 
@@ -145,6 +147,7 @@ def qr(
 # Admin set-up lives in its own module (one line here keeps this file's commands apart).
 cli.command("set-admin")(admin_cli.set_admin)
 cli.command("import-sessions")(import_sessions)
+cli.command("add-cloud-account")(make_add_cloud_account(_token))
 
 
 def main() -> None:

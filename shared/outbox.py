@@ -12,7 +12,8 @@ Stable API (the functions and the daemon both depend on it):
   contract's "toJid equals the thread's clientJid" fix), `not_owner_or_cowriter` (403).
   `privileged=True` (the daemon's service token) skips the owner policy only.
 - `enqueue_send(store, *, thread_id, account_id, to_jid, text, uid, client_message_id, now=None,
-  privileged=False) -> EnqueueResult(request_id, duplicate, message_doc)`: ONE transaction:
+  privileged=False, template=None) -> EnqueueResult(request_id, duplicate, message_doc)`: ONE
+  transaction (`template`: a Cloud API template send, see `check_template`):
   `outbox/{requestId}` exists → `duplicate=True` and the stored message; else the thread checks
   (raises `SendRejected`), then create the outbox item and the optimistic message
   `threads/{threadId}/messages/{requestId}`, set `ownerUid` on the thread if unset and move the
@@ -28,6 +29,7 @@ written is a timezone-aware `datetime` (a Firestore Timestamp), never a string, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +51,7 @@ __all__ = [
     "SendRejected",
     "SendRequest",
     "check_send_allowed",
+    "check_template",
     "enqueue_send",
     "message_path",
     "new_message_doc",
@@ -71,6 +74,7 @@ SEND_ERROR_STATUS: Final[dict[str, int]] = {
     "account_mismatch": 403,
     "to_jid_mismatch": 403,
     "not_owner_or_cowriter": 403,
+    "invalid_template": 400,
 }
 
 _MESSAGES: Final[dict[str, str]] = {
@@ -114,6 +118,31 @@ class EnqueueResult:
 
 
 # ---- pure rules --------------------------------------------------------------------------------
+
+_TEMPLATE_NAME: Final = re.compile(r"^[a-z0-9_]{1,512}$")
+MAX_TEMPLATE_COMPONENTS: Final = 20
+
+
+def check_template(template: object) -> dict[str, Any]:
+    """An outbox item's `template` (Cloud API accounts): `{name, language, components?}` with
+    Meta's own `components` list. Returns the normalised dict; raises
+    `SendRejected("invalid_template")`. Meta checks the parameters against the approved
+    template itself (its refusal becomes `template_error` on the item)."""
+    if not isinstance(template, Mapping):
+        raise SendRejected("invalid_template", "template must be an object.")
+    name, language = template.get("name"), template.get("language")
+    components = template.get("components", [])
+    if not isinstance(name, str) or not _TEMPLATE_NAME.match(name):
+        raise SendRejected("invalid_template", "template.name must be a template's name.")
+    if not isinstance(language, str) or not 2 <= len(language) <= 15:
+        raise SendRejected("invalid_template", "template.language must be a language code.")
+    if (
+        not isinstance(components, list)
+        or len(components) > MAX_TEMPLATE_COMPONENTS
+        or not all(isinstance(c, Mapping) for c in components)
+    ):
+        raise SendRejected("invalid_template", "template.components must be a list of objects.")
+    return {"name": name, "language": language, "components": [dict(c) for c in components]}
 
 
 def validate_send_request(body: object) -> SendRequest:
@@ -286,6 +315,7 @@ def enqueue_send(
     client_message_id: str,
     now: datetime | None = None,
     privileged: bool = False,
+    template: Mapping[str, Any] | None = None,
 ) -> EnqueueResult:
     """Write the outbox item and the optimistic message once per (thread, uid, clientMessageId).
 
@@ -294,6 +324,7 @@ def enqueue_send(
     """
     check_id(thread_id, "threadId")  # InvalidId before anything is read or written
     check_id(account_id, "accountId")
+    checked_template = check_template(template) if template is not None else None
     request_id = send_request_id(thread_id, uid, client_message_id)
     at = ensure_utc(now) if now is not None else utc_now()
     item_path = outbox_path(request_id)
@@ -314,19 +345,19 @@ def enqueue_send(
             raise SendRejected(code)
         assert thread_data is not None  # check_send_allowed returned thread_not_found otherwise
         client_jid = str(thread_data["clientJid"])
-        tx.create(
-            item_path,
-            new_outbox_doc(
-                request_id=request_id,
-                thread_id=thread_id,
-                account_id=account_id,
-                to_jid=client_jid,
-                text=text,
-                uid=uid,
-                client_message_id=client_message_id,
-                now=at,
-            ),
+        item = new_outbox_doc(
+            request_id=request_id,
+            thread_id=thread_id,
+            account_id=account_id,
+            to_jid=client_jid,
+            text=text,
+            uid=uid,
+            client_message_id=client_message_id,
+            now=at,
         )
+        if checked_template is not None:  # a Cloud API template send (the worker reads it)
+            item["template"] = checked_template
+        tx.create(item_path, item)
         doc = new_message_doc(
             request_id=request_id,
             account_id=account_id,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from session_daemon.cloud_api.graph import sha256_b64_to_hex
 from session_daemon.cloud_api.model import CloudMessage, CloudStatus
 from session_daemon.transport.port import (
     HistorySyncChunk,
@@ -58,11 +59,17 @@ def wire_message(msg: CloudMessage, *, own_jid: str = "") -> WireMessage:
     chat = msg.client.client_jid
     media = None
     if msg.media is not None:
+        ref = msg.media
         media = Media(
-            type=_MEDIA_TYPES.get(msg.media.kind, "document"),
-            mimetype=msg.media.mime_type,
-            filename=msg.media.filename,
-            url=None,  # filled once the file is downloaded into the media store
+            type=_MEDIA_TYPES.get(ref.kind, "document"),
+            mimetype=ref.mime_type,
+            filename=ref.filename,
+            # filled once the file is downloaded into the media store (the daemon's media
+            # service fetches `cloud:<media id>` through the Graph API at once: ids expire)
+            url=None,
+            sha256=sha256_b64_to_hex(ref.sha256_b64) if ref.sha256_b64 else None,
+            voice=ref.voice,
+            download=f"cloud:{ref.media_id}" if ref.media_id else None,
         )
     text = msg.text
     if not text and media is None and msg.meta_type not in ("reaction", "request_welcome"):

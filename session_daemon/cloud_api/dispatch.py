@@ -9,11 +9,13 @@ an account is registered or converted), so a number that moves keeps its account
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from session_daemon.cloud_api.accounts import CLOUD
 from session_daemon.cloud_api.transport import CloudTransport
+from session_daemon.outbox.send_kinds import TemplateNotSupported
 from session_daemon.transport.port import EventSink, SendResult, WhatsAppTransport
 
 __all__ = ["DispatchingTransport"]
@@ -26,6 +28,14 @@ class DispatchingTransport:
         self.linked = linked
         self.cloud = cloud
         self._kind_of = kind_of
+
+    def __getattr__(self, name: str) -> Any:
+        """What the port does not name (optional capabilities such as
+        `supports_history_requests`, `profile_picture`, `diagnostics`) is the linked
+        transport's: the daemon asks for them with `getattr`, as before this dispatcher."""
+        if name.startswith("__") or name in ("linked", "cloud", "_kind_of"):
+            raise AttributeError(name)
+        return getattr(self.linked, name)
 
     def _for(self, account_id: str) -> WhatsAppTransport:
         return self.cloud if self._kind_of(account_id) == CLOUD else self.linked
@@ -47,6 +57,22 @@ class DispatchingTransport:
 
     async def request_history(self, account_id: str, chat_jid: str, count: int) -> None:
         await self._for(account_id).request_history(account_id, chat_jid, count)
+
+    async def send_template(
+        self,
+        account_id: str,
+        to_jid: str,
+        name: str,
+        language: str,
+        params: Sequence[str] = (),
+        *,
+        components: Sequence[Mapping[str, Any]] | None = None,
+    ) -> SendResult:
+        if self._kind_of(account_id) != CLOUD:
+            raise TemplateNotSupported(account_id)
+        return await self.cloud.send_template(
+            account_id, to_jid, name, language, params, components=components
+        )
 
     def is_connected(self, account_id: str) -> bool:
         return self._for(account_id).is_connected(account_id)

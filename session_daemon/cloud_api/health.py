@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from shared.timeutil import ensure_utc
 
-__all__ = ["CloudHealth", "cloud_account_status"]
+__all__ = ["CloudHealth", "cloud_account_status", "describe", "sentence"]
 
 SILENT_AFTER: Final = timedelta(hours=6)
 # Meta's number statuses in which it can send (others: PENDING, DELETED, MIGRATED, BANNED, …)
@@ -54,3 +54,30 @@ def cloud_account_status(
         if ensure_utc(now) - sent >= silent_after and (heard is None or heard < sent):
             return CloudHealth("connected", "webhook_silent")
     return CloudHealth("connected", None)
+
+
+_REASONS: Final[dict[str, str]] = {
+    "token_expired": "Meta refused the access token (expired or revoked); save a new token "
+    "with POST /api/whatsapp/cloud-accounts (sends wait until then)",
+    "permission_denied": "the access token lacks whatsapp_business_messaging or "
+    "whatsapp_business_management for this number; sends wait for a token that has them",
+    "number_blocked": "Meta blocked this number; see the WhatsApp Manager",
+    "not_found": "Meta does not know this phone number id (or the token cannot see it)",
+    "no_cloud_credentials": "no Cloud API credentials are saved for this account",
+    "webhook_silent": "no webhook delivery for hours although messages were sent; check the "
+    "app's callback URL and its messages subscription",
+    "not_checked": "not checked with Meta yet",
+    "graph_unavailable": "Meta's Graph API did not answer; checked again later",
+}
+
+
+def describe(reason: str | None) -> str | None:
+    return None if reason is None else sentence(reason)
+
+
+def sentence(reason: str) -> str:
+    """The operator's sentence for a health reason, the stable code first (tools parse it)."""
+    if reason.startswith("number_") and reason not in _REASONS:
+        return f"{reason}: Meta reports the number as {reason[7:].upper()}; it cannot send"
+    text = _REASONS.get(reason)
+    return f"{reason}: {text}" if text else reason

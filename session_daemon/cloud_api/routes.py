@@ -42,6 +42,8 @@ class CloudApi:
     stop_linked_session: Callable[[str], Awaitable[None]]
     # after a registration: remember the account's kind, (re)start it on the cloud transport
     on_registered: Callable[[Registration], Awaitable[None]]
+    # an existing account that another daemon runs: its answer (None: handle it here)
+    forward: Callable[[web.Request, str], Awaitable[web.Response | None]] | None = None
 
     def _existing_kind(self, req: CloudAccountRequest) -> tuple[str, str | None]:
         owner = secrets_store.find_by_phone_number_id(self.store, req.phone_number_id)
@@ -54,6 +56,10 @@ class CloudApi:
     async def add_cloud_account(self, request: web.Request) -> web.Response:
         req = await read_body(request, CloudAccountRequest)
         account_id, kind = await asyncio.to_thread(self._existing_kind, req)
+        if kind is not None and self.forward is not None:
+            answer = await self.forward(request, account_id)
+            if answer is not None:  # the lease owner stopped its session and registered it
+                return answer
         if kind == "linked":
             await self.stop_linked_session(account_id)  # never both kinds at once
         reg = await asyncio.to_thread(register_cloud_account, self.store, req)
@@ -86,7 +92,10 @@ def cloud_route_specs(api: CloudApi) -> list[RouteSpec]:
             "Add a WhatsApp Cloud API account, or convert the linked account of this phone "
             "(idempotent by phoneNumberId; credentials kept server-only)",
             body=CloudAccountRequest,
-            responses={200: "Added, converted, or the existing account of this phoneNumberId"},
+            responses={
+                200: "Added, converted, or the existing account of this phoneNumberId",
+                503: "owner_unavailable (the daemon that runs this number did not answer)",
+            },
         ),
         RouteSpec(
             "GET",

@@ -14,7 +14,7 @@ refuses (190), a permission removed or a blocked number stops the account's send
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Any
 
 from session_daemon.cloud_api.errors import GraphFailure
 from session_daemon.cloud_api.graph import GraphClient, Template
-from session_daemon.cloud_api.health import CloudHealth, cloud_account_status
+from session_daemon.cloud_api.health import CloudHealth, cloud_account_status, sentence
 from session_daemon.cloud_api.identity import ClientRef, bsuid_of_jid
 from session_daemon.cloud_api.outbound import template_body, text_body
 from session_daemon.cloud_api.secrets_store import CloudSecrets
@@ -35,6 +35,7 @@ from session_daemon.transport.port import (
     NotConnected,
     SendResult,
     TransportError,
+    TransportEvent,
 )
 from shared.jids import jid_to_e164, normalize_jid
 from shared.timeutil import utc_now
@@ -42,6 +43,7 @@ from shared.timeutil import utc_now
 __all__ = [
     "NOT_LINKED_DEVICE",
     "OUTSIDE_SERVICE_WINDOW",
+    "AccountStopped",
     "CloudSendError",
     "CloudTransport",
     "NotLinkedDevice",
@@ -62,6 +64,15 @@ class CloudSendError(TransportError):
         self.code = failure.code
         self.meta_code = failure.meta_code
         self.ambiguous = failure.ambiguous  # read by the outbox: never resend
+
+
+class AccountStopped(NotConnected):
+    """Meta refused the token or the number: this send did not go out and waits (with the
+    account's others) until a new token is saved."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"{code}: sends stopped until the token changes")
+        self.code = code
 
 
 class OutsideServiceWindow(TransportError):
@@ -97,6 +108,15 @@ def _fingerprint(token: str) -> str:
 @dataclass
 class _Account:
     sink: EventSink
+    reported: TransportEvent | None = None  # the last status told (repeats are not told)
+
+    def tell(self, event: TransportEvent) -> None:
+        """Status events only when the status changes: a periodic check that finds nothing
+        new writes nothing (and leaves a reason noted beside `connected` alone)."""
+        if event != self.reported:
+            self.reported = event
+            self.sink(event)
+
     token_error: str | None = None
     blocked_token: str | None = None  # fingerprint of the token that was refused
     number_info: dict[str, Any] | None = None
@@ -134,7 +154,7 @@ class CloudTransport:
         secrets = await self._secrets(account_id)
         if secrets is None:
             state.token_error = "no_cloud_credentials"
-            state.sink(LoggedOut(account_id, "no_cloud_credentials"))
+            state.tell(LoggedOut(account_id, sentence("no_cloud_credentials")))
             return self.health(account_id)
         try:
             state.number_info = await self._graph.phone_number_info(
@@ -144,15 +164,15 @@ class CloudTransport:
             if exc.stops_account:
                 state.token_error = exc.code
                 state.blocked_token = _fingerprint(secrets.access_token)
-            state.sink(Disconnected(account_id, exc.code))
+            state.tell(Disconnected(account_id, sentence(exc.code)))
             return self.health(account_id)
         state.token_error = None
         state.blocked_token = None
         health = self.health(account_id)
-        state.sink(
+        state.tell(
             Connected(account_id)
             if health.status == "connected"
-            else Disconnected(account_id, health.reason or "error")
+            else Disconnected(account_id, sentence(health.reason or "error"))
         )
         return health
 
@@ -171,10 +191,33 @@ class CloudTransport:
             last_send_at=state.last_send_at,
         )
 
-    def note_webhook(self, account_id: str, at: datetime) -> None:
+    def note_webhook(self, account_id: str, at: datetime, *, keep_newer: bool = False) -> None:
         state = self._accounts.get(account_id)
-        if state is not None:
-            state.last_webhook_at = at
+        if state is None:
+            return
+        if keep_newer and state.last_webhook_at is not None and state.last_webhook_at >= at:
+            return
+        state.last_webhook_at = at
+
+    def unanswered(self, account_id: str) -> bool:
+        """Its last check got no answer from Meta (not a refusal): worth asking again soon."""
+        state = self._accounts.get(account_id)
+        return state is not None and state.token_error is None and state.number_info is None
+
+    def running(self) -> list[str]:
+        """The cloud accounts started here (this daemon holds their leases)."""
+        return list(self._accounts)
+
+    def number_info(self, account_id: str) -> dict[str, Any] | None:
+        state = self._accounts.get(account_id)
+        return state.number_info if state is not None else None
+
+    @property
+    def graph(self) -> GraphClient:
+        return self._graph
+
+    async def secrets_of(self, account_id: str) -> CloudSecrets | None:
+        return await self._secrets(account_id)
 
     def is_connected(self, account_id: str) -> bool:
         state = self._accounts.get(account_id)
@@ -205,10 +248,14 @@ class CloudTransport:
             if exc.stops_account:
                 state.token_error = exc.code
                 state.blocked_token = _fingerprint(secrets.access_token)
-                state.sink(Disconnected(account_id, exc.code))
+                state.tell(Disconnected(account_id, sentence(exc.code)))
+                if not exc.ambiguous:  # not sent: it waits in the outbox for a new token
+                    raise AccountStopped(exc.code) from exc
             raise CloudSendError(exc) from exc
         now = self._clock()
         state.last_send_at = now
+        if isinstance(state.reported, Disconnected):  # a new token works: say so at once
+            state.tell(Connected(account_id))
         return SendResult(message_id=answer.message_id, timestamp=now)
 
     async def send_text(self, account_id: str, to_jid: str, text: str) -> SendResult:
@@ -226,12 +273,24 @@ class CloudTransport:
         return await self._send(account_id, state, secrets, body)
 
     async def send_template(
-        self, account_id: str, to_jid: str, name: str, language: str, params: list[str]
+        self,
+        account_id: str,
+        to_jid: str,
+        name: str,
+        language: str,
+        params: Sequence[str] = (),
+        *,
+        components: Sequence[Mapping[str, Any]] | None = None,
     ) -> SendResult:
-        """Allowed outside the window (templates are billed; broadcasts use them)."""
+        """Allowed outside the window (templates are billed; broadcasts use them). `params`
+        fill the body's `{{n}}`; `components` is Meta's full list (the outbox item's)."""
         state, secrets = await self._ready(account_id)
         body = template_body(
-            client_ref_of_jid(to_jid).send_target(), name, language, body_params=params
+            client_ref_of_jid(to_jid).send_target(),
+            name,
+            language,
+            body_params=params,
+            components=components or None,
         )
         return await self._send(account_id, state, secrets, body)
 

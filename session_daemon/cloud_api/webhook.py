@@ -32,6 +32,7 @@ from session_daemon.cloud_api.model import WebhookBatch
 from session_daemon.cloud_api.payloads import MalformedPayload, parse_webhook
 from session_daemon.cloud_api.routing import CloudAccountKeys, Routed, route_batch
 from session_daemon.cloud_api.signature import HEADER, verify_signature
+from session_daemon.http.errors import read_in_time
 
 __all__ = ["PATH", "CloudWebhook", "Delivery"]
 
@@ -59,6 +60,19 @@ Sink = Callable[[Delivery], Awaitable[None]]
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"success": False, "error": code, "message": message}, status=status)
+
+
+async def _read_all(request: web.Request, limit: int) -> bytes | None:
+    """The raw body, every chunk of it (the signature covers all the bytes); None past
+    `limit`. Read from the stream, so the app's JSON body limit does not apply here."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class CloudWebhook:
@@ -104,8 +118,8 @@ class CloudWebhook:
             return found
         if request.content_length is not None and request.content_length > self._max_body:
             return _error(413, "payload_too_large", "The webhook body is too large.")
-        body = await request.content.read(self._max_body + 1)
-        if len(body) > self._max_body:
+        body = await read_in_time(request, _read_all(request, self._max_body))
+        if body is None:
             return _error(413, "payload_too_large", "The webhook body is too large.")
         if not verify_signature(body, request.headers.get(HEADER), found.app_secret):
             self.counters["bad_signature"] += 1

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 
@@ -23,7 +24,7 @@ from session_daemon.cloud_api.last_inbound import last_inbound_at
 from session_daemon.cloud_api.routing import CloudAccountKeys
 from session_daemon.cloud_api.secrets_store import CloudSecrets
 from session_daemon.cloud_api.transport import CloudTransport
-from session_daemon.cloud_api.webhook import CloudWebhook
+from session_daemon.cloud_api.webhook import CloudWebhook, Delivery
 from session_daemon.transport.port import TransportEvent, WhatsAppTransport
 from shared import paths
 from shared.store.port import DocumentStore, query
@@ -52,6 +53,14 @@ class AccountKinds:
         with self._lock:
             self._cloud.add(account_id)
 
+    def learn(self, account_id: str, data: dict[str, Any]) -> None:
+        """From an account document (the session manager's `on_restore`)."""
+        with self._lock:
+            if data.get("kind") == CLOUD and data.get("status") != "deleted":
+                self._cloud.add(account_id)
+            elif data.get("kind") != CLOUD:
+                self._cloud.discard(account_id)
+
 
 @dataclass
 class CloudWiring:
@@ -74,8 +83,10 @@ async def build_cloud(
     *,
     graph_base_url: str | None = None,
     clock: Callable[[], datetime] = utc_now,
+    after_delivery: Callable[[Delivery], Awaitable[None]] | None = None,
 ) -> CloudWiring:
-    """`submit`: the inbound pipeline's (journals before returning)."""
+    """`submit`: the inbound pipeline's (journals before returning). `after_delivery` runs
+    once a delivery is journalled, before the 200 (the daemon notes webhook health)."""
     kinds = AccountKinds()
     await asyncio.to_thread(kinds.load, store)
     http = aiohttp.ClientSession()
@@ -99,7 +110,13 @@ async def build_cloud(
 
     cloud = CloudTransport(graph, secrets, last_inbound, clock=clock)
     intake = PipelineIntake(submit, store=store)
-    webhook = CloudWebhook(keys, keys_by_number, intake)
+
+    async def sink(delivery: Delivery) -> None:
+        await intake(delivery)
+        if after_delivery is not None:
+            await after_delivery(delivery)
+
+    webhook = CloudWebhook(keys, keys_by_number, sink)
     return CloudWiring(
         transport=DispatchingTransport(linked, cloud, kinds.kind_of),
         cloud=cloud,

@@ -27,6 +27,7 @@ def build_app(
     outbox: OutboxWorker | None = None,
     simulator: bool = False,
     media: Sequence[RouteSpec] = (),
+    cloud: Sequence[RouteSpec] = (),
 ) -> web.Application:
     """The daemon's API: the route tables of `routes.route_tables`; the outbox's send and wake
     routes when given its worker, the simulator's when `simulator`, the local media store's
@@ -40,7 +41,8 @@ def build_app(
     app[MAX_BODY] = ctx.settings.max_body_bytes
     app[BODY_TIMEOUT] = ctx.settings.http_body_timeout
     app[METRICS] = metrics
-    for table in route_tables(outbox=outbox is not None, simulator=simulator, media=media):
+    tables = route_tables(outbox=outbox is not None, simulator=simulator, media=media, cloud=cloud)
+    for table in tables:
         add_routes(app, table)
     if outbox is not None:
         bind_outbox(app, outbox, ctx.store)

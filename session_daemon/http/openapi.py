@@ -34,7 +34,12 @@ DESCRIPTION = (
     "credentials from one address are 429 `too_many_auth_failures` with `retryAfterSeconds`. "
     "Every JSON error is `{success: false, error: <stable code>, message}`. "
     "QR and pairing codes are only returned to super-admins. /api/simulator/* exists only with "
-    "`--transport simulated`."
+    "`--transport simulated`. "
+    "`/webhooks/whatsapp-cloud/{accountId}` (Meta's Cloud API webhook) is public: the "
+    "`X-Hub-Signature-256` HMAC of the raw body and the verify token are its credentials; a "
+    "bad or missing signature is 401 `invalid_signature`, never throttled per address (Meta "
+    "delivers through one proxy). Its GET (the verification handshake) answers the challenge "
+    "as `text/plain`: the one success answer that is not JSON (its errors are JSON)."
 )
 
 # Answered by any route: the error middleware, the body reader and the authenticator.

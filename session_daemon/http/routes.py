@@ -15,9 +15,11 @@ registered. A new table goes here (and nowhere else registers routes):
 | `SIMULATOR_ROUTES` | `simulator` | `--transport simulated` only |
 | `OUTBOX_ROUTES` | `routes_outbox` | with an outbox worker: send, wake |
 | `media_routes(store)` | `media.routes` | a local media store (no bucket): signed files |
+| `CloudRuntime.route_specs` | `cloud_api.routes*` | always: cloud accounts, webhook, templates |
 
 The media table is built by the media service (it holds the store it serves) and handed to
-`build_app`, which registers it here with the others.
+`build_app`, which registers it here with the others; the Cloud API's the same way by
+`session_daemon.cloud_api.runtime.CloudRuntime.route_specs`.
 """
 
 from __future__ import annotations
@@ -39,7 +41,11 @@ __all__ = ["route_tables"]
 
 
 def route_tables(
-    *, outbox: bool, simulator: bool, media: Sequence[RouteSpec] = ()
+    *,
+    outbox: bool,
+    simulator: bool,
+    media: Sequence[RouteSpec] = (),
+    cloud: Sequence[RouteSpec] = (),
 ) -> list[Sequence[RouteSpec]]:
     """The tables a daemon serves: the API, plus the simulator's, the outbox's and the local
     media store's when it has them."""
@@ -58,4 +64,6 @@ def route_tables(
         tables.append(OUTBOX_ROUTES)
     if media:
         tables.append(media)
+    if cloud:
+        tables.append(cloud)
     return tables

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from session_daemon.cloud_api.accounts import CLOUD, linked_device_answer
 from session_daemon.http.context import CONTEXT, DaemonContext
 from session_daemon.http.errors import ApiError
 from session_daemon.http.qr_image import qr_data_url, qr_png
@@ -84,6 +85,18 @@ def _with_secrets(ctx: DaemonContext, account_id: str, data: dict[str, Any]) -> 
         qr_code=qr_data_url(secrets.qr_code) if pairing and secrets.qr_code else None,
         pairing_code=secrets.pairing_code if pairing else None,
     )
+
+
+async def cloud_answer(ctx: DaemonContext, account_id: str, operation: str) -> web.Response | None:
+    """A Cloud API number has no QR, pairing code or phone history: the defined answers."""
+    try:
+        data = await ctx.manager.get_account(account_id)
+    except AccountNotFound:
+        return None  # the operation's own 404
+    if data.get("kind") != CLOUD:
+        return None
+    status, body = linked_device_answer(operation)
+    return web.json_response(body, status=status)
 
 
 def _rate_limited(exc: PairingUnavailable) -> ApiError:
@@ -177,6 +190,8 @@ async def get_qr(request: web.Request) -> web.StreamResponse:
 async def regenerate_qr(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     account_id = account_id_param(request)
+    if (answer := await cloud_answer(ctx, account_id, "regenerate_qr")) is not None:
+        return answer
     try:
         result = await ctx.manager.regenerate_qr(account_id)
     except AccountNotFound:
@@ -217,6 +232,8 @@ async def pairing_code(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     account_id = account_id_param(request)
     body = await read_body(request, PairingCodeRequest)
+    if (answer := await cloud_answer(ctx, account_id, "pairing_code")) is not None:
+        return answer
     phone = None
     if body.phone is not None:
         phone = to_e164(body.phone)
@@ -269,6 +286,8 @@ async def backfill(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     account_id = account_id_param(request)
     await require_account_access(request, account_id)
+    if (answer := await cloud_answer(ctx, account_id, "backfill")) is not None:
+        return answer
     try:
         request_id, running = await ctx.manager.backfill(account_id)
     except AccountNotFound:
@@ -339,7 +358,7 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         body=PairingCodeRequest,
         responses={
             200: "The code",
-            409: "already_connected / not_pairing",
+            409: "already_connected / not_pairing / not_linked_device (a Cloud API number)",
             429: "rate_limited: too many pairings / too soon",
             503: "pairing_unavailable / auth_unavailable",
         },
@@ -362,7 +381,8 @@ ACCOUNT_ROUTES: tuple[RouteSpec, ...] = (
         responses={
             200: "Started, or already_in_progress (a run within the cooldown: same requestId)",
             404: "No such account",
-            409: "`backfill_unsupported` (the transport cannot request history) or `not_connected`",
+            409: "`backfill_unsupported` (the transport cannot request history), `not_connected`, "
+            "`not_linked_device` (a Cloud API number)",
         },
     ),
 )

@@ -31,6 +31,8 @@ from shared.store.port import DocumentStore
 
 OUTBOX_WORKER: web.AppKey[OutboxWorker] = web.AppKey("outbox_worker", OutboxWorker)
 OUTBOX_STORE: web.AppKey[Any] = web.AppKey("outbox_store", object)
+# (accountId, toJid) -> an error to answer instead of queueing (the Cloud API's 24-hour window)
+SEND_PRECHECK: web.AppKey[Any] = web.AppKey("send_precheck", object)
 
 
 def _rejected(exc: SendRejected) -> ApiError:
@@ -60,6 +62,11 @@ async def send(request: web.Request) -> web.Response:
             request.app[CONTEXT]
         ):
             raise ApiError(403, "super_admin_only", "This account is visible to admins only.")
+    precheck = request.app.get(SEND_PRECHECK)
+    if precheck is not None:
+        refused = await asyncio.to_thread(precheck, req.account_id, req.to_jid)
+        if refused is not None:
+            raise refused
     try:
         result = await asyncio.to_thread(
             enqueue_send,
@@ -105,6 +112,7 @@ OUTBOX_ROUTES = (
             400: "invalid_request",
             403: "account_mismatch, to_jid_mismatch, not_owner_or_cowriter, super_admin_only",
             404: "thread_not_found",
+            409: "outside_service_window (a Cloud API client silent for 24 h: send a template)",
         },
     ),
     RouteSpec(

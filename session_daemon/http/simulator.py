@@ -61,6 +61,7 @@ def _sim(request: web.Request) -> SimulatedTransport | SimnetTransport:
     if SIMULATOR in request.app:  # sessions run in hosts; the daemon plays the phones
         return request.app[SIMULATOR]
     transport = request.app[CONTEXT].transport
+    transport = getattr(transport, "linked", transport)  # the Cloud API's dispatcher in front
     if not isinstance(transport, SimulatedTransport | SimnetTransport):
         raise ApiError(404, "not_found", "The simulator runs only with --transport simulated.")
     return transport

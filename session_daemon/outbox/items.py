@@ -406,9 +406,11 @@ def requeue_after_error(
     retryable: bool,
     max_attempts: int,
     backoff_s: float,
+    error_code: str | None = None,
 ) -> bool:
     """The transport said the message was NOT sent: retry later, or fail after the last attempt
-    (or at once when the error is permanent). Returns True when the item is now `failed`."""
+    (or at once when the error is permanent). Returns True when the item is now `failed`.
+    `error_code`: the transport's stable code (Cloud API sends), kept as `lastErrorCode`."""
 
     def run(tx: Transaction) -> bool:
         item, message, thread = _read_context(tx, request_id)
@@ -418,7 +420,8 @@ def requeue_after_error(
             return False
         attempt = int(item.data.get("attemptCount") or 0)
         if not retryable or attempt >= max_attempts:
-            _write_failed(tx, item, message, thread, error, now, {"attemptId": None})
+            extra = {"attemptId": None, "lastErrorCode": error_code}
+            _write_failed(tx, item, message, thread, error, now, extra)
             return True
         tx.update(
             outbox_path(request_id),
@@ -426,6 +429,7 @@ def requeue_after_error(
                 "status": "queued",
                 "nextAttemptAt": now + timedelta(seconds=backoff_s),
                 "lastError": error,
+                "lastErrorCode": error_code,
                 "claimedBy": None,
                 "leaseUntil": None,
                 "attemptId": None,

@@ -46,6 +46,7 @@ from session_daemon.outbox.items import (
     Skipped,
 )
 from session_daemon.outbox.pacing import AccountPacer
+from session_daemon.outbox.send_kinds import send_item
 from session_daemon.sessions.backoff import backoff_delay
 from session_daemon.transport.port import (
     NotConnected,
@@ -612,7 +613,7 @@ class OutboxWorker:
                 self._wake_at(outcome.next_attempt_at)
             return
         assert isinstance(outcome, Claimed)
-        await self._send(lane, outcome, to_jid, text)
+        await self._send(lane, outcome, to_jid, text, data.get("template"))
         if typing > 0:
             await self._presence(lane.account_id, to_jid, False)
 
@@ -622,13 +623,15 @@ class OutboxWorker:
         except Exception as exc:  # best effort: a typing indicator never blocks a send
             log.debug("presence for %s failed: %s", account_id, exc)
 
-    async def _send(self, lane: _Lane, claimed: Claimed, to_jid: str, text: str) -> None:
+    async def _send(
+        self, lane: _Lane, claimed: Claimed, to_jid: str, text: str, template: Any = None
+    ) -> None:
         rid, attempt_id = claimed.request_id, claimed.attempt_id
         lane.pacer.record_send(to_jid, time.monotonic())
         renew = asyncio.create_task(self._renew_lease(rid, attempt_id))
         try:
             try:
-                result = await self.transport.send_text(lane.account_id, to_jid, text)
+                result = await send_item(self.transport, lane.account_id, to_jid, text, template)
             except TransportError as exc:
                 if items.is_ambiguous_send_error(exc):
                     error = f"{items.UNKNOWN_STATE_ERROR} ({exc})"
@@ -639,7 +642,10 @@ class OutboxWorker:
                     self._count(lane.account_id, "failed")
                     return
                 retryable = exc.retryable or isinstance(exc, NotConnected)
-                await self._requeue(claimed, f"{type(exc).__name__}: {exc}", retryable)
+                code = getattr(exc, "code", None)  # Cloud API sends: the stable code leads
+                lead = isinstance(code, str) and str(exc).startswith(code)
+                error = str(exc) if lead else f"{type(exc).__name__}: {exc}"
+                await self._requeue(claimed, error, retryable, code if lead else None)
                 return
             except asyncio.CancelledError:
                 raise  # the lease lapses; the sweep marks it failed (never resent)
@@ -656,7 +662,9 @@ class OutboxWorker:
             renew.cancel()
             self._in_flight.discard(attempt_id)
 
-    async def _requeue(self, claimed: Claimed, error: str, retryable: bool) -> None:
+    async def _requeue(
+        self, claimed: Claimed, error: str, retryable: bool, code: str | None = None
+    ) -> None:
         backoff = self._backoff(claimed.attempt)
         failed = await self._db(
             items.requeue_after_error,
@@ -668,6 +676,7 @@ class OutboxWorker:
             retryable=retryable,
             max_attempts=self.config.max_attempts,
             backoff_s=backoff,
+            error_code=code,
         )
         if failed:
             self._count(str(claimed.data.get("accountId") or ""), "failed")

@@ -143,6 +143,7 @@ class AccountLifecycle:
                 "status": "connecting",
                 "lastError": None,
                 "paired": False,
+                "kind": DELETE_FIELD,  # added again as a linked device (it may have been cloud)
                 "deletedAt": DELETE_FIELD,
                 "updatedAt": SERVER_TIMESTAMP,
             }

@@ -145,6 +145,8 @@ class SessionManager:
         self.restore_all = True
         self.claim: Callable[[str], Awaitable[bool]] | None = None
         self.owns: Callable[[str], bool] | None = None
+        # told each account's document before it is restored (the Cloud API's kind cache)
+        self.on_restore: Callable[[str, dict[str, Any]], None] | None = None
         self.event_counts: dict[str, int] = {}
         # told of each status event this daemon applies (per-number metrics: reconnects)
         self.status_listeners: list[Callable[[TransportEvent], None]] = []
@@ -185,14 +187,26 @@ class SessionManager:
         for snap in docs:
             await self.restore_one(snap.id, snap.data)
 
-    async def restore_one(self, account_id: str, data: dict[str, Any]) -> None:
-        """Resume one account's session as at start-up (or mark an interrupted pairing)."""
+    async def restore_one(
+        self, account_id: str, data: dict[str, Any], *, claim: bool = False
+    ) -> None:
+        """Resume one account's session as at start-up (or mark an interrupted pairing).
+        `claim`: take the account's free lease first (a cloud account just registered)."""
         status = data.get("status")
+        if self.on_restore is not None:
+            self.on_restore(account_id, data)  # the transport learns the account's kind
         if status == "deleted":
             return
+        if claim:
+            await self._ensure_owned(account_id)
         await asyncio.to_thread(self.secrets.clear, account_id)
         state = self._state(account_id)
         state.status = str(status)
+        if data.get("kind") == "cloud":  # no session database, no QR: Meta hosts the number
+            await self._write_status(account_id, "connecting", None)
+            state.status = "connecting"
+            self._launch_start(state, paired=True)
+            return
         if should_restore(data, self._clock(), self.settings.session_db(account_id).exists()):
             log.info("restoring session of %s", account_id)
             await self._write_status(account_id, "connecting", None)
@@ -476,6 +490,8 @@ class SessionManager:
         """Fresh session db, new generation, QR timer. Caller checked the pairing limit."""
         account_id = state.account_id
         await self._ensure_owned(account_id)
+        if self.on_restore is not None:  # pairing means a linked device, whatever it was before
+            self.on_restore(account_id, {"status": "connecting"})
         self._cancel_tasks(state)
         async with self._ops(account_id):
             if state.running:

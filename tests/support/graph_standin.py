@@ -24,6 +24,7 @@ import base64
 import hashlib
 import itertools
 import json
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,7 @@ class GraphStandIn:
     webhook_url: str | None = None
     delivered: list[tuple[bytes, int]] = field(default_factory=list)
     base: str = ""  # set once the server runs: http://127.0.0.1:PORT
+    webhook_ssl: ssl.SSLContext | None = None  # trust for an https webhook URL (a test CA)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # ---- the Graph API ------------------------------------------------------------------------
@@ -238,7 +240,9 @@ class GraphStandIn:
             headers[HEADER] = signature
         async with (
             aiohttp.ClientSession() as session,
-            session.post(self.webhook_url, data=body, headers=headers) as resp,
+            session.post(
+                self.webhook_url, data=body, headers=headers, ssl=self.webhook_ssl or True
+            ) as resp,
         ):
             await resp.read()
             self.delivered.append((body, resp.status))

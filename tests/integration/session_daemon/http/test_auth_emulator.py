@@ -223,6 +223,12 @@ EXPECTED_ACCESS = {
     ("GET", "/dashboard.js"): "public",  # the page's static script, no data
     ("GET", "/api/fleet"): "super_admin",  # the dashboard's data: every number and its owner
     ("GET", "/media/{accountId}/{file}"): "public",  # the signed link is the credential (issue 12)
+    # Meta's webhook: the HMAC signature and the verify token are the credentials (issue 18)
+    ("GET", "/webhooks/whatsapp-cloud/{accountId}"): "public",
+    ("POST", "/webhooks/whatsapp-cloud/{accountId}"): "public",
+    ("POST", "/api/whatsapp/cloud-accounts"): "super_admin",
+    ("GET", "/api/whatsapp/cloud-accounts/{accountId}/templates"): "employee",
+    ("POST", "/api/whatsapp/threads/{threadId}/read"): "employee",
     ("GET", "/diag"): "super_admin",
     ("GET", "/metrics"): "super_admin",
     ("GET", "/api/status/dashboard"): "employee",
@@ -260,7 +266,11 @@ def test_every_route_enforces_its_documented_access_level(stack: Stack) -> None:
     for (method, path), access in sorted(served.items()):
         if access == "public" or (method, path) == ("POST", "/api/simulator/drain"):
             continue
-        url = path.replace("{accountId}", "wa_none").replace("{phone}", "+40700000000")
+        url = (
+            path.replace("{accountId}", "wa_none")
+            .replace("{phone}", "+40700000000")
+            .replace("{threadId}", "wa_none__40700000000@s.whatsapp.net")
+        )
         assert _error(d.request(method, url, token=stranger)) == (403, "employee_only"), url
         reply = d.request(method, url, token=staff)
         if access == "super_admin":

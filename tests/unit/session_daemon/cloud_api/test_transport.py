@@ -18,6 +18,7 @@ from session_daemon.cloud_api.graph import GraphClient
 from session_daemon.cloud_api.health import cloud_account_status
 from session_daemon.cloud_api.secrets_store import CloudSecrets
 from session_daemon.cloud_api.transport import (
+    AccountStopped,
     CloudSendError,
     CloudTransport,
     NotLinkedDevice,
@@ -122,10 +123,11 @@ async def test_expired_token_stops_sends_until_a_new_token_is_saved(rig: Rig) ->
     rig.last_inbound[CLIENT_JID] = NOW - timedelta(hours=1)
     rig.graph.window_open.add("40733111222")
     rig.graph.tokens.clear()  # Meta expired the token
-    with pytest.raises(CloudSendError) as caught:
+    with pytest.raises(AccountStopped) as caught:  # not sent: it waits in the outbox
         await rig.transport.send_text(ACC, CLIENT_JID, "1")
-    assert caught.value.code == "token_expired" and not caught.value.retryable
-    assert rig.events[-1] == Disconnected(ACC, "token_expired")
+    assert caught.value.code == "token_expired"
+    last = rig.events[-1]
+    assert isinstance(last, Disconnected) and last.reason.startswith("token_expired: ")
     assert rig.transport.health(ACC).reason == "token_expired"
     calls = len(rig.graph.requests)
     with pytest.raises(NotConnected):  # stopped: no call to Meta with the refused token

@@ -1,0 +1,101 @@
+"""A Cloud API number under account leases, two daemon processes on one SQLite store: a linked
+number that daemon A runs is converted through daemon B (B forwards the registration to the
+lease owner, which stops its linked session first); a webhook delivered to B is journalled by B;
+a send asked of B goes out from A alone (only the lease owner sends)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.session_daemon.cloud_api.test_cloud_daemon import (
+    ACCOUNT,
+    ADD,
+    CLIENT,
+    CLIENT_JID,
+    HOOK,
+    PHONE,
+    THREAD,
+    deliver,
+    doc,
+    messages,
+)
+from tests.support.daemon import DaemonProcess
+from tests.support.graph_standin import change, contact, entry, envelope, text_message
+from tests.support.graph_thread import RunningStandIn
+
+
+@pytest.fixture
+def two(
+    tmp_path: Path, graph_thread: RunningStandIn
+) -> Iterator[tuple[DaemonProcess, DaemonProcess]]:
+    token = secrets.token_urlsafe(32)
+    made = []
+    for name in ("a", "b"):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        d = DaemonProcess(
+            workdir=workdir,
+            token=token,
+            env={
+                "WHATSAPP_LEASE_SECONDS": "2",
+                "WHATSAPP_INSTANCE_ID": name,
+                "WHATSAPP_GRAPH_BASE_URL": graph_thread.standin.base_url,
+            },
+            store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        )
+        d.start()
+        made.append(d)
+    yield made[0], made[1]
+    for d in made:
+        try:
+            d.stop(timeout=10)
+        except RuntimeError:
+            d.kill()
+
+
+def test_only_the_lease_owner_sends_and_any_daemon_journals(
+    two: tuple[DaemonProcess, DaemonProcess], graph_thread: RunningStandIn
+) -> None:
+    a, b = two
+    standin = graph_thread.standin
+    assert a.post("/api/whatsapp/add-account", {"name": "L", "phone": PHONE}).status == 200
+    a.wait_for(lambda: a.account_status(ACCOUNT) == "qr_ready", what="QR on a")
+    assert a.post(f"/api/simulator/pair/{ACCOUNT}", {}).status == 200
+    a.wait_for(lambda: a.account_status(ACCOUNT) == "connected", what="linked on a")
+
+    converted = b.post("/api/whatsapp/cloud-accounts", ADD)
+    assert converted.status == 200, converted.body
+    assert converted.json()["converted"] is True
+    assert converted.headers.get("x-superparty-owner") == a.base_url  # a did it
+    a.wait_for(lambda: a.account_status(ACCOUNT) == "connected", what="cloud on a")
+    assert ACCOUNT in a.get("/diag").json()["leases"]["held"]
+
+    standin.webhook_url = f"{b.base_url}{HOOK}"  # Meta delivers to b
+    now = int(time.time())
+    hello = change(
+        contacts=[contact(CLIENT, "Ana")],
+        messages=[text_message("wamid.L1", "salut", now, sender=CLIENT)],
+    )
+    assert deliver(graph_thread, envelope(entry(hello))) == 200
+    b.wait_for(lambda: messages(b, THREAD) or None, what="journalled by b")
+
+    standin.window_open.add(CLIENT)
+    body = {
+        "threadId": THREAD,
+        "accountId": ACCOUNT,
+        "toJid": CLIENT_JID,
+        "text": "din b",
+        "clientMessageId": "l-1",
+    }
+    rid = b.post("/api/whatsapp/send", body).json()["requestId"]
+    a.post("/api/whatsapp/outbox/wake", {})
+    item = b.wait_for(
+        lambda: (x := doc(b, f"outbox/{rid}")) and x["status"] == "sent" and x, what="sent"
+    )
+    assert item["claimedBy"] == "a"
+    assert [s.body["text"]["body"] for s in standin.sent] == ["din b"]
