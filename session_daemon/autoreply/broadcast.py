@@ -1,6 +1,6 @@
 """Broadcasts: one text to up to 256 recipients of one account, stored as `broadcasts/{id}`.
 
-Document: `accountId`, `text`, `template` (Cloud API accounts, later), `createdByUid`,
+Document: `accountId`, `text`, `template` (Cloud API accounts), `createdByUid`,
 `createdAt`, `status` (`running` → `done`, or `stopped` with `stopReason`), `gapSeconds`, and
 `recipients`: `[{to, threadId, requestId, status: pending|queued|sent|failed|skipped, error}]`.
 Each recipient becomes one outbox item (`createdByUid: "broadcast"`, privileged: no owner
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from session_daemon.autoreply.settings import BROADCAST_UID, MAX_REPLY_CHARS
 from shared.ids import parse_thread_id, send_request_id, thread_id
@@ -59,12 +59,28 @@ Recipient = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 
 class BroadcastRequest(BaseModel):
+    """`text` for a linked device; on a Cloud API account a `template` (Meta's `{name,
+    language, components?}`, checked by `shared.outbox.check_template`), `text` then being what
+    the chat shows (default: the template's name)."""
+
     model_config = ConfigDict(strict=True, extra="ignore")
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_REPLY_CHARS)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_REPLY_CHARS)] | None = None
     recipients: list[Recipient] = Field(min_length=1, max_length=MAX_RECIPIENTS)
     client_broadcast_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = (
         Field(None, alias="clientBroadcastId")
     )
+    template: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _message(self) -> BroadcastRequest:
+        if self.text is None and self.template is None:
+            raise ValueError("send 'text' (or, on a Cloud API account, 'template')")
+        return self
+
+    def shown_text(self) -> str:
+        if self.text is not None:
+            return self.text
+        return f"[template] {(self.template or {}).get('name', '')}"[:MAX_REPLY_CHARS]
 
 
 class BadRecipient(ValueError):
@@ -252,9 +268,6 @@ def queue_recipient(
     r = doc["recipients"][index]
     account_id = str(doc["accountId"])
     ensure_thread(store, account_id, r["threadId"], r["clientJid"])
-    extra: dict[str, Any] = {}
-    if doc.get("template"):  # Cloud API accounts: the message kind is a template
-        extra["template"] = doc["template"]
     result = enqueue_send(
         store,
         thread_id=r["threadId"],
@@ -264,7 +277,7 @@ def queue_recipient(
         uid=BROADCAST_UID,
         client_message_id=f"bc-{broadcast_id}-{index}",
         privileged=True,  # automatic: never sets or changes ownerUid
-        **extra,
+        template=doc.get("template") or None,  # the message kind: a template on the Cloud API
     )
     return result.request_id
 

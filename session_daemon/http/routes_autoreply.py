@@ -3,7 +3,8 @@
 - `POST /api/whatsapp/threads/{threadId}/auto-reply` `{enabled}` (employees): sets the thread's
   `aiEnabled` (false: no automatic reply in this conversation).
 - `POST /api/whatsapp/broadcasts/{accountId}` `{text, recipients, clientBroadcastId?}`
-  (super-admins): one text to <= 256 recipients (E.164 phones or thread ids of the account).
+  (super-admins): one text to <= 256 recipients (E.164 phones or thread ids of the account);
+  on a Cloud API account an approved `template` instead (issue 18's seam).
 - `GET /api/whatsapp/broadcasts/{accountId}/{broadcastId}` (super-admins): per-recipient results.
 
 The broadcast runner (`BROADCAST_RUNNER`, set by the daemon's wiring) sends them; without one the
@@ -39,6 +40,7 @@ from session_daemon.http.routes_accounts import (
     require_account_access,
 )
 from session_daemon.http.routing import RouteSpec, principal, read_body
+from shared.outbox import SendRejected, check_template
 from shared.paths import InvalidId, broadcast_path, check_id, outbox_path, thread_path
 from shared.store.sentinels import SERVER_TIMESTAMP
 
@@ -84,6 +86,32 @@ async def thread_auto_reply(request: web.Request) -> web.Response:
     return web.json_response({"success": True, "threadId": tid, "aiEnabled": body.enabled})
 
 
+def _template(body: BroadcastRequest, *, cloud: bool) -> dict[str, Any] | None:
+    """The message kind: a template on a Cloud API account (free text outside a client's
+    24-hour window is refused there, and a broadcast mostly reaches silent clients), text on a
+    linked device (which cannot send templates)."""
+    if not cloud:
+        if body.template is not None:
+            raise ApiError(
+                400,
+                "invalid_request",
+                "Invalid request: template: only Cloud API accounts send templates.",
+                fields=["template"],
+            )
+        return None
+    if body.template is None:
+        raise ApiError(
+            400,
+            "template_required",
+            "Broadcasts on a Cloud API account go out as approved templates: send 'template'.",
+            fields=["template"],
+        )
+    try:
+        return check_template(body.template)
+    except SendRejected as exc:
+        raise ApiError(400, exc.code, exc.message, fields=["template"]) from None
+
+
 def _uid(request: web.Request) -> str:
     who = principal(request)
     if who is None or who.kind == "service" or not who.uid:
@@ -96,13 +124,7 @@ async def create(request: web.Request) -> web.Response:
     account_id = account_id_param(request)
     body = await read_body(request, BroadcastRequest)
     data = await require_account_access(request, account_id)
-    if account_kind(data) == CLOUD:
-        # free text outside the 24-hour window is refused: cloud broadcasts need templates
-        raise ApiError(
-            409,
-            "template_required",
-            "Broadcasts on a Cloud API account go out as approved templates; not wired yet.",
-        )
+    template = _template(body, cloud=account_kind(data) == CLOUD)
     try:
         targets = await asyncio.to_thread(
             resolve_recipients, ctx.store, account_id, body.recipients
@@ -119,8 +141,8 @@ async def create(request: web.Request) -> web.Response:
         ctx.store,
         broadcast_id=bid,
         account_id=account_id,
-        text=body.text,
-        template=None,
+        text=body.shown_text(),
+        template=template,
         targets=targets,
         uid=uid,
         gap_s=broadcast_gap_from_env(),
@@ -193,13 +215,13 @@ AUTO_REPLY_ROUTES: tuple[RouteSpec, ...] = (
         "/api/whatsapp/broadcasts/{accountId}",
         create,
         "super_admin",
-        "Send one text to up to 256 recipients (E.164 phones or thread ids), one by one",
+        "Send one text (a template on a Cloud API account) to up to 256 recipients, one by one",
         body=BroadcastRequest,
         responses={
             200: "Stored; sent in the background (or already stored: `duplicate: true`)",
-            400: "invalid_request, invalid_recipient (names the field)",
+            400: "invalid_request, invalid_recipient, template_required, invalid_template "
+            "(names the field)",
             404: "account_not_found",
-            409: "template_required (Cloud API account)",
         },
     ),
     RouteSpec(

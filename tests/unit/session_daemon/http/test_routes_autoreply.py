@@ -129,10 +129,28 @@ async def test_creating_a_broadcast_and_its_bad_input(api: Api) -> None:
     assert (status, reply["error"]) == (404, "account_not_found")
 
 
-async def test_cloud_accounts_need_templates(api: Api) -> None:
+async def test_cloud_accounts_broadcast_templates_linked_ones_text(api: Api) -> None:
     aid = await api.add()
-    api.store.update(f"accounts/{aid}", {"kind": "cloud"})
+    url = f"/api/whatsapp/broadcasts/{aid}"
+    template = {"name": "party_offer", "language": "ro"}
     status, body, _ = await api.call(
-        "POST", f"/api/whatsapp/broadcasts/{aid}", {"text": "x", "recipients": ["+40733111222"]}
+        "POST", url, {"template": template, "recipients": ["+40733111222"]}
     )
-    assert (status, body["error"]) == (409, "template_required")
+    assert (status, body["fields"]) == (400, ["template"])  # a linked device sends text
+    api.store.update(f"accounts/{aid}", {"kind": "cloud"})
+    status, body, _ = await api.call("POST", url, {"text": "x", "recipients": ["+40733111222"]})
+    assert (status, body["error"], body["fields"]) == (400, "template_required", ["template"])
+    status, body, _ = await api.call(
+        "POST", url, {"template": {"name": "Bad Name!"}, "recipients": ["+40733111222"]}
+    )
+    assert (status, body["error"]) == (400, "invalid_template")
+    status, body, _ = await api.call("POST", url, {"recipients": ["+40733111222"]})
+    assert status == 400 and body["error"] == "invalid_request"
+    status, body, _ = await api.call(
+        "POST", url, {"template": template, "recipients": ["+40733111222"]}
+    )
+    assert status == 200, body
+    stored = api.store.get(f"broadcasts/{body['broadcastId']}")
+    assert stored is not None
+    assert stored.data["template"] == {**template, "components": []}
+    assert stored.data["text"] == "[template] party_offer"
