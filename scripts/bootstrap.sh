@@ -20,6 +20,7 @@ DEB_PACKAGES=(
     libmagic1
     chromium
     nginx-light
+    postgresql
 )
 PYTHON_VERSION="3.11"
 

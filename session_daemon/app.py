@@ -24,7 +24,7 @@ from session_daemon.autoreply.engine import AutoReplyEngine
 from session_daemon.autoreply.model import model_replier_from_env
 from session_daemon.autoreply.settings import auto_reply_config_from_env
 from session_daemon.cloud_api.runtime import CloudRuntime
-from session_daemon.config import Settings, check_sessions_dir, ensure_service_token
+from session_daemon.config import ConfigError, Settings, check_sessions_dir, ensure_service_token
 from session_daemon.fleet.stats import FleetStats
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
@@ -105,6 +105,23 @@ def make_transport(settings: Settings, store: DocumentStore) -> WhatsAppTranspor
     return NeonizeTransport(full_history=settings.sync_full_history, proxy=settings.proxy)
 
 
+def check_session_server(url: str) -> None:
+    """Raise ConfigError (exit 2 with the reason) when a postgres:// sessions location cannot
+    work: the server does not answer, refuses the login, or the user may not create databases."""
+    from session_daemon.sessions.pg_sessions import (
+        PostgresSessions,
+        SessionServerError,
+        parse_sessions_url,
+    )
+
+    sessions = PostgresSessions(parse_sessions_url(url))
+    try:
+        sessions.check()
+    except SessionServerError as exc:
+        raise ConfigError(f"SESSIONS_PATH: {exc}") from None
+    log.info("session databases on %s (one per account)", sessions.url.redacted())
+
+
 def _fan_out(listeners: list[CreatedHook]) -> CreatedHook:
     def call_all(created: list[CreatedMessage]) -> None:
         for listen in listeners:
@@ -137,6 +154,8 @@ class Daemon:
 
     async def start(self) -> None:
         check_sessions_dir(self.settings.sessions_path)  # ConfigError with a clear message
+        if self.settings.sessions_url:  # postgres://: the server answers, we may create DBs
+            await asyncio.to_thread(check_session_server, self.settings.sessions_url)
         # who this daemon is, before anything reads its journal or touches a session
         self.identity = claim_identity(self.settings)
         self.settings = settings = self.identity.settings

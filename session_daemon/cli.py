@@ -48,7 +48,11 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address [env HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="port [env PORT]")] = None,
     sessions_path: Annotated[
-        Path | None, typer.Option(help="session databases folder [env SESSIONS_PATH]")
+        str | None,
+        typer.Option(
+            help="session databases folder, or postgres://user:pw@host:port/prefix (one "
+            "database per account) [env SESSIONS_PATH]"
+        ),
     ] = None,
     log_level: Annotated[str, typer.Option(envvar="LOG_LEVEL")] = "INFO",
 ) -> None:

@@ -44,6 +44,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     sessions_path: Path = Path(DEFAULT_SESSIONS_PATH)
+    # SESSIONS_PATH=postgres://user:pw@host:port/prefix: each account's session in its own
+    # database on that server (session_daemon/sessions/pg_sessions.py); `sessions_path` then
+    # stays the local folder for this daemon's own files
+    sessions_url: str | None = None
     service_token: str | None = None
     token_file: Path = Path(DEFAULT_TOKEN_FILE)
     instance_id: str = field(
@@ -104,6 +108,7 @@ class Settings:
         return f"http://{host}:{self.port}"
 
     def session_db(self, account_id: str) -> Path:
+        """The session file in the sessions folder (`session_locations` knows postgres://)."""
         # the id becomes a file name: one path segment (no '/', '..', control characters)
         return self.sessions_path / f"{check_id(account_id, 'accountId')}.db"
 
@@ -189,6 +194,12 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     for key, value in overrides.items():
         if value is not None:
             values[key] = Path(str(value)) if key in {"sessions_path", "token_file"} else value
+    from session_daemon.sessions.pg_sessions import is_postgres_url  # (sessions/ imports us)
+
+    raw_sessions = str(overrides.get("sessions_path") or env.get("SESSIONS_PATH") or "")
+    if is_postgres_url(raw_sessions):  # Path() would fold the '//': keep the URL as text
+        values["sessions_url"] = raw_sessions
+        values["sessions_path"] = Path(DEFAULT_SESSIONS_PATH)
     settings = Settings(**values)  # type: ignore[arg-type]
     validate(settings)
     return settings
@@ -200,6 +211,16 @@ def validate(settings: Settings) -> None:
             check_id(settings.instance_id, "WHATSAPP_INSTANCE_ID")
         except ValueError as exc:
             raise ConfigError(f"WHATSAPP_INSTANCE_ID is not a usable id: {exc}") from None
+    if settings.sessions_url is not None:
+        from session_daemon.sessions.pg_sessions import BadSessionsUrl, parse_sessions_url
+        from session_daemon.transport.port import SIMULATOR_NEEDS_FOLDER
+
+        try:
+            parse_sessions_url(settings.sessions_url)
+        except BadSessionsUrl as exc:
+            raise ConfigError(f"SESSIONS_PATH: {exc}") from None
+        if settings.transport != "neonize":
+            raise ConfigError(f"SESSIONS_PATH: {SIMULATOR_NEEDS_FOLDER}")
     if settings.transport not in ("neonize", "simulated"):
         raise ConfigError(f"transport must be 'neonize' or 'simulated', got {settings.transport!r}")
     if not (0 <= settings.port <= 65535):

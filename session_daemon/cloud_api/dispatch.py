@@ -10,13 +10,12 @@ an account is registered or converted), so a number that moves keeps its account
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from session_daemon.cloud_api.accounts import CLOUD
 from session_daemon.cloud_api.transport import CloudTransport
 from session_daemon.outbox.send_kinds import TemplateNotSupported
-from session_daemon.transport.port import EventSink, SendResult, WhatsAppTransport
+from session_daemon.transport.port import EventSink, SendResult, SessionLocation, WhatsAppTransport
 
 __all__ = ["DispatchingTransport"]
 
@@ -40,7 +39,9 @@ class DispatchingTransport:
     def _for(self, account_id: str) -> WhatsAppTransport:
         return self.cloud if self._kind_of(account_id) == CLOUD else self.linked
 
-    async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+    async def start_session(
+        self, account_id: str, session_db: SessionLocation, sink: EventSink
+    ) -> None:
         await self._for(account_id).start_session(account_id, session_db, sink)
 
     async def stop_session(self, account_id: str, *, logout: bool = False) -> None:

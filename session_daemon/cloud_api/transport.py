@@ -17,7 +17,6 @@ import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from session_daemon.cloud_api.errors import GraphFailure
@@ -34,6 +33,7 @@ from session_daemon.transport.port import (
     LoggedOut,
     NotConnected,
     SendResult,
+    SessionLocation,
     TransportError,
     TransportEvent,
 )
@@ -141,7 +141,9 @@ class CloudTransport:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+    async def start_session(
+        self, account_id: str, session_db: SessionLocation, sink: EventSink
+    ) -> None:
         """No session database: checks the token against the number and reports."""
         self._accounts[account_id] = _Account(sink)
         await self.check(account_id)

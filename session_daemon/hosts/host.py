@@ -11,7 +11,9 @@ The host keeps nothing durable: the journal and the store stay in the daemon. It
 and answers calls:
 
 - daemon → host: `{"op": "call", "id", "method", "args"}` (`start`, `stop`, `pairing_code`,
-  `send_text`, `send_presence`, `pn_for_lid`, `stats`, `sim`), `{"op": "ack", "seq"}`.
+  `send_text`, `send_presence`, `pn_for_lid`, `stats`, `sim`), `{"op": "ack", "seq"}`,
+  `{"op": "lease", "seconds", "stopWithin"}` (when the host must end its session unless renewed,
+  and how long it may take: `session_daemon/hosts/lease_watchdog.py`).
 - host → daemon: `{"op": "hello", "pid"}`, `{"op": "reply", "id", "ok", "result" | "error",
   "retryable", "notConnected"}`, `{"op": "event", "seq", "event", "ack"}`,
   `{"op": "loop_ended", "reason"}`.
@@ -42,6 +44,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from session_daemon.hosts import wire
+from session_daemon.hosts.lease_watchdog import LeaseWatchdog
 from session_daemon.transport.port import (
     HistorySyncChunk,
     MessageReceived,
@@ -50,6 +53,7 @@ from session_daemon.transport.port import (
     TransportError,
     TransportEvent,
     WhatsAppTransport,
+    as_location,
 )
 
 log = logging.getLogger("session_daemon.hosts.host")
@@ -58,6 +62,10 @@ EXIT_STOPPED: Final = 0
 EXIT_START_FAILED: Final = 2
 EXIT_LOOP_ENDED: Final = 3
 EXIT_DAEMON_GONE: Final = 4
+EXIT_LEASE_LAPSED: Final = 5
+# at most this (or the daemon's `stopWithin`) for a clean stop; then the process ends, which
+# closes the connection anyway
+LAPSE_STOP_SECONDS: Final = 0.5
 STOP_GRACE_SECONDS: Final = 1.5
 LOGOUT_GRACE_SECONDS: Final = 20.0
 _INBOUND = (MessageReceived, HistorySyncChunk, ReceiptReceived)
@@ -120,6 +128,8 @@ class Host:
         self._seq_lock = threading.Lock()
         self._acks: dict[int, threading.Event] = {}
         self._closing = threading.Event()
+        self.watchdog = LeaseWatchdog(self.lease_lapsed)
+        self.stop_within = LAPSE_STOP_SECONDS
 
     # ---- events to the daemon (any thread) -----------------------------------------------------
 
@@ -158,6 +168,19 @@ class Host:
         with contextlib.suppress(OSError):
             self.channel.send({"op": "loop_ended", "reason": text})
         self._exit(EXIT_LOOP_ENDED)
+
+    def lease_lapsed(self, reason: str) -> None:
+        """The watchdog's thread: the daemon stopped vouching for the lease (paused, stuck,
+        gone). Disconnect now, before another daemon may take the account, and end the host."""
+        log.warning("%s: ending the session: %s", self.account_id, reason)
+        self._closing.set()
+        transport, account_id, loop = self.transport, self.account_id, self.loop
+        if transport is not None and account_id is not None and loop is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(transport.stop_session(account_id), loop).result(
+                    self.stop_within
+                )
+        self._exit(EXIT_LEASE_LAPSED)
 
     def daemon_gone(self) -> None:
         self._closing.set()
@@ -254,7 +277,7 @@ class Host:
             raise TransportError("this host already started a session", retryable=False)
         self.account_id = str(args["account_id"])
         self.transport = make_engine(self.engine, args, on_loop_ended=self.loop_ended)
-        db = Path(str(args["session_db"]))
+        db = as_location(str(args["session_db"]))
         if args.get("offline_attach") and _test_hooks():
             from session_daemon.hosts.neonize_engine import HostedNeonize
 
@@ -379,6 +402,9 @@ async def _serve(host: Host, channel: Channel) -> None:
             op = message.get("op")
             if op == "ack":
                 host.acked(int(message["seq"]))
+            elif op == "lease":
+                host.stop_within = float(message.get("stopWithin") or LAPSE_STOP_SECONDS)
+                host.watchdog.renew(float(message.get("seconds") or 0.0))
             elif op == "call":
                 loop.call_soon_threadsafe(_spawn_call, message)
 

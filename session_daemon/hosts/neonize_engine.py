@@ -13,13 +13,12 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from neonize.exc import NeonizeError
 
 from session_daemon.transport.neonize_transport import NeonizeTransport, _Session
-from session_daemon.transport.port import EventSink
+from session_daemon.transport.port import EventSink, SessionLocation
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class HostedNeonize(NeonizeTransport):
     # Go's delivery thread does, so the path host -> daemon -> journal is tested with real
     # protobuf bytes and the real conversion.
 
-    def attach_offline(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+    def attach_offline(self, account_id: str, session_db: SessionLocation, sink: EventSink) -> None:
         loop = asyncio.get_running_loop()
         session = _Session(account_id=account_id, sink=sink, loop=loop)
         session.registered = loop.create_future()

@@ -17,9 +17,9 @@ calls. This module starts, watches and restarts hosts:
 - **Terminal events** (logged out, stream replaced, ban, pairing over) end restarts: a person
   must act, and the session manager stops the account.
 
-Size (over 600 lines, on purpose): one class owns the per-account hosts, their locks and restarts;
-issue 12's host calls (media download as a file, profile picture, group subject) share that state.
-Splitting the calls out is a follow-up.
+One host's process, socket and calls in flight are a `HostConnection`
+(`session_daemon/hosts/host_connection.py`); this module keeps the per-account slots, their
+locks and restarts.
 """
 
 from __future__ import annotations
@@ -31,19 +31,31 @@ import dataclasses
 import logging
 import random
 import secrets
-import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from session_daemon.hosts import wire
-from session_daemon.hosts.launcher import ExecLauncher, HostProcess, Launcher, ZygoteLauncher
+from session_daemon.hosts.host_connection import (
+    HELLO_TIMEOUT_SECONDS,
+    LOGOUT_GRACE_SECONDS,
+    MEDIA_TIMEOUT_SECONDS,
+    SEND_TIMEOUT_SECONDS,
+    STABLE_AFTER_SECONDS,
+    STOP_GRACE_SECONDS,
+    HostConnection,
+    HostGone,
+    describe_exit,
+)
+from session_daemon.hosts.launcher import ExecLauncher, Launcher, ZygoteLauncher
 from session_daemon.session_import.model import ImportAction, ImportedSession
 from session_daemon.sessions.backoff import backoff_delay
 from session_daemon.transport.port import (
+    IMPORT_NEEDS_FOLDER,
     ClientOutdated,
     Connected,
     ConnectFailure,
@@ -57,10 +69,12 @@ from session_daemon.transport.port import (
     QrTimeout,
     SendResult,
     SessionEnded,
+    SessionLocation,
     StreamReplaced,
     TemporaryBan,
     TransportError,
     TransportEvent,
+    is_database_url,
 )
 
 log = logging.getLogger(__name__)
@@ -87,19 +101,6 @@ _TERMINAL = (
     PasskeyRequired,
     SessionEnded,
 )
-HELLO_TIMEOUT_SECONDS: Final = 30.0  # interpreter + neonize import on a loaded machine
-STOP_GRACE_SECONDS: Final = 2.0
-LOGOUT_GRACE_SECONDS: Final = 25.0
-SEND_TIMEOUT_SECONDS: Final = 90.0  # whatsmeow's request timeout is 75 s
-MEDIA_TIMEOUT_SECONDS: Final = 300.0  # a 100 MB file on a slow link
-CALL_TIMEOUT_SECONDS: Final = 30.0
-STABLE_AFTER_SECONDS: Final = 60.0  # connected this long: the next crash starts backoff afresh
-
-
-class HostGone(TransportError):
-    """The host process ended while a call was in flight: its outcome is unknown."""
-
-    ambiguous = True  # the outbox never resends a send whose fate is unknown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,80 +117,15 @@ class HostOptions:
     launcher: Literal["zygote", "exec"] = "zygote"
 
 
-class _Host:
-    """One running host process and its socket."""
-
-    def __init__(self, account_id: str, proc: HostProcess) -> None:
-        self.account_id = account_id
-        self.proc = proc
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.next_id = 0
-        self.hello: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.read_task: asyncio.Task[None] | None = None
-        self.loop_ended: str | None = None
-        self.started = False  # its session started: from now on an exit means a restart
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.returncode is None
-
-    async def call(self, method: str, args: dict[str, Any], timeout: float) -> Any:
-        if self.writer is None or not self.alive():
-            raise NotConnected(f"account {self.account_id}: its session host is not running")
-        self.next_id += 1
-        call_id = self.next_id
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.pending[call_id] = fut
-        try:
-            self.writer.write(
-                wire.encode_frame({"op": "call", "id": call_id, "method": method, "args": args})
-            )
-            await self.writer.drain()
-            reply = await asyncio.wait_for(fut, timeout)
-        except TimeoutError as exc:  # before OSError, of which it is a subclass
-            raise HostGone(f"session host did not answer {method} within {timeout:.0f} s") from exc
-        except (ConnectionError, OSError) as exc:
-            raise HostGone(f"session host unreachable during {method}: {exc}") from exc
-        finally:
-            self.pending.pop(call_id, None)
-        if reply.get("ok"):
-            return wire.from_wire(reply.get("result"))
-        error = str(reply.get("error") or "failed")
-        if reply.get("notConnected"):
-            raise NotConnected(error)
-        raise TransportError(error, retryable=bool(reply.get("retryable", True)))
-
-    def send_ack(self, seq: int) -> None:
-        if self.writer is not None and not self.writer.is_closing():
-            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-                self.writer.write(wire.encode_frame({"op": "ack", "seq": seq}))
-
-    def fail_pending(self, reason: str) -> None:
-        for fut in self.pending.values():
-            if not fut.done():
-                fut.set_exception(HostGone(reason))
-        self.pending.clear()
-
-    def kill(self) -> None:
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-
-
 @dataclasses.dataclass(eq=False)
 class _Slot:
     """Everything the supervisor knows about one account."""
 
     account_id: str
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
-    session_db: Path | None = None
+    session_db: SessionLocation | None = None
     sink: EventSink | None = None
-    host: _Host | None = None
+    host: HostConnection | None = None
     want_running: bool = False
     connected: bool = False
     connected_at: float | None = None
@@ -197,25 +133,8 @@ class _Slot:
     total_restarts: int = 0
     restart_task: asyncio.Task[None] | None = None
     last_exit: str | None = None
-
-
-def describe_exit(returncode: int | None, loop_ended: str | None) -> str:
-    """A human reason for a host's end (pure)."""
-    if loop_ended:
-        return loop_ended
-    if returncode is None:
-        return "the session host stopped answering"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        if -returncode == signal.SIGABRT:
-            return f"the session host aborted ({name}: a fatal error inside the WhatsApp library)"
-        return f"the session host was killed ({name})"
-    if returncode == 2:
-        return "the session host could not start the session"
-    return f"the session host exited with code {returncode}"
+    lease_deadline: float | None = None  # monotonic: the daemon trusts the lease until then
+    lease_stop_within: float = 0.5  # how long the host may take to disconnect after it
 
 
 class HostedTransport:
@@ -246,14 +165,16 @@ class HostedTransport:
 
     # ---- the port: lifecycle ---------------------------------------------------------------------
 
-    async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+    async def start_session(
+        self, account_id: str, session_db: SessionLocation, sink: EventSink
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self._closed = False
         slot = self._slot(account_id)
         _cancel(slot.restart_task)
         async with slot.lock:
             await self._stop_host(slot, logout=False)
-            slot.session_db = Path(session_db)
+            slot.session_db = session_db
             slot.sink = sink
             slot.want_running = True
             slot.restarts = 0
@@ -283,7 +204,7 @@ class HostedTransport:
     async def import_session(
         self,
         account_id: str,
-        session_db: Path,
+        session_db: SessionLocation,
         session: ImportedSession,
         *,
         force: bool = False,
@@ -296,6 +217,8 @@ class HostedTransport:
         slot = self._slots.get(account_id)
         if slot is not None and slot.host is not None and slot.host.alive():
             raise TransportError(f"{account_id} has a running session", retryable=False)
+        if is_database_url(session_db):
+            raise TransportError(IMPORT_NEEDS_FOLDER, retryable=False)
         from session_daemon.session_import.whatsmeow_db import import_whatsmeow_db
 
         return await asyncio.to_thread(
@@ -338,7 +261,11 @@ class HostedTransport:
         slot = self._slots.get(account_id)
         if slot is None or slot.session_db is None:
             raise NotConnected(f"account {account_id} has no running session")
-        folder = slot.session_db.parent / ".media-download"
+        folder = (
+            Path(tempfile.gettempdir()) / "superparty-media-download"
+            if is_database_url(slot.session_db)  # a postgres:// session: no sessions folder
+            else Path(slot.session_db).parent / ".media-download"
+        )
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         target = folder / f"{account_id}-{secrets.token_hex(8)}.part"
         try:
@@ -380,6 +307,17 @@ class HostedTransport:
             return None
         return result if isinstance(result, str) else None
 
+    def lease_valid_for(self, account_id: str, seconds: float, stop_within: float = 0.5) -> None:
+        """The lease coordinator vouches for the account's lease `seconds` longer: tell its host,
+        whose watchdog ends the session (within `stop_within`) when that passes unrenewed (the
+        daemon paused or stuck)."""
+        slot = self._slot(account_id)
+        slot.lease_deadline = time.monotonic() + seconds
+        slot.lease_stop_within = stop_within
+        host = slot.host
+        if host is not None and host.alive():
+            host.post({"op": "lease", "seconds": seconds, "stopWithin": stop_within})
+
     # ---- diagnostics -----------------------------------------------------------------------------
 
     def host_pids(self) -> dict[str, int]:
@@ -391,6 +329,7 @@ class HostedTransport:
         return {
             "hosts": len(self.host_pids()),
             "connected": sum(1 for s in self._slots.values() if s.connected),
+            "connectedAccounts": sorted(a for a, s in self._slots.items() if s.connected),
             "restarts": {a: s.total_restarts for a, s in self._slots.items() if s.total_restarts},
             "lastExit": {a: s.last_exit for a, s in self._slots.items() if s.last_exit},
             "unknownEvents": dict(self.unknown_events),
@@ -427,6 +366,7 @@ class HostedTransport:
         assert slot.session_db is not None
         host = await self._spawn(slot)
         slot.host = host  # before the start: a stop must find it to end a hanging start
+        self._arm_watchdog(slot, host)
         args: dict[str, Any] = {
             **self.options.start_args,
             "account_id": slot.account_id,
@@ -445,7 +385,15 @@ class HostedTransport:
             raise
         host.started = True
 
-    async def _spawn(self, slot: _Slot) -> _Host:
+    def _arm_watchdog(self, slot: _Slot, host: HostConnection) -> None:
+        """A new host of an account whose lease is trusted starts with the watchdog armed (an
+        expired deadline is an older lease's: the coordinator's next renewal arms it)."""
+        if slot.lease_deadline is not None:
+            left = slot.lease_deadline - time.monotonic()
+            if left > 0:
+                host.post({"op": "lease", "seconds": left, "stopWithin": slot.lease_stop_within})
+
+    async def _spawn(self, slot: _Slot) -> HostConnection:
         parent, child = socket.socketpair()
         try:
             proc = await self._launcher.spawn(child, self.options.engine)
@@ -454,7 +402,7 @@ class HostedTransport:
             raise TransportError(f"cannot start a session host: {exc}") from exc
         finally:
             child.close()
-        host = _Host(slot.account_id, proc)
+        host = HostConnection(slot.account_id, proc)
         host.reader, host.writer = await asyncio.open_connection(sock=parent)
         host.read_task = asyncio.create_task(
             self._read(slot, host), name=f"session-host-{slot.account_id}"
@@ -466,7 +414,7 @@ class HostedTransport:
             raise TransportError(f"the session host did not come up: {exc}") from exc
         return host
 
-    async def _read(self, slot: _Slot, host: _Host) -> None:
+    async def _read(self, slot: _Slot, host: HostConnection) -> None:
         assert host.reader is not None
         try:
             while True:
@@ -490,7 +438,7 @@ class HostedTransport:
             host.fail_pending(why)
             self._host_ended(slot, host, why)
 
-    async def _on_message(self, slot: _Slot, host: _Host, message: dict[str, Any]) -> None:
+    async def _on_message(self, slot: _Slot, host: HostConnection, message: dict[str, Any]) -> None:
         op = message.get("op")
         if op == "hello":
             if not host.hello.done():
@@ -532,7 +480,7 @@ class HostedTransport:
         if isinstance(event, Paired):
             slot.restarts = 0
 
-    def _host_ended(self, slot: _Slot, host: _Host, why: str) -> None:
+    def _host_ended(self, slot: _Slot, host: HostConnection, why: str) -> None:
         if slot.host is not host or not host.started:
             return  # a start that failed, or an older host: its caller handles it
         slot.host = None
@@ -548,10 +496,11 @@ class HostedTransport:
         slot.restarts += 1
         slot.total_restarts += 1
         delay = self._delay(slot.restarts)
-        log.warning("%s: %s; restarting in %.1f s", slot.account_id, why, delay)
-        self._emit(
-            slot, Disconnected(slot.account_id, reason=f"{why}; restarting in {delay:.1f} s")
-        )
+        then = f"restarting in {delay:.1f} s"
+        if slot.lease_deadline is not None and time.monotonic() >= slot.lease_deadline:
+            then = "restarting once the lease is renewed"
+        log.warning("%s: %s; %s", slot.account_id, why, then)
+        self._emit(slot, Disconnected(slot.account_id, reason=f"{why}; {then}"))
         slot.restart_task = asyncio.create_task(self._restart_after(slot, delay))
 
     def _delay(self, attempt: int) -> float:
@@ -568,6 +517,10 @@ class HostedTransport:
             async with slot.lock:
                 if not slot.want_running or self._closed or slot.host is not None:
                     return
+                if slot.lease_deadline is not None and time.monotonic() >= slot.lease_deadline:
+                    # the lease is not trusted now (the host ended by its watchdog): the
+                    # coordinator renews it (and we start next round) or stops the account
+                    continue
                 try:
                     await self._launch(slot)
                     return

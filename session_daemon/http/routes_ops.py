@@ -110,6 +110,11 @@ async def diag(request: web.Request) -> web.Response:
         "transport": ctx.settings.transport,
         "storeUrlScheme": ctx.settings.store_url.split(":", 1)[0],
         "sessionsPath": str(ctx.settings.sessions_path),
+        **(
+            {"sessionsDatabase": _redacted(ctx.settings.sessions_url)}
+            if ctx.settings.sessions_url
+            else {}
+        ),
         "sessions": ctx.manager.summary(),
         "inbound": jsonable(inbound_stats(ctx)),
         **({"leases": jsonable(ctx.leases.diag())} if ctx.leases is not None else {}),
@@ -214,3 +219,10 @@ OPS_ROUTES: tuple[RouteSpec, ...] = (
     ),
     RouteSpec("GET", "/openapi.json", openapi, "employee", "This document", tag="ops"),
 )
+
+
+def _redacted(url: str) -> str:
+    """A postgres:// sessions location without its password (issue 14)."""
+    from session_daemon.sessions.pg_sessions import parse_sessions_url
+
+    return parse_sessions_url(url).redacted()

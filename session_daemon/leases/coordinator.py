@@ -92,6 +92,9 @@ class LeaseCoordinator:
         self.counters = LeaseCounters()
         self.stopping = False
         self.superseded = False
+        # the last plan gave us an account another daemon still holds (it hands it over when
+        # its session stopped): the runtime then ticks sooner, to take it as soon as it is ours
+        self.awaiting_handover = False
         self._instances: list[Instance] = []
         # `held` is changed by the tick (a worker thread) and by expire_local (the event loop):
         # this lock guards each change, never a store call
@@ -203,6 +206,7 @@ class LeaseCoordinator:
         if self.instance_id not in {d.instance_id for d in daemons}:
             daemons.append(DaemonSlot(self.instance_id, self.max_pairings))
         target = plan(slots, daemons)
+        awaiting = False
         for acc in list(self.held):
             owner = target.get(acc)
             if owner != self.instance_id:
@@ -211,8 +215,10 @@ class LeaseCoordinator:
             if owner == self.instance_id and acc not in self.held:
                 lease = leases.get(acc)
                 if lease is not None and lease.live(now) and lease.holder != self.instance_id:
+                    awaiting = True
                     continue  # still someone else's: it hands it over, or it lapses
                 self._take(acc, report)
+        self.awaiting_handover = awaiting
 
     def _renew(self, report: TickReport) -> None:
         renewed: dict[str, Held | None] = {}

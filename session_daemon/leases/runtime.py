@@ -5,6 +5,10 @@
   before its first request), then ticks every lease/3 on a worker thread and sweeps local
   deadlines every `sweep_seconds` on the event loop.
 - `LeaseRuntime.stop()` is the SIGTERM path: hand every lease over, then stop ticking.
+- `watch(account_id, seconds, stop_within)`, when given, hears after each renewal when each
+  held account's session host must start disconnecting (`stop_within` before the daemon's local
+  deadline, which is before expiry) unless renewed: a paused daemon's sessions stop before
+  another daemon may take them (`session_daemon/hosts/lease_watchdog.py`).
 - `ready_fields()` gives `/ready` its lease fields (CONTRACT.md section 5), `diag()` who owns
   which account and since when, `metric_values()` the counters for /metrics.
 
@@ -28,6 +32,12 @@ from session_daemon.leases.record import Fence
 log = logging.getLogger(__name__)
 
 
+def host_stop_allowance(lease_seconds: float) -> float:
+    """How long a session host may take to disconnect when its lease is no longer vouched for:
+    it starts that long before the daemon's local deadline (which is itself before expiry)."""
+    return min(0.5, lease_seconds / 10)
+
+
 class AsyncSessions(Protocol):
     async def start_owned(self, account_id: str, fence: Fence) -> None: ...
     async def stop_owned(self, account_id: str) -> None: ...
@@ -41,6 +51,9 @@ class AsyncSessionControl:
     def __init__(self, sessions: AsyncSessions, loop: asyncio.AbstractEventLoop) -> None:
         self.sessions = sessions
         self.loop = loop
+        # called on the loop when a session has stopped (the runtime ticks at once, so a lease
+        # waiting for that stop is handed over now rather than a tick later)
+        self.on_stopped: Callable[[str], None] | None = None
         self._busy: dict[str, concurrent.futures.Future[None]] = {}
         self._running: set[str] = set()
 
@@ -75,6 +88,8 @@ class AsyncSessionControl:
                 await self.sessions.stop_owned(account_id)
             finally:
                 self._running.discard(account_id)
+                if self.on_stopped is not None:
+                    self.on_stopped(account_id)
 
         self._submit(account_id, stop_then_forget)
 
@@ -93,13 +108,17 @@ class LeaseRuntime:
         trusted_local: bool = False,
         sweep_seconds: float = 0.2,
         handover_timeout: float = 60.0,
+        watch: Callable[[str, float, float], None] | None = None,
     ) -> None:
         self.coordinator = coordinator
+        self.watch = watch
+        self._vouched: dict[str, float] = {}  # account -> the deadline last told to `watch`
         self.trusted_local = trusted_local
         self.sweep_seconds = sweep_seconds
         self.handover_timeout = handover_timeout
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
 
     @property
     def interval(self) -> float:
@@ -114,10 +133,17 @@ class LeaseRuntime:
             asyncio.create_task(self._sweeps(), name="lease-sweeps"),
         ]
 
+    def wake(self, _account_id: str | None = None) -> None:
+        """Tick now (on the loop): a session stopped, its lease can be handed over."""
+        self._wake.set()
+
     async def _ticks(self) -> None:
         while not self._stop.is_set():
+            # a hand-over on its way to us: look again sooner (a quarter of a tick)
+            wait = self.interval / 4 if self.coordinator.awaiting_handover else self.interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval)
+                await asyncio.wait_for(self._woken(), wait)
+            self._wake.clear()
             if self._stop.is_set():
                 return
             try:
@@ -125,15 +151,47 @@ class LeaseRuntime:
             except Exception:  # the tick logs its own store errors; never end the loop
                 log.exception("lease tick failed")
 
+    async def _woken(self) -> None:
+        stop = asyncio.ensure_future(self._stop.wait())
+        wake = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({stop, wake}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            wake.cancel()
+
     async def _sweeps(self) -> None:
         while not self._stop.is_set():
             self.coordinator.expire_local()
+            self.vouch()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.sweep_seconds)
+
+    def vouch(self) -> None:
+        """Tell `watch` the new deadline of every lease renewed since the last sweep (on the
+        event loop, like the session stops: a paused loop vouches for nothing)."""
+        if self.watch is None:
+            return
+        c = self.coordinator
+        now = c.monotonic()
+        # the host must be disconnected by the local deadline: it starts that much earlier
+        allowance = host_stop_allowance(c.engine.lease_seconds)
+        held = {acc: h.deadline - allowance for acc, h in list(c.held.items())}
+        for acc in list(self._vouched):
+            if acc not in held:
+                del self._vouched[acc]
+        for acc, deadline in held.items():
+            if self._vouched.get(acc) != deadline and deadline > now:
+                self._vouched[acc] = deadline
+                try:
+                    self.watch(acc, deadline - now, allowance)
+                except Exception:  # a host gone meanwhile: its supervisor reports it
+                    log.exception("could not pass the lease deadline of %s on", acc)
 
     async def stop(self) -> None:
         """Hand every lease over (sessions stopped first), then stop the loops."""
         self._stop.set()
+        self._wake.set()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task

@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, cast
 
 from session_daemon.config import ConfigError, Settings
 from session_daemon.leases.coordinator import LeaseCoordinator
@@ -110,6 +111,17 @@ class ManagedSessions:
         await self.manager.release(account_id)
 
 
+def _host_watch(manager: SessionManager) -> Callable[[str, float, float], None] | None:
+    """The session hosts' lease watchdog feed (`HostedTransport.lease_valid_for`), also behind a
+    transport that dispatches by account kind (`linked`); None for in-process sessions."""
+    transport: Any = manager.transport
+    for candidate in (transport, getattr(transport, "linked", None)):
+        watch = getattr(candidate, "lease_valid_for", None)
+        if callable(watch):
+            return cast(Callable[[str, float, float], None], watch)
+    return None
+
+
 def build_runtime(
     settings: Settings,
     store: DocumentStore,
@@ -143,7 +155,8 @@ def build_runtime(
     coordinator = LeaseCoordinator(
         engine, registry, control, accounts, max_pairings=settings.max_concurrent_pairings
     )
-    runtime = LeaseRuntime(coordinator, trusted_local=trusted_local)
+    runtime = LeaseRuntime(coordinator, trusted_local=trusted_local, watch=_host_watch(manager))
+    control.on_stopped = runtime.wake
 
     async def claim(account_id: str) -> bool:
         return await asyncio.to_thread(coordinator.claim_now, account_id)

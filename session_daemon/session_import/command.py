@@ -67,6 +67,11 @@ def import_sessions(
     except ConfigError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    if settings.sessions_url:
+        from session_daemon.transport.port import IMPORT_NEEDS_FOLDER
+
+        typer.echo(f"configuration error: {IMPORT_NEEDS_FOLDER}", err=True)
+        raise typer.Exit(EXIT_USAGE)
     options = ImportOptions(
         from_dir=from_dir,
         from_store=from_store,

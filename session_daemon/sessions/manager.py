@@ -47,10 +47,11 @@ from session_daemon.sessions.errors import (
     NotConnectedError,
     PairingUnavailable,
 )
+from session_daemon.sessions.pg_sessions import SessionServerError
 from session_daemon.sessions.phone_presence import is_phone_activity
 from session_daemon.sessions.phone_watch import PhoneWatch
 from session_daemon.sessions.secrets import SecretsStore
-from session_daemon.sessions.session_db import wipe_session_db
+from session_daemon.sessions.session_db import session_locations
 from session_daemon.sessions.status import NO_AUTO_RETRY, Transition, should_restore, transition_for
 from session_daemon.transport.port import (
     Connected,
@@ -127,6 +128,8 @@ class SessionManager:
         self.settings = settings
         self.inbound = inbound
         self.secrets = SecretsStore(store)
+        self.sessions = session_locations(settings)  # the sessions folder, or postgres://
+        self._cloud: set[str] = set()  # Cloud API accounts restored here (no session database)
         self._clock = clock
         self._rand = rand
         self._states: dict[str, SessionState] = {}
@@ -203,11 +206,14 @@ class SessionManager:
         state = self._state(account_id)
         state.status = str(status)
         if data.get("kind") == "cloud":  # no session database, no QR: Meta hosts the number
+            self._cloud.add(account_id)
             await self._write_status(account_id, "connecting", None)
             state.status = "connecting"
             self._launch_start(state, paired=True)
             return
-        if should_restore(data, self._clock(), self.settings.session_db(account_id).exists()):
+        self._cloud.discard(account_id)
+        stored = await asyncio.to_thread(self._stored_session, account_id)
+        if should_restore(data, self._clock(), stored):
             log.info("restoring session of %s", account_id)
             await self._write_status(account_id, "connecting", None)
             state.status = "connecting"
@@ -383,6 +389,15 @@ class SessionManager:
             await self._transport_stop(state.account_id, logout=False)
         state.running = False
 
+    def _stored_session(self, account_id: str) -> bool:
+        """Blocking. A session server that does not answer counts as "stored": the start is
+        then retried with backoff, rather than a paired account sent back to pairing."""
+        try:
+            return self.sessions.exists(account_id)
+        except SessionServerError as exc:
+            log.warning("%s: cannot look up its stored session (%s)", account_id, exc)
+            return True
+
     def _ops(self, account_id: str) -> asyncio.Lock:
         lock = self._account_ops.get(account_id)
         if lock is None:
@@ -397,13 +412,19 @@ class SessionManager:
 
     async def _start_with_retry(self, state: SessionState, generation: int, paired: bool) -> None:
         account_id = state.account_id
-        db = self.settings.session_db(account_id)
         while True:
             state.connect_attempts += 1
             try:
                 async with self._ops(account_id):
                     if state.generation != generation:
                         return
+                    # a postgres:// location creates the account's database here (a server
+                    # that does not answer is retried like a failed connect)
+                    db = (  # a cloud number has no session: no database to create for it
+                        self.settings.session_db(account_id)
+                        if account_id in self._cloud
+                        else await asyncio.to_thread(self.sessions.location, account_id)
+                    )
                     if state.running:
                         await self._transport_stop(account_id, logout=False)
                         state.running = False
@@ -497,7 +518,7 @@ class SessionManager:
             if state.running:
                 await self._transport_stop(account_id, logout=False)
                 state.running = False
-            await asyncio.to_thread(wipe_session_db, self.settings.session_db(account_id))
+            await asyncio.to_thread(self.sessions.wipe, account_id)
         await asyncio.to_thread(self.secrets.clear, account_id)
         now = self._clock()
         request_id = uuid.uuid4().hex
@@ -570,7 +591,7 @@ class SessionManager:
                 if state.running:
                     await self._transport_stop(account_id, logout=True)
         async with self._ops(account_id):
-            await asyncio.to_thread(wipe_session_db, self.settings.session_db(account_id))
+            await asyncio.to_thread(self.sessions.wipe, account_id)
         await asyncio.to_thread(self.secrets.clear, account_id)
 
     # ---- operations for the HTTP API -----------------------------------------------------------
@@ -606,7 +627,7 @@ class SessionManager:
                     max(1, int(self.settings.regenerate_cooldown_seconds - elapsed) + 1),
                 )
         resumable = data.get("paired") and data.get("status") not in ("logged_out", "needs_qr")
-        if resumable and self.settings.session_db(account_id).exists():
+        if resumable and await asyncio.to_thread(self._stored_session, account_id):
             await self._ensure_owned(account_id)
             state.last_regenerate_at = now
             request_id = uuid.uuid4().hex

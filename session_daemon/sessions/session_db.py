@@ -1,9 +1,31 @@
-"""An account's whatsmeow session database on disk (`SESSIONS_PATH/<accountId>.db`)."""
+"""Where an account's whatsmeow session lives: a file in the sessions folder
+(`SESSIONS_PATH/<accountId>.db`), or its own database on a PostgreSQL server
+(`SESSIONS_PATH=postgres://...`, `session_daemon/sessions/pg_sessions.py`).
+
+The session manager asks a `SessionLocations` three things, all blocking (called off the loop):
+where to open the session (creating what must exist first), whether a paired session is stored,
+and to forget it (a new pairing, a logout).
+"""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from shared.paths import check_id
+
+if TYPE_CHECKING:
+    from session_daemon.config import Settings
+    from session_daemon.transport.port import SessionLocation
+
+
+class SessionLocations(Protocol):
+    def location(self, account_id: str) -> SessionLocation: ...
+
+    def exists(self, account_id: str) -> bool: ...
+
+    def wipe(self, account_id: str) -> None: ...
 
 
 def wipe_session_db(db: Path) -> None:
@@ -11,3 +33,31 @@ def wipe_session_db(db: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{db}{suffix}").unlink()
+
+
+class FolderSessions:
+    """One SQLite file per account in the sessions folder (shared by daemons on one machine)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def path(self, account_id: str) -> Path:
+        # the id becomes a file name: one path segment (no '/', '..', control characters)
+        return self.folder / f"{check_id(account_id, 'accountId')}.db"
+
+    def location(self, account_id: str) -> Path:
+        return self.path(account_id)
+
+    def exists(self, account_id: str) -> bool:
+        return self.path(account_id).exists()
+
+    def wipe(self, account_id: str) -> None:
+        wipe_session_db(self.path(account_id))
+
+
+def session_locations(settings: Settings) -> SessionLocations:
+    if settings.sessions_url:
+        from session_daemon.sessions.pg_sessions import PostgresSessions, parse_sessions_url
+
+        return PostgresSessions(parse_sessions_url(settings.sessions_url))
+    return FolderSessions(settings.sessions_path)

@@ -66,6 +66,7 @@ from session_daemon.transport.neonize_convert import (
     jid_str,
 )
 from session_daemon.transport.port import (
+    IMPORT_NEEDS_FOLDER,
     ClientOutdated,
     Connected,
     ConnectFailure,
@@ -84,10 +85,12 @@ from session_daemon.transport.port import (
     ReceiptReceived,
     SendResult,
     SessionEnded,
+    SessionLocation,
     StreamReplaced,
     TemporaryBan,
     TransportError,
     TransportEvent,
+    is_database_url,
 )
 from shared.jids import LID_SERVER, PHONE_SERVER
 from shared.timeutil import from_seconds, utc_now
@@ -302,17 +305,20 @@ class NeonizeTransport:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+    async def start_session(
+        self, account_id: str, session_db: SessionLocation, sink: EventSink
+    ) -> None:
         async with self._lock:
             old = self._sessions.pop(account_id, None)
             if old is not None:
                 await self._shutdown(old, logout=False)
             loop = asyncio.get_running_loop()
             self._ensure_executor(loop)
-            await asyncio.to_thread(Path(session_db).parent.mkdir, parents=True, exist_ok=True)
+            if not is_database_url(session_db):  # a postgres:// database exists already
+                await asyncio.to_thread(Path(session_db).parent.mkdir, parents=True, exist_ok=True)
             session = _Session(account_id=account_id, sink=sink, loop=loop)
             session.registered = loop.create_future()
-            session.client = self._new_client(session, Path(session_db))
+            session.client = self._new_client(session, session_db)
             self._sessions[account_id] = session
             try:
                 proxy = ProxySettings(proxy_address=self._proxy) if self._proxy else None
@@ -344,7 +350,7 @@ class NeonizeTransport:
     async def import_session(
         self,
         account_id: str,
-        session_db: Path,
+        session_db: SessionLocation,
         session: ImportedSession,
         *,
         force: bool = False,
@@ -353,6 +359,8 @@ class NeonizeTransport:
         """Write the imported device as a whatsmeow session database (`whatsmeow_db`)."""
         if account_id in self._sessions:
             raise TransportError(f"{account_id} has a running session", retryable=False)
+        if is_database_url(session_db):
+            raise TransportError(IMPORT_NEEDS_FOLDER, retryable=False)
         return await asyncio.to_thread(
             import_whatsmeow_db, Path(session_db), session, force=force, dry_run=dry_run
         )
@@ -569,7 +577,7 @@ class NeonizeTransport:
 
     # ---- internals ---------------------------------------------------------------------------
 
-    def _new_client(self, session: _Session, session_db: Path) -> _SessionClient:
+    def _new_client(self, session: _Session, session_db: SessionLocation) -> _SessionClient:
         return _SessionClient(
             str(session_db),
             uuid=session.account_id,

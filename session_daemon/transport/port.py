@@ -38,6 +38,33 @@ MessageType = Literal[
     "other",
 ]
 MediaType = Literal["image", "video", "audio", "document", "sticker"]
+# Where a session is stored: a whatsmeow SQLite file, or (`SESSIONS_PATH=postgres://...`) the URL
+# of the account's own PostgreSQL database (session_daemon/sessions/pg_sessions.py).
+SessionLocation = Path | str
+
+
+def is_database_url(location: SessionLocation) -> bool:
+    """A `postgres://` session location (never a file: `Path()` would fold its '//')."""
+    return isinstance(location, str) and location.split(":", 1)[0] in ("postgres", "postgresql")
+
+
+IMPORT_NEEDS_FOLDER = (
+    "importing sessions writes whatsmeow SQLite files: run import-sessions with a sessions folder, "
+    "not a postgres:// location"
+)
+
+
+SIMULATOR_NEEDS_FOLDER = (
+    "the simulated transport keeps its device credentials in the sessions folder; "
+    "a postgres:// sessions location needs WHATSAPP_TRANSPORT=neonize"
+)
+
+
+def as_location(value: str) -> SessionLocation:
+    """A session location received as text (the session-host wire): a URL stays text."""
+    return value if is_database_url(value) else Path(value)
+
+
 ReceiptStatus = Literal["delivered", "read", "played"]
 
 
@@ -315,7 +342,9 @@ class NotPairing(TransportError):
 class WhatsAppTransport(Protocol):
     """One object serves every account; sessions are started and stopped one at a time."""
 
-    async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+    async def start_session(
+        self, account_id: str, session_db: SessionLocation, sink: EventSink
+    ) -> None:
         """Open (or resume) the session stored in `session_db` and connect. A paired session
         resumes without a QR; an unpaired one emits `QrCode` events until paired or timed out."""
 

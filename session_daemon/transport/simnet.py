@@ -36,6 +36,7 @@ from typing import Any, Final
 
 from session_daemon.hosts import wire
 from session_daemon.transport.port import (
+    SIMULATOR_NEEDS_FOLDER,
     Connected,
     Disconnected,
     EventSink,
@@ -45,10 +46,12 @@ from session_daemon.transport.port import (
     NotConnected,
     ReceiptReceived,
     SendResult,
+    SessionLocation,
     StreamReplaced,
     TemporaryBan,
     TransportError,
     TransportEvent,
+    is_database_url,
 )
 from session_daemon.transport.simulated import SimulatedTransport
 from session_daemon.transport.simulated_wire import ReceivedMessage, SimulatorError
@@ -342,7 +345,11 @@ class SimnetTransport:
 
     # ---- the port ------------------------------------------------------------------------------
 
-    async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+    async def start_session(
+        self, account_id: str, session_db: SessionLocation, sink: EventSink
+    ) -> None:
+        if is_database_url(session_db):
+            raise TransportError(SIMULATOR_NEEDS_FOLDER, retryable=False)
         self._sinks[account_id] = sink
         await self._call("start_session", {"account_id": account_id, "session_db": str(session_db)})
 

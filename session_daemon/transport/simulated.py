@@ -26,42 +26,32 @@ call in a worker thread so the event loop is never blocked.
 Messages sent to a session that is known but not connected are queued "on the server" and
 delivered when it connects again (as WhatsApp does); `deliver_message` then returns the id at once.
 
-Modules: this one holds the two faces (port and phone controls); `simulated_network` the shared
-state and mechanics under the lock; `simulated_session` a session record and its db marker;
-`simulated_wire` the pure wire-message specs, `SimulatorError` and `lid_for_phone`.
-
-Size (over 600 lines, on purpose): the port face and the phone controls share one session table
-and lock; issue 12 added the phones' media files, group subjects and profile pictures (and their
-port calls). Moving those into their own module is a follow-up.
+Modules: this one holds the two faces (port and phone controls); `simulated_faults` what the
+network and WhatsApp do to a session (disconnect, logout, ban, failures); `simulated_media` the
+media server, group subjects and profile pictures (issue 12) with their port calls;
+`simulated_network` the shared state and mechanics under the lock; `simulated_session` a
+session record and its db marker; `simulated_wire` the pure wire-message specs,
+`SimulatorError` and `lid_for_phone`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import dataclasses
-import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from session_daemon.session_import.model import ImportAction, ImportedSession
 from session_daemon.session_import.simulated_marker import import_marker
 from session_daemon.transport.port import (
+    SIMULATOR_NEEDS_FOLDER,
     CallContent,
-    ClientOutdated,
-    ConnectFailure,
     Content,
-    Disconnected,
     EditContent,
     EventSink,
     HistorySyncChunk,
-    KeepAliveRestored,
-    KeepAliveTimeout,
-    LoggedOut,
     Media,
     MessageReceived,
     MessageType,
@@ -73,15 +63,14 @@ from session_daemon.transport.port import (
     ReceiptStatus,
     RevokeContent,
     SendResult,
-    SessionEnded,
-    StreamReplaced,
-    TemporaryBan,
+    SessionLocation,
     TransportError,
-    TransportEvent,
     UndecryptableContent,
     WireMessage,
+    is_database_url,
 )
-from session_daemon.transport.simulated_network import SendFailure, SimulatedNetwork
+from session_daemon.transport.simulated_faults import SimulatedFaults
+from session_daemon.transport.simulated_media import SimulatedMediaServer, group_of
 from session_daemon.transport.simulated_session import (
     SimSession,
     default_own_phone,
@@ -92,7 +81,6 @@ from session_daemon.transport.simulated_wire import (
     ReceivedMessage,
     SimulatorError,
     chat_and_pn,
-    media_from,
     new_message_id,
     require_phone,
     to_datetime,
@@ -115,28 +103,16 @@ _CONTENT_TYPES: dict[type[Any], MessageType] = {
     RevokeContent: "revoke",
     ReactionContent: "reaction",
 }
-_MAX_MEDIA_BYTES = 64 * 1024 * 1024
 
 
-def _group_of(group: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
-    """`{jid, subject}` of a group chat (None: a one-to-one chat)."""
-    if group is None:
-        return None, None
-    jid = normalize_jid(str(group.get("jid") or ""))
-    if jid is None or not jid.endswith("@g.us"):
-        raise SimulatorError("invalid_argument", "group.jid must be a group JID (…@g.us)")
-    subject = group.get("subject")
-    if subject is not None and not isinstance(subject, str):
-        raise SimulatorError("invalid_argument", "group.subject must be a string")
-    return jid, subject
-
-
-class SimulatedTransport(SimulatedNetwork):
+class SimulatedTransport(SimulatedFaults, SimulatedMediaServer):
     """See the module docstring. One instance serves every account, like the real adapter."""
 
     # ==== the port ===============================================================================
 
-    async def start_session(self, account_id: str, session_db: Path, sink: EventSink) -> None:
+    async def start_session(
+        self, account_id: str, session_db: SessionLocation, sink: EventSink
+    ) -> None:
         with self._lock:
             self._closed = False  # a start after close() reopens the network
             left = self._connect_failures.get(account_id, 0)
@@ -147,6 +123,8 @@ class SimulatedTransport(SimulatedNetwork):
             old = self._sessions.get(account_id)
             if old is not None:
                 self._stop_qr(old)
+            if is_database_url(session_db):
+                raise TransportError(SIMULATOR_NEEDS_FOLDER, retryable=False)
             session = SimSession(account_id, Path(session_db), sink)
             if old is not None:  # the server-side queue and phone memory survive a restart
                 session.offline_queue = old.offline_queue
@@ -321,7 +299,7 @@ class SimulatedTransport(SimulatedNetwork):
         if content is not None and message_type is None:
             mtype = _CONTENT_TYPES.get(type(content), "other")
         sender_jid = chat
-        group_jid, subject = _group_of(group)
+        group_jid, subject = group_of(group)
         if group_jid is not None:
             sender_jid, chat = chat, group_jid
             if subject:
@@ -471,111 +449,6 @@ class SimulatedTransport(SimulatedNetwork):
             self.receipt(account_id, phone_jid(e164), ids, "read")
         return ids
 
-    # ==== the network ============================================================================
-
-    def disconnect(self, account_id: str, reason: str = "simulated network loss") -> None:
-        with self._lock:
-            session = self._require(account_id)
-            if session.state != "connected":
-                return
-            session.state = "disconnected"
-        session.sink(Disconnected(account_id, reason))
-
-    def reconnect(self, account_id: str) -> None:
-        """The network comes back: a disconnected session connects and gets what it missed."""
-        with self._lock:
-            session = self._require(account_id)
-            if session.state != "disconnected":
-                raise SimulatorError("not_connected", f"{account_id} is {session.state}")
-        self._connect(session)
-
-    def logout(self, account_id: str, reason: str = "device removed from the phone") -> None:
-        """The owner unlinks the device on the phone: `LoggedOut`; the session db is useless."""
-        with self._lock:
-            session = self._require(account_id)
-            self._stop_qr(session)
-            was_running = session.state in ("connected", "pairing")
-            self._unlink(session)
-        if was_running:
-            session.sink(LoggedOut(account_id, reason))
-
-    def ban(self, account_id: str, seconds: float = 3600.0, code: int = 101) -> None:
-        """A temporary ban: `TemporaryBan`, disconnected; connects are refused until it ends."""
-        try:
-            ban_until = self._now() + timedelta(seconds=seconds)
-        except (OverflowError, ValueError):
-            raise SimulatorError("invalid_argument", f"ban too long: {seconds!r}") from None
-        with self._lock:
-            session = self._require(account_id)
-            session.banned_until = ban_until
-            session.state = "banned"
-            save_session(session)
-            until = session.banned_until
-        session.sink(TemporaryBan(account_id, code, until))
-
-    def stream_replace(self, account_id: str) -> None:
-        """Another client took over this session's stream: `StreamReplaced`, disconnected."""
-        with self._lock:
-            session = self._require(account_id)
-            session.state = "disconnected"
-        session.sink(StreamReplaced(account_id))
-
-    def fail_sends(self, mode: SendFailure | None, *, count: int | None = None) -> None:
-        """Make the next `count` sends (all, when None) fail; `mode=None` switches it off."""
-        with self._lock:
-            self._send_failure = mode
-            self._send_failures_left = count
-
-    # ---- the failure states of the real library (neonize/whatsmeow) ---------------------------
-
-    def keepalive_timeout(self, account_id: str, missed: int = 3) -> None:
-        """WhatsApp stops answering keep-alives: the socket looks connected but may be dead."""
-        with self._lock:
-            session = self._require(account_id)
-            if session.state != "connected":
-                return
-        session.sink(KeepAliveTimeout(account_id, error_count=missed))
-
-    def keepalive_restored(self, account_id: str) -> None:
-        with self._lock:
-            session = self._require(account_id)
-            if session.state != "connected":
-                return
-        session.sink(KeepAliveRestored(account_id))
-
-    def end_loop(self, account_id: str, reason: str = "an event Go cannot encode") -> None:
-        """The session's event loop ends (neonize: `proto.Marshal` failed): nothing is received
-        any more until the session is started again."""
-        with self._lock:
-            session = self._require(account_id)
-            if session.state != "connected":
-                return
-            session.state = "disconnected"
-        session.sink(SessionEnded(account_id, reason=f"the session's event loop ended ({reason})"))
-
-    def connect_failure(self, account_id: str, reason: str = "bad_user_agent") -> None:
-        """WhatsApp refuses the connection (`ConnectFailure`); `client_outdated` as the reason
-        plays `ClientOutdated`."""
-        with self._lock:
-            session = self._require(account_id)
-            session.state = "disconnected"
-        event: TransportEvent = (
-            ClientOutdated(account_id)
-            if reason == "client_outdated"
-            else ConnectFailure(account_id, reason=reason)
-        )
-        session.sink(event)
-
-    def stall_connects(self, account_id: str, seconds: float) -> None:
-        """The next `start_session` for the account hangs `seconds` before connecting."""
-        with self._lock:
-            self._connect_stalls[account_id] = seconds
-
-    def fail_connects(self, account_id: str, times: int) -> None:
-        """The next `times` `start_session` calls for the account raise a retryable error."""
-        with self._lock:
-            self._connect_failures[account_id] = times
-
     def received_by(self, phone: str) -> list[ReceivedMessage]:
         """Everything the client phone received from any account, in order."""
         e164 = to_e164_lenient(phone)
@@ -588,87 +461,6 @@ class SimulatedTransport(SimulatedNetwork):
             return {a: s.state for a, s in self._sessions.items()}
 
     # ---- async wrappers (never block the event loop) --------------------------------------------
-
-    def _media_with_file(self, media: Media | Mapping[str, Any] | None) -> Media | None:
-        """`media` with its file kept on the simulated media server when `dataBase64` is
-        given (a handle in `download`, its size and SHA-256); without it, nothing to fetch."""
-        if media is None or isinstance(media, Media):
-            return media
-        data_b64 = media.get("dataBase64")
-        plain = {k: v for k, v in media.items() if k != "dataBase64"}
-        base = media_from(plain)
-        if base is None or data_b64 is None:
-            return base
-        if not isinstance(data_b64, str):
-            raise SimulatorError("invalid_argument", "media.dataBase64 must be a string")
-        try:
-            data = base64.b64decode(data_b64, validate=True)
-        except (ValueError, binascii.Error):
-            raise SimulatorError("invalid_argument", "media.dataBase64 is not base64") from None
-        if len(data) > _MAX_MEDIA_BYTES:
-            raise SimulatorError("invalid_argument", "media.dataBase64 is too large")
-        handle = "sim-" + secrets.token_hex(12)
-        with self._lock:
-            self._media_files[handle] = data
-        return dataclasses.replace(
-            base,
-            size_bytes=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            download=handle,
-        )
-
-    def set_group_subject(self, group_jid: str, subject: str | None) -> None:
-        """A group is created or renamed (what `group_subject` answers from now on)."""
-        jid, _ = _group_of({"jid": group_jid})
-        assert jid is not None
-        with self._lock:
-            if subject:
-                self._group_subjects[jid] = subject
-            else:
-                self._group_subjects.pop(jid, None)
-
-    async def group_subject(self, account_id: str, group_jid: str) -> str | None:
-        """The group's subject from its group info (like neonize's `get_group_info`)."""
-        with self._lock:
-            self._connected_session(account_id)
-            return self._group_subjects.get(normalize_jid(group_jid) or group_jid)
-
-    def set_profile_picture(self, who: str, picture_base64: str | None) -> None:
-        """A client (phone) or group (JID) sets or removes (None) its profile picture; base64,
-        so the call crosses the shared simulator's wire."""
-        try:
-            picture = base64.b64decode(picture_base64, validate=True) if picture_base64 else None
-        except (ValueError, binascii.Error):
-            raise SimulatorError("invalid_argument", "the picture is not base64") from None
-        chat = normalize_jid(who) if "@" in who else phone_jid(require_phone(who, "phone"))
-        if chat is None:
-            raise SimulatorError("invalid_argument", f"not a JID or phone: {who!r}")
-        with self._lock:
-            if picture is None:
-                self._pictures.pop(chat, None)
-            else:
-                self._pictures[chat] = picture
-
-    async def profile_picture(self, account_id: str, jid: str) -> bytes | None:
-        """The picture of a chat as the account sees it (None: none, or hidden)."""
-        with self._lock:
-            self._connected_session(account_id)
-            return self._pictures.get(normalize_jid(jid) or jid)
-
-    def expire_media(self, handle: str) -> None:
-        """WhatsApp's servers drop a file (as they do after some weeks)."""
-        with self._lock:
-            self._media_files.pop(handle, None)
-
-    async def download_media(self, account_id: str, handle: str) -> bytes:
-        """The file of a delivered media message, like neonize's `download_any`: a dropped file
-        fails as whatsmeow does (status code 410)."""
-        with self._lock:
-            self._connected_session(account_id)
-            data = self._media_files.get(handle)
-        if data is None:
-            raise TransportError("download failed with status code 410", retryable=False)
-        return data
 
     async def adeliver_message(
         self, account_id: str, sender: str, text: str = "", **kw: Any

@@ -284,7 +284,7 @@ class ScriptedTransport:
         self.supports_history_requests = True  # False plays neonize (no history request)
         self.emit_qr_on_start = True
 
-    async def start_session(self, account_id: str, session_db: Path, sink: Any) -> None:
+    async def start_session(self, account_id: str, session_db: Path | str, sink: Any) -> None:
         from session_daemon.transport.port import Connected, QrCode, TransportError
 
         self.start_calls.append(account_id)
@@ -292,6 +292,7 @@ class ScriptedTransport:
             self.fail_starts[account_id] -= 1
             raise TransportError("connection refused")
         self.sinks[account_id] = sink
+        session_db = Path(session_db)  # a scripted session is always a file
         self.dbs[account_id] = session_db
         if session_db.exists() and session_db.read_text() == "paired":
             self.connected.add(account_id)

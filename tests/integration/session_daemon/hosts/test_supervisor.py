@@ -237,3 +237,32 @@ async def test_a_killed_zygote_costs_a_restart_of_each_session(rig: Rig) -> None
     )
     assert launcher.starts == 2
     assert await deliver(rig, "acc-a", "after") and await deliver(rig, "acc-b", "after")
+
+
+async def test_a_host_ends_its_session_when_the_lease_is_not_renewed(rig: Rig) -> None:
+    """The lease watchdog: while the daemon vouches for the lease the session runs; when it
+    stops (the daemon paused), the host disconnects within the trusted time and nothing starts
+    it again until the lease is vouched for anew."""
+    lease = 0.6
+    await rig.connect("acc-a")
+    await rig.connect("acc-b")  # never vouched for: no watchdog, it must stay up
+    for _ in range(4):  # renewed every third of the lease (the coordinator's tick)
+        rig.transport.lease_valid_for("acc-a", lease)
+        await asyncio.sleep(lease / 3)
+    assert rig.transport.is_connected("acc-a")
+    pid = rig.transport.host_pids()["acc-a"]
+    rig.transport.lease_valid_for("acc-a", lease)
+    silent_at = time.monotonic()
+    await rig.wait(lambda: "acc-a" not in rig.transport.host_pids(), timeout=5)
+    took = time.monotonic() - silent_at
+    assert lease * 0.8 <= took <= lease + 0.5, f"host ended {took:.2f} s after the last renewal"
+    await rig.wait(lambda: rig.of("acc-a", Disconnected))
+    assert "did not renew the lease" in rig.of("acc-a", Disconnected)[0].reason
+    await asyncio.sleep(1.0)  # past the restart backoff: no start under an untrusted lease
+    assert "acc-a" not in rig.transport.host_pids()
+    assert rig.transport.host_pids().get("acc-b") is not None
+    assert rig.transport.is_connected("acc-b")
+
+    rig.transport.lease_valid_for("acc-a", 30.0)  # vouched for again: it comes back by itself
+    await rig.wait(lambda: rig.transport.is_connected("acc-a"))
+    assert rig.transport.host_pids()["acc-a"] != pid

@@ -45,6 +45,9 @@ OUTBOX_ENV = {
     "WHATSAPP_OUTBOX_MAX_ATTEMPTS": "100",
     "WHATSAPP_OUTBOX_POLL_SECONDS": "0.3",
     "WHATSAPP_OUTBOX_LEASE_SECONDS": "1.5",
+    # account leases (issue 14): the killed daemon's accounts reach B once theirs lapse; the
+    # default 30 s would be most of this test's time
+    "WHATSAPP_LEASE_SECONDS": "2",
 }
 
 

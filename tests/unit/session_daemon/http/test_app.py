@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -402,6 +403,17 @@ async def test_health_ready_diag_dashboard_metrics(api: Api) -> None:
     assert status == 200 and b'superparty_sessions{status="qr_ready"} 1.0' in text
     status, body, _ = await api.call("GET", "/metrics", token=None)
     assert status == 401
+
+
+async def test_diag_names_a_postgres_sessions_location_without_its_password(
+    tmp_path: Path,
+) -> None:
+    url = "postgres://crm:s3cret@db.internal:5432/wa?sslmode=require"
+    async with running_api(tmp_path, sessions_url=url) as api:
+        status, body, _ = await api.call("GET", "/diag")
+    assert status == 200
+    assert body["sessionsDatabase"] == "postgres://crm:***@db.internal:5432/wa?sslmode=require"
+    assert "s3cret" not in json.dumps(body)
 
 
 async def test_health_503_when_sessions_dir_not_writable(api: Api, tmp_path: Path) -> None:

@@ -154,3 +154,32 @@ async def test_ready_diag_and_metrics_show_the_leases(tmp_path: Path, store: Sql
     finally:
         await client.close()
         await manager.stop()
+
+
+async def test_each_renewal_is_vouched_for_to_the_session_hosts(store: SqliteStore) -> None:
+    """`watch` hears the trusted time of every held lease after each renewal (not every sweep),
+    never more than the lease, and nothing for leases it gave up."""
+    heard: list[tuple[str, float]] = []
+    allowances: set[float] = set()
+
+    def watch(account: str, seconds: float, stop_within: float) -> None:
+        heard.append((account, seconds))
+        allowances.add(stop_within)
+
+    sessions = SlowSessions("a", {}, [])
+    rt = runtime(store, "a", sessions)
+    rt.watch = watch
+    await rt.start()
+    try:
+        await until(lambda: {a for a, _ in heard} == set(ACCOUNTS), 3 * LEASE)
+        await asyncio.sleep(LEASE)  # about three renewals per account
+        per_account = {a: sum(1 for x, _ in heard if x == a) for a in ACCOUNTS}
+        assert all(2 <= n <= 8 for n in per_account.values()), per_account
+        # the host must be disconnected by the daemon's local deadline: it starts earlier
+        assert allowances == {LEASE / 10}
+        assert all(0 < s <= LEASE * 0.9 for _, s in heard)
+    finally:
+        await rt.stop()
+    count = len(heard)
+    rt.vouch()
+    assert len(heard) == count  # handed over: nothing vouched for any more
