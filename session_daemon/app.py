@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,12 +19,17 @@ from typing import Any
 
 from aiohttp import web
 
+from session_daemon.autoreply.broadcast_runner import BroadcastRunner
+from session_daemon.autoreply.engine import AutoReplyEngine
+from session_daemon.autoreply.model import model_replier_from_env
+from session_daemon.autoreply.settings import auto_reply_config_from_env
 from session_daemon.cloud_api.runtime import CloudRuntime
 from session_daemon.config import ConfigError, Settings, check_sessions_dir, ensure_service_token
 from session_daemon.fleet.stats import FleetStats
 from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
+from session_daemon.http.routes_autoreply import BROADCAST_RUNNER
 from session_daemon.http.routes_outbox import SEND_PRECHECK, outbox_worker
 from session_daemon.http.server import HardenedRunner, install_log_filter
 from session_daemon.http.throttle import FailureThrottle, parse_networks
@@ -140,6 +146,8 @@ class Daemon:
         self.media: MediaService | None = None
         self.push: PushService | None = None
         self.groups: GroupSubjects | None = None
+        self.auto_reply: AutoReplyEngine | None = None
+        self.broadcasts: BroadcastRunner | None = None
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._stopping = False
@@ -180,6 +188,19 @@ class Daemon:
         if self.push is not None:
             self.push.start()
             listeners.append(self.push.on_created)
+        # Auto-reply (issue 16) hears stored messages through the same port and queues its
+        # replies in the outbox: the inbound package never imports the outbox. The lease check
+        # and the worker's wake are bound late (both are built below).
+        config = auto_reply_config_from_env()
+        self.auto_reply = AutoReplyEngine(
+            self.store,
+            config=config,
+            model=model_replier_from_env(config.model_timeout_s),
+            owns=self._owns,
+            wake=self._wake_outbox,
+        )
+        self.auto_reply.start()
+        listeners.append(self.auto_reply.on_created)
         self.pipeline = InboundPipeline(
             self.store,
             settings.journal_dir,
@@ -243,6 +264,15 @@ class Daemon:
         self.app.middlewares.append(forward)  # account actions reach the account's owner
         self.app.on_cleanup.append(close_forward)
         ctx.diag_sources["outbox"] = self.outbox.stats
+        ctx.diag_sources["autoReply"] = self.auto_reply.stats
+        self.broadcasts = BroadcastRunner(
+            self.store,
+            owns=self._owns,
+            wake=self._wake_outbox,
+            poll_s=settings_float("WHATSAPP_BROADCAST_POLL_SECONDS", 0.5),
+        )
+        self.app[BROADCAST_RUNNER] = self.broadcasts
+        ctx.diag_sources["broadcasts"] = self.broadcasts.stats
         ctx.diag_sources["cloudApi"] = self.cloud.diag
         # restoring only launches the session tasks: it is quick, and the API must not accept
         # account changes before the manager listens to transport events
@@ -251,6 +281,7 @@ class Daemon:
         log.info("sessions being restored: %s", self.manager.summary()["byStatus"])
         await self.outbox.start()
         self.cloud.start()  # the periodic health check of the cloud numbers run here
+        self.broadcasts.start()
         install_log_filter()
         self._runner = HardenedRunner(
             self.app,
@@ -283,6 +314,8 @@ class Daemon:
         steps: list[tuple[str, Callable[[], Any]]] = []
         if self._runner is not None:
             steps.append(("http", self._runner.cleanup))
+        if self.broadcasts is not None:
+            steps.append(("broadcasts", self.broadcasts.stop))
         if self.outbox is not None:
             steps.append(("outbox", self.outbox.stop))
         if self.leases is not None:  # sends drained: stop sessions and hand the leases over
@@ -291,6 +324,8 @@ class Daemon:
             steps.append(("sessions", self.manager.stop))
         if self.pipeline is not None:
             steps.append(("inbound", self.pipeline.stop))
+        if self.auto_reply is not None:
+            steps.append(("auto-reply", self._stop_auto_reply))
         if self.push is not None:
             steps.append(("push", self.push.stop))
         if self.media is not None:
@@ -310,6 +345,26 @@ class Daemon:
             await asyncio.to_thread(self.store.close)
         if self.identity is not None:
             self.identity.close()
+
+    def _owns(self, account_id: str) -> bool:
+        """Only the lease holder of an account replies or broadcasts for it."""
+        return self.leases is not None and self.leases.coordinator.holds(account_id)
+
+    def _wake_outbox(self) -> None:
+        if self.outbox is not None:
+            self.outbox.wake()
+
+    async def _stop_auto_reply(self) -> None:
+        if self.auto_reply is not None:
+            await asyncio.to_thread(self.auto_reply.stop)
+
+
+def settings_float(name: str, default: float) -> float:
+    raw = (os.environ.get(name) or "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else default
+    except ValueError:
+        return default
 
 
 async def run(settings: Settings) -> None:

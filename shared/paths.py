@@ -15,7 +15,7 @@ API (stdlib only; cheap to import from Cloud Functions):
 - Collections: `THREADS`, `MESSAGES`, `EXTRACTIONS`, `OUTBOX`, `ACCOUNTS`, `ACCOUNT_SECRETS`,
   `CLIENTS`, `CLIENT_STATS_INDEX`, `EVENTS` (`evenimente`), `COUNTERS`, `CONFIG`, `APP_CONFIG`,
   `STAFF_PROFILES`, `USERS`, `PENDING_RECEIPTS`, `WA_SESSIONS`, `ACCOUNT_LEASES`,
-  `DAEMON_INSTANCES`; all of them in `COLLECTIONS`.
+  `DAEMON_INSTANCES`, `BROADCASTS`; all of them in `COLLECTIONS`.
 - Builders (each returns a document path): `thread_path(t)`, `message_path(t, m)`,
   `extraction_path(t, key)`, `outbox_path(request_id)`, `account_path(a)`,
   `account_secrets_path(a)`, `client_path(phone)`, `client_stats_index_path(event_id)`,
@@ -23,7 +23,8 @@ API (stdlib only; cheap to import from Cloud Functions):
   `staff_profile_path(uid)`, `user_path(uid)`, `pending_receipt_path(account, wa_message_id)`,
   `wa_session_path(a)`,
   `account_lease_path(account)` (which daemon runs the account's session: holder, epoch,
-  expiry), `daemon_instance_path(instance)` (a daemon's heartbeat and address);
+  expiry), `daemon_instance_path(instance)` (a daemon's heartbeat and address),
+  `broadcast_path(broadcast_id)` (one broadcast and its per-recipient results);
   collection paths: `messages_collection(t)`. Fixed documents: `EVENT_SHORT_CODE_COUNTER`,
   `WHATSAPP_INBOX_CONFIG` (its `adminOnlyAccountIds`), `SUPER_ADMINS_CONFIG` (its `emails`),
   `AI_PROMPTS`; trigger pattern
@@ -47,6 +48,7 @@ __all__ = [
     "ACCOUNT_SECRETS",
     "AI_PROMPTS",
     "APP_CONFIG",
+    "BROADCASTS",
     "CLIENTS",
     "CLIENT_STATS_INDEX",
     "COLLECTIONS",
@@ -72,6 +74,7 @@ __all__ = [
     "account_path",
     "account_secrets_path",
     "app_config_path",
+    "broadcast_path",
     "check_id",
     "client_path",
     "client_stats_index_path",
@@ -113,8 +116,10 @@ PENDING_RECEIPTS: Final = "pendingReceipts"
 WA_SESSIONS: Final = "wa_sessions"
 ACCOUNT_LEASES: Final = "accountLeases"
 DAEMON_INSTANCES: Final = "daemonInstances"
+BROADCASTS: Final = "broadcasts"
 COLLECTIONS: Final = frozenset(
     {
+        BROADCASTS,
         THREADS,
         MESSAGES,
         EXTRACTIONS,
@@ -280,6 +285,11 @@ def account_lease_path(account_id: str) -> str:
 def daemon_instance_path(instance_id: str) -> str:
     """One daemon's heartbeat: liveness for the lease planner and for duplicate-id checks."""
     return f"{DAEMON_INSTANCES}/{check_id(instance_id, 'instanceId')}"
+
+
+def broadcast_path(broadcast_id: str) -> str:
+    """One broadcast (issue 16): its text, recipients and each recipient's result."""
+    return f"{BROADCASTS}/{check_id(broadcast_id, 'broadcastId')}"
 
 
 EVENT_SHORT_CODE_COUNTER: Final = counter_path("eventShortCode")

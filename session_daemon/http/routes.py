@@ -11,6 +11,7 @@ registered. A new table goes here (and nowhere else registers routes):
 | `ACCOUNT_ROUTES` | `routes_accounts` | always: accounts, pairing, backfill |
 | `PROXY_ROUTES` | `routes_proxy` | always: an account's own proxy (super-admins) |
 | `DATA_ROUTES` | `routes_data` | always: threads, messages, inbox |
+| `AUTO_REPLY_ROUTES` | `routes_autoreply` | always: a thread's auto-reply opt-out, broadcasts |
 | `SIMULATOR_ROUTES` | `simulator` | `--transport simulated` only |
 | `OUTBOX_ROUTES` | `routes_outbox` | with an outbox worker: send, wake |
 | `media_routes(store)` | `media.routes` | a local media store (no bucket): signed files |
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 
 from session_daemon.http.page import PAGE_ROUTES
 from session_daemon.http.routes_accounts import ACCOUNT_ROUTES
+from session_daemon.http.routes_autoreply import AUTO_REPLY_ROUTES
 from session_daemon.http.routes_data import DATA_ROUTES
 from session_daemon.http.routes_fleet import FLEET_ROUTES
 from session_daemon.http.routes_ops import OPS_ROUTES
@@ -54,6 +56,7 @@ def route_tables(
         ACCOUNT_ROUTES,
         PROXY_ROUTES,
         DATA_ROUTES,
+        AUTO_REPLY_ROUTES,
     ]
     if simulator:
         tables.append(SIMULATOR_ROUTES)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from session_daemon.autoreply.settings import MAX_FLOWS, AccountSettings, Flow, parse_hours
 from session_daemon.http.context import CONTEXT
 from session_daemon.http.errors import ApiError
 from session_daemon.http.jsonable import jsonable
@@ -22,14 +30,32 @@ MAX_PROMPT = 4000
 
 
 class AutoReplySettingsRequest(BaseModel):
+    """The app sends `enabled` and `prompt`; `flows`, `askName` and `businessHours` are the
+    daemon's additions (issue 16), each optional and kept when absent."""
+
     model_config = ConfigDict(strict=True, extra="ignore")
     enabled: bool | None = None
     prompt: Annotated[str, StringConstraints(max_length=MAX_PROMPT)] | None = None
+    flows: Annotated[list[Flow], Field(max_length=MAX_FLOWS)] | None = None
+    ask_name: bool | None = Field(None, alias="askName")
+    business_hours: str | None = Field(None, alias="businessHours", max_length=11)
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        parse_hours(value)  # ValueError names the field
+        return value or None
 
     @model_validator(mode="after")
     def _something(self) -> AutoReplySettingsRequest:
-        if self.enabled is None and self.prompt is None:
-            raise ValueError("send 'enabled' and/or 'prompt'")
+        if (
+            all(
+                v is None
+                for v in (self.enabled, self.prompt, self.flows, self.ask_name, self.business_hours)
+            )
+            and "business_hours" not in self.model_fields_set
+        ):
+            raise ValueError("send 'enabled', 'prompt', 'flows', 'askName' or 'businessHours'")
         return self
 
 
@@ -75,17 +101,23 @@ async def inbox(request: web.Request) -> web.Response:
     return web.json_response({"success": True, "messages": messages})
 
 
+def _settings_body(account_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    settings = AccountSettings.of(data)
+    return {
+        "success": True,
+        "accountId": account_id,
+        "enabled": bool(data.get("autoReplyEnabled", False)),
+        "prompt": str(data.get("autoReplyPrompt") or ""),
+        "flows": [flow.model_dump() for flow in settings.flows],
+        "askName": settings.ask_name,
+        "businessHours": data.get("autoReplyHours") if settings.hours else None,
+    }
+
+
 async def get_auto_reply(request: web.Request) -> web.Response:
     account_id = account_id_param(request)
     data = await require_account_access(request, account_id)
-    return web.json_response(
-        {
-            "success": True,
-            "accountId": account_id,
-            "enabled": bool(data.get("autoReplyEnabled", False)),
-            "prompt": str(data.get("autoReplyPrompt") or ""),
-        }
-    )
+    return web.json_response(_settings_body(account_id, data))
 
 
 async def set_auto_reply(request: web.Request) -> web.Response:
@@ -98,12 +130,15 @@ async def set_auto_reply(request: web.Request) -> web.Response:
         update["autoReplyEnabled"] = body.enabled
     if body.prompt is not None:
         update["autoReplyPrompt"] = body.prompt
+    if body.flows is not None:
+        update["autoReplyFlows"] = [flow.model_dump() for flow in body.flows]
+    if body.ask_name is not None:
+        update["autoReplyAskName"] = body.ask_name
+    if "business_hours" in body.model_fields_set:  # null or "" turns the hours off
+        update["autoReplyHours"] = body.business_hours
     await asyncio.to_thread(ctx.store.update, account_path(account_id), update)
-    enabled = body.enabled if body.enabled is not None else bool(data.get("autoReplyEnabled"))
-    prompt = body.prompt if body.prompt is not None else str(data.get("autoReplyPrompt") or "")
-    return web.json_response(
-        {"success": True, "accountId": account_id, "enabled": enabled, "prompt": prompt}
-    )
+    merged = {**data, **{k: v for k, v in update.items() if k != "updatedAt"}}
+    return web.json_response(_settings_body(account_id, merged))
 
 
 _LIMIT_500 = QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "default 500")
@@ -139,7 +174,8 @@ DATA_ROUTES: tuple[RouteSpec, ...] = (
         "/api/whatsapp/auto-reply-settings/{accountId}",
         set_auto_reply,
         "super_admin",
-        "Change auto-reply settings",
+        "Change auto-reply settings (the app's enabled/prompt; flows, askName, businessHours)",
         body=AutoReplySettingsRequest,
+        responses={200: "Saved", 400: "invalid_request (names the field)"},
     ),
 )

@@ -248,6 +248,10 @@ EXPECTED_ACCESS = {
     ("POST", "/api/whatsapp/auto-reply-settings/{accountId}"): "super_admin",
     ("POST", "/api/whatsapp/send"): "employee",
     ("POST", "/api/whatsapp/outbox/wake"): "employee",
+    # issue 16: a thread's auto-reply opt-out for staff, broadcasts for super-admins
+    ("POST", "/api/whatsapp/threads/{threadId}/auto-reply"): "employee",
+    ("POST", "/api/whatsapp/broadcasts/{accountId}"): "super_admin",
+    ("GET", "/api/whatsapp/broadcasts/{accountId}/{broadcastId}"): "super_admin",
 }
 
 
@@ -270,6 +274,7 @@ def test_every_route_enforces_its_documented_access_level(stack: Stack) -> None:
             path.replace("{accountId}", "wa_none")
             .replace("{phone}", "+40700000000")
             .replace("{threadId}", "wa_none__40700000000@s.whatsapp.net")
+            .replace("{broadcastId}", "b1")
         )
         assert _error(d.request(method, url, token=stranger)) == (403, "employee_only"), url
         reply = d.request(method, url, token=staff)
