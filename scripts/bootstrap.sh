@@ -18,6 +18,8 @@ cd "$ROOT"
 # One package per line (branches add theirs without conflicts).
 DEB_PACKAGES=(
     libmagic1
+    shellcheck
+    systemd
     chromium
     nginx-light
     postgresql

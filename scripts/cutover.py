@@ -16,7 +16,6 @@ is never deleted, so the swap can be run again after a failure.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -28,6 +27,9 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "us-central1"
@@ -117,7 +119,7 @@ def functions_steps(project: str, codebase: str) -> list[Step]:
     return steps
 
 
-def day_steps(args: argparse.Namespace, codebase: str) -> list[Step]:
+def day_steps(args: DayArgs, codebase: str) -> list[Step]:
     project = args.project
     store = f"firestore://{project}"
     daemon = [".venv/bin/superparty-daemon"]  # commands run in the checkout
@@ -163,14 +165,14 @@ def day_steps(args: argparse.Namespace, codebase: str) -> list[Step]:
     return steps
 
 
-def import_source(args: argparse.Namespace) -> list[str]:
+def import_source(args: DayArgs) -> list[str]:
     """The old backend's session folders (fresh), or `wa_sessions/*` of the store (may lag)."""
     if args.old_sessions == "store":
         return ["--from-store"]
     return ["--from-dir", args.old_sessions]
 
 
-def admin_step(args: argparse.Namespace) -> Step:
+def admin_step(args: DayArgs) -> Step:
     """The app's rules made its admin by a hard-coded address; ours by the claim or
     config/super_admins: set both up before our rules replace theirs."""
     title = "3b. make the app's admin a super-admin (before the rules replace the app's)"
@@ -237,38 +239,36 @@ def check_accounts(url: str, token: str | None, wait_s: float) -> None:
         time.sleep(5)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("day", "functions"):
-        p = sub.add_parser(name)
-        p.add_argument("--project", default=os.environ.get("FIREBASE_PROJECT", ""))
-        p.add_argument("--dry-run", action="store_true")
-        if name == "day":
-            p.add_argument("--old-backend-stop", default="sudo systemctl stop whatsapp-backend")
-            p.add_argument("--daemon-start", default="sudo systemctl start superparty-daemon")
-            p.add_argument("--daemon-url", default="http://127.0.0.1:8080")
-            p.add_argument("--sessions-path", default="/var/lib/superparty/sessions")
-            p.add_argument("--wait", type=float, default=300)
-            p.add_argument("--admin-email", default="", help="the app's admin address")
-            p.add_argument(
-                "--old-sessions",
-                default="/app/sessions",
-                help="the old backend's SESSIONS_PATH, or `store` for wa_sessions/*",
-            )
-    check = sub.add_parser("check-accounts")
-    check.add_argument("--daemon-url", default="http://127.0.0.1:8080")
-    check.add_argument("--token-file", type=Path)
-    check.add_argument("--wait", type=float, default=300)
-    args = parser.parse_args(argv)
+@dataclass(frozen=True)
+class DayArgs:
+    """The options of `day` (and of `functions`: project and dry_run only)."""
+
+    project: str
+    dry_run: bool = False
+    old_backend_stop: str = "sudo systemctl stop whatsapp-backend"
+    daemon_start: str = "sudo systemctl start superparty-daemon"
+    daemon_url: str = "http://127.0.0.1:8080"
+    sessions_path: str = "/var/lib/superparty/sessions"
+    wait: float = 300.0
+    admin_email: str = ""
+    old_sessions: str = "/app/sessions"
+
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=(__doc__ or "").split("\n")[0],
+    pretty_exceptions_enable=False,
+)
+Project = Annotated[str, typer.Option(envvar="FIREBASE_PROJECT", help="the Firebase project id")]
+DryRun = Annotated[bool, typer.Option(help="print the commands; run only the preflight checks")]
+Url = Annotated[str, typer.Option(help="the daemon's address")]
+Wait = Annotated[float, typer.Option(help="seconds to wait for every account to connect")]
+_DEFAULTS = DayArgs(project="")
+
+
+def _swap(args: DayArgs, day: bool) -> None:
     try:
-        if args.command == "check-accounts":
-            token = os.environ.get("WHATSAPP_DAEMON_TOKEN")
-            if args.token_file is not None:
-                token = args.token_file.read_text(encoding="utf-8").strip()
-            check_accounts(args.daemon_url, token, args.wait)
-            return 0
-        day = args.command == "day"
         preflight(args.project, args.dry_run, rules=day, indexes=day)
         codebase = codebase_of_repo()
         steps = day_steps(args, codebase) if day else functions_steps(args.project, codebase)
@@ -277,7 +277,61 @@ def main(argv: list[str] | None = None) -> int:
         run_steps(steps, args.project, codebase, args.dry_run)
     except CutoverError as exc:
         print(f"cut-over stopped: {exc}", file=sys.stderr)
-        return 1
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def day(
+    project: Project = "",
+    dry_run: DryRun = False,
+    old_backend_stop: Annotated[str, typer.Option()] = _DEFAULTS.old_backend_stop,
+    daemon_start: Annotated[str, typer.Option()] = _DEFAULTS.daemon_start,
+    daemon_url: Url = _DEFAULTS.daemon_url,
+    sessions_path: Annotated[str, typer.Option()] = _DEFAULTS.sessions_path,
+    wait: Wait = _DEFAULTS.wait,
+    admin_email: Annotated[str, typer.Option(help="the app's admin address")] = "",
+    old_sessions: Annotated[
+        str, typer.Option(help="the old backend's SESSIONS_PATH, or `store` for wa_sessions/*")
+    ] = _DEFAULTS.old_sessions,
+) -> None:
+    """The order of the day, step by step."""
+    args = DayArgs(
+        project, dry_run, old_backend_stop, daemon_start, daemon_url, sessions_path, wait,
+        admin_email, old_sessions,
+    )  # fmt: skip
+    _swap(args, day=True)
+
+
+@app.command()
+def functions(project: Project = "", dry_run: DryRun = False) -> None:
+    """Only the functions swap, bucket by bucket."""
+    _swap(DayArgs(project, dry_run), day=False)
+
+
+@app.command("check-accounts")
+def check_accounts_command(
+    daemon_url: Url = _DEFAULTS.daemon_url,
+    token_file: Annotated[
+        Path | None, typer.Option(help="the service token's file [else WHATSAPP_DAEMON_TOKEN]")
+    ] = None,
+    wait: Wait = _DEFAULTS.wait,
+) -> None:
+    """Every account of the daemon connected (step 8)."""
+    token = os.environ.get("WHATSAPP_DAEMON_TOKEN")
+    try:
+        if token_file is not None:
+            token = token_file.read_text(encoding="utf-8").strip()
+        check_accounts(daemon_url, token, wait)
+    except (CutoverError, OSError) as exc:
+        print(f"cut-over stopped: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, prog_name="cutover.py", standalone_mode=True)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     return 0
 
 

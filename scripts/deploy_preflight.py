@@ -16,13 +16,16 @@ The project id is always required: `--project`, else FIREBASE_PROJECT. Never the
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from firestore_rules import Rules, RulesSyntaxError
@@ -173,7 +176,7 @@ def check_secrets(firebase: list[str], project: str, dry_run: bool) -> list[str]
     return lines
 
 
-def run(args: argparse.Namespace) -> list[str]:
+def run(args: Checks) -> list[str]:
     root: Path = args.root
     project = project_id(args.project)
     firebase = (os.environ.get("FIREBASE_BIN") or str(ROOT / "node_modules/.bin/firebase")).split()
@@ -189,25 +192,47 @@ def run(args: argparse.Namespace) -> list[str]:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--project")
-    parser.add_argument("--rules", action="store_true")
-    parser.add_argument("--indexes", action="store_true")
-    parser.add_argument("--functions", action="store_true")
-    parser.add_argument("--dry-run", action="store_true")
-    parser.add_argument("--print-codebase", action="store_true", help="print it and exit")
-    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout (tests: a copy)")
-    args = parser.parse_args(argv)
+@dataclass(frozen=True)
+class Checks:
+    project: str | None
+    rules: bool = False
+    indexes: bool = False
+    functions: bool = False
+    dry_run: bool = False
+    root: Path = ROOT
+
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+Flag = Annotated[bool, typer.Option()]
+
+
+@app.command(help=(__doc__ or "").split("\n")[0])
+def preflight(
+    project: Annotated[str | None, typer.Option(help="else FIREBASE_PROJECT")] = None,
+    rules: Flag = False,
+    indexes: Flag = False,
+    functions: Flag = False,
+    dry_run: Flag = False,
+    print_codebase: Annotated[bool, typer.Option(help="print it and exit")] = False,
+    root: Annotated[Path | None, typer.Option(help="the checkout [default: this one]")] = None,
+) -> None:
     try:
-        if args.print_codebase:
-            print(our_codebase(args.root / "firebase.json"))
-            return 0
-        for line in run(args):
+        root = root or ROOT
+        if print_codebase:
+            print(our_codebase(root / "firebase.json"))
+            return
+        for line in run(Checks(project, rules, indexes, functions, dry_run, root)):
             print(f"preflight: {line}")
     except PreflightError as exc:
         print(f"preflight failed, nothing deployed: {exc}", file=sys.stderr)
-        return 1
+        raise typer.Exit(1) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, prog_name="deploy_preflight.py", standalone_mode=True)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     return 0
 
 

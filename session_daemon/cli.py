@@ -1,7 +1,8 @@
-"""`superparty-daemon serve` runs the daemon; `superparty-daemon qr ACCOUNT` prints the current QR
-of an account in the terminal by asking the running daemon; `superparty-daemon set-admin EMAIL`
-makes a user a super-admin (claim + config/super_admins); `superparty-daemon add-cloud-account`
-adds a WhatsApp Cloud API number through the running daemon."""
+"""`superparty-daemon`: the session daemon (`serve`) and the operator's commands: an account's
+QR in the terminal, super-admins, the session import, adding a Cloud API number through the
+running daemon, backup and restore, and what sits in the journal, what is parked, what is stuck
+in the outbox, what a document holds, who owns which account. The reference (generated from
+`--help`) is in README.md."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import asyncio
 import importlib
 import importlib.util
 import json
-import logging
 import os
 import sys
 import urllib.error
@@ -20,21 +20,13 @@ from typing import Annotated
 
 import typer
 
-from session_daemon import admin_cli
+from session_daemon import admin_cli, cli_ops
 from session_daemon.cloud_api.cli_command import make_add_cloud_account
 from session_daemon.config import DEFAULT_TOKEN_FILE, ConfigError, settings_from_env
+from session_daemon.logs import configure_logging
 from session_daemon.session_import.command import import_sessions
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-
-
-def _configure_logging(level: str) -> None:
-    # neonize calls logging.basicConfig at import: import it first, then take over (force=True).
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
 
 
 @cli.command()
@@ -55,6 +47,9 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(envvar="LOG_LEVEL")] = "INFO",
+    log_format: Annotated[
+        str, typer.Option(envvar="LOG_FORMAT", help="text | json (one JSON object per line)")
+    ] = "text",
 ) -> None:
     """Run the session daemon until SIGINT/SIGTERM."""
     from session_daemon.app import run
@@ -84,7 +79,12 @@ def serve(
         except Exception as exc:  # missing libmagic and similar
             typer.echo(f"cannot load neonize: {exc}", err=True)
             raise typer.Exit(2) from None
-    _configure_logging(log_level)
+    if log_format.lower() not in ("text", "json"):
+        typer.echo(
+            f"configuration error: LOG_FORMAT must be text or json, not {log_format!r}", err=True
+        )
+        raise typer.Exit(2)
+    configure_logging(log_level, log_format)
     try:
         asyncio.run(run(settings))
     except ConfigError as exc:
@@ -152,6 +152,7 @@ def qr(
 cli.command("set-admin")(admin_cli.set_admin)
 cli.command("import-sessions")(import_sessions)
 cli.command("add-cloud-account")(make_add_cloud_account(_token))
+cli_ops.register(cli)  # backup, restore, journal, parked, outbox, doc, owners
 
 
 def main() -> None:

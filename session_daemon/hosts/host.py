@@ -45,6 +45,7 @@ from typing import Any, Final
 
 from session_daemon.hosts import wire
 from session_daemon.hosts.lease_watchdog import LeaseWatchdog
+from session_daemon.logs import configure_logging
 from session_daemon.transport.port import (
     HistorySyncChunk,
     MessageReceived,
@@ -367,11 +368,14 @@ def run_host(fd: int, engine: str) -> None:
     die_with_parent()
     # Go's fmt.Println writes to fd 1 ("Press Ctrl+C to exit"): keep fd 1 for logs only.
     os.dup2(2, 1)
-    logging.basicConfig(
-        level=os.environ.get("SESSION_HOST_LOG_LEVEL", "WARNING"),
-        stream=sys.stderr,
-        format="session-host[%(process)d] %(levelname)s %(name)s: %(message)s",
-    )
+    if os.environ.get("LOG_FORMAT", "").lower() == "json":  # inherited from the daemon
+        configure_logging(os.environ.get("SESSION_HOST_LOG_LEVEL", "WARNING"), "json")
+    else:
+        logging.basicConfig(
+            level=os.environ.get("SESSION_HOST_LOG_LEVEL", "WARNING"),
+            stream=sys.stderr,
+            format="session-host[%(process)d] %(levelname)s %(name)s: %(message)s",
+        )
     logging.getLogger("neonize.utils.ffmpeg").setLevel(logging.ERROR)  # no media conversion here
     sock = socket.socket(fileno=fd)
     channel = Channel(sock)

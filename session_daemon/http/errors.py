@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -17,7 +18,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
-from shared.paths import InvalidId
+from session_daemon.logs import bind
+from shared.paths import InvalidId, is_id
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +73,31 @@ async def read_in_time(request: web.Request, read: Awaitable[T]) -> T:
         raise ApiError(400, "invalid_request", "The request body could not be read.") from None
 
 
+_QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})  # probes: every few seconds
+access_log = logging.getLogger("session_daemon.http.access")
+
+
+def _log_access(request: web.Request, status: int, seconds: float) -> None:
+    """One line per request: the method and the route *pattern* (never the path itself, whose
+    query may hold a link signature, nor a header); the ids are the line's fields."""
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "(no route)"
+    level = logging.DEBUG if route in _QUIET_PATHS else logging.INFO
+    if access_log.isEnabledFor(level):
+        access_log.log(level, f"{request.method} {route} %d in %.1f ms", status, seconds * 1e3)
+
+
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Echo the caller's `X-Request-ID` (or a new one) on every response, errors included."""
     given = request.headers.get("X-Request-ID", "")
     request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-    response = await handler(request)
+    # Every log line of this request carries its id, and the path's account when it names one.
+    started = time.monotonic()
+    account = request.match_info.get("accountId")
+    with bind(requestId=request_id, account=account if is_id(account) else None):
+        response = await handler(request)
+        _log_access(request, response.status, time.monotonic() - started)
     response.headers["X-Request-ID"] = request_id
     return response
 

@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 import session_daemon.outbox.items as items
 from session_daemon.leases.record import Fence
+from session_daemon.logs import bind
 from session_daemon.outbox.config import OutboxConfig
 from session_daemon.outbox.items import (
     ACCOUNT_OK,
@@ -493,10 +494,16 @@ class OutboxWorker:
                 await self._sleep(gap)
                 continue
             lane.busy, lane.current = True, snap.id
+            ids = {
+                "account": lane.account_id,
+                "threadId": snap.data.get("threadId"),
+                "requestId": snap.id,
+            }
             try:
-                await self._process(lane, snap)
+                with bind(**ids):  # on every log line about this item (JSON logs)
+                    await self._process(lane, snap)
             except Exception:
-                log.exception("outbox item %s: unexpected error", snap.id)
+                log.exception("outbox item %s: unexpected error", snap.id, extra=ids)
             finally:
                 lane.busy, lane.current = False, None
                 lane.items.pop(snap.id, None)
@@ -692,6 +699,7 @@ class OutboxWorker:
                     items.record_sent, self.store, rid, attempt_id, result, now=self._clock()
                 )
                 self._count(account_id, "sent")
+                log.info("outbox item sent")  # its ids are the line's fields (bound per item)
                 return
             except Exception:
                 log.exception("outbox item %s sent but not recorded (try %d)", rid, attempt + 1)

@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from session_daemon.config import Settings
+from session_daemon.logs import bind
 from session_daemon.sessions.account_lifecycle import (
     AccountLifecycle,
     AddResult,
@@ -382,7 +383,8 @@ class SessionManager:
         self._cancel_tasks(state)
         state.generation = next(self._generations)
         state.connect_attempts = 0
-        state.start_task = self.spawn(self._start_with_retry(state, state.generation, paired))
+        with bind(account=state.account_id):  # the task's log lines name the account
+            state.start_task = self.spawn(self._start_with_retry(state, state.generation, paired))
 
     async def _stop_for_shutdown(self, state: SessionState) -> None:
         async with self._ops(state.account_id):

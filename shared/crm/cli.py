@@ -13,13 +13,16 @@ uses the model when a key is set."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Annotated, Any, TextIO
+
+import typer
 
 from shared.crm.ask import FreeTextModel, answer_question
 from shared.crm.drafting import draft_event, quick_check
@@ -32,6 +35,12 @@ from shared.events import LOCAL_TZ
 
 class InputError(ValueError):
     pass
+
+
+class ExtractorKind(StrEnum):
+    heuristic = "heuristic"
+    model = "model"
+    auto = "auto"
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -151,57 +160,110 @@ def _emit(out: TextIO, payload: dict[str, Any]) -> None:
     out.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="superparty-crm", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    on_files = argparse.ArgumentParser(add_help=False)
-    on_files.add_argument("file", type=Path)
-    on_files.add_argument(
-        "--extractor",
-        choices=("heuristic", "model", "auto"),
-        default="heuristic",
-        help="which extractor / free-text model to use (default: heuristic)",
-    )
-    on_files.add_argument("--json", action="store_true", help="eval: print the summary as JSON")
-    on_files.add_argument("--verbose", "-v", action="store_true", help="eval: list every miss")
-    for name, text in (
-        ("extract", "draft an event from each conversation"),
-        ("ask", "answer each question from the client's events"),
-        ("eval", "score extraction or ask records against `expected`"),
-    ):
-        commands.add_parser(name, parents=[on_files], help=text)
-    rebuild = commands.add_parser(
-        "rebuild-client-stats",
-        help="recompute clients/ totals from every event (the cut-over from the old system)",
-    )
-    rebuild.add_argument("--store", required=True, help="sqlite:///path.db or firestore://PROJECT")
-    return parser
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=(__doc__ or "").split("\n\n")[0],
+    pretty_exceptions_enable=False,
+)
+FileArg = Annotated[Path, typer.Argument(help="a JSON-lines file", show_default=False)]
+Which = Annotated[
+    ExtractorKind,
+    typer.Option(help="which extractor / free-text model to use (default: heuristic)"),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="eval: print the summary as JSON")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="eval: list every miss")]
 
 
-def run(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "rebuild-client-stats":
-        return _rebuild_client_stats(args.store, out)
-    if not args.file.is_file():
-        print(f"superparty-crm: no such file: {args.file}", file=sys.stderr)
-        return 2
+def _out(ctx: typer.Context) -> TextIO:
+    return ctx.obj if ctx.obj is not None else sys.stdout
+
+
+@app.command()
+def extract(
+    ctx: typer.Context,
+    file: FileArg,
+    extractor: Which = ExtractorKind.heuristic,
+    json_: AsJson = False,
+    verbose: Verbose = False,
+) -> None:
+    """draft an event from each conversation"""
+    _on_file(_out(ctx), "extract", file, extractor.value, json_, verbose)
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    file: FileArg,
+    extractor: Which = ExtractorKind.heuristic,
+    json_: AsJson = False,
+    verbose: Verbose = False,
+) -> None:
+    """answer each question from the client's events"""
+    _on_file(_out(ctx), "ask", file, extractor.value, json_, verbose)
+
+
+@app.command("eval")
+def eval_(
+    ctx: typer.Context,
+    file: FileArg,
+    extractor: Which = ExtractorKind.heuristic,
+    json_: AsJson = False,
+    verbose: Verbose = False,
+) -> None:
+    """score extraction or ask records against `expected`"""
+    _on_file(_out(ctx), "eval", file, extractor.value, json_, verbose)
+
+
+@app.command("rebuild-client-stats")
+def rebuild_client_stats_command(
+    ctx: typer.Context,
+    store: Annotated[str, typer.Option(help="sqlite:///path.db or firestore://PROJECT")],
+) -> None:
+    """recompute clients/ totals from every event (the cut-over from the old system)"""
+    raise typer.Exit(_rebuild_client_stats(store, _out(ctx)))
+
+
+def _on_file(
+    out: TextIO, command: str, file: Path, kind: str, as_json: bool, verbose: bool
+) -> None:
+    if not file.is_file():
+        print(f"superparty-crm: no such file: {file}", file=sys.stderr)
+        raise typer.Exit(2)
     try:
-        chat_model = _chat_model(args.extractor)
+        chat_model = _chat_model(kind)
         extractor: Extractor = (
             ModelExtractor(chat_model) if chat_model is not None else HeuristicExtractor()
         )
         ask_model = ModelAsk(chat_model) if chat_model is not None else None
-        if args.command == "extract":
-            for number, record in _records(args.file):
-                _emit(out, extract_record(record, extractor, f"{args.file}:{number}"))
-        elif args.command == "ask":
-            for number, record in _records(args.file):
-                _emit(out, ask_record(record, ask_model, f"{args.file}:{number}"))
+        if command == "extract":
+            for number, record in _records(file):
+                _emit(out, extract_record(record, extractor, f"{file}:{number}"))
+        elif command == "ask":
+            for number, record in _records(file):
+                _emit(out, ask_record(record, ask_model, f"{file}:{number}"))
         else:
-            _evaluate(args, extractor, ask_model, out)
+            _evaluate(EvalArgs(file, kind, as_json, verbose), extractor, ask_model, out)
     except InputError as exc:
         print(f"superparty-crm: {exc}", file=sys.stderr)
-        return 2
+        raise typer.Exit(2) from None
+
+
+@dataclass(frozen=True)
+class EvalArgs:
+    file: Path
+    extractor: str
+    json: bool
+    verbose: bool
+
+
+def run(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    """Run one command (argv without the program name); returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:  # standalone: typer prints usage errors and help itself, then exits
+        app(args=args, prog_name="superparty-crm", standalone_mode=True, obj=out)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     return 0
 
 
@@ -223,7 +285,7 @@ def _rebuild_client_stats(store_url: str, out: TextIO) -> int:
 
 
 def _evaluate(
-    args: argparse.Namespace, extractor: Extractor, ask_model: FreeTextModel | None, out: TextIO
+    args: EvalArgs, extractor: Extractor, ask_model: FreeTextModel | None, out: TextIO
 ) -> None:
     extraction = ExtractionScore()
     ask = AskScore()

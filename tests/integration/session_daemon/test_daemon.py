@@ -88,7 +88,11 @@ def test_pair_receive_restart_history_lid_logout(daemon: DaemonProcess) -> None:
     for account in (a, b):
         d.wait_for(lambda: d.account_status(account) == "connected", what="resumed")  # noqa: B023
         assert d.get(f"/api/whatsapp/qr/{account}").json()["qr"] is None
-    assert ok(d.get("/api/simulator/state"))["sessions"] == {a: "connected", b: "connected"}
+    # The stored status still says connected from before the restart: wait for the network.
+    d.wait_for(
+        lambda: ok(d.get("/api/simulator/state"))["sessions"] == {a: "connected", b: "connected"},
+        what="both sessions on the simulated network again",
+    )
     assert messages_by_thread(d) == {k: sorted(v) for k, v in sent.items()}
     sent[f"{a}__{jid(C1)}"].append(send(d, a, C1, "after restart"))
     drain(d)
