@@ -198,6 +198,7 @@ class Daemon:
             model=model_replier_from_env(config.model_timeout_s),
             owns=self._owns,
             wake=self._wake_outbox,
+            on_outcome=fleet.on_auto_reply,
         )
         self.auto_reply.start()
         listeners.append(self.auto_reply.on_created)

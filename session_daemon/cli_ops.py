@@ -27,8 +27,12 @@ StoreOpt = Annotated[
     str | None,
     typer.Option("--store", help="sqlite:///path or firestore://PROJECT [env STORE_URL]"),
 ]
+# text, not Path: Path() would fold the '//' of a postgres:// URL
 SessionsOpt = Annotated[
-    Path | None, typer.Option(help="session databases folder [env SESSIONS_PATH]")
+    str | None,
+    typer.Option(
+        help="session databases folder, or postgres://user:pw@host:port/prefix [env SESSIONS_PATH]"
+    ),
 ]
 DataOpt = Annotated[
     Path | None,
@@ -42,7 +46,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _layout(store: str | None, sessions: Path | None, data: Path | None = None) -> Layout:
+def _layout(store: str | None, sessions: str | None, data: Path | None = None) -> Layout:
     try:
         settings = settings_from_env(store_url=store, sessions_path=sessions, data_path=data)
     except ConfigError as exc:

@@ -149,7 +149,6 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
         "transport": transport,
         "host": env.get("HOST") or "127.0.0.1",
         "port": _env_int(env, "PORT", 8080),
-        "sessions_path": Path(env.get("SESSIONS_PATH") or DEFAULT_SESSIONS_PATH),
         "service_token": env.get("WHATSAPP_DAEMON_TOKEN") or None,
         "token_file": Path(env.get("WHATSAPP_DAEMON_TOKEN_FILE") or DEFAULT_TOKEN_FILE),
         "max_concurrent_pairings": _env_int(env, "WHATSAPP_MAX_CONCURRENT_PAIRINGS", 3),
@@ -192,14 +191,21 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: object)
     if env.get("INBOUND_JOURNAL_PATH"):
         values["journal_path"] = Path(env["INBOUND_JOURNAL_PATH"])
     for key, value in overrides.items():
-        if value is not None:
-            values[key] = Path(str(value)) if key in {"sessions_path", "token_file"} else value
-    from session_daemon.sessions.pg_sessions import is_postgres_url  # (sessions/ imports us)
+        if value is not None and key != "sessions_path":
+            values[key] = Path(str(value)) if key == "token_file" else value
+    # (sessions/ imports this module)
+    from session_daemon.sessions.session_db import BadSessionsOption, parse_sessions_option
 
-    raw_sessions = str(overrides.get("sessions_path") or env.get("SESSIONS_PATH") or "")
-    if is_postgres_url(raw_sessions):  # Path() would fold the '//': keep the URL as text
-        values["sessions_url"] = raw_sessions
-        values["sessions_path"] = Path(DEFAULT_SESSIONS_PATH)
+    # one parser for the flag and the variable: a folder, or a postgres:// URL kept as text
+    # (Path() would fold its '//')
+    raw_sessions = overrides.get("sessions_path") or env.get("SESSIONS_PATH") or ""
+    if raw_sessions:
+        try:
+            folder, url = parse_sessions_option(str(raw_sessions))
+        except BadSessionsOption as exc:
+            raise ConfigError(f"SESSIONS_PATH: {exc}") from None
+        values["sessions_path"] = folder or Path(DEFAULT_SESSIONS_PATH)
+        values["sessions_url"] = url
     settings = Settings(**values)  # type: ignore[arg-type]
     validate(settings)
     return settings

@@ -84,6 +84,7 @@ class AutoReplyEngine:
         owns: Callable[[str], bool] = lambda _account: True,
         wake: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utc_now,
+        on_outcome: Callable[[str, str], None] = lambda _account, _outcome: None,
     ) -> None:
         self.store = store
         self.config = config
@@ -91,6 +92,7 @@ class AutoReplyEngine:
         self.owns = owns
         self.wake = wake
         self.clock = clock
+        self.on_outcome = on_outcome  # (account, outcome): the per-number metrics (fleet)
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._queues: list[queue.Queue[Any]] = []
@@ -116,9 +118,10 @@ class AutoReplyEngine:
         self._queues.clear()
         self._threads.clear()
 
-    def _count(self, name: str) -> None:
+    def _count(self, name: str, account_id: str) -> None:
         with self._lock:
             self.counts[name] += 1
+        self.on_outcome(account_id, name)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -144,7 +147,7 @@ class AutoReplyEngine:
             try:
                 q.put_nowait(incoming_of(item))
             except queue.Full:
-                self._count("dropped_queue_full")
+                self._count("dropped_queue_full", record.account_id)
                 log.warning("auto-reply queue full: no reply for %s", item.thread_id)
 
     def _run(self, q: queue.Queue[Any]) -> None:
@@ -155,7 +158,7 @@ class AutoReplyEngine:
             try:
                 self.handle(msg)
             except Exception:
-                self._count("error")
+                self._count("error", msg.account_id)
                 log.exception("auto-reply failed for thread %s", msg.thread_id)
 
     # ---- one message --------------------------------------------------------------------------
@@ -165,7 +168,7 @@ class AutoReplyEngine:
         reason, `duplicate`, `none`, `model_failed`, or the plan's kind when something was
         queued), also counted in `stats()`."""
         outcome = self._handle(msg)
-        self._count(outcome)
+        self._count(outcome, msg.account_id)
         return outcome
 
     def _handle(self, msg: Incoming) -> str:

@@ -81,6 +81,12 @@ class AccountCollector(Collector):
         reconnects = CounterMetricFamily(
             "superparty_reconnects", "Connections after the first one", labels=["account"]
         )
+        auto_replies = CounterMetricFamily(
+            "superparty_auto_replies",
+            "Auto-reply outcomes per client message: the reply kind queued, or why none was "
+            "(a gate's reason, model_failed, duplicate, ...)",
+            labels=["account", "outcome"],
+        )
         for snap in accounts:
             acc = snap.id
             current = local.status_of(acc) or str(snap.data.get("status") or "")
@@ -100,7 +106,11 @@ class AccountCollector(Collector):
                 phone.add_metric([acc], seen)
             lag.add_metric([acc], buckets=stats.lag_buckets(), sum_value=stats.lag_sum)
             reconnects.add_metric([acc], stats.reconnects_total)
-        yield from (up, status, inbound, outbound, depth, last_in, phone, lag, reconnects)
+            for outcome, count in sorted(stats.auto_replies.items()):  # the outcomes seen
+                auto_replies.add_metric([acc, outcome], count)
+        yield from (
+            up, status, inbound, outbound, depth, last_in, phone, lag, reconnects, auto_replies
+        )  # fmt: skip
 
 
 def _seconds(value: Any) -> float | None:

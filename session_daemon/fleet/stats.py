@@ -1,11 +1,13 @@
 """Per-number activity a daemon saw itself: the source of the per-account Prometheus series and
 of the fleet dashboard's counters.
 
-Fed by three hooks (each may run on any thread; one lock guards everything):
+Fed by four hooks (each may run on any thread; one lock guards everything):
 - `on_created`: the inbound pipeline's messages created in the store (a client's message is
   *inbound*; one typed on the phone counts as the number's last *outbound* activity);
 - `on_outbox`: the outbox worker's final outcome of an item (`sent` or `failed`);
-- `on_connected`: a session reached `connected`; every one after the first is a reconnect.
+- `on_connected`: a session reached `connected`; every one after the first is a reconnect;
+- `on_auto_reply`: the auto-reply engine's outcome for one client message (a reply kind queued,
+  or the gate that stopped it, `model_failed`, ...).
 
 Counters only ever grow for the life of the process (Prometheus computes rates); the "today"
 figures restart at midnight in the company's time zone. Nothing here is persisted: after a
@@ -39,6 +41,7 @@ class AccountStats:
     inbound_total: int = 0
     outbound_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     reconnects_total: int = 0
+    auto_replies: dict[str, int] = field(default_factory=dict)  # outcome -> count
     connections: int = 0  # Connected events seen (the first is not a reconnect)
     last_inbound_at: datetime | None = None
     last_outbound_at: datetime | None = None
@@ -122,6 +125,11 @@ class FleetStats:
             if stats.connections > 1:
                 stats.reconnects_total += 1
 
+    def on_auto_reply(self, account_id: str, outcome: str) -> None:
+        with self._lock:
+            stats = self._get(account_id, self._clock())
+            stats.auto_replies[outcome] = stats.auto_replies.get(outcome, 0) + 1
+
     def needs_seed(self, account_id: str) -> bool:
         with self._lock:
             return account_id not in self._seeded
@@ -147,6 +155,7 @@ class FleetStats:
                 inbound_total=stats.inbound_total,
                 outbound_total=dict(stats.outbound_total),
                 reconnects_total=stats.reconnects_total,
+                auto_replies=dict(stats.auto_replies),
                 connections=stats.connections,
                 last_inbound_at=stats.last_inbound_at,
                 last_outbound_at=stats.last_outbound_at,

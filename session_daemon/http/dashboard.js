@@ -34,6 +34,7 @@
   const notice = $("notice");
   const rows = new Map(); // account id -> {tr, el: {...}, data}
   const lastQr = new Map(); // account id -> QR text shown
+  let noticeFor = null; // the account a pairing-code notice is about (cleared once it connects)
 
   async function api(method, path, body) {
     const init = { method, headers: { Authorization: "Bearer " + token }, cache: "no-store" };
@@ -55,9 +56,10 @@
     return { status: resp.status, ok: resp.ok, data };
   }
 
-  function say(text, isError) {
+  function say(text, isError, account) {
     notice.textContent = text;
     notice.className = isError ? "err" : "";
+    noticeFor = account || null;
   }
 
   function setText(el, text) {
@@ -130,7 +132,7 @@
     el.repair = button(actions, "New QR", "repair");
     el.pcode = button(actions, "Pairing code", "pairing-code");
     el.backfill = button(actions, "Backfill", "backfill");
-    el.autoreply = button(actions, "Pause auto-reply", "pause");
+    el.autoreply = button(actions, "Turn on auto-reply", "turn-on");
     const entry = { tr, el, data: null };
     actions.addEventListener("click", (ev) => {
       const b = ev.target.closest("button");
@@ -161,8 +163,11 @@
     el.repair.disabled = a.status === "connected";
     el.repair.title = a.status === "connected" ? "Connected: nothing to re-pair" : "";
     el.pcode.disabled = a.status === "connected";
-    setText(el.autoreply, a.autoReplyEnabled ? "Pause auto-reply" : "Resume auto-reply");
-    el.autoreply.dataset.action = a.autoReplyEnabled ? "pause" : "resume";
+    // by state: "Resume" would be wrong for a number that never had auto-reply on
+    setText(el.autoreply, a.autoReplyEnabled ? "Pause auto-reply" : "Turn on auto-reply");
+    el.autoreply.dataset.action = a.autoReplyEnabled ? "pause" : "turn-on";
+    // the code is typed on the phone: once the number is connected its notice is stale
+    if (noticeFor === a.id && a.status === "connected") say("");
   }
 
   async function showQr(entry) {
@@ -261,8 +266,8 @@
       ask: "Pause auto-reply on " + (a.name || a.id) + "? Clients get no automatic answers.",
       run: () => autoReply(a, false),
     }),
-    resume: (a) => ({
-      ask: "Turn auto-reply back on for " + (a.name || a.id) + "?",
+    "turn-on": (a) => ({
+      ask: "Turn on auto-reply for " + (a.name || a.id) + "? Clients get automatic answers.",
       run: () => autoReply(a, true),
     }),
   };
@@ -280,7 +285,8 @@
       const done = data.pairingCode
         ? "Pairing code for " + (a.name || a.id) + ": " + data.pairingCode
         : data.message || "Done.";
-      say(ok ? done : data.message || "That did not work (" + (data.error || "error") + ").", !ok);
+      const failed = data.message || "That did not work (" + (data.error || "error") + ").";
+      say(ok ? done : failed, !ok, ok && data.pairingCode ? a.id : null);
     } catch (e) {
       say("The daemon did not answer; try again.", true);
     }

@@ -4,9 +4,9 @@ The HTML is a shell; `/dashboard.js` (our own script, no third-party code: the C
 scripts from this origin only) fills it from `GET /api/fleet` every few seconds, updating the
 cells that changed in place (no full-page refresh, no flicker), shows a pairing number's QR
 from `GET /api/whatsapp/qr/{accountId}`, and runs the actions (re-pair with a QR or a pairing
-code, backfill, pause auto-reply, add a number) through the same bearer-protected JSON routes
-as the app, each after a confirmation dialog. Every text from the store is set as text, never
-as HTML.
+code, backfill, pause or turn on auto-reply, add a number) through the same bearer-protected
+JSON routes as the app, each after a confirmation dialog. Every text from the store is set as
+text, never as HTML.
 
 Who may see it, and why: the service token only, typed into the sign-in form (a POST body).
 - The page shows live QR and pairing codes, which reach super-admins only (CONTRACT.md section 6,

@@ -5,6 +5,8 @@
 - `POST /api/whatsapp/broadcasts/{accountId}` `{text, recipients, clientBroadcastId?}`
   (super-admins): one text to <= 256 recipients (E.164 phones or thread ids of the account);
   on a Cloud API account an approved `template` instead (issue 18's seam).
+- `GET /api/whatsapp/broadcasts/{accountId}` `?limit=` (super-admins): the account's broadcasts,
+  newest first, each with its per-status counts (no recipient lists).
 - `GET /api/whatsapp/broadcasts/{accountId}/{broadcastId}` (super-admins): per-recipient results.
 
 The broadcast runner (`BROADCAST_RUNNER`, set by the daemon's wiring) sends them; without one the
@@ -39,13 +41,23 @@ from session_daemon.http.routes_accounts import (
     admin_only_account_ids,
     require_account_access,
 )
-from session_daemon.http.routing import RouteSpec, principal, read_body
+from session_daemon.http.routing import QueryParam, RouteSpec, int_query, principal, read_body
 from shared.outbox import SendRejected, check_template
-from shared.paths import InvalidId, broadcast_path, check_id, outbox_path, thread_path
+from shared.paths import (
+    BROADCASTS,
+    InvalidId,
+    broadcast_path,
+    check_id,
+    outbox_path,
+    thread_path,
+)
+from shared.store.port import query
 from shared.store.sentinels import SERVER_TIMESTAMP
 
 BROADCAST_RUNNER: web.AppKey[BroadcastRunner] = web.AppKey("broadcast_runner", BroadcastRunner)
 DEFAULT_GAP_S: Final = 5.0
+LIST_DEFAULT: Final = 20
+LIST_MAX: Final = 100
 
 
 def broadcast_gap_from_env() -> float:
@@ -195,6 +207,37 @@ async def results(request: web.Request) -> web.Response:
     return web.json_response({"success": True, "broadcast": jsonable(body)})
 
 
+def _summary(bid: str, doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": bid,
+        "text": doc.get("text"),
+        "status": doc.get("status"),
+        "stopReason": doc.get("stopReason"),
+        "createdAt": doc.get("createdAt"),
+        "createdByUid": doc.get("createdByUid"),
+        "total": len(doc.get("recipients") or []),
+        "counts": counts(doc),
+    }
+
+
+async def list_broadcasts(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    account_id = account_id_param(request)
+    limit = int_query(request, "limit", LIST_DEFAULT, 1, LIST_MAX)
+    await require_account_access(request, account_id)
+    snaps = await asyncio.to_thread(
+        ctx.store.query,
+        query(
+            BROADCASTS,
+            where=[("accountId", "==", account_id)],
+            order_by=[("createdAtMs", "desc")],
+            limit=limit,
+        ),
+    )
+    rows = [_summary(snap.id, snap.data) for snap in snaps]
+    return web.json_response({"success": True, "broadcasts": jsonable(rows)})
+
+
 AUTO_REPLY_ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
         "POST",
@@ -223,6 +266,21 @@ AUTO_REPLY_ROUTES: tuple[RouteSpec, ...] = (
             "(names the field)",
             404: "account_not_found",
         },
+    ),
+    RouteSpec(
+        "GET",
+        "/api/whatsapp/broadcasts/{accountId}",
+        list_broadcasts,
+        "super_admin",
+        "The account's broadcasts, newest first, with per-status counts",
+        query=(
+            QueryParam(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": LIST_MAX},
+                f"default {LIST_DEFAULT}",
+            ),
+        ),
+        responses={200: "The broadcasts", 400: "invalid_request", 404: "account_not_found"},
     ),
     RouteSpec(
         "GET",

@@ -41,6 +41,8 @@ OWNER_ACTIONS: Final[dict[tuple[str, str], Access]] = {
     ("DELETE", "/api/whatsapp/accounts/{accountId}"): "super_admin",
     # a new proxy applies when the owner restarts the account's session
     ("PUT", "/api/whatsapp/accounts/{accountId}/proxy"): "super_admin",
+    # the owner's broadcast runner starts it at once (elsewhere it waits for the owner's scan)
+    ("POST", "/api/whatsapp/broadcasts/{accountId}"): "super_admin",
 }
 _PASSED_HEADERS: Final = ("Authorization", "Content-Type", "Accept", "X-Request-Id")
 _RETURNED_HEADERS: Final = ("Content-Type", "Cache-Control", "Retry-After")

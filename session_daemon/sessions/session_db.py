@@ -55,6 +55,25 @@ class FolderSessions:
         wipe_session_db(self.path(account_id))
 
 
+class BadSessionsOption(ValueError):
+    """`--sessions-path` / SESSIONS_PATH cannot be read as a folder or a postgres:// URL."""
+
+
+def parse_sessions_option(raw: str | Path) -> tuple[Path | None, str | None]:
+    """(folder, None) or (None, postgres URL) from `--sessions-path` / SESSIONS_PATH.
+
+    The option must arrive as text: `Path("postgres://h/p")` folds the '//' into
+    `postgres:/h/p`, which would silently become a folder named `postgres:`; that is refused."""
+    from session_daemon.sessions.pg_sessions import SCHEMES, is_postgres_url
+
+    text = str(raw)
+    if is_postgres_url(text):
+        return None, text
+    if text.lower().startswith(tuple(f"{scheme}:/" for scheme in SCHEMES)):
+        raise BadSessionsOption(f"{text!r} looks like a postgres URL without its '//'")
+    return Path(text), None
+
+
 def session_locations(settings: Settings) -> SessionLocations:
     if settings.sessions_url:
         from session_daemon.sessions.pg_sessions import PostgresSessions, parse_sessions_url

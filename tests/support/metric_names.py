@@ -31,6 +31,7 @@ EXPORTED: dict[str, str] = {
     "superparty_phone_last_seen_timestamp_seconds": "gauge",
     "superparty_inbound_lag_seconds": "histogram",
     "superparty_reconnects_total": "counter",
+    "superparty_auto_replies_total": "counter",
     # daemon-wide
     "superparty_sessions": "gauge",
     "superparty_pairings_in_progress": "gauge",

@@ -2,10 +2,11 @@
 
 A daemon runs on SQLite with the simulated transport. The operator signs in with the service
 token, adds a number from the page, sees its QR, asks for a pairing code (confirming the phone
-number), the phone pairs (simulator) and the row turns connected without the page reloading; a
-message arrives and the row's counters move; they pause auto-reply through its confirmation
-dialog. Screenshots of each state, at a desktop and a phone
-size, go to `test-artifacts/dashboard/` (git-ignored) for a person to look at.
+number), the phone pairs (simulator) and the row turns connected without the page reloading (the
+pairing code's notice goes); a message arrives and the row's counters move; a number that never
+had auto-reply on offers to turn it on; they pause it through its confirmation dialog.
+Screenshots of each state, at a desktop and a phone size, go to `test-artifacts/dashboard/`
+(git-ignored) for a person to look at.
 
 Chromium starts once for the module. Playwright cannot download browsers here: it launches
 `/usr/bin/chromium` (the bootstrap installs the `chromium` package) with a fresh profile of its
@@ -122,6 +123,7 @@ def test_operator_pairs_a_number_and_pauses_auto_reply(
     assert d.post(f"/api/simulator/pair/{account}", {}).status == 200
     expect(row.locator(".status")).to_have_text("connected")
     expect(row.locator(".qr")).to_be_hidden()
+    expect(desktop.locator("#notice")).to_have_text("")  # the pairing code's notice is gone
     reply = d.post(f"/api/simulator/messages/{account}", {"from": CLIENT, "text": "Bună"})
     assert reply.status == 200, reply.body
     expect(row.locator("td[data-label='Today in / out']")).to_have_text("1 / 0")
@@ -132,6 +134,8 @@ def test_operator_pairs_a_number_and_pauses_auto_reply(
     expect(phone.locator("tr[data-account] .status")).to_have_text("connected")
     shot(phone, "03-connected-phone")
 
+    # a number that never had auto-reply on offers to turn it on (not to "resume" it)
+    expect(row.locator("button[data-action=turn-on]")).to_have_text("Turn on auto-reply")
     # pause auto-reply: a confirmation first; Cancel changes nothing, Confirm pauses it
     d.post(f"/api/whatsapp/auto-reply-settings/{account}", {"enabled": True})
     pause = row.locator("button[data-action=pause]")
@@ -150,7 +154,7 @@ def test_operator_pairs_a_number_and_pauses_auto_reply(
     phone.locator("dialog#confirm >> text=Cancel").click()
     pause.click()
     dialog.locator("#confirm-ok").click()
-    expect(row.locator("button[data-action=resume]")).to_have_text("Resume auto-reply")
+    expect(row.locator("button[data-action=turn-on]")).to_have_text("Turn on auto-reply")
     assert d.get(f"/api/whatsapp/auto-reply-settings/{account}").json()["enabled"] is False
     shot(desktop, "05-paused-desktop")
 

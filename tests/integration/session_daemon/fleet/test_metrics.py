@@ -58,9 +58,10 @@ def test_metrics_names_and_per_number_series(daemon: DaemonProcess) -> None:
         sent = samples.get(("superparty_outbound_messages_total", one | {("status", "sent")}), 0)
         again = samples.get(("superparty_reconnects_total", one), 0)
         up = samples.get(("superparty_account_up", one), 0)
-        return sent == 1 and again == 1 and up == 1 and text
+        auto = samples.get(("superparty_auto_replies_total", one | {("outcome", "disabled")}), 0)
+        return sent == 1 and again == 1 and up == 1 and auto == 1 and text
 
-    text = d.wait_for(settled, what="the send, the reconnect and the number up")
+    text = d.wait_for(settled, what="the send, the reconnect, the number up, the auto-reply")
     assert _types(text) == EXPORTED
     samples = _samples(text)
     one = frozenset({("account", account)})

@@ -251,6 +251,7 @@ EXPECTED_ACCESS = {
     # issue 16: a thread's auto-reply opt-out for staff, broadcasts for super-admins
     ("POST", "/api/whatsapp/threads/{threadId}/auto-reply"): "employee",
     ("POST", "/api/whatsapp/broadcasts/{accountId}"): "super_admin",
+    ("GET", "/api/whatsapp/broadcasts/{accountId}"): "super_admin",
     ("GET", "/api/whatsapp/broadcasts/{accountId}/{broadcastId}"): "super_admin",
 }
 

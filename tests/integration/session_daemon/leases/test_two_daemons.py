@@ -1,8 +1,8 @@
 """Two real daemon processes on one SQLite store with account leases (lease 2 s): a QR asked
-through B for an account A runs is A's live QR (forwarded to the owner); /ready and /diag say who
-holds what; the accounts spread over both; kill -9 of one moves its accounts to the other within
-3 lease periods; a daemon started under a live one's id refuses to start; the killed one comes
-back under its id; SIGTERM hands its accounts over."""
+through B for an account A runs is A's live QR (forwarded to the owner), and so is a broadcast
+created through B; /ready and /diag say who holds what; the accounts spread over both; kill -9 of
+one moves its accounts to the other within 3 lease periods; a daemon started under a live one's
+id refuses to start; the killed one comes back under its id; SIGTERM hands its accounts over."""
 
 from __future__ import annotations
 
@@ -83,6 +83,12 @@ def test_two_daemons_share_accounts_by_lease(
     direct = a.get(f"/api/whatsapp/qr/{account}").json()
     assert via_b.status == 200 and via_b.json()["qr"] == direct["qr"]
     assert via_b.headers.get("x-superparty-owner") == a.base_url
+    # a broadcast created through b is created by a (whose runner starts it at once)
+    sent = b.post(
+        f"/api/whatsapp/broadcasts/{account}", {"text": "hi", "recipients": ["+40722123456"]}
+    )
+    assert sent.status == 200 and sent.json()["total"] == 1, sent.body
+    assert sent.headers.get("x-superparty-owner") == a.base_url
     # accounts that are not pairing spread over both daemons
     store = SqliteStore(store_path)
     for i in range(2, 6):

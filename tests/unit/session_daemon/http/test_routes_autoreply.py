@@ -154,3 +154,36 @@ async def test_cloud_accounts_broadcast_templates_linked_ones_text(api: Api) -> 
     assert stored is not None
     assert stored.data["template"] == {**template, "components": []}
     assert stored.data["text"] == "[template] party_offer"
+
+
+async def test_listing_an_accounts_broadcasts_newest_first(api: Api) -> None:
+    aid, other = await api.add(), await api.add("Second", "0722000002")
+    url = f"/api/whatsapp/broadcasts/{aid}"
+    made = []
+    for n in range(3):
+        payload = {"text": f"t{n}", "recipients": ["+40733111222"], "clientBroadcastId": f"b{n}"}
+        status, body, _ = await api.call("POST", url, payload)
+        assert status == 200, body
+        made.append(body["broadcastId"])
+        # created in the same millisecond would tie: spread them out
+        api.store.update(f"broadcasts/{body['broadcastId']}", {"createdAtMs": 1_000 + n})
+    status, body, _ = await api.call(
+        "POST", f"/api/whatsapp/broadcasts/{other}", {"text": "x", "recipients": ["+40733111222"]}
+    )
+    assert status == 200, body
+
+    status, got, _ = await api.call("GET", url)
+    assert status == 200, got
+    rows = got["broadcasts"]
+    assert [r["id"] for r in rows] == made[::-1]  # newest first, the other account's left out
+    assert rows[0]["text"] == "t2" and rows[0]["total"] == 1 and rows[0]["status"] == "running"
+    assert rows[0]["counts"] == {"pending": 1, "queued": 0, "sent": 0, "failed": 0, "skipped": 0}
+    assert "recipients" not in rows[0] and rows[0]["createdAt"]
+    status, got, _ = await api.call("GET", f"{url}?limit=2")
+    assert [r["id"] for r in got["broadcasts"]] == made[:0:-1]
+    status, got, _ = await api.call("GET", f"{url}?limit=many")
+    assert (status, got["error"]) == (400, "invalid_request")
+    status, got, _ = await api.call("GET", url, token="staff-id-token")
+    assert (status, got["error"]) == (403, "super_admin_only")
+    status, got, _ = await api.call("GET", "/api/whatsapp/broadcasts/nosuch")
+    assert (status, got["error"]) == (404, "account_not_found")

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from session_daemon.cli import cli
-from session_daemon.config import settings_from_env
+from session_daemon.config import ConfigError, settings_from_env
 from session_daemon.leases.identity import claim_default_identity
 from session_daemon.leases.record import Lease, lease_doc
 from session_daemon.ops.guard import locked_slots
@@ -157,3 +157,18 @@ def test_journal_and_parked_list_ids_never_text(tmp_path: Path) -> None:
     assert "B2" in parked.output and "A1" not in parked.output
     for out in (listed.output, parked.output):
         assert "words only" not in out and "Secret" not in out
+
+
+def test_sessions_path_flag_takes_a_postgres_url_as_text(tmp_path: Path) -> None:
+    """`--sessions-path postgres://…` on an operator command stays a URL (a Path would fold
+    its '//' into a folder named `postgres:`), like SESSIONS_PATH and `serve`'s flag."""
+    SqliteStore(tmp_path / "store.db").close()
+    url = "postgres://user:pw@db.internal:5432/wa"
+    where = ["--store", f"sqlite:///{tmp_path / 'store.db'}", "--data-path", str(tmp_path)]
+    result = runner.invoke(cli, ["backup", str(tmp_path / "bk"), *where, "--sessions-path", url])
+    assert result.exit_code == 0, result.output
+    assert "session databases are in PostgreSQL" in result.output
+    assert json.loads((tmp_path / "bk" / "manifest.json").read_text())["sessionsInPostgres"]
+    assert not Path("postgres:").exists()
+    with pytest.raises(ConfigError, match="without its '//'"):  # a folded URL: never a folder
+        settings_from_env({}, sessions_path=Path(url))
