@@ -53,6 +53,7 @@ __all__ = [
     "check_send_allowed",
     "check_template",
     "enqueue_send",
+    "media_kind",
     "message_path",
     "new_message_doc",
     "new_outbox_doc",
@@ -75,6 +76,7 @@ SEND_ERROR_STATUS: Final[dict[str, int]] = {
     "to_jid_mismatch": 403,
     "not_owner_or_cowriter": 403,
     "invalid_template": 400,
+    "reply_target_not_found": 404,
 }
 
 _MESSAGES: Final[dict[str, str]] = {
@@ -82,6 +84,7 @@ _MESSAGES: Final[dict[str, str]] = {
     "account_mismatch": "The conversation belongs to another WhatsApp account.",
     "to_jid_mismatch": "The recipient does not match this conversation.",
     "not_owner_or_cowriter": "Only the conversation's owner or a co-writer may send here.",
+    "reply_target_not_found": "The quoted message is not in this conversation.",
 }
 
 # Message statuses in the order they may advance; `played` receipts count as `read`.
@@ -108,6 +111,8 @@ class SendRequest:
     to_jid: str
     text: str
     client_message_id: str
+    reply_to_message_id: str | None = None
+    media: dict[str, Any] | None = None  # `{url, mimeType, fileName?}` (Cloud API accounts)
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,8 @@ def validate_send_request(body: object) -> SendRequest:
         to_jid=parsed.to_jid,
         text=parsed.text,
         client_message_id=parsed.client_message_id,
+        reply_to_message_id=parsed.reply_to_message_id,
+        media=parsed.media.model_dump(exclude_none=True) if parsed.media else None,
     )
 
 
@@ -304,6 +311,33 @@ def thread_summary_patch(
 # ---- the enqueue transaction ------------------------------------------------------------------
 
 
+def _reply_and_media(
+    reply_to: str | None, quoted: Any, media: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The outbox item's `replyTo {messageId, waMessageId}` (the quoted message's WhatsApp id,
+    which the send needs) and `media {url, mimeType, fileName?, kind}`."""
+    out: dict[str, Any] = {}
+    if reply_to:
+        data = quoted.data if quoted is not None else {}
+        wamid = data.get("waMessageId") or data.get("providerMessageId")
+        if not isinstance(wamid, str) or not wamid:
+            raise SendRejected("reply_target_not_found")
+        out["replyTo"] = {"messageId": reply_to, "waMessageId": wamid}
+    if media is not None:
+        out["media"] = {**dict(media), "kind": media_kind(str(media.get("mimeType") or ""))}
+    return out
+
+
+def media_kind(mime_type: str) -> str:
+    """WhatsApp's message type for a file: image, video, audio or (anything else) document.
+    Stickers are never chosen: a webp photo goes out as an image."""
+    base = mime_type.split(";", 1)[0].strip().lower()
+    for kind in ("image", "video", "audio"):
+        if base.startswith(f"{kind}/"):
+            return kind
+    return "document"
+
+
 def enqueue_send(
     store: DocumentStore,
     *,
@@ -316,6 +350,8 @@ def enqueue_send(
     now: datetime | None = None,
     privileged: bool = False,
     template: Mapping[str, Any] | None = None,
+    reply_to_message_id: str | None = None,
+    media: Mapping[str, Any] | None = None,
 ) -> EnqueueResult:
     """Write the outbox item and the optimistic message once per (thread, uid, clientMessageId).
 
@@ -324,6 +360,8 @@ def enqueue_send(
     """
     check_id(thread_id, "threadId")  # InvalidId before anything is read or written
     check_id(account_id, "accountId")
+    if reply_to_message_id:
+        check_id(reply_to_message_id, "replyToMessageId")
     checked_template = check_template(template) if template is not None else None
     request_id = send_request_id(thread_id, uid, client_message_id)
     at = ensure_utc(now) if now is not None else utc_now()
@@ -335,6 +373,9 @@ def enqueue_send(
         existing = tx.get(item_path)
         message = tx.get(msg_path)
         thread = tx.get(t_path)
+        quoted = (
+            tx.get(message_path(thread_id, reply_to_message_id)) if reply_to_message_id else None
+        )
         if existing is not None:
             return EnqueueResult(request_id, True, dict(message.data) if message else {})
         thread_data = thread.data if thread is not None else None
@@ -357,6 +398,8 @@ def enqueue_send(
         )
         if checked_template is not None:  # a Cloud API template send (the worker reads it)
             item["template"] = checked_template
+        extra = _reply_and_media(reply_to_message_id, quoted, media)
+        item.update(extra)
         tx.create(item_path, item)
         doc = new_message_doc(
             request_id=request_id,
@@ -367,6 +410,11 @@ def enqueue_send(
             client_message_id=client_message_id,
             now=at,
         )
+        if "replyTo" in extra:
+            doc["quotedMessageId"] = extra["replyTo"]["messageId"]
+        if "media" in extra:
+            doc["messageType"] = extra["media"]["kind"]
+            doc["mediaMimetype"] = extra["media"]["mimeType"]
         if message is None:
             tx.create(msg_path, doc)
         else:  # a message without its outbox item cannot come from us: keep it, fill the gaps

@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -74,6 +75,7 @@ __all__ = [
     "Payment",
     "Role",
     "RoleDetails",
+    "SendMedia",
     "SendRequest",
     "SendResult",
     "StaffProfile",
@@ -520,19 +522,31 @@ class AddAccountRequest(Payload):
     phone: PhoneE164
 
 
+class SendMedia(Payload):
+    """A file to send (Cloud API accounts): where the daemon fetches it (`url`, http or https,
+    e.g. a Storage download URL), its type and, for documents, the name the client sees."""
+
+    url: Annotated[str, Field(max_length=2048, pattern=r"^https?://\S+$")]
+    mime_type: Annotated[NonEmptyStr, Field(max_length=200)]
+    file_name: Annotated[str, Field(max_length=240)] | None = None
+
+
 class SendRequest(Payload):
-    """``whatsappProxySend`` body: all five fields required."""
+    """``whatsappProxySend`` body: the five fields required (`text` is the caption and may be
+    empty when `media` is given); `replyToMessageId` quotes a message of the thread."""
 
     thread_id: DocId
     account_id: DocId
     to_jid: JidStr
-    text: Annotated[str, Field(min_length=1, max_length=65_536)]
+    media: SendMedia | None = None  # before `text`: its check reads it
+    text: Annotated[str, Field(max_length=65_536)]
     client_message_id: Annotated[NonEmptyStr, Field(max_length=200)]
+    reply_to_message_id: DocId | None = None
 
     @field_validator("text")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+    def _not_blank(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip() and info.data.get("media") is None:
             raise ValueError("must not be blank")
         return value
 

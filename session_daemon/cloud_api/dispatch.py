@@ -14,7 +14,7 @@ from typing import Any
 
 from session_daemon.cloud_api.accounts import CLOUD
 from session_daemon.cloud_api.transport import CloudTransport
-from session_daemon.outbox.send_kinds import TemplateNotSupported
+from session_daemon.outbox.send_kinds import ReplyOrMediaNotSupported, TemplateNotSupported
 from session_daemon.transport.port import EventSink, SendResult, SessionLocation, WhatsAppTransport
 
 __all__ = ["DispatchingTransport"]
@@ -73,6 +73,21 @@ class DispatchingTransport:
             raise TemplateNotSupported(account_id)
         return await self.cloud.send_template(
             account_id, to_jid, name, language, params, components=components
+        )
+
+    async def send_message(
+        self,
+        account_id: str,
+        to_jid: str,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        media: Mapping[str, Any] | None = None,
+    ) -> SendResult:
+        if self._kind_of(account_id) != CLOUD:
+            raise ReplyOrMediaNotSupported(account_id)
+        return await self.cloud.send_message(
+            account_id, to_jid, text, reply_to=reply_to, media=media
         )
 
     def is_connected(self, account_id: str) -> bool:

@@ -217,6 +217,63 @@ class GraphClient:
             raise GraphFailure(_UNAVAILABLE, "the media file does not match its sha256")
         return info, data
 
+    async def upload_media(
+        self, phone_number_id: str, token: str, data: bytes, mime_type: str, file_name: str
+    ) -> str:
+        """`POST /{phone-number-id}/media` (multipart: `messaging_product`, `type`, `file`);
+        returns the media id a send refers to. Not a send: a lost answer is simply retried."""
+        if not token:
+            raise GraphFailure(classify(190), "no access token for this account", meta_code=190)
+        form = aiohttp.FormData(quote_fields=False)  # the file name as browsers send it
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", mime_type)
+        form.add_field("file", data, filename=file_name, content_type=mime_type)
+        url = f"{self.base_url}/{_node(phone_number_id)}/media"
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            async with self._session.post(
+                url, data=form, headers=headers, timeout=self._timeout
+            ) as resp:
+                try:
+                    payload: object = await resp.json(content_type=None)
+                except ValueError:
+                    payload = None
+                if resp.status >= 400:
+                    raise _failure(resp.status, payload)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise GraphFailure(_UNAVAILABLE, f"media upload failed: {type(exc).__name__}") from exc
+        media_id = payload.get("id") if isinstance(payload, dict) else None
+        if not isinstance(media_id, str) or not media_id:
+            raise GraphFailure(_UNAVAILABLE, "the upload answer carries no media id")
+        return media_id
+
+    async def fetch_file(self, url: str, *, max_bytes: int = MAX_MEDIA_BYTES) -> bytes:
+        """The file an outbox item names (a Storage download URL: no header), capped at
+        Meta's largest size. Not a Graph call, so no token goes with it."""
+        try:
+            async with self._session.get(url, timeout=self._timeout) as resp:
+                if resp.status >= 400:
+                    raise GraphFailure(
+                        MappedError("media_error", resp.status >= 500 or resp.status == 429),
+                        f"the file to send answered HTTP {resp.status}",
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise GraphFailure(
+                            MappedError("media_error", False), "the file to send is too large"
+                        )
+                    chunks.append(chunk)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise GraphFailure(
+                _UNAVAILABLE, f"the file to send could not be fetched: {type(exc).__name__}"
+            ) from exc
+        if not chunks:
+            raise GraphFailure(MappedError("media_error", False), "the file to send is empty")
+        return b"".join(chunks)
+
     async def list_templates(self, waba_id: str, token: str, *, limit: int = 100) -> list[Template]:
         """Every message template of the business account, following Meta's cursors."""
         out: list[Template] = []

@@ -7,11 +7,19 @@ a user known only by the business-scoped id (Meta applies `to` when both are giv
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, Final, Literal, cast
+from urllib.parse import unquote, urlsplit
+
+from shared.outbox import media_kind
 
 __all__ = [
+    "MAX_CAPTION_CHARS",
     "MAX_TEXT_CHARS",
+    "OutboundMedia",
     "media_body",
+    "outbound_media",
     "reaction_body",
     "read_body",
     "template_body",
@@ -19,6 +27,7 @@ __all__ = [
 ]
 
 MAX_TEXT_CHARS: Final = 4096
+MAX_CAPTION_CHARS: Final = 1024  # Meta's limit for a media caption
 MediaKind = Literal["image", "video", "audio", "document", "sticker"]
 
 
@@ -98,3 +107,33 @@ def reaction_body(target: Mapping[str, str], message_id: str, emoji: str) -> dic
 def read_body(message_id: str) -> dict[str, Any]:
     """The read receipt staff send by opening a thread (same endpoint, no recipient)."""
     return {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
+
+
+@dataclass(frozen=True)
+class OutboundMedia:
+    url: str  # where the daemon fetches the file before uploading it to Meta
+    mime_type: str
+    file_name: str  # the multipart file name; shown to the client for documents
+    kind: MediaKind
+    caption: str | None
+
+
+def outbound_media(media: Mapping[str, Any], text: str) -> OutboundMedia:
+    """An outbox item's `media {url, mimeType, fileName?, kind?}` and its text (the caption),
+    checked; raises ValueError. Audio carries no caption on WhatsApp: the text stays on the
+    message document only."""
+    url, mime = media.get("url"), media.get("mimeType")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise ValueError("media needs an http(s) url")
+    if not isinstance(mime, str) or not mime.strip():
+        raise ValueError("media needs a mimeType")
+    kind = media.get("kind")
+    if kind not in ("image", "video", "audio", "document"):
+        kind = media_kind(mime)
+    name = media.get("fileName")
+    if not isinstance(name, str) or not name.strip():
+        name = unquote(PurePosixPath(urlsplit(url).path).name) or "file"
+    caption = text.strip() or None
+    if caption is not None and len(caption) > MAX_CAPTION_CHARS:
+        raise ValueError(f"a caption holds at most {MAX_CAPTION_CHARS} characters")
+    return OutboundMedia(url, mime.strip(), name.strip(), cast(MediaKind, kind), caption)

@@ -23,7 +23,12 @@ from session_daemon.cloud_api.errors import GraphFailure
 from session_daemon.cloud_api.graph import GraphClient, Template
 from session_daemon.cloud_api.health import CloudHealth, cloud_account_status, sentence
 from session_daemon.cloud_api.identity import ClientRef, bsuid_of_jid
-from session_daemon.cloud_api.outbound import template_body, text_body
+from session_daemon.cloud_api.outbound import (
+    media_body,
+    outbound_media,
+    template_body,
+    text_body,
+)
 from session_daemon.cloud_api.secrets_store import CloudSecrets
 from session_daemon.cloud_api.window import window_state
 from session_daemon.transport.port import (
@@ -241,19 +246,24 @@ class CloudTransport:
             state.token_error = None
         return state, secrets
 
+    def _failed(
+        self, account_id: str, state: _Account, secrets: CloudSecrets, exc: GraphFailure
+    ) -> TransportError:
+        if exc.stops_account:
+            state.token_error = exc.code
+            state.blocked_token = _fingerprint(secrets.access_token)
+            state.tell(Disconnected(account_id, sentence(exc.code)))
+            if not exc.ambiguous:  # not sent: it waits in the outbox for a new token
+                return AccountStopped(exc.code)
+        return CloudSendError(exc)
+
     async def _send(
         self, account_id: str, state: _Account, secrets: CloudSecrets, body: dict[str, Any]
     ) -> SendResult:
         try:
             answer = await self._graph.send(secrets.phone_number_id, secrets.access_token, body)
         except GraphFailure as exc:
-            if exc.stops_account:
-                state.token_error = exc.code
-                state.blocked_token = _fingerprint(secrets.access_token)
-                state.tell(Disconnected(account_id, sentence(exc.code)))
-                if not exc.ambiguous:  # not sent: it waits in the outbox for a new token
-                    raise AccountStopped(exc.code) from exc
-            raise CloudSendError(exc) from exc
+            raise self._failed(account_id, state, secrets, exc) from exc
         now = self._clock()
         state.last_send_at = now
         if isinstance(state.reported, Disconnected):  # a new token works: say so at once
@@ -272,6 +282,56 @@ class CloudTransport:
             body = text_body(client.send_target(), text)
         except ValueError as exc:
             raise TransportError(str(exc), retryable=False) from exc
+        return await self._send(account_id, state, secrets, body)
+
+    async def send_message(
+        self,
+        account_id: str,
+        to_jid: str,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        media: Mapping[str, Any] | None = None,
+    ) -> SendResult:
+        """A text or a file (`{url, mimeType, fileName?, kind}`, `text` its caption), quoting
+        `reply_to` (a wamid) when given. A file is fetched, uploaded to `/{id}/media` and sent
+        by the returned id; the 24-hour window applies as to any free-form message."""
+        state, secrets = await self._ready(account_id)
+        target = client_ref_of_jid(to_jid).send_target()
+        window = window_state(await self._last_inbound(account_id, to_jid), self._clock())
+        if not window.allows("free_form"):
+            raise OutsideServiceWindow(
+                "the client has not written in the last 24 hours; send an approved template"
+            )
+        if media is None:
+            try:
+                body = text_body(target, text, reply_to=reply_to)
+            except ValueError as exc:
+                raise TransportError(str(exc), retryable=False) from exc
+            return await self._send(account_id, state, secrets, body)
+        try:
+            upload = outbound_media(media, text)
+        except ValueError as exc:
+            raise TransportError(str(exc), retryable=False) from exc
+        try:
+            data = await self._graph.fetch_file(upload.url)
+            media_id = await self._graph.upload_media(
+                secrets.phone_number_id,
+                secrets.access_token,
+                data,
+                upload.mime_type,
+                upload.file_name,
+            )
+        except GraphFailure as exc:
+            raise self._failed(account_id, state, secrets, exc) from exc
+        body = media_body(
+            target,
+            upload.kind,
+            media_id=media_id,
+            caption=upload.caption,
+            filename=upload.file_name if upload.kind == "document" else None,
+            reply_to=reply_to,
+        )
         return await self._send(account_id, state, secrets, body)
 
     async def send_template(

@@ -78,6 +78,8 @@ async def send(request: web.Request) -> web.Response:
             uid=uid,
             client_message_id=req.client_message_id,
             privileged=privileged,
+            reply_to_message_id=req.reply_to_message_id,
+            media=req.media,
         )
     except SendRejected as exc:
         raise _rejected(exc) from None
@@ -105,13 +107,14 @@ OUTBOX_ROUTES = (
         "/api/whatsapp/send",
         send,
         "employee",
-        "Queue a text message in a thread (idempotent per threadId, uid, clientMessageId)",
+        "Queue a message in a thread: text, or a file (`media`, Cloud API accounts), optionally "
+        "quoting one (`replyToMessageId`); idempotent per threadId, uid, clientMessageId",
         body=schemas.SendRequest,
         responses={
             200: "Queued, or already queued (`duplicate: true`)",
             400: "invalid_request",
             403: "account_mismatch, to_jid_mismatch, not_owner_or_cowriter, super_admin_only",
-            404: "thread_not_found",
+            404: "thread_not_found, reply_target_not_found",
             409: "outside_service_window (a Cloud API client silent for 24 h: send a template)",
         },
     ),

@@ -620,7 +620,7 @@ class OutboxWorker:
                 self._wake_at(outcome.next_attempt_at)
             return
         assert isinstance(outcome, Claimed)
-        await self._send(lane, outcome, to_jid, text, data.get("template"))
+        await self._send(lane, outcome, to_jid, text, data)
         if typing > 0:
             await self._presence(lane.account_id, to_jid, False)
 
@@ -631,14 +631,14 @@ class OutboxWorker:
             log.debug("presence for %s failed: %s", account_id, exc)
 
     async def _send(
-        self, lane: _Lane, claimed: Claimed, to_jid: str, text: str, template: Any = None
+        self, lane: _Lane, claimed: Claimed, to_jid: str, text: str, item: Any = None
     ) -> None:
         rid, attempt_id = claimed.request_id, claimed.attempt_id
         lane.pacer.record_send(to_jid, time.monotonic())
         renew = asyncio.create_task(self._renew_lease(rid, attempt_id))
         try:
             try:
-                result = await send_item(self.transport, lane.account_id, to_jid, text, template)
+                result = await send_item(self.transport, lane.account_id, to_jid, text, item or {})
             except TransportError as exc:
                 if items.is_ambiguous_send_error(exc):
                     error = f"{items.UNKNOWN_STATE_ERROR} ({exc})"

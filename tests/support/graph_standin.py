@@ -7,6 +7,9 @@ It implements exactly the endpoints `session_daemon.cloud_api.graph` uses, with 
   Like Meta, undeliverable recipients (131026) and free-form sends outside the 24-hour window
   (131047) are accepted and then fail by a `failed` status webhook; a throughput limit (130429)
   and a bad token (190) are refused at once.
+- `POST /{version}/{phone-number-id}/media`: multipart `messaging_product=whatsapp`, `type`
+  (a MIME type Meta supports) and `file`; answers `{id}` (the file is then served like any
+  media, and a media send must name an id it knows);
 - `GET /{version}/{media-id}` → `{url, mime_type, sha256 (hex), file_size, id}`, and the URL
   itself, which wants the same bearer token;
 - `GET /{version}/{waba-id}/message_templates` with cursor paging;
@@ -42,6 +45,20 @@ TOKEN = "EAAtesttoken-standin"
 APP_SECRET = "standin-app-secret"
 
 
+_MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
+# the types Meta's upload takes (its media reference); anything else is 131053
+_UPLOAD_TYPES = frozenset(
+    {
+        "image/jpeg", "image/png", "image/webp", "video/mp4", "video/3gpp", "audio/aac",
+        "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg", "text/plain", "application/pdf",
+        "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)  # fmt: skip
+
+
 def graph_error(status: int, code: int, message: str, subcode: int | None = None) -> web.Response:
     error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
     if subcode is not None:
@@ -70,6 +87,7 @@ class GraphStandIn:
     stall_seconds: float = 0.0  # sends take this long (to test client timeouts)
     templates: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    uploads: list[tuple[str, str, str]] = field(default_factory=list)  # (id, type, file name)
     corrupt_media: set[str] = field(default_factory=set)  # served with one byte changed
     media_outages: int = 0  # the next media lookups answer 500
     sent: list[Sent] = field(default_factory=list)
@@ -91,6 +109,7 @@ class GraphStandIn:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/{version}/{node}/messages", self._messages)
+        app.router.add_post("/{version}/{node}/media", self._upload)
         app.router.add_get("/{version}/{node}/message_templates", self._templates)
         app.router.add_get("/media-download/{media_id}", self._download)
         app.router.add_get("/{version}/{node}", self._node)
@@ -128,6 +147,8 @@ class GraphStandIn:
         kind = body.get("type")
         if not (to or recipient) or kind not in body:
             return graph_error(400, 100, "(#100) Invalid parameter")
+        if kind in _MEDIA_KINDS and body[kind].get("id") not in self.media:
+            return graph_error(400, 100, "(#100) Invalid parameter: unknown media id")
         if kind == "text" and len(body["text"].get("body", "")) > 4096:
             return graph_error(
                 400, 100, "(#100) Param text['body'] must be at most 4096 characters"
@@ -160,6 +181,37 @@ class GraphStandIn:
             "messages": [{"id": wamid, "message_status": "accepted"}],
         }
         return web.json_response(answer)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        if (denied := self._authorized(request)) is not None:
+            return denied
+        node = request.match_info["node"]
+        if node != self.phone_number_id:
+            return graph_error(400, 100, f"Object with ID '{node}' does not exist", subcode=33)
+        if not request.content_type.startswith("multipart/"):
+            return graph_error(400, 100, "(#100) The parameter file is required")
+        fields: dict[str, str] = {}
+        file: tuple[bytes, str, str] | None = None  # (data, content type, file name)
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, aiohttp.BodyPartReader) or part.name is None:
+                continue
+            if part.filename is not None:
+                ctype = part.headers.get("Content-Type", "")
+                file = (bytes(await part.read()), ctype, part.filename)
+            else:
+                fields[part.name] = await part.text()
+        if fields.get("messaging_product") != "whatsapp":
+            return graph_error(400, 100, "(#100) The parameter messaging_product is required")
+        if file is None or not file[0]:
+            return graph_error(400, 100, "(#100) The parameter file is required")
+        mime = fields.get("type", "")
+        if mime not in _UPLOAD_TYPES:
+            return graph_error(400, 131053, "(#131053) Media upload error: unsupported type")
+        media_id = str(900000000000000 + next(self._ids))
+        self.media[media_id] = (file[0], mime)
+        self.uploads.append((media_id, mime, file[2]))
+        return web.json_response({"id": media_id})
 
     async def _node(self, request: web.Request) -> web.Response:
         if (denied := self._authorized(request)) is not None:

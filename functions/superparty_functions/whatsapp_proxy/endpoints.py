@@ -301,6 +301,8 @@ def send(ctx: Context) -> ProxyResponse:
             text=send_request.text,
             uid=ctx.caller.uid,
             client_message_id=send_request.client_message_id,
+            reply_to_message_id=send_request.reply_to_message_id,
+            media=send_request.media,
         )
     except SendRejected as exc:
         raise ProxyError(exc.http_status, exc.code, exc.message) from None

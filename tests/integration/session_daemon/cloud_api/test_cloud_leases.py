@@ -1,7 +1,9 @@
 """A Cloud API number under account leases, two daemon processes on one SQLite store: a linked
 number that daemon A runs is converted through daemon B (B forwards the registration to the
 lease owner, which stops its linked session first); a webhook delivered to B is journalled by B;
-a send asked of B goes out from A alone (only the lease owner sends)."""
+a send asked of B goes out from A alone (only the lease owner sends). A cloud number registered
+through A after B started moves to B when A dies, and B runs it as a cloud number: the kind is
+read from the account document when the lease is taken, not from what B knew at its start."""
 
 from __future__ import annotations
 
@@ -99,3 +101,44 @@ def test_only_the_lease_owner_sends_and_any_daemon_journals(
     )
     assert item["claimedBy"] == "a"
     assert [s.body["text"]["body"] for s in standin.sent] == ["din b"]
+
+
+def test_a_daemon_taking_the_lease_runs_a_cloud_number_it_never_saw_registered(
+    two: tuple[DaemonProcess, DaemonProcess], graph_thread: RunningStandIn
+) -> None:
+    a, b = two
+    standin = graph_thread.standin
+    added = a.post("/api/whatsapp/cloud-accounts", ADD)  # b is already running
+    assert added.status == 200, added.body
+    assert added.json()["created"] is True
+    a.wait_for(lambda: a.account_status(ACCOUNT) == "connected", what="cloud on a")
+    standin.webhook_url = f"{b.base_url}{HOOK}"
+    hello = change(
+        contacts=[contact(CLIENT, "Ana")],
+        messages=[text_message("wamid.M1", "salut", int(time.time()), sender=CLIENT)],
+    )
+    assert deliver(graph_thread, envelope(entry(hello))) == 200
+    b.wait_for(lambda: messages(b, THREAD) or None, what="journalled by b")
+
+    a.kill()  # a crash: the lease runs out (2 s) and b takes the number
+    b.wait_for(
+        lambda: ACCOUNT in b.get("/diag").json()["leases"]["held"], timeout=15, what="b owns it"
+    )
+    b.wait_for(lambda: b.account_status(ACCOUNT) == "connected", what="cloud on b")
+    standin.window_open.add(CLIENT)
+    body = {
+        "threadId": THREAD,
+        "accountId": ACCOUNT,
+        "toJid": CLIENT_JID,
+        "text": "din b, după a",
+        "clientMessageId": "t-1",
+    }
+    rid = b.post("/api/whatsapp/send", body).json()["requestId"]
+    item = b.wait_for(
+        lambda: (x := doc(b, f"outbox/{rid}")) and x["status"] == "sent" and x, what="sent"
+    )
+    assert item["claimedBy"] == "b"
+    # through Meta (the stand-in), not through a linked-device session on b
+    [out] = standin.sent
+    assert out.body["text"]["body"] == "din b, după a"
+    assert item["providerMessageId"] == out.wamid

@@ -37,6 +37,7 @@ async def test_text_reply_media_and_template_sends(
 ) -> None:
     client = GraphClient(http, graph.base_url)
     graph.window_open.add("40733111222")
+    graph.media["1003383421387256"] = (b"png", "image/png")  # a media send names a known id
     text = await client.send(
         PHONE_NUMBER_ID, TOKEN, text_body(CLIENT.send_target(), "Bună!", reply_to="wamid.X")
     )

@@ -83,14 +83,20 @@ class CloudLike:
 
 async def test_send_item_sends_the_template_or_refuses_it() -> None:
     cloud = CloudLike()
-    result = await send_item(cloud, "wa_1", "40733111222@s.whatsapp.net", "x", TEMPLATE)  # type: ignore[arg-type]
+    result = await send_item(
+        cloud,  # type: ignore[arg-type]
+        "wa_1",
+        "40733111222@s.whatsapp.net",
+        "x",
+        {"template": TEMPLATE},
+    )
     assert result.message_id == "wamid.T"
     [(args, kwargs)] = cloud.calls
     assert args[2:] == ("party_reminder", "ro")
     assert kwargs["components"] == TEMPLATE["components"]
     linked = SimulatedTransport()
     with pytest.raises(TemplateNotSupported) as caught:
-        await send_item(linked, "wa_1", "40733111222@s.whatsapp.net", "x", TEMPLATE)
+        await send_item(linked, "wa_1", "40733111222@s.whatsapp.net", "x", {"template": TEMPLATE})
     assert not caught.value.retryable
     assert str(caught.value).startswith("template_requires_cloud_account")
     await linked.close()

@@ -111,6 +111,18 @@ async def test_outside_the_window_text_is_refused_without_calling_meta(rig: Rig)
     assert rig.graph.sent[0].body["type"] == "template"
 
 
+async def test_outside_the_window_a_file_is_refused_before_fetching_or_uploading(
+    rig: Rig,
+) -> None:
+    rig.last_inbound[CLIENT_JID] = NOW - timedelta(hours=25)
+    media = {"url": "http://127.0.0.1:9/never-fetched.pdf", "mimeType": "application/pdf"}
+    with pytest.raises(OutsideServiceWindow):
+        await rig.transport.send_message(ACC, CLIENT_JID, "Oferta", media=media)
+    with pytest.raises(OutsideServiceWindow):  # a quoted text is free-form too
+        await rig.transport.send_message(ACC, CLIENT_JID, "Da", reply_to="wamid.IN1")
+    assert rig.graph.sent == [] and rig.graph.uploads == []
+
+
 async def test_a_username_client_is_sent_to_by_bsuid(rig: Rig) -> None:
     jid = f"{BSUID}@bsuid"
     rig.last_inbound[jid] = NOW - timedelta(minutes=5)
