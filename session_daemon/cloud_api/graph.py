@@ -249,9 +249,15 @@ class GraphClient:
 
     async def fetch_file(self, url: str, *, max_bytes: int = MAX_MEDIA_BYTES) -> bytes:
         """The file an outbox item names (a Storage download URL: no header), capped at
-        Meta's largest size. Not a Graph call, so no token goes with it."""
+        Meta's largest size. Not a Graph call, so no token goes with it. A redirect is not
+        followed: the URL was checked (media_url.py), the place it points to was not."""
         try:
-            async with self._session.get(url, timeout=self._timeout) as resp:
+            async with self._session.get(url, timeout=self._timeout, allow_redirects=False) as resp:
+                if 300 <= resp.status < 400:
+                    raise GraphFailure(
+                        MappedError("media_error", False),
+                        f"the file to send answered a redirect (HTTP {resp.status})",
+                    )
                 if resp.status >= 400:
                     raise GraphFailure(
                         MappedError("media_error", resp.status >= 500 or resp.status == 429),
