@@ -88,8 +88,7 @@ def classify_media_url(url: str, rules: MediaUrlRules) -> OwnLink | Literal["rem
         return "remote"
     if origin[0] != "https" or origin[2] != 443 or not rules.bucket:
         return None
-    segments = parsed.raw_path.split("/")
-    if any(unquote(s) in (".", "..") for s in segments):
+    if any(unquote(s) in (".", "..") for s in parsed.raw_parts):
         return None  # a path that climbs out of the bucket
     path = parsed.path
     if origin[1] == _FIREBASE and path.startswith(f"/v0/b/{rules.bucket}/"):
@@ -131,11 +130,13 @@ def _own_link(url: URL, origin: Origin, own_base: str | None) -> OwnLink | None:
     base = _parse(own_base)
     if base is None or _origin(base) != origin:
         return None
-    prefix = base.raw_path.rstrip("/") + "/media/"
-    if not url.raw_path.startswith(prefix):
+    # segments, still percent-encoded: `%2F` inside a name is no separator
+    base_parts = tuple(p for p in base.raw_parts[1:] if p)
+    parts = url.raw_parts[1:]
+    n = len(base_parts)
+    if parts[:n] != base_parts or len(parts) != n + 3 or parts[n] != "media":
         return None
-    parts = url.raw_path[len(prefix) :].split("/")
-    if len(parts) != 2 or not all(parts):
+    if not all(parts[n + 1 :]):
         return None
-    account_id, file_name = (unquote(p) for p in parts)
+    account_id, file_name = (unquote(p) for p in parts[n + 1 :])
     return OwnLink(account_id, file_name, url.query.get("sig"))
