@@ -23,6 +23,7 @@ from session_daemon.autoreply.broadcast_runner import BroadcastRunner
 from session_daemon.autoreply.engine import AutoReplyEngine
 from session_daemon.autoreply.model import model_replier_from_env
 from session_daemon.autoreply.settings import auto_reply_config_from_env
+from session_daemon.cloud_api.media_url import rules_from_env
 from session_daemon.cloud_api.runtime import CloudRuntime
 from session_daemon.config import ConfigError, Settings, check_sessions_dir, ensure_service_token
 from session_daemon.fleet.stats import FleetStats
@@ -30,7 +31,7 @@ from session_daemon.http.app import build_app
 from session_daemon.http.auth import Authenticator, firebase_resolver
 from session_daemon.http.context import DaemonContext
 from session_daemon.http.routes_autoreply import BROADCAST_RUNNER
-from session_daemon.http.routes_outbox import SEND_PRECHECK, outbox_worker
+from session_daemon.http.routes_outbox import SEND_MEDIA_RULES, SEND_PRECHECK, outbox_worker
 from session_daemon.http.server import HardenedRunner, install_log_filter
 from session_daemon.http.throttle import FailureThrottle, parse_networks
 from session_daemon.inbound.group_subjects import GroupSubjects
@@ -39,11 +40,13 @@ from session_daemon.leases.forward import forwarding_middleware
 from session_daemon.leases.runtime import LeaseRuntime
 from session_daemon.leases.wiring import Identity, build_runtime, claim_identity
 from session_daemon.leases.wiring import register as register_instance
+from session_daemon.media.local import LocalMediaStore
 from session_daemon.media.service import MediaService
 from session_daemon.outbox import OutboxWorker
 from session_daemon.push.service import PushService
 from session_daemon.sessions.manager import SessionManager
 from session_daemon.transport.port import TransportEvent, WhatsAppTransport
+from shared.store.factory import firestore_project
 from shared.store.port import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -175,6 +178,14 @@ class Daemon:
             pictures=getattr(linked, "profile_picture", None),
         )
         self.media.start()
+        # the file URLs a send may name: our own stores and the operator's list (media_url.py)
+        local = self.media.media if isinstance(self.media.media, LocalMediaStore) else None
+        self.cloud.wiring.cloud.local_media = local
+        self.cloud.wiring.cloud.media_rules = media_rules = rules_from_env(
+            os.environ,
+            project=firestore_project(settings.store_url),
+            own_base=local.public_base_url if local is not None else None,
+        )
         self.push = PushService.from_env(self.store, settings.store_url)
         self.groups = GroupSubjects(self.store, getattr(linked, "group_subject", None))
         self.groups.start()
@@ -249,6 +260,7 @@ class Daemon:
         )
         # a free-form text outside a cloud client's 24-hour window is refused before queueing
         self.app[SEND_PRECHECK] = self.cloud.staff.outside_window
+        self.app[SEND_MEDIA_RULES] = media_rules
         media = self.media
         ctx.diag_sources["media"] = lambda: dataclasses.asdict(media.downloader.stats)
         if self.push is not None:

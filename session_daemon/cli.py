@@ -15,14 +15,14 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from session_daemon import admin_cli, cli_ops
+from session_daemon.cli_daemon import DEFAULT_DAEMON_URL, DaemonToken, DaemonUrl, require_token
 from session_daemon.cloud_api.cli_command import make_add_cloud_account
-from session_daemon.config import DEFAULT_TOKEN_FILE, ConfigError, settings_from_env
+from session_daemon.config import ConfigError, settings_from_env
 from session_daemon.logs import configure_logging
 from session_daemon.session_import.command import import_sessions
 
@@ -97,31 +97,16 @@ def serve(
         pass
 
 
-def _token(explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
-    if os.environ.get("WHATSAPP_DAEMON_TOKEN"):
-        return os.environ["WHATSAPP_DAEMON_TOKEN"]
-    path = Path(os.environ.get("WHATSAPP_DAEMON_TOKEN_FILE") or DEFAULT_TOKEN_FILE)
-    return path.read_text(encoding="utf-8").strip() if path.exists() else None
-
-
 @cli.command()
 def qr(
     account: Annotated[str, typer.Argument(help="account id")],
-    url: Annotated[str, typer.Option(envvar="WHATSAPP_DAEMON_URL")] = "http://127.0.0.1:8080",
-    token: Annotated[
-        str | None,
-        typer.Option(help="service token [env WHATSAPP_DAEMON_TOKEN, else ./data/admin-token]"),
-    ] = None,
+    url: DaemonUrl = DEFAULT_DAEMON_URL,
+    token: DaemonToken = None,
 ) -> None:
     """Print the account's current QR code in the terminal."""
     from session_daemon.http.qr_image import qr_terminal
 
-    bearer = _token(token)
-    if not bearer:
-        typer.echo("no token: set WHATSAPP_DAEMON_TOKEN or pass --token", err=True)
-        raise typer.Exit(2)
+    bearer = require_token(token)
     target = f"{url.rstrip('/')}/api/whatsapp/qr/{urllib.parse.quote(account, safe='')}"
     request = urllib.request.Request(target, headers={"Authorization": f"Bearer {bearer}"})
     try:
@@ -151,7 +136,7 @@ def qr(
 # Admin set-up lives in its own module (one line here keeps this file's commands apart).
 cli.command("set-admin")(admin_cli.set_admin)
 cli.command("import-sessions")(import_sessions)
-cli.command("add-cloud-account")(make_add_cloud_account(_token))
+cli.command("add-cloud-account")(make_add_cloud_account())
 cli_ops.register(cli)  # backup, restore, journal, parked, outbox, doc, owners
 
 

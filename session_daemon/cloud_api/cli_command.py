@@ -16,13 +16,13 @@ from typing import Annotated
 
 import typer
 
+from session_daemon.cli_daemon import DEFAULT_DAEMON_URL, DaemonToken, DaemonUrl, require_token
+
 __all__ = ["make_add_cloud_account"]
 
-TokenOf = Callable[[str | None], str | None]
 
-
-def make_add_cloud_account(token_of: TokenOf) -> Callable[..., None]:
-    """The command, with the CLI's service-token lookup (`token_of(--token)`)."""
+def make_add_cloud_account() -> Callable[..., None]:
+    """The command (`cli.py` registers it)."""
 
     def add_cloud_account(
         name: Annotated[str, typer.Option(help="the account's name in the app")],
@@ -55,17 +55,11 @@ def make_add_cloud_account(token_of: TokenOf) -> Callable[..., None]:
                 show_default=False,
             ),
         ],
-        url: Annotated[str, typer.Option(envvar="WHATSAPP_DAEMON_URL")] = "http://127.0.0.1:8080",
-        token: Annotated[
-            str | None,
-            typer.Option(help="service token [env WHATSAPP_DAEMON_TOKEN, else ./data/admin-token]"),
-        ] = None,
+        url: DaemonUrl = DEFAULT_DAEMON_URL,
+        token: DaemonToken = None,
     ) -> None:
         """Add a WhatsApp Cloud API account (or convert / re-key the one of this number)."""
-        bearer = token_of(token)
-        if not bearer:
-            typer.echo("no token: set WHATSAPP_DAEMON_TOKEN or pass --token", err=True)
-            raise typer.Exit(2)
+        bearer = require_token(token)
         payload = {
             "name": name,
             "phone": phone,

@@ -82,6 +82,15 @@ def _node(value: str) -> str:
     return value
 
 
+async def _json_or_none(resp: aiohttp.ClientResponse) -> object:
+    """The answer's JSON whatever its content type, or None when it is not JSON."""
+    try:
+        payload: object = await resp.json(content_type=None)
+    except ValueError:
+        return None
+    return payload
+
+
 def _failure(status: int, payload: object) -> GraphFailure:
     error = payload.get("error") if isinstance(payload, Mapping) else None
     if not isinstance(error, Mapping):
@@ -125,10 +134,7 @@ class GraphClient:
             async with self._session.request(
                 method, url, json=json_body, params=params, headers=headers, timeout=self._timeout
             ) as resp:
-                try:
-                    payload: object = await resp.json(content_type=None)
-                except ValueError:
-                    payload = None
+                payload = await _json_or_none(resp)
                 if resp.status >= 400:
                     failure = _failure(resp.status, payload)
                     # Meta failed on its side after receiving a send: it may still go out
@@ -234,10 +240,7 @@ class GraphClient:
             async with self._session.post(
                 url, data=form, headers=headers, timeout=self._timeout
             ) as resp:
-                try:
-                    payload: object = await resp.json(content_type=None)
-                except ValueError:
-                    payload = None
+                payload = await _json_or_none(resp)
                 if resp.status >= 400:
                     raise _failure(resp.status, payload)
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -249,9 +252,15 @@ class GraphClient:
 
     async def fetch_file(self, url: str, *, max_bytes: int = MAX_MEDIA_BYTES) -> bytes:
         """The file an outbox item names (a Storage download URL: no header), capped at
-        Meta's largest size. Not a Graph call, so no token goes with it."""
+        Meta's largest size. Not a Graph call, so no token goes with it. A redirect is not
+        followed: the URL was checked (media_url.py), the place it points to was not."""
         try:
-            async with self._session.get(url, timeout=self._timeout) as resp:
+            async with self._session.get(url, timeout=self._timeout, allow_redirects=False) as resp:
+                if 300 <= resp.status < 400:
+                    raise GraphFailure(
+                        MappedError("media_error", False),
+                        f"the file to send answered a redirect (HTTP {resp.status})",
+                    )
                 if resp.status >= 400:
                     raise GraphFailure(
                         MappedError("media_error", resp.status >= 500 or resp.status == 429),

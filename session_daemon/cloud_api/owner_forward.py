@@ -17,7 +17,12 @@ import aiohttp
 from aiohttp import web
 
 from session_daemon.leases.coordinator import LeaseCoordinator
-from session_daemon.leases.forward import FORWARD_TIMEOUT_S, FORWARDED_HEADER, owner_address
+from session_daemon.leases.forward import (
+    FORWARD_TIMEOUT_S,
+    FORWARDED_HEADER,
+    owner_address,
+    owner_unavailable,
+)
 
 __all__ = ["OwnerForward"]
 
@@ -57,15 +62,7 @@ class OwnerForward:
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("forwarding a cloud registration to %s failed: %r", address, exc)
-            return web.json_response(
-                {
-                    "success": False,
-                    "error": "owner_unavailable",
-                    "message": "The daemon that runs this account did not answer; retry.",
-                },
-                status=503,
-                headers={"Retry-After": "2"},
-            )
+            return owner_unavailable()
 
     async def close(self) -> None:
         if self._session is not None:

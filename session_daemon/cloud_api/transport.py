@@ -13,16 +13,18 @@ refuses (190), a permission removed or a blocked number stops the account's send
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from session_daemon.cloud_api.errors import GraphFailure
-from session_daemon.cloud_api.graph import GraphClient, Template
+from session_daemon.cloud_api.errors import GraphFailure, MappedError
+from session_daemon.cloud_api.graph import MAX_MEDIA_BYTES, GraphClient, Template
 from session_daemon.cloud_api.health import CloudHealth, cloud_account_status, sentence
 from session_daemon.cloud_api.identity import ClientRef, bsuid_of_jid
+from session_daemon.cloud_api.media_url import MediaUrlRules, classify_media_url
 from session_daemon.cloud_api.outbound import (
     media_body,
     outbound_media,
@@ -31,6 +33,7 @@ from session_daemon.cloud_api.outbound import (
 )
 from session_daemon.cloud_api.secrets_store import CloudSecrets
 from session_daemon.cloud_api.window import window_state
+from session_daemon.media.local import LocalMediaStore
 from session_daemon.transport.port import (
     Connected,
     Disconnected,
@@ -143,6 +146,10 @@ class CloudTransport:
         self._last_inbound = last_inbound
         self._clock = clock
         self._accounts: dict[str, _Account] = {}
+        # which file URLs a send may name, and the local store the daemon's own links name
+        # (set by the daemon once its media service exists; media_url.py says why)
+        self.media_rules = MediaUrlRules()
+        self.local_media: LocalMediaStore | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -257,6 +264,27 @@ class CloudTransport:
                 return AccountStopped(exc.code)
         return CloudSendError(exc)
 
+    async def _file_to_send(self, url: str) -> bytes:
+        """The bytes `media.url` names: read from disk for the daemon's own links, fetched for
+        an allowed store, refused otherwise (the route refuses first; an outbox item written
+        by another writer is checked here too)."""
+        found = classify_media_url(url, self.media_rules)
+        refused = GraphFailure(MappedError("media_error", False), "the file URL is not allowed")
+        if found is None:
+            raise refused
+        if found == "remote":
+            return await self._graph.fetch_file(url)
+        local = self.local_media
+        if local is None:
+            raise refused
+        path = local.resolve(found.account_id, found.file_name, found.sig)
+        data = await asyncio.to_thread(path.read_bytes) if path is not None else b""
+        if not data or len(data) > MAX_MEDIA_BYTES:
+            raise GraphFailure(
+                MappedError("media_error", False), "the linked file is missing, empty or too large"
+            )
+        return data
+
     async def _send(
         self, account_id: str, state: _Account, secrets: CloudSecrets, body: dict[str, Any]
     ) -> SendResult:
@@ -314,7 +342,7 @@ class CloudTransport:
         except ValueError as exc:
             raise TransportError(str(exc), retryable=False) from exc
         try:
-            data = await self._graph.fetch_file(upload.url)
+            data = await self._file_to_send(upload.url)
             media_id = await self._graph.upload_media(
                 secrets.phone_number_id,
                 secrets.access_token,

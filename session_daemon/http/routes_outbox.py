@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from session_daemon.cloud_api.media_url import MediaUrlRules, classify_media_url
 from session_daemon.http.context import CONTEXT, DaemonContext
 from session_daemon.http.errors import ApiError
 from session_daemon.http.jsonable import jsonable
@@ -31,6 +32,8 @@ from shared.store.port import DocumentStore
 
 OUTBOX_WORKER: web.AppKey[OutboxWorker] = web.AppKey("outbox_worker", OutboxWorker)
 OUTBOX_STORE: web.AppKey[Any] = web.AppKey("outbox_store", object)
+# which `media.url` a send may name (the daemon fetches it: cloud_api/media_url.py)
+SEND_MEDIA_RULES: web.AppKey[MediaUrlRules] = web.AppKey("send_media_rules", MediaUrlRules)
 # (accountId, toJid) -> an error to answer instead of queueing (the Cloud API's 24-hour window)
 SEND_PRECHECK: web.AppKey[Any] = web.AppKey("send_precheck", object)
 
@@ -47,6 +50,16 @@ async def send(request: web.Request) -> web.Response:
         req = validate_send_request(body)
     except SendRejected as exc:
         raise _rejected(exc) from None
+    if req.media is not None:
+        rules = request.app.get(SEND_MEDIA_RULES) or MediaUrlRules()
+        if classify_media_url(str(req.media.get("url") or ""), rules) is None:
+            raise ApiError(
+                400,
+                "media_url_not_allowed",
+                "media.url must be a link of our own media stores (the daemon's /media/ links, "
+                "the configured Storage bucket) or of a host in WHATSAPP_SEND_MEDIA_HOSTS.",
+                field="media.url",
+            )
     who = principal(request)
     privileged = who is None or who.kind == "service"
     if privileged:
@@ -112,7 +125,8 @@ OUTBOX_ROUTES = (
         body=schemas.SendRequest,
         responses={
             200: "Queued, or already queued (`duplicate: true`)",
-            400: "invalid_request",
+            400: "invalid_request, media_url_not_allowed (`media.url` outside our media "
+            "stores and WHATSAPP_SEND_MEDIA_HOSTS)",
             403: "account_mismatch, to_jid_mismatch, not_owner_or_cowriter, super_admin_only",
             404: "thread_not_found, reply_target_not_found",
             409: "outside_service_window (a Cloud API client silent for 24 h: send a template)",

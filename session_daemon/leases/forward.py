@@ -22,7 +22,7 @@ from aiohttp import web
 
 from session_daemon.http.auth import Access
 from session_daemon.http.context import CONTEXT
-from session_daemon.http.errors import Handler
+from session_daemon.http.errors import Handler, error_response
 from session_daemon.leases.coordinator import LeaseCoordinator
 from session_daemon.leases.record import parse_lease
 from shared.paths import account_lease_path, is_id
@@ -46,6 +46,16 @@ OWNER_ACTIONS: Final[dict[tuple[str, str], Access]] = {
 }
 _PASSED_HEADERS: Final = ("Authorization", "Content-Type", "Accept", "X-Request-Id")
 _RETURNED_HEADERS: Final = ("Content-Type", "Cache-Control", "Retry-After")
+
+
+def owner_unavailable() -> web.Response:
+    """The answer when the account's owner did not answer a forwarded request: retry soon."""
+    return error_response(
+        503,
+        "owner_unavailable",
+        "The daemon that runs this account did not answer; retry.",
+        headers={"Retry-After": "2"},
+    )
 
 
 def owner_address(coordinator: LeaseCoordinator, account_id: str) -> str | None:
@@ -101,15 +111,7 @@ def forwarding_middleware(
                 return web.Response(status=resp.status, body=payload, headers=back)
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("forwarding %s to the owner at %s failed: %r", template, address, exc)
-            return web.json_response(
-                {
-                    "success": False,
-                    "error": "owner_unavailable",
-                    "message": "The daemon that runs this account did not answer; retry.",
-                },
-                status=503,
-                headers={"Retry-After": "2"},
-            )
+            return owner_unavailable()
 
     async def close(app: web.Application) -> None:
         if "client" in session:

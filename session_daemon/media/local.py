@@ -72,6 +72,10 @@ class LocalMediaStore:
         self._base = public_base_url.rstrip("/")
 
     @property
+    def public_base_url(self) -> str:
+        return self._base
+
+    @property
     def root(self) -> Path:
         return self._root
 

@@ -179,40 +179,25 @@ def _out(ctx: typer.Context) -> TextIO:
     return ctx.obj if ctx.obj is not None else sys.stdout
 
 
-@app.command()
-def extract(
-    ctx: typer.Context,
-    file: FileArg,
-    extractor: Which = ExtractorKind.heuristic,
-    json_: AsJson = False,
-    verbose: Verbose = False,
-) -> None:
-    """draft an event from each conversation"""
-    _on_file(_out(ctx), "extract", file, extractor.value, json_, verbose)
+def _file_command(name: str, summary: str) -> None:
+    """`extract`, `ask` and `eval` take the same file and options and differ only in the
+    work `_on_file` does for their name."""
+
+    def command(
+        ctx: typer.Context,
+        file: FileArg,
+        extractor: Which = ExtractorKind.heuristic,
+        json_: AsJson = False,
+        verbose: Verbose = False,
+    ) -> None:
+        _on_file(_out(ctx), name, file, extractor.value, json_, verbose)
+
+    app.command(name, help=summary)(command)
 
 
-@app.command()
-def ask(
-    ctx: typer.Context,
-    file: FileArg,
-    extractor: Which = ExtractorKind.heuristic,
-    json_: AsJson = False,
-    verbose: Verbose = False,
-) -> None:
-    """answer each question from the client's events"""
-    _on_file(_out(ctx), "ask", file, extractor.value, json_, verbose)
-
-
-@app.command("eval")
-def eval_(
-    ctx: typer.Context,
-    file: FileArg,
-    extractor: Which = ExtractorKind.heuristic,
-    json_: AsJson = False,
-    verbose: Verbose = False,
-) -> None:
-    """score extraction or ask records against `expected`"""
-    _on_file(_out(ctx), "eval", file, extractor.value, json_, verbose)
+_file_command("extract", "draft an event from each conversation")
+_file_command("ask", "answer each question from the client's events")
+_file_command("eval", "score extraction or ask records against `expected`")
 
 
 @app.command("rebuild-client-stats")

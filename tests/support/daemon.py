@@ -349,3 +349,32 @@ class CollectingInbound:
 
     def stats(self) -> dict[str, int]:
         return {"submitted": len(self.events)}
+
+
+@contextlib.contextmanager
+def daemons_sharing_a_store(
+    root: Path, env: dict[str, str], names: tuple[str, ...] = ("a", "b")
+) -> Iterator[list[DaemonProcess]]:
+    """Started daemons on one SQLite store (`root/store.db`) with one service token, each in
+    its own folder `root/<name>` with instance id `<name>`: the setting of the lease tests.
+    Stopped at the end (killed when a stop hangs, so one stuck daemon fails only its test)."""
+    token = secrets.token_urlsafe(32)
+    made: list[DaemonProcess] = []
+    try:
+        for name in names:
+            (root / name).mkdir()
+            d = DaemonProcess(
+                workdir=root / name,
+                token=token,
+                env={**env, "WHATSAPP_INSTANCE_ID": name},
+                store_url=f"sqlite:///{root / 'store.db'}",
+            )
+            made.append(d)
+            d.start()
+        yield made
+    finally:
+        for d in made:
+            try:
+                d.stop(timeout=10)
+            except RuntimeError:
+                d.kill()

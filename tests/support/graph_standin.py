@@ -381,3 +381,18 @@ def status(
 def dumps(payload: Mapping[str, Any]) -> bytes:
     """Meta's wire form: compact, non-ASCII escaped as \\uXXXX."""
     return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def account_request(**fields: str) -> dict[str, str]:
+    """A `POST /api/whatsapp/cloud-accounts` body for the stand-in's number (its ids, token and
+    app secret); `fields` replace any of them."""
+    return {
+        "name": "Cloud",
+        "phone": f"+{DISPLAY_PHONE}",
+        "phoneNumberId": PHONE_NUMBER_ID,
+        "wabaId": WABA_ID,
+        "accessToken": TOKEN,
+        "appSecret": APP_SECRET,
+        "verifyToken": "verify-token-of-the-test",
+        **fields,
+    }

@@ -8,8 +8,6 @@ nginx is a Debian package of the bootstrap (`nginx-light`); the test that needs 
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import shutil
 import ssl
 import subprocess
@@ -18,11 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.support.certs import self_signed as self_signed_certificate
 from tests.support.daemon import free_port
 
 # The proxy block the docs show, verbatim in spirit: the body and the signature header pass
@@ -61,23 +58,7 @@ http {{
 
 def self_signed(root: Path) -> Path:
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed_certificate(key, "127.0.0.1", ip="127.0.0.1", ca=True)
     cert_path = root / "cert.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (root / "key.pem").write_bytes(

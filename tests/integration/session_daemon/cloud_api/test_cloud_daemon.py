@@ -27,6 +27,7 @@ from tests.support.graph_standin import (
     PHONE_NUMBER_ID,
     TOKEN,
     WABA_ID,
+    account_request,
     change,
     contact,
     dumps,
@@ -44,15 +45,7 @@ CLIENT_JID = f"{CLIENT}@s.whatsapp.net"
 THREAD = f"{ACCOUNT}__{CLIENT_JID}"
 BSUID = "RO.13491208655302741918"
 VERIFY = "verify-token-of-the-test"
-ADD = {
-    "name": "Sales Cloud",
-    "phone": PHONE,
-    "phoneNumberId": PHONE_NUMBER_ID,
-    "wabaId": WABA_ID,
-    "accessToken": TOKEN,
-    "appSecret": APP_SECRET,
-    "verifyToken": VERIFY,
-}
+ADD = account_request(name="Sales Cloud", phone=PHONE, verifyToken=VERIFY)
 HOOK = f"/webhooks/whatsapp-cloud/{ACCOUNT}"
 
 

@@ -7,7 +7,6 @@ read from the account document when the lease is taken, not from what B knew at 
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from tests.integration.session_daemon.cloud_api.test_cloud_daemon import (
     doc,
     messages,
 )
-from tests.support.daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess, daemons_sharing_a_store
 from tests.support.graph_standin import change, contact, entry, envelope, text_message
 from tests.support.graph_thread import RunningStandIn
 
@@ -35,29 +34,9 @@ from tests.support.graph_thread import RunningStandIn
 def two(
     tmp_path: Path, graph_thread: RunningStandIn
 ) -> Iterator[tuple[DaemonProcess, DaemonProcess]]:
-    token = secrets.token_urlsafe(32)
-    made = []
-    for name in ("a", "b"):
-        workdir = tmp_path / name
-        workdir.mkdir()
-        d = DaemonProcess(
-            workdir=workdir,
-            token=token,
-            env={
-                "WHATSAPP_LEASE_SECONDS": "2",
-                "WHATSAPP_INSTANCE_ID": name,
-                "WHATSAPP_GRAPH_BASE_URL": graph_thread.standin.base_url,
-            },
-            store_url=f"sqlite:///{tmp_path / 'store.db'}",
-        )
-        d.start()
-        made.append(d)
-    yield made[0], made[1]
-    for d in made:
-        try:
-            d.stop(timeout=10)
-        except RuntimeError:
-            d.kill()
+    env = {"WHATSAPP_LEASE_SECONDS": "2", "WHATSAPP_GRAPH_BASE_URL": graph_thread.standin.base_url}
+    with daemons_sharing_a_store(tmp_path, env) as made:
+        yield made[0], made[1]
 
 
 def test_only_the_lease_owner_sends_and_any_daemon_journals(

@@ -57,7 +57,7 @@ def test_a_file_and_a_quoted_reply_go_out_from_a_cloud_number(
     daemon_factory: Callable[..., DaemonProcess], graph_thread: RunningStandIn, files: str
 ) -> None:
     graph, standin = graph_thread, graph_thread.standin
-    d = start_daemon(daemon_factory, graph)
+    d = start_daemon(daemon_factory, graph, WHATSAPP_SEND_MEDIA_HOSTS=files)
     assert d.post("/api/whatsapp/cloud-accounts", ADD).status == 200
     d.wait_for(lambda: d.account_status(ACCOUNT) == "connected", what="cloud account connected")
     hello = change(
@@ -96,6 +96,20 @@ def test_a_file_and_a_quoted_reply_go_out_from_a_cloud_number(
         {**base, "text": "x", "clientMessageId": "m-4", "replyToMessageId": "no-such-message"},
     )
     assert (unknown.status, unknown.json()["error"]) == (404, "reply_target_not_found")
+    # the daemon fetches media.url itself: an address outside our stores is refused at once
+    for url in ("http://169.254.169.254/computeMetadata/v1/", f"{files}0/x", "https://a@b/x"):
+        bad = d.post(
+            "/api/whatsapp/send",
+            {
+                **base,
+                "text": "",
+                "clientMessageId": "m-5",
+                "media": {"url": url, "mimeType": "image/png"},
+            },
+        )
+        assert (bad.status, bad.json()["error"], bad.json()["field"]) == (
+            400, "media_url_not_allowed", "media.url",
+        )  # fmt: skip
 
     def settled(rid: str) -> dict[str, object] | None:
         item = doc(d, f"outbox/{rid}")

@@ -4,7 +4,6 @@ data on either names the owner of every number."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared.paths import account_path
 from shared.store.sqlite import SqliteStore
-from tests.support.daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess, daemons_sharing_a_store
 
 ACCOUNTS = {f"wa_4072200000{i}" for i in range(1, 5)}
 
@@ -25,21 +24,8 @@ def two(tmp_path: Path) -> Iterator[tuple[DaemonProcess, DaemonProcess]]:
     for account in ACCOUNTS:
         store.set(account_path(account), {"name": account, "status": "needs_qr"})
     store.close()
-    token = secrets.token_urlsafe(32)
-    made = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        d = DaemonProcess(
-            workdir=tmp_path / name,
-            token=token,
-            env={"WHATSAPP_LEASE_SECONDS": "2", "WHATSAPP_INSTANCE_ID": name},
-            store_url=f"sqlite:///{tmp_path / 'store.db'}",
-        )
-        made.append(d)
-        d.start()
-    yield made[0], made[1]
-    for d in made:
-        d.stop(timeout=10)
+    with daemons_sharing_a_store(tmp_path, {"WHATSAPP_LEASE_SECONDS": "2"}) as made:
+        yield made[0], made[1]
 
 
 def exported(d: DaemonProcess) -> set[str]:

@@ -6,7 +6,6 @@ id refuses to start; the killed one comes back under its id; SIGTERM hands its a
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from session_daemon.leases.record import parse_lease
 from shared.paths import account_lease_path, account_path
 from shared.store.sqlite import SqliteStore
 from shared.timeutil import utc_now
-from tests.support.daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess, daemons_sharing_a_store
 
 LEASE = 2.0
 ENV = {"WHATSAPP_LEASE_SECONDS": str(LEASE), "WHATSAPP_MAX_CONCURRENT_PAIRINGS": "10"}
@@ -28,26 +27,8 @@ ENV = {"WHATSAPP_LEASE_SECONDS": str(LEASE), "WHATSAPP_MAX_CONCURRENT_PAIRINGS":
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[DaemonProcess, DaemonProcess, Path]]:
-    token = secrets.token_urlsafe(32)
-    store = tmp_path / "store.db"
-    made = []
-    for name in ("a", "b"):
-        workdir = tmp_path / name
-        workdir.mkdir()
-        d = DaemonProcess(
-            workdir=workdir,
-            token=token,
-            env={**ENV, "WHATSAPP_INSTANCE_ID": name},
-            store_url=f"sqlite:///{store}",
-        )
-        d.start()
-        made.append(d)
-    yield made[0], made[1], store
-    for d in made:
-        try:
-            d.stop(timeout=10)
-        except RuntimeError:
-            d.kill()
+    with daemons_sharing_a_store(tmp_path, ENV) as made:
+        yield made[0], made[1], tmp_path / "store.db"
 
 
 def ready(d: DaemonProcess) -> dict[str, Any]:

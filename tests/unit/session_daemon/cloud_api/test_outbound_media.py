@@ -14,7 +14,10 @@ from aiohttp.test_utils import TestServer
 
 from session_daemon.cloud_api.errors import GraphFailure
 from session_daemon.cloud_api.graph import GraphClient
+from session_daemon.cloud_api.media_url import rules_from_env
 from session_daemon.cloud_api.outbound import media_body, outbound_media
+from session_daemon.cloud_api.transport import CloudTransport
+from session_daemon.media.local import LocalMediaStore
 from session_daemon.outbox.send_kinds import ReplyOrMediaNotSupported, send_item
 from session_daemon.transport.simulated import SimulatedTransport
 from shared.outbox import SendRejected, enqueue_send, media_kind, validate_send_request
@@ -163,9 +166,13 @@ async def test_the_file_to_send_is_fetched_with_a_size_cap(http: aiohttp.ClientS
     async def gone(_: web.Request) -> web.Response:
         return web.Response(status=404)
 
+    async def elsewhere(_: web.Request) -> web.Response:  # an allowed store pointing inward
+        raise web.HTTPFound("/f")
+
     app = web.Application()
     app.router.add_get("/f", five_kb)
     app.router.add_get("/gone", gone)
+    app.router.add_get("/moved", elsewhere)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
@@ -177,5 +184,28 @@ async def test_the_file_to_send_is_fetched_with_a_size_cap(http: aiohttp.ClientS
         with pytest.raises(GraphFailure) as caught:
             await client.fetch_file(str(server.make_url("/gone")))
         assert (caught.value.code, caught.value.retryable) == ("media_error", False)
+        with pytest.raises(GraphFailure, match="redirect") as caught:  # never followed
+            await client.fetch_file(str(server.make_url("/moved")))
+        assert (caught.value.code, caught.value.retryable) == ("media_error", False)
     finally:
         await server.close()
+
+
+async def test_own_links_are_read_from_disk_and_other_urls_refused(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    local = LocalMediaStore(tmp_path / "media", b"k" * 32, "http://127.0.0.1:9")
+    stored = local.put("wa_1/o.pdf", b"%PDF-1 local", "application/pdf")
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    cloud = CloudTransport(GraphClient(http, "http://unused"), nothing, nothing)
+    cloud.local_media = local
+    cloud.media_rules = rules_from_env({}, project=None, own_base=local.public_base_url)
+    # port 9 answers nothing: the bytes can only come from the disk
+    assert await cloud._file_to_send(stored.url) == b"%PDF-1 local"
+    for bad in (stored.url.replace("sig=", "sig=0"), "http://127.0.0.1:9/x", URL):
+        with pytest.raises(GraphFailure) as caught:
+            await cloud._file_to_send(bad)
+        assert (caught.value.code, caught.value.retryable) == ("media_error", False)

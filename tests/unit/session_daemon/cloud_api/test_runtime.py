@@ -18,7 +18,10 @@ from session_daemon.transport.simulated import SimulatedTransport
 from shared import paths
 from shared.store.sqlite import SqliteStore
 from shared.timeutil import utc_now
-from tests.support.graph_standin import APP_SECRET, PHONE_NUMBER_ID, TOKEN, WABA_ID, GraphStandIn
+from tests.support.graph_standin import (
+    GraphStandIn,
+    account_request,
+)
 
 
 async def test_health_and_media(
@@ -28,17 +31,7 @@ async def test_health_and_media(
     store = SqliteStore(tmp_path / "s.db")
     reg = register_cloud_account(
         store,
-        CloudAccountRequest.model_validate(
-            {
-                "name": "Cloud",
-                "phone": "+40722000009",
-                "phoneNumberId": PHONE_NUMBER_ID,
-                "wabaId": WABA_ID,
-                "accessToken": TOKEN,
-                "appSecret": APP_SECRET,
-                "verifyToken": "verify-token-x",
-            }
-        ),
+        CloudAccountRequest.model_validate(account_request()),
     )
     acc = reg.account_id
     now = [utc_now()]

@@ -24,11 +24,8 @@ from shared.ids import thread_id
 from shared.store.sqlite import SqliteStore
 from shared.timeutil import from_ms
 from tests.support.graph_standin import (
-    APP_SECRET,
-    PHONE_NUMBER_ID,
-    TOKEN,
-    WABA_ID,
     GraphStandIn,
+    account_request,
     change,
     contact,
     dumps,
@@ -53,17 +50,7 @@ async def test_round_trip_through_the_assembled_parts(tmp_path: Path, graph: Gra
     )
     reg = register_cloud_account(
         store,
-        CloudAccountRequest.model_validate(
-            {
-                "name": "Cloud",
-                "phone": "+40722000009",
-                "phoneNumberId": PHONE_NUMBER_ID,
-                "wabaId": WABA_ID,
-                "accessToken": TOKEN,
-                "appSecret": APP_SECRET,
-                "verifyToken": "verify-me-please",
-            }
-        ),
+        CloudAccountRequest.model_validate(account_request()),
     )
     assert secrets_store.load(store, reg.account_id) is not None
     wiring.kinds.set_cloud(reg.account_id)

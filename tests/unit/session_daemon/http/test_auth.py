@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
 import json
 import logging
@@ -28,10 +27,8 @@ import google.auth.credentials
 import jwt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from firebase_admin import _token_gen, _user_mgt, credentials
 from firebase_admin import auth as fb_auth
 
@@ -44,6 +41,7 @@ from session_daemon.http.context import DaemonContext
 from session_daemon.http.throttle import FailureThrottle
 from session_daemon.sessions.manager import SessionManager
 from shared.store.sqlite import SqliteStore
+from tests.support.certs import self_signed
 from tests.support.daemon import CollectingInbound, ScriptedTransport
 
 TOKEN = "service-token-for-auth-tests-0123456789"
@@ -254,18 +252,7 @@ def _unsigned(claims: dict[str, Any]) -> str:
 
 def _key_and_cert(common_name: str) -> tuple[rsa.RSAPrivateKey, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, common_name)
     return key, cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
