@@ -55,7 +55,6 @@ from session_daemon.hosts.launcher import ExecLauncher, Launcher, ZygoteLauncher
 from session_daemon.session_import.model import ImportAction, ImportedSession
 from session_daemon.sessions.backoff import backoff_delay
 from session_daemon.transport.port import (
-    IMPORT_NEEDS_FOLDER,
     ClientOutdated,
     Connected,
     ConnectFailure,
@@ -75,6 +74,7 @@ from session_daemon.transport.port import (
     TransportError,
     TransportEvent,
     is_database_url,
+    write_imported_session,
 )
 
 log = logging.getLogger(__name__)
@@ -217,13 +217,7 @@ class HostedTransport:
         slot = self._slots.get(account_id)
         if slot is not None and slot.host is not None and slot.host.alive():
             raise TransportError(f"{account_id} has a running session", retryable=False)
-        if is_database_url(session_db):
-            raise TransportError(IMPORT_NEEDS_FOLDER, retryable=False)
-        from session_daemon.session_import.whatsmeow_db import import_whatsmeow_db
-
-        return await asyncio.to_thread(
-            import_whatsmeow_db, Path(session_db), session, force=force, dry_run=dry_run
-        )
+        return await write_imported_session(session_db, session, force=force, dry_run=dry_run)
 
     # ---- the port: operations --------------------------------------------------------------------
 

@@ -58,7 +58,6 @@ from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ClientName, ClientType
 
 from session_daemon.session_import.model import ImportAction, ImportedSession
-from session_daemon.session_import.whatsmeow_db import import_whatsmeow_db
 from session_daemon.transport.neonize_convert import (
     convert_event,
     convert_qr,
@@ -66,7 +65,6 @@ from session_daemon.transport.neonize_convert import (
     jid_str,
 )
 from session_daemon.transport.port import (
-    IMPORT_NEEDS_FOLDER,
     ClientOutdated,
     Connected,
     ConnectFailure,
@@ -91,6 +89,7 @@ from session_daemon.transport.port import (
     TransportError,
     TransportEvent,
     is_database_url,
+    write_imported_session,
 )
 from shared.jids import LID_SERVER, PHONE_SERVER
 from shared.timeutil import from_seconds, utc_now
@@ -359,11 +358,7 @@ class NeonizeTransport:
         """Write the imported device as a whatsmeow session database (`whatsmeow_db`)."""
         if account_id in self._sessions:
             raise TransportError(f"{account_id} has a running session", retryable=False)
-        if is_database_url(session_db):
-            raise TransportError(IMPORT_NEEDS_FOLDER, retryable=False)
-        return await asyncio.to_thread(
-            import_whatsmeow_db, Path(session_db), session, force=force, dry_run=dry_run
-        )
+        return await write_imported_session(session_db, session, force=force, dry_run=dry_run)
 
     # ---- operations --------------------------------------------------------------------------
 

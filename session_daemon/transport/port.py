@@ -11,6 +11,7 @@ to WhatsApp. The sink is thread-safe and may be called from any thread.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +53,20 @@ IMPORT_NEEDS_FOLDER = (
     "importing sessions writes whatsmeow SQLite files: run import-sessions with a sessions folder, "
     "not a postgres:// location"
 )
+
+
+async def write_imported_session(
+    session_db: SessionLocation, session: ImportedSession, *, force: bool, dry_run: bool
+) -> ImportAction:
+    """The import step both neonize transports share: whatsmeow SQLite files only, written off
+    the event loop."""
+    if is_database_url(session_db):
+        raise TransportError(IMPORT_NEEDS_FOLDER, retryable=False)
+    from session_daemon.session_import.whatsmeow_db import import_whatsmeow_db
+
+    return await asyncio.to_thread(
+        import_whatsmeow_db, Path(session_db), session, force=force, dry_run=dry_run
+    )
 
 
 SIMULATOR_NEEDS_FOLDER = (
